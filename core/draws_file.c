@@ -1,0 +1,197 @@
+/* draws_file.c - draws to .npy, CSV or JSON files in bounded memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "draws_file.h"
+#include "errors.h"
+
+struct draws_file {
+    int fd;
+    draws_format fmt;
+    uint32_t chains;
+    uint64_t samples;
+    size_t d;
+    off_t body; /* offset of draw (0, 0) */
+    char *path, *part; /* part: the float64 body behind CSV or JSON */
+};
+
+int draws_format_from_path(const char *path) {
+    const char *dot = strrchr(path, '.');
+    if (!dot) return -1;
+    if (!strcmp(dot, ".npy")) return DRAWS_NPY;
+    if (!strcmp(dot, ".csv")) return DRAWS_CSV;
+    if (!strcmp(dot, ".json")) return DRAWS_JSON;
+    return -1;
+}
+
+size_t npy_header(char *buf, size_t cap, const uint64_t *shape, int ndim) {
+    char dict[256], dims[160] = "";
+    size_t k = 0;
+    for (int i = 0; i < ndim; i++)
+        k += (size_t)snprintf(dims + k, sizeof dims - k, "%llu%s",
+                              (unsigned long long)shape[i], ndim == 1 || i + 1 < ndim ? ", " : "");
+    if (ndim > 1) dims[k - 2] = 0;
+    int len = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }",
+                       dims);
+    size_t total = (10 + (size_t)len + 1 + 63) / 64 * 64; /* magic + dict + '\n', padded */
+    if (total > cap) return 0;
+    size_t hlen = total - 10;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (char)(hlen & 0xff);
+    buf[9] = (char)(hlen >> 8);
+    memcpy(buf + 10, dict, (size_t)len);
+    memset(buf + 10 + len, ' ', hlen - (size_t)len - 1);
+    buf[total - 1] = '\n';
+    return total;
+}
+
+static int write_all(int fd, const void *p, size_t n, off_t off) {
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, c, n, off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return MCMC_EIO;
+        c += w, n -= (size_t)w, off += w;
+    }
+    return MCMC_OK;
+}
+
+static void draws_file_free(draws_file *f) {
+    if (f->fd >= 0) close(f->fd);
+    free(f->path);
+    free(f->part);
+    free(f);
+}
+
+int draws_file_create(const char *path, draws_format fmt, uint32_t chains, uint64_t samples,
+                      size_t d, draws_file **out) {
+    *out = NULL;
+    draws_file *f = calloc(1, sizeof *f);
+    if (!f) return MCMC_ENOMEM;
+    *f = (draws_file){.fd = -1, .fmt = fmt, .chains = chains, .samples = samples, .d = d};
+    f->path = strdup(path);
+    if (fmt != DRAWS_NPY && f->path && asprintf(&f->part, "%s.part", path) < 0) f->part = NULL;
+    if (!f->path || (fmt != DRAWS_NPY && !f->part)) {
+        draws_file_free(f);
+        return MCMC_ENOMEM;
+    }
+    f->fd = open(fmt == DRAWS_NPY ? path : f->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = f->fd < 0 ? MCMC_EIO : MCMC_OK;
+    if (rc == MCMC_OK && fmt == DRAWS_NPY) {
+        char hdr[256];
+        uint64_t shape[3] = {chains, samples, d};
+        size_t n = npy_header(hdr, sizeof hdr, shape, 3);
+        rc = write_all(f->fd, hdr, n, 0);
+        f->body = (off_t)n;
+    }
+    off_t size = f->body + (off_t)((uint64_t)chains * samples * d * sizeof(double));
+    if (rc == MCMC_OK && ftruncate(f->fd, size) != 0) rc = MCMC_EIO;
+    if (rc != MCMC_OK) {
+        draws_file_abort(f);
+        return rc;
+    }
+    *out = f;
+    return MCMC_OK;
+}
+
+int draws_file_write(draws_file *f, uint32_t chain, uint64_t first, uint64_t count,
+                     const double *draws) {
+    if (chain >= f->chains || first + count > f->samples) return MCMC_EINVAL;
+    off_t off = f->body + (off_t)(((uint64_t)chain * f->samples + first) * f->d * sizeof(double));
+    return write_all(f->fd, draws, count * f->d * sizeof(double), off);
+}
+
+void json_write_number(FILE *out, double v) {
+    if (!isfinite(v)) {
+        fputs("null", out);
+        return;
+    }
+    char buf[32];
+    for (int prec = 15; prec <= 17; prec++) { /* the shortest text that reads back exactly */
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, out);
+}
+
+static void csv_write_number(FILE *out, double v) {
+    if (isnan(v))
+        fputs("NaN", out);
+    else if (isinf(v))
+        fputs(v > 0 ? "inf" : "-inf", out);
+    else
+        json_write_number(out, v);
+}
+
+static void write_text_header(draws_file *f, FILE *out) {
+    if (f->fmt == DRAWS_JSON) {
+        fprintf(out, "{\"shape\":[%u,%llu,%zu],\"draws\":[", f->chains,
+                (unsigned long long)f->samples, f->d);
+        return;
+    }
+    fputs("chain,draw", out);
+    for (size_t j = 0; j < f->d; j++) fprintf(out, ",theta.%zu", j + 1);
+    fputc('\n', out);
+}
+
+static void write_text_row(draws_file *f, FILE *out, uint32_t c, uint64_t s, const double *row) {
+    if (f->fmt == DRAWS_JSON) {
+        fputs(s == 0 ? (c == 0 ? "[[" : ",[[") : ",[", out);
+        for (size_t j = 0; j < f->d; j++) {
+            if (j) fputc(',', out);
+            json_write_number(out, row[j]);
+        }
+        fputs(s + 1 == f->samples ? "]]" : "]", out);
+        return;
+    }
+    fprintf(out, "%u,%llu", c, (unsigned long long)s);
+    for (size_t j = 0; j < f->d; j++) {
+        fputc(',', out);
+        csv_write_number(out, row[j]);
+    }
+    fputc('\n', out);
+}
+
+/* Streams the float64 body into the text file, one row at a time. */
+static int convert_body(draws_file *f) {
+    FILE *out = fopen(f->path, "w");
+    double *row = malloc(f->d * sizeof *row);
+    int rc = out && row ? MCMC_OK : MCMC_EIO;
+    if (rc == MCMC_OK) write_text_header(f, out);
+    off_t off = 0;
+    for (uint32_t c = 0; rc == MCMC_OK && c < f->chains; c++)
+        for (uint64_t s = 0; rc == MCMC_OK && s < f->samples; s++) {
+            size_t n = f->d * sizeof *row;
+            if (pread(f->fd, row, n, off) != (ssize_t)n) rc = MCMC_EIO;
+            off += (off_t)n;
+            if (rc == MCMC_OK) write_text_row(f, out, c, s, row);
+        }
+    if (rc == MCMC_OK && f->fmt == DRAWS_JSON) fputs("]}\n", out);
+    if (out && (fclose(out) != 0 || rc != MCMC_OK)) rc = MCMC_EIO;
+    free(row);
+    return rc;
+}
+
+int draws_file_finish(draws_file *f) {
+    int rc = MCMC_OK;
+    if (f->fmt != DRAWS_NPY) {
+        rc = convert_body(f);
+        unlink(f->part);
+    } else if (fsync(f->fd) != 0) {
+        rc = MCMC_EIO;
+    }
+    if (rc != MCMC_OK) unlink(f->path);
+    draws_file_free(f);
+    return rc;
+}
+
+void draws_file_abort(draws_file *f) {
+    if (!f) return;
+    unlink(f->fmt == DRAWS_NPY ? f->path : f->part);
+    draws_file_free(f);
+}

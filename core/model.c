@@ -1,0 +1,282 @@
+/* model.c - the models' log densities and gradients, on top of the
+ * per-ISA kernels in kernels.c.
+ *
+ * Logistic regression keeps the data twice when d is small: row-major (the
+ * dataset's own array, or a float32 copy) for minibatch gathers, and packed
+ * in panels of SIMD_PANEL rows stored column by column, so that the
+ * full-data pass vectorises across rows whatever d is. For d above
+ * PANEL_MAX_D the row-major kernel is as fast and no panel copy is made.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "simd.h"
+
+#define PANEL_MAX_D 64
+
+typedef enum model_kind { KIND_LOGISTIC, KIND_GAUSSIAN } model_kind;
+
+struct model {
+    model_kind kind;
+    size_t d, n;
+    /* logistic regression */
+    const dataset *ds;
+    double prior_variance;
+    model_dtype dtype;
+    void *rows;   /* n x d in dtype; == ds->X for float64 */
+    void *y;      /* n (padded to panels) in dtype */
+    void *panels; /* packed panels in dtype, or NULL */
+    /* gaussian */
+    double *mean, *prec, *chol; /* chol: lower factor of the covariance */
+};
+
+struct model_work {
+    double *acc;     /* d x SIMD_ACC panel accumulator */
+    float *theta32;  /* d */
+    void *batch;     /* packed panels of a gathered minibatch */
+    void *batch_y;   /* its labels */
+    double *diff;    /* gaussian: theta - mean */
+    size_t max_batch;
+};
+
+static size_t elem_size(model_dtype t) { return t == DTYPE_F32 ? sizeof(float) : sizeof(double); }
+static size_t round_up_panel(size_t n) { return (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL; }
+
+static void store(void *base, model_dtype t, size_t i, double v) {
+    if (t == DTYPE_F32)
+        ((float *)base)[i] = (float)v;
+    else
+        ((double *)base)[i] = v;
+}
+
+/* Copies rows idx[0..n) (or 0..n) of row-major src into panels at dst. */
+static void pack_panels(void *dst, model_dtype t, const double *src_f64, const float *src_f32,
+                        const uint32_t *idx, size_t n, size_t d) {
+    size_t np = round_up_panel(n);
+    memset(dst, 0, np * d * elem_size(t));
+    for (size_t r = 0; r < n; r++) {
+        size_t i = idx ? idx[r] : r, p = r / SIMD_PANEL, q = r % SIMD_PANEL;
+        for (size_t j = 0; j < d; j++) {
+            double v = src_f32 ? src_f32[i * d + j] : src_f64[i * d + j];
+            store(dst, t, (p * d + j) * SIMD_PANEL + q, v);
+        }
+    }
+}
+
+static int logistic_build(model *m) {
+    const dataset *ds = m->ds;
+    size_t n = ds->n, d = ds->d, es = elem_size(m->dtype);
+    m->y = calloc(round_up_panel(n), es);
+    if (!m->y) return -1;
+    for (size_t i = 0; i < n; i++) store(m->y, m->dtype, i, ds->y[i]);
+    if (m->dtype == DTYPE_F64) {
+        m->rows = ds->X;
+    } else {
+        float *r = malloc(n * d * sizeof *r);
+        if (!r) return -1;
+        for (size_t k = 0; k < n * d; k++) r[k] = (float)ds->X[k];
+        m->rows = r;
+    }
+    if (d <= PANEL_MAX_D) {
+        if (!(m->panels = malloc(round_up_panel(n) * d * es))) return -1;
+        pack_panels(m->panels, m->dtype, ds->X, NULL, NULL, n, d);
+    }
+    return 0;
+}
+
+model *model_logistic_create(const dataset *ds, double prior_variance, model_dtype dtype) {
+    model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    *m = (model){.kind = KIND_LOGISTIC, .d = ds->d, .n = ds->n, .ds = ds,
+                 .prior_variance = prior_variance, .dtype = dtype};
+    if (logistic_build(m) != 0) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Lower Cholesky factor of a (d x d) into l; -1 unless positive definite. */
+static int cholesky(const double *a, double *l, size_t d) {
+    memset(l, 0, d * d * sizeof *l);
+    for (size_t j = 0; j < d; j++) {
+        double s = a[j * d + j];
+        for (size_t k = 0; k < j; k++) s -= l[j * d + k] * l[j * d + k];
+        if (!(s > 0)) return -1;
+        l[j * d + j] = sqrt(s);
+        for (size_t i = j + 1; i < d; i++) {
+            double t = a[i * d + j];
+            for (size_t k = 0; k < j; k++) t -= l[i * d + k] * l[j * d + k];
+            l[i * d + j] = t / l[j * d + j];
+        }
+    }
+    return 0;
+}
+
+/* prec = (L L^T)^-1, column by column through two triangular solves. */
+static void invert_from_cholesky(const double *l, double *prec, size_t d, double *col) {
+    for (size_t c = 0; c < d; c++) {
+        for (size_t i = 0; i < d; i++) {
+            double s = i == c;
+            for (size_t k = 0; k < i; k++) s -= l[i * d + k] * col[k];
+            col[i] = s / l[i * d + i];
+        }
+        for (size_t i = d; i-- > 0;) {
+            double s = col[i];
+            for (size_t k = i + 1; k < d; k++) s -= l[k * d + i] * col[k];
+            col[i] = s / l[i * d + i];
+        }
+        for (size_t i = 0; i < d; i++) prec[i * d + c] = col[i];
+    }
+}
+
+model *model_gaussian_create(size_t d, const double *mean, const double *cov) {
+    model *m = calloc(1, sizeof *m);
+    double *col = malloc(d * sizeof *col);
+    if (!m || !col) goto fail;
+    *m = (model){.kind = KIND_GAUSSIAN, .d = d};
+    m->mean = malloc(d * sizeof *m->mean);
+    m->prec = malloc(d * d * sizeof *m->prec);
+    m->chol = malloc(d * d * sizeof *m->chol);
+    if (!m->mean || !m->prec || !m->chol || cholesky(cov, m->chol, d) != 0) goto fail;
+    memcpy(m->mean, mean, d * sizeof *mean);
+    invert_from_cholesky(m->chol, m->prec, d, col);
+    free(col);
+    return m;
+fail:
+    free(col);
+    model_free(m);
+    return NULL;
+}
+
+void model_free(model *m) {
+    if (!m) return;
+    if (m->dtype == DTYPE_F32) free(m->rows);
+    free(m->y);
+    free(m->panels);
+    free(m->mean);
+    free(m->prec);
+    free(m->chol);
+    free(m);
+}
+
+size_t model_dim(const model *m) { return m->d; }
+size_t model_num_data(const model *m) { return m->n; }
+const double *model_theta_true(const model *m) {
+    return m->kind == KIND_LOGISTIC ? m->ds->theta_true : NULL;
+}
+
+void model_draw_prior(const model *m, rng_key key, double *theta) {
+    size_t d = m->d;
+    rng_normal_fill(key, theta, d);
+    if (m->kind == KIND_LOGISTIC) {
+        double s = sqrt(m->prior_variance);
+        for (size_t j = 0; j < d; j++) theta[j] *= s;
+        return;
+    }
+    for (size_t i = d; i-- > 0;) { /* mean + L z, in place from the bottom */
+        double s = 0;
+        for (size_t k = 0; k <= i; k++) s += m->chol[i * d + k] * theta[k];
+        theta[i] = m->mean[i] + s;
+    }
+}
+
+model_work *model_work_create(const model *m, size_t max_batch) {
+    model_work *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    size_t d = m->d, es = elem_size(m->dtype), nb = round_up_panel(max_batch ? max_batch : 1);
+    int ok = (w->acc = calloc(d * SIMD_ACC, sizeof *w->acc)) &&
+             (w->theta32 = malloc(d * sizeof *w->theta32)) &&
+             (w->diff = malloc(d * sizeof *w->diff));
+    if (ok && m->kind == KIND_LOGISTIC && d <= PANEL_MAX_D && max_batch)
+        ok = (w->batch = malloc(nb * d * es)) && (w->batch_y = calloc(nb, es));
+    w->max_batch = max_batch;
+    if (!ok) {
+        model_work_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void model_work_free(model_work *w) {
+    if (!w) return;
+    free(w->acc);
+    free(w->theta32);
+    free(w->batch);
+    free(w->batch_y);
+    free(w->diff);
+    free(w);
+}
+
+/* sum_i log p(y_i | x_i . theta) over rows idx[0..n) (all rows when idx is
+ * NULL), and its gradient into g (d doubles, overwritten). */
+static double logistic_data_term(const model *m, model_work *w, const double *theta,
+                                 const uint32_t *idx, size_t n, double *g, int want_logp) {
+    const simd_ops *ops = simd_ops_get();
+    size_t d = m->d;
+    int f32 = m->dtype == DTYPE_F32;
+    if (f32)
+        for (size_t j = 0; j < d; j++) w->theta32[j] = (float)theta[j];
+    if (!m->panels) {
+        memset(g, 0, d * sizeof *g);
+        return f32 ? ops->lr_rows_f32(m->rows, m->y, idx, n, d, w->theta32, g, want_logp)
+                   : ops->lr_rows_f64(m->rows, m->y, idx, n, d, theta, g, want_logp);
+    }
+    const void *X = m->panels, *y = m->y;
+    if (idx) {
+        pack_panels(w->batch, m->dtype, f32 ? NULL : m->rows, f32 ? m->rows : NULL, idx, n, d);
+        for (size_t r = 0; r < n; r++)
+            store(w->batch_y, m->dtype, r, m->ds->y[idx[r]]);
+        X = w->batch;
+        y = w->batch_y;
+    }
+    memset(w->acc, 0, d * SIMD_ACC * sizeof *w->acc);
+    double ll = f32 ? ops->lr_panels_f32(X, y, n, d, w->theta32, w->acc, want_logp)
+                    : ops->lr_panels_f64(X, y, n, d, theta, w->acc, want_logp);
+    for (size_t j = 0; j < d; j++) {
+        double s = 0;
+        for (size_t v = 0; v < SIMD_ACC; v++) s += w->acc[j * SIMD_ACC + v];
+        g[j] = s;
+    }
+    return ll;
+}
+
+static double logistic_eval(const model *m, model_work *w, const double *theta,
+                            const uint32_t *idx, size_t n, double *grad, int want_logp) {
+    double ll = logistic_data_term(m, w, theta, idx, n, grad, want_logp);
+    double scale = idx ? (double)m->n / (double)n : 1.0, inv_v = 1.0 / m->prior_variance;
+    double sq = 0;
+    for (size_t j = 0; j < m->d; j++) {
+        sq += theta[j] * theta[j];
+        grad[j] = scale * grad[j] - inv_v * theta[j];
+    }
+    return want_logp ? scale * ll - 0.5 * inv_v * sq : 0.0;
+}
+
+static double gaussian_eval(const model *m, model_work *w, const double *theta, double *grad,
+                            int want_logp) {
+    size_t d = m->d;
+    double q = 0;
+    for (size_t j = 0; j < d; j++) w->diff[j] = theta[j] - m->mean[j];
+    for (size_t i = 0; i < d; i++) {
+        double s = 0;
+        for (size_t k = 0; k < d; k++) s += m->prec[i * d + k] * w->diff[k];
+        grad[i] = -s;
+        q += w->diff[i] * s;
+    }
+    return want_logp ? -0.5 * q : 0.0;
+}
+
+double model_logp_grad(const model *m, model_work *w, const double *theta, double *grad,
+                       int want_logp) {
+    if (m->kind == KIND_GAUSSIAN) return gaussian_eval(m, w, theta, grad, want_logp);
+    return logistic_eval(m, w, theta, NULL, m->n, grad, want_logp);
+}
+
+double model_logp_grad_batch(const model *m, model_work *w, const double *theta,
+                             const uint32_t *idx, size_t n, double *grad, int want_logp) {
+    if (m->kind == KIND_GAUSSIAN || !idx) return model_logp_grad(m, w, theta, grad, want_logp);
+    return logistic_eval(m, w, theta, idx, n, grad, want_logp);
+}

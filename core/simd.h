@@ -1,0 +1,60 @@
+/* simd.h - the kernels that are compiled once per instruction set, and the
+ * choice among them at run time.
+ *
+ * kernels.c is built three times (generic x86-64, AVX2+FMA, AVX-512) and each
+ * build fills one simd_ops table. simd_ops_get() picks the widest table the
+ * CPU supports, or the one named by the environment variable MCMCD_SIMD
+ * ("generic", "avx2", "avx512"), so that tests can run every path.
+ * Draws are bit-identical for a given path; different paths may differ in
+ * the last bits (FMA contraction), never in distribution.
+ */
+#ifndef MCMCD_SIMD_H
+#define MCMCD_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+/* Rows per panel in the packed layout: panel p holds rows [pP, pP+P) stored
+ * column by column, X[(p*d + j)*P + r], zero-padded past the last row. */
+#define SIMD_PANEL 32
+/* Lanes of the gradient accumulator acc[j*SIMD_ACC + v] used by panels. */
+#define SIMD_ACC 8
+
+typedef enum simd_vmath_fn {
+    VMATH_EXP = 0,
+    VMATH_LOG,
+    VMATH_LOG1P,
+    VMATH_SOFTPLUS, /* log(1 + e^x) */
+    VMATH_SIGMOID,  /* 1 / (1 + e^-x) */
+    VMATH_NORMAL_QUANTILE
+} simd_vmath_fn;
+
+typedef struct simd_ops {
+    const char *name;
+    /* Logistic regression over n rows in panel layout. Adds sum_i (y_i -
+     * sigmoid(eta_i)) x_i into acc (d * SIMD_ACC doubles); returns
+     * sum_i log p(y_i | eta_i) when want_logp, else 0. */
+    double (*lr_panels_f64)(const double *Xp, const double *yp, size_t n, size_t d,
+                            const double *theta, double *acc, int want_logp);
+    double (*lr_panels_f32)(const float *Xp, const float *yp, size_t n, size_t d,
+                            const float *theta, double *acc, int want_logp);
+    /* The same over row-major rows X[i*d + j], rows idx[0..n) (or 0..n when
+     * idx is NULL); adds the gradient straight into grad (d doubles). */
+    double (*lr_rows_f64)(const double *X, const double *y, const uint32_t *idx, size_t n,
+                          size_t d, const double *theta, double *grad, int want_logp);
+    double (*lr_rows_f32)(const float *X, const float *y, const uint32_t *idx, size_t n,
+                          size_t d, const float *theta, double *grad, int want_logp);
+    /* out[i] = standard normal from rng_bits64(key, first + i), i < n. */
+    void (*normal_fill)(rng_key key, uint64_t first, double *out, size_t n);
+    /* y[i] = f(x[i]) for the functions of vmath.h, as this path compiles
+     * them; for accuracy tests and benchmarks. */
+    void (*vmath_apply)(simd_vmath_fn fn, const double *x, double *y, size_t n);
+} simd_ops;
+
+const simd_ops *simd_ops_get(void);
+/* The table for one path, or NULL when the CPU or the build lacks it. */
+const simd_ops *simd_ops_named(const char *name);
+
+#endif

@@ -1,0 +1,82 @@
+/* job_spec.h - the job spec: JSON to a C struct and back, validated, with
+ * every error found in one pass and reported with its JSON path.
+ *
+ * The spec (see ../shared/DESIGN.md and proto/openapi.yaml):
+ *   {"model": {"type": "logistic_regression", "prior_variance": 10.0},
+ *    "data": {"dataset": "<id>"} | {"synthetic": {"n":..,"d":..,"seed":..,
+ *             "rho": 0.0, "theta_variance": 10.0}},
+ *    "sampler": {"type": "ula"|"mala"|"sgld", "step_size": h,
+ *                "batch_size": n (sgld only)},
+ *    "num_samples": 1000, "num_warmup": 0, "thin": 1, "chains": 1,
+ *    "key": 0 | "18446744073709551615" | [hi, lo],
+ *    "init": "zeros"|"prior"|"true"|[d numbers]|[[d numbers] x chains],
+ *    "dtype": "float64"|"float32", "progress_every": 1000}
+ * The Gaussian test target is {"model": {"type": "gaussian", "mean": [..],
+ * "cov": [[..]..]}} with no "data".
+ */
+#ifndef MCMCD_JOB_SPEC_H
+#define MCMCD_JOB_SPEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "../core/chain.h"
+#include "../core/dataset.h"
+#include "../core/model.h"
+
+typedef enum spec_model { SPEC_MODEL_LOGISTIC = 0, SPEC_MODEL_GAUSSIAN } spec_model;
+typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHETIC } spec_data;
+
+#define SPEC_DATASET_ID_MAX 128
+
+typedef struct job_spec {
+    spec_model model;
+    double prior_variance; /* logistic regression; default 10 */
+    size_t gauss_dim;      /* gaussian: mean (dim), cov (dim x dim); owned */
+    double *gauss_mean, *gauss_cov;
+
+    spec_data data;
+    char dataset_id[SPEC_DATASET_ID_MAX]; /* SPEC_DATA_DATASET */
+    synth_params synthetic;               /* SPEC_DATA_SYNTHETIC */
+
+    chain_config chain;   /* init_values, when set, is owned by the spec */
+    size_t init_dim;      /* length of each init vector (INIT_VALUES) */
+    model_dtype dtype;
+} job_spec;
+
+#define SPEC_PATH_MAX 96
+#define SPEC_MESSAGE_MAX 160
+#define SPEC_ERRORS_MAX 32
+
+typedef struct spec_error {
+    char path[SPEC_PATH_MAX];       /* e.g. "sampler.step_size", "init[2][0]" */
+    char message[SPEC_MESSAGE_MAX]; /* e.g. "must be > 0" */
+} spec_error;
+
+typedef struct spec_errors {
+    size_t count;   /* entries in items */
+    size_t dropped; /* errors beyond SPEC_ERRORS_MAX, counted only */
+    spec_error items[SPEC_ERRORS_MAX];
+} spec_errors;
+
+/* Fills *out from root, defaults applied. Returns 0, or -1 with every error
+ * in errs (which the call resets first). On -1, *out holds nothing owned. */
+int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs);
+/* The same from JSON text; a syntax error is one error with path "" and a
+ * message naming the line, column and byte offset. */
+int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors *errs);
+
+/* Checks that need the data's shape: init vector length == d, batch_size
+ * <= n, init "true" only with synthetic data. Returns 0 or -1 (appending to
+ * errs). For the Gaussian model pass n = 0 and d = its dimension. */
+int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs);
+
+/* The spec with every default filled in, as JSON (new reference). */
+json_t *job_spec_to_json(const job_spec *spec);
+/* The errors as the API's error envelope:
+ * {"error": {"code": code, "message": message, "details": [{"path", "message"}]}} */
+json_t *spec_errors_to_json(const spec_errors *errs, const char *code, const char *message);
+
+void job_spec_free(job_spec *spec); /* frees owned arrays, not spec itself */
+
+#endif

@@ -1,0 +1,361 @@
+/* run.c - `mcmcd run`: parses a job spec, builds its dataset and model,
+ * runs the chains on a pool of threads and writes draws to a file as they
+ * arrive, with a live progress line on stderr. */
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "draws_file.h"
+#include "errors.h"
+#include "job_spec.h"
+#include "run.h"
+
+typedef struct run_opts {
+    const char *spec_path, *out_path, *data_path;
+    unsigned threads;
+    int quiet;
+} run_opts;
+
+/* Per-chain running moments for the closing summary (Welford). */
+typedef struct chain_moments {
+    uint64_t n;
+    double *mean, *m2;
+} chain_moments;
+
+typedef struct run_progress {
+    pthread_mutex_t lock; /* guards what follows; taken once per block */
+    const job_spec *spec;
+    draws_file *out;
+    int write_failed;
+    uint64_t *iter, *accepted; /* per chain */
+    chain_moments *moments;    /* per chain */
+    double t0, last_print;
+    int tty, quiet;
+} run_progress;
+
+static atomic_int run_cancel;
+
+static void on_signal(int sig) {
+    (void)sig;
+    atomic_store(&run_cancel, 1);
+}
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *out) {
+    fputs("usage: mcmcd run --spec JOB.json --out DRAWS.{npy,csv,json} [options]\n"
+          "\n"
+          "Runs a job spec offline and writes draws of shape chains x samples x d.\n"
+          "\n"
+          "  -s, --spec FILE     the job spec (JSON; see proto/openapi.yaml)\n"
+          "  -o, --out FILE      where to write draws; the extension picks the format\n"
+          "  -d, --data FILE     CSV dataset (covariates, then y in 0/1), for a spec\n"
+          "                      that names a dataset id or no data\n"
+          "  -t, --threads N     worker threads (default: the machine's cores);\n"
+          "                      the draws do not depend on N\n"
+          "  -q, --quiet         no progress line\n"
+          "  -h, --help          this text\n",
+          out);
+}
+
+static int parse_opts(int argc, char **argv, run_opts *o) {
+    static const struct option longs[] = {
+        {"spec", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
+        {"data", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
+        {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "s:o:d:t:qh", longs, NULL)) != -1) {
+        switch (ch) {
+        case 's': o->spec_path = optarg; break;
+        case 'o': o->out_path = optarg; break;
+        case 'd': o->data_path = optarg; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case 't':
+            o->threads = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || o->threads == 0 || o->threads > 1024) {
+                fprintf(stderr, "mcmcd run: --threads must be 1..1024\n");
+                return 2;
+            }
+            break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!o->spec_path || !o->out_path) {
+        fprintf(stderr, "mcmcd run: --spec and --out are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (draws_format_from_path(o->out_path) < 0) {
+        fprintf(stderr, "mcmcd run: --out must end in .npy, .csv or .json\n");
+        return 2;
+    }
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (cap - n < 4096) {
+            char *b = realloc(buf, cap = cap * 2 + 4096);
+            if (!b) break;
+            buf = b;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void print_spec_errors(const spec_errors *errs) {
+    for (size_t i = 0; i < errs->count; i++)
+        fprintf(stderr, "mcmcd run: spec error at %s: %s\n",
+                errs->items[i].path[0] ? errs->items[i].path : "(root)", errs->items[i].message);
+    if (errs->dropped) fprintf(stderr, "mcmcd run: ... and %zu more errors\n", errs->dropped);
+}
+
+static int load_spec(const char *path, job_spec *spec) {
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "mcmcd run: cannot read %s\n", path);
+        return 2;
+    }
+    spec_errors errs;
+    int rc = job_spec_parse_text(text, len, spec, &errs);
+    free(text);
+    if (rc != 0) print_spec_errors(&errs);
+    return rc != 0 ? 2 : 0;
+}
+
+/* The dataset the spec asks for: synthetic, or the --data file. */
+static int load_data(const job_spec *spec, const run_opts *o, dataset **ds) {
+    char err[256];
+    *ds = NULL;
+    if (spec->model == SPEC_MODEL_GAUSSIAN) return 0;
+    if (spec->data == SPEC_DATA_SYNTHETIC) {
+        if (o->data_path) {
+            fprintf(stderr, "mcmcd run: the spec asks for synthetic data; drop --data\n");
+            return 2;
+        }
+        int rc = dataset_synthesize(&spec->synthetic, ds);
+        if (rc != MCMC_OK) fprintf(stderr, "mcmcd run: synthetic data: %s\n", mcmc_status_str(rc));
+        return rc != MCMC_OK ? 1 : 0;
+    }
+    if (!o->data_path) {
+        fprintf(stderr, "mcmcd run: the spec names %s; give the rows with --data FILE.csv\n",
+                spec->data == SPEC_DATA_DATASET ? "a dataset id" : "no data");
+        return 2;
+    }
+    if (dataset_load_csv(o->data_path, ds, err, sizeof err) != MCMC_OK) {
+        fprintf(stderr, "mcmcd run: %s: %s\n", o->data_path, err);
+        return 2;
+    }
+    return 0;
+}
+
+static model *build_model(const job_spec *spec, const dataset *ds) {
+    if (spec->model == SPEC_MODEL_GAUSSIAN)
+        return model_gaussian_create(spec->gauss_dim, spec->gauss_mean, spec->gauss_cov);
+    return model_logistic_create(ds, spec->prior_variance, spec->dtype);
+}
+
+static void moments_add(chain_moments *m, const double *draws, uint32_t count, size_t d) {
+    for (uint32_t r = 0; r < count; r++) {
+        m->n++;
+        for (size_t j = 0; j < d; j++) {
+            double x = draws[r * d + j], delta = x - m->mean[j];
+            m->mean[j] += delta / (double)m->n;
+            m->m2[j] += delta * (x - m->mean[j]);
+        }
+    }
+}
+
+static void format_eta(char *buf, size_t n, double seconds) {
+    if (!isfinite(seconds) || seconds < 0) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    long s = lround(seconds);
+    snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+}
+
+/* One line: overall percentage, iterations per second, accept rate, ETA. */
+static void progress_print(run_progress *p, int final) {
+    const chain_config *cfg = &p->spec->chain;
+    uint64_t done = 0, acc = 0, total = chain_total_iterations(cfg) * cfg->chains;
+    for (uint32_t c = 0; c < cfg->chains; c++) done += p->iter[c], acc += p->accepted[c];
+    double el = wall_now() - p->t0, rate = el > 0 ? (double)done / el : 0;
+    char eta[32];
+    format_eta(eta, sizeof eta, rate > 0 ? (double)(total - done) / rate : NAN);
+    fprintf(stderr, "%s[%3.0f%%] %llu/%llu it  %.3g it/s  accept %.3f  elapsed %.1fs  ETA %s%s",
+            p->tty ? "\r" : "", 100.0 * (double)done / (double)total,
+            (unsigned long long)done, (unsigned long long)total, rate,
+            done ? (double)acc / (double)done : 0.0, el, eta, p->tty && !final ? "" : "\n");
+}
+
+static int on_block(void *ctx, const chain_block *b) {
+    run_progress *p = ctx;
+    int rc = b->count ? draws_file_write(p->out, b->chain, b->first_draw, b->count, b->draws)
+                      : MCMC_OK;
+    pthread_mutex_lock(&p->lock);
+    moments_add(&p->moments[b->chain], b->draws, b->count, b->d);
+    p->iter[b->chain] = b->iter;
+    p->accepted[b->chain] = b->accepted;
+    if (rc != MCMC_OK) p->write_failed = 1;
+    double now = wall_now();
+    if (!p->quiet && (now - p->last_print > (p->tty ? 0.1 : 1.0))) {
+        p->last_print = now;
+        progress_print(p, 0);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc != MCMC_OK;
+}
+
+/* Pooled mean and sd per parameter, and each chain's accept rate. */
+static void print_summary(const run_progress *p, const dataset *ds, size_t d, double seconds) {
+    const chain_config *cfg = &p->spec->chain;
+    uint64_t total = 0;
+    for (uint32_t c = 0; c < cfg->chains; c++) total += p->iter[c];
+    fprintf(stderr, "done: %u chains x %llu draws x %zu parameters in %.3f s (%.3g it/s)\n",
+            cfg->chains, (unsigned long long)cfg->num_samples, d, seconds,
+            (double)total / seconds);
+    fprintf(stderr, "accept rate by chain:");
+    for (uint32_t c = 0; c < cfg->chains; c++)
+        fprintf(stderr, " %.3f", p->iter[c] ? (double)p->accepted[c] / (double)p->iter[c] : 0.0);
+    fprintf(stderr, "\n%-10s %12s %12s%s\n", "param", "mean", "sd",
+            ds && ds->theta_true ? "   theta_true" : "");
+    for (size_t j = 0; j < d && j < 10; j++) {
+        double n = 0, mean = 0, m2 = 0;
+        for (uint32_t c = 0; c < cfg->chains; c++) n += (double)p->moments[c].n;
+        for (uint32_t c = 0; c < cfg->chains; c++)
+            mean += (double)p->moments[c].n * p->moments[c].mean[j] / n;
+        for (uint32_t c = 0; c < cfg->chains; c++) {
+            double dm = p->moments[c].mean[j] - mean;
+            m2 += p->moments[c].m2[j] + (double)p->moments[c].n * dm * dm;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "theta.%zu", j + 1);
+        fprintf(stderr, "%-10s %12.5g %12.5g", name, mean, n > 1 ? sqrt(m2 / (n - 1)) : NAN);
+        if (ds && ds->theta_true) fprintf(stderr, " %12.5g", ds->theta_true[j]);
+        fputc('\n', stderr);
+    }
+    if (d > 10) fprintf(stderr, "(%zu more parameters in the output file)\n", d - 10);
+}
+
+static int progress_init(run_progress *p, const job_spec *spec, size_t d, int quiet) {
+    uint32_t C = spec->chain.chains;
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    p->spec = spec;
+    p->quiet = quiet;
+    p->tty = isatty(STDERR_FILENO);
+    p->iter = calloc(C, sizeof *p->iter);
+    p->accepted = calloc(C, sizeof *p->accepted);
+    p->moments = calloc(C, sizeof *p->moments);
+    if (!p->iter || !p->accepted || !p->moments) return -1;
+    for (uint32_t c = 0; c < C; c++) {
+        p->moments[c].mean = calloc(d, sizeof(double));
+        p->moments[c].m2 = calloc(d, sizeof(double));
+        if (!p->moments[c].mean || !p->moments[c].m2) return -1;
+    }
+    return 0;
+}
+
+static void progress_free(run_progress *p) {
+    for (uint32_t c = 0; p->moments && c < p->spec->chain.chains; c++) {
+        free(p->moments[c].mean);
+        free(p->moments[c].m2);
+    }
+    free(p->moments);
+    free(p->iter);
+    free(p->accepted);
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* Runs the chains into the output file; returns the exit status. */
+static int run_chains(const job_spec *spec, const model *m, const dataset *ds,
+                      const run_opts *o) {
+    size_t d = model_dim(m);
+    run_progress p;
+    int status = 1;
+    if (progress_init(&p, spec, d, o->quiet) != 0) {
+        fprintf(stderr, "mcmcd run: out of memory\n");
+        goto done;
+    }
+    int rc = draws_file_create(o->out_path, (draws_format)draws_format_from_path(o->out_path),
+                               spec->chain.chains, spec->chain.num_samples, d, &p.out);
+    if (rc != MCMC_OK) {
+        fprintf(stderr, "mcmcd run: cannot create %s\n", o->out_path);
+        goto done;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    p.t0 = p.last_print = wall_now();
+    rc = chains_run(m, &spec->chain, o->threads, on_block, &p, &run_cancel);
+    double seconds = wall_now() - p.t0;
+    if (!o->quiet) progress_print(&p, 1);
+    if (rc == MCMC_OK && !p.write_failed) rc = draws_file_finish(p.out);
+    else draws_file_abort(p.out);
+    if (rc == MCMC_OK && !p.write_failed) {
+        print_summary(&p, ds, d, seconds);
+        fprintf(stderr, "wrote %s\n", o->out_path);
+        status = 0;
+    } else {
+        fprintf(stderr, "mcmcd run: %s\n", p.write_failed ? "writing draws failed"
+                                                           : mcmc_status_str(rc));
+        status = rc == MCMC_ECANCELLED && !p.write_failed ? 130 : 1;
+    }
+done:
+    progress_free(&p);
+    return status;
+}
+
+int run_main(int argc, char **argv) {
+    run_opts o = {0};
+    int status = parse_opts(argc, argv, &o);
+    if (status) return status;
+    job_spec spec;
+    if ((status = load_spec(o.spec_path, &spec))) return status;
+    dataset *ds = NULL;
+    model *m = NULL;
+    if ((status = load_data(&spec, &o, &ds))) goto out;
+    spec_errors errs = {0};
+    size_t n = ds ? ds->n : 0, d = ds ? ds->d : spec.gauss_dim;
+    if (job_spec_check_shape(&spec, n, d, &errs) != 0) {
+        print_spec_errors(&errs);
+        status = 2;
+        goto out;
+    }
+    if (!(m = build_model(&spec, ds))) {
+        fprintf(stderr, "mcmcd run: cannot build the model (%s)\n",
+                spec.model == SPEC_MODEL_GAUSSIAN ? "cov must be positive definite"
+                                                  : "out of memory");
+        status = 1;
+        goto out;
+    }
+    status = run_chains(&spec, m, ds, &o);
+out:
+    model_free(m);
+    dataset_free(ds);
+    job_spec_free(&spec);
+    return status;
+}

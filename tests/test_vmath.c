@@ -1,0 +1,143 @@
+/* test_vmath.c - accuracy of the vectorised exp, log, log1p, softplus,
+ * sigmoid and normal quantile, as compiled for the SIMD path under test
+ * (MCMCD_SIMD), against long-double libm over the ranges the kernels use. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rng.h"
+#include "simd.h"
+#include "test_util.h"
+
+#define NPTS 200000
+
+/* |y - ref| in units of the last place of the double nearest ref. */
+static double ulp_error(double y, long double ref) {
+    double r = (double)ref;
+    if (r == 0) return y == 0 ? 0 : INFINITY;
+    double ulp = nextafter(fabs(r), INFINITY) - fabs(r);
+    return (double)(fabsl((long double)y - ref) / ulp);
+}
+
+/* Points spread evenly over [lo, hi], ends included. */
+static void linspace(double *x, size_t n, double lo, double hi) {
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (double)i / (double)(n - 1);
+}
+
+static void logspace(double *x, size_t n, double lo_exp10, double hi_exp10) {
+    linspace(x, n, lo_exp10, hi_exp10);
+    for (size_t i = 0; i < n; i++) x[i] = pow(10.0, x[i]);
+}
+
+typedef long double (*ref_fn)(long double);
+
+static long double ref_softplus(long double x) {
+    return x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x));
+}
+static long double ref_sigmoid(long double x) { return 1.0L / (1.0L + expl(-x)); }
+
+static double max_ulp(simd_vmath_fn fn, ref_fn ref, const double *x, size_t n) {
+    double *y = malloc(n * sizeof *y), worst = 0;
+    assert_non_null(y);
+    simd_ops_get()->vmath_apply(fn, x, y, n);
+    for (size_t i = 0; i < n; i++) {
+        double e = ulp_error(y[i], ref(x[i]));
+        if (e > worst) worst = e;
+    }
+    free(y);
+    return worst;
+}
+
+static void test_exp(void **state) {
+    (void)state;
+    static double x[NPTS];
+    linspace(x, NPTS, -708.0, 709.7);
+    double e = max_ulp(VMATH_EXP, expl, x, NPTS);
+    printf("# %s: exp max error %.3f ulp\n", simd_ops_get()->name, e);
+    assert_true(e <= 1.0);
+    double edge[] = {0.0, -800.0, 710.0, -708.5}, y[4];
+    simd_ops_get()->vmath_apply(VMATH_EXP, edge, y, 4);
+    assert_true(y[0] == 1.0);
+    assert_true(y[1] == 0.0);
+    assert_true(isinf(y[2]) && y[2] > 0);
+    assert_true(y[3] == 0.0); /* below the normal range: flushed to 0 */
+}
+
+static void test_log(void **state) {
+    (void)state;
+    static double x[NPTS];
+    logspace(x, NPTS, -300, 300);
+    double e = max_ulp(VMATH_LOG, logl, x, NPTS);
+    linspace(x, NPTS, 0.5, 2.0); /* around 1, where cancellation bites */
+    double e2 = max_ulp(VMATH_LOG, logl, x, NPTS);
+    printf("# %s: log max error %.3f / %.3f ulp\n", simd_ops_get()->name, e, e2);
+    assert_true(e <= 1.0 && e2 <= 1.0);
+}
+
+static void test_log1p(void **state) {
+    (void)state;
+    static double x[NPTS];
+    linspace(x, NPTS, 0.0, 1.0); /* t = e^-|eta| lies in (0, 1] */
+    x[0] = 1e-5;
+    double e = max_ulp(VMATH_LOG1P, log1pl, x, NPTS);
+    logspace(x, NPTS, -300, 0);
+    double e2 = max_ulp(VMATH_LOG1P, log1pl, x, NPTS);
+    printf("# %s: log1p max error %.3f / %.3f ulp\n", simd_ops_get()->name, e, e2);
+    assert_true(e <= 2.0 && e2 <= 2.0);
+}
+
+static void test_softplus_sigmoid(void **state) {
+    (void)state;
+    static double x[NPTS];
+    linspace(x, NPTS, -700.0, 700.0); /* |eta| up to 700: no overflow */
+    double e = max_ulp(VMATH_SOFTPLUS, ref_softplus, x, NPTS);
+    double s = max_ulp(VMATH_SIGMOID, ref_sigmoid, x, NPTS);
+    printf("# %s: softplus %.3f ulp, sigmoid %.3f ulp\n", simd_ops_get()->name, e, s);
+    assert_true(e <= 2.0);
+    assert_true(s <= 2.0);
+    double big[] = {1e3, -1e3, 1e300, -1e300}, y[4];
+    simd_ops_get()->vmath_apply(VMATH_SOFTPLUS, big, y, 4);
+    assert_true(y[0] == 1e3 && y[1] == 0.0 && y[2] == 1e300 && y[3] == 0.0);
+    simd_ops_get()->vmath_apply(VMATH_SIGMOID, big, y, 4);
+    assert_true(y[0] == 1.0 && y[1] == 0.0 && y[2] == 1.0 && y[3] == 0.0);
+}
+
+/* Acklam's approximation: relative error below 1.15e-9 (his bound) against
+ * the refined quantile, over p from 2^-53 (the generator's smallest) up. */
+static void test_normal_quantile(void **state) {
+    (void)state;
+    static double p[NPTS], z[NPTS];
+    logspace(p, NPTS / 2, -16, log10(0.5));
+    for (size_t i = 0; i < NPTS / 2; i++) p[NPTS / 2 + i] = 1.0 - p[i];
+    simd_ops_get()->vmath_apply(VMATH_NORMAL_QUANTILE, p, z, NPTS);
+    double worst = 0;
+    for (size_t i = 0; i < NPTS; i++) {
+        double ref = normal_quantile(p[i]);
+        double rel = fabs(z[i] - ref) / fabs(ref);
+        if (rel > worst) worst = rel;
+    }
+    printf("# %s: normal quantile max relative error %.3g\n", simd_ops_get()->name, worst);
+    assert_true(worst < 1.2e-9);
+    /* The refined quantile itself against known values of Phi^-1. */
+    assert_true(fabs(normal_quantile(0.975) - 1.959963984540054) < 1e-14);
+    assert_true(fabs(normal_quantile(1e-10) + 6.361340902404056) < 1e-12);
+    assert_true(normal_quantile(0.5) == 0.0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exp),
+        cmocka_unit_test(test_log),
+        cmocka_unit_test(test_log1p),
+        cmocka_unit_test(test_softplus_sigmoid),
+        cmocka_unit_test(test_normal_quantile),
+    };
+    test_require_simd_path();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
