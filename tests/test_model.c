@@ -1,0 +1,191 @@
+/* test_model.c - the models' log densities and gradients: against a direct
+ * two-pass long-double formula, against central finite differences, for
+ * both dtypes and both data layouts (panels for d <= 64, rows above), and
+ * the minibatch estimate against its definition. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "rng.h"
+#include "test_util.h"
+
+/* log prior + sum of log-likelihoods over rows idx (or all), computed the
+ * obvious way: eta first, then the stable softplus, in long double. */
+static long double direct_logp(const dataset *ds, double v, const double *theta,
+                               const uint32_t *idx, size_t n) {
+    long double lp = 0, prior = 0;
+    for (size_t j = 0; j < ds->d; j++) prior += (long double)theta[j] * theta[j];
+    for (size_t r = 0; r < n; r++) {
+        size_t i = idx ? idx[r] : r;
+        long double eta = 0;
+        for (size_t j = 0; j < ds->d; j++) eta += (long double)ds->X[i * ds->d + j] * theta[j];
+        long double sp = (eta > 0 ? eta : 0) + log1pl(expl(-fabsl(eta)));
+        lp += ds->y[i] * eta - sp;
+    }
+    long double scale = idx ? (long double)ds->n / n : 1;
+    return scale * lp - prior / (2 * v);
+}
+
+static dataset *make_data(size_t n, size_t d, uint64_t seed) {
+    dataset *ds = NULL;
+    synth_params p = {.n = n, .d = d, .seed = seed, .theta_variance = 10};
+    assert_int_equal(dataset_synthesize(&p, &ds), 0);
+    return ds;
+}
+
+static void random_theta(double *theta, size_t d, uint64_t seed, double scale) {
+    rng_normal_fill(rng_key_from_seed(seed), theta, d);
+    for (size_t j = 0; j < d; j++) theta[j] *= scale;
+}
+
+/* Relative agreement of the model's log density with the direct formula:
+ * float64 to 1e-12 (sums of n terms reassociated), float32 to 1e-5 (X and
+ * eta rounded to 24 bits). */
+static void check_logp(size_t n, size_t d, model_dtype dt, double tol) {
+    dataset *ds = make_data(n, d, 11);
+    model *m = model_logistic_create(ds, 10.0, dt);
+    model_work *w = model_work_create(m, 64);
+    double *theta = malloc(d * sizeof *theta), *g = malloc(d * sizeof *g);
+    assert_non_null(m), assert_non_null(w);
+    for (uint64_t trial = 0; trial < 5; trial++) {
+        random_theta(theta, d, 100 + trial, 1.0 / sqrt((double)d));
+        double lp = model_logp_grad(m, w, theta, g, 1);
+        long double ref = direct_logp(ds, 10.0, theta, NULL, n);
+        assert_true(fabsl(lp - ref) <= tol * fabsl(ref));
+    }
+    free(theta), free(g);
+    model_work_free(w), model_free(m), dataset_free(ds);
+}
+
+static void test_logp_direct(void **state) {
+    (void)state;
+    check_logp(1000, 5, DTYPE_F64, 1e-12);  /* panels, full panel multiple */
+    check_logp(1001, 7, DTYPE_F64, 1e-12);  /* panels with a ragged last panel */
+    check_logp(333, 130, DTYPE_F64, 1e-12); /* row-major kernel */
+    check_logp(1001, 7, DTYPE_F32, 1e-5);
+    check_logp(333, 130, DTYPE_F32, 1e-5);
+}
+
+/* Central differences with step 1e-5 have truncation error ~ h^2 f''' and
+ * rounding ~ eps |f| / h; with |f| ~ 1e3 that is ~1e-8 absolute. */
+static void check_gradient(size_t n, size_t d, model_dtype dt, double tol) {
+    dataset *ds = make_data(n, d, 12);
+    model *m = model_logistic_create(ds, 10.0, dt);
+    model_work *w = model_work_create(m, 0);
+    double *theta = malloc(d * sizeof *theta), *g = malloc(d * sizeof *g),
+           *tmp = malloc(d * sizeof *tmp);
+    random_theta(theta, d, 5, 0.5);
+    model_logp_grad(m, w, theta, g, 0);
+    for (size_t j = 0; j < d; j++) {
+        double h = 1e-5, save = theta[j];
+        theta[j] = save + h;
+        double fp = (double)direct_logp(ds, 10.0, theta, NULL, n);
+        theta[j] = save - h;
+        double fm = (double)direct_logp(ds, 10.0, theta, NULL, n);
+        theta[j] = save;
+        double fd = (fp - fm) / (2 * h);
+        assert_true(fabs(g[j] - fd) <= tol * (1 + fabs(fd)));
+    }
+    /* want_logp = 0 and 1 give the same gradient */
+    model_logp_grad(m, w, theta, tmp, 1);
+    for (size_t j = 0; j < d; j++) assert_true(tmp[j] == g[j]);
+    free(theta), free(g), free(tmp);
+    model_work_free(w), model_free(m), dataset_free(ds);
+}
+
+static void test_gradient_fd(void **state) {
+    (void)state;
+    check_gradient(500, 5, DTYPE_F64, 1e-6);
+    check_gradient(300, 100, DTYPE_F64, 1e-6);
+    /* float32: x and eta carry relative error ~6e-8, times sums of ~300
+     * terms of size ~1: 1e-4 relative. */
+    check_gradient(500, 5, DTYPE_F32, 1e-4);
+    check_gradient(300, 100, DTYPE_F32, 1e-4);
+}
+
+/* |theta . x| up to ~1e3 and beyond: finite, and equal to the direct
+ * formula (which is exact there: softplus(eta) = eta or e^-|eta|). */
+static void test_extreme_eta(void **state) {
+    (void)state;
+    dataset *ds = make_data(200, 4, 13);
+    model *m = model_logistic_create(ds, 10.0, DTYPE_F64);
+    model_work *w = model_work_create(m, 0);
+    double theta[4] = {600, -500, 400, -700}, g[4];
+    double lp = model_logp_grad(m, w, theta, g, 1);
+    long double ref = direct_logp(ds, 10.0, theta, NULL, 200);
+    assert_true(isfinite(lp));
+    assert_true(fabsl(lp - ref) <= 1e-12 * fabsl(ref));
+    for (int j = 0; j < 4; j++) assert_true(isfinite(g[j]));
+    model_work_free(w), model_free(m), dataset_free(ds);
+}
+
+/* The minibatch estimate equals log prior + (N/n) sum over the batch, and
+ * its gradient averaged over many batches approaches the full gradient:
+ * each coordinate within 5 standard errors of the batch mean. */
+static void check_batch(size_t d) {
+    size_t n = 1000, nb = 50, reps = 4000;
+    dataset *ds = make_data(n, d, 14);
+    model *m = model_logistic_create(ds, 10.0, DTYPE_F64);
+    model_work *w = model_work_create(m, nb);
+    double *theta = calloc(d, sizeof *theta), *g = malloc(d * sizeof *g),
+           *full = malloc(d * sizeof *full), *s1 = calloc(d, sizeof *s1),
+           *s2 = calloc(d, sizeof *s2);
+    uint32_t idx[50];
+    random_theta(theta, d, 6, 0.3);
+    model_logp_grad(m, w, theta, full, 0);
+    for (size_t r = 0; r < reps; r++) {
+        rng_index_fill(rng_key_from_seed(r), 0, (uint32_t)n, idx, nb);
+        double lp = model_logp_grad_batch(m, w, theta, idx, nb, g, 1);
+        if (r < 5) {
+            long double ref = direct_logp(ds, 10.0, theta, idx, nb);
+            assert_true(fabsl(lp - ref) <= 1e-12 * fabsl(ref));
+        }
+        for (size_t j = 0; j < d; j++) s1[j] += g[j], s2[j] += g[j] * g[j];
+    }
+    for (size_t j = 0; j < d; j++) {
+        double mean = s1[j] / reps, var = s2[j] / reps - mean * mean;
+        assert_true(fabs(mean - full[j]) <= 5 * sqrt(var / reps));
+    }
+    free(theta), free(g), free(full), free(s1), free(s2);
+    model_work_free(w), model_free(m), dataset_free(ds);
+}
+
+static void test_minibatch(void **state) {
+    (void)state;
+    check_batch(5);  /* gathered into panels */
+    check_batch(80); /* row-major gather */
+}
+
+static void test_gaussian(void **state) {
+    (void)state;
+    double mean[2] = {1, -2}, cov[4] = {2, 0.6, 0.6, 1}, theta[2] = {0.5, 0.5}, g[2];
+    model *m = model_gaussian_create(2, mean, cov);
+    model_work *w = model_work_create(m, 0);
+    assert_non_null(m);
+    double lp = model_logp_grad(m, w, theta, g, 1);
+    /* inverse of cov: [1, -0.6; -0.6, 2] / 1.64 */
+    double dx = -0.5, dy = 2.5, q = (dx * dx - 1.2 * dx * dy + 2 * dy * dy) / 1.64;
+    assert_true(fabs(lp + 0.5 * q) < 1e-12);
+    assert_true(fabs(g[0] + (dx - 0.6 * dy) / 1.64) < 1e-12);
+    assert_true(fabs(g[1] + (-0.6 * dx + 2 * dy) / 1.64) < 1e-12);
+    double bad[4] = {1, 2, 2, 1}; /* not positive definite */
+    assert_null(model_gaussian_create(2, mean, bad));
+    model_work_free(w), model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logp_direct), cmocka_unit_test(test_gradient_fd),
+        cmocka_unit_test(test_extreme_eta), cmocka_unit_test(test_minibatch),
+        cmocka_unit_test(test_gaussian),
+    };
+    test_require_simd_path();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
