@@ -16,7 +16,7 @@ struct draws_file {
     uint32_t chains;
     uint64_t samples;
     size_t d;
-    off_t body; /* offset of draw (0, 0) */
+    off_t body;        /* offset of draw (0, 0) */
     char *path, *part; /* part: the float64 body behind CSV or JSON */
 };
 
@@ -32,12 +32,11 @@ int draws_format_from_path(const char *path) {
 size_t npy_header(char *buf, size_t cap, const uint64_t *shape, int ndim) {
     char dict[256], dims[160] = "";
     size_t k = 0;
-    for (int i = 0; i < ndim; i++)
-        k += (size_t)snprintf(dims + k, sizeof dims - k, "%llu%s",
-                              (unsigned long long)shape[i], ndim == 1 || i + 1 < ndim ? ", " : "");
-    if (ndim > 1) dims[k - 2] = 0;
-    int len = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }",
-                       dims);
+    for (int i = 0; i < ndim; i++) /* a 1-tuple needs its comma: (5,) */
+        k += (size_t)snprintf(dims + k, sizeof dims - k, "%s%llu%s", i ? ", " : "",
+                              (unsigned long long)shape[i], ndim == 1 ? "," : "");
+    int len = snprintf(dict, sizeof dict,
+                       "{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }", dims);
     size_t total = (10 + (size_t)len + 1 + 63) / 64 * 64; /* magic + dict + '\n', padded */
     if (total > cap) return 0;
     size_t hlen = total - 10;
@@ -135,7 +134,8 @@ static void write_text_header(draws_file *f, FILE *out) {
         return;
     }
     fputs("chain,draw", out);
-    for (size_t j = 0; j < f->d; j++) fprintf(out, ",theta.%zu", j + 1);
+    for (size_t j = 0; j < f->d; j++)
+        fprintf(out, ",theta.%zu", j + 1);
     fputc('\n', out);
 }
 
