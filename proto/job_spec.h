@@ -66,9 +66,11 @@ int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs);
  * message naming the line, column and byte offset. */
 int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors *errs);
 
-/* Checks that need the data's shape: init vector length == d, batch_size
- * <= n, init "true" only with synthetic data. Returns 0 or -1 (appending to
- * errs). For the Gaussian model pass n = 0 and d = its dimension. */
+/* Checks that need the data's shape: logistic regression has rows (n > 0;
+ * a spec may leave "data" out when the rows come from elsewhere, as with
+ * `mcmcd run --data`), init vector length == d, batch_size <= n, init
+ * "true" only with synthetic data. Returns 0 or -1 (appending to errs). For
+ * the Gaussian model pass n = 0 and d = its dimension. */
 int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs);
 
 /* The spec with every default filled in, as JSON (new reference). */

@@ -1,0 +1,940 @@
+/* job_spec.c - the job spec: JSON in, a validated job_spec out, and back.
+ *
+ * Parsing never stops at the first problem: every check that can run does,
+ * and each failure is recorded with the JSON path of the offending value
+ * ("sampler.step_size", "init[1][3]") so a client can fix them all at once.
+ * Checks that depend on another field (init per chain vs chains, the
+ * iteration limit, data vs model) run only when that field was valid, so
+ * one mistake is reported once. This file owns the spec's arrays (Gaussian
+ * mean and covariance, initial values) and the error envelope's shape.
+ */
+#include "job_spec.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_PRIOR_VARIANCE 10.0
+#define DEFAULT_THETA_VARIANCE 10.0
+#define DEFAULT_NUM_SAMPLES 1000
+#define DEFAULT_PROGRESS_EVERY 1000
+#define MAX_CHAINS 1024
+#define MAX_SYNTH_VALUES (UINT64_C(1) << 31) /* n * d of a synthetic dataset */
+/* At most this many bytes of a client's string are quoted in a message. */
+#define ECHO_MAX 40
+#define SYMMETRY_TOL 1e-12
+
+static const char *const model_names[] = {"logistic_regression", "gaussian"};
+static const char *const sampler_names[] = {"ula", "mala", "sgld"};
+static const char *const init_names[] = {"zeros", "prior", "true"};
+static const char *const dtype_names[] = {"float64", "float32"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const top_fields[] = {"model",      "data",  "sampler",        "num_samples",
+                                         "num_warmup", "thin",  "chains",         "key",
+                                         "init",       "dtype", "progress_every", NULL};
+static const char *const model_fields[] = {"type", "prior_variance", "mean", "cov", NULL};
+static const char *const data_fields[] = {"dataset", "synthetic", NULL};
+static const char *const synthetic_fields[] = {"n", "d", "seed", "rho", "theta_variance", NULL};
+static const char *const sampler_fields[] = {"type", "step_size", "batch_size", NULL};
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 character at s, or 0 if it is not one. */
+static size_t utf8_char_length(const unsigned char *s) {
+    unsigned c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c < 0xE0)
+        n = 2;
+    else if (c >= 0xE0 && c < 0xF0)
+        n = 3;
+    else if (c >= 0xF0 && c < 0xF5)
+        n = 4;
+    else
+        return 0;
+    cp = c & (0x7Fu >> n); /* the lead byte's payload bits */
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0; /* also stops at the terminator */
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp > 0x10FFFF)
+        return 0;
+    return n;
+}
+
+/* Replaces every byte that is not part of valid UTF-8 with '?', so that a
+ * message cut mid-character, or quoting a bad input, is still a JSON string. */
+static void utf8_sanitize(char *s) {
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_char_length(p);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
+}
+
+#ifdef __GNUC__
+#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define PRINTF_LIKE(fmt, args)
+#endif
+
+static void add_error(spec_errors *errs, const char *path, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Records an error at path, or counts it once SPEC_ERRORS_MAX are held. */
+static void add_error(spec_errors *errs, const char *path, const char *fmt, ...) {
+    if (errs->count == SPEC_ERRORS_MAX) {
+        errs->dropped++;
+        return;
+    }
+    spec_error *e = &errs->items[errs->count++];
+    snprintf(e->path, sizeof e->path, "%s", path);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    utf8_sanitize(e->path);
+    utf8_sanitize(e->message);
+}
+
+static size_t error_total(const spec_errors *errs) {
+    return errs->count + errs->dropped;
+}
+
+static void reset_errors(spec_errors *errs) {
+    errs->count = errs->dropped = 0;
+}
+
+/* ---- Paths and fields ---------------------------------------------------- */
+
+static void path_field(char *buf, const char *parent, const char *key) {
+    snprintf(buf, SPEC_PATH_MAX, "%s%s%s", parent, *parent ? "." : "", key);
+}
+
+static void path_index(char *buf, const char *parent, size_t i) {
+    snprintf(buf, SPEC_PATH_MAX, "%s[%zu]", parent, i);
+}
+
+/* obj[key], with its path written into path; NULL when absent. */
+static const json_t *field(const json_t *obj, const char *parent, const char *key, char *path) {
+    path_field(path, parent, key);
+    return json_object_get(obj, key);
+}
+
+/* obj[key], or NULL after reporting it as required. */
+static const json_t *required_field(const json_t *obj, const char *parent, const char *key,
+                                    char *path, spec_errors *errs) {
+    const json_t *v = field(obj, parent, key, path);
+    if (!v) add_error(errs, path, "required");
+    return v;
+}
+
+static const char *type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "unknown";
+}
+
+static int is_one_of(const char *key, const char *const *names) {
+    for (; *names; names++)
+        if (strcmp(key, *names) == 0) return 1;
+    return 0;
+}
+
+static void reject_unknown_fields(const json_t *obj, const char *parent, const char *const *known,
+                                  spec_errors *errs) {
+    json_t *o = (json_t *)obj; /* jansson's iterators are not const-correct */
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *key = json_object_iter_key(it);
+        if (is_one_of(key, known)) continue;
+        char path[SPEC_PATH_MAX];
+        path_field(path, parent, key);
+        add_error(errs, path, "unknown field");
+    }
+}
+
+/* Reports v unless it is an object. */
+static int expect_object(const json_t *v, const char *path, spec_errors *errs) {
+    if (json_is_object(v)) return 0;
+    add_error(errs, path, "expected an object, got %s", type_name(v));
+    return -1;
+}
+
+/* ---- Scalars ------------------------------------------------------------- */
+
+static int integer_out_of_range(int below, const char *path, uint64_t min, uint64_t max,
+                                spec_errors *errs) {
+    if (below)
+        add_error(errs, path, "must be >= %" PRIu64, min);
+    else
+        add_error(errs, path, "must be <= %" PRIu64, max);
+    return -1;
+}
+
+/* Reads v as an integer in [min, max]. A JSON real counts when integral
+ * (1000.0, 1e4), so clients that only have doubles can still say 1000. */
+static int read_uint(const json_t *v, const char *path, uint64_t min, uint64_t max, uint64_t *out,
+                     spec_errors *errs) {
+    uint64_t u;
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0) return integer_out_of_range(1, path, min, max, errs);
+        u = (uint64_t)i;
+    } else if (json_is_real(v)) {
+        double r = json_real_value(v);
+        if (!isfinite(r) || r != floor(r)) {
+            add_error(errs, path, "must be an integer");
+            return -1;
+        }
+        if (r < 0 || r >= 0x1p64) return integer_out_of_range(r < 0, path, min, max, errs);
+        u = (uint64_t)r;
+    } else {
+        add_error(errs, path, "expected an integer, got %s", type_name(v));
+        return -1;
+    }
+    if (u < min || u > max) return integer_out_of_range(u < min, path, min, max, errs);
+    *out = u;
+    return 0;
+}
+
+/* The same for a uint32_t destination. */
+static int read_uint32(const json_t *v, const char *path, uint32_t min, uint32_t max, uint32_t *out,
+                       spec_errors *errs) {
+    uint64_t u;
+    if (read_uint(v, path, min, max, &u, errs) != 0) return -1;
+    *out = (uint32_t)u;
+    return 0;
+}
+
+/* Parses all of s[0..len) as a decimal uint64: 0, or -1 when it is not
+ * digits, -2 when it is too large. */
+static int parse_decimal_u64(const char *s, size_t len, uint64_t *out) {
+    uint64_t v = 0;
+    if (len == 0) return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        unsigned digit = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10) return -2;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Reads a 64-bit seed: a JSON integer, or a decimal string for values
+ * beyond what JSON integers carry ("18446744073709551615"). */
+static int read_seed(const json_t *v, const char *path, uint64_t *out, spec_errors *errs) {
+    if (!json_is_string(v)) return read_uint(v, path, 0, UINT64_MAX, out, errs);
+    const char *s = json_string_value(v);
+    int rc = parse_decimal_u64(s, json_string_length(v), out);
+    if (rc == -1)
+        add_error(errs, path, "expected a decimal integer like \"42\", got \"%.*s\"", ECHO_MAX, s);
+    else if (rc == -2)
+        add_error(errs, path, "must be <= %" PRIu64, UINT64_MAX);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Reads v as a finite number. */
+static int read_number(const json_t *v, const char *path, double *out, spec_errors *errs) {
+    if (!json_is_number(v)) {
+        add_error(errs, path, "expected a number, got %s", type_name(v));
+        return -1;
+    }
+    double x = json_number_value(v);
+    if (!isfinite(x)) {
+        add_error(errs, path, "must be finite");
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int read_positive(const json_t *v, const char *path, double *out, spec_errors *errs) {
+    double x;
+    if (read_number(v, path, &x, errs) != 0) return -1;
+    if (!(x > 0)) {
+        add_error(errs, path, "must be > 0");
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static void join_names(char *buf, size_t size, const char *const *names, size_t n) {
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i) strncat(buf, ", ", size - strlen(buf) - 1);
+        strncat(buf, names[i], size - strlen(buf) - 1);
+    }
+}
+
+/* Reads v as one of names[0..n) and returns its index, or -1. */
+static int read_name(const json_t *v, const char *path, const char *what, const char *const *names,
+                     size_t n, spec_errors *errs) {
+    if (!json_is_string(v)) {
+        add_error(errs, path, "expected a string, got %s", type_name(v));
+        return -1;
+    }
+    const char *s = json_string_value(v);
+    for (size_t i = 0; i < n; i++)
+        if (json_string_length(v) == strlen(names[i]) && strcmp(s, names[i]) == 0) return (int)i;
+    char list[SPEC_MESSAGE_MAX];
+    join_names(list, sizeof list, names, n);
+    add_error(errs, path, "unknown %s \"%.*s\"; expected one of %s", what, ECHO_MAX, s, list);
+    return -1;
+}
+
+/* ---- Number arrays ------------------------------------------------------- */
+
+/* Checks that every element of the array arr is a finite number, each
+ * error at path[i]; copies them into dst unless dst is NULL. */
+static int read_numbers(const json_t *arr, const char *path, double *dst, spec_errors *errs) {
+    int rc = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v) {
+        char p[SPEC_PATH_MAX];
+        double x;
+        path_index(p, path, i);
+        if (read_number(v, p, &x, errs) != 0)
+            rc = -1;
+        else if (dst)
+            dst[i] = x;
+    }
+    return rc;
+}
+
+/* Reads a non-empty array of numbers into a new array of *n doubles. */
+static double *read_vector(const json_t *v, const char *path, size_t *n, spec_errors *errs) {
+    if (!json_is_array(v)) {
+        add_error(errs, path, "expected an array of numbers, got %s", type_name(v));
+        return NULL;
+    }
+    if (json_array_size(v) == 0) {
+        add_error(errs, path, "must not be empty");
+        return NULL;
+    }
+    if (read_numbers(v, path, NULL, errs) != 0) return NULL;
+    double *x = malloc(json_array_size(v) * sizeof *x);
+    if (!x) {
+        add_error(errs, path, "out of memory");
+        return NULL;
+    }
+    read_numbers(v, path, x, errs);
+    *n = json_array_size(v);
+    return x;
+}
+
+/* Checks that rows is a non-empty array of arrays of numbers, each of
+ * length cols (0: the length of rows[0]); *cols gets that length. */
+static int check_rows(const json_t *rows, const char *path, size_t *cols, const char *like,
+                      spec_errors *errs) {
+    size_t k;
+    const json_t *row;
+    int rc = 0;
+    if (*cols == 0) *cols = json_array_size(json_array_get(rows, 0));
+    json_array_foreach(rows, k, row) {
+        char p[SPEC_PATH_MAX];
+        path_index(p, path, k);
+        if (!json_is_array(row)) {
+            add_error(errs, p, "expected an array of numbers, got %s", type_name(row));
+            rc = -1;
+        } else if (json_array_size(row) == 0) {
+            add_error(errs, p, "must not be empty");
+            rc = -1;
+        } else if (*cols && json_array_size(row) != *cols) {
+            add_error(errs, p, "expected %zu numbers%s, got %zu", *cols, like,
+                      json_array_size(row));
+            rc = -1;
+        } else if (read_numbers(row, p, NULL, errs) != 0) {
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* Copies checked rows (see check_rows) into a new rows x cols array. */
+static double *copy_rows(const json_t *rows, size_t cols, const char *path, spec_errors *errs) {
+    size_t k;
+    const json_t *row;
+    double *x = malloc(json_array_size(rows) * cols * sizeof *x);
+    if (!x) {
+        add_error(errs, path, "out of memory");
+        return NULL;
+    }
+    json_array_foreach(rows, k, row) read_numbers(row, path, x + k * cols, errs);
+    return x;
+}
+
+/* ---- Sections ------------------------------------------------------------ */
+
+typedef struct spec_parse {
+    job_spec *spec;
+    spec_errors *errs;
+    int model_known;  /* spec->model is what the client asked for */
+    int data_known;   /* spec->data is the kind of data the client gave */
+    int chains_known; /* spec->chain.chains is valid */
+} spec_parse;
+
+static void set_defaults(job_spec *s) {
+    memset(s, 0, sizeof *s);
+    s->model = SPEC_MODEL_LOGISTIC;
+    s->prior_variance = DEFAULT_PRIOR_VARIANCE;
+    s->chain.num_samples = DEFAULT_NUM_SAMPLES;
+    s->chain.thin = 1;
+    s->chain.chains = 1;
+    s->chain.key = rng_key_from_seed(0);
+    s->chain.init = INIT_ZEROS;
+    s->chain.progress_every = DEFAULT_PROGRESS_EVERY;
+    s->dtype = DTYPE_F64;
+}
+
+/* mean: [d numbers], cov: d x d, symmetric. */
+static void parse_gaussian_cov(spec_parse *p, const json_t *cov, size_t d) {
+    job_spec *s = p->spec;
+    if (!json_is_array(cov)) {
+        add_error(p->errs, "model.cov", "expected an array of rows, got %s", type_name(cov));
+        return;
+    }
+    size_t n = json_array_size(cov);
+    if (n == 0) {
+        add_error(p->errs, "model.cov", "must not be empty");
+        return;
+    }
+    size_t cols = n;
+    int rc = check_rows(cov, "model.cov", &cols, " (a square matrix)", p->errs);
+    if (d && n != d) {
+        add_error(p->errs, "model.cov", "expected %zu rows (the length of mean), got %zu", d, n);
+        rc = -1;
+    }
+    if (rc != 0 || !s->gauss_mean) return;
+    s->gauss_cov = copy_rows(cov, n, "model.cov", p->errs);
+}
+
+static void check_symmetric(spec_parse *p) {
+    const job_spec *s = p->spec;
+    size_t d = s->gauss_dim;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i + 1; j < d; j++) {
+            double a = s->gauss_cov[i * d + j], b = s->gauss_cov[j * d + i];
+            double scale = fmax(fmax(fabs(a), fabs(b)), 1.0);
+            if (fabs(a - b) <= SYMMETRY_TOL * scale) continue;
+            char path[SPEC_PATH_MAX];
+            snprintf(path, sizeof path, "model.cov[%zu][%zu]", i, j);
+            add_error(p->errs, path, "must equal model.cov[%zu][%zu] (cov must be symmetric)", j,
+                      i);
+        }
+}
+
+static void parse_gaussian(spec_parse *p, const json_t *m) {
+    char path[SPEC_PATH_MAX];
+    job_spec *s = p->spec;
+    const json_t *mean = required_field(m, "model", "mean", path, p->errs);
+    const json_t *cov = required_field(m, "model", "cov", path, p->errs);
+    size_t d = 0;
+    if (mean) s->gauss_mean = read_vector(mean, "model.mean", &d, p->errs);
+    if (cov) parse_gaussian_cov(p, cov, s->gauss_mean ? d : 0);
+    if (s->gauss_mean && s->gauss_cov) {
+        s->gauss_dim = d;
+        check_symmetric(p);
+    }
+    if (json_object_get(m, "prior_variance"))
+        add_error(p->errs, "model.prior_variance", "only logistic_regression takes prior_variance");
+}
+
+static void parse_logistic(spec_parse *p, const json_t *m) {
+    char path[SPEC_PATH_MAX];
+    const json_t *v = field(m, "model", "prior_variance", path);
+    if (v) read_positive(v, path, &p->spec->prior_variance, p->errs);
+    if (json_object_get(m, "mean")) add_error(p->errs, "model.mean", "only gaussian takes mean");
+    if (json_object_get(m, "cov")) add_error(p->errs, "model.cov", "only gaussian takes cov");
+}
+
+static void parse_model(spec_parse *p, const json_t *root) {
+    const json_t *m = json_object_get(root, "model");
+    p->model_known = 1; /* absent: logistic regression */
+    if (!m) return;
+    if (expect_object(m, "model", p->errs) != 0) {
+        p->model_known = 0;
+        return;
+    }
+    reject_unknown_fields(m, "model", model_fields, p->errs);
+    const json_t *type = json_object_get(m, "type");
+    if (type) {
+        int t = read_name(type, "model.type", "model", model_names, COUNT(model_names), p->errs);
+        if (t < 0) {
+            p->model_known = 0;
+            return;
+        }
+        p->spec->model = (spec_model)t;
+    }
+    if (p->spec->model == SPEC_MODEL_GAUSSIAN)
+        parse_gaussian(p, m);
+    else
+        parse_logistic(p, m);
+}
+
+static void parse_dataset_id(spec_parse *p, const json_t *v) {
+    const char *path = "data.dataset";
+    if (!json_is_string(v)) {
+        add_error(p->errs, path, "expected a string, got %s", type_name(v));
+        return;
+    }
+    const char *id = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len == 0) {
+        add_error(p->errs, path, "must not be empty");
+        return;
+    }
+    if (len >= SPEC_DATASET_ID_MAX) {
+        add_error(p->errs, path, "must be at most %d characters", SPEC_DATASET_ID_MAX - 1);
+        return;
+    }
+    if (strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != len) {
+        add_error(p->errs, path, "may contain only letters, digits, '_', '.' and '-'");
+        return;
+    }
+    if (!isalnum((unsigned char)id[0])) { /* ids name files: no ".", "..", "-x" */
+        add_error(p->errs, path, "must start with a letter or a digit");
+        return;
+    }
+    memcpy(p->spec->dataset_id, id, len + 1);
+}
+
+static void check_synthetic_size(spec_parse *p, uint64_t n, uint64_t d) {
+    if (n > MAX_SYNTH_VALUES / d)
+        add_error(p->errs, "data.synthetic", "n*d too large (at most %" PRIu64 " values)",
+                  MAX_SYNTH_VALUES);
+}
+
+static void parse_synthetic(spec_parse *p, const json_t *syn) {
+    const char *parent = "data.synthetic";
+    char path[SPEC_PATH_MAX];
+    synth_params *sp = &p->spec->synthetic;
+    const json_t *v;
+    uint64_t n = 0, d = 0;
+    sp->theta_variance = DEFAULT_THETA_VARIANCE;
+    if (expect_object(syn, parent, p->errs) != 0) return;
+    reject_unknown_fields(syn, parent, synthetic_fields, p->errs);
+    int n_ok = (v = required_field(syn, parent, "n", path, p->errs)) &&
+               read_uint(v, path, 1, UINT64_MAX, &n, p->errs) == 0;
+    int d_ok = (v = required_field(syn, parent, "d", path, p->errs)) &&
+               read_uint(v, path, 1, UINT64_MAX, &d, p->errs) == 0;
+    if (n_ok && d_ok) check_synthetic_size(p, n, d);
+    sp->n = (size_t)n;
+    sp->d = (size_t)d;
+    if ((v = field(syn, parent, "seed", path))) read_seed(v, path, &sp->seed, p->errs);
+    if ((v = field(syn, parent, "rho", path)) && read_number(v, path, &sp->rho, p->errs) == 0 &&
+        !(sp->rho >= 0 && sp->rho < 1))
+        add_error(p->errs, path, "must be >= 0 and < 1");
+    if ((v = field(syn, parent, "theta_variance", path)))
+        read_positive(v, path, &sp->theta_variance, p->errs);
+}
+
+static void parse_data(spec_parse *p, const json_t *root) {
+    const json_t *data = json_object_get(root, "data");
+    if (p->model_known && p->spec->model == SPEC_MODEL_GAUSSIAN) {
+        if (data) add_error(p->errs, "data", "the gaussian model takes no data");
+        p->data_known = 1; /* SPEC_DATA_NONE */
+        return;
+    }
+    if (!data) { /* SPEC_DATA_NONE: rows come later (mcmcd run --data) */
+        p->data_known = 1;
+        return;
+    }
+    if (expect_object(data, "data", p->errs) != 0) return;
+    reject_unknown_fields(data, "data", data_fields, p->errs);
+    const json_t *id = json_object_get(data, "dataset");
+    const json_t *syn = json_object_get(data, "synthetic");
+    if (id && syn) {
+        add_error(p->errs, "data", "give either dataset or synthetic, not both");
+    } else if (!id && !syn) {
+        add_error(p->errs, "data", "expected {\"dataset\": id} or {\"synthetic\": {...}}");
+    } else if (id) {
+        p->spec->data = SPEC_DATA_DATASET;
+        p->data_known = 1;
+        parse_dataset_id(p, id);
+    } else {
+        p->spec->data = SPEC_DATA_SYNTHETIC;
+        p->data_known = 1;
+        parse_synthetic(p, syn);
+    }
+}
+
+static void parse_batch_size(spec_parse *p, const json_t *v, int sampler_ok) {
+    chain_config *c = &p->spec->chain;
+    if (sampler_ok && c->sampler != SAMPLER_SGLD) {
+        add_error(p->errs, "sampler.batch_size", "only sgld takes batch_size");
+        return;
+    }
+    /* 0 asks for the full batch, as absence does. */
+    read_uint32(v, "sampler.batch_size", 0, UINT32_MAX, &c->batch_size, p->errs);
+}
+
+static void parse_sampler(spec_parse *p, const json_t *root) {
+    char path[SPEC_PATH_MAX];
+    chain_config *c = &p->spec->chain;
+    const json_t *smp = required_field(root, "", "sampler", path, p->errs), *v;
+    if (!smp || expect_object(smp, "sampler", p->errs) != 0) return;
+    reject_unknown_fields(smp, "sampler", sampler_fields, p->errs);
+    int sampler_ok = 0;
+    if ((v = required_field(smp, "sampler", "type", path, p->errs))) {
+        int t = read_name(v, path, "sampler", sampler_names, COUNT(sampler_names), p->errs);
+        if (t >= 0) {
+            c->sampler = (sampler_type)t;
+            sampler_ok = 1;
+        }
+    }
+    if ((v = required_field(smp, "sampler", "step_size", path, p->errs)))
+        read_positive(v, path, &c->step_size, p->errs);
+    if ((v = json_object_get(smp, "batch_size"))) parse_batch_size(p, v, sampler_ok);
+}
+
+/* root[key] into *out when present; 1 when *out is valid (set or default). */
+static int count_field(spec_parse *p, const json_t *root, const char *key, uint64_t min,
+                       uint64_t max, uint64_t *out) {
+    const json_t *v = json_object_get(root, key);
+    return !v || read_uint(v, key, min, max, out, p->errs) == 0;
+}
+
+static int iterations_fit(uint64_t warmup, uint64_t samples, uint64_t thin) {
+    if (warmup > CHAIN_MAX_ITERATIONS) return 0;
+    return samples <= (CHAIN_MAX_ITERATIONS - warmup) / thin; /* no overflow */
+}
+
+static void parse_counts(spec_parse *p, const json_t *root) {
+    chain_config *c = &p->spec->chain;
+    uint64_t chains = c->chains, every = c->progress_every;
+    int ok = count_field(p, root, "num_samples", 1, UINT64_MAX, &c->num_samples);
+    ok &= count_field(p, root, "num_warmup", 0, UINT64_MAX, &c->num_warmup);
+    ok &= count_field(p, root, "thin", 1, UINT64_MAX, &c->thin);
+    if (ok && !iterations_fit(c->num_warmup, c->num_samples, c->thin))
+        add_error(p->errs, "num_samples",
+                  "num_warmup + num_samples * thin must be <= %llu (the iteration limit)",
+                  CHAIN_MAX_ITERATIONS);
+    p->chains_known = count_field(p, root, "chains", 1, MAX_CHAINS, &chains);
+    c->chains = (uint32_t)chains;
+    if (count_field(p, root, "progress_every", 1, UINT32_MAX, &every))
+        c->progress_every = (uint32_t)every;
+}
+
+static void parse_key_pair(spec_parse *p, const json_t *v) {
+    uint32_t half[2];
+    int ok = 1;
+    if (json_array_size(v) != 2) {
+        add_error(p->errs, "key", "expected [hi, lo], a pair of integers, got %zu elements",
+                  json_array_size(v));
+        return;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        char path[SPEC_PATH_MAX];
+        path_index(path, "key", i);
+        if (read_uint32(json_array_get(v, i), path, 0, UINT32_MAX, &half[i], p->errs) != 0) ok = 0;
+    }
+    if (ok) p->spec->chain.key = (rng_key){.hi = half[0], .lo = half[1]};
+}
+
+static void parse_key(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "key");
+    uint64_t seed;
+    if (!v) return;
+    if (json_is_array(v)) {
+        parse_key_pair(p, v);
+    } else if (json_is_number(v) || json_is_string(v)) {
+        if (read_seed(v, "key", &seed, p->errs) == 0) p->spec->chain.key = rng_key_from_seed(seed);
+    } else {
+        add_error(p->errs, "key", "expected an integer, a decimal string or [hi, lo], got %s",
+                  type_name(v));
+    }
+}
+
+static void parse_init_per_chain(spec_parse *p, const json_t *v) {
+    job_spec *s = p->spec;
+    size_t dim = 0, rows = json_array_size(v);
+    int rc = check_rows(v, "init", &dim, " like init[0]", p->errs);
+    if (p->chains_known && rows != s->chain.chains) {
+        add_error(p->errs, "init", "expected %" PRIu32 " vectors (one per chain), got %zu",
+                  s->chain.chains, rows);
+        rc = -1;
+    }
+    if (rc != 0) return;
+    s->chain.init_values = copy_rows(v, dim, "init", p->errs);
+    s->chain.init_per_chain = 1;
+    s->init_dim = dim;
+}
+
+static void parse_init_values(spec_parse *p, const json_t *v) {
+    job_spec *s = p->spec;
+    s->chain.init = INIT_VALUES;
+    if (json_array_size(v) > 0 && json_is_array(json_array_get(v, 0))) {
+        parse_init_per_chain(p, v);
+        return;
+    }
+    size_t dim = 0;
+    s->chain.init_values = read_vector(v, "init", &dim, p->errs);
+    s->init_dim = dim;
+}
+
+static void parse_init(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "init");
+    if (!v) return;
+    if (json_is_array(v)) {
+        parse_init_values(p, v);
+    } else if (json_is_string(v)) {
+        int k = read_name(v, "init", "init", init_names, COUNT(init_names), p->errs);
+        if (k >= 0) p->spec->chain.init = (init_kind)k;
+    } else {
+        add_error(p->errs, "init", "expected a string or an array of numbers, got %s",
+                  type_name(v));
+    }
+}
+
+static void parse_dtype(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "dtype");
+    if (!v) return;
+    int k = read_name(v, "dtype", "dtype", dtype_names, COUNT(dtype_names), p->errs);
+    if (k >= 0) p->spec->dtype = (model_dtype)k;
+}
+
+static void check_init_true(spec_parse *p) {
+    const job_spec *s = p->spec;
+    if (s->chain.init == INIT_TRUE && p->data_known && s->data != SPEC_DATA_SYNTHETIC)
+        add_error(p->errs, "init", "\"true\" needs synthetic data");
+}
+
+/* ---- Public: parsing ----------------------------------------------------- */
+
+int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs) {
+    spec_parse p = {.spec = out, .errs = errs};
+    reset_errors(errs);
+    set_defaults(out);
+    if (!json_is_object(root)) {
+        add_error(errs, "", "expected a JSON object");
+        return -1;
+    }
+    reject_unknown_fields(root, "", top_fields, errs);
+    parse_model(&p, root);
+    parse_data(&p, root);
+    parse_sampler(&p, root);
+    parse_counts(&p, root);
+    parse_key(&p, root);
+    parse_init(&p, root);
+    parse_dtype(&p, root);
+    check_init_true(&p);
+    if (error_total(errs) == 0) return 0;
+    job_spec_free(out);
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors *errs) {
+    json_error_t jerr;
+    json_t *root = json_loadb(text ? text : "", text ? len : 0,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!root) {
+        reset_errors(errs);
+        memset(out, 0, sizeof *out);
+        add_error(errs, "", "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
+                  jerr.column, jerr.position, jerr.text);
+        return -1;
+    }
+    int rc = job_spec_parse(root, out, errs);
+    json_decref(root);
+    return rc;
+}
+
+int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs) {
+    size_t before = error_total(errs);
+    const chain_config *c = &spec->chain;
+    if (c->init == INIT_VALUES && spec->init_dim != d) {
+        size_t vectors = c->init_per_chain ? c->chains : 1;
+        for (size_t k = 0; k < vectors; k++) {
+            char path[SPEC_PATH_MAX] = "init";
+            if (c->init_per_chain) path_index(path, "init", k);
+            add_error(errs, path, "expected %zu numbers (the model's dimension), got %zu", d,
+                      spec->init_dim);
+        }
+    }
+    if (spec->model == SPEC_MODEL_LOGISTIC && n == 0)
+        add_error(errs, "data", "required: a dataset id or synthetic data");
+    if (c->sampler == SAMPLER_SGLD && n > 0 && c->batch_size > n)
+        add_error(errs, "sampler.batch_size", "must be <= %zu, the number of rows", n);
+    if (c->init == INIT_TRUE && spec->data != SPEC_DATA_SYNTHETIC)
+        add_error(errs, "init", "\"true\" needs synthetic data");
+    return error_total(errs) == before ? 0 : -1;
+}
+
+void job_spec_free(job_spec *spec) {
+    free(spec->gauss_mean);
+    free(spec->gauss_cov);
+    free((void *)spec->chain.init_values); /* owned by the spec, const for chains */
+    spec->gauss_mean = spec->gauss_cov = NULL;
+    spec->chain.init_values = NULL;
+}
+
+/* ---- Public: to JSON ----------------------------------------------------- */
+
+/* Builders below track allocation failure in `bad` and return NULL then;
+ * jansson's setters take (and on failure release) the value passed in, and
+ * accept a NULL value or container by failing, so the calls chain safely. */
+
+/* obj[key] = v, taking v; nonzero when v is NULL or the set fails. */
+static int put(json_t *obj, const char *key, json_t *v) {
+    return json_object_set_new(obj, key, v) != 0;
+}
+
+static int append(json_t *arr, json_t *v) {
+    return json_array_append_new(arr, v) != 0;
+}
+
+/* v, or NULL after releasing v when building it failed. */
+static json_t *unless_bad(json_t *v, int bad) {
+    if (!bad) return v;
+    json_decref(v);
+    return NULL;
+}
+
+static json_t *numbers_to_json(const double *x, size_t n) {
+    json_t *a = json_array();
+    int bad = !a;
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = append(a, json_real(x[i]));
+    return unless_bad(a, bad);
+}
+
+static json_t *rows_to_json(const double *x, size_t rows, size_t cols) {
+    json_t *a = json_array();
+    int bad = !a;
+    for (size_t k = 0; !bad && k < rows; k++)
+        bad = append(a, numbers_to_json(x + k * cols, cols));
+    return unless_bad(a, bad);
+}
+
+/* An unsigned 64-bit value: a JSON integer when it fits, else a string. */
+static json_t *u64_to_json(uint64_t v) {
+    if (v <= INT64_MAX) return json_integer((json_int_t)v);
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return json_string(buf);
+}
+
+static json_t *model_to_json(const job_spec *s) {
+    json_t *m = json_object();
+    int bad = put(m, "type", json_string(model_names[s->model]));
+    if (s->model == SPEC_MODEL_GAUSSIAN) {
+        bad |= put(m, "mean", numbers_to_json(s->gauss_mean, s->gauss_dim));
+        bad |= put(m, "cov", rows_to_json(s->gauss_cov, s->gauss_dim, s->gauss_dim));
+    } else {
+        bad |= put(m, "prior_variance", json_real(s->prior_variance));
+    }
+    return unless_bad(m, bad);
+}
+
+static json_t *synthetic_to_json(const synth_params *sp) {
+    json_t *o = json_object();
+    int bad = put(o, "n", u64_to_json(sp->n));
+    bad |= put(o, "d", u64_to_json(sp->d));
+    bad |= put(o, "seed", u64_to_json(sp->seed));
+    bad |= put(o, "rho", json_real(sp->rho));
+    bad |= put(o, "theta_variance", json_real(sp->theta_variance));
+    return unless_bad(o, bad);
+}
+
+static json_t *data_to_json(const job_spec *s) {
+    json_t *o = json_object();
+    int bad = s->data == SPEC_DATA_DATASET ? put(o, "dataset", json_string(s->dataset_id))
+                                           : put(o, "synthetic", synthetic_to_json(&s->synthetic));
+    return unless_bad(o, bad);
+}
+
+static json_t *sampler_to_json(const chain_config *c) {
+    json_t *o = json_object();
+    int bad = put(o, "type", json_string(sampler_names[c->sampler]));
+    bad |= put(o, "step_size", json_real(c->step_size));
+    if (c->sampler == SAMPLER_SGLD) bad |= put(o, "batch_size", json_integer(c->batch_size));
+    return unless_bad(o, bad);
+}
+
+static json_t *init_to_json(const job_spec *s) {
+    const chain_config *c = &s->chain;
+    if (c->init != INIT_VALUES) return json_string(init_names[c->init]);
+    if (c->init_per_chain) return rows_to_json(c->init_values, c->chains, s->init_dim);
+    return numbers_to_json(c->init_values, s->init_dim);
+}
+
+static json_t *key_to_json(rng_key key) {
+    json_t *a = json_array();
+    int bad = append(a, json_integer(key.hi));
+    bad |= append(a, json_integer(key.lo));
+    return unless_bad(a, bad);
+}
+
+json_t *job_spec_to_json(const job_spec *spec) {
+    const chain_config *c = &spec->chain;
+    json_t *o = json_object();
+    int bad = put(o, "model", model_to_json(spec));
+    if (spec->data != SPEC_DATA_NONE) bad |= put(o, "data", data_to_json(spec));
+    bad |= put(o, "sampler", sampler_to_json(c));
+    bad |= put(o, "num_samples", u64_to_json(c->num_samples));
+    bad |= put(o, "num_warmup", u64_to_json(c->num_warmup));
+    bad |= put(o, "thin", u64_to_json(c->thin));
+    bad |= put(o, "chains", json_integer(c->chains));
+    bad |= put(o, "key", key_to_json(c->key));
+    bad |= put(o, "init", init_to_json(spec));
+    bad |= put(o, "dtype", json_string(dtype_names[spec->dtype]));
+    bad |= put(o, "progress_every", json_integer(c->progress_every));
+    return unless_bad(o, bad);
+}
+
+static json_t *error_detail(const char *path, const char *message) {
+    json_t *o = json_object();
+    int bad = put(o, "path", json_string(path));
+    bad |= put(o, "message", json_string(message));
+    return unless_bad(o, bad);
+}
+
+static json_t *details_to_json(const spec_errors *errs) {
+    json_t *a = json_array();
+    int bad = 0;
+    for (size_t i = 0; i < errs->count; i++)
+        bad |= append(a, error_detail(errs->items[i].path, errs->items[i].message));
+    if (errs->dropped > 0) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%zu more errors not shown", errs->dropped);
+        bad |= append(a, error_detail("", msg));
+    }
+    return unless_bad(a, bad);
+}
+
+json_t *spec_errors_to_json(const spec_errors *errs, const char *code, const char *message) {
+    json_t *body = json_object(), *env = json_object();
+    int bad = put(body, "code", json_string(code));
+    bad |= put(body, "message", json_string(message));
+    bad |= put(body, "details", details_to_json(errs));
+    bad |= put(env, "error", body);
+    return unless_bad(env, bad);
+}
