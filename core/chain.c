@@ -54,8 +54,8 @@ static int chain_state_init(chain_state *s, const model *m, const chain_config *
     s->m = m;
     s->cfg = cfg;
     s->d = d;
-    s->nb = cfg->sampler == SAMPLER_SGLD && cfg->batch_size && cfg->batch_size < n
-                ? cfg->batch_size : 0;
+    s->nb = cfg->sampler == SAMPLER_SGLD && cfg->batch_size && cfg->batch_size < n ? cfg->batch_size
+                                                                                   : 0;
     uint64_t per_block = (cfg->progress_every + cfg->thin - 1) / cfg->thin + 1;
     uint64_t cap = CHAIN_BUFFER_BYTES / (d * sizeof(double));
     s->buf_rows = (size_t)(per_block < cap ? per_block : (cap ? cap : 1));
@@ -79,9 +79,15 @@ static void chain_init_point(chain_state *s, rng_key kc, uint32_t c) {
     const chain_config *cfg = s->cfg;
     const double *src = NULL;
     switch (cfg->init) {
-    case INIT_ZEROS: memset(s->theta, 0, s->d * sizeof(double)); return;
-    case INIT_PRIOR: model_draw_prior(s->m, rng_fold_in(kc, 1), s->theta); return;
-    case INIT_TRUE: src = model_theta_true(s->m); break;
+    case INIT_ZEROS:
+        memset(s->theta, 0, s->d * sizeof(double));
+        return;
+    case INIT_PRIOR:
+        model_draw_prior(s->m, rng_fold_in(kc, 1), s->theta);
+        return;
+    case INIT_TRUE:
+        src = model_theta_true(s->m);
+        break;
     case INIT_VALUES:
         src = cfg->init_values + (cfg->init_per_chain ? (size_t)c * s->d : 0);
         break;
@@ -103,7 +109,8 @@ static void step_langevin(chain_state *s, rng_key ks) {
         model_logp_grad(s->m, s->w, s->theta, s->grad, 0);
     }
     simd_ops_get()->normal_fill(ks, 0, s->noise, s->d);
-    for (size_t j = 0; j < s->d; j++) s->theta[j] += h * s->grad[j] + sd * s->noise[j];
+    for (size_t j = 0; j < s->d; j++)
+        s->theta[j] += h * s->grad[j] + sd * s->noise[j];
     s->grad_evals++;
     s->accepted++;
 }
@@ -136,8 +143,7 @@ static void step_mala(chain_state *s, rng_key ks) {
     }
 }
 
-static int chain_emit(chain_state *s, chain_block *blk, chain_block_fn fn, void *ctx,
-                      double t0) {
+static int chain_emit(chain_state *s, chain_block *blk, chain_block_fn fn, void *ctx, double t0) {
     blk->accepted = s->accepted;
     blk->grad_evals = s->grad_evals;
     blk->elapsed = now_seconds() - t0;
@@ -160,8 +166,7 @@ static int chain_loop(chain_state *s, rng_key kc, uint32_t c, chain_block_fn fn,
         s->grad_evals++;
     }
     while (t < total) {
-        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed))
-            return MCMC_ECANCELLED;
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) return MCMC_ECANCELLED;
         uint64_t end = total - t < cfg->progress_every ? total : t + cfg->progress_every;
         for (; t < end; t++) {
             rng_key ks = rng_fold_in(kstep, (uint32_t)t);
@@ -234,7 +239,8 @@ int chains_run(const model *m, const chain_config *cfg, unsigned threads, chain_
     for (; started + 1 < threads; started++)
         if (pthread_create(&tids[started], NULL, chain_pool_worker, &pool) != 0) break;
     chain_pool_worker(&pool); /* the calling thread works too */
-    for (unsigned i = 0; i < started; i++) pthread_join(tids[i], NULL);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
     free(tids);
     return atomic_load(&pool.status);
 }

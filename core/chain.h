@@ -26,8 +26,8 @@ typedef enum init_kind { INIT_ZEROS = 0, INIT_PRIOR, INIT_TRUE, INIT_VALUES } in
 
 typedef struct chain_config {
     sampler_type sampler;
-    double step_size;    /* h in theta + h grad + sqrt(2h) xi */
-    uint32_t batch_size; /* SGLD minibatch (with replacement); 0: all rows */
+    double step_size;     /* h in theta + h grad + sqrt(2h) xi */
+    uint32_t batch_size;  /* SGLD minibatch (with replacement); 0: all rows */
     uint64_t num_samples; /* draws kept per chain, after thinning */
     uint64_t num_warmup;  /* iterations run first and discarded */
     uint64_t thin;        /* keep every thin-th iteration after warmup */

@@ -39,7 +39,8 @@ static void correlate_rows(double *X, size_t n, size_t d, double u) {
     double c = sqrt(1.0 - u * u);
     for (size_t i = 0; i < n; i++) {
         double *row = X + i * d;
-        for (size_t j = 1; j < d; j++) row[j] = u * row[j - 1] + c * row[j];
+        for (size_t j = 1; j < d; j++)
+            row[j] = u * row[j - 1] + c * row[j];
     }
 }
 
@@ -53,7 +54,8 @@ int dataset_synthesize(const synth_params *p, dataset **out) {
     }
     rng_key key = rng_key_from_seed(p->seed);
     rng_normal_fill(rng_fold_in(key, 1), ds->theta_true, p->d);
-    for (size_t j = 0; j < p->d; j++) ds->theta_true[j] *= sqrt(p->theta_variance);
+    for (size_t j = 0; j < p->d; j++)
+        ds->theta_true[j] *= sqrt(p->theta_variance);
     rng_normal_fill(rng_fold_in(key, 3), ds->X, p->n * p->d);
     if (p->rho > 0) {
         double u = rng_uniform_f64(rng_fold_in(key, 2), 0) * 2 * p->rho - p->rho;
@@ -63,7 +65,8 @@ int dataset_synthesize(const synth_params *p, dataset **out) {
     for (size_t i = 0; i < p->n; i++) {
         const double *row = ds->X + i * p->d;
         double eta = 0;
-        for (size_t j = 0; j < p->d; j++) eta += row[j] * ds->theta_true[j];
+        for (size_t j = 0; j < p->d; j++)
+            eta += row[j] * ds->theta_true[j];
         double prob = 1.0 / (1.0 + exp(-eta));
         ds->y[i] = rng_uniform_f64(ky, i) < prob;
     }
@@ -98,7 +101,8 @@ static int csv_next_line(csv_cursor *c, const char **ls, const char **le) {
         c->line++;
         if (e > s && e[-1] == '\r') e--;
         const char *t = s;
-        while (t < e && (*t == ' ' || *t == '\t')) t++;
+        while (t < e && (*t == ' ' || *t == '\t'))
+            t++;
         if (t == e) continue; /* blank line */
         *ls = s;
         *le = e;
@@ -109,7 +113,8 @@ static int csv_next_line(csv_cursor *c, const char **ls, const char **le) {
 
 static size_t csv_count_fields(const char *s, const char *e) {
     size_t k = 1;
-    for (; s < e; s++) k += *s == ',';
+    for (; s < e; s++)
+        k += *s == ',';
     return k;
 }
 
@@ -124,8 +129,10 @@ static long csv_parse_numbers(const char *s, const char *e, double *out, size_t 
         if (k < want) {
             char buf[64];
             const char *a = s, *b = fe;
-            while (a < b && (*a == ' ' || *a == '\t' || *a == '"')) a++;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '"')) b--;
+            while (a < b && (*a == ' ' || *a == '\t' || *a == '"'))
+                a++;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '"'))
+                b--;
             size_t len = (size_t)(b - a);
             char *endp;
             if (len == 0 || len >= sizeof buf) goto bad;
@@ -174,14 +181,13 @@ static int row_buf_push(row_buf *b, const double *vals) {
     return MCMC_OK;
 }
 
-static int csv_parse_rows(csv_cursor *c, const char *ls, const char *le, row_buf *b,
-                          double *vals) {
+static int csv_parse_rows(csv_cursor *c, const char *ls, const char *le, row_buf *b, double *vals) {
     size_t fields = b->d + 1;
     do {
         size_t col = 0, got = csv_count_fields(ls, le);
         if (got != fields)
-            return csv_fail(c, "expected %zu fields (%zu covariates and y), got %zu", fields,
-                            b->d, got);
+            return csv_fail(c, "expected %zu fields (%zu covariates and y), got %zu", fields, b->d,
+                            got);
         if (csv_parse_numbers(ls, le, vals, fields, &col) < 0)
             return csv_fail(c, "column %zu is not a finite number", col);
         if (vals[b->d] != 0.0 && vals[b->d] != 1.0)

@@ -3,12 +3,18 @@
 
 const char *mcmc_status_str(int status) {
     switch (status) {
-    case MCMC_OK: return "ok";
-    case MCMC_ENOMEM: return "out of memory";
-    case MCMC_EIO: return "input/output error";
-    case MCMC_EPARSE: return "malformed input";
-    case MCMC_EINVAL: return "invalid value";
-    case MCMC_ECANCELLED: return "cancelled";
+    case MCMC_OK:
+        return "ok";
+    case MCMC_ENOMEM:
+        return "out of memory";
+    case MCMC_EIO:
+        return "input/output error";
+    case MCMC_EPARSE:
+        return "malformed input";
+    case MCMC_EINVAL:
+        return "invalid value";
+    case MCMC_ECANCELLED:
+        return "cancelled";
     }
     return "unknown error";
 }

@@ -43,8 +43,8 @@ static inline double acklam(double p) {
     const double c1 = -7.784894002430293e-03, c2 = -3.223964580411365e-01,
                  c3 = -2.400758277161838e+00, c4 = -2.549732539343734e+00,
                  c5 = 4.374664141464968e+00, c6 = 2.938163982698783e+00;
-    const double d1 = 7.784695709041462e-03, d2 = 3.224671290700398e-01,
-                 d3 = 2.445134137142996e+00, d4 = 3.754408661907416e+00;
+    const double d1 = 7.784695709041462e-03, d2 = 3.224671290700398e-01, d3 = 2.445134137142996e+00,
+                 d4 = 3.754408661907416e+00;
     double q = p - 0.5, r = q * q;
     double xc = (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6) * q /
                 (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0);
@@ -80,18 +80,24 @@ static void normal_fill(rng_key key, uint64_t first, double *out, size_t n) {
 
 static void vmath_apply(simd_vmath_fn fn, const double *x, double *y, size_t n) {
     switch (fn) {
-#define VMATH_LOOP(expr)                                                                          \
-    _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                          \
+#define VMATH_LOOP(expr)                                                                           \
+    _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                           \
         double v = x[i];                                                                           \
         y[i] = (expr);                                                                             \
     }                                                                                              \
     break
-    case VMATH_EXP: VMATH_LOOP(vm_exp(v));
-    case VMATH_LOG: VMATH_LOOP(vm_log(v));
-    case VMATH_LOG1P: VMATH_LOOP(vm_log1p(v));
-    case VMATH_SOFTPLUS: VMATH_LOOP(vm_softplus_t(v, vm_exp(-fabs(v))));
-    case VMATH_SIGMOID: VMATH_LOOP(vm_sigmoid_t(v, vm_exp(-fabs(v))));
-    case VMATH_NORMAL_QUANTILE: VMATH_LOOP(acklam(v));
+    case VMATH_EXP:
+        VMATH_LOOP(vm_exp(v));
+    case VMATH_LOG:
+        VMATH_LOOP(vm_log(v));
+    case VMATH_LOG1P:
+        VMATH_LOOP(vm_log1p(v));
+    case VMATH_SOFTPLUS:
+        VMATH_LOOP(vm_softplus_t(v, vm_exp(-fabs(v))));
+    case VMATH_SIGMOID:
+        VMATH_LOOP(vm_sigmoid_t(v, vm_exp(-fabs(v))));
+    case VMATH_NORMAL_QUANTILE:
+        VMATH_LOOP(acklam(v));
 #undef VMATH_LOOP
     }
 }

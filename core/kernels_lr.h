@@ -9,8 +9,7 @@
 
 /* s[r] = y[r] - sigmoid(eta[r]) for r < P; returns sum of the log-likelihood
  * over the first m rows when want_logp. */
-static inline double KFN(lr_link)(const KT *eta, const KT *y, double *s, size_t m,
-                                   int want_logp) {
+static inline double KFN(lr_link)(const KT *eta, const KT *y, double *s, size_t m, int want_logp) {
     double ll = 0.0;
     if (want_logp) {
 #pragma omp simd reduction(+ : ll)
@@ -44,21 +43,25 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
         for (size_t j = 0; j < d; j++) {
             const KT *col = X + j * P, th = theta[j];
 #pragma omp simd aligned(eta : 64)
-            for (size_t r = 0; r < P; r++) eta[r] += col[r] * th;
+            for (size_t r = 0; r < P; r++)
+                eta[r] += col[r] * th;
         }
         size_t m = n - p * P < P ? n - p * P : P;
         ll += KFN(lr_link)(eta, yp + p * P, s, m, want_logp);
         /* Padded rows have x = 0, so they add nothing to the gradient. */
-        for (size_t r = 0; r < P; r++) sk[r] = (KT)s[r];
+        for (size_t r = 0; r < P; r++)
+            sk[r] = (KT)s[r];
         for (size_t j = 0; j < d; j++) {
             const KT *col = X + j * P;
             KT t[V] = {0};
             for (size_t k = 0; k < P; k += V) {
 #pragma omp simd
-                for (size_t v = 0; v < V; v++) t[v] += sk[k + v] * col[k + v];
+                for (size_t v = 0; v < V; v++)
+                    t[v] += sk[k + v] * col[k + v];
             }
             double *a = acc + j * V;
-            for (size_t v = 0; v < V; v++) a[v] += (double)t[v];
+            for (size_t v = 0; v < V; v++)
+                a[v] += (double)t[v];
         }
     }
     return ll;
@@ -77,7 +80,8 @@ static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t
             const KT *row = X + i * d;
             KT acc = 0;
 #pragma omp simd reduction(+ : acc)
-            for (size_t j = 0; j < d; j++) acc += row[j] * theta[j];
+            for (size_t j = 0; j < d; j++)
+                acc += row[j] * theta[j];
             eta[r] = acc;
             yb[r] = y[i];
         }
@@ -87,7 +91,8 @@ static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t
             const KT *row = X + i * d;
             double sr = s[r];
 #pragma omp simd
-            for (size_t j = 0; j < d; j++) grad[j] += sr * (double)row[j];
+            for (size_t j = 0; j < d; j++)
+                grad[j] += sr * (double)row[j];
         }
     }
     return ll;

@@ -33,16 +33,20 @@ struct model {
 };
 
 struct model_work {
-    double *acc;     /* d x SIMD_ACC panel accumulator */
-    float *theta32;  /* d */
-    void *batch;     /* packed panels of a gathered minibatch */
-    void *batch_y;   /* its labels */
-    double *diff;    /* gaussian: theta - mean */
+    double *acc;    /* d x SIMD_ACC panel accumulator */
+    float *theta32; /* d */
+    void *batch;    /* packed panels of a gathered minibatch */
+    void *batch_y;  /* its labels */
+    double *diff;   /* gaussian: theta - mean */
     size_t max_batch;
 };
 
-static size_t elem_size(model_dtype t) { return t == DTYPE_F32 ? sizeof(float) : sizeof(double); }
-static size_t round_up_panel(size_t n) { return (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL; }
+static size_t elem_size(model_dtype t) {
+    return t == DTYPE_F32 ? sizeof(float) : sizeof(double);
+}
+static size_t round_up_panel(size_t n) {
+    return (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
+}
 
 static void store(void *base, model_dtype t, size_t i, double v) {
     if (t == DTYPE_F32)
@@ -70,13 +74,15 @@ static int logistic_build(model *m) {
     size_t n = ds->n, d = ds->d, es = elem_size(m->dtype);
     m->y = calloc(round_up_panel(n), es);
     if (!m->y) return -1;
-    for (size_t i = 0; i < n; i++) store(m->y, m->dtype, i, ds->y[i]);
+    for (size_t i = 0; i < n; i++)
+        store(m->y, m->dtype, i, ds->y[i]);
     if (m->dtype == DTYPE_F64) {
         m->rows = ds->X;
     } else {
         float *r = malloc(n * d * sizeof *r);
         if (!r) return -1;
-        for (size_t k = 0; k < n * d; k++) r[k] = (float)ds->X[k];
+        for (size_t k = 0; k < n * d; k++)
+            r[k] = (float)ds->X[k];
         m->rows = r;
     }
     if (d <= PANEL_MAX_D) {
@@ -89,8 +95,12 @@ static int logistic_build(model *m) {
 model *model_logistic_create(const dataset *ds, double prior_variance, model_dtype dtype) {
     model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
-    *m = (model){.kind = KIND_LOGISTIC, .d = ds->d, .n = ds->n, .ds = ds,
-                 .prior_variance = prior_variance, .dtype = dtype};
+    *m = (model){.kind = KIND_LOGISTIC,
+                 .d = ds->d,
+                 .n = ds->n,
+                 .ds = ds,
+                 .prior_variance = prior_variance,
+                 .dtype = dtype};
     if (logistic_build(m) != 0) {
         model_free(m);
         return NULL;
@@ -103,12 +113,14 @@ static int cholesky(const double *a, double *l, size_t d) {
     memset(l, 0, d * d * sizeof *l);
     for (size_t j = 0; j < d; j++) {
         double s = a[j * d + j];
-        for (size_t k = 0; k < j; k++) s -= l[j * d + k] * l[j * d + k];
+        for (size_t k = 0; k < j; k++)
+            s -= l[j * d + k] * l[j * d + k];
         if (!(s > 0)) return -1;
         l[j * d + j] = sqrt(s);
         for (size_t i = j + 1; i < d; i++) {
             double t = a[i * d + j];
-            for (size_t k = 0; k < j; k++) t -= l[i * d + k] * l[j * d + k];
+            for (size_t k = 0; k < j; k++)
+                t -= l[i * d + k] * l[j * d + k];
             l[i * d + j] = t / l[j * d + j];
         }
     }
@@ -120,15 +132,18 @@ static void invert_from_cholesky(const double *l, double *prec, size_t d, double
     for (size_t c = 0; c < d; c++) {
         for (size_t i = 0; i < d; i++) {
             double s = i == c;
-            for (size_t k = 0; k < i; k++) s -= l[i * d + k] * col[k];
+            for (size_t k = 0; k < i; k++)
+                s -= l[i * d + k] * col[k];
             col[i] = s / l[i * d + i];
         }
         for (size_t i = d; i-- > 0;) {
             double s = col[i];
-            for (size_t k = i + 1; k < d; k++) s -= l[k * d + i] * col[k];
+            for (size_t k = i + 1; k < d; k++)
+                s -= l[k * d + i] * col[k];
             col[i] = s / l[i * d + i];
         }
-        for (size_t i = 0; i < d; i++) prec[i * d + c] = col[i];
+        for (size_t i = 0; i < d; i++)
+            prec[i * d + c] = col[i];
     }
 }
 
@@ -162,8 +177,12 @@ void model_free(model *m) {
     free(m);
 }
 
-size_t model_dim(const model *m) { return m->d; }
-size_t model_num_data(const model *m) { return m->n; }
+size_t model_dim(const model *m) {
+    return m->d;
+}
+size_t model_num_data(const model *m) {
+    return m->n;
+}
 const double *model_theta_true(const model *m) {
     return m->kind == KIND_LOGISTIC ? m->ds->theta_true : NULL;
 }
@@ -173,12 +192,14 @@ void model_draw_prior(const model *m, rng_key key, double *theta) {
     rng_normal_fill(key, theta, d);
     if (m->kind == KIND_LOGISTIC) {
         double s = sqrt(m->prior_variance);
-        for (size_t j = 0; j < d; j++) theta[j] *= s;
+        for (size_t j = 0; j < d; j++)
+            theta[j] *= s;
         return;
     }
     for (size_t i = d; i-- > 0;) { /* mean + L z, in place from the bottom */
         double s = 0;
-        for (size_t k = 0; k <= i; k++) s += m->chol[i * d + k] * theta[k];
+        for (size_t k = 0; k <= i; k++)
+            s += m->chol[i * d + k] * theta[k];
         theta[i] = m->mean[i] + s;
     }
 }
@@ -218,7 +239,8 @@ static double logistic_data_term(const model *m, model_work *w, const double *th
     size_t d = m->d;
     int f32 = m->dtype == DTYPE_F32;
     if (f32)
-        for (size_t j = 0; j < d; j++) w->theta32[j] = (float)theta[j];
+        for (size_t j = 0; j < d; j++)
+            w->theta32[j] = (float)theta[j];
     if (!m->panels) {
         memset(g, 0, d * sizeof *g);
         return f32 ? ops->lr_rows_f32(m->rows, m->y, idx, n, d, w->theta32, g, want_logp)
@@ -237,14 +259,15 @@ static double logistic_data_term(const model *m, model_work *w, const double *th
                     : ops->lr_panels_f64(X, y, n, d, theta, w->acc, want_logp);
     for (size_t j = 0; j < d; j++) {
         double s = 0;
-        for (size_t v = 0; v < SIMD_ACC; v++) s += w->acc[j * SIMD_ACC + v];
+        for (size_t v = 0; v < SIMD_ACC; v++)
+            s += w->acc[j * SIMD_ACC + v];
         g[j] = s;
     }
     return ll;
 }
 
-static double logistic_eval(const model *m, model_work *w, const double *theta,
-                            const uint32_t *idx, size_t n, double *grad, int want_logp) {
+static double logistic_eval(const model *m, model_work *w, const double *theta, const uint32_t *idx,
+                            size_t n, double *grad, int want_logp) {
     double ll = logistic_data_term(m, w, theta, idx, n, grad, want_logp);
     double scale = idx ? (double)m->n / (double)n : 1.0, inv_v = 1.0 / m->prior_variance;
     double sq = 0;
@@ -259,10 +282,12 @@ static double gaussian_eval(const model *m, model_work *w, const double *theta, 
                             int want_logp) {
     size_t d = m->d;
     double q = 0;
-    for (size_t j = 0; j < d; j++) w->diff[j] = theta[j] - m->mean[j];
+    for (size_t j = 0; j < d; j++)
+        w->diff[j] = theta[j] - m->mean[j];
     for (size_t i = 0; i < d; i++) {
         double s = 0;
-        for (size_t k = 0; k < d; k++) s += m->prec[i * d + k] * w->diff[k];
+        for (size_t k = 0; k < d; k++)
+            s += m->prec[i * d + k] * w->diff[k];
         grad[i] = -s;
         q += w->diff[i] * s;
     }

@@ -29,7 +29,7 @@ model *model_gaussian_create(size_t d, const double *mean, const double *cov);
 void model_free(model *m);
 
 size_t model_dim(const model *m);
-size_t model_num_data(const model *m); /* rows of data; 0 for the Gaussian */
+size_t model_num_data(const model *m);          /* rows of data; 0 for the Gaussian */
 const double *model_theta_true(const model *m); /* NULL unless synthetic */
 /* theta = a draw from the prior (the Gaussian: from the target). */
 void model_draw_prior(const model *m, rng_key key, double *theta);

@@ -19,7 +19,9 @@ rng_key rng_fold_in(rng_key key, uint32_t data) {
     return (rng_key){o[0], o[1]};
 }
 
-rng_key rng_split(rng_key key, uint32_t i) { return rng_fold_in(key, i); }
+rng_key rng_split(rng_key key, uint32_t i) {
+    return rng_fold_in(key, i);
+}
 
 rng_key rng_split_legacy(rng_key key, uint32_t n, uint32_t i) {
     /* Counters 0..2n-1 hashed as pairs (j, n + j); outputs laid out as
@@ -91,8 +93,8 @@ double normal_quantile(double p) {
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     double x, q, r;
     if (p < 0.02425 || p > 1 - 0.02425) {
         q = sqrt(-2 * log(p < 0.5 ? p : 1 - p));

@@ -42,10 +42,10 @@ typedef struct simd_ops {
                             const float *theta, double *acc, int want_logp);
     /* The same over row-major rows X[i*d + j], rows idx[0..n) (or 0..n when
      * idx is NULL); adds the gradient straight into grad (d doubles). */
-    double (*lr_rows_f64)(const double *X, const double *y, const uint32_t *idx, size_t n,
-                          size_t d, const double *theta, double *grad, int want_logp);
-    double (*lr_rows_f32)(const float *X, const float *y, const uint32_t *idx, size_t n,
-                          size_t d, const float *theta, double *grad, int want_logp);
+    double (*lr_rows_f64)(const double *X, const double *y, const uint32_t *idx, size_t n, size_t d,
+                          const double *theta, double *grad, int want_logp);
+    double (*lr_rows_f32)(const float *X, const float *y, const uint32_t *idx, size_t n, size_t d,
+                          const float *theta, double *grad, int want_logp);
     /* out[i] = standard normal from rng_bits64(key, first + i), i < n. */
     void (*normal_fill)(rng_key key, uint64_t first, double *out, size_t n);
     /* y[i] = f(x[i]) for the functions of vmath.h, as this path compiles

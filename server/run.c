@@ -70,20 +70,32 @@ static void usage(FILE *out) {
 }
 
 static int parse_opts(int argc, char **argv, run_opts *o) {
-    static const struct option longs[] = {
-        {"spec", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
-        {"data", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longs[] = {{"spec", required_argument, 0, 's'},
+                                          {"out", required_argument, 0, 'o'},
+                                          {"data", required_argument, 0, 'd'},
+                                          {"threads", required_argument, 0, 't'},
+                                          {"quiet", no_argument, 0, 'q'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     int ch;
     char *end;
     while ((ch = getopt_long(argc, argv, "s:o:d:t:qh", longs, NULL)) != -1) {
         switch (ch) {
-        case 's': o->spec_path = optarg; break;
-        case 'o': o->out_path = optarg; break;
-        case 'd': o->data_path = optarg; break;
-        case 'q': o->quiet = 1; break;
-        case 'h': usage(stdout); exit(0);
+        case 's':
+            o->spec_path = optarg;
+            break;
+        case 'o':
+            o->out_path = optarg;
+            break;
+        case 'd':
+            o->data_path = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
         case 't':
             o->threads = (unsigned)strtoul(optarg, &end, 10);
             if (*end || o->threads == 0 || o->threads > 1024) {
@@ -91,7 +103,9 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
                 return 2;
             }
             break;
-        default: usage(stderr); return 2;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!o->spec_path || !o->out_path) {
@@ -202,20 +216,21 @@ static void format_eta(char *buf, size_t n, double seconds) {
 static void progress_print(run_progress *p, int final) {
     const chain_config *cfg = &p->spec->chain;
     uint64_t done = 0, acc = 0, total = chain_total_iterations(cfg) * cfg->chains;
-    for (uint32_t c = 0; c < cfg->chains; c++) done += p->iter[c], acc += p->accepted[c];
+    for (uint32_t c = 0; c < cfg->chains; c++)
+        done += p->iter[c], acc += p->accepted[c];
     double el = wall_now() - p->t0, rate = el > 0 ? (double)done / el : 0;
     char eta[32];
     format_eta(eta, sizeof eta, rate > 0 ? (double)(total - done) / rate : NAN);
     fprintf(stderr, "%s[%3.0f%%] %llu/%llu it  %.3g it/s  accept %.3f  elapsed %.1fs  ETA %s%s",
-            p->tty ? "\r" : "", 100.0 * (double)done / (double)total,
-            (unsigned long long)done, (unsigned long long)total, rate,
-            done ? (double)acc / (double)done : 0.0, el, eta, p->tty && !final ? "" : "\n");
+            p->tty ? "\r" : "", 100.0 * (double)done / (double)total, (unsigned long long)done,
+            (unsigned long long)total, rate, done ? (double)acc / (double)done : 0.0, el, eta,
+            p->tty && !final ? "" : "\n");
 }
 
 static int on_block(void *ctx, const chain_block *b) {
     run_progress *p = ctx;
-    int rc = b->count ? draws_file_write(p->out, b->chain, b->first_draw, b->count, b->draws)
-                      : MCMC_OK;
+    int rc =
+        b->count ? draws_file_write(p->out, b->chain, b->first_draw, b->count, b->draws) : MCMC_OK;
     pthread_mutex_lock(&p->lock);
     moments_add(&p->moments[b->chain], b->draws, b->count, b->d);
     p->iter[b->chain] = b->iter;
@@ -234,10 +249,10 @@ static int on_block(void *ctx, const chain_block *b) {
 static void print_summary(const run_progress *p, const dataset *ds, size_t d, double seconds) {
     const chain_config *cfg = &p->spec->chain;
     uint64_t total = 0;
-    for (uint32_t c = 0; c < cfg->chains; c++) total += p->iter[c];
+    for (uint32_t c = 0; c < cfg->chains; c++)
+        total += p->iter[c];
     fprintf(stderr, "done: %u chains x %llu draws x %zu parameters in %.3f s (%.3g it/s)\n",
-            cfg->chains, (unsigned long long)cfg->num_samples, d, seconds,
-            (double)total / seconds);
+            cfg->chains, (unsigned long long)cfg->num_samples, d, seconds, (double)total / seconds);
     fprintf(stderr, "accept rate by chain:");
     for (uint32_t c = 0; c < cfg->chains; c++)
         fprintf(stderr, " %.3f", p->iter[c] ? (double)p->accepted[c] / (double)p->iter[c] : 0.0);
@@ -245,7 +260,8 @@ static void print_summary(const run_progress *p, const dataset *ds, size_t d, do
             ds && ds->theta_true ? "   theta_true" : "");
     for (size_t j = 0; j < d && j < 10; j++) {
         double n = 0, mean = 0, m2 = 0;
-        for (uint32_t c = 0; c < cfg->chains; c++) n += (double)p->moments[c].n;
+        for (uint32_t c = 0; c < cfg->chains; c++)
+            n += (double)p->moments[c].n;
         for (uint32_t c = 0; c < cfg->chains; c++)
             mean += (double)p->moments[c].n * p->moments[c].mean[j] / n;
         for (uint32_t c = 0; c < cfg->chains; c++) {
@@ -292,8 +308,7 @@ static void progress_free(run_progress *p) {
 }
 
 /* Runs the chains into the output file; returns the exit status. */
-static int run_chains(const job_spec *spec, const model *m, const dataset *ds,
-                      const run_opts *o) {
+static int run_chains(const job_spec *spec, const model *m, const dataset *ds, const run_opts *o) {
     size_t d = model_dim(m);
     run_progress p;
     int status = 1;
@@ -313,15 +328,17 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds,
     rc = chains_run(m, &spec->chain, o->threads, on_block, &p, &run_cancel);
     double seconds = wall_now() - p.t0;
     if (!o->quiet) progress_print(&p, 1);
-    if (rc == MCMC_OK && !p.write_failed) rc = draws_file_finish(p.out);
-    else draws_file_abort(p.out);
+    if (rc == MCMC_OK && !p.write_failed)
+        rc = draws_file_finish(p.out);
+    else
+        draws_file_abort(p.out);
     if (rc == MCMC_OK && !p.write_failed) {
         print_summary(&p, ds, d, seconds);
         fprintf(stderr, "wrote %s\n", o->out_path);
         status = 0;
     } else {
-        fprintf(stderr, "mcmcd run: %s\n", p.write_failed ? "writing draws failed"
-                                                           : mcmc_status_str(rc));
+        fprintf(stderr, "mcmcd run: %s\n",
+                p.write_failed ? "writing draws failed" : mcmc_status_str(rc));
         status = rc == MCMC_ECANCELLED && !p.write_failed ? 130 : 1;
     }
 done:

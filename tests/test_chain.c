@@ -74,9 +74,15 @@ static dataset *test_data(void) {
 }
 
 static chain_config base_config(sampler_type s) {
-    return (chain_config){.sampler = s, .step_size = 2e-3, .batch_size = 30,
-                          .num_samples = 250, .num_warmup = 50, .thin = 2, .chains = 4,
-                          .key = rng_key_from_seed(9), .init = INIT_PRIOR,
+    return (chain_config){.sampler = s,
+                          .step_size = 2e-3,
+                          .batch_size = 30,
+                          .num_samples = 250,
+                          .num_warmup = 50,
+                          .thin = 2,
+                          .chains = 4,
+                          .key = rng_key_from_seed(9),
+                          .init = INIT_PRIOR,
                           .progress_every = 64};
 }
 
@@ -135,12 +141,14 @@ static void test_init_points(void **state) {
     cfg.init = INIT_VALUES, cfg.init_values = init, cfg.init_per_chain = 1;
     collector *c = collector_new(&cfg, 4);
     assert_int_equal(chains_run(m, &cfg, 1, collect, c, NULL), MCMC_OK);
-    for (int k = 0; k < 8; k++) assert_true(fabs(c->draws[k] - init[k]) < 1e-4);
+    for (int k = 0; k < 8; k++)
+        assert_true(fabs(c->draws[k] - init[k]) < 1e-4);
     collector_free(c);
     cfg.init = INIT_TRUE;
     c = collector_new(&cfg, 4);
     assert_int_equal(chains_run(m, &cfg, 1, collect, c, NULL), MCMC_OK);
-    for (int k = 0; k < 4; k++) assert_true(fabs(c->draws[k] - ds->theta_true[k]) < 1e-4);
+    for (int k = 0; k < 4; k++)
+        assert_true(fabs(c->draws[k] - ds->theta_true[k]) < 1e-4);
     assert_true(fabs(c->draws[4] - ds->theta_true[0]) < 1e-4);
     collector_free(c);
     model_free(m), dataset_free(ds);

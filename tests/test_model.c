@@ -21,11 +21,13 @@
 static long double direct_logp(const dataset *ds, double v, const double *theta,
                                const uint32_t *idx, size_t n) {
     long double lp = 0, prior = 0;
-    for (size_t j = 0; j < ds->d; j++) prior += (long double)theta[j] * theta[j];
+    for (size_t j = 0; j < ds->d; j++)
+        prior += (long double)theta[j] * theta[j];
     for (size_t r = 0; r < n; r++) {
         size_t i = idx ? idx[r] : r;
         long double eta = 0;
-        for (size_t j = 0; j < ds->d; j++) eta += (long double)ds->X[i * ds->d + j] * theta[j];
+        for (size_t j = 0; j < ds->d; j++)
+            eta += (long double)ds->X[i * ds->d + j] * theta[j];
         long double sp = (eta > 0 ? eta : 0) + log1pl(expl(-fabsl(eta)));
         lp += ds->y[i] * eta - sp;
     }
@@ -42,7 +44,8 @@ static dataset *make_data(size_t n, size_t d, uint64_t seed) {
 
 static void random_theta(double *theta, size_t d, uint64_t seed, double scale) {
     rng_normal_fill(rng_key_from_seed(seed), theta, d);
-    for (size_t j = 0; j < d; j++) theta[j] *= scale;
+    for (size_t j = 0; j < d; j++)
+        theta[j] *= scale;
 }
 
 /* Relative agreement of the model's log density with the direct formula:
@@ -95,7 +98,8 @@ static void check_gradient(size_t n, size_t d, model_dtype dt, double tol) {
     }
     /* want_logp = 0 and 1 give the same gradient */
     model_logp_grad(m, w, theta, tmp, 1);
-    for (size_t j = 0; j < d; j++) assert_true(tmp[j] == g[j]);
+    for (size_t j = 0; j < d; j++)
+        assert_true(tmp[j] == g[j]);
     free(theta), free(g), free(tmp);
     model_work_free(w), model_free(m), dataset_free(ds);
 }
@@ -122,7 +126,8 @@ static void test_extreme_eta(void **state) {
     long double ref = direct_logp(ds, 10.0, theta, NULL, 200);
     assert_true(isfinite(lp));
     assert_true(fabsl(lp - ref) <= 1e-12 * fabsl(ref));
-    for (int j = 0; j < 4; j++) assert_true(isfinite(g[j]));
+    for (int j = 0; j < 4; j++)
+        assert_true(isfinite(g[j]));
     model_work_free(w), model_free(m), dataset_free(ds);
 }
 
@@ -147,7 +152,8 @@ static void check_batch(size_t d) {
             long double ref = direct_logp(ds, 10.0, theta, idx, nb);
             assert_true(fabsl(lp - ref) <= 1e-12 * fabsl(ref));
         }
-        for (size_t j = 0; j < d; j++) s1[j] += g[j], s2[j] += g[j] * g[j];
+        for (size_t j = 0; j < d; j++)
+            s1[j] += g[j], s2[j] += g[j] * g[j];
     }
     for (size_t j = 0; j < d; j++) {
         double mean = s1[j] / reps, var = s2[j] / reps - mean * mean;

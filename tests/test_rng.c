@@ -104,7 +104,8 @@ static void test_normal_tails(void **state) {
     double *z = malloc(n * sizeof *z);
     assert_non_null(z);
     rng_normal_fill(rng_key_from_seed(7), z, n);
-    for (size_t i = 0; i < n; i++) hits += fabs(z[i]) > 3;
+    for (size_t i = 0; i < n; i++)
+        hits += fabs(z[i]) > 3;
     double p = (double)hits / (double)n, sd = sqrt(0.0026998 * (1 - 0.0026998) / (double)n);
     assert_true(fabs(p - 0.0026998) < 5 * sd);
     free(z);
@@ -124,18 +125,20 @@ static void test_index_fill(void **state) {
         counts[idx[i]]++;
     }
     double e = (double)n / (double)cells, chi2 = 0;
-    for (size_t c = 0; c < cells; c++) chi2 += (counts[c] - e) * (counts[c] - e) / e;
+    for (size_t c = 0; c < cells; c++)
+        chi2 += (counts[c] - e) * (counts[c] - e) / e;
     assert_true(chi2 < 63 + 5 * sqrt(2 * 63.0));
     rng_index_fill(rng_key_from_seed(3), 1000, 1, idx, 10);
-    for (int i = 0; i < 10; i++) assert_int_equal(idx[i], 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(idx[i], 0);
     free(idx);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threefry_kat),  cmocka_unit_test(test_jax_keys),
+        cmocka_unit_test(test_threefry_kat),    cmocka_unit_test(test_jax_keys),
         cmocka_unit_test(test_jax_legacy_bits), cmocka_unit_test(test_jax_uniform),
-        cmocka_unit_test(test_normal_moments), cmocka_unit_test(test_normal_tails),
+        cmocka_unit_test(test_normal_moments),  cmocka_unit_test(test_normal_tails),
         cmocka_unit_test(test_index_fill),
     };
     test_require_simd_path();

@@ -55,7 +55,8 @@ static void run_free(run_draws *r) {
 
 static double accept_rate(const run_draws *r) {
     uint64_t a = 0, n = 0;
-    for (uint32_t c = 0; c < r->cfg->chains; c++) a += r->accepted[c], n += r->iters[c];
+    for (uint32_t c = 0; c < r->cfg->chains; c++)
+        a += r->accepted[c], n += r->iters[c];
     return (double)a / (double)n;
 }
 
@@ -80,7 +81,8 @@ static estimate estimate_of(const run_draws *r, int j, int k, double mj, double 
             sum += s / (double)len;
         }
     double mean = sum / (double)nb, ss = 0;
-    for (size_t b = 0; b < nb; b++) ss += (bm[b] - mean) * (bm[b] - mean);
+    for (size_t b = 0; b < nb; b++)
+        ss += (bm[b] - mean) * (bm[b] - mean);
     return (estimate){mean, sqrt(ss / (double)(nb - 1) / (double)nb)};
 }
 
@@ -96,9 +98,14 @@ static void test_mala_gaussian(void **state) {
     (void)state;
     double mean[2] = {1, -2}, cov[4] = {1, 0.8, 0.8, 2};
     model *m = model_gaussian_create(2, mean, cov);
-    chain_config cfg = {.sampler = SAMPLER_MALA, .step_size = 0.5, .num_samples = 100000,
-                        .num_warmup = 1000, .thin = 1, .chains = 4,
-                        .key = rng_key_from_seed(2026), .init = INIT_ZEROS,
+    chain_config cfg = {.sampler = SAMPLER_MALA,
+                        .step_size = 0.5,
+                        .num_samples = 100000,
+                        .num_warmup = 1000,
+                        .thin = 1,
+                        .chains = 4,
+                        .key = rng_key_from_seed(2026),
+                        .init = INIT_ZEROS,
                         .progress_every = 10000};
     run_draws *r = run(m, &cfg);
     double acc = accept_rate(r);
@@ -123,9 +130,14 @@ static void test_ula_bias_shrinks(void **state) {
     double steps[2] = {0.5, 0.05};
     double bias[2];
     for (int s = 0; s < 2; s++) {
-        chain_config cfg = {.sampler = SAMPLER_ULA, .step_size = steps[s],
-                            .num_samples = 200000, .num_warmup = 1000, .thin = 1, .chains = 4,
-                            .key = rng_key_from_seed(77), .init = INIT_ZEROS,
+        chain_config cfg = {.sampler = SAMPLER_ULA,
+                            .step_size = steps[s],
+                            .num_samples = 200000,
+                            .num_warmup = 1000,
+                            .thin = 1,
+                            .chains = 4,
+                            .key = rng_key_from_seed(77),
+                            .init = INIT_ZEROS,
                             .progress_every = 50000};
         run_draws *r = run(m, &cfg);
         estimate v = estimate_of(r, 0, 0, 0, 0);
@@ -149,7 +161,8 @@ static void rwm_run(const model *m, double sd, uint64_t seed, double *out, size_
     rng_key k = rng_key_from_seed(seed);
     for (size_t t = 0; t < n + 2000; t++) {
         rng_key kt = rng_fold_in(k, (uint32_t)t);
-        for (size_t j = 0; j < d; j++) y[j] = x[j] + sd * rng_normal(kt, j);
+        for (size_t j = 0; j < d; j++)
+            y[j] = x[j] + sd * rng_normal(kt, j);
         double lq = model_logp_grad(m, w, y, g, 1);
         if (log(rng_uniform_f64(kt, 100)) < lq - lp) memcpy(x, y, sizeof x), lp = lq;
         if (t >= 2000) memcpy(out + (t - 2000) * d, x, d * sizeof(double));
@@ -163,9 +176,14 @@ static void test_mala_matches_rwm_logistic(void **state) {
     synth_params p = {.n = 200, .d = 3, .seed = 5, .theta_variance = 10};
     assert_int_equal(dataset_synthesize(&p, &ds), 0);
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
-    chain_config cfg = {.sampler = SAMPLER_MALA, .step_size = 0.02, .num_samples = 100000,
-                        .num_warmup = 2000, .thin = 1, .chains = 4,
-                        .key = rng_key_from_seed(31), .init = INIT_ZEROS,
+    chain_config cfg = {.sampler = SAMPLER_MALA,
+                        .step_size = 0.02,
+                        .num_samples = 100000,
+                        .num_warmup = 2000,
+                        .thin = 1,
+                        .chains = 4,
+                        .key = rng_key_from_seed(31),
+                        .init = INIT_ZEROS,
                         .progress_every = 10000};
     run_draws *mala = run(m, &cfg);
     double acc = accept_rate(mala);

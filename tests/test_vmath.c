@@ -27,12 +27,14 @@ static double ulp_error(double y, long double ref) {
 
 /* Points spread evenly over [lo, hi], ends included. */
 static void linspace(double *x, size_t n, double lo, double hi) {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (double)i / (double)(n - 1);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (double)i / (double)(n - 1);
 }
 
 static void logspace(double *x, size_t n, double lo_exp10, double hi_exp10) {
     linspace(x, n, lo_exp10, hi_exp10);
-    for (size_t i = 0; i < n; i++) x[i] = pow(10.0, x[i]);
+    for (size_t i = 0; i < n; i++)
+        x[i] = pow(10.0, x[i]);
 }
 
 typedef long double (*ref_fn)(long double);
@@ -40,7 +42,9 @@ typedef long double (*ref_fn)(long double);
 static long double ref_softplus(long double x) {
     return x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x));
 }
-static long double ref_sigmoid(long double x) { return 1.0L / (1.0L + expl(-x)); }
+static long double ref_sigmoid(long double x) {
+    return 1.0L / (1.0L + expl(-x));
+}
 
 static double max_ulp(simd_vmath_fn fn, ref_fn ref, const double *x, size_t n) {
     double *y = malloc(n * sizeof *y), worst = 0;
@@ -114,7 +118,8 @@ static void test_normal_quantile(void **state) {
     (void)state;
     static double p[NPTS], z[NPTS];
     logspace(p, NPTS / 2, -16, log10(0.5));
-    for (size_t i = 0; i < NPTS / 2; i++) p[NPTS / 2 + i] = 1.0 - p[i];
+    for (size_t i = 0; i < NPTS / 2; i++)
+        p[NPTS / 2 + i] = 1.0 - p[i];
     simd_ops_get()->vmath_apply(VMATH_NORMAL_QUANTILE, p, z, NPTS);
     double worst = 0;
     for (size_t i = 0; i < NPTS; i++) {
