@@ -46,7 +46,8 @@ static void correlate_rows(double *X, size_t n, size_t d, double u) {
 
 int dataset_synthesize(const synth_params *p, dataset **out) {
     *out = NULL;
-    if (p->rho < 0 || p->rho >= 1 || !(p->theta_variance > 0)) return MCMC_EINVAL;
+    if (p->n == 0 || p->d == 0 || !(p->rho >= 0 && p->rho < 1) || !(p->theta_variance > 0))
+        return MCMC_EINVAL;
     dataset *ds = dataset_alloc(p->n, p->d);
     if (!ds || !(ds->theta_true = malloc(p->d * sizeof(double)))) {
         dataset_free(ds);
@@ -152,10 +153,22 @@ static long csv_parse_numbers(const char *s, const char *e, double *out, size_t 
     return (long)k;
 }
 
+/* A first line is a header when its first field is not number-shaped text
+ * at all; "inf" or "1e999" are numbers (and rejected later as non-finite). */
 static int csv_is_header(const char *s, const char *e) {
-    double tmp[1];
-    size_t col;
-    return csv_parse_numbers(s, e, tmp, 1, &col) < 0;
+    const char *fe = memchr(s, ',', (size_t)(e - s));
+    if (!fe) fe = e;
+    while (s < fe && (*s == ' ' || *s == '\t' || *s == '"'))
+        s++;
+    while (fe > s && (fe[-1] == ' ' || fe[-1] == '\t' || fe[-1] == '"'))
+        fe--;
+    char buf[64], *endp;
+    size_t len = (size_t)(fe - s);
+    if (len == 0 || len >= sizeof buf) return len != 0;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    strtod(buf, &endp);
+    return endp == buf || *endp != 0;
 }
 
 /* Growable storage for rows while their count is unknown. */

@@ -80,7 +80,11 @@ int draws_file_create(const char *path, draws_format fmt, uint32_t chains, uint6
         return MCMC_ENOMEM;
     }
     f->fd = open(fmt == DRAWS_NPY ? path : f->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = f->fd < 0 ? MCMC_EIO : MCMC_OK;
+    if (f->fd < 0) { /* nothing of ours is on disk: leave whatever is there */
+        draws_file_free(f);
+        return MCMC_EIO;
+    }
+    int rc = MCMC_OK;
     if (rc == MCMC_OK && fmt == DRAWS_NPY) {
         char hdr[256];
         uint64_t shape[3] = {chains, samples, d};
@@ -100,7 +104,7 @@ int draws_file_create(const char *path, draws_format fmt, uint32_t chains, uint6
 
 int draws_file_write(draws_file *f, uint32_t chain, uint64_t first, uint64_t count,
                      const double *draws) {
-    if (chain >= f->chains || first + count > f->samples) return MCMC_EINVAL;
+    if (chain >= f->chains || first > f->samples || count > f->samples - first) return MCMC_EINVAL;
     off_t off = f->body + (off_t)(((uint64_t)chain * f->samples + first) * f->d * sizeof(double));
     return write_all(f->fd, draws, count * f->d * sizeof(double), off);
 }
@@ -111,7 +115,8 @@ void json_write_number(FILE *out, double v) {
         return;
     }
     char buf[32];
-    for (int prec = 15; prec <= 17; prec++) { /* the shortest text that reads back exactly */
+    /* 15, 16 or 17 significant digits: the fewest that read back exactly */
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) break;
     }
