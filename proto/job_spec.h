@@ -39,8 +39,8 @@ typedef struct job_spec {
     char dataset_id[SPEC_DATASET_ID_MAX]; /* SPEC_DATA_DATASET */
     synth_params synthetic;               /* SPEC_DATA_SYNTHETIC */
 
-    chain_config chain;   /* init_values, when set, is owned by the spec */
-    size_t init_dim;      /* length of each init vector (INIT_VALUES) */
+    chain_config chain; /* init_values, when set, is owned by the spec */
+    size_t init_dim;    /* length of each init vector (INIT_VALUES) */
     model_dtype dtype;
 } job_spec;
 
