@@ -15,6 +15,7 @@
 #include "draws_file.h"
 #include "errors.h"
 #include "job_spec.h"
+#include "simd.h"
 #include "run.h"
 
 typedef struct run_opts {
@@ -251,8 +252,10 @@ static void print_summary(const run_progress *p, const dataset *ds, size_t d, do
     uint64_t total = 0;
     for (uint32_t c = 0; c < cfg->chains; c++)
         total += p->iter[c];
-    fprintf(stderr, "done: %u chains x %llu draws x %zu parameters in %.3f s (%.3g it/s)\n",
-            cfg->chains, (unsigned long long)cfg->num_samples, d, seconds, (double)total / seconds);
+    fprintf(stderr,
+            "done: %u chains x %llu draws x %zu parameters in %.3f s (%.3g it/s, %s kernels)\n",
+            cfg->chains, (unsigned long long)cfg->num_samples, d, seconds, (double)total / seconds,
+            simd_ops_get()->name);
     fprintf(stderr, "accept rate by chain:");
     for (uint32_t c = 0; c < cfg->chains; c++)
         fprintf(stderr, " %.3f", p->iter[c] ? (double)p->accepted[c] / (double)p->iter[c] : 0.0);
