@@ -1,0 +1,579 @@
+/* job_events.c - one job's event log: state and done events in a growing
+ * array (a handful per job), progress events in a ring of fixed capacity
+ * plus each chain's latest, and the NDJSON and SSE framing of all of them.
+ *
+ * A chain's latest progress event outlives the ring: when it drops out of
+ * the ring it stays in `latest`, and reading merges the three sources
+ * (milestones, ring, latest-but-older-than-the-ring) by seq. Events are
+ * stored as numbers and formatted on demand, so a quiet watcher costs
+ * nothing and a slow one only ever re-reads what is still retained.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "job_events.h"
+
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define SEQ_MAX ((uint64_t)INT64_MAX) /* seq goes out as a JSON integer */
+
+static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+enum { STATE_COUNT = sizeof state_names / sizeof state_names[0], FIRST_TERMINAL_STATE = 2 };
+
+/* A state or done event: kept for the life of the log. */
+typedef struct milestone {
+    uint64_t seq;
+    double time;
+    int is_done;
+    int state;   /* index into state_names */
+    char *error; /* owned; NULL when none */
+} milestone;
+
+typedef struct progress_event {
+    uint64_t seq; /* 0: none */
+    double time;
+    job_progress p;
+} progress_event;
+
+struct job_events {
+    char *job_id;
+    uint32_t chains;
+    uint64_t last_seq;
+    uint64_t done_seq; /* 0 until the done event */
+    int state;         /* latest state; -1 before any */
+
+    milestone *milestones; /* in seq order */
+    size_t milestone_count, milestone_cap;
+
+    progress_event *ring; /* the last ring_cap progress events */
+    size_t ring_cap, ring_start, ring_len;
+
+    progress_event *latest;    /* per chain */
+    uint64_t *draws_per_chain; /* the done event's; NULL until then */
+};
+
+/* ---- progress records ---- */
+
+job_progress job_progress_from_counts(uint32_t chain, uint64_t iter, uint64_t total,
+                                      uint64_t accepted, uint64_t draws, double elapsed) {
+    job_progress p = {.chain = chain, .iter = iter, .total = total, .draws = draws};
+    p.elapsed = elapsed;
+    p.accept_rate = iter > 0 ? (double)accepted / (double)iter : NAN;
+    p.it_per_s = elapsed > 0 ? (double)iter / elapsed : NAN;
+    if (iter >= total)
+        p.eta_s = 0;
+    else if (isfinite(p.it_per_s) && p.it_per_s > 0)
+        p.eta_s = (double)(total - iter) / p.it_per_s;
+    else
+        p.eta_s = NAN;
+    return p;
+}
+
+/* ---- the log ---- */
+
+job_events *job_events_new(const char *job_id, uint32_t chains, uint64_t base_seq,
+                           size_t progress_capacity) {
+    if (!job_id || !*job_id || chains == 0 || base_seq > SEQ_MAX) return NULL;
+    if (progress_capacity == 0) progress_capacity = JOB_EVENTS_DEFAULT_PROGRESS_CAPACITY;
+    if (progress_capacity > SIZE_MAX / sizeof(progress_event)) return NULL;
+    job_events *log = calloc(1, sizeof *log);
+    if (!log) return NULL;
+    log->chains = chains;
+    log->last_seq = base_seq;
+    log->state = -1;
+    log->ring_cap = progress_capacity;
+    log->job_id = strdup(job_id);
+    log->ring = malloc(progress_capacity * sizeof *log->ring);
+    log->latest = calloc(chains, sizeof *log->latest);
+    if (!log->job_id || !log->ring || !log->latest) {
+        job_events_free(log);
+        return NULL;
+    }
+    return log;
+}
+
+void job_events_free(job_events *log) {
+    if (!log) return;
+    for (size_t i = 0; i < log->milestone_count; i++)
+        free(log->milestones[i].error);
+    free(log->milestones);
+    free(log->ring);
+    free(log->latest);
+    free(log->draws_per_chain);
+    free(log->job_id);
+    free(log);
+}
+
+static int state_index(const char *name) {
+    for (int i = 0; name && i < STATE_COUNT; i++)
+        if (strcmp(name, state_names[i]) == 0) return i;
+    return -1;
+}
+
+static int log_accepts_events(const job_events *log) {
+    return log && log->done_seq == 0 && log->last_seq < SEQ_MAX;
+}
+
+/* Appends a state or done event; returns its seq, or 0. */
+static uint64_t add_milestone(job_events *log, int state, const char *error, int is_done,
+                              double time) {
+    if (log->milestone_count == log->milestone_cap) {
+        size_t cap = log->milestone_cap ? 2 * log->milestone_cap : 4;
+        milestone *grown = realloc(log->milestones, cap * sizeof *grown);
+        if (!grown) return 0;
+        log->milestones = grown;
+        log->milestone_cap = cap;
+    }
+    char *copy = NULL;
+    if (error && !(copy = strdup(error))) return 0;
+    milestone *m = &log->milestones[log->milestone_count++];
+    *m = (milestone){
+        .seq = ++log->last_seq, .time = time, .is_done = is_done, .state = state, .error = copy};
+    log->state = state;
+    return m->seq;
+}
+
+uint64_t job_events_add_state(job_events *log, const char *state, const char *error, double time) {
+    int s = state_index(state);
+    if (!log_accepts_events(log) || s < 0) return 0;
+    return add_milestone(log, s, error, 0, time);
+}
+
+uint64_t job_events_add_progress(job_events *log, const job_progress *p, double time) {
+    if (!log_accepts_events(log) || !p || p->chain >= log->chains) return 0;
+    progress_event e = {.seq = ++log->last_seq, .time = time, .p = *p};
+    if (log->ring_len == log->ring_cap) {
+        log->ring[log->ring_start] = e;
+        log->ring_start = (log->ring_start + 1) % log->ring_cap;
+    } else {
+        log->ring[(log->ring_start + log->ring_len++) % log->ring_cap] = e;
+    }
+    log->latest[p->chain] = e;
+    return e.seq;
+}
+
+uint64_t job_events_add_done(job_events *log, const char *state, const char *error,
+                             const uint64_t *draws_per_chain, double time) {
+    int s = state_index(state);
+    if (!log_accepts_events(log) || s < FIRST_TERMINAL_STATE) return 0;
+    uint64_t *draws = malloc(log->chains * sizeof *draws);
+    if (!draws) return 0;
+    for (uint32_t c = 0; c < log->chains; c++)
+        draws[c] = draws_per_chain ? draws_per_chain[c] : log->latest[c].p.draws;
+    uint64_t seq = add_milestone(log, s, error, 1, time);
+    if (!seq) {
+        free(draws);
+        return 0;
+    }
+    log->draws_per_chain = draws;
+    log->done_seq = seq;
+    return seq;
+}
+
+/* ---- questions ---- */
+
+uint64_t job_events_last_seq(const job_events *log) {
+    return log->last_seq;
+}
+
+int job_events_is_done(const job_events *log) {
+    return log->done_seq != 0;
+}
+
+int job_events_watcher_finished(const job_events *log, uint64_t after) {
+    return log->done_seq != 0 && after >= log->done_seq;
+}
+
+const char *job_events_state(const job_events *log) {
+    return log->state < 0 ? NULL : state_names[log->state];
+}
+
+const job_progress *job_events_chain_progress(const job_events *log, uint32_t chain) {
+    if (chain >= log->chains || log->latest[chain].seq == 0) return NULL;
+    return &log->latest[chain].p;
+}
+
+static const progress_event *ring_at(const job_events *log, size_t i) {
+    return &log->ring[(log->ring_start + i) % log->ring_cap];
+}
+
+/* The seq below which progress lives only in `latest`. */
+static uint64_t ring_oldest_seq(const job_events *log) {
+    return log->ring_len ? ring_at(log, 0)->seq : UINT64_MAX;
+}
+
+/* A chain's latest progress that has dropped out of the ring. */
+static int is_outlived(const job_events *log, uint32_t c) {
+    uint64_t seq = log->latest[c].seq;
+    return seq != 0 && seq < ring_oldest_seq(log);
+}
+
+size_t job_events_retained(const job_events *log) {
+    size_t n = log->milestone_count + log->ring_len;
+    for (uint32_t c = 0; c < log->chains; c++)
+        n += (size_t)is_outlived(log, c);
+    return n;
+}
+
+/* ---- JSON ---- */
+
+static json_t *json_number_or_null(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *json_count(uint64_t v) {
+    return v <= (uint64_t)INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
+}
+
+/* Sets o[key] = v, taking v; counts failures (v NULL included) in *bad. */
+static void put(json_t *o, const char *key, json_t *v, int *bad) {
+    if (json_object_set_new(o, key, v) != 0) *bad = 1;
+}
+
+/* {"seq", "type", "job", "time"}, the fields every stored event starts with. */
+static json_t *event_object(const job_events *log, uint64_t seq, const char *type, double time,
+                            int *bad) {
+    json_t *o = json_object();
+    if (!o) return NULL;
+    put(o, "seq", json_count(seq), bad);
+    put(o, "type", json_string(type), bad);
+    put(o, "job", json_string(log->job_id), bad);
+    put(o, "time", json_number_or_null(time), bad);
+    return o;
+}
+
+static json_t *draws_array(const job_events *log, int *bad) {
+    json_t *a = json_array();
+    for (uint32_t c = 0; a && c < log->chains; c++)
+        if (json_array_append_new(a, json_count(log->draws_per_chain[c])) != 0) *bad = 1;
+    return a;
+}
+
+static json_t *milestone_to_json(const job_events *log, const milestone *m) {
+    int bad = 0;
+    json_t *o = event_object(log, m->seq, m->is_done ? "done" : "state", m->time, &bad);
+    if (!o) return NULL;
+    put(o, "state", json_string(state_names[m->state]), &bad);
+    if (m->error) put(o, "error", json_string(m->error), &bad);
+    if (m->is_done) put(o, "draws_per_chain", draws_array(log, &bad), &bad);
+    if (bad) json_decref(o);
+    return bad ? NULL : o;
+}
+
+static json_t *progress_to_json(const job_events *log, const progress_event *e) {
+    int bad = 0;
+    json_t *o = event_object(log, e->seq, "progress", e->time, &bad);
+    if (!o) return NULL;
+    put(o, "chain", json_count(e->p.chain), &bad);
+    put(o, "iter", json_count(e->p.iter), &bad);
+    put(o, "total", json_count(e->p.total), &bad);
+    put(o, "accept_rate", json_number_or_null(e->p.accept_rate), &bad);
+    put(o, "draws", json_count(e->p.draws), &bad);
+    put(o, "elapsed", json_number_or_null(e->p.elapsed), &bad);
+    put(o, "it_per_s", json_number_or_null(e->p.it_per_s), &bad);
+    put(o, "eta_s", json_number_or_null(e->p.eta_s), &bad);
+    if (bad) json_decref(o);
+    return bad ? NULL : o;
+}
+
+/* ---- buffers ---- */
+
+void event_buf_free(event_buf *buf) {
+    free(buf->data);
+    *buf = (event_buf){0};
+}
+
+/* Makes room for `more` bytes past len. */
+static int buf_reserve(event_buf *b, size_t more) {
+    if (more <= b->cap - b->len) return 0;
+    if (more > SIZE_MAX / 2 - b->len) return -1;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < more)
+        cap *= 2;
+    char *grown = realloc(b->data, cap);
+    if (!grown) return -1;
+    b->data = grown;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_append(event_buf *b, const char *s, size_t n) {
+    if (buf_reserve(b, n) != 0) return -1;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* Appends j as compact JSON, dumped in place. */
+static int buf_append_json(event_buf *b, const json_t *j) {
+    if (buf_reserve(b, 256) != 0) return -1;
+    size_t need = json_dumpb(j, b->data + b->len, b->cap - b->len, JSON_FLAGS);
+    if (need > b->cap - b->len) {
+        if (buf_reserve(b, need) != 0) return -1;
+        need = json_dumpb(j, b->data + b->len, b->cap - b->len, JSON_FLAGS);
+    }
+    if (need == 0) return -1;
+    b->len += need;
+    return 0;
+}
+
+/* One event, framed: an NDJSON line, or SSE id/event/data lines and a
+ * blank line. Compact JSON escapes every newline, so data is one line. */
+static int buf_append_event(event_buf *b, event_framing framing, uint64_t seq, const char *type,
+                            const json_t *j) {
+    if (framing == EVENT_FRAMING_SSE) {
+        char head[96];
+        int n = snprintf(head, sizeof head, "id: %llu\nevent: %s\ndata: ", (unsigned long long)seq,
+                         type);
+        if (buf_append(b, head, (size_t)n) != 0) return -1;
+    }
+    if (buf_append_json(b, j) != 0) return -1;
+    return framing == EVENT_FRAMING_SSE ? buf_append(b, "\n\n", 2) : buf_append(b, "\n", 1);
+}
+
+/* ---- reading: a cursor that merges the three stores by seq ---- */
+
+typedef struct event_cursor {
+    const job_events *log;
+    size_t milestone;                /* next index into milestones */
+    size_t ring;                     /* next logical index into the ring */
+    const progress_event **outlived; /* latest events older than the ring, by seq */
+    size_t outlived_count, outlived_next;
+} event_cursor;
+
+static size_t first_milestone_after(const job_events *log, uint64_t after) {
+    size_t lo = 0, hi = log->milestone_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->milestones[mid].seq <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t first_ring_after(const job_events *log, uint64_t after) {
+    size_t lo = 0, hi = log->ring_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ring_at(log, mid)->seq <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int by_seq(const void *a, const void *b) {
+    uint64_t x = (*(const progress_event *const *)a)->seq;
+    uint64_t y = (*(const progress_event *const *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+static int cursor_open(event_cursor *cur, const job_events *log, uint64_t after) {
+    *cur = (event_cursor){.log = log,
+                          .milestone = first_milestone_after(log, after),
+                          .ring = first_ring_after(log, after)};
+    size_t n = 0;
+    for (uint32_t c = 0; c < log->chains; c++)
+        n += (size_t)(is_outlived(log, c) && log->latest[c].seq > after);
+    if (n == 0) return 0;
+    if (!(cur->outlived = malloc(n * sizeof *cur->outlived))) return -1;
+    for (uint32_t c = 0; c < log->chains; c++)
+        if (is_outlived(log, c) && log->latest[c].seq > after)
+            cur->outlived[cur->outlived_count++] = &log->latest[c];
+    qsort(cur->outlived, n, sizeof *cur->outlived, by_seq);
+    return 0;
+}
+
+static void cursor_close(event_cursor *cur) {
+    free(cur->outlived);
+}
+
+/* The next event: exactly one of *m, *p is set. Returns 0 at the end. */
+static int cursor_next(event_cursor *cur, const milestone **m, const progress_event **p) {
+    const job_events *log = cur->log;
+    uint64_t ms =
+        cur->milestone < log->milestone_count ? log->milestones[cur->milestone].seq : UINT64_MAX;
+    uint64_t rs = cur->ring < log->ring_len ? ring_at(log, cur->ring)->seq : UINT64_MAX;
+    uint64_t os = cur->outlived_next < cur->outlived_count ? cur->outlived[cur->outlived_next]->seq
+                                                           : UINT64_MAX;
+    *m = NULL;
+    *p = NULL;
+    if (ms == UINT64_MAX && rs == UINT64_MAX && os == UINT64_MAX) return 0;
+    if (ms < rs && ms < os)
+        *m = &log->milestones[cur->milestone++];
+    else if (os < rs)
+        *p = cur->outlived[cur->outlived_next++];
+    else
+        *p = ring_at(log, cur->ring++);
+    return 1;
+}
+
+static int append_one(const job_events *log, const milestone *m, const progress_event *p,
+                      event_framing framing, event_buf *buf) {
+    json_t *j = m ? milestone_to_json(log, m) : progress_to_json(log, p);
+    if (!j) return -1;
+    const char *type = m ? (m->is_done ? "done" : "state") : "progress";
+    int rc = buf_append_event(buf, framing, m ? m->seq : p->seq, type, j);
+    json_decref(j);
+    return rc;
+}
+
+ssize_t job_events_format_after(const job_events *log, uint64_t after, event_framing framing,
+                                size_t max_events, event_buf *buf, uint64_t *new_after) {
+    event_cursor cur;
+    if (cursor_open(&cur, log, after) != 0) return -1;
+    size_t start_len = buf->len, count = 0;
+    uint64_t last = after;
+    const milestone *m;
+    const progress_event *p;
+    while ((max_events == 0 || count < max_events) && cursor_next(&cur, &m, &p)) {
+        if (append_one(log, m, p, framing, buf) != 0) {
+            cursor_close(&cur);
+            buf->len = start_len;
+            return -1;
+        }
+        last = m ? m->seq : p->seq;
+        count++;
+    }
+    cursor_close(&cur);
+    *new_after = last;
+    return (ssize_t)count;
+}
+
+/* ---- heartbeats, preamble ---- */
+
+size_t job_events_format_heartbeat(event_framing framing, double time, char *buf, size_t cap) {
+    if (framing == EVENT_FRAMING_SSE) return (size_t)snprintf(buf, cap, ": heartbeat\n\n");
+    int bad = 0;
+    json_t *o = json_object();
+    if (!o) return 0;
+    put(o, "type", json_string("heartbeat"), &bad);
+    put(o, "time", json_number_or_null(time), &bad);
+    char text[128];
+    size_t n = bad ? 0 : json_dumpb(o, text, sizeof text, JSON_FLAGS);
+    json_decref(o);
+    if (n == 0 || n > sizeof text) return 0;
+    return (size_t)snprintf(buf, cap, "%.*s\n", (int)n, text);
+}
+
+size_t job_events_format_sse_preamble(unsigned retry_ms, char *buf, size_t cap) {
+    return (size_t)snprintf(buf, cap, "retry: %u\n\n", retry_ms);
+}
+
+/* ---- request headers ---- */
+
+/* Digits only, at least one, no more than UINT64_MAX. */
+static int parse_decimal(const char *s, uint64_t *out) {
+    uint64_t v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int job_events_parse_resume(const char *after_query, const char *last_event_id, uint64_t *after) {
+    uint64_t from_query = 0, from_header = 0;
+    if (after_query && parse_decimal(after_query, &from_query) != 0) return -1;
+    if (last_event_id && parse_decimal(last_event_id, &from_header) != 0) return -1;
+    *after = last_event_id ? from_header : from_query;
+    return 0;
+}
+
+static int is_ows(char c) {
+    return c == ' ' || c == '\t';
+}
+
+static const char *skip_ows(const char *s) {
+    while (is_ows(*s))
+        s++;
+    return s;
+}
+
+/* A token up to one of `stops` (or the end), without surrounding spaces. */
+static const char *scan_token(const char *s, const char *stops, const char **start, size_t *len) {
+    s = skip_ows(s);
+    *start = s;
+    while (*s && !strchr(stops, *s))
+        s++;
+    const char *end = s;
+    while (end > *start && is_ows(end[-1]))
+        end--;
+    *len = (size_t)(end - *start);
+    return s;
+}
+
+/* A parameter value: a token or a quoted string (its quotes kept). */
+static const char *scan_value(const char *s, const char **start, size_t *len) {
+    s = skip_ows(s);
+    if (*s != '"') return scan_token(s, ";,", start, len);
+    *start = s++;
+    while (*s && *s != '"')
+        s += (s[0] == '\\' && s[1]) ? 2 : 1;
+    if (*s == '"') s++;
+    *len = (size_t)(s - *start);
+    return s;
+}
+
+/* A qvalue in thousandths: "0", "0.5", "1", "1.000". Anything else reads
+ * as 1000: the client did list the type. */
+static int parse_qvalue(const char *s, size_t len) {
+    if (len == 0 || (s[0] != '0' && s[0] != '1') || (len > 1 && s[1] != '.') || len > 5)
+        return 1000;
+    int q = (s[0] - '0') * 1000, scale = 100;
+    for (size_t i = 2; i < len; i++, scale /= 10) {
+        if (s[i] < '0' || s[i] > '9') return 1000;
+        q += (s[i] - '0') * scale;
+    }
+    return q > 1000 ? 1000 : q;
+}
+
+static int token_is(const char *s, size_t len, const char *word) {
+    return len == strlen(word) && strncasecmp(s, word, len) == 0;
+}
+
+/* Reads one element of an Accept list ("type/sub;p=v;q=0.5") at s: its
+ * media range and q in thousandths. Returns where the next element starts. */
+static const char *scan_accept_element(const char *s, const char **type, size_t *type_len, int *q) {
+    s = scan_token(s, ";,", type, type_len);
+    *q = 1000;
+    while (*s == ';') {
+        const char *name, *value = "";
+        size_t name_len, value_len = 0;
+        s = scan_token(s + 1, "=;,", &name, &name_len);
+        if (*s == '=') s = scan_value(s + 1, &value, &value_len);
+        if (token_is(name, name_len, "q")) *q = parse_qvalue(value, value_len);
+        s = skip_ows(s);
+        while (*s && *s != ';' && *s != ',')
+            s++; /* stray characters after a quoted value */
+    }
+    return *s == ',' ? s + 1 : s;
+}
+
+event_framing event_framing_from_accept(const char *accept) {
+    int sse_q = 0, ndjson_q = 0;
+    for (const char *s = accept; s && *s;) {
+        const char *type;
+        size_t len;
+        int q;
+        s = scan_accept_element(s, &type, &len, &q);
+        if (token_is(type, len, "text/event-stream") && q > sse_q) sse_q = q;
+        if (token_is(type, len, "application/x-ndjson") && q > ndjson_q) ndjson_q = q;
+    }
+    return sse_q > 0 && sse_q >= ndjson_q ? EVENT_FRAMING_SSE : EVENT_FRAMING_NDJSON;
+}
+
+const char *event_framing_content_type(event_framing framing) {
+    return framing == EVENT_FRAMING_SSE ? "text/event-stream" : "application/x-ndjson";
+}

@@ -1,0 +1,806 @@
+/* registry.c - the daemon's durable registry of datasets and jobs: the
+ * SQLite schema and its migrations, the prepared statements, the job state
+ * machine and opaque keyset page tokens. One connection, one owner thread.
+ *
+ * Every call is one autocommit statement (or a read followed by a guarded
+ * write), so it is durable when it returns. Lists copy their rows out and
+ * reset the query before any callback runs. */
+#include "registry.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "errors.h"
+
+_Static_assert((int)REGISTRY_ENOMEM == (int)MCMC_ENOMEM && (int)REGISTRY_EIO == (int)MCMC_EIO &&
+                   (int)REGISTRY_EINVAL == (int)MCMC_EINVAL,
+               "registry codes share the values of mcmc_status");
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+#define TOKEN_VERSION 1
+
+/* --- schema ----------------------------------------------------------- */
+
+/* migrations[v] takes the schema from version v to v + 1. Times are unix
+ * milliseconds. A job's dataset_id is cleared when its dataset goes; the
+ * code refuses that while the job is queued or running. */
+static const char *const migrations[SCHEMA_VERSION] = {
+    "CREATE TABLE datasets ("
+    "  id      TEXT PRIMARY KEY NOT NULL,"
+    "  name    TEXT NOT NULL DEFAULT '',"
+    "  n       INTEGER NOT NULL CHECK (n >= 0),"
+    "  d       INTEGER NOT NULL CHECK (d >= 0),"
+    "  bytes   INTEGER NOT NULL CHECK (bytes >= 0),"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX datasets_by_created ON datasets (created, id);"
+    "CREATE TABLE jobs ("
+    "  id          TEXT PRIMARY KEY NOT NULL,"
+    "  spec        TEXT NOT NULL,"
+    "  dataset_id  TEXT REFERENCES datasets (id) ON DELETE SET NULL,"
+    "  state       TEXT NOT NULL CHECK (state IN"
+    "                ('queued', 'running', 'succeeded', 'failed', 'cancelled')),"
+    "  created     INTEGER NOT NULL,"
+    "  started     INTEGER,"
+    "  finished    INTEGER,"
+    "  error       TEXT,"
+    "  chains      INTEGER NOT NULL CHECK (chains >= 0),"
+    "  num_samples INTEGER NOT NULL CHECK (num_samples >= 0),"
+    "  d           INTEGER NOT NULL CHECK (d >= 0),"
+    "  progress    TEXT,"
+    "  seq         INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX jobs_by_created ON jobs (created, id);"
+    "CREATE INDEX jobs_by_state ON jobs (state, created, id);"
+    "CREATE INDEX jobs_by_dataset ON jobs (dataset_id, state);",
+};
+
+/* --- statements ------------------------------------------------------- */
+
+#define DATASET_COLUMNS "id, name, n, d, bytes, created"
+#define JOB_COLUMNS                                                                                \
+    "id, spec, dataset_id, state, created, started, finished, error, chains, num_samples, d, "     \
+    "progress, seq"
+#define ACTIVE "('queued', 'running')"
+
+enum stmt_id {
+    DATASET_PUT,
+    DATASET_GET,
+    DATASET_DELETE,
+    DATASET_LIST,
+    JOB_INSERT,
+    JOB_GET,
+    JOB_STATE,
+    JOB_SET_STATE,
+    JOB_SET_PROGRESS,
+    JOB_DELETE,
+    JOB_LIST_ALL,
+    JOB_LIST_IN_STATE,
+    JOB_REQUEUE,
+    JOB_QUEUED_IDS,
+    JOB_COUNTS,
+    STMT_COUNT
+};
+
+static const char *const stmt_sql[STMT_COUNT] = {
+    [DATASET_PUT] = "INSERT INTO datasets (" DATASET_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [DATASET_GET] = "SELECT " DATASET_COLUMNS " FROM datasets WHERE id = ?1",
+    [DATASET_DELETE] = "DELETE FROM datasets WHERE id = ?1 AND NOT EXISTS"
+                       " (SELECT 1 FROM jobs WHERE dataset_id = ?1 AND state IN " ACTIVE ")",
+    [DATASET_LIST] = "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY created, id",
+    [JOB_INSERT] = "INSERT INTO jobs (id, spec, dataset_id, state, created, chains, num_samples,"
+                   " d, seq) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, 0)",
+    [JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
+    [JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+    [JOB_SET_STATE] = "UPDATE jobs SET state = ?2, error = ?3, started = coalesce(?4, started),"
+                      " finished = coalesce(?5, finished) WHERE id = ?1 AND state = ?6",
+    [JOB_SET_PROGRESS] = "UPDATE jobs SET progress = ?2, seq = ?3 WHERE id = ?1",
+    [JOB_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state NOT IN " ACTIVE,
+    [JOB_LIST_ALL] = "SELECT " JOB_COLUMNS " FROM jobs WHERE (created, id) > (?1, ?2)"
+                     " ORDER BY created, id LIMIT ?3",
+    [JOB_LIST_IN_STATE] = "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?4"
+                          " AND (created, id) > (?1, ?2) ORDER BY created, id LIMIT ?3",
+    [JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', started = NULL, progress = NULL"
+                    " WHERE state = 'running'",
+    [JOB_QUEUED_IDS] = "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, id",
+    [JOB_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+};
+
+struct registry {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[STMT_COUNT];
+    char error[256];
+};
+
+/* --- errors ----------------------------------------------------------- */
+
+/* Saves a message for registry_last_error and returns status. */
+static int fail(registry *reg, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(registry *reg, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reg->error, sizeof reg->error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* Call right after the failing sqlite call, before anything resets it. */
+static int sqlite_failed(registry *reg) {
+    return fail(reg, REGISTRY_EIO, "sqlite: %s", sqlite3_errmsg(reg->db));
+}
+
+const char *registry_last_error(const registry *reg) {
+    return reg ? reg->error : "";
+}
+
+const char *registry_status_str(int status) {
+    switch (status) {
+    case REGISTRY_OK:
+        return "ok";
+    case REGISTRY_ENOMEM:
+        return "out of memory";
+    case REGISTRY_EIO:
+        return "registry storage error";
+    case REGISTRY_EINVAL:
+        return "invalid argument";
+    case REGISTRY_NOT_FOUND:
+        return "not found";
+    case REGISTRY_EXISTS:
+        return "already exists";
+    case REGISTRY_IN_USE:
+        return "in use by a queued or running job";
+    case REGISTRY_BAD_TRANSITION:
+        return "invalid job state transition";
+    case REGISTRY_BAD_TOKEN:
+        return "malformed page token";
+    case REGISTRY_SCHEMA_TOO_NEW:
+        return "registry written by a newer mcmcd";
+    default:
+        return "unknown registry status";
+    }
+}
+
+/* --- job states ------------------------------------------------------- */
+
+static const char *const state_names[REGISTRY_JOB_STATES] = {
+    "queued", "running", "succeeded", "failed", "cancelled",
+};
+
+static int state_is_valid(registry_job_state state) {
+    return (int)state >= 0 && (int)state < REGISTRY_JOB_STATES;
+}
+
+const char *registry_job_state_name(registry_job_state state) {
+    return state_is_valid(state) ? state_names[state] : "unknown";
+}
+
+int registry_job_state_parse(const char *name, registry_job_state *out) {
+    for (int s = 0; name && s < REGISTRY_JOB_STATES; s++) {
+        if (strcmp(name, state_names[s]) == 0) {
+            *out = (registry_job_state)s;
+            return REGISTRY_OK;
+        }
+    }
+    return REGISTRY_EINVAL;
+}
+
+int registry_job_state_is_final(registry_job_state state) {
+    return state == REGISTRY_JOB_SUCCEEDED || state == REGISTRY_JOB_FAILED ||
+           state == REGISTRY_JOB_CANCELLED;
+}
+
+static int transition_is_valid(registry_job_state from, registry_job_state to) {
+    switch (from) {
+    case REGISTRY_JOB_QUEUED:
+        return to == REGISTRY_JOB_RUNNING || to == REGISTRY_JOB_CANCELLED;
+    case REGISTRY_JOB_RUNNING:
+        return registry_job_state_is_final(to);
+    default:
+        return 0;
+    }
+}
+
+/* --- ids and page tokens ---------------------------------------------- */
+
+static int id_char_is_valid(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+static int id_is_valid(const char *id, size_t len) {
+    if (len == 0 || len > REGISTRY_ID_MAX) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!id_char_is_valid(id[i])) return 0;
+    return 1;
+}
+
+static int id_string_is_valid(const char *id) {
+    return id && id_is_valid(id, strnlen(id, REGISTRY_ID_MAX + 1));
+}
+
+static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void base64url_encode(const unsigned char *raw, size_t len, char *text) {
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        acc = ((acc << 8) | raw[i]) & 0xffff;
+        for (bits += 8; bits >= 6; bits -= 6)
+            *text++ = base64url[(acc >> (bits - 6)) & 63];
+    }
+    if (bits > 0) *text++ = base64url[(acc << (6 - bits)) & 63];
+    *text = '\0';
+}
+
+/* Strict: no padding, no stray characters, unused low bits zero, so every
+ * byte string has exactly one spelling. 0 or -1. */
+static int base64url_decode(const char *text, unsigned char *raw, size_t cap, size_t *len) {
+    unsigned acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (; *text; text++) {
+        const char *hit = strchr(base64url, *text);
+        if (!hit) return -1;
+        acc = ((acc << 6) | (unsigned)(hit - base64url)) & 0xffff;
+        bits += 6;
+        if (bits >= 8) {
+            if (n == cap) return -1;
+            bits -= 8;
+            raw[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0) return -1;
+    *len = n;
+    return 0;
+}
+
+/* A token is base64url of: version byte, created (8 bytes, big endian), id. */
+static void encode_token(int64_t created, const char *id, char token[REGISTRY_TOKEN_SIZE]) {
+    unsigned char raw[1 + 8 + REGISTRY_ID_MAX];
+    size_t id_len = strlen(id);
+    uint64_t bits = (uint64_t)created;
+    raw[0] = TOKEN_VERSION;
+    for (int i = 0; i < 8; i++)
+        raw[1 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    memcpy(raw + 9, id, id_len);
+    base64url_encode(raw, 9 + id_len, token);
+}
+
+static int decode_token(const char *token, int64_t *created, char id[REGISTRY_ID_MAX + 1]) {
+    unsigned char raw[1 + 8 + REGISTRY_ID_MAX];
+    size_t len;
+    if (strnlen(token, REGISTRY_TOKEN_SIZE) == REGISTRY_TOKEN_SIZE) return -1;
+    if (base64url_decode(token, raw, sizeof raw, &len) != 0) return -1;
+    if (len < 10 || raw[0] != TOKEN_VERSION) return -1;
+    if (!id_is_valid((const char *)raw + 9, len - 9)) return -1;
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; i++)
+        bits = bits << 8 | raw[1 + i];
+    *created = (int64_t)bits;
+    memcpy(id, raw + 9, len - 9);
+    id[len - 9] = '\0';
+    return 0;
+}
+
+/* --- statement helpers ------------------------------------------------ */
+
+static void stmt_done(sqlite3_stmt *st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int bind_text(sqlite3_stmt *st, int index, const char *text) {
+    if (!text) return sqlite3_bind_null(st, index);
+    return sqlite3_bind_text(st, index, text, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_time_if(sqlite3_stmt *st, int index, int set, int64_t ms) {
+    return set ? sqlite3_bind_int64(st, index, ms) : sqlite3_bind_null(st, index);
+}
+
+/* Binding failed: save the message, then reset. */
+static int bind_failed(registry *reg, sqlite3_stmt *st) {
+    int status = sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+/* Steps a statement that returns no rows, then resets it. Returns the
+ * sqlite code, SQLITE_DONE on success; on failure the message is saved. */
+static int step_write(registry *reg, sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) sqlite_failed(reg);
+    stmt_done(st);
+    return rc;
+}
+
+/* Rows changed by the last write: 0 tells "no such row" or a refused guard. */
+static int last_write_changed_nothing(registry *reg) {
+    return sqlite3_changes(reg->db) == 0;
+}
+
+/* A copy of a text column, NULL for SQL NULL. 0 or REGISTRY_ENOMEM. */
+static int copy_column(sqlite3_stmt *st, int col, char **out) {
+    *out = NULL;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return REGISTRY_OK;
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    if (text) *out = strdup(text);
+    return *out ? REGISTRY_OK : REGISTRY_ENOMEM;
+}
+
+static const char *column_text(sqlite3_stmt *st, int col) {
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    return text ? text : "";
+}
+
+/* A growing array of rows, each row_size bytes, zeroed when pushed. */
+typedef struct row_vec {
+    char *rows;
+    size_t len, cap, row_size;
+} row_vec;
+
+static void *row_vec_push(row_vec *v) {
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 16;
+        char *rows = realloc(v->rows, cap * v->row_size);
+        if (!rows) return NULL;
+        v->rows = rows;
+        v->cap = cap;
+    }
+    void *row = v->rows + v->len++ * v->row_size;
+    memset(row, 0, v->row_size);
+    return row;
+}
+
+static void *row_vec_at(const row_vec *v, size_t i) {
+    return v->rows + i * v->row_size;
+}
+
+/* --- open and close ------------------------------------------------------ */
+
+static int exec(registry *reg, const char *sql) {
+    if (sqlite3_exec(reg->db, sql, NULL, NULL, NULL) != SQLITE_OK) return sqlite_failed(reg);
+    return REGISTRY_OK;
+}
+
+/* Runs a one-row query (a pragma) and hands back its first column. */
+static int query_text(registry *reg, const char *sql, char *out, size_t outlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) return sqlite_failed(reg);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(out, outlen, "%s", column_text(st, 0));
+    int status = rc == SQLITE_ROW ? REGISTRY_OK : sqlite_failed(reg);
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int open_database(registry *reg, const char *dir) {
+    size_t len = strlen(dir) + sizeof "/registry.db";
+    char *path = malloc(len);
+    if (!path) return fail(reg, REGISTRY_ENOMEM, "out of memory");
+    snprintf(path, len, "%s/registry.db", dir);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &reg->db, flags, NULL);
+    int status = REGISTRY_OK;
+    if (rc != SQLITE_OK)
+        status = fail(reg, REGISTRY_EIO, "cannot open %s: %s", path,
+                      reg->db ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc));
+    free(path);
+    return status;
+}
+
+static int configure(registry *reg) {
+    char mode[16], fk[16];
+    sqlite3_extended_result_codes(reg->db, 1);
+    sqlite3_busy_timeout(reg->db, BUSY_TIMEOUT_MS);
+    int status = query_text(reg, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+    if (status == REGISTRY_OK && strcmp(mode, "wal") != 0)
+        return fail(reg, REGISTRY_EIO, "journal_mode is %s, want wal", mode);
+    if (status == REGISTRY_OK) status = exec(reg, "PRAGMA synchronous = FULL");
+    if (status == REGISTRY_OK) status = exec(reg, "PRAGMA foreign_keys = ON");
+    if (status == REGISTRY_OK) status = query_text(reg, "PRAGMA foreign_keys", fk, sizeof fk);
+    if (status == REGISTRY_OK && strcmp(fk, "1") != 0)
+        return fail(reg, REGISTRY_EIO, "this SQLite has no foreign keys");
+    return status;
+}
+
+static int schema_version(registry *reg, int *version) {
+    char text[32];
+    int status = query_text(reg, "PRAGMA user_version", text, sizeof text);
+    if (status == REGISTRY_OK) *version = atoi(text);
+    return status;
+}
+
+/* One step, in its own transaction. The version is read again under the
+ * write lock in case another process migrated meanwhile. */
+static int migrate_one_step(registry *reg, int *version) {
+    char sql[64];
+    int status = exec(reg, "BEGIN IMMEDIATE");
+    if (status != REGISTRY_OK) return status;
+    status = schema_version(reg, version);
+    if (status == REGISTRY_OK && *version < SCHEMA_VERSION) {
+        status = exec(reg, migrations[*version]);
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", *version + 1);
+        if (status == REGISTRY_OK) status = exec(reg, sql);
+    }
+    if (status == REGISTRY_OK) status = exec(reg, "COMMIT");
+    if (status != REGISTRY_OK) {
+        sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+        return status;
+    }
+    return schema_version(reg, version);
+}
+
+static int migrate(registry *reg) {
+    int version;
+    int status = schema_version(reg, &version);
+    while (status == REGISTRY_OK && version < SCHEMA_VERSION)
+        status = migrate_one_step(reg, &version);
+    if (status == REGISTRY_OK && version > SCHEMA_VERSION)
+        return fail(reg, REGISTRY_SCHEMA_TOO_NEW, "registry.db has schema %d; this mcmcd knows %d",
+                    version, SCHEMA_VERSION);
+    return status;
+}
+
+static int prepare_statements(registry *reg) {
+    for (int i = 0; i < STMT_COUNT; i++) {
+        if (sqlite3_prepare_v3(reg->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &reg->stmt[i],
+                               NULL) != SQLITE_OK)
+            return sqlite_failed(reg);
+    }
+    return REGISTRY_OK;
+}
+
+int registry_open(const char *dir, registry **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (err && errlen) err[0] = '\0';
+    registry *reg = calloc(1, sizeof *reg);
+    if (!reg) {
+        if (err && errlen) snprintf(err, errlen, "out of memory");
+        return REGISTRY_ENOMEM;
+    }
+    int status = open_database(reg, dir);
+    if (status == REGISTRY_OK) status = configure(reg);
+    if (status == REGISTRY_OK) status = migrate(reg);
+    if (status == REGISTRY_OK) status = prepare_statements(reg);
+    if (status != REGISTRY_OK) {
+        if (err && errlen) snprintf(err, errlen, "%s", reg->error);
+        registry_close(reg);
+        return status;
+    }
+    *out = reg;
+    return REGISTRY_OK;
+}
+
+void registry_close(registry *reg) {
+    if (!reg) return;
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(reg->stmt[i]);
+    sqlite3_close(reg->db);
+    free(reg);
+}
+
+/* --- datasets ------------------------------------------------------------ */
+
+void registry_dataset_clear(registry_dataset *ds) {
+    free(ds->id);
+    free(ds->name);
+    memset(ds, 0, sizeof *ds);
+}
+
+static int dataset_from_row(sqlite3_stmt *st, registry_dataset *ds) {
+    memset(ds, 0, sizeof *ds);
+    ds->n = sqlite3_column_int64(st, 2);
+    ds->d = sqlite3_column_int64(st, 3);
+    ds->bytes = sqlite3_column_int64(st, 4);
+    ds->created_ms = sqlite3_column_int64(st, 5);
+    if (copy_column(st, 0, &ds->id) || copy_column(st, 1, &ds->name)) {
+        registry_dataset_clear(ds);
+        return REGISTRY_ENOMEM;
+    }
+    return REGISTRY_OK;
+}
+
+int registry_dataset_put(registry *reg, const registry_dataset *ds) {
+    if (!id_string_is_valid(ds->id)) return fail(reg, REGISTRY_EINVAL, "invalid dataset id");
+    if (ds->n < 0 || ds->d < 0 || ds->bytes < 0)
+        return fail(reg, REGISTRY_EINVAL, "dataset sizes must be >= 0");
+    sqlite3_stmt *st = reg->stmt[DATASET_PUT];
+    if (bind_text(st, 1, ds->id) || bind_text(st, 2, ds->name ? ds->name : "") ||
+        sqlite3_bind_int64(st, 3, ds->n) || sqlite3_bind_int64(st, 4, ds->d) ||
+        sqlite3_bind_int64(st, 5, ds->bytes) || sqlite3_bind_int64(st, 6, ds->created_ms))
+        return bind_failed(reg, st);
+    int rc = step_write(reg, st);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return fail(reg, REGISTRY_EXISTS, "dataset %s exists", ds->id);
+    return rc == SQLITE_DONE ? REGISTRY_OK : REGISTRY_EIO;
+}
+
+int registry_dataset_get(registry *reg, const char *id, registry_dataset *out) {
+    memset(out, 0, sizeof *out);
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[DATASET_GET];
+    if (bind_text(st, 1, id)) return bind_failed(reg, st);
+    int rc = sqlite3_step(st);
+    int status = REGISTRY_OK;
+    if (rc == SQLITE_ROW)
+        status = dataset_from_row(st, out);
+    else if (rc == SQLITE_DONE)
+        status = fail(reg, REGISTRY_NOT_FOUND, "no dataset %s", id);
+    else
+        status = sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+int registry_dataset_delete(registry *reg, const char *id) {
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[DATASET_DELETE];
+    if (bind_text(st, 1, id)) return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
+    /* Nothing deleted: tell a missing dataset from one in use. */
+    registry_dataset ds;
+    int status = registry_dataset_get(reg, id, &ds);
+    registry_dataset_clear(&ds);
+    if (status != REGISTRY_OK) return status;
+    return fail(reg, REGISTRY_IN_USE, "dataset %s is used by a queued or running job", id);
+}
+
+static int collect_datasets(registry *reg, row_vec *rows) {
+    sqlite3_stmt *st = reg->stmt[DATASET_LIST];
+    int rc, status = REGISTRY_OK;
+    while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        registry_dataset *ds = row_vec_push(rows);
+        status = ds ? dataset_from_row(st, ds) : REGISTRY_ENOMEM;
+    }
+    if (status == REGISTRY_OK && rc != SQLITE_DONE) status = sqlite_failed(reg);
+    if (status == REGISTRY_ENOMEM) fail(reg, status, "out of memory");
+    stmt_done(st);
+    return status;
+}
+
+int registry_dataset_list(registry *reg, registry_dataset_fn fn, void *ctx) {
+    row_vec rows = {.row_size = sizeof(registry_dataset)};
+    int status = collect_datasets(reg, &rows);
+    for (size_t i = 0; status == REGISTRY_OK && i < rows.len; i++)
+        status = fn(ctx, row_vec_at(&rows, i));
+    for (size_t i = 0; i < rows.len; i++)
+        registry_dataset_clear(row_vec_at(&rows, i));
+    free(rows.rows);
+    return status;
+}
+
+/* --- jobs: rows ----------------------------------------------------------- */
+
+void registry_job_clear(registry_job *job) {
+    free(job->id);
+    free(job->spec);
+    free(job->dataset_id);
+    free(job->error);
+    free(job->progress);
+    memset(job, 0, sizeof *job);
+}
+
+/* Columns in the order of JOB_COLUMNS. */
+static int job_from_row(registry *reg, sqlite3_stmt *st, registry_job *job) {
+    memset(job, 0, sizeof *job);
+    if (registry_job_state_parse(column_text(st, 3), &job->state) != REGISTRY_OK)
+        return fail(reg, REGISTRY_EIO, "corrupt job state '%s'", column_text(st, 3));
+    job->created_ms = sqlite3_column_int64(st, 4);
+    job->started_ms = sqlite3_column_int64(st, 5); /* NULL reads as 0 */
+    job->finished_ms = sqlite3_column_int64(st, 6);
+    job->chains = sqlite3_column_int64(st, 8);
+    job->num_samples = sqlite3_column_int64(st, 9);
+    job->d = sqlite3_column_int64(st, 10);
+    job->seq = sqlite3_column_int64(st, 12);
+    if (copy_column(st, 0, &job->id) || copy_column(st, 1, &job->spec) ||
+        copy_column(st, 2, &job->dataset_id) || copy_column(st, 7, &job->error) ||
+        copy_column(st, 11, &job->progress)) {
+        registry_job_clear(job);
+        return fail(reg, REGISTRY_ENOMEM, "out of memory");
+    }
+    return REGISTRY_OK;
+}
+
+int registry_job_insert(registry *reg, const registry_job *job) {
+    if (!id_string_is_valid(job->id)) return fail(reg, REGISTRY_EINVAL, "invalid job id");
+    if (!job->spec) return fail(reg, REGISTRY_EINVAL, "job %s has no spec", job->id);
+    if (job->chains < 0 || job->num_samples < 0 || job->d < 0)
+        return fail(reg, REGISTRY_EINVAL, "job sizes must be >= 0");
+    sqlite3_stmt *st = reg->stmt[JOB_INSERT];
+    if (bind_text(st, 1, job->id) || bind_text(st, 2, job->spec) ||
+        bind_text(st, 3, job->dataset_id) || sqlite3_bind_int64(st, 4, job->created_ms) ||
+        sqlite3_bind_int64(st, 5, job->chains) || sqlite3_bind_int64(st, 6, job->num_samples) ||
+        sqlite3_bind_int64(st, 7, job->d))
+        return bind_failed(reg, st);
+    int rc = step_write(reg, st);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return fail(reg, REGISTRY_EXISTS, "job %s exists", job->id);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return fail(reg, REGISTRY_NOT_FOUND, "no dataset %s", job->dataset_id);
+    return rc == SQLITE_DONE ? REGISTRY_OK : REGISTRY_EIO;
+}
+
+int registry_job_get(registry *reg, const char *id, registry_job *out) {
+    memset(out, 0, sizeof *out);
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[JOB_GET];
+    if (bind_text(st, 1, id)) return bind_failed(reg, st);
+    int rc = sqlite3_step(st);
+    int status = REGISTRY_OK;
+    if (rc == SQLITE_ROW)
+        status = job_from_row(reg, st, out);
+    else if (rc == SQLITE_DONE)
+        status = fail(reg, REGISTRY_NOT_FOUND, "no job %s", id);
+    else
+        status = sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+static int read_job_state(registry *reg, const char *id, registry_job_state *state) {
+    sqlite3_stmt *st = reg->stmt[JOB_STATE];
+    if (bind_text(st, 1, id)) return bind_failed(reg, st);
+    int rc = sqlite3_step(st);
+    int status = REGISTRY_OK;
+    if (rc == SQLITE_ROW && registry_job_state_parse(column_text(st, 0), state) != REGISTRY_OK)
+        status = fail(reg, REGISTRY_EIO, "corrupt state of job %s", id);
+    else if (rc == SQLITE_DONE)
+        status = fail(reg, REGISTRY_NOT_FOUND, "no job %s", id);
+    else if (rc != SQLITE_ROW)
+        status = sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+/* --- jobs: changes ---------------------------------------------------------- */
+
+static int bad_transition(registry *reg, const char *id, registry_job_state from,
+                          registry_job_state to) {
+    return fail(reg, REGISTRY_BAD_TRANSITION, "job %s cannot go from %s to %s", id,
+                state_names[from], state_names[to]);
+}
+
+int registry_job_set_state(registry *reg, const char *id, registry_job_state to, const char *error,
+                           int64_t now_ms) {
+    registry_job_state from;
+    if (!state_is_valid(to)) return fail(reg, REGISTRY_EINVAL, "invalid job state %d", (int)to);
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    int status = read_job_state(reg, id, &from);
+    if (status != REGISTRY_OK) return status;
+    if (!transition_is_valid(from, to)) return bad_transition(reg, id, from, to);
+    sqlite3_stmt *st = reg->stmt[JOB_SET_STATE];
+    if (bind_text(st, 1, id) || bind_text(st, 2, state_names[to]) || bind_text(st, 3, error) ||
+        bind_time_if(st, 4, to == REGISTRY_JOB_RUNNING, now_ms) ||
+        bind_time_if(st, 5, registry_job_state_is_final(to), now_ms) ||
+        bind_text(st, 6, state_names[from]))
+        return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    /* The guard on the old state failed: someone else changed it. */
+    if (last_write_changed_nothing(reg)) return bad_transition(reg, id, from, to);
+    return REGISTRY_OK;
+}
+
+int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
+                              int64_t seq) {
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[JOB_SET_PROGRESS];
+    if (bind_text(st, 1, id) || bind_text(st, 2, progress_json) || sqlite3_bind_int64(st, 3, seq))
+        return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (last_write_changed_nothing(reg)) return fail(reg, REGISTRY_NOT_FOUND, "no job %s", id);
+    return REGISTRY_OK;
+}
+
+int registry_job_delete(registry *reg, const char *id) {
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[JOB_DELETE];
+    if (bind_text(st, 1, id)) return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
+    registry_job_state state;
+    int status = read_job_state(reg, id, &state);
+    if (status != REGISTRY_OK) return status;
+    return fail(reg, REGISTRY_IN_USE, "job %s is %s: cancel it first", id, state_names[state]);
+}
+
+int registry_jobs_requeue_interrupted(registry *reg) {
+    if (step_write(reg, reg->stmt[JOB_REQUEUE]) != SQLITE_DONE) return REGISTRY_EIO;
+    return sqlite3_changes(reg->db);
+}
+
+/* --- jobs: lists ------------------------------------------------------------ */
+
+/* Up to limit jobs after (created, id), into rows. */
+static int collect_jobs(registry *reg, const registry_job_state *state, int64_t created,
+                        const char *id, int limit, row_vec *rows) {
+    sqlite3_stmt *st = reg->stmt[state ? JOB_LIST_IN_STATE : JOB_LIST_ALL];
+    if (sqlite3_bind_int64(st, 1, created) || bind_text(st, 2, id) ||
+        sqlite3_bind_int(st, 3, limit) || (state && bind_text(st, 4, state_names[*state])))
+        return bind_failed(reg, st);
+    int rc, status = REGISTRY_OK;
+    while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        registry_job *job = row_vec_push(rows);
+        status = job ? job_from_row(reg, st, job) : fail(reg, REGISTRY_ENOMEM, "out of memory");
+    }
+    if (status == REGISTRY_OK && rc != SQLITE_DONE) status = sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+static void clear_jobs(row_vec *rows) {
+    for (size_t i = 0; i < rows->len; i++)
+        registry_job_clear(row_vec_at(rows, i));
+    free(rows->rows);
+}
+
+int registry_job_list(registry *reg, const registry_job_state *state, int page_size,
+                      const char *page_token, registry_job_fn fn, void *ctx,
+                      char next_token[REGISTRY_TOKEN_SIZE]) {
+    int64_t after_created = INT64_MIN;
+    char after_id[REGISTRY_ID_MAX + 1] = "";
+    /* Read the token before writing next_token: they may share a buffer. */
+    int bad_token =
+        page_token && page_token[0] && decode_token(page_token, &after_created, after_id) != 0;
+    next_token[0] = '\0';
+    if (page_size < 1 || page_size > REGISTRY_PAGE_SIZE_MAX)
+        return fail(reg, REGISTRY_EINVAL, "page size must be 1..%d", REGISTRY_PAGE_SIZE_MAX);
+    if (state && !state_is_valid(*state)) return fail(reg, REGISTRY_EINVAL, "invalid job state");
+    if (bad_token) return fail(reg, REGISTRY_BAD_TOKEN, "malformed page token");
+    /* One row more than asked tells whether another page follows. */
+    row_vec rows = {.row_size = sizeof(registry_job)};
+    int status = collect_jobs(reg, state, after_created, after_id, page_size + 1, &rows);
+    if (status == REGISTRY_OK && rows.len > (size_t)page_size) {
+        registry_job_clear(row_vec_at(&rows, --rows.len));
+        const registry_job *last = row_vec_at(&rows, rows.len - 1);
+        encode_token(last->created_ms, last->id, next_token);
+    }
+    for (size_t i = 0; status == REGISTRY_OK && i < rows.len; i++)
+        status = fn(ctx, row_vec_at(&rows, i));
+    if (status != REGISTRY_OK) next_token[0] = '\0';
+    clear_jobs(&rows);
+    return status;
+}
+
+static void free_ids(row_vec *ids) {
+    for (size_t i = 0; i < ids->len; i++)
+        free(*(char **)row_vec_at(ids, i));
+    free(ids->rows);
+}
+
+int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx) {
+    sqlite3_stmt *st = reg->stmt[JOB_QUEUED_IDS];
+    row_vec ids = {.row_size = sizeof(char *)};
+    int rc, status = REGISTRY_OK;
+    while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char **id = row_vec_push(&ids);
+        status = id ? copy_column(st, 0, id) : REGISTRY_ENOMEM;
+    }
+    if (status == REGISTRY_OK && rc != SQLITE_DONE) status = sqlite_failed(reg);
+    if (status == REGISTRY_ENOMEM) fail(reg, status, "out of memory");
+    stmt_done(st);
+    for (size_t i = 0; status == REGISTRY_OK && i < ids.len; i++)
+        status = fn(ctx, *(char **)row_vec_at(&ids, i));
+    free_ids(&ids);
+    return status;
+}
+
+int registry_job_counts(registry *reg, uint64_t counts[REGISTRY_JOB_STATES]) {
+    sqlite3_stmt *st = reg->stmt[JOB_COUNTS];
+    registry_job_state state;
+    int rc;
+    memset(counts, 0, REGISTRY_JOB_STATES * sizeof counts[0]);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (registry_job_state_parse(column_text(st, 0), &state) == REGISTRY_OK)
+            counts[state] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    int status = rc == SQLITE_DONE ? REGISTRY_OK : sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}

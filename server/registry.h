@@ -1,0 +1,136 @@
+/* registry.h - the daemon's durable record of datasets and jobs, kept in
+ * SQLite at <dir>/registry.db. One connection, owned by the event-loop
+ * thread: calls are synchronous and must not run concurrently. A call that
+ * changes anything has reached the disk when it returns (WAL journal,
+ * synchronous=FULL), so a job answered with 201 survives a crash.
+ *
+ * Ownership: strings passed in are copied; structs filled by a get call own
+ * their strings until the matching clear call; structs handed to a list
+ * callback are borrowed for that call only. Callbacks run after the query
+ * has finished, so they may call back into the registry (even to change the
+ * rows being listed). A callback returns 0 to go on; anything else stops the
+ * walk and becomes the list call's return value. */
+#ifndef MCMCD_REGISTRY_H
+#define MCMCD_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0 or negative. ENOMEM, EIO and EINVAL share the values of mcmc_status. */
+enum registry_status {
+    REGISTRY_OK = 0,
+    REGISTRY_ENOMEM = -1,
+    REGISTRY_EIO = -2,             /* SQLite failed: registry_last_error says why */
+    REGISTRY_EINVAL = -4,          /* a bad argument: id, count, page size, state */
+    REGISTRY_NOT_FOUND = -20,      /* no such dataset or job */
+    REGISTRY_EXISTS = -21,         /* that id is taken; the stored row is kept */
+    REGISTRY_IN_USE = -22,         /* a queued or running job holds it */
+    REGISTRY_BAD_TRANSITION = -23, /* the job's state cannot change that way */
+    REGISTRY_BAD_TOKEN = -24,      /* a page token this registry did not make */
+    REGISTRY_SCHEMA_TOO_NEW = -25, /* registry.db was written by a newer mcmcd */
+};
+
+/* Ids: 1 to REGISTRY_ID_MAX characters from [A-Za-z0-9._-]. */
+#define REGISTRY_ID_MAX 64
+#define REGISTRY_PAGE_SIZE_MAX 1000
+#define REGISTRY_TOKEN_SIZE 128 /* a page token with its NUL always fits */
+
+typedef enum registry_job_state {
+    REGISTRY_JOB_QUEUED,
+    REGISTRY_JOB_RUNNING,
+    REGISTRY_JOB_SUCCEEDED,
+    REGISTRY_JOB_FAILED,
+    REGISTRY_JOB_CANCELLED,
+} registry_job_state;
+#define REGISTRY_JOB_STATES 5
+
+typedef struct registry registry;
+
+typedef struct registry_dataset {
+    char *id;   /* the content hash, hex */
+    char *name; /* may be empty; NULL is stored as empty */
+    int64_t n, d;
+    int64_t bytes;      /* size of the payload file */
+    int64_t created_ms; /* unix time, milliseconds */
+} registry_dataset;
+
+typedef struct registry_job {
+    char *id;         /* made by the caller */
+    char *spec;       /* canonical JSON */
+    char *dataset_id; /* NULL for synthetic data, or once the dataset is deleted
+                         (the spec still names it) */
+    registry_job_state state;
+    int64_t created_ms, started_ms, finished_ms; /* unix ms; 0: not yet */
+    char *error;                                 /* NULL unless set by a state change */
+    int64_t chains, num_samples, d;
+    char *progress; /* JSON per chain, e.g. [{"iter":..,"accepted":..,"draws":..}]; NULL before
+                       the first report */
+    int64_t seq;    /* the last event sequence number */
+} registry_job;
+
+typedef int (*registry_dataset_fn)(void *ctx, const registry_dataset *ds);
+typedef int (*registry_job_fn)(void *ctx, const registry_job *job);
+typedef int (*registry_id_fn)(void *ctx, const char *id);
+
+/* Opens <dir>/registry.db, creating it and bringing its schema up to date.
+ * dir must exist. On failure *out is NULL and err says why. */
+int registry_open(const char *dir, registry **out, char *err, size_t errlen);
+void registry_close(registry *reg); /* NULL is fine */
+
+/* What went wrong in the last call that failed. */
+const char *registry_last_error(const registry *reg);
+const char *registry_status_str(int status);
+
+const char *registry_job_state_name(registry_job_state state); /* "queued", ... */
+int registry_job_state_parse(const char *name, registry_job_state *out);
+int registry_job_state_is_final(registry_job_state state);
+
+/* --- datasets --- */
+
+/* REGISTRY_EXISTS when the id is taken. */
+int registry_dataset_put(registry *reg, const registry_dataset *ds);
+int registry_dataset_get(registry *reg, const char *id, registry_dataset *out);
+void registry_dataset_clear(registry_dataset *ds);
+/* REGISTRY_IN_USE while a queued or running job uses it; finished jobs keep
+ * their rows and lose only their dataset_id. */
+int registry_dataset_delete(registry *reg, const char *id);
+/* Every dataset, by (created, id). */
+int registry_dataset_list(registry *reg, registry_dataset_fn fn, void *ctx);
+
+/* --- jobs --- */
+
+/* Records a new queued job with seq 0: reads id, spec, dataset_id,
+ * created_ms, chains, num_samples and d. REGISTRY_EXISTS when the id is
+ * taken, REGISTRY_NOT_FOUND when dataset_id names no dataset. */
+int registry_job_insert(registry *reg, const registry_job *job);
+int registry_job_get(registry *reg, const char *id, registry_job *out);
+void registry_job_clear(registry_job *job);
+
+/* queued -> running | cancelled, running -> succeeded | failed | cancelled;
+ * anything else is REGISTRY_BAD_TRANSITION. Records error (NULL clears it);
+ * now_ms becomes started_ms on running, finished_ms on a final state. */
+int registry_job_set_state(registry *reg, const char *id, registry_job_state to, const char *error,
+                           int64_t now_ms);
+int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
+                              int64_t seq);
+/* REGISTRY_IN_USE while queued or running: cancel it first. */
+int registry_job_delete(registry *reg, const char *id);
+
+/* One page of jobs by (created, id), only those in *state unless state is
+ * NULL. page_token is NULL or "" for the first page, else a next_token from
+ * an earlier call; it may be the next_token buffer itself. next_token
+ * becomes "" on the last page (and on errors). */
+int registry_job_list(registry *reg, const registry_job_state *state, int page_size,
+                      const char *page_token, registry_job_fn fn, void *ctx,
+                      char next_token[REGISTRY_TOKEN_SIZE]);
+
+/* At startup: jobs left running by a crash go back to queued, losing their
+ * started_ms and progress but keeping seq. Returns how many, or an error. */
+int registry_jobs_requeue_interrupted(registry *reg);
+/* The ids of queued jobs, first in first out: by (created, id). */
+int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx);
+
+/* counts[state]: how many jobs are in each state. */
+int registry_job_counts(registry *reg, uint64_t counts[REGISTRY_JOB_STATES]);
+
+#endif
