@@ -1,13 +1,14 @@
-/* draws_file.c - draws to .npy, CSV or JSON files in bounded memory. */
+/* draws_file.c - draws to .npy, CSV or JSON files in bounded memory; the
+ * text is rendered by draws_format.c, shared with the daemon. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "draws_file.h"
+#include "draws_format.h"
 #include "errors.h"
 
 struct draws_file {
@@ -110,74 +111,43 @@ int draws_file_write(draws_file *f, uint32_t chain, uint64_t first, uint64_t cou
 }
 
 void json_write_number(FILE *out, double v) {
-    if (!isfinite(v)) {
-        fputs("null", out);
-        return;
-    }
-    char buf[32];
-    /* 15, 16 or 17 significant digits: the fewest that read back exactly */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    fputs(buf, out);
+    char buf[DRAWS_NUMBER_MAX];
+    fwrite(buf, 1, draws_render_json_number(buf, v), out);
 }
 
-static void csv_write_number(FILE *out, double v) {
-    if (isnan(v))
-        fputs("NaN", out);
-    else if (isinf(v))
-        fputs(v > 0 ? "inf" : "-inf", out);
-    else
-        json_write_number(out, v);
+static size_t render_text_header(const draws_file *f, char *buf, size_t cap) {
+    if (f->fmt == DRAWS_JSON) return draws_render_json_open(buf, cap, f->chains, f->samples, f->d);
+    return draws_render_csv_header(buf, cap, f->d);
 }
 
-static void write_text_header(draws_file *f, FILE *out) {
-    if (f->fmt == DRAWS_JSON) {
-        fprintf(out, "{\"shape\":[%u,%llu,%zu],\"draws\":[", f->chains,
-                (unsigned long long)f->samples, f->d);
-        return;
-    }
-    fputs("chain,draw", out);
-    for (size_t j = 0; j < f->d; j++)
-        fprintf(out, ",theta.%zu", j + 1);
-    fputc('\n', out);
-}
-
-static void write_text_row(draws_file *f, FILE *out, uint32_t c, uint64_t s, const double *row) {
-    if (f->fmt == DRAWS_JSON) {
-        fputs(s == 0 ? (c == 0 ? "[[" : ",[[") : ",[", out);
-        for (size_t j = 0; j < f->d; j++) {
-            if (j) fputc(',', out);
-            json_write_number(out, row[j]);
-        }
-        fputs(s + 1 == f->samples ? "]]" : "]", out);
-        return;
-    }
-    fprintf(out, "%u,%llu", c, (unsigned long long)s);
-    for (size_t j = 0; j < f->d; j++) {
-        fputc(',', out);
-        csv_write_number(out, row[j]);
-    }
-    fputc('\n', out);
+static size_t render_text_row(const draws_file *f, char *buf, size_t cap, uint32_t c, uint64_t s,
+                              const double *row) {
+    if (f->fmt == DRAWS_CSV) return draws_render_csv_row(buf, cap, c, s, row, f->d);
+    unsigned place = (c == 0 ? DRAWS_JSON_FIRST_CHAIN : 0) | (s == 0 ? DRAWS_JSON_FIRST_ROW : 0) |
+                     (s + 1 == f->samples ? DRAWS_JSON_LAST_ROW : 0);
+    return draws_render_json_row(buf, cap, row, f->d, place);
 }
 
 /* Streams the float64 body into the text file, one row at a time. */
 static int convert_body(draws_file *f) {
     FILE *out = fopen(f->path, "w");
+    size_t cap = draws_render_max(f->d);
     double *row = malloc(f->d * sizeof *row);
-    int rc = out && row ? MCMC_OK : MCMC_EIO;
-    if (rc == MCMC_OK) write_text_header(f, out);
+    char *text = malloc(cap);
+    int rc = out && row && text ? MCMC_OK : MCMC_EIO;
+    if (rc == MCMC_OK) fwrite(text, 1, render_text_header(f, text, cap), out);
     off_t off = 0;
     for (uint32_t c = 0; rc == MCMC_OK && c < f->chains; c++)
         for (uint64_t s = 0; rc == MCMC_OK && s < f->samples; s++) {
             size_t n = f->d * sizeof *row;
             if (pread(f->fd, row, n, off) != (ssize_t)n) rc = MCMC_EIO;
             off += (off_t)n;
-            if (rc == MCMC_OK) write_text_row(f, out, c, s, row);
+            if (rc == MCMC_OK) fwrite(text, 1, render_text_row(f, text, cap, c, s, row), out);
         }
-    if (rc == MCMC_OK && f->fmt == DRAWS_JSON) fputs("]}\n", out);
+    if (rc == MCMC_OK && f->fmt == DRAWS_JSON)
+        fwrite(text, 1, draws_render_json_close(text, cap), out);
     if (out && (fclose(out) != 0 || rc != MCMC_OK)) rc = MCMC_EIO;
+    free(text);
     free(row);
     return rc;
 }

@@ -1,0 +1,212 @@
+/* api_datasets.c - /v1/datasets: upload (JSON rows, CSV, or a synthetic
+ * spec), list, metadata, delete. Parsing, hashing and writing the payload
+ * run on the thread pool; the registry row is written on the loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_util.h"
+#include "app.h"
+#include "dataset_store.h"
+#include "errors.h"
+
+typedef enum upload_kind { UPLOAD_JSON, UPLOAD_CSV } upload_kind;
+
+typedef struct upload_task {
+    uv_work_t req;
+    app *app;
+    http_request *http;
+    upload_kind kind;
+    const char *body;
+    size_t len;
+    int status; /* HTTP status of a failure, 0 on success */
+    char code[32], err[512], name[256];
+    char id[DATASET_ID_LEN + 1];
+    uint64_t n, d, bytes;
+} upload_task;
+
+static json_t *dataset_json(const registry_dataset *ds) {
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:o}", "id", ds->id, "name", ds->name, "n",
+                     (json_int_t)ds->n, "d", (json_int_t)ds->d, "bytes", (json_int_t)ds->bytes,
+                     "hash", ds->id, "created", json_time_ms(ds->created_ms));
+}
+
+/* {"synthetic": {...}, "name"?}: validated by the job-spec parser, whose
+ * paths start with "data." here. */
+static int upload_synthetic(upload_task *t, json_t *root, dataset **ds) {
+    json_t *spec =
+        json_pack("{s:{s:O}, s:{s:s, s:f}}", "data", "synthetic",
+                  json_object_get(root, "synthetic"), "sampler", "type", "ula", "step_size", 1.0);
+    job_spec s;
+    spec_errors errs = {0};
+    int bad = !spec || job_spec_parse(spec, &s, &errs) != 0;
+    json_decref(spec);
+    if (bad) {
+        t->status = 422;
+        snprintf(t->code, sizeof t->code, "invalid_dataset");
+        const spec_error *e = errs.count ? &errs.items[0] : NULL;
+        snprintf(t->err, sizeof t->err, "%s: %s", e ? e->path + 5 : "synthetic",
+                 e ? e->message : "invalid");
+        return -1;
+    }
+    int rc = dataset_synthesize(&s.synthetic, ds);
+    job_spec_free(&s);
+    return rc == MCMC_OK ? 0 : -1;
+}
+
+static int upload_parse_json(upload_task *t, dataset **ds) {
+    json_error_t e;
+    json_t *root = json_loadb(t->body, t->len, JSON_REJECT_DUPLICATES, &e);
+    int synth = root && json_is_object(root) && json_object_get(root, "synthetic");
+    if (synth) {
+        json_t *name = json_object_get(root, "name");
+        if (json_is_string(name)) snprintf(t->name, sizeof t->name, "%s", json_string_value(name));
+        int rc = upload_synthetic(t, root, ds);
+        json_decref(root);
+        return rc;
+    }
+    json_decref(root);
+    int rc = dataset_from_json(t->body, t->len, ds, t->name, sizeof t->name, t->err, sizeof t->err);
+    if (rc == MCMC_OK) return 0;
+    t->status = rc == MCMC_EPARSE ? 400 : 422;
+    snprintf(t->code, sizeof t->code, rc == MCMC_EPARSE ? "invalid_json" : "invalid_dataset");
+    return -1;
+}
+
+static void upload_work(uv_work_t *req) {
+    upload_task *t = req->data;
+    dataset *ds = NULL;
+    int ok = t->kind == UPLOAD_CSV
+                 ? dataset_parse_csv(t->body, t->len, &ds, t->err, sizeof t->err) == MCMC_OK
+                 : upload_parse_json(t, &ds) == 0;
+    if (!ok) {
+        if (!t->status) {
+            t->status = t->kind == UPLOAD_CSV ? 400 : 422;
+            snprintf(t->code, sizeof t->code,
+                     t->kind == UPLOAD_CSV ? "invalid_csv" : "invalid_dataset");
+        }
+        dataset_free(ds);
+        return;
+    }
+    t->n = ds->n;
+    t->d = ds->d;
+    if (dataset_store_save(t->app->datasets_dir, ds, t->id, &t->bytes) != MCMC_OK) {
+        t->status = 500;
+        snprintf(t->code, sizeof t->code, "internal");
+        snprintf(t->err, sizeof t->err, "cannot store the dataset");
+    }
+    dataset_free(ds);
+}
+
+static void upload_after(uv_work_t *req, int status) {
+    upload_task *t = req->data;
+    app *a = t->app;
+    a->pending_work--;
+    if (status != 0 && !t->status) t->status = 503;
+    if (t->status) {
+        http_respond_error(t->http, (unsigned)t->status, t->code[0] ? t->code : "unavailable",
+                           t->err[0] ? t->err : "the upload was not processed", NULL);
+        free(t);
+        return;
+    }
+    registry_dataset row = {.id = t->id,
+                            .name = t->name,
+                            .n = (int64_t)t->n,
+                            .d = (int64_t)t->d,
+                            .bytes = (int64_t)t->bytes,
+                            .created_ms = app_now_ms()};
+    int rc = registry_dataset_put(a->reg, &row);
+    registry_dataset stored;
+    if ((rc == REGISTRY_OK || rc == REGISTRY_EXISTS) &&
+        registry_dataset_get(a->reg, t->id, &stored) == REGISTRY_OK) {
+        char loc[80];
+        snprintf(loc, sizeof loc, "/v1/datasets/%s", t->id);
+        http_request_add_header(t->http, "Location", loc);
+        /* the same rows again: 200 with the stored dataset */
+        http_respond_json(t->http, rc == REGISTRY_OK ? 201 : 200, dataset_json(&stored));
+        registry_dataset_clear(&stored);
+    } else {
+        http_respond_error(t->http, 500, "internal", registry_last_error(a->reg), NULL);
+    }
+    free(t);
+}
+
+static void datasets_post(app *a, http_request *req) {
+    const char *ct = http_request_content_type(req);
+    int csv = !strcmp(ct, "text/csv"), json = !strcmp(ct, "application/json");
+    if (!csv && !json) {
+        respond_unsupported_type(req, "application/json or text/csv");
+        return;
+    }
+    upload_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        http_respond_error(req, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    t->app = a;
+    t->http = req;
+    t->kind = csv ? UPLOAD_CSV : UPLOAD_JSON;
+    t->body = http_request_body(req, &t->len);
+    const char *name = http_request_query(req, "name");
+    if (csv && name) snprintf(t->name, sizeof t->name, "%s", name);
+    t->req.data = t;
+    a->pending_work++;
+    uv_queue_work(a->loop, &t->req, upload_work, upload_after);
+    http_request_defer(req);
+}
+
+static int list_dataset(void *ctx, const registry_dataset *ds) {
+    json_array_append_new(ctx, dataset_json(ds));
+    return 0;
+}
+
+static void datasets_list(app *a, http_request *req) {
+    json_t *arr = json_array();
+    if (registry_dataset_list(a->reg, list_dataset, arr) != REGISTRY_OK) {
+        json_decref(arr);
+        http_respond_error(req, 500, "internal", registry_last_error(a->reg), NULL);
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:o}", "datasets", arr));
+}
+
+static void dataset_get(app *a, http_request *req, const char *id) {
+    registry_dataset ds;
+    if (registry_dataset_get(a->reg, id, &ds) != REGISTRY_OK) {
+        respond_not_found(req, "dataset", id);
+        return;
+    }
+    http_respond_json(req, 200, dataset_json(&ds));
+    registry_dataset_clear(&ds);
+}
+
+static void dataset_delete(app *a, http_request *req, const char *id) {
+    int rc = registry_dataset_delete(a->reg, id);
+    if (rc == REGISTRY_NOT_FOUND || rc == REGISTRY_EINVAL) {
+        respond_not_found(req, "dataset", id);
+    } else if (rc == REGISTRY_IN_USE) {
+        http_respond_error(req, 409, "conflict",
+                           "a queued or running job uses this dataset; cancel it first", NULL);
+    } else if (rc != REGISTRY_OK) {
+        http_respond_error(req, 500, "internal", registry_last_error(a->reg), NULL);
+    } else {
+        dataset_store_remove(a->datasets_dir, id);
+        http_respond_empty(req, 204);
+    }
+}
+
+void api_datasets(app *a, http_request *req, const char *id) {
+    const char *m = http_request_method(req);
+    if (!id && !strcmp(m, "GET"))
+        datasets_list(a, req);
+    else if (!id && !strcmp(m, "POST"))
+        datasets_post(a, req);
+    else if (!id)
+        respond_method_not_allowed(req, "GET, POST");
+    else if (!strcmp(m, "GET"))
+        dataset_get(a, req, id);
+    else if (!strcmp(m, "DELETE"))
+        dataset_delete(a, req, id);
+    else
+        respond_method_not_allowed(req, "GET, DELETE");
+}

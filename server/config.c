@@ -1,0 +1,537 @@
+/* config.c - the settings of `mcmcd serve`: one table of keys (name, type,
+ * field, range, default, help) drives the config-file parser, the command
+ * line, the help text and the startup log line, so they cannot disagree. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "workers is stored as 32 bits");
+
+/* --- the keys ---------------------------------------------------------- */
+
+typedef enum cfg_kind {
+    CFG_HOST,   /* string: an IP literal or a host name */
+    CFG_PATH,   /* string: non-empty */
+    CFG_INT,    /* unsigned integer, stored by the field's size */
+    CFG_SIZE,   /* unsigned integer with an optional k/M/G/T suffix */
+    CFG_DOUBLE, /* finite double */
+} cfg_kind;
+
+typedef struct cfg_key {
+    const char *name;
+    cfg_kind kind;
+    size_t off, size;
+    uint64_t lo, hi;  /* integer kinds */
+    double dlo, dhi;  /* CFG_DOUBLE */
+    const char *dflt; /* for the help text */
+    const char *help;
+} cfg_key;
+
+#define FIELD(f) offsetof(serve_config, f), sizeof(((serve_config *)0)->f)
+#define KIB 1024ull
+#define GIB (1024ull * 1024 * 1024)
+
+static const cfg_key cfg_keys[] = {
+    {"bind", CFG_HOST, FIELD(bind), 0, 0, 0, 0, "127.0.0.1", "listen address"},
+    {"port", CFG_INT, FIELD(port), 1, 65535, 0, 0, "8470", "TCP port"},
+    {"data_dir", CFG_PATH, FIELD(data_dir), 0, 0, 0, 0,
+     "$XDG_STATE_HOME/mcmcd, else $HOME/.local/state/mcmcd, else ./mcmcd-data",
+     "registry, datasets and draws"},
+    {"workers", CFG_INT, FIELD(workers), 1, 1024, 0, 0, "online CPUs", "chain worker threads"},
+    {"max_body_bytes", CFG_SIZE, FIELD(max_body_bytes), KIB, 64 * GIB, 0, 0, "256M",
+     "largest request body"},
+    {"max_queued_jobs", CFG_INT, FIELD(max_queued_jobs), 1, 10000000, 0, 0, "10000",
+     "queued and running jobs before 429"},
+    {"max_chains_per_job", CFG_INT, FIELD(max_chains_per_job), 1, 65536, 0, 0, "1024",
+     "chains in one job"},
+    {"max_draw_values_per_job", CFG_INT, FIELD(max_draw_values_per_job), 1, 1ull << 40, 0, 0,
+     "2147483648", "chains * samples * d of one job"},
+    {"heartbeat_seconds", CFG_DOUBLE, FIELD(heartbeat_seconds), 0, 0, 0.1, 3600, "5",
+     "heartbeat on idle streams"},
+    {"max_streams", CFG_INT, FIELD(max_streams), 1, 1048576, 0, 0, "1024",
+     "open event and draw streams"},
+};
+
+#define NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+static const cfg_key *key_named(const char *name, size_t len) {
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strlen(cfg_keys[i].name) == len && !memcmp(cfg_keys[i].name, name, len))
+            return &cfg_keys[i];
+    return NULL;
+}
+
+/* --- values: parse, check, store, format --------------------------------- */
+
+static void store_int(serve_config *c, const cfg_key *k, uint64_t v) {
+    char *p = (char *)c + k->off;
+    if (k->size == 2) {
+        uint16_t x = (uint16_t)v;
+        memcpy(p, &x, 2);
+    } else if (k->size == 4) {
+        uint32_t x = (uint32_t)v;
+        memcpy(p, &x, 4);
+    } else {
+        memcpy(p, &v, 8);
+    }
+}
+
+static uint64_t load_int(const serve_config *c, const cfg_key *k) {
+    const char *p = (const char *)c + k->off;
+    if (k->size == 2) {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+    if (k->size == 4) {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* Decimal digits only: strtoull alone would take "-1", " 7" and "0x10". */
+static int parse_u64(const char *s, uint64_t *out, const char **end) {
+    if (!isdigit((unsigned char)*s)) return -1;
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 10);
+    if (errno == ERANGE) return -1;
+    *out = v;
+    *end = e;
+    return 0;
+}
+
+static int suffix_shift(char ch) {
+    switch (ch) {
+    case 'k':
+    case 'K':
+        return 10;
+    case 'm':
+    case 'M':
+        return 20;
+    case 'g':
+    case 'G':
+        return 30;
+    case 't':
+    case 'T':
+        return 40;
+    default:
+        return -1;
+    }
+}
+
+static int parse_size(const char *s, uint64_t *out) {
+    const char *end;
+    uint64_t v;
+    if (parse_u64(s, &v, &end)) return -1;
+    if (*end) {
+        int shift = suffix_shift(*end);
+        if (shift < 0 || end[1] || v > (UINT64_MAX >> shift)) return -1;
+        v <<= shift;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "256M" where exact, else plain bytes. */
+static void format_size(uint64_t v, char *buf, size_t cap) {
+    static const char units[] = "TGMk";
+    for (int i = 0; i < 4; i++) {
+        int shift = 40 - 10 * i;
+        if (v && v % (1ull << shift) == 0) {
+            snprintf(buf, cap, "%llu%c", (unsigned long long)(v >> shift), units[i]);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%llu", (unsigned long long)v);
+}
+
+static int parse_double(const char *s, double *out) {
+    if (!isdigit((unsigned char)*s) && *s != '.') return -1; /* no sign, inf, nan */
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Host names: letters, digits, '-' and '.'; all digits and dots must be a
+ * valid IPv4 address, so a mistyped one is not taken for a name. */
+static int valid_host(const char *s) {
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1) return 1;
+    if (!isalnum((unsigned char)*s)) return 0;
+    int name = 0;
+    for (const char *p = s; *p; p++) {
+        if (isalpha((unsigned char)*p) || *p == '-')
+            name = 1;
+        else if (!isdigit((unsigned char)*p) && *p != '.')
+            return 0;
+    }
+    return name;
+}
+
+static void format_range(const cfg_key *k, char *buf, size_t cap) {
+    char lo[32], hi[32];
+    if (k->kind == CFG_DOUBLE) {
+        snprintf(buf, cap, "%g..%g", k->dlo, k->dhi);
+    } else if (k->kind == CFG_SIZE) {
+        format_size(k->lo, lo, sizeof lo);
+        format_size(k->hi, hi, sizeof hi);
+        snprintf(buf, cap, "%s..%s", lo, hi);
+    } else {
+        snprintf(buf, cap, "%llu..%llu", (unsigned long long)k->lo, (unsigned long long)k->hi);
+    }
+}
+
+static int fail(char *msg, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (cap) vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int out_of_range(const cfg_key *k, const char *v, char *msg, size_t cap) {
+    char range[80];
+    format_range(k, range, sizeof range);
+    return fail(msg, cap, "must be %s%s (got '%.64s')", range,
+                k->kind == CFG_SIZE ? ", a whole number with an optional k, M, G or T" : "", v);
+}
+
+static int set_string(serve_config *c, const cfg_key *k, const char *v, char *msg, size_t cap) {
+    if (!*v) return fail(msg, cap, "must not be empty");
+    if (strlen(v) >= k->size) return fail(msg, cap, "longer than %zu bytes", k->size - 1);
+    if (k->kind == CFG_HOST && !valid_host(v))
+        return fail(msg, cap, "must be an IP address or a host name (got '%.64s')", v);
+    memcpy((char *)c + k->off, v, strlen(v) + 1);
+    return 0;
+}
+
+/* Parses v as the value of key k into c; on failure says why in msg (without
+ * the key's name) and leaves c alone. */
+static int set_value(serve_config *c, const cfg_key *k, const char *v, char *msg, size_t cap) {
+    uint64_t u;
+    const char *end;
+    double d;
+    switch (k->kind) {
+    case CFG_HOST:
+    case CFG_PATH:
+        return set_string(c, k, v, msg, cap);
+    case CFG_INT:
+        if (parse_u64(v, &u, &end) || *end || u < k->lo || u > k->hi)
+            return out_of_range(k, v, msg, cap);
+        store_int(c, k, u);
+        return 0;
+    case CFG_SIZE:
+        if (parse_size(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
+        store_int(c, k, u);
+        return 0;
+    case CFG_DOUBLE:
+        if (parse_double(v, &d) || d < k->dlo || d > k->dhi) return out_of_range(k, v, msg, cap);
+        memcpy((char *)c + k->off, &d, sizeof d);
+        return 0;
+    }
+    return fail(msg, cap, "internal error: bad key kind");
+}
+
+static void format_value(const serve_config *c, const cfg_key *k, char *buf, size_t cap) {
+    const char *p = (const char *)c + k->off;
+    double d;
+    switch (k->kind) {
+    case CFG_HOST:
+    case CFG_PATH:
+        if (*p && !strpbrk(p, " \t"))
+            snprintf(buf, cap, "%s", p);
+        else
+            snprintf(buf, cap, "\"%s\"", p);
+        return;
+    case CFG_INT:
+        snprintf(buf, cap, "%llu", (unsigned long long)load_int(c, k));
+        return;
+    case CFG_SIZE:
+        format_size(load_int(c, k), buf, cap);
+        return;
+    case CFG_DOUBLE:
+        memcpy(&d, p, sizeof d);
+        snprintf(buf, cap, "%g", d);
+        return;
+    }
+}
+
+/* --- defaults -------------------------------------------------------------- */
+
+static void default_data_dir(char *dir, size_t cap) {
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (xdg && xdg[0] == '/') {
+        int n = snprintf(dir, cap, "%s/mcmcd", xdg);
+        if (n > 0 && (size_t)n < cap) return;
+    }
+    if (home && *home) {
+        int n = snprintf(dir, cap, "%s/.local/state/mcmcd", home);
+        if (n > 0 && (size_t)n < cap) return;
+    }
+    snprintf(dir, cap, "./mcmcd-data");
+}
+
+void serve_config_defaults(serve_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->bind, sizeof c->bind, "127.0.0.1");
+    c->port = 8470;
+    default_data_dir(c->data_dir, sizeof c->data_dir);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (unsigned)cpus;
+    c->max_body_bytes = 256ull << 20;
+    c->max_queued_jobs = 10000;
+    c->max_chains_per_job = 1024;
+    c->max_draw_values_per_job = 1ull << 31;
+    c->heartbeat_seconds = 5.0;
+    c->max_streams = 1024;
+}
+
+/* --- the config file ------------------------------------------------------- */
+
+static char *trim(char *s, char *end) {
+    while (s < end && isspace((unsigned char)*s))
+        s++;
+    while (end > s && isspace((unsigned char)end[-1]))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* Cuts the value text v in place: a quoted value is taken as is, else it ends
+ * at a '#' that follows whitespace. Returns NULL with msg on error. */
+static char *cut_value(char *v, const char *key, char *msg, size_t cap) {
+    const char *why = NULL;
+    v = trim(v, v + strlen(v));
+    if (*v == '"') {
+        char *close = strchr(v + 1, '"'), *rest = close ? close + 1 : NULL;
+        while (rest && isspace((unsigned char)*rest))
+            rest++;
+        if (!close) {
+            why = "unterminated quote";
+        } else if (*rest && *rest != '#') {
+            why = "text after the closing quote";
+        } else {
+            *close = '\0';
+            v++;
+        }
+    } else {
+        for (char *p = v; *p; p++)
+            if (*p == '#' && (p == v || isspace((unsigned char)p[-1]))) {
+                *p = '\0';
+                break;
+            }
+        v = trim(v, v + strlen(v));
+        if (!*v) why = "missing value";
+    }
+    if (why) fail(msg, cap, "%s: %s", key, why);
+    return why ? NULL : v;
+}
+
+/* One line of the file; seen[i] is the line that set key i, 0 if none. */
+static int parse_line(serve_config *c, char *line, size_t len, unsigned lineno, unsigned *seen,
+                      char *msg, size_t cap) {
+    if (strlen(line) != len) return fail(msg, cap, "NUL byte in line");
+    char *s = trim(line, line + len);
+    if (!*s || *s == '#') return 0;
+    char *eq = strchr(s, '=');
+    if (!eq || eq == s) return fail(msg, cap, "expected 'key = value'");
+    *eq = '\0';
+    char *name = trim(s, eq);
+    const cfg_key *k = key_named(name, strlen(name));
+    if (!k) return fail(msg, cap, "unknown key '%.64s'", name);
+    char *v = cut_value(eq + 1, k->name, msg, cap);
+    if (!v) return -1;
+    size_t i = (size_t)(k - cfg_keys);
+    if (seen[i]) return fail(msg, cap, "%s: set twice (first on line %u)", k->name, seen[i]);
+    seen[i] = lineno;
+    char why[160];
+    if (set_value(c, k, v, why, sizeof why)) return fail(msg, cap, "%s: %s", k->name, why);
+    return 0;
+}
+
+static int load_stream(serve_config *c, FILE *f, const char *path, char *err, size_t errlen) {
+    char *line = NULL, msg[256];
+    size_t linecap = 0;
+    unsigned lineno = 0, seen[NKEYS] = {0};
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &linecap, f)) != -1) {
+        lineno++;
+        if (parse_line(c, line, (size_t)n, lineno, seen, msg, sizeof msg))
+            rc = fail(err, errlen, "%s:%u: %s", path, lineno, msg);
+    }
+    if (rc == 0 && ferror(f)) rc = fail(err, errlen, "%s: %s", path, strerror(errno));
+    free(line);
+    return rc;
+}
+
+int serve_config_load_file(serve_config *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    serve_config tmp = *c;
+    errno = 0;
+    int rc = load_stream(&tmp, f, path, err, errlen);
+    fclose(f);
+    if (rc == 0) *c = tmp;
+    return rc;
+}
+
+/* --- the command line ------------------------------------------------------ */
+
+enum { OPT_MAX_BODY = 1000 };
+
+typedef struct cfg_flag {
+    const char *name; /* long option */
+    int val;          /* short option, or an OPT_ value above 255 */
+    const char *key;  /* the config key it sets, NULL for --config and --help */
+    const char *arg, *help;
+} cfg_flag;
+
+static const cfg_flag cfg_flags[] = {
+    {"config", 'c', NULL, "FILE", "read settings from FILE; the options below override it"},
+    {"bind", 'b', "bind", "ADDR", "listen address (default 127.0.0.1)"},
+    {"port", 'p', "port", "N", "TCP port, 0 for one the OS picks (default 8470)"},
+    {"data-dir", 'd', "data_dir", "DIR", "registry, datasets and draws (default below)"},
+    {"workers", 'w', "workers", "N", "chain worker threads, 1..1024 (default: online CPUs)"},
+    {"max-body", OPT_MAX_BODY, "max_body_bytes", "SIZE",
+     "largest request body, e.g. 64M (default 256M)"},
+    {"help", 'h', NULL, NULL, "print this help and exit"},
+};
+
+#define NFLAGS (sizeof cfg_flags / sizeof cfg_flags[0])
+
+static const cfg_flag *flag_by_val(int val) {
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (cfg_flags[i].val == val) return &cfg_flags[i];
+    return NULL;
+}
+
+/* getopt_long's answer for a bad option, as an error message. */
+static int option_error(int ch, int argc, char **argv, char *err, size_t errlen) {
+    if (ch == ':') return fail(err, errlen, "option '%s' needs a value", argv[argc - 1]);
+    if (optopt == 0) return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+    const cfg_flag *f = flag_by_val(optopt);
+    if (f) return fail(err, errlen, "option '--%s' takes no value", f->name);
+    return fail(err, errlen, "unknown option '-%c'", optopt);
+}
+
+/* The flag's value over c; --port alone may be 0. */
+static int apply_flag(serve_config *c, const cfg_flag *f, const char *v, char *err, size_t errlen) {
+    cfg_key k = *key_named(f->key, strlen(f->key));
+    if (f->val == 'p') k.lo = 0;
+    char why[160];
+    if (set_value(c, &k, v, why, sizeof why)) return fail(err, errlen, "--%s: %s", f->name, why);
+    return 0;
+}
+
+int serve_config_parse_args(serve_config *c, int argc, char **argv, char *err, size_t errlen) {
+    struct option longs[NFLAGS + 1];
+    const char *vals[NFLAGS] = {0};
+    for (size_t i = 0; i < NFLAGS; i++)
+        longs[i] =
+            (struct option){cfg_flags[i].name, cfg_flags[i].arg ? required_argument : no_argument,
+                            NULL, cfg_flags[i].val};
+    longs[NFLAGS] = (struct option){0};
+
+    int ch;
+    optind = 0; /* GNU: start over, whatever an earlier caller left */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+:c:b:p:d:w:h", longs, NULL)) != -1) {
+        const cfg_flag *f = flag_by_val(ch);
+        if (!f) return option_error(ch, argc, argv, err, errlen);
+        if (ch == 'h') return SERVE_CONFIG_HELP;
+        vals[f - cfg_flags] = optarg;
+    }
+    if (optind < argc) return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+
+    serve_config tmp = *c;
+    if (vals[0] && serve_config_load_file(&tmp, vals[0], err, errlen)) return SERVE_CONFIG_ERR;
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (vals[i] && cfg_flags[i].key && apply_flag(&tmp, &cfg_flags[i], vals[i], err, errlen))
+            return SERVE_CONFIG_ERR;
+    *c = tmp;
+    return SERVE_CONFIG_OK;
+}
+
+/* --- help and the log line ------------------------------------------------- */
+
+/* Writes text word-wrapped to 80 columns, continuation lines indented to
+ * column col (where the caller left the cursor). */
+static void put_wrapped(FILE *out, const char *text, int col) {
+    int at = col;
+    while (*text) {
+        size_t w = strcspn(text, " ");
+        if (at > col && at + 1 + (int)w > 80) {
+            fprintf(out, "\n%*s", col, "");
+            at = col;
+        } else if (at > col) {
+            fputc(' ', out);
+            at++;
+        }
+        fprintf(out, "%.*s", (int)w, text);
+        at += (int)w;
+        text += w;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
+}
+
+void serve_config_usage(FILE *out) {
+    fputs("usage: mcmcd serve [options]\n"
+          "\n"
+          "Runs the sampling daemon: the HTTP+JSON API on ADDR:PORT, state under DIR.\n"
+          "\n"
+          "options:\n",
+          out);
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const cfg_flag *f = &cfg_flags[i];
+        char shortname[8] = "    ", spec[40];
+        if (f->val < 256) snprintf(shortname, sizeof shortname, "-%c, ", f->val);
+        snprintf(spec, sizeof spec, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+        fprintf(out, "  %s%-18s %s\n", shortname, spec, f->help);
+    }
+    fputs("\n"
+          "config file (--config): one 'key = value' a line, '#' comments; sizes take\n"
+          "k, M, G, T (powers of 1024). Keys:\n",
+          out);
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        char range[80] = "", text[400];
+        if (k->kind != CFG_HOST && k->kind != CFG_PATH) format_range(k, range, sizeof range);
+        snprintf(text, sizeof text, "%s%s%s; default %s", k->help, *range ? ", " : "", range,
+                 k->dflt);
+        fprintf(out, "  %-24s ", k->name);
+        put_wrapped(out, text, 27);
+    }
+}
+
+void serve_config_describe(const serve_config *c, char *buf, size_t cap) {
+    size_t used = 0;
+    if (!cap) return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < NKEYS && used < cap; i++) {
+        char v[4200];
+        format_value(c, &cfg_keys[i], v, sizeof v);
+        int n = snprintf(buf + used, cap - used, "%s%s=%s", i ? " " : "", cfg_keys[i].name, v);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}

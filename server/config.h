@@ -1,0 +1,76 @@
+/* config.h - the settings of `mcmcd serve`: defaults, a `key = value`
+ * config file and the command line, in that order of precedence (lowest
+ * first). Nothing here prints except serve_config_usage; errors go to the
+ * caller's buffer, prefixed with where they come from:
+ *
+ *   mcmcd.conf:7: port: must be 1..65535 (got '70000')
+ *   mcmcd.conf:3: unknown key 'prot'
+ *   --workers: must be 1..1024 (got '0')
+ *
+ * A call that fails leaves the config it was given unchanged. */
+#ifndef MCMCD_CONFIG_H
+#define MCMCD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Every field is also a config-file key of the same name. */
+typedef struct serve_config {
+    char bind[64];                    /* listen address, an IP literal or a host
+                                         name; default 127.0.0.1 */
+    uint16_t port;                    /* TCP port, default 8470; 1..65535 in a
+                                         file, --port also takes 0 (ephemeral) */
+    char data_dir[4096];              /* registry, datasets and draws; default
+                                         $XDG_STATE_HOME/mcmcd, else
+                                         $HOME/.local/state/mcmcd, else
+                                         ./mcmcd-data */
+    unsigned workers;                 /* chain worker threads, 1..1024; default
+                                         the number of online CPUs */
+    uint64_t max_body_bytes;          /* largest request body, 1K..64G; default
+                                         256M (k, M, G, T: powers of 1024) */
+    uint32_t max_queued_jobs;         /* jobs queued or running before 429,
+                                         1..10000000; default 10000 */
+    uint32_t max_chains_per_job;      /* 1..65536; default 1024 */
+    uint64_t max_draw_values_per_job; /* chains * samples * d, 1..2^40;
+                                         default 2^31 */
+    double heartbeat_seconds;         /* idle-stream heartbeat, 0.1..3600;
+                                         default 5 */
+    uint32_t max_streams;             /* open event/draw streams, 1..1048576;
+                                         default 1024 */
+} serve_config;
+
+/* Return values of the calls below. */
+#define SERVE_CONFIG_OK 0
+#define SERVE_CONFIG_ERR (-1) /* err holds the reason */
+#define SERVE_CONFIG_HELP 1   /* --help: print serve_config_usage, exit 0 */
+
+/* Fills c with the defaults. Reads XDG_STATE_HOME (used only when it is an
+ * absolute path, as the XDG spec asks), HOME and the online CPU count. */
+void serve_config_defaults(serve_config *c);
+
+/* Applies the config file at path over c. Format: one `key = value` a line;
+ * blank lines and `#` comments (a whole line, or after whitespace
+ * following a value) are skipped; keys and values are trimmed; a value in
+ * double quotes is taken literally (no escapes), so it may hold '#' or edge
+ * spaces. Unknown keys, bad or out-of-range values and a key given twice
+ * are errors. Returns SERVE_CONFIG_OK or SERVE_CONFIG_ERR. */
+int serve_config_load_file(serve_config *c, const char *path, char *err, size_t errlen);
+
+/* Parses the options of `mcmcd serve` over c, which the caller filled
+ * (normally with serve_config_defaults). argv[0] is the command's name and is
+ * skipped. --config FILE is loaded first, then every other flag overrides
+ * it, wherever it stands; a flag given twice takes its last value. Stops at
+ * --help with SERVE_CONFIG_HELP (c unchanged); positional arguments are
+ * errors. Uses getopt_long (resets optind, so it may be called again, but
+ * not from two threads at once). */
+int serve_config_parse_args(serve_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Help text: every option and every config key with its default. */
+void serve_config_usage(FILE *out);
+
+/* One line for the startup log: every key with its effective value, e.g.
+ * "bind=127.0.0.1 port=8470 data_dir=/var/lib/mcmcd workers=8 ...". */
+void serve_config_describe(const serve_config *c, char *buf, size_t cap);
+
+#endif

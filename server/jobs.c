@@ -1,0 +1,651 @@
+/* jobs.c - the life of a job in the daemon: submit, queue (first in, first
+ * out), prepare (load the dataset and build the model on the thread pool),
+ * run its chains on worker slots, fold worker reports into progress events,
+ * finish, cancel, delete, and restore after a restart.
+ *
+ * Threads: everything here runs on the loop thread except chain_work and
+ * the block callback it drives, which write draws straight into the job's
+ * draws file (pwrite at their final offset) and queue a small report for
+ * the loop under reports_lock, once per block.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "dataset_store.h"
+#include "errors.h"
+
+#define PERSIST_EVERY_MS 1000
+
+static void schedule(app *a);
+
+const char *job_state_name(const job *j) {
+    return registry_job_state_name(j->state);
+}
+int job_is_final(const job *j) {
+    return registry_job_state_is_final(j->state);
+}
+
+/* --- watchers ------------------------------------------------------------ */
+
+void job_watch(job *j, job_watcher *w) {
+    w->prev = NULL;
+    w->next = j->watchers;
+    if (j->watchers) j->watchers->prev = w;
+    j->watchers = w;
+}
+
+static void job_free(job *j);
+
+void job_unwatch(job *j, job_watcher *w) {
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (j->watchers == w)
+        j->watchers = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+    if (j->deleted && !j->watchers) job_free(j);
+}
+
+void job_notify(job *j) {
+    for (job_watcher *w = j->watchers, *next; w; w = next) {
+        next = w->next;
+        w->on_change(w);
+    }
+}
+
+/* --- the table of jobs --------------------------------------------------- */
+
+job *jobs_find(app *a, const char *id) {
+    for (size_t i = 0; i < a->njobs; i++)
+        if (!strcmp(a->jobs[i]->id, id)) return a->jobs[i];
+    return NULL;
+}
+
+static int jobs_add(app *a, job *j) {
+    if (a->njobs == a->cap_jobs) {
+        size_t cap = a->cap_jobs ? a->cap_jobs * 2 : 64;
+        job **t = realloc(a->jobs, cap * sizeof *t);
+        if (!t) return -1;
+        a->jobs = t;
+        a->cap_jobs = cap;
+    }
+    a->jobs[a->njobs++] = j;
+    return 0;
+}
+
+static void jobs_remove(app *a, job *j) {
+    for (size_t i = 0; i < a->njobs; i++)
+        if (a->jobs[i] == j) {
+            memmove(a->jobs + i, a->jobs + i + 1, (a->njobs - i - 1) * sizeof *a->jobs);
+            a->njobs--;
+            return;
+        }
+}
+
+static void job_release_run_state(job *j) {
+    model_free(j->model);
+    dataset_free(j->ds);
+    j->model = NULL;
+    j->ds = NULL;
+    if (j->draws_fd >= 0) close(j->draws_fd);
+    j->draws_fd = -1;
+}
+
+static void job_free(job *j) {
+    job_release_run_state(j);
+    job_spec_free(&j->spec);
+    job_events_free(j->events);
+    free(j->counts);
+    free(j->spec_json);
+    free(j->error);
+    free(j);
+}
+
+static job *job_new(app *a, const char *id, job_spec *spec, uint64_t base_seq) {
+    job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    j->app = a;
+    j->draws_fd = -1;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->spec = *spec; /* takes ownership of spec's arrays */
+    memset(spec, 0, sizeof *spec);
+    j->chains = j->spec.chain.chains;
+    j->samples = j->spec.chain.num_samples;
+    j->counts = calloc(j->chains, sizeof *j->counts);
+    j->events = job_events_new(id, j->chains, base_seq, 256);
+    if (!j->counts || !j->events) {
+        job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void jobs_free_all(app *a) {
+    for (size_t i = 0; i < a->njobs; i++)
+        job_free(a->jobs[i]);
+    free(a->jobs);
+    a->jobs = NULL;
+    a->njobs = 0;
+}
+
+/* --- files --------------------------------------------------------------- */
+
+static void job_dir(const job *j, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%s", j->app->jobs_dir, j->id);
+}
+
+void job_draws_path(const job *j, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%s/draws.f64", j->app->jobs_dir, j->id);
+}
+
+static void job_remove_files(const job *j) {
+    char dir[4400];
+    job_dir(j, dir, sizeof dir);
+    DIR *dh = opendir(dir);
+    struct dirent *e;
+    while (dh && (e = readdir(dh)))
+        if (e->d_name[0] != '.') unlinkat(dirfd(dh), e->d_name, 0);
+    if (dh) closedir(dh);
+    rmdir(dir);
+}
+
+/* The job's directory and its draws file, sized (sparse) for every draw,
+ * so that readers can open it from the start. */
+static int job_create_files(const job *j) {
+    char dir[4400], path[4500];
+    job_dir(j, dir, sizeof dir);
+    job_draws_path(j, path, sizeof path);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    off_t size = (off_t)((uint64_t)j->chains * j->samples * j->d * sizeof(double));
+    int rc = fd >= 0 && ftruncate(fd, size) == 0 ? 0 : -1;
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* A random id: 96 bits as 24 hex characters. */
+static int make_job_id(char out[JOB_ID_LEN + 1]) {
+    unsigned char raw[JOB_ID_LEN / 2];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        sprintf(out + 2 * i, "%02x", raw[i]);
+    return 0;
+}
+
+/* --- the queue ----------------------------------------------------------- */
+
+static void queue_push(app *a, job *j) {
+    j->queue_next = NULL;
+    if (a->queue_tail)
+        a->queue_tail->queue_next = j;
+    else
+        a->queue_head = j;
+    a->queue_tail = j;
+    a->queued++;
+}
+
+static void queue_remove(app *a, job *j) {
+    job **p = &a->queue_head, *prev = NULL;
+    while (*p && *p != j)
+        prev = *p, p = &(*p)->queue_next;
+    if (!*p) return;
+    *p = j->queue_next;
+    if (a->queue_tail == j) a->queue_tail = prev;
+    j->queue_next = NULL;
+    a->queued--;
+}
+
+/* --- progress, persisted ------------------------------------------------- */
+
+static char *progress_json(const job *j) {
+    json_t *arr = json_array();
+    for (uint32_t c = 0; arr && c < j->chains; c++) {
+        const chain_counts *k = &j->counts[c];
+        json_array_append_new(
+            arr, json_pack("{s:I, s:I, s:I, s:I, s:f}", "iter", (json_int_t)k->iter, "accepted",
+                           (json_int_t)k->accepted, "draws", (json_int_t)k->draws, "grad_evals",
+                           (json_int_t)k->grad_evals, "elapsed", k->elapsed));
+    }
+    char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return text;
+}
+
+static void progress_restore(job *j, const char *text) {
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
+    for (uint32_t c = 0; c < j->chains && c < json_array_size(arr); c++) {
+        json_t *o = json_array_get(arr, c);
+        chain_counts *k = &j->counts[c];
+        k->iter = (uint64_t)json_integer_value(json_object_get(o, "iter"));
+        k->accepted = (uint64_t)json_integer_value(json_object_get(o, "accepted"));
+        k->draws = (uint64_t)json_integer_value(json_object_get(o, "draws"));
+        k->grad_evals = (uint64_t)json_integer_value(json_object_get(o, "grad_evals"));
+        k->elapsed = json_number_value(json_object_get(o, "elapsed"));
+    }
+    json_decref(arr);
+}
+
+/* Saves the chains' counters and the seq of the last event sent (or of the
+ * one about to be sent: ahead > 0), so numbering continues after a restart. */
+static void persist_progress(job *j, uint64_t ahead) {
+    char *text = progress_json(j);
+    if (text)
+        registry_job_set_progress(j->app->reg, j->id, text,
+                                  (int64_t)(job_events_last_seq(j->events) + ahead));
+    free(text);
+    j->last_persist_ms = app_now_ms();
+}
+
+/* --- finishing ----------------------------------------------------------- */
+
+static void job_set_error(job *j, const char *msg) {
+    free(j->error);
+    j->error = msg ? strdup(msg) : NULL;
+}
+
+/* Moves the job to a final state: registry first (durable), then the
+ * event log and the watchers. */
+static void job_finish(job *j, registry_job_state st, const char *error) {
+    app *a = j->app;
+    if (j->draws_fd >= 0) fdatasync(j->draws_fd);
+    job_release_run_state(j);
+    job_set_error(j, error);
+    persist_progress(j, 1); /* the done event below */
+    j->finished_ms = app_now_ms();
+    registry_job_set_state(a->reg, j->id, st, error, j->finished_ms);
+    j->state = st;
+    uint64_t *draws = calloc(j->chains, sizeof *draws);
+    for (uint32_t c = 0; draws && c < j->chains; c++)
+        draws[c] = j->counts[c].draws;
+    job_events_add_done(j->events, job_state_name(j), error, draws, app_now());
+    free(draws);
+    job_notify(j);
+}
+
+/* All chains have returned: decide how the job ended. */
+static void job_chains_finished(job *j) {
+    if (j->interrupted) { /* shutdown: stays "running" on disk, rerun at restart */
+        job_release_run_state(j);
+        persist_progress(j, 0);
+        return;
+    }
+    if (j->cancel_requested)
+        job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
+    else if (j->chain_rc != MCMC_OK)
+        job_finish(j, REGISTRY_JOB_FAILED, mcmc_status_str(j->chain_rc));
+    else
+        job_finish(j, REGISTRY_JOB_SUCCEEDED, NULL);
+}
+
+/* --- reports from workers ------------------------------------------------ */
+
+static void report_apply(app *a, const chain_report *r) {
+    job *j = r->job;
+    chain_counts *k = &j->counts[r->chain];
+    a->draws_total += r->counts.draws - k->draws;
+    a->grad_evals_total += r->counts.grad_evals - k->grad_evals;
+    *k = r->counts;
+    job_progress p =
+        job_progress_from_counts(r->chain, k->iter, chain_total_iterations(&j->spec.chain),
+                                 k->accepted, k->draws, k->elapsed);
+    job_events_add_progress(j->events, &p, app_now());
+    if (app_now_ms() - j->last_persist_ms >= PERSIST_EVERY_MS) persist_progress(j, 0);
+    job_notify(j);
+}
+
+void jobs_drain_reports(app *a) {
+    pthread_mutex_lock(&a->reports_lock);
+    chain_report *r = a->reports_head;
+    a->reports_head = a->reports_tail = NULL;
+    pthread_mutex_unlock(&a->reports_lock);
+    while (r) {
+        chain_report *next = r->next;
+        report_apply(a, r);
+        free(r);
+        r = next;
+    }
+}
+
+/* --- chains on the thread pool ------------------------------------------- */
+
+typedef struct chain_task {
+    uv_work_t req;
+    job *job;
+    uint32_t chain;
+    int rc;
+} chain_task;
+
+/* Worker thread: the block's draws go to their place in the file, and a
+ * report goes to the loop. Returns nonzero (stop) if the write failed. */
+static int on_block(void *ctx, const chain_block *b) {
+    chain_task *t = ctx;
+    job *j = t->job;
+    size_t bytes = (size_t)b->count * b->d * sizeof(double);
+    off_t off = (off_t)(((uint64_t)b->chain * j->samples + b->first_draw) * b->d * sizeof(double));
+    for (size_t done = 0; done < bytes;) {
+        ssize_t w =
+            pwrite(j->draws_fd, (const char *)b->draws + done, bytes - done, off + (off_t)done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return 1;
+        done += (size_t)w;
+    }
+    chain_report *r = malloc(sizeof *r);
+    if (!r) return 0; /* progress is advisory; the draws are on disk */
+    *r = (chain_report){.job = j,
+                        .chain = b->chain,
+                        .counts = {.iter = b->iter,
+                                   .accepted = b->accepted,
+                                   .draws = b->first_draw + b->count,
+                                   .grad_evals = b->grad_evals,
+                                   .elapsed = b->elapsed}};
+    app *a = j->app;
+    pthread_mutex_lock(&a->reports_lock);
+    if (a->reports_tail)
+        a->reports_tail->next = r;
+    else
+        a->reports_head = r;
+    a->reports_tail = r;
+    pthread_mutex_unlock(&a->reports_lock);
+    uv_async_send(&a->reports_async);
+    return 0;
+}
+
+static void chain_work(uv_work_t *req) {
+    chain_task *t = req->data;
+    job *j = t->job;
+    t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
+    if (t->rc == MCMC_ECANCELLED && !atomic_load(&j->cancel)) t->rc = MCMC_EIO; /* write failed */
+}
+
+static void chain_after(uv_work_t *req, int status) {
+    chain_task *t = req->data;
+    job *j = t->job;
+    app *a = j->app;
+    a->busy_workers--;
+    a->pending_work--;
+    jobs_drain_reports(a); /* this chain's last reports come before its end */
+    if (status != 0 && t->rc == MCMC_OK) t->rc = MCMC_ECANCELLED;
+    if (t->rc != MCMC_OK && t->rc != MCMC_ECANCELLED && j->chain_rc == MCMC_OK) {
+        j->chain_rc = t->rc;
+        atomic_store(&j->cancel, 1); /* one chain failed: stop the others */
+    }
+    free(t);
+    if (++j->chains_done == j->chains) job_chains_finished(j);
+    schedule(a);
+}
+
+static void chain_start(job *j, uint32_t c) {
+    app *a = j->app;
+    chain_task *t = calloc(1, sizeof *t);
+    if (!t) { /* count it as done and failed */
+        j->chain_rc = MCMC_ENOMEM;
+        if (++j->chains_done == j->chains) job_chains_finished(j);
+        return;
+    }
+    t->job = j;
+    t->chain = c;
+    t->req.data = t;
+    a->busy_workers++;
+    a->pending_work++;
+    uv_queue_work(a->loop, &t->req, chain_work, chain_after);
+}
+
+/* --- preparing: dataset, model, draws file, on the thread pool ------------ */
+
+typedef struct prepare_task {
+    uv_work_t req;
+    job *job;
+} prepare_task;
+
+static int prepare_model(job *j) {
+    const job_spec *s = &j->spec;
+    if (s->model == SPEC_MODEL_GAUSSIAN) {
+        j->model = model_gaussian_create(s->gauss_dim, s->gauss_mean, s->gauss_cov);
+        if (!j->model)
+            snprintf(j->prep_error, sizeof j->prep_error, "cov is not positive definite");
+        return j->model ? 0 : -1;
+    }
+    int rc = s->data == SPEC_DATA_SYNTHETIC
+                 ? dataset_synthesize(&s->synthetic, &j->ds)
+                 : dataset_store_load(j->app->datasets_dir, j->dataset_id, &j->ds, j->prep_error,
+                                      sizeof j->prep_error);
+    if (rc != MCMC_OK) {
+        if (!j->prep_error[0])
+            snprintf(j->prep_error, sizeof j->prep_error, "dataset: %s", mcmc_status_str(rc));
+        return -1;
+    }
+    j->model = model_logistic_create(j->ds, s->prior_variance, s->dtype);
+    if (!j->model) snprintf(j->prep_error, sizeof j->prep_error, "out of memory");
+    return j->model ? 0 : -1;
+}
+
+static int prepare_draws_file(job *j) {
+    char path[4500];
+    job_draws_path(j, path, sizeof path);
+    j->draws_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    off_t size = (off_t)((uint64_t)j->chains * j->samples * j->d * sizeof(double));
+    if (j->draws_fd < 0 || ftruncate(j->draws_fd, size) != 0) {
+        snprintf(j->prep_error, sizeof j->prep_error, "draws file: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void prepare_work(uv_work_t *req) {
+    prepare_task *t = req->data;
+    job *j = t->job;
+    j->prep_error[0] = 0;
+    if (prepare_model(j) == 0) prepare_draws_file(j);
+}
+
+static void prepare_after(uv_work_t *req, int status) {
+    prepare_task *t = req->data;
+    job *j = t->job;
+    app *a = j->app;
+    free(t);
+    a->pending_work--;
+    j->preparing = 0;
+    if (status != 0 && !j->prep_error[0])
+        snprintf(j->prep_error, sizeof j->prep_error, "cancelled");
+    if (j->prep_error[0] || j->cancel_requested || a->shutting_down) {
+        queue_remove(a, j);
+        if (a->shutting_down)
+            job_release_run_state(j);
+        else if (j->cancel_requested)
+            job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
+        else
+            job_finish(j, REGISTRY_JOB_FAILED, j->prep_error);
+    }
+    schedule(a);
+}
+
+/* queued -> running: durable first, then announced; then prepare. */
+static void job_begin(job *j) {
+    app *a = j->app;
+    j->started_ms = app_now_ms();
+    registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms);
+    j->state = REGISTRY_JOB_RUNNING;
+    job_events_add_state(j->events, "running", NULL, app_now());
+    job_notify(j);
+    prepare_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        queue_remove(a, j);
+        job_finish(j, REGISTRY_JOB_FAILED, "out of memory");
+        return;
+    }
+    t->job = j;
+    t->req.data = t;
+    j->preparing = 1;
+    a->pending_work++;
+    uv_queue_work(a->loop, &t->req, prepare_work, prepare_after);
+}
+
+/* Fills free worker slots from the head of the queue, first in first out:
+ * a job's chains all start before the next job's. */
+static void schedule(app *a) {
+    while (!a->shutting_down && a->queue_head && a->busy_workers < a->cfg.workers) {
+        job *j = a->queue_head;
+        if (j->state == REGISTRY_JOB_QUEUED) job_begin(j);
+        if (j->preparing || j->state != REGISTRY_JOB_RUNNING) return;
+        while (j->chains_started < j->chains && a->busy_workers < a->cfg.workers)
+            chain_start(j, j->chains_started++);
+        if (j->chains_started < j->chains) return;
+        queue_remove(a, j);
+    }
+}
+
+/* --- submit, cancel, delete ---------------------------------------------- */
+
+int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **out) {
+    char id[JOB_ID_LEN + 1];
+    json_t *canon = job_spec_to_json(spec);
+    char *text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(canon);
+    job *j = text && make_job_id(id) == 0 ? job_new(a, id, spec, 0) : NULL;
+    if (!j) {
+        free(text);
+        return REGISTRY_ENOMEM;
+    }
+    j->spec_json = text;
+    j->d = d;
+    j->created_ms = app_now_ms();
+    j->state = REGISTRY_JOB_QUEUED;
+    if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
+    registry_job row = {.id = id,
+                        .spec = text,
+                        .dataset_id = (char *)dataset_id,
+                        .created_ms = j->created_ms,
+                        .chains = j->chains,
+                        .num_samples = (int64_t)j->samples,
+                        .d = (int64_t)d};
+    /* files first: the registry row is the commit point */
+    int added = 0, rc = job_create_files(j) != 0 ? REGISTRY_EIO : REGISTRY_OK;
+    if (rc == REGISTRY_OK) rc = (added = jobs_add(a, j) == 0) ? REGISTRY_OK : REGISTRY_ENOMEM;
+    if (rc == REGISTRY_OK) rc = registry_job_insert(a->reg, &row);
+    if (rc != REGISTRY_OK) {
+        if (added) jobs_remove(a, j);
+        job_remove_files(j);
+        job_free(j);
+        return rc;
+    }
+    job_events_add_state(j->events, "queued", NULL, app_now());
+    queue_push(a, j);
+    schedule(a);
+    *out = j;
+    return REGISTRY_OK;
+}
+
+/* Returns 0, or -1 when the job has already ended. */
+int jobs_cancel(app *a, job *j) {
+    if (job_is_final(j)) return -1;
+    if (j->state == REGISTRY_JOB_QUEUED) {
+        queue_remove(a, j);
+        job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
+        return 0;
+    }
+    j->cancel_requested = 1;
+    atomic_store(&j->cancel, 1); /* chains stop at their next block */
+    return 0;
+}
+
+/* Returns 0, or REGISTRY_IN_USE while the job is queued or running. */
+int jobs_delete(app *a, job *j) {
+    if (!job_is_final(j)) return REGISTRY_IN_USE;
+    int rc = registry_job_delete(a->reg, j->id);
+    if (rc != REGISTRY_OK && rc != REGISTRY_NOT_FOUND) return rc;
+    job_remove_files(j);
+    jobs_remove(a, j);
+    j->deleted = 1;
+    if (!j->watchers)
+        job_free(j);
+    else
+        job_notify(j); /* their streams see `deleted` and end */
+    return 0;
+}
+
+/* Shutdown: running chains stop at their next block and their jobs stay
+ * "running" on disk, so the next start runs them again (same bits). */
+void jobs_shutdown(app *a) {
+    a->shutting_down = 1;
+    for (size_t i = 0; i < a->njobs; i++) {
+        job *j = a->jobs[i];
+        if (j->state == REGISTRY_JOB_RUNNING) {
+            j->interrupted = 1;
+            atomic_store(&j->cancel, 1);
+        }
+    }
+}
+
+/* --- restore after a restart --------------------------------------------- */
+
+static int restore_one(void *ctx, const registry_job *row) {
+    app *a = ctx;
+    job_spec spec;
+    spec_errors errs;
+    if (job_spec_parse_text(row->spec, strlen(row->spec), &spec, &errs) != 0) return 0;
+    job *j = job_new(a, row->id, &spec, (uint64_t)row->seq);
+    if (!j) return REGISTRY_ENOMEM;
+    j->spec_json = strdup(row->spec);
+    j->d = (size_t)row->d;
+    j->state = row->state;
+    j->created_ms = row->created_ms;
+    j->started_ms = row->started_ms;
+    j->finished_ms = row->finished_ms;
+    if (row->dataset_id)
+        snprintf(j->dataset_id, sizeof j->dataset_id, "%s", row->dataset_id);
+    else if (j->spec.data == SPEC_DATA_DATASET)
+        snprintf(j->dataset_id, sizeof j->dataset_id, "%s", j->spec.dataset_id);
+    job_set_error(j, row->error);
+    progress_restore(j, row->progress);
+    if (jobs_add(a, j) != 0) {
+        job_free(j);
+        return REGISTRY_ENOMEM;
+    }
+    job_events_add_state(j->events, job_state_name(j), j->error, app_now());
+    if (job_is_final(j)) {
+        uint64_t *draws = calloc(j->chains, sizeof *draws);
+        for (uint32_t c = 0; draws && c < j->chains; c++)
+            draws[c] = j->counts[c].draws;
+        job_events_add_done(j->events, job_state_name(j), j->error, draws, app_now());
+        free(draws);
+    }
+    return 0;
+}
+
+static int restore_queue_one(void *ctx, const char *id) {
+    app *a = ctx;
+    job *j = jobs_find(a, id);
+    if (j) queue_push(a, j);
+    return 0;
+}
+
+int jobs_restore(app *a, char *err, size_t errlen) {
+    int n = registry_jobs_requeue_interrupted(a->reg);
+    if (n < 0) {
+        snprintf(err, errlen, "registry: %s", registry_last_error(a->reg));
+        return -1;
+    }
+    char token[REGISTRY_TOKEN_SIZE] = "";
+    int rc;
+    do {
+        rc = registry_job_list(a->reg, NULL, REGISTRY_PAGE_SIZE_MAX, token, restore_one, a, token);
+    } while (rc == REGISTRY_OK && token[0]);
+    if (rc == REGISTRY_OK) rc = registry_job_next_queued(a->reg, restore_queue_one, a);
+    if (rc != REGISTRY_OK) {
+        snprintf(err, errlen, "registry: %s", registry_status_str(rc));
+        return -1;
+    }
+    for (size_t i = 0; i < a->njobs; i++) /* progress of a rerun starts over */
+        if (a->jobs[i]->state == REGISTRY_JOB_QUEUED)
+            memset(a->jobs[i]->counts, 0, a->jobs[i]->chains * sizeof(chain_counts));
+    schedule(a);
+    return 0;
+}
