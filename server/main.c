@@ -2,8 +2,73 @@
  *
  *   mcmcd serve [options]                                  the daemon
  *   mcmcd run --spec JOB.json --out DRAWS.{npy,csv,json}   run one job offline
+/* main.c - the mcmcd command: dispatches to its subcommands.
+ *
+ *   mcmcd serve [options]                                  the daemon
+ *   mcmcd run --spec JOB.json --out DRAWS.{npy,csv,json}   run one job offline
  *   mcmcd version
+ *
+ * How the daemon (serve.c) uses threads. One libuv loop thread owns
+ * everything that outlives a request: the SQLite registry, the job table
+ * and queue, every job's event log, and every HTTP connection.
+ * libmicrohttpd runs inside that loop in external epoll mode (http.c), so
+ * request handlers and streaming callbacks run on the loop thread too.
+ * libuv's thread pool runs the chains, one work item per chain with at most
+ * `workers` at a time, plus short jobs (dataset parsing, summaries). A
+ * chain writes its draws into the job's draws file itself (pwrite at their
+ * final offset) and queues a small report that reaches the loop through a
+ * uv_async handle; the loop turns reports into progress events and wakes
+ * the streams watching that job (jobs.c, streams.c). A watcher with nothing
+ * to send is a suspended connection: it costs no thread.
+ *
+ * Shutdown (SIGINT, SIGTERM): answer 503 to new requests, ask running
+ * chains to stop at their next block (their jobs stay "running" on disk and
+ * run again, bit for bit, at the next start), wait for the thread pool, end
+ * the streams, close the registry, exit 0.
  */
+#include <stdio.h>
+#include <string.h>
+
+#include "run.h"
+#include "serve.h"
+
+#ifndef MCMCD_VERSION
+#define MCMCD_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out) {
+    fputs("usage: mcmcd <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  serve     run the daemon: HTTP+JSON API on 127.0.0.1:8470 by default\n"
+          "  run       run one job spec offline, writing draws to a file\n"
+          "  version   print the version\n"
+          "\n"
+          "Run 'mcmcd <command> --help' for a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return run_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return serve_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("mcmcd %s\n", MCMCD_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "mcmcd: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
+
 #include <stdio.h>
 #include <string.h>
 

@@ -217,9 +217,7 @@ void streams_draws(app *a, job *j, http_request *req) {
     s->w.stream = http_respond_stream(req, 200, draw_format_content_type(fmt), size,
                                       draw_stream_read, draw_stream_free, s);
     if (!s->w.stream) return;
-    if (follow && !job_is_final(j)) {
-        job_watch(j, &s->w);
-        s->linked = 1;
-    }
+    job_watch(j, &s->w); /* also keeps a deleted job's memory until we end */
+    s->linked = 1;
     (void)a;
 }

@@ -83,7 +83,9 @@ static void summary_after(uv_work_t *req, int status) {
     summary_task *t = req->data;
     t->app->pending_work--;
     job *j = jobs_find(t->app, t->job_id);
-    if (status != 0 || t->failed || !j) {
+    if (!j) {
+        respond_not_found(t->http, "job", t->job_id);
+    } else if (status != 0 || t->failed) {
         http_respond_error(t->http, 500, "internal", "cannot read the draws", NULL);
     } else {
         json_t *params = json_array(), *chains = json_array();
