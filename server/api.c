@@ -37,6 +37,7 @@ static json_t *job_links(const job *j) {
 static json_t *chain_json(const job *j, uint32_t c, uint64_t total) {
     const chain_counts *k = &j->counts[c];
     job_progress p = job_progress_from_counts(c, k->iter, total, k->accepted, k->draws, k->elapsed);
+    if (job_is_final(j)) p.eta_s = 0; /* nothing is left to run */
     return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c, "iter",
                      (json_int_t)k->iter, "total", (json_int_t)total, "draws", (json_int_t)k->draws,
                      "accept_rate", json_number_or_null(p.accept_rate), "it_per_s",
@@ -55,7 +56,8 @@ static json_t *job_json(const job *j, int with_spec) {
         if (k->elapsed > elapsed) elapsed = k->elapsed;
         double rate = k->elapsed > 0 ? (double)k->iter / k->elapsed : NAN;
         double eta = k->iter >= total ? 0 : (double)(total - k->iter) / rate;
-        if (!(eta <= slowest)) slowest = eta;
+        /* the slowest chain decides; a chain not started yet makes it unknown */
+        slowest = isnan(eta) || isnan(slowest) ? NAN : (eta > slowest ? eta : slowest);
         json_array_append_new(chains, chain_json(j, c, total));
     }
     if (job_is_final(j)) slowest = 0;
@@ -176,7 +178,7 @@ static void jobs_post(app *a, http_request *req) {
         respond_spec_errors(req, &errs);
         return;
     }
-    if (a->queued >= a->cfg.max_queued_jobs) {
+    if (jobs_active(a) >= a->cfg.max_queued_jobs) {
         job_spec_free(&spec);
         http_request_add_header(req, "Retry-After", "10");
         http_respond_error(req, 429, "too_many_jobs", "the queue is full; retry later", NULL);
@@ -408,7 +410,7 @@ static int is_job_action(const char *s) {
 /* Routes without an id: answers and returns 1, or 0 when none matched. */
 static int route_fixed(app *a, http_request *req, int n, char **seg) {
     const char *m = http_request_method(req);
-    int get = !strcmp(m, "GET");
+    int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"); /* MHD sends no body for HEAD */
     if (n == 1 && !strcmp(seg[0], "healthz") && get)
         http_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
     else if (n == 1 && !strcmp(seg[0], "metrics") && get)

@@ -108,6 +108,7 @@ job *jobs_find(app *a, const char *id);
  * return). Returns 0 or a registry status; *out is the job. */
 int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **out);
 int jobs_cancel(app *a, job *j);
+size_t jobs_active(const app *a);
 int jobs_delete(app *a, job *j);
 void jobs_shutdown(app *a); /* cancels running chains for a restart */
 void jobs_drain_reports(app *a);

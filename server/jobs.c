@@ -543,6 +543,14 @@ int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **
     return REGISTRY_OK;
 }
 
+/* Jobs queued or running: what max_queued_jobs bounds. */
+size_t jobs_active(const app *a) {
+    size_t n = 0;
+    for (size_t i = 0; i < a->njobs; i++)
+        n += !job_is_final(a->jobs[i]);
+    return n;
+}
+
 /* Returns 0, or -1 when the job has already ended. */
 int jobs_cancel(app *a, job *j) {
     if (job_is_final(j)) return -1;
