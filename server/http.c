@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http.h"
 
@@ -464,7 +465,14 @@ void http_server_stop(http_server *s) {
             st->suspended = 0;
             MHD_resume_connection(st->conn);
         }
-    MHD_run(s->daemon);     /* let resumed streams end and answers go out */
+    /* Let resumed streams send their last chunk and answers go out: run
+     * MHD until no stream is open, for at most about a second. */
+    for (int i = 0; i < 100; i++) {
+        MHD_run(s->daemon);
+        if (s->streams == 0 && !s->deferred) break;
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
     uv_poll_stop(&s->poll); /* before MHD closes the descriptor it watches */
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
