@@ -60,7 +60,8 @@ struct job {
     uint32_t chains_started, chains_done;
     int chain_rc;
     int64_t last_persist_ms;
-    job *queue_next; /* in app->queue while queued */
+    uint64_t persisted_seq; /* the seq the registry holds */
+    job *queue_next;        /* in app->queue while queued */
 };
 
 /* A report from a worker thread, queued for the loop. */

@@ -23,6 +23,11 @@
 #include "errors.h"
 
 #define PERSIST_EVERY_MS 1000
+/* After a restart a job that had not ended numbers its events from its
+ * saved seq plus this gap, and a running job saves its seq at least every
+ * second and every GAP/2 events, so no seq a client saw is handed out again
+ * even after a crash. */
+#define SEQ_RESTART_GAP 1000000
 
 static void schedule(app *a);
 
@@ -237,9 +242,8 @@ static void progress_restore(job *j, const char *text) {
  * one about to be sent: ahead > 0), so numbering continues after a restart. */
 static void persist_progress(job *j, uint64_t ahead) {
     char *text = progress_json(j);
-    if (text)
-        registry_job_set_progress(j->app->reg, j->id, text,
-                                  (int64_t)(job_events_last_seq(j->events) + ahead));
+    j->persisted_seq = job_events_last_seq(j->events) + ahead;
+    if (text) registry_job_set_progress(j->app->reg, j->id, text, (int64_t)j->persisted_seq);
     free(text);
     j->last_persist_ms = app_now_ms();
 }
@@ -297,7 +301,9 @@ static void report_apply(app *a, const chain_report *r) {
         job_progress_from_counts(r->chain, k->iter, chain_total_iterations(&j->spec.chain),
                                  k->accepted, k->draws, k->elapsed);
     job_events_add_progress(j->events, &p, app_now());
-    if (app_now_ms() - j->last_persist_ms >= PERSIST_EVERY_MS) persist_progress(j, 0);
+    if (app_now_ms() - j->last_persist_ms >= PERSIST_EVERY_MS ||
+        job_events_last_seq(j->events) - j->persisted_seq >= SEQ_RESTART_GAP / 2)
+        persist_progress(j, 0);
     job_notify(j);
 }
 
@@ -599,7 +605,8 @@ static int restore_one(void *ctx, const registry_job *row) {
     job_spec spec;
     spec_errors errs;
     if (job_spec_parse_text(row->spec, strlen(row->spec), &spec, &errs) != 0) return 0;
-    job *j = job_new(a, row->id, &spec, (uint64_t)row->seq);
+    uint64_t gap = registry_job_state_is_final(row->state) ? 0 : SEQ_RESTART_GAP;
+    job *j = job_new(a, row->id, &spec, (uint64_t)row->seq + gap);
     if (!j) return REGISTRY_ENOMEM;
     j->spec_json = strdup(row->spec);
     j->d = (size_t)row->d;
