@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# test_mcmc_cli.sh - the `mcmc` command-line tool against a real daemon on
+# loopback, as a user and a script drive it: every subcommand (with
+# MCMC_SERVER and with --server), --help everywhere, tables and --json,
+# exit codes (0 done, 1 failed or cancelled job and server errors, 2 usage,
+# 3 unreachable, 130 Ctrl-C), `mcmc run` and `mcmc draws` files equal byte
+# for byte to `mcmcd run`'s in .npy, CSV and JSON (and selections to the
+# daemon's own), plain progress lines off a terminal, and progress bars
+# redrawn with ANSI cursor movement on one (under script(1)).
+# Usage: test_mcmc_cli.sh PATH/TO/mcmcd (mcmc is BUILD/client/mcmc; KEEP=1
+# keeps the work directory for a look afterwards).
+set -u
+MCMCD=${1:?usage: test_mcmc_cli.sh PATH/TO/mcmcd}
+MCMC=$(cd "$(dirname "$MCMCD")/.." && pwd)/client/mcmc
+PY=/usr/bin/python3
+# loopback only: never let a proxy setting route these requests elsewhere
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy MCMC_SERVER
+export NO_PROXY='*' no_proxy='*'
+
+work=$(mktemp -d /tmp/mcmc-cli.XXXXXX)
+daemon_pid=''
+cleanup() {
+    if [ -n "$daemon_pid" ]; then kill -KILL "$daemon_pid" 2>/dev/null; fi
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+passed=0 failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+bad() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+show() { sed 's/^/# /'; }
+# mcmc with a time limit; stdout and stderr to $work/out and $work/err, rc in $rc
+m() {
+    timeout 60 "$MCMC" "$@" >"$work/out" 2>"$work/err"
+    rc=$?
+}
+# the same with MCMC_SERVER naming a closed port: only --server can reach the daemon
+ms() { MCMC_SERVER=http://127.0.0.1:1 m "$@"; }
+# the value of a JSON document's field: jget FILE 'expr on j'
+jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+
+if [ ! -x "$MCMC" ]; then
+    bad "the mcmc binary is at $MCMC"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+
+# --- usage, before any daemon: --help everywhere, usage errors -------------
+for cmd in "" "help" "data put" "data ls" "data rm" submit watch status ls cancel delete draws \
+    summary run; do
+    # shellcheck disable=SC2086
+    timeout 10 "$MCMC" $cmd --help >"$work/help" 2>"$work/help.err"
+    hrc=$?
+    check "mcmc ${cmd:+$cmd }--help: exit 0, usage on stdout" \
+        "[ $hrc -eq 0 ] && grep -q '^usage: mcmc' '$work/help' && [ ! -s '$work/help.err' ]"
+done
+m help draws
+check "mcmc help draws: the draws usage" "[ $rc -eq 0 ] && grep -q 'usage: mcmc draws JOB' '$work/out'"
+m
+check "mcmc alone: exit 2 and the usage on stderr" "[ $rc -eq 2 ] && grep -q '^usage:' '$work/err'"
+for args in "frobnicate" "data" "data frob" "ls --bogus" "status" "status a b" "draws JOB" \
+    "draws JOB -o x.txt" "draws JOB -o x.npy --thin 0" "draws JOB -o x.npy --chain -1" \
+    "ls --state sleeping" "submit" "run spec.json" "watch J --progress fancy" \
+    "submit /nonexistent/spec.json"; do
+    # shellcheck disable=SC2086
+    m $args
+    check "mcmc $args: exit 2 with a 'mcmc: ' message" "[ $rc -eq 2 ] && grep -q '^mcmc: ' '$work/err'"
+done
+
+# --- the daemon: ephemeral port, temporary data dir -------------------------
+"$MCMCD" serve --port 0 --data-dir "$work/data" >"$work/daemon.out" 2>"$work/daemon.err" &
+daemon_pid=$!
+URL=''
+for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
+    line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
+    case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && break ;; esac
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+done
+case "$URL" in
+http://127.0.0.1:[0-9]*) ok "daemon listens on $URL" ;;
+*)
+    bad "daemon did not start"
+    show <"$work/daemon.err"
+    echo "$passed passed, $failed failed"
+    exit 1
+    ;;
+esac
+export MCMC_SERVER=$URL
+cd "$work" || exit 1
+
+cat >spec.json <<'JSON'
+{"data": {"synthetic": {"n": 500, "d": 3, "seed": 4}},
+ "sampler": {"type": "mala", "step_size": 0.01},
+ "num_samples": 2000, "num_warmup": 100, "chains": 4, "key": [0, 42],
+ "init": "prior", "progress_every": 250}
+JSON
+"$PY" - "$work/data.csv" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(1)
+X = rng.normal(size=(300, 2)); y = (rng.uniform(size=300) < 1 / (1 + np.exp(-X @ [1.5, -1]))).astype(int)
+with open(sys.argv[1], 'w') as f:
+    f.write('x1,x2,y\n')
+    for r, t in zip(X, y): f.write('%r,%r,%d\n' % (r[0], r[1], t))
+PY
+cat >nodata.json <<'JSON'
+{"sampler": {"type": "ula", "step_size": 0.001}, "num_samples": 500, "chains": 2,
+ "progress_every": 100}
+JSON
+
+# --- datasets ---------------------------------------------------------------
+echo "# \$ mcmc data put data.csv --name mine"
+m data put data.csv --name mine
+show <out
+DS=$(awk '{print $1}' out)
+check "data put: exit 0, one line: id, 300x2, name" \
+    "[ $rc -eq 0 ] && [ \$(wc -l <out) -eq 1 ] && grep -q '300x2' out && grep -q 'mine\$' out && [ -n '$DS' ]"
+ms --server "$URL" data put data.csv --json
+check "data put --json (--server before the command): the same id" \
+    "[ $rc -eq 0 ] && [ \"\$(jget out 'j[\"id\"]')\" = '$DS' ] && [ \"\$(jget out 'j[\"n\"]')\" = 300 ]"
+echo "# \$ mcmc data ls"
+m data ls
+show <out
+check "data ls: one line per dataset, with its id" "[ $rc -eq 0 ] && [ \$(wc -l <out) -eq 1 ] && grep -q '^$DS ' out"
+m data ls --json
+check "data ls --json: {\"datasets\": [...]} with it" \
+    "[ $rc -eq 0 ] && [ \"\$(jget out '[d[\"id\"] for d in j[\"datasets\"]]')\" = \"['$DS']\" ]"
+
+# --- submit --watch off a terminal: plain progress lines ---------------------
+echo "# \$ mcmc submit spec.json --watch 2>progress.log"
+m submit spec.json --watch
+JOB=$(head -n 1 out)
+head -n 4 err | show
+check "submit --watch: exit 0, the job id alone on stdout" \
+    "[ $rc -eq 0 ] && echo '$JOB' | grep -Eq '^[0-9a-f]{24}\$' && [ \$(wc -l <out) -eq 1 ]"
+check "submit --watch off a terminal: plain 'job ID chain C: ITER/TOTAL' lines, no ANSI" \
+    "grep -Eq '^job $JOB chain [0-3]: +[0-9]+/2100 .*it/s.*acc.*ETA' err && ! grep -q \$'\\033' err"
+check "submit --watch: each chain's last line says 2100/2100" \
+    "[ \$(grep -c '2100/2100 100.0%' err) -ge 4 ]"
+check "submit --watch: ends with the final state" "[ \"\$(tail -n 1 err)\" = 'job $JOB succeeded' ]"
+
+# --- status, ls, summary ---------------------------------------------------
+echo "# \$ mcmc status $JOB"
+m status "$JOB"
+show <out
+check "status: state, shape and one row per chain" \
+    "[ $rc -eq 0 ] && grep -q '^state  *succeeded' out && grep -q '4 chains x 2000 draws x 3' out &&
+     [ \$(grep -Ec '^ +[0-3] +2100/2100' out) -eq 4 ]"
+ms status "$JOB" --json --server "$URL"
+check "status --json --server: the job with its spec" \
+    "[ $rc -eq 0 ] && [ \"\$(jget out 'j[\"state\"], j[\"shape\"], j[\"spec\"][\"chains\"]')\" = 'succeeded [4, 2000, 3] 4' ]"
+echo "# \$ mcmc ls"
+m ls
+show <out
+check "ls: a header and the job's row" "[ $rc -eq 0 ] && head -n 1 out | grep -q '^ID' && grep -q '^$JOB  succeeded' out"
+m ls --state running
+check "ls --state running: no job" "[ $rc -eq 0 ] && ! grep -q '$JOB' out"
+ms ls --state succeeded --json --server "$URL"
+check "ls --state succeeded --json: {\"jobs\": [...]} with it" \
+    "[ $rc -eq 0 ] && [ \"\$(jget out '[x[\"id\"] for x in j[\"jobs\"]]')\" = \"['$JOB']\" ]"
+echo "# \$ mcmc summary $JOB"
+m summary "$JOB"
+show <out
+check "summary: a row per parameter (theta.1..3) with mean, sd, ESS and R-hat" \
+    "[ $rc -eq 0 ] && grep -q 'mean.*sd.*ess_bulk.*rhat' out &&
+     for p in 1 2 3; do grep -Eq \"^theta.\$p +-?[0-9]\" out || exit 1; done"
+check "summary: a row per chain" "[ \$(grep -Ec '^ +[0-3] +0\\.[0-9]{3} +2000\$' out) -eq 4 ]"
+m summary "$JOB" --json
+check "summary --json: parameters and chains" \
+    "[ $rc -eq 0 ] && [ \"\$(jget out '[p[\"name\"] for p in j[\"parameters\"]], len(j[\"chains\"])')\" = \"['theta.1', 'theta.2', 'theta.3'] 4\" ]"
+
+# --- draws: byte for byte mcmcd run's, selections the daemon's ---------------
+for ext in npy csv json; do
+    timeout 60 "$MCMCD" run -q --spec spec.json --out "offline.$ext" 2>/dev/null
+    ms draws "$JOB" -o "draws.$ext" --server "$URL"
+    check "draws -o draws.$ext: exit 0, equal to mcmcd run's .$ext byte for byte" \
+        "[ $rc -eq 0 ] && cmp -s draws.$ext offline.$ext"
+    m run spec.json -o "run.$ext" --progress none
+    check "run spec.json -o run.$ext: equal to mcmcd run's .$ext byte for byte" \
+        "[ $rc -eq 0 ] && cmp -s run.$ext offline.$ext"
+done
+check "numpy loads the .npy: 4 x 2000 x 3 float64" \
+    "$PY -c 'import numpy as np; a = np.load(\"draws.npy\"); assert a.shape == (4, 2000, 3) and a.dtype == np.float64'"
+for ext in csv json npy; do
+    m draws "$JOB" -o "sel.$ext" --chain 2 --start 10 --stop 300 --thin 7
+    timeout 20 curl -s -o "sel-curl.$ext" \
+        "$URL/v1/jobs/$JOB/draws?format=$ext&chain=2&start=10&stop=300&thin=7"
+    check "draws --chain 2 --start 10 --stop 300 --thin 7 (.$ext): the daemon's bytes" \
+        "[ $rc -eq 0 ] && cmp -s sel.$ext sel-curl.$ext"
+done
+check "the selection: chain 2's draws 10, 17, ... 297 in the CSV" \
+    "[ \"\$(sed -n '2p;\$p' sel.csv | cut -d, -f1,2 | tr '\\n' ' ')\" = '2,10 2,297 ' ]"
+m draws "$JOB" -o nodir/x.npy
+check "draws into a missing directory: exit 1, no file" "[ $rc -eq 1 ] && [ ! -e nodir ]"
+m draws 000000000000000000000000 -o missing.npy
+check "draws of a missing job: exit 1, the server's 404, no file" \
+    "[ $rc -eq 1 ] && grep -q '404' err && [ ! -e missing.npy ] && ! ls missing.npy.* 2>/dev/null"
+
+# --- run --data: upload the rows and point the spec at them ------------------
+for ext in npy csv; do
+    timeout 60 "$MCMCD" run -q --spec nodata.json --data data.csv --out "offline-data.$ext" 2>/dev/null
+    m run nodata.json --data data.csv -o "run-data.$ext"
+    check "run nodata.json --data data.csv -o .$ext: mcmcd run --data's bytes" \
+        "[ $rc -eq 0 ] && cmp -s run-data.$ext offline-data.$ext"
+done
+check "run prints the job id on stdout and 'wrote FILE' on stderr" \
+    "grep -Eq '^[0-9a-f]{24}\$' out && grep -q 'wrote run-data.csv: 2 chains x 500 draws x 2' err"
+m run spec.json --data data.csv -o x.npy
+check "run --data with synthetic data in the spec: exit 2" "[ $rc -eq 2 ] && grep -q 'drop --data' err"
+
+# --- an invalid spec: every field path ---------------------------------------
+cat >bad.json <<'JSON'
+{"data": {"synthetic": {"n": 100, "d": 2}}, "sampler": {"type": "ula", "step_size": -1},
+ "chains": 0, "bogus": 1}
+JSON
+echo "# \$ mcmc submit bad.json"
+m submit bad.json
+show <err
+check "invalid spec: exit 1, the server's message" "[ $rc -eq 1 ] && grep -q '^mcmc: submit: .*422' err"
+for p in sampler.step_size chains bogus; do
+    check "invalid spec: stderr names $p" "grep -q '^mcmc: .*at $p: ' err"
+done
+m run bad.json -o never.npy
+check "run of an invalid spec: exit 1, no file" "[ $rc -eq 1 ] && grep -q 'at chains: ' err && [ ! -e never.npy ]"
+printf '{"data": ' | timeout 20 "$MCMC" submit - >out 2>err
+rc=$?
+check "malformed JSON from stdin: exit 1 with the byte offset" "[ $rc -eq 1 ] && grep -q 'offset' err"
+
+# --- a cancelled job: watch exits 1; delete ----------------------------------
+cat >long.json <<'JSON'
+{"data": {"synthetic": {"n": 20000, "d": 5}}, "sampler": {"type": "ula", "step_size": 1e-4},
+ "num_samples": 100000000, "chains": 2, "progress_every": 100}
+JSON
+m submit long.json --json
+LONG=$(jget out 'j["id"]')
+check "submit --json: the job as JSON" "[ $rc -eq 0 ] && [ -n '$LONG' ]"
+timeout 60 "$MCMC" watch "$LONG" --json >watch.ndjson 2>watch.err &
+watch_pid=$!
+sleep 1
+m cancel "$LONG"
+check "cancel: exit 0" "[ $rc -eq 0 ] && grep -q '$LONG' out"
+wait "$watch_pid"
+wrc=$?
+check "watch --json of the cancelled job: exit 1, NDJSON ending with done/cancelled" \
+    "[ $wrc -eq 1 ] && [ \"\$(tail -n 1 watch.ndjson | $PY -c 'import json,sys; e=json.load(sys.stdin); print(e[\"type\"], e[\"state\"])')\" = 'done cancelled' ]"
+m watch "$LONG"
+check "watch of the cancelled job: exit 1, ends 'job ID cancelled'" \
+    "[ $rc -eq 1 ] && [ \"\$(tail -n 1 err)\" = 'job $LONG cancelled' ]"
+m cancel "$LONG"
+check "cancel again: exit 1 with the server's 409" "[ $rc -eq 1 ] && grep -q '409' err"
+ms --server="$URL" delete "$LONG"
+check "delete --server=URL: exit 0" "[ $rc -eq 0 ] && grep -q 'deleted job $LONG' out"
+m status "$LONG"
+check "status of the deleted job: exit 1, 404 on stderr" "[ $rc -eq 1 ] && grep -q 'not_found' err"
+
+# --- run and Ctrl-C: the job is cancelled, no file ---------------------------
+# (mcmc itself gets the signal: timeout(1) would send it twice)
+"$MCMC" run long.json -o int.npy --progress lines >int.out 2>int.err &
+run_pid=$!
+for _ in $(seq 200); do # the job submitted and its progress flowing: up to 20 s
+    grep -q 'chain' int.err 2>/dev/null && break
+    sleep 0.1
+done
+kill -INT "$run_pid"
+for _ in $(seq 300); do # at most 30 s to cancel and exit
+    kill -0 "$run_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -KILL "$run_pid" 2>/dev/null
+wait "$run_pid"
+irc=$?
+INT=$(head -n 1 int.out)
+check "run, then SIGINT: exit 130, no file" "[ $irc -eq 130 ] && [ ! -e int.npy ] && ! ls int.npy.* 2>/dev/null"
+check "run, then SIGINT: 'interrupted; job ID cancelled' on stderr" \
+    "grep -q '^mcmc: interrupted; job $INT cancelled' int.err"
+m status "$INT" --json
+check "run, then SIGINT: the job is cancelled" "[ \"\$(jget out 'j[\"state\"]')\" = cancelled ]"
+[ -n "$INT" ] && timeout 20 "$MCMC" cancel "$INT" >/dev/null 2>&1 # whatever happened: free the workers
+
+# --- on a terminal: bars redrawn in place ------------------------------------
+if command -v script >/dev/null 2>&1; then
+    cat >bars.json <<'JSON'
+{"data": {"synthetic": {"n": 5000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4},
+ "num_samples": 20000, "chains": 3, "progress_every": 1000}
+JSON
+    TERM=xterm timeout 60 script -qfec "'$MCMC' submit bars.json --watch" /dev/null >tty.out 2>&1
+    trc=$?
+    tr -d '\r' <tty.out | tail -n 5 | cat -v | show
+    check "submit --watch on a terminal: exit 0" "[ $trc -eq 0 ]"
+    check "on a terminal: ANSI cursor-up and clear-line sequences" \
+        "grep -q \$'\\033\\[[0-9]*A' tty.out && grep -q \$'\\033\\[2K' tty.out"
+    check "on a terminal: one bar line per chain, full at the end" \
+        "for c in 0 1 2; do grep -aEq \"chain \$c \\[#+\\] 20000/20000 100.0%.*it/s.*acc.*ETA\" tty.out || exit 1; done"
+    check "on a terminal: ends with the final state" "tr -d '\\r' <tty.out | tail -n 1 | grep -q 'succeeded'"
+else
+    ok "# SKIP script(1) is not installed: no terminal test"
+fi
+
+# --- the daemon gone: unreachable is exit 3 -----------------------------------
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
+daemon_pid=''
+for args in "ls" "status $JOB" "data ls" "submit spec.json" "run spec.json -o y.npy"; do
+    # shellcheck disable=SC2086
+    m $args
+    check "mcmc $args with the server gone: exit 3" "[ $rc -eq 3 ] && grep -q 'cannot reach' err"
+done
+MCMC_SERVER=$URL m --server http://127.0.0.1:1 ls
+check "--server wins over MCMC_SERVER: a closed port, exit 3" "[ $rc -eq 3 ]"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
