@@ -295,6 +295,12 @@ mcmc_client_status mcmcc_perform(mcmc_client *c, const mcmcc_request *rq, mcmcc_
     CURL *curl = c->curl;
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
+    /* loopback never goes through a proxy; the user's no_proxy still holds */
+    const char *env = getenv("no_proxy") ? getenv("no_proxy") : getenv("NO_PROXY");
+    char noproxy[1024];
+    snprintf(noproxy, sizeof noproxy, "%.900s%slocalhost,127.0.0.1,::1", env ? env : "",
+             env && *env ? "," : "");
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, noproxy);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mcmcclient/" MCMC_CLIENT_VERSION);
