@@ -1,0 +1,890 @@
+/* post_tables.c - the post's 24 benchmark configurations on our core.
+ *
+ * ULA, MALA and SGLD on Bayesian logistic regression, 20 000 iterations, one
+ * chain started at theta_true, synthetic data (theta_variance 10, rho 0), in
+ * float64 and float32. For every row it prints the median time of several
+ * runs and sets it against two lower bounds measured in the same invocation
+ * on this machine:
+ *
+ *  - memory: the time to read an array of the same size as the X the
+ *    gradient reads (N*d*elem bytes; SGLD: batch*d*elem) once, with a
+ *    vectorised sum, repeated as the chain repeats it (so an X that fits a
+ *    cache is read at that cache's speed); median of several passes;
+ *  - arithmetic: per row 2d flops for the dot and 2d for the gradient axpy
+ *    at the measured FMA peak of this core, plus the per-row cost of the
+ *    link (sigmoid; MALA also the softplus) measured through
+ *    simd_ops_get()->vmath_apply over an array in L1.
+ *
+ * The bound is the larger of the two; the ratio is our time / bound. It also
+ * prints the post's full-JAX CPU time (second run) and our speedup over it,
+ * and writes every number as JSON under bench/results/.
+ *
+ * Not a test: timings depend on the machine and on its load. */
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "dataset.h"
+#include "errors.h"
+#include "model.h"
+#include "rng.h"
+#include "simd.h"
+
+#ifndef BENCH_RESULTS_DIR
+#define BENCH_RESULTS_DIR "bench/results"
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BENCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BENCH_CLONES
+#endif
+
+/* --- the post's configurations --------------------------------------- */
+
+typedef struct post_row {
+    sampler_type sampler;
+    const char *table; /* "data" (d = 5) or "dim" (N = 1000) */
+    size_t n, d;
+    double step;
+    uint32_t batch; /* SGLD minibatch */
+    /* The post's CPU times in seconds: Python loop, JAX kernel + Python
+     * loop, full JAX second run (post-workloads.md, section 1). */
+    double post_py, post_kernel, post_full2;
+} post_row;
+
+static const post_row ROWS[] = {
+    {SAMPLER_ULA, "data", 1000, 5, 5e-3, 0, 11, 3.4, 0.18},
+    {SAMPLER_ULA, "data", 10000, 5, 5e-4, 0, 11, 4.6, 1.6},
+    {SAMPLER_ULA, "data", 100000, 5, 5e-5, 0, 32, 32, 24},
+    {SAMPLER_ULA, "data", 1000000, 5, 5e-6, 0, 280, 280, 250},
+    {SAMPLER_ULA, "dim", 1000, 5, 5e-3, 0, 11, 3.4, 0.19},
+    {SAMPLER_ULA, "dim", 1000, 500, 5e-3, 0, 12, 5.0, 1.6},
+    {SAMPLER_ULA, "dim", 1000, 1000, 5e-3, 0, 13, 7.7, 3.4},
+    {SAMPLER_ULA, "dim", 1000, 2000, 5e-3, 0, 13, 16, 13},
+    {SAMPLER_MALA, "data", 1000, 5, 5e-3, 0, 38, 7, 0.19},
+    {SAMPLER_MALA, "data", 10000, 5, 5e-4, 0, 38, 7, 1.9},
+    {SAMPLER_MALA, "data", 100000, 5, 5e-5, 0, 56, 35, 26},
+    {SAMPLER_MALA, "data", 1000000, 5, 5e-6, 0, 330, 310, 272},
+    {SAMPLER_MALA, "dim", 1000, 5, 5e-3, 0, 39, 7.2, 0.20},
+    {SAMPLER_MALA, "dim", 1000, 500, 5e-3, 0, 40, 7.2, 1.5},
+    {SAMPLER_MALA, "dim", 1000, 1000, 5e-3, 0, 41, 8.0, 3.4},
+    {SAMPLER_MALA, "dim", 1000, 2000, 5e-3, 0, 43, 15, 13},
+    {SAMPLER_SGLD, "data", 1000, 5, 5e-3, 100, 59, 4.2, 0.056},
+    {SAMPLER_SGLD, "data", 10000, 5, 5e-4, 1000, 60, 4.4, 0.9},
+    {SAMPLER_SGLD, "data", 100000, 5, 5e-5, 1000, 73, 3.9, 0.40},
+    {SAMPLER_SGLD, "data", 1000000, 5, 5e-6, 1000, 65, 4.0, 0.69},
+    {SAMPLER_SGLD, "dim", 1000, 5, 5e-3, 100, 61, 4.2, 0.055},
+    {SAMPLER_SGLD, "dim", 1000, 500, 5e-3, 100, 62, 4.2, 0.56},
+    {SAMPLER_SGLD, "dim", 1000, 1000, 5e-3, 100, 62, 5.0, 0.98},
+    {SAMPLER_SGLD, "dim", 1000, 2000, 5e-3, 100, 68, 6.4, 1.95},
+};
+enum { NROWS = sizeof ROWS / sizeof ROWS[0], MAX_RUNS = 64 };
+
+static const char *sampler_name(sampler_type s) {
+    return s == SAMPLER_ULA ? "ula" : s == SAMPLER_MALA ? "mala" : "sgld";
+}
+
+/* --- options ------------------------------------------------------------ */
+
+typedef struct options {
+    int runs, runs_large; /* runs per row; for the N = 1e6 rows */
+    uint64_t iters;
+    int quick;
+    int only;          /* -1: every sampler */
+    const char *table; /* NULL, "data" or "dim" */
+    int f64, f32;
+    unsigned threads;
+    const char *cpus; /* a CPU list to pin to, e.g. "0" or "0-1" */
+    const char *json; /* output file; NULL: a dated name under out_dir */
+    const char *out_dir;
+    const char *label;
+    int no_json;
+} options;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: bench_post_tables [options]\n"
+            "\n"
+            "Runs the post's 24 configurations (ULA, MALA, SGLD; N = 1e3..1e6 at d = 5 and\n"
+            "d = 5..2000 at N = 1000) on one chain and compares each with the memory or\n"
+            "arithmetic bound of this machine and with the post's full-JAX CPU time.\n"
+            "\n"
+            "  --runs N        timed runs per row, the median is reported (5)\n"
+            "  --runs-large N  runs for the N = 1e6 rows (min(runs, 3))\n"
+            "  --iters N       iterations per run (20000, the post's)\n"
+            "  --quick         a smoke run: 1000 iterations, 2 runs\n"
+            "  --only S        ula, mala or sgld only\n"
+            "  --table T       data (d = 5) or dim (N = 1000) rows only\n"
+            "  --dtype T       f64, f32 or both (both)\n"
+            "  --threads N     threads one chain may use (1; rows are not split over\n"
+            "                  threads yet, so one chain runs on one thread)\n"
+            "  --cpus LIST     pin to these CPUs (e.g. 0 or 0-1 or 0,2), like taskset\n"
+            "  --json FILE     write the results here\n"
+            "  --out-dir DIR   else write DIR/post_tables-DATE-HOST.json (%s)\n"
+            "  --label TEXT    a free-form label stored in the JSON\n"
+            "  --no-json       write no file\n",
+            BENCH_RESULTS_DIR);
+}
+
+static int parse_cpus(const char *s, cpu_set_t *set) {
+    CPU_ZERO(set);
+    while (*s) {
+        char *e;
+        long a = strtol(s, &e, 10), b = a;
+        if (e == s || a < 0) return -1;
+        if (*e == '-') {
+            s = e + 1;
+            b = strtol(s, &e, 10);
+            if (e == s || b < a) return -1;
+        }
+        for (long c = a; c <= b && c < CPU_SETSIZE; c++)
+            CPU_SET((int)c, set);
+        s = e;
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options *o) {
+    *o = (options){.runs = 5,
+                   .runs_large = -1,
+                   .iters = 20000,
+                   .only = -1,
+                   .f64 = 1,
+                   .f32 = 1,
+                   .threads = 1,
+                   .out_dir = BENCH_RESULTS_DIR};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV()                                                                                    \
+    do {                                                                                           \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "bench_post_tables: %s needs a value\n", a);                           \
+            return -1;                                                                             \
+        }                                                                                          \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "--runs")) {
+            NEEDV();
+            o->runs = atoi(v);
+        } else if (!strcmp(a, "--runs-large")) {
+            NEEDV();
+            o->runs_large = atoi(v);
+        } else if (!strcmp(a, "--iters")) {
+            NEEDV();
+            o->iters = strtoull(v, NULL, 10);
+        } else if (!strcmp(a, "--quick")) {
+            o->quick = 1;
+        } else if (!strcmp(a, "--only")) {
+            NEEDV();
+            o->only = !strcmp(v, "ula")    ? SAMPLER_ULA
+                      : !strcmp(v, "mala") ? SAMPLER_MALA
+                      : !strcmp(v, "sgld") ? SAMPLER_SGLD
+                                           : -2;
+            if (o->only == -2) {
+                fprintf(stderr, "bench_post_tables: --only takes ula, mala or sgld\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--table")) {
+            NEEDV();
+            if (strcmp(v, "data") && strcmp(v, "dim")) {
+                fprintf(stderr, "bench_post_tables: --table takes data or dim\n");
+                return -1;
+            }
+            o->table = v;
+        } else if (!strcmp(a, "--dtype")) {
+            NEEDV();
+            o->f64 = !strcmp(v, "f64") || !strcmp(v, "both");
+            o->f32 = !strcmp(v, "f32") || !strcmp(v, "both");
+            if (!o->f64 && !o->f32) {
+                fprintf(stderr, "bench_post_tables: --dtype takes f64, f32 or both\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--threads")) {
+            NEEDV();
+            o->threads = (unsigned)atoi(v);
+        } else if (!strcmp(a, "--cpus")) {
+            NEEDV();
+            o->cpus = v;
+        } else if (!strcmp(a, "--json")) {
+            NEEDV();
+            o->json = v;
+        } else if (!strcmp(a, "--out-dir")) {
+            NEEDV();
+            o->out_dir = v;
+        } else if (!strcmp(a, "--label")) {
+            NEEDV();
+            o->label = v;
+        } else if (!strcmp(a, "--no-json")) {
+            o->no_json = 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "bench_post_tables: unknown option %s\n", a);
+            usage(stderr);
+            return -1;
+        }
+#undef NEEDV
+    }
+    if (o->quick) {
+        if (o->iters == 20000) o->iters = 1000;
+        if (o->runs == 5) o->runs = 2;
+    }
+    if (o->runs_large < 0) o->runs_large = o->runs < 3 ? o->runs : 3;
+    if (o->runs < 1 || o->runs > MAX_RUNS || o->runs_large < 1 || o->runs_large > MAX_RUNS ||
+        o->iters < 1 || o->threads < 1) {
+        fprintf(stderr, "bench_post_tables: runs must be 1..%d, iters and threads >= 1\n",
+                MAX_RUNS);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- clocks and statistics ----------------------------------------------- */
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+static double now(void) {
+    return clock_s(CLOCK_MONOTONIC);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static double median(const double *v, int n) {
+    double t[MAX_RUNS * 4];
+    memcpy(t, v, (size_t)n * sizeof *t);
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+static double minimum(const double *v, int n) {
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+/* A sink the compiler cannot see through, so that timed loops stay. */
+static volatile double bench_sink;
+
+/* --- the memory bound: a STREAM-style read ------------------------------- */
+
+BENCH_CLONES
+static double sum_f64(const double *x, size_t n) {
+    double acc[64] = {0};
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 64; k++)
+            acc[k] += x[i + k];
+    double s = 0;
+    for (; i < n; i++)
+        s += x[i];
+    for (int k = 0; k < 64; k++)
+        s += acc[k];
+    return s;
+}
+
+BENCH_CLONES
+static double sum_f32(const float *x, size_t n) {
+    float acc[128] = {0};
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128)
+        for (int k = 0; k < 128; k++)
+            acc[k] += x[i + k];
+    double s = 0;
+    for (; i < n; i++)
+        s += x[i];
+    for (int k = 0; k < 128; k++)
+        s += acc[k];
+    return s;
+}
+
+/* Median seconds to read `bytes` once (elements of `elem` bytes), the
+ * array read over and over as a chain reads its X. */
+static double stream_read_seconds(size_t bytes, size_t elem, double *best) {
+    size_t n = bytes / elem;
+    if (n < 1) n = 1;
+    void *x = NULL;
+    if (posix_memalign(&x, 64, n * elem) != 0) return NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (elem == 4)
+            ((float *)x)[i] = (float)(i % 7) * 0.25f;
+        else
+            ((double *)x)[i] = (double)(i % 7) * 0.25;
+    }
+    /* Calibrate: enough passes per sample for about 2 ms. */
+    double t0 = now();
+    int passes = 0;
+    do {
+        bench_sink += elem == 4 ? sum_f32(x, n) : sum_f64(x, n);
+        passes++;
+    } while (now() - t0 < 2e-3);
+    double per = (now() - t0) / passes;
+    long reps = (long)(2e-3 / per) + 1;
+    enum { SAMPLES = 9 };
+    double s[SAMPLES];
+    for (int k = 0; k < SAMPLES; k++) {
+        double a = now();
+        for (long r = 0; r < reps; r++)
+            bench_sink += elem == 4 ? sum_f32(x, n) : sum_f64(x, n);
+        s[k] = (now() - a) / (double)reps;
+    }
+    free(x);
+    *best = minimum(s, SAMPLES);
+    return median(s, SAMPLES);
+}
+
+/* --- the arithmetic bound ------------------------------------------------ */
+
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v16f __attribute__((vector_size(64)));
+
+/* 16 independent chains of vector FMAs: the core's peak FMA throughput.
+ * Returns flops per second (an FMA is 2 flops). */
+#define FMA_PEAK(name, vt, lanes, scalar)                                                          \
+    BENCH_CLONES                                                                                   \
+    static double name(long iters) {                                                               \
+        vt a[16], m, c;                                                                            \
+        for (int k = 0; k < 16; k++)                                                               \
+            for (int l = 0; l < (lanes); l++)                                                      \
+                a[k][l] = (scalar)(k + l) * (scalar)1e-3;                                          \
+        for (int l = 0; l < (lanes); l++) {                                                        \
+            m[l] = (scalar)0.999999;                                                               \
+            c[l] = (scalar)1e-7;                                                                   \
+        }                                                                                          \
+        double t0 = now();                                                                         \
+        for (long i = 0; i < iters; i++) {                                                         \
+            for (int k = 0; k < 16; k++)                                                           \
+                a[k] = a[k] * m + c;                                                               \
+        }                                                                                          \
+        double t = now() - t0;                                                                     \
+        scalar s = 0;                                                                              \
+        for (int k = 0; k < 16; k++)                                                               \
+            for (int l = 0; l < (lanes); l++)                                                      \
+                s += a[k][l];                                                                      \
+        bench_sink += (double)s;                                                                   \
+        return 2.0 * 16 * (lanes) * (double)iters / t;                                             \
+    }
+FMA_PEAK(fma_peak_f64, v8d, 8, double)
+FMA_PEAK(fma_peak_f32, v16f, 16, float)
+
+/* The best of several short samples: a peak is what the core can do, and on
+ * a shared machine the median mostly measures the neighbours. */
+static double peak_flops(int f32) {
+    enum { SAMPLES = 15 };
+    double s[SAMPLES], best = 0;
+    (void)(f32 ? fma_peak_f32(100000) : fma_peak_f64(100000));
+    for (int k = 0; k < SAMPLES; k++) {
+        s[k] = f32 ? fma_peak_f32(300000) : fma_peak_f64(300000);
+        best = s[k] > best ? s[k] : best;
+    }
+    return best;
+}
+
+/* Seconds per element of a vmath function through the running SIMD path,
+ * over an array that stays in L1; the best of several samples, as above. */
+static double vmath_seconds(simd_vmath_fn fn) {
+    enum { NX = 2048, SAMPLES = 15 };
+    static double x[NX], y[NX];
+    for (int i = 0; i < NX; i++)
+        x[i] = -20.0 + 40.0 * i / NX;
+    const simd_ops *ops = simd_ops_get();
+    double t0 = now();
+    long passes = 0;
+    do {
+        ops->vmath_apply(fn, x, y, NX);
+        passes++;
+    } while (now() - t0 < 2e-3);
+    double s[SAMPLES];
+    for (int k = 0; k < SAMPLES; k++) {
+        double a = now();
+        for (long r = 0; r < passes; r++)
+            ops->vmath_apply(fn, x, y, NX);
+        s[k] = (now() - a) / (double)(passes * NX);
+        bench_sink += y[NX / 3];
+    }
+    return minimum(s, SAMPLES);
+}
+
+/* --- running chains ------------------------------------------------------- */
+
+typedef struct counter {
+    uint64_t blocks, draws, grad_evals, accepted;
+} counter;
+
+static int count_block(void *ctx, const chain_block *blk) {
+    counter *c = ctx;
+    c->blocks++;
+    c->draws += blk->count;
+    c->grad_evals = blk->grad_evals;
+    c->accepted = blk->accepted;
+    return 0;
+}
+
+typedef struct result {
+    const post_row *row;
+    model_dtype dtype;
+    size_t elem;
+    int runs;
+    uint64_t iters;
+    double wall[MAX_RUNS], cpu[MAX_RUNS];
+    double median_s, min_s, median_cpu_s;
+    uint64_t grad_evals, accepted, blocks;
+    double x_bytes_per_grad, stream_s, stream_best_s, arith_s, bound_s;
+    const char *bound_kind;
+    int status;
+} result;
+
+static model_dtype dtypes[2] = {DTYPE_F64, DTYPE_F32};
+
+typedef struct machine {
+    char cpu_model[256];
+    long cores;
+    const char *simd;
+    char host[256];
+    char kernel[256];
+    double peak_f64, peak_f32;
+    double t_exp, t_sigmoid, t_softplus;
+    double load_before[3], load_after[3];
+} machine;
+
+static void read_loadavg(double l[3]) {
+    l[0] = l[1] = l[2] = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    if (fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3) l[0] = l[1] = l[2] = NAN;
+    fclose(f);
+}
+
+static void machine_info(machine *m) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->cpu_model, sizeof m->cpu_model, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "model name", 10)) continue;
+            char *p = strchr(line, ':');
+            if (!p) continue;
+            p++;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            p[strcspn(p, "\n")] = 0;
+            snprintf(m->cpu_model, sizeof m->cpu_model, "%s", p);
+            break;
+        }
+        fclose(f);
+    }
+    m->cores = sysconf(_SC_NPROCESSORS_ONLN);
+    m->simd = simd_ops_get()->name;
+    if (gethostname(m->host, sizeof m->host) != 0) snprintf(m->host, sizeof m->host, "host");
+    m->host[sizeof m->host - 1] = 0;
+    struct utsname u;
+    if (uname(&u) == 0) snprintf(m->kernel, sizeof m->kernel, "%s %s", u.sysname, u.release);
+}
+
+static double stream_cache_lookup(size_t bytes, size_t elem, double *best) {
+    /* Rows of the same size share one measurement. */
+    typedef struct cached {
+        size_t bytes, elem;
+        double s, best;
+    } cached;
+    static cached cache[64];
+    static int nc;
+    for (int i = 0; i < nc; i++)
+        if (cache[i].bytes == bytes && cache[i].elem == elem) {
+            *best = cache[i].best;
+            return cache[i].s;
+        }
+    double s = stream_read_seconds(bytes, elem, best);
+    if (nc < 64) cache[nc++] = (cached){bytes, elem, s, *best};
+    return s;
+}
+
+static void run_row(const options *o, const machine *mc, const model *m, result *r) {
+    const post_row *row = r->row;
+    int f32 = r->dtype == DTYPE_F32;
+    size_t rows = row->sampler == SAMPLER_SGLD ? row->batch : row->n;
+    r->elem = f32 ? sizeof(float) : sizeof(double);
+    r->x_bytes_per_grad = (double)rows * (double)row->d * (double)r->elem;
+    r->stream_s = stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, &r->stream_best_s);
+    double link =
+        row->sampler == SAMPLER_MALA ? mc->t_softplus + mc->t_sigmoid - mc->t_exp : mc->t_sigmoid;
+    double flops = 4.0 * (double)row->d;
+    r->arith_s = (double)rows * (flops / (f32 ? mc->peak_f32 : mc->peak_f64) + link);
+    r->bound_s = r->stream_s > r->arith_s ? r->stream_s : r->arith_s;
+    r->bound_kind = r->stream_s > r->arith_s ? "memory" : "arith";
+
+    chain_config cfg = {.sampler = row->sampler,
+                        .step_size = row->step,
+                        .batch_size = row->sampler == SAMPLER_SGLD ? row->batch : 0,
+                        .num_samples = o->iters,
+                        .num_warmup = 0,
+                        .thin = 1,
+                        .chains = 1,
+                        .key = rng_key_from_seed(0),
+                        .init = INIT_TRUE,
+                        .progress_every = 1000};
+    r->iters = o->iters;
+    r->runs = row->n >= 1000000 ? o->runs_large : o->runs;
+    r->status = MCMC_OK;
+    for (int k = 0; k < r->runs; k++) {
+        counter c = {0};
+        double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), t0 = now();
+        int rc = chain_run(m, &cfg, 0, count_block, &c, NULL);
+        r->wall[k] = now() - t0;
+        r->cpu[k] = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+        if (rc != MCMC_OK || c.draws != o->iters) {
+            r->status = rc != MCMC_OK ? rc : MCMC_EINVAL;
+            r->runs = k + 1;
+            break;
+        }
+        r->grad_evals = c.grad_evals;
+        r->accepted = c.accepted;
+        r->blocks = c.blocks;
+    }
+    r->median_s = median(r->wall, r->runs);
+    r->min_s = minimum(r->wall, r->runs);
+    r->median_cpu_s = median(r->cpu, r->runs);
+}
+
+/* --- printing ----------------------------------------------------------- */
+
+static void print_header(void) {
+    printf("%-4s %-4s %7s %4s %5s %4s %9s %9s %9s %9s %7s %9s %-6s %6s %6s %7s %8s\n", "smp", "tab",
+           "N", "d", "batch", "type", "median_s", "cpu_s", "us/it", "grad/s", "X_GB/s", "bound_us",
+           "kind", "ratio", "r_mem", "jax_s", "speedup");
+}
+
+static void print_row(const result *r) {
+    const post_row *row = r->row;
+    double per = r->median_s / (double)r->iters;
+    double gps = (double)r->grad_evals / r->median_s;
+    double gbs = gps * r->x_bytes_per_grad / 1e9;
+    /* The post ran 20 000 iterations: scale ours when --iters differs. */
+    double ours_20k = per * 20000.0;
+    printf("%-4s %-4s %7zu %4zu %5u %4s %9.4f %9.4f %9.3f %9.3g %7.2f %9.3f %-6s %6.2f %6.2f "
+           "%7.3g %8.1f%s\n",
+           sampler_name(row->sampler), row->table, row->n, row->d, row->batch,
+           r->dtype == DTYPE_F32 ? "f32" : "f64", r->median_s, r->median_cpu_s, per * 1e6, gps, gbs,
+           r->bound_s * 1e6, r->bound_kind, per / r->bound_s, per / r->stream_s, row->post_full2,
+           row->post_full2 / ours_20k, r->status == MCMC_OK ? "" : "  FAILED");
+    fflush(stdout);
+}
+
+/* --- JSON --------------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+static void json_num(FILE *f, double v) {
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
+}
+
+static int mkdir_p(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int write_json(const options *o, const machine *mc, const result *res, int nres,
+                      const char *started, double total_s, char *path, size_t pathlen) {
+    if (o->json) {
+        snprintf(path, pathlen, "%s", o->json);
+    } else {
+        if (mkdir_p(o->out_dir) != 0) return -1;
+        char stamp[32];
+        time_t t = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
+        snprintf(path, pathlen, "%s/post_tables-%s-%s.json", o->out_dir, stamp, mc->host);
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "{\n  \"benchmark\": \"post_tables\",\n  \"started\": ");
+    json_str(f, started);
+    fprintf(f, ",\n  \"label\": ");
+    if (o->label)
+        json_str(f, o->label);
+    else
+        fputs("null", f);
+    fprintf(f, ",\n  \"machine\": {\"host\": ");
+    json_str(f, mc->host);
+    fprintf(f, ", \"cpu_model\": ");
+    json_str(f, mc->cpu_model);
+    fprintf(f, ", \"cores\": %ld, \"simd_path\": ", mc->cores);
+    json_str(f, mc->simd);
+    fprintf(f, ", \"kernel\": ");
+    json_str(f, mc->kernel);
+    fprintf(f, ", \"compiler\": ");
+    json_str(f, __VERSION__);
+    fprintf(f, ",\n    \"loadavg_before\": [");
+    for (int i = 0; i < 3; i++) {
+        json_num(f, mc->load_before[i]);
+        fputs(i < 2 ? ", " : "", f);
+    }
+    fprintf(f, "], \"loadavg_after\": [");
+    for (int i = 0; i < 3; i++) {
+        json_num(f, mc->load_after[i]);
+        fputs(i < 2 ? ", " : "", f);
+    }
+    fprintf(f, "],\n    \"peak_flops_f64\": ");
+    json_num(f, mc->peak_f64);
+    fprintf(f, ", \"peak_flops_f32\": ");
+    json_num(f, mc->peak_f32);
+    fprintf(f, ", \"exp_s_per_elem\": ");
+    json_num(f, mc->t_exp);
+    fprintf(f, ", \"sigmoid_s_per_elem\": ");
+    json_num(f, mc->t_sigmoid);
+    fprintf(f, ", \"softplus_s_per_elem\": ");
+    json_num(f, mc->t_softplus);
+    fprintf(f,
+            "},\n  \"settings\": {\"iterations\": %llu, \"runs\": %d, \"runs_large\": %d, "
+            "\"threads\": %u, \"threads_used_per_chain\": 1, \"cpus\": ",
+            (unsigned long long)o->iters, o->runs, o->runs_large, o->threads);
+    if (o->cpus)
+        json_str(f, o->cpus);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"chains\": 1, \"init\": \"true\", \"key\": 0, \"data_seed\": 0, "
+               "\"theta_variance\": 10, \"rho\": 0, \"progress_every\": 1000},\n");
+    fprintf(f, "  \"total_seconds\": ");
+    json_num(f, total_s);
+    fprintf(f, ",\n  \"rows\": [\n");
+    for (int i = 0; i < nres; i++) {
+        const result *r = &res[i];
+        const post_row *row = r->row;
+        double per = r->median_s / (double)r->iters;
+        fprintf(f, "    {\"sampler\": \"%s\", \"table\": \"%s\", \"n\": %zu, \"d\": %zu, ",
+                sampler_name(row->sampler), row->table, row->n, row->d);
+        fprintf(f, "\"step_size\": %.9g, \"batch_size\": %u, \"dtype\": \"%s\", ", row->step,
+                row->batch, r->dtype == DTYPE_F32 ? "float32" : "float64");
+        fprintf(f, "\"status\": \"%s\", \"iterations\": %llu, \"runs\": %d,\n      \"wall_s\": [",
+                mcmc_status_str(r->status), (unsigned long long)r->iters, r->runs);
+        for (int k = 0; k < r->runs; k++) {
+            json_num(f, r->wall[k]);
+            fputs(k + 1 < r->runs ? ", " : "", f);
+        }
+        fprintf(f, "], \"thread_cpu_s\": [");
+        for (int k = 0; k < r->runs; k++) {
+            json_num(f, r->cpu[k]);
+            fputs(k + 1 < r->runs ? ", " : "", f);
+        }
+        fprintf(f, "],\n      \"median_s\": ");
+        json_num(f, r->median_s);
+        fprintf(f, ", \"min_s\": ");
+        json_num(f, r->min_s);
+        fprintf(f, ", \"median_thread_cpu_s\": ");
+        json_num(f, r->median_cpu_s);
+        fprintf(f, ", \"s_per_iter\": ");
+        json_num(f, per);
+        fprintf(f, ", \"grad_evals\": %llu, \"accepted\": %llu, \"blocks\": %llu, ",
+                (unsigned long long)r->grad_evals, (unsigned long long)r->accepted,
+                (unsigned long long)r->blocks);
+        fprintf(f, "\"grad_evals_per_s\": ");
+        json_num(f, (double)r->grad_evals / r->median_s);
+        fprintf(f, ",\n      \"x_bytes_per_grad\": ");
+        json_num(f, r->x_bytes_per_grad);
+        fprintf(f, ", \"x_bytes_per_s\": ");
+        json_num(f, (double)r->grad_evals * r->x_bytes_per_grad / r->median_s);
+        fprintf(f, ", \"stream_s_per_iter\": ");
+        json_num(f, r->stream_s);
+        fprintf(f, ", \"stream_bytes_per_s\": ");
+        json_num(f, r->x_bytes_per_grad / r->stream_s);
+        fprintf(f, ", \"stream_best_s_per_iter\": ");
+        json_num(f, r->stream_best_s);
+        fprintf(f, ", \"arith_s_per_iter\": ");
+        json_num(f, r->arith_s);
+        fprintf(f, ", \"bound_s_per_iter\": ");
+        json_num(f, r->bound_s);
+        fprintf(f, ", \"bound_kind\": \"%s\", \"ratio_to_bound\": ", r->bound_kind);
+        json_num(f, per / r->bound_s);
+        fprintf(f, ", \"ratio_to_memory_bound\": ");
+        json_num(f, per / r->stream_s);
+        fprintf(f, ", \"ratio_to_arith_bound\": ");
+        json_num(f, per / r->arith_s);
+        fprintf(f, ",\n      \"post_python_s\": ");
+        json_num(f, row->post_py);
+        fprintf(f, ", \"post_jax_kernel_s\": ");
+        json_num(f, row->post_kernel);
+        fprintf(f, ", \"post_full_jax_2nd_s\": ");
+        json_num(f, row->post_full2);
+        fprintf(f, ", \"speedup_vs_post_full_jax\": ");
+        json_num(f, row->post_full2 / (per * 20000.0));
+        fprintf(f, "}%s\n", i + 1 < nres ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* --- main --------------------------------------------------------------- */
+
+static int row_selected(const options *o, const post_row *row) {
+    if (o->only >= 0 && (int)row->sampler != o->only) return 0;
+    if (o->table && strcmp(o->table, row->table)) return 0;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    if (parse_options(argc, argv, &o) != 0) return 2;
+    if (o.cpus) {
+        cpu_set_t set;
+        if (parse_cpus(o.cpus, &set) != 0 || sched_setaffinity(0, sizeof set, &set) != 0) {
+            fprintf(stderr, "bench_post_tables: cannot pin to CPUs %s: %s\n", o.cpus,
+                    strerror(errno));
+            return 2;
+        }
+    }
+    if (o.threads > 1)
+        fprintf(stderr,
+                "bench_post_tables: note: --threads %u recorded; a chain does not split "
+                "its rows over threads yet, so each chain runs on one thread\n",
+                o.threads);
+
+    machine mc;
+    machine_info(&mc);
+    read_loadavg(mc.load_before);
+    char started[64];
+    time_t t = time(NULL);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%S%z", localtime(&t));
+    double t_start = now();
+
+    mc.peak_f64 = peak_flops(0);
+    mc.peak_f32 = peak_flops(1);
+    mc.t_exp = vmath_seconds(VMATH_EXP);
+    mc.t_sigmoid = vmath_seconds(VMATH_SIGMOID);
+    mc.t_softplus = vmath_seconds(VMATH_SOFTPLUS);
+
+    printf("# bench_post_tables: %s, %ld cores, SIMD path %s, host %s\n", mc.cpu_model, mc.cores,
+           mc.simd, mc.host);
+    printf("# %llu iterations, median of %d runs (%d for N = 1e6), one chain on one thread, "
+           "init theta_true, load average %.2f\n",
+           (unsigned long long)o.iters, o.runs, o.runs_large, mc.load_before[0]);
+    printf("# peak FMA: %.1f Gflop/s f64, %.1f Gflop/s f32; per element: exp %.2f ns, sigmoid "
+           "%.2f ns, softplus %.2f ns\n",
+           mc.peak_f64 / 1e9, mc.peak_f32 / 1e9, mc.t_exp * 1e9, mc.t_sigmoid * 1e9,
+           mc.t_softplus * 1e9);
+    printf(
+        "# columns: median_s = median wall time of a run; us/it = per iteration; grad/s = "
+        "gradient evaluations per second;\n"
+        "#   X_GB/s = bytes of X read per second (N*d*elem per gradient, SGLD batch*d*elem); "
+        "bound_us = max(memory, arith) lower bound per iteration;\n"
+        "#   ratio = us/it / bound_us; r_mem = us/it / memory bound alone; cpu_s = median thread "
+        "CPU time of a run;\n"
+        "#   jax_s = the post's full-JAX CPU time, 2nd run; speedup = jax_s / (our time for "
+        "20000 iterations)\n");
+    fflush(stdout);
+
+    result *res = calloc(NROWS * 2, sizeof *res);
+    if (!res) return 1;
+    int nres = 0;
+    int done[NROWS] = {0};
+    /* One dataset per (N, d), shared by every sampler and dtype. */
+    for (int i = 0; i < NROWS; i++) {
+        if (done[i] || !row_selected(&o, &ROWS[i])) continue;
+        synth_params sp = {
+            .n = ROWS[i].n, .d = ROWS[i].d, .seed = 0, .theta_variance = 10.0, .rho = 0.0};
+        dataset *ds = NULL;
+        int rc = dataset_synthesize(&sp, &ds);
+        if (rc != MCMC_OK) {
+            fprintf(stderr, "bench_post_tables: dataset N=%zu d=%zu: %s\n", sp.n, sp.d,
+                    mcmc_status_str(rc));
+            return 1;
+        }
+        for (int di = 0; di < 2; di++) {
+            if ((dtypes[di] == DTYPE_F64 && !o.f64) || (dtypes[di] == DTYPE_F32 && !o.f32))
+                continue;
+            model *m = model_logistic_create(ds, 10.0, dtypes[di]);
+            if (!m) {
+                fprintf(stderr, "bench_post_tables: out of memory building the model\n");
+                return 1;
+            }
+            for (int j = i; j < NROWS; j++) {
+                if (!row_selected(&o, &ROWS[j]) || ROWS[j].n != sp.n || ROWS[j].d != sp.d) continue;
+                result *r = &res[nres++];
+                r->row = &ROWS[j];
+                r->dtype = dtypes[di];
+                fprintf(stderr, "  running %s %s N=%zu d=%zu %s ...\n",
+                        sampler_name(ROWS[j].sampler), ROWS[j].table, sp.n, sp.d,
+                        dtypes[di] == DTYPE_F32 ? "f32" : "f64");
+                run_row(&o, &mc, m, r);
+            }
+            model_free(m);
+        }
+        for (int j = i; j < NROWS; j++)
+            if (ROWS[j].n == sp.n && ROWS[j].d == sp.d) done[j] = 1;
+        dataset_free(ds);
+    }
+
+    /* Print in the post's order: sampler, table, row; f64 then f32. */
+    print_header();
+    int status = 0;
+    for (int i = 0; i < NROWS; i++)
+        for (int di = 0; di < 2; di++)
+            for (int k = 0; k < nres; k++)
+                if (res[k].row == &ROWS[i] && res[k].dtype == dtypes[di]) {
+                    print_row(&res[k]);
+                    status |= res[k].status != MCMC_OK;
+                }
+
+    read_loadavg(mc.load_after);
+    double total = now() - t_start;
+    printf("# total %.1f s; load average after %.2f\n", total, mc.load_after[0]);
+    if (!o.no_json) {
+        /* Keep the JSON in the same order as the table. */
+        result *sorted = calloc((size_t)nres + 1, sizeof *sorted);
+        int ns = 0;
+        for (int i = 0; i < NROWS && sorted; i++)
+            for (int di = 0; di < 2; di++)
+                for (int k = 0; k < nres; k++)
+                    if (res[k].row == &ROWS[i] && res[k].dtype == dtypes[di]) sorted[ns++] = res[k];
+        char path[1100];
+        if (!sorted || write_json(&o, &mc, sorted, ns, started, total, path, sizeof path) != 0) {
+            fprintf(stderr, "bench_post_tables: cannot write the JSON results\n");
+            status = 1;
+        } else {
+            printf("# wrote %s\n", path);
+        }
+        free(sorted);
+    }
+    free(res);
+    return status;
+}
