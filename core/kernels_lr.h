@@ -60,11 +60,64 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
                     t[v] += sk[k + v] * col[k + v];
             }
             double *a = acc + j * V;
+#pragma omp simd
             for (size_t v = 0; v < V; v++)
                 a[v] += (double)t[v];
         }
     }
     return ll;
+}
+
+/* eta[r] = x_i . theta for rows r of a block, four rows at a time so that
+ * four independent sums hide the FMA latency and theta is read once. */
+static inline void KFN(lr_rows_eta)(const KT *X, const uint32_t *idx, size_t b, size_t m, size_t d,
+                                    const KT *theta, KT *eta) {
+    size_t r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const KT *x0 = X + (idx ? idx[b + r] : b + r) * d;
+        const KT *x1 = X + (idx ? idx[b + r + 1] : b + r + 1) * d;
+        const KT *x2 = X + (idx ? idx[b + r + 2] : b + r + 2) * d;
+        const KT *x3 = X + (idx ? idx[b + r + 3] : b + r + 3) * d;
+        KT a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+        for (size_t j = 0; j < d; j++) {
+            KT t = theta[j];
+            a0 += x0[j] * t, a1 += x1[j] * t, a2 += x2[j] * t, a3 += x3[j] * t;
+        }
+        eta[r] = a0, eta[r + 1] = a1, eta[r + 2] = a2, eta[r + 3] = a3;
+    }
+    for (; r < m; r++) {
+        const KT *x = X + (idx ? idx[b + r] : b + r) * d;
+        KT a = 0;
+#pragma omp simd reduction(+ : a)
+        for (size_t j = 0; j < d; j++)
+            a += x[j] * theta[j];
+        eta[r] = a;
+    }
+}
+
+/* grad += sum_r s[r] x_r, four rows per pass over grad. */
+static inline void KFN(lr_rows_grad)(const KT *X, const uint32_t *idx, size_t b, size_t m, size_t d,
+                                     const double *s, double *grad) {
+    size_t r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const KT *x0 = X + (idx ? idx[b + r] : b + r) * d;
+        const KT *x1 = X + (idx ? idx[b + r + 1] : b + r + 1) * d;
+        const KT *x2 = X + (idx ? idx[b + r + 2] : b + r + 2) * d;
+        const KT *x3 = X + (idx ? idx[b + r + 3] : b + r + 3) * d;
+        double s0 = s[r], s1 = s[r + 1], s2 = s[r + 2], s3 = s[r + 3];
+#pragma omp simd
+        for (size_t j = 0; j < d; j++)
+            grad[j] += (s0 * (double)x0[j] + s1 * (double)x1[j]) +
+                       (s2 * (double)x2[j] + s3 * (double)x3[j]);
+    }
+    for (; r < m; r++) {
+        const KT *x = X + (idx ? idx[b + r] : b + r) * d;
+        double sr = s[r];
+#pragma omp simd
+        for (size_t j = 0; j < d; j++)
+            grad[j] += sr * (double)x[j];
+    }
 }
 
 static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t n, size_t d,
@@ -75,25 +128,11 @@ static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t
         size_t m = n - b < P ? n - b : P;
         _Alignas(64) KT eta[P] = {0}, yb[P] = {0};
         _Alignas(64) double s[P];
-        for (size_t r = 0; r < m; r++) {
-            size_t i = idx ? idx[b + r] : b + r;
-            const KT *row = X + i * d;
-            KT acc = 0;
-#pragma omp simd reduction(+ : acc)
-            for (size_t j = 0; j < d; j++)
-                acc += row[j] * theta[j];
-            eta[r] = acc;
-            yb[r] = y[i];
-        }
+        KFN(lr_rows_eta)(X, idx, b, m, d, theta, eta);
+        for (size_t r = 0; r < m; r++)
+            yb[r] = y[idx ? idx[b + r] : b + r];
         ll += KFN(lr_link)(eta, yb, s, m, want_logp);
-        for (size_t r = 0; r < m; r++) {
-            size_t i = idx ? idx[b + r] : b + r;
-            const KT *row = X + i * d;
-            double sr = s[r];
-#pragma omp simd
-            for (size_t j = 0; j < d; j++)
-                grad[j] += sr * (double)row[j];
-        }
+        KFN(lr_rows_grad)(X, idx, b, m, d, s, grad);
     }
     return ll;
 }
