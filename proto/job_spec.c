@@ -83,16 +83,8 @@ static void utf8_sanitize(char *s) {
     }
 }
 
-#ifdef __GNUC__
-#define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
-#else
-#define PRINTF_LIKE(fmt, args)
-#endif
-
-static void add_error(spec_errors *errs, const char *path, const char *fmt, ...) PRINTF_LIKE(3, 4);
-
 /* Records an error at path, or counts it once SPEC_ERRORS_MAX are held. */
-static void add_error(spec_errors *errs, const char *path, const char *fmt, ...) {
+void spec_errors_add(spec_errors *errs, const char *path, const char *fmt, ...) {
     if (errs->count == SPEC_ERRORS_MAX) {
         errs->dropped++;
         return;
@@ -135,11 +127,11 @@ static const json_t *field(const json_t *obj, const char *parent, const char *ke
 static const json_t *required_field(const json_t *obj, const char *parent, const char *key,
                                     char *path, spec_errors *errs) {
     const json_t *v = field(obj, parent, key, path);
-    if (!v) add_error(errs, path, "required");
+    if (!v) spec_errors_add(errs, path, "required");
     return v;
 }
 
-static const char *type_name(const json_t *v) {
+const char *json_type_name(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "object";
@@ -173,14 +165,14 @@ static void reject_unknown_fields(const json_t *obj, const char *parent, const c
         if (is_one_of(key, known)) continue;
         char path[SPEC_PATH_MAX];
         path_field(path, parent, key);
-        add_error(errs, path, "unknown field");
+        spec_errors_add(errs, path, "unknown field");
     }
 }
 
 /* Reports v unless it is an object. */
 static int expect_object(const json_t *v, const char *path, spec_errors *errs) {
     if (json_is_object(v)) return 0;
-    add_error(errs, path, "expected an object, got %s", type_name(v));
+    spec_errors_add(errs, path, "expected an object, got %s", json_type_name(v));
     return -1;
 }
 
@@ -189,9 +181,9 @@ static int expect_object(const json_t *v, const char *path, spec_errors *errs) {
 static int integer_out_of_range(int below, const char *path, uint64_t min, uint64_t max,
                                 spec_errors *errs) {
     if (below)
-        add_error(errs, path, "must be >= %" PRIu64, min);
+        spec_errors_add(errs, path, "must be >= %" PRIu64, min);
     else
-        add_error(errs, path, "must be <= %" PRIu64, max);
+        spec_errors_add(errs, path, "must be <= %" PRIu64, max);
     return -1;
 }
 
@@ -207,13 +199,13 @@ static int read_uint(const json_t *v, const char *path, uint64_t min, uint64_t m
     } else if (json_is_real(v)) {
         double r = json_real_value(v);
         if (!isfinite(r) || r != floor(r)) {
-            add_error(errs, path, "must be an integer");
+            spec_errors_add(errs, path, "must be an integer");
             return -1;
         }
         if (r < 0 || r >= 0x1p64) return integer_out_of_range(r < 0, path, min, max, errs);
         u = (uint64_t)r;
     } else {
-        add_error(errs, path, "expected an integer, got %s", type_name(v));
+        spec_errors_add(errs, path, "expected an integer, got %s", json_type_name(v));
         return -1;
     }
     if (u < min || u > max) return integer_out_of_range(u < min, path, min, max, errs);
@@ -252,21 +244,22 @@ static int read_seed(const json_t *v, const char *path, uint64_t *out, spec_erro
     const char *s = json_string_value(v);
     int rc = parse_decimal_u64(s, json_string_length(v), out);
     if (rc == -1)
-        add_error(errs, path, "expected a decimal integer like \"42\", got \"%.*s\"", ECHO_MAX, s);
+        spec_errors_add(errs, path, "expected a decimal integer like \"42\", got \"%.*s\"",
+                        ECHO_MAX, s);
     else if (rc == -2)
-        add_error(errs, path, "must be <= %" PRIu64, UINT64_MAX);
+        spec_errors_add(errs, path, "must be <= %" PRIu64, UINT64_MAX);
     return rc == 0 ? 0 : -1;
 }
 
 /* Reads v as a finite number. */
 static int read_number(const json_t *v, const char *path, double *out, spec_errors *errs) {
     if (!json_is_number(v)) {
-        add_error(errs, path, "expected a number, got %s", type_name(v));
+        spec_errors_add(errs, path, "expected a number, got %s", json_type_name(v));
         return -1;
     }
     double x = json_number_value(v);
     if (!isfinite(x)) {
-        add_error(errs, path, "must be finite");
+        spec_errors_add(errs, path, "must be finite");
         return -1;
     }
     *out = x;
@@ -277,7 +270,7 @@ static int read_positive(const json_t *v, const char *path, double *out, spec_er
     double x;
     if (read_number(v, path, &x, errs) != 0) return -1;
     if (!(x > 0)) {
-        add_error(errs, path, "must be > 0");
+        spec_errors_add(errs, path, "must be > 0");
         return -1;
     }
     *out = x;
@@ -296,7 +289,7 @@ static void join_names(char *buf, size_t size, const char *const *names, size_t 
 static int read_name(const json_t *v, const char *path, const char *what, const char *const *names,
                      size_t n, spec_errors *errs) {
     if (!json_is_string(v)) {
-        add_error(errs, path, "expected a string, got %s", type_name(v));
+        spec_errors_add(errs, path, "expected a string, got %s", json_type_name(v));
         return -1;
     }
     const char *s = json_string_value(v);
@@ -304,7 +297,7 @@ static int read_name(const json_t *v, const char *path, const char *what, const 
         if (json_string_length(v) == strlen(names[i]) && strcmp(s, names[i]) == 0) return (int)i;
     char list[SPEC_MESSAGE_MAX];
     join_names(list, sizeof list, names, n);
-    add_error(errs, path, "unknown %s \"%.*s\"; expected one of %s", what, ECHO_MAX, s, list);
+    spec_errors_add(errs, path, "unknown %s \"%.*s\"; expected one of %s", what, ECHO_MAX, s, list);
     return -1;
 }
 
@@ -331,17 +324,17 @@ static int read_numbers(const json_t *arr, const char *path, double *dst, spec_e
 /* Reads a non-empty array of numbers into a new array of *n doubles. */
 static double *read_vector(const json_t *v, const char *path, size_t *n, spec_errors *errs) {
     if (!json_is_array(v)) {
-        add_error(errs, path, "expected an array of numbers, got %s", type_name(v));
+        spec_errors_add(errs, path, "expected an array of numbers, got %s", json_type_name(v));
         return NULL;
     }
     if (json_array_size(v) == 0) {
-        add_error(errs, path, "must not be empty");
+        spec_errors_add(errs, path, "must not be empty");
         return NULL;
     }
     if (read_numbers(v, path, NULL, errs) != 0) return NULL;
     double *x = malloc(json_array_size(v) * sizeof *x);
     if (!x) {
-        add_error(errs, path, "out of memory");
+        spec_errors_add(errs, path, "out of memory");
         return NULL;
     }
     read_numbers(v, path, x, errs);
@@ -361,14 +354,14 @@ static int check_rows(const json_t *rows, const char *path, size_t *cols, const 
         char p[SPEC_PATH_MAX];
         path_index(p, path, k);
         if (!json_is_array(row)) {
-            add_error(errs, p, "expected an array of numbers, got %s", type_name(row));
+            spec_errors_add(errs, p, "expected an array of numbers, got %s", json_type_name(row));
             rc = -1;
         } else if (json_array_size(row) == 0) {
-            add_error(errs, p, "must not be empty");
+            spec_errors_add(errs, p, "must not be empty");
             rc = -1;
         } else if (*cols && json_array_size(row) != *cols) {
-            add_error(errs, p, "expected %zu numbers%s, got %zu", *cols, like,
-                      json_array_size(row));
+            spec_errors_add(errs, p, "expected %zu numbers%s, got %zu", *cols, like,
+                            json_array_size(row));
             rc = -1;
         } else if (read_numbers(row, p, NULL, errs) != 0) {
             rc = -1;
@@ -383,7 +376,7 @@ static double *copy_rows(const json_t *rows, size_t cols, const char *path, spec
     const json_t *row;
     double *x = malloc(json_array_size(rows) * cols * sizeof *x);
     if (!x) {
-        add_error(errs, path, "out of memory");
+        spec_errors_add(errs, path, "out of memory");
         return NULL;
     }
     json_array_foreach(rows, k, row) read_numbers(row, path, x + k * cols, errs);
@@ -417,18 +410,20 @@ static void set_defaults(job_spec *s) {
 static void parse_gaussian_cov(spec_parse *p, const json_t *cov, size_t d) {
     job_spec *s = p->spec;
     if (!json_is_array(cov)) {
-        add_error(p->errs, "model.cov", "expected an array of rows, got %s", type_name(cov));
+        spec_errors_add(p->errs, "model.cov", "expected an array of rows, got %s",
+                        json_type_name(cov));
         return;
     }
     size_t n = json_array_size(cov);
     if (n == 0) {
-        add_error(p->errs, "model.cov", "must not be empty");
+        spec_errors_add(p->errs, "model.cov", "must not be empty");
         return;
     }
     size_t cols = n;
     int rc = check_rows(cov, "model.cov", &cols, " (a square matrix)", p->errs);
     if (d && n != d) {
-        add_error(p->errs, "model.cov", "expected %zu rows (the length of mean), got %zu", d, n);
+        spec_errors_add(p->errs, "model.cov", "expected %zu rows (the length of mean), got %zu", d,
+                        n);
         rc = -1;
     }
     if (rc != 0 || !s->gauss_mean) return;
@@ -445,8 +440,8 @@ static void check_symmetric(spec_parse *p) {
             if (fabs(a - b) <= SYMMETRY_TOL * scale) continue;
             char path[SPEC_PATH_MAX];
             snprintf(path, sizeof path, "model.cov[%zu][%zu]", i, j);
-            add_error(p->errs, path, "must equal model.cov[%zu][%zu] (cov must be symmetric)", j,
-                      i);
+            spec_errors_add(p->errs, path, "must equal model.cov[%zu][%zu] (cov must be symmetric)",
+                            j, i);
         }
 }
 
@@ -463,15 +458,17 @@ static void parse_gaussian(spec_parse *p, const json_t *m) {
         check_symmetric(p);
     }
     if (json_object_get(m, "prior_variance"))
-        add_error(p->errs, "model.prior_variance", "only logistic_regression takes prior_variance");
+        spec_errors_add(p->errs, "model.prior_variance",
+                        "only logistic_regression takes prior_variance");
 }
 
 static void parse_logistic(spec_parse *p, const json_t *m) {
     char path[SPEC_PATH_MAX];
     const json_t *v = field(m, "model", "prior_variance", path);
     if (v) read_positive(v, path, &p->spec->prior_variance, p->errs);
-    if (json_object_get(m, "mean")) add_error(p->errs, "model.mean", "only gaussian takes mean");
-    if (json_object_get(m, "cov")) add_error(p->errs, "model.cov", "only gaussian takes cov");
+    if (json_object_get(m, "mean"))
+        spec_errors_add(p->errs, "model.mean", "only gaussian takes mean");
+    if (json_object_get(m, "cov")) spec_errors_add(p->errs, "model.cov", "only gaussian takes cov");
 }
 
 static void parse_model(spec_parse *p, const json_t *root) {
@@ -501,25 +498,25 @@ static void parse_model(spec_parse *p, const json_t *root) {
 static void parse_dataset_id(spec_parse *p, const json_t *v) {
     const char *path = "data.dataset";
     if (!json_is_string(v)) {
-        add_error(p->errs, path, "expected a string, got %s", type_name(v));
+        spec_errors_add(p->errs, path, "expected a string, got %s", json_type_name(v));
         return;
     }
     const char *id = json_string_value(v);
     size_t len = json_string_length(v);
     if (len == 0) {
-        add_error(p->errs, path, "must not be empty");
+        spec_errors_add(p->errs, path, "must not be empty");
         return;
     }
     if (len >= SPEC_DATASET_ID_MAX) {
-        add_error(p->errs, path, "must be at most %d characters", SPEC_DATASET_ID_MAX - 1);
+        spec_errors_add(p->errs, path, "must be at most %d characters", SPEC_DATASET_ID_MAX - 1);
         return;
     }
     if (strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != len) {
-        add_error(p->errs, path, "may contain only letters, digits, '_', '.' and '-'");
+        spec_errors_add(p->errs, path, "may contain only letters, digits, '_', '.' and '-'");
         return;
     }
     if (!isalnum((unsigned char)id[0])) { /* ids name files: no ".", "..", "-x" */
-        add_error(p->errs, path, "must start with a letter or a digit");
+        spec_errors_add(p->errs, path, "must start with a letter or a digit");
         return;
     }
     memcpy(p->spec->dataset_id, id, len + 1);
@@ -527,8 +524,8 @@ static void parse_dataset_id(spec_parse *p, const json_t *v) {
 
 static void check_synthetic_size(spec_parse *p, uint64_t n, uint64_t d) {
     if (n > MAX_SYNTH_VALUES / d)
-        add_error(p->errs, "data.synthetic", "n*d too large (at most %" PRIu64 " values)",
-                  MAX_SYNTH_VALUES);
+        spec_errors_add(p->errs, "data.synthetic", "n*d too large (at most %" PRIu64 " values)",
+                        MAX_SYNTH_VALUES);
 }
 
 static void parse_synthetic(spec_parse *p, const json_t *syn) {
@@ -550,7 +547,7 @@ static void parse_synthetic(spec_parse *p, const json_t *syn) {
     if ((v = field(syn, parent, "seed", path))) read_seed(v, path, &sp->seed, p->errs);
     if ((v = field(syn, parent, "rho", path)) && read_number(v, path, &sp->rho, p->errs) == 0 &&
         !(sp->rho >= 0 && sp->rho < 1))
-        add_error(p->errs, path, "must be >= 0 and < 1");
+        spec_errors_add(p->errs, path, "must be >= 0 and < 1");
     if ((v = field(syn, parent, "theta_variance", path)))
         read_positive(v, path, &sp->theta_variance, p->errs);
 }
@@ -558,7 +555,7 @@ static void parse_synthetic(spec_parse *p, const json_t *syn) {
 static void parse_data(spec_parse *p, const json_t *root) {
     const json_t *data = json_object_get(root, "data");
     if (p->model_known && p->spec->model == SPEC_MODEL_GAUSSIAN) {
-        if (data) add_error(p->errs, "data", "the gaussian model takes no data");
+        if (data) spec_errors_add(p->errs, "data", "the gaussian model takes no data");
         p->data_known = 1; /* SPEC_DATA_NONE */
         return;
     }
@@ -571,9 +568,9 @@ static void parse_data(spec_parse *p, const json_t *root) {
     const json_t *id = json_object_get(data, "dataset");
     const json_t *syn = json_object_get(data, "synthetic");
     if (id && syn) {
-        add_error(p->errs, "data", "give either dataset or synthetic, not both");
+        spec_errors_add(p->errs, "data", "give either dataset or synthetic, not both");
     } else if (!id && !syn) {
-        add_error(p->errs, "data", "expected {\"dataset\": id} or {\"synthetic\": {...}}");
+        spec_errors_add(p->errs, "data", "expected {\"dataset\": id} or {\"synthetic\": {...}}");
     } else if (id) {
         p->spec->data = SPEC_DATA_DATASET;
         p->data_known = 1;
@@ -588,7 +585,7 @@ static void parse_data(spec_parse *p, const json_t *root) {
 static void parse_batch_size(spec_parse *p, const json_t *v, int sampler_ok) {
     chain_config *c = &p->spec->chain;
     if (sampler_ok && c->sampler != SAMPLER_SGLD) {
-        add_error(p->errs, "sampler.batch_size", "only sgld takes batch_size");
+        spec_errors_add(p->errs, "sampler.batch_size", "only sgld takes batch_size");
         return;
     }
     /* 0 asks for the full batch, as absence does. */
@@ -633,9 +630,9 @@ static void parse_counts(spec_parse *p, const json_t *root) {
     ok &= count_field(p, root, "num_warmup", 0, UINT64_MAX, &c->num_warmup);
     ok &= count_field(p, root, "thin", 1, UINT64_MAX, &c->thin);
     if (ok && !iterations_fit(c->num_warmup, c->num_samples, c->thin))
-        add_error(p->errs, "num_samples",
-                  "num_warmup + num_samples * thin must be <= %llu (the iteration limit)",
-                  CHAIN_MAX_ITERATIONS);
+        spec_errors_add(p->errs, "num_samples",
+                        "num_warmup + num_samples * thin must be <= %llu (the iteration limit)",
+                        CHAIN_MAX_ITERATIONS);
     p->chains_known = count_field(p, root, "chains", 1, MAX_CHAINS, &chains);
     c->chains = (uint32_t)chains;
     if (count_field(p, root, "progress_every", 1, UINT32_MAX, &every))
@@ -646,8 +643,8 @@ static void parse_key_pair(spec_parse *p, const json_t *v) {
     uint32_t half[2];
     int ok = 1;
     if (json_array_size(v) != 2) {
-        add_error(p->errs, "key", "expected [hi, lo], a pair of integers, got %zu elements",
-                  json_array_size(v));
+        spec_errors_add(p->errs, "key", "expected [hi, lo], a pair of integers, got %zu elements",
+                        json_array_size(v));
         return;
     }
     for (size_t i = 0; i < 2; i++) {
@@ -667,8 +664,8 @@ static void parse_key(spec_parse *p, const json_t *root) {
     } else if (json_is_number(v) || json_is_string(v)) {
         if (read_seed(v, "key", &seed, p->errs) == 0) p->spec->chain.key = rng_key_from_seed(seed);
     } else {
-        add_error(p->errs, "key", "expected an integer, a decimal string or [hi, lo], got %s",
-                  type_name(v));
+        spec_errors_add(p->errs, "key", "expected an integer, a decimal string or [hi, lo], got %s",
+                        json_type_name(v));
     }
 }
 
@@ -677,8 +674,8 @@ static void parse_init_per_chain(spec_parse *p, const json_t *v) {
     size_t dim = 0, rows = json_array_size(v);
     int rc = check_rows(v, "init", &dim, " like init[0]", p->errs);
     if (p->chains_known && rows != s->chain.chains) {
-        add_error(p->errs, "init", "expected %" PRIu32 " vectors (one per chain), got %zu",
-                  s->chain.chains, rows);
+        spec_errors_add(p->errs, "init", "expected %" PRIu32 " vectors (one per chain), got %zu",
+                        s->chain.chains, rows);
         rc = -1;
     }
     if (rc != 0) return;
@@ -708,8 +705,8 @@ static void parse_init(spec_parse *p, const json_t *root) {
         int k = read_name(v, "init", "init", init_names, COUNT(init_names), p->errs);
         if (k >= 0) p->spec->chain.init = (init_kind)k;
     } else {
-        add_error(p->errs, "init", "expected a string or an array of numbers, got %s",
-                  type_name(v));
+        spec_errors_add(p->errs, "init", "expected a string or an array of numbers, got %s",
+                        json_type_name(v));
     }
 }
 
@@ -723,7 +720,7 @@ static void parse_dtype(spec_parse *p, const json_t *root) {
 static void check_init_true(spec_parse *p) {
     const job_spec *s = p->spec;
     if (s->chain.init == INIT_TRUE && p->data_known && s->data != SPEC_DATA_SYNTHETIC)
-        add_error(p->errs, "init", "\"true\" needs synthetic data");
+        spec_errors_add(p->errs, "init", "\"true\" needs synthetic data");
 }
 
 /* ---- Public: parsing ----------------------------------------------------- */
@@ -733,7 +730,7 @@ int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs) {
     reset_errors(errs);
     set_defaults(out);
     if (!json_is_object(root)) {
-        add_error(errs, "", "expected a JSON object");
+        spec_errors_add(errs, "", "expected a JSON object");
         return -1;
     }
     reject_unknown_fields(root, "", top_fields, errs);
@@ -758,8 +755,8 @@ int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors
     if (!root) {
         reset_errors(errs);
         memset(out, 0, sizeof *out);
-        add_error(errs, "", "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
-                  jerr.column, jerr.position, jerr.text);
+        spec_errors_add(errs, "", "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
+                        jerr.column, jerr.position, jerr.text);
         return -1;
     }
     int rc = job_spec_parse(root, out, errs);
@@ -775,16 +772,16 @@ int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *
         for (size_t k = 0; k < vectors; k++) {
             char path[SPEC_PATH_MAX] = "init";
             if (c->init_per_chain) path_index(path, "init", k);
-            add_error(errs, path, "expected %zu numbers (the model's dimension), got %zu", d,
-                      spec->init_dim);
+            spec_errors_add(errs, path, "expected %zu numbers (the model's dimension), got %zu", d,
+                            spec->init_dim);
         }
     }
     if (spec->model == SPEC_MODEL_LOGISTIC && n == 0)
-        add_error(errs, "data", "required: a dataset id or synthetic data");
+        spec_errors_add(errs, "data", "required: a dataset id or synthetic data");
     if (c->sampler == SAMPLER_SGLD && n > 0 && c->batch_size > n)
-        add_error(errs, "sampler.batch_size", "must be <= %zu, the number of rows", n);
+        spec_errors_add(errs, "sampler.batch_size", "must be <= %zu, the number of rows", n);
     if (c->init == INIT_TRUE && spec->data != SPEC_DATA_SYNTHETIC)
-        add_error(errs, "init", "\"true\" needs synthetic data");
+        spec_errors_add(errs, "init", "\"true\" needs synthetic data");
     return error_total(errs) == before ? 0 : -1;
 }
 

@@ -81,4 +81,11 @@ json_t *spec_errors_to_json(const spec_errors *errs, const char *code, const cha
 
 void job_spec_free(job_spec *spec); /* frees owned arrays, not spec itself */
 
+/* Records an error at path (a printf format), or only counts it once
+ * SPEC_ERRORS_MAX are held. For callers adding checks of their own. */
+void spec_errors_add(spec_errors *errs, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "object", "array", "string", "number", "boolean" or "null". */
+const char *json_type_name(const json_t *v);
+
 #endif

@@ -91,19 +91,6 @@ static void respond_spec_errors(http_request *req, const spec_errors *errs) {
     http_respond_error(req, 422, "invalid_spec", "the job spec is not valid", details);
 }
 
-static void spec_error_add(spec_errors *errs, const char *path, const char *fmt, ...) {
-    if (errs->count >= SPEC_ERRORS_MAX) {
-        errs->dropped++;
-        return;
-    }
-    spec_error *e = &errs->items[errs->count++];
-    snprintf(e->path, sizeof e->path, "%s", path);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-}
-
 /* The data's shape (n rows, d parameters) for the shape check, from the
  * registry or the spec. Returns 0, or -1 with an error added. */
 static int resolve_shape(app *a, const job_spec *s, size_t *n, size_t *d, spec_errors *errs) {
@@ -117,7 +104,7 @@ static int resolve_shape(app *a, const job_spec *s, size_t *n, size_t *d, spec_e
     } else if (s->data == SPEC_DATA_DATASET) {
         registry_dataset ds;
         if (registry_dataset_get(a->reg, s->dataset_id, &ds) != REGISTRY_OK) {
-            spec_error_add(errs, "data.dataset", "no dataset with id '%s'", s->dataset_id);
+            spec_errors_add(errs, "data.dataset", "no dataset with id '%s'", s->dataset_id);
             return -1;
         }
         *n = (size_t)ds.n;
@@ -130,13 +117,13 @@ static int resolve_shape(app *a, const job_spec *s, size_t *n, size_t *d, spec_e
 static void check_limits(const app *a, const job_spec *s, size_t d, spec_errors *errs) {
     const chain_config *c = &s->chain;
     if (c->chains > a->cfg.max_chains_per_job)
-        spec_error_add(errs, "chains", "must be <= %u on this server", a->cfg.max_chains_per_job);
+        spec_errors_add(errs, "chains", "must be <= %u on this server", a->cfg.max_chains_per_job);
     double values = (double)c->chains * (double)c->num_samples * (double)d;
     if (values > (double)a->cfg.max_draw_values_per_job)
-        spec_error_add(errs, "num_samples",
-                       "chains x num_samples x d = %.0f values; this server keeps at most %llu "
-                       "per job",
-                       values, (unsigned long long)a->cfg.max_draw_values_per_job);
+        spec_errors_add(errs, "num_samples",
+                        "chains x num_samples x d = %.0f values; this server keeps at most %llu "
+                        "per job",
+                        values, (unsigned long long)a->cfg.max_draw_values_per_job);
 }
 
 static int parse_body_json(http_request *req, json_t **root) {

@@ -8,6 +8,7 @@
  * Saving and loading hold nothing but the dataset and one such buffer; the
  * JSON parser holds jansson's tree of the body while it copies it out. */
 #include "dataset_store.h"
+#include "job_spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -475,26 +476,6 @@ typedef struct json_ctx {
     size_t errlen;
 } json_ctx;
 
-static const char *type_name(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 /* How many bytes of s to echo: at most ECHO_MAX, cut at a UTF-8 boundary
  * (jansson's strings are valid UTF-8, and error envelopes must stay so). */
 static int echo_length(const char *s) {
@@ -525,7 +506,7 @@ static int read_name(json_ctx *c, const json_t *v, char *name_out, size_t name_c
     if (!v) return MCMC_OK;
     if (!json_is_string(v))
         return fail(c->err, c->errlen, MCMC_EINVAL, "name: expected a string, got %s",
-                    type_name(v));
+                    json_type_name(v));
     size_t len = json_string_length(v); /* no NUL inside: jansson rejects \u0000 */
     if (!name_out) return MCMC_OK;
     if (len >= name_cap)
@@ -540,7 +521,7 @@ static int check_shape(json_ctx *c, const json_t *X, size_t *n, size_t *d) {
     if (!X) return fail(c->err, c->errlen, MCMC_EINVAL, "X: required");
     if (!json_is_array(X))
         return fail(c->err, c->errlen, MCMC_EINVAL, "X: expected an array of rows, got %s",
-                    type_name(X));
+                    json_type_name(X));
     if (json_array_size(X) == 0)
         return fail(c->err, c->errlen, MCMC_EINVAL, "X: must have at least one row");
     *n = json_array_size(X);
@@ -548,7 +529,7 @@ static int check_shape(json_ctx *c, const json_t *X, size_t *n, size_t *d) {
         const json_t *row = json_array_get(X, i);
         if (!json_is_array(row))
             return fail(c->err, c->errlen, MCMC_EINVAL,
-                        "X[%zu]: expected an array of numbers, got %s", i, type_name(row));
+                        "X[%zu]: expected an array of numbers, got %s", i, json_type_name(row));
         if (i == 0) *d = json_array_size(row);
         if (*d == 0)
             return fail(c->err, c->errlen, MCMC_EINVAL, "X[0]: must have at least one number");
@@ -566,7 +547,7 @@ static int read_rows(json_ctx *c, const json_t *X, dataset *ds) {
             const json_t *v = json_array_get(row, j);
             if (!json_is_number(v))
                 return fail(c->err, c->errlen, MCMC_EINVAL,
-                            "X[%zu][%zu]: expected a number, got %s", i, j, type_name(v));
+                            "X[%zu][%zu]: expected a number, got %s", i, j, json_type_name(v));
             double x = json_number_value(v);
             if (!isfinite(x))
                 return fail(c->err, c->errlen, MCMC_EINVAL, "X[%zu][%zu]: must be finite", i, j);
@@ -587,7 +568,8 @@ static int label_value(const json_t *v) {
 static int read_labels(json_ctx *c, const json_t *y, dataset *ds) {
     if (!y) return fail(c->err, c->errlen, MCMC_EINVAL, "y: required");
     if (!json_is_array(y))
-        return fail(c->err, c->errlen, MCMC_EINVAL, "y: expected an array, got %s", type_name(y));
+        return fail(c->err, c->errlen, MCMC_EINVAL, "y: expected an array, got %s",
+                    json_type_name(y));
     if (json_array_size(y) != ds->n)
         return fail(c->err, c->errlen, MCMC_EINVAL,
                     "y: expected %zu labels (one per row of X), got %zu", ds->n,
@@ -599,7 +581,7 @@ static int read_labels(json_ctx *c, const json_t *y, dataset *ds) {
             return fail(c->err, c->errlen, MCMC_EINVAL, "y[%zu]: must be 0 or 1", i);
         if (label < 0)
             return fail(c->err, c->errlen, MCMC_EINVAL, "y[%zu]: must be 0 or 1, got %s", i,
-                        type_name(v));
+                        json_type_name(v));
         ds->y[i] = (uint8_t)label;
     }
     return MCMC_OK;
@@ -610,7 +592,7 @@ static int dataset_from_object(json_ctx *c, json_t *root, dataset **out, char *n
     size_t n = 0, d = 0;
     if (!json_is_object(root))
         return fail(c->err, c->errlen, MCMC_EINVAL, "expected a JSON object, got %s",
-                    type_name(root));
+                    json_type_name(root));
     const json_t *X = json_object_get(root, "X");
     int rc = check_fields(c, root);
     if (rc == MCMC_OK) rc = read_name(c, json_object_get(root, "name"), name_out, name_cap);
