@@ -22,14 +22,30 @@
 
 #define KT double
 #define KSFX f64
+#define KEXP_NEG vm_exp
+#define KSIGMOID_T vm_sigmoid_t
+#define KSOFTPLUS_T vm_softplus_t
+#define KFABS fabs
 #include "kernels_lr.h"
 #undef KT
 #undef KSFX
+#undef KEXP_NEG
+#undef KSIGMOID_T
+#undef KSOFTPLUS_T
+#undef KFABS
 #define KT float
 #define KSFX f32
+#define KEXP_NEG vmf_exp_neg
+#define KSIGMOID_T vmf_sigmoid_t
+#define KSOFTPLUS_T vmf_softplus_t
+#define KFABS fabsf
 #include "kernels_lr.h"
 #undef KT
 #undef KSFX
+#undef KEXP_NEG
+#undef KSIGMOID_T
+#undef KSOFTPLUS_T
+#undef KFABS
 
 /* Acklam's rational approximation of the normal quantile, both branches
  * evaluated and one selected, so that the loop vectorises. */
@@ -102,6 +118,30 @@ static void vmath_apply(simd_vmath_fn fn, const double *x, double *y, size_t n) 
     }
 }
 
+static void vmathf_apply(simd_vmath_fn fn, const float *x, float *y, size_t n) {
+    switch (fn) {
+#define VMATHF_LOOP(expr)                                                                          \
+    _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                           \
+        float v = x[i];                                                                            \
+        y[i] = (expr);                                                                             \
+    }                                                                                              \
+    break
+    case VMATH_EXP:
+        VMATHF_LOOP(vmf_exp_neg(v));
+    case VMATH_LOG:
+        VMATHF_LOOP(vmf_log(v));
+    case VMATH_LOG1P:
+        VMATHF_LOOP(vmf_log1p(v));
+    case VMATH_SOFTPLUS:
+        VMATHF_LOOP(vmf_softplus_t(v, vmf_exp_neg(-fabsf(v))));
+    case VMATH_SIGMOID:
+        VMATHF_LOOP(vmf_sigmoid_t(v, vmf_exp_neg(-fabsf(v))));
+    case VMATH_NORMAL_QUANTILE: /* no float32 version */
+        VMATHF_LOOP(v * NAN);
+#undef VMATHF_LOOP
+    }
+}
+
 const simd_ops KTABLE(KERNEL_ISA) = {
     .name = KSTR(KERNEL_ISA),
     .lr_panels_f64 = lr_panels_f64,
@@ -110,4 +150,5 @@ const simd_ops KTABLE(KERNEL_ISA) = {
     .lr_rows_f32 = lr_rows_f32,
     .normal_fill = normal_fill,
     .vmath_apply = vmath_apply,
+    .vmathf_apply = vmathf_apply,
 };

@@ -1,30 +1,31 @@
 /* kernels_lr.h - logistic-regression kernels, a template included by
- * kernels.c once per element type: define KT (double or float) and KSFX.
- * The per-row transcendental part always runs in double; dot products and
- * row updates run in KT; sums over rows accumulate in double. */
+ * kernels.c once per element type: define KT (double or float), KSFX, and
+ * the link functions KEXP_NEG (e^x for x <= 0), KSIGMOID_T, KSOFTPLUS_T and
+ * KFABS of that type. Everything per row runs in KT (float32 models: 16
+ * lanes with AVX-512); sums over rows and the gradient accumulate in double. */
 
 #define KCAT2(a, b) a##_##b
 #define KCAT(a, b) KCAT2(a, b)
 #define KFN(name) KCAT(name, KSFX)
 
-/* s[r] = y[r] - sigmoid(eta[r]) for r < P; returns sum of the log-likelihood
- * over the first m rows when want_logp. */
-static inline double KFN(lr_link)(const KT *eta, const KT *y, double *s, size_t m, int want_logp) {
+/* s[r] = y[r] - sigmoid(eta[r]) for r < P; returns the sum of the
+ * log-likelihood over the first m rows when want_logp. */
+static inline double KFN(lr_link)(const KT *eta, const KT *y, KT *s, size_t m, int want_logp) {
     double ll = 0.0;
     if (want_logp) {
 #pragma omp simd reduction(+ : ll)
         for (size_t r = 0; r < SIMD_PANEL; r++) {
-            double e = eta[r], yr = y[r];
-            double t = vm_exp(-fabs(e));
-            s[r] = yr - vm_sigmoid_t(e, t);
-            double l = yr * e - vm_softplus_t(e, t);
-            ll += r < m ? l : 0.0;
+            KT e = eta[r], yr = y[r];
+            KT t = KEXP_NEG(-KFABS(e));
+            s[r] = yr - KSIGMOID_T(e, t);
+            KT l = yr * e - KSOFTPLUS_T(e, t);
+            ll += r < m ? (double)l : 0.0;
         }
     } else {
 #pragma omp simd
         for (size_t r = 0; r < SIMD_PANEL; r++) {
-            double e = eta[r];
-            s[r] = (double)y[r] - vm_sigmoid_t(e, vm_exp(-fabs(e)));
+            KT e = eta[r];
+            s[r] = y[r] - KSIGMOID_T(e, KEXP_NEG(-KFABS(e)));
         }
     }
     return ll;
@@ -38,7 +39,6 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
     for (size_t p = 0; p < np; p++) {
         const KT *X = Xp + p * P * d;
         _Alignas(64) KT eta[P] = {0};
-        _Alignas(64) double s[P];
         _Alignas(64) KT sk[P];
         for (size_t j = 0; j < d; j++) {
             const KT *col = X + j * P, th = theta[j];
@@ -47,10 +47,8 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
                 eta[r] += col[r] * th;
         }
         size_t m = n - p * P < P ? n - p * P : P;
-        ll += KFN(lr_link)(eta, yp + p * P, s, m, want_logp);
         /* Padded rows have x = 0, so they add nothing to the gradient. */
-        for (size_t r = 0; r < P; r++)
-            sk[r] = (KT)s[r];
+        ll += KFN(lr_link)(eta, yp + p * P, sk, m, want_logp);
         for (size_t j = 0; j < d; j++) {
             const KT *col = X + j * P;
             KT t[V] = {0};
@@ -98,7 +96,7 @@ static inline void KFN(lr_rows_eta)(const KT *X, const uint32_t *idx, size_t b, 
 
 /* grad += sum_r s[r] x_r, four rows per pass over grad. */
 static inline void KFN(lr_rows_grad)(const KT *X, const uint32_t *idx, size_t b, size_t m, size_t d,
-                                     const double *s, double *grad) {
+                                     const KT *s, double *grad) {
     size_t r = 0;
     for (; r + 4 <= m; r += 4) {
         const KT *x0 = X + (idx ? idx[b + r] : b + r) * d;
@@ -126,8 +124,7 @@ static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t
     double ll = 0.0;
     for (size_t b = 0; b < n; b += P) {
         size_t m = n - b < P ? n - b : P;
-        _Alignas(64) KT eta[P] = {0}, yb[P] = {0};
-        _Alignas(64) double s[P];
+        _Alignas(64) KT eta[P] = {0}, yb[P] = {0}, s[P];
         KFN(lr_rows_eta)(X, idx, b, m, d, theta, eta);
         for (size_t r = 0; r < m; r++)
             yb[r] = y[idx ? idx[b + r] : b + r];

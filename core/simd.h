@@ -51,6 +51,8 @@ typedef struct simd_ops {
     /* y[i] = f(x[i]) for the functions of vmath.h, as this path compiles
      * them; for accuracy tests and benchmarks. */
     void (*vmath_apply)(simd_vmath_fn fn, const double *x, double *y, size_t n);
+    /* The float32 versions (exp for x <= 0 only; no normal quantile). */
+    void (*vmathf_apply)(simd_vmath_fn fn, const float *x, float *y, size_t n);
 } simd_ops;
 
 const simd_ops *simd_ops_get(void);

@@ -99,4 +99,74 @@ static inline double vm_sigmoid_t(double eta, double t) {
     return (eta >= 0.0 ? 1.0 : t) / (1.0 + t);
 }
 
+/* --- float32: the same functions for float32 models, 16 lanes wide ---- */
+
+static inline uint32_t vmf_bits(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {.f = x};
+    return v.u;
+}
+
+static inline float vmf_from_bits(uint32_t u) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {.u = u};
+    return v.f;
+}
+
+/* e^x for x <= 0 (all the link needs): 0 below -87.33 (no subnormals). */
+static inline float vmf_exp_neg(float x) {
+    const float log2e = 1.44269504f, shifter = 0x1.8p23f;
+    const float ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+    float xc = x < -87.33f ? -87.33f : x;
+    float kf = xc * log2e + shifter;
+    uint32_t ki = vmf_bits(kf);
+    kf -= shifter;
+    float r = (xc - kf * ln2hi) - kf * ln2lo;
+    /* Taylor to degree 7: |r| <= ln2/2 keeps the tail under 0.1 ulp */
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r * r + r;
+    float y = (1.0f + p) * vmf_from_bits((ki + 127u) << 23);
+    return x < -87.33f ? 0.0f : y;
+}
+
+/* Natural log for finite normal x > 0 (fdlibm's float polynomial). */
+static inline float vmf_log(float x) {
+    const float ln2hi = 6.9313812256e-01f, ln2lo = 9.0580006145e-06f;
+    const float Lg1 = 6.6666662693e-01f, Lg2 = 4.0000972152e-01f, Lg3 = 2.8498786688e-01f,
+                Lg4 = 2.4279078841e-01f;
+    uint32_t u = vmf_bits(x);
+    u += 0x3f800000u - 0x3f3504f3u;
+    float k = (float)(int32_t)((u >> 23) - 0x7f);
+    u = (u & 0x007fffffu) + 0x3f3504f3u;
+    float f = vmf_from_bits(u) - 1.0f;
+    float hfsq = 0.5f * f * f;
+    float s = f / (2.0f + f);
+    float z = s * s, w = z * z;
+    float r = z * (Lg1 + w * Lg3) + w * (Lg2 + w * Lg4);
+    return s * (hfsq + r) + k * ln2lo - hfsq + f + k * ln2hi;
+}
+
+static inline float vmf_log1p(float t) {
+    float u = 1.0f + t;
+    float c = (u - 1.0f) - t;
+    return vmf_log(u) - c / u;
+}
+
+static inline float vmf_softplus_t(float eta, float t) {
+    return (eta > 0.0f ? eta : 0.0f) + vmf_log1p(t);
+}
+
+static inline float vmf_sigmoid_t(float eta, float t) {
+    return (eta >= 0.0f ? 1.0f : t) / (1.0f + t);
+}
+
 #endif

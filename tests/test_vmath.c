@@ -135,6 +135,55 @@ static void test_normal_quantile(void **state) {
     assert_true(normal_quantile(0.5) == 0.0);
 }
 
+/* float32: |y - ref| in float ulps of ref, ref from long-double libm. */
+static double max_ulp_f(simd_vmath_fn fn, ref_fn ref, const float *x, size_t n) {
+    float *y = malloc(n * sizeof *y);
+    double worst = 0;
+    assert_non_null(y);
+    simd_ops_get()->vmathf_apply(fn, x, y, n);
+    for (size_t i = 0; i < n; i++) {
+        long double r = ref(x[i]);
+        float rf = (float)r;
+        if (rf == 0) {
+            if (y[i] != 0 && fabsf(y[i]) > 1e-37f) worst = INFINITY;
+            continue;
+        }
+        double ulp = (double)(nextafterf(fabsf(rf), INFINITY) - fabsf(rf));
+        double e = (double)(fabsl((long double)y[i] - r) / ulp);
+        if (e > worst) worst = e;
+    }
+    free(y);
+    return worst;
+}
+
+static void fill_linspace_f(float *x, size_t n, double lo, double hi) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(lo + (hi - lo) * (double)i / (double)(n - 1));
+}
+
+/* The float32 link of float32 models over the ranges the kernels use (exp
+ * on x <= 0; log1p on [0, 1]; |eta| up to 80): exp, log and log1p within 2
+ * float ulps; sigmoid and softplus, which compose exp (<= 1.01 ulp here)
+ * with one addition and one division or log1p (0.5 ulp each, and up to a
+ * factor 2 between relative error and ulps across a binade), within 3. */
+static void test_float_link(void **state) {
+    (void)state;
+    static float x[NPTS];
+    fill_linspace_f(x, NPTS, -87.0, 0.0);
+    double e = max_ulp_f(VMATH_EXP, expl, x, NPTS);
+    fill_linspace_f(x, NPTS, 1e-30, 1.0);
+    double l1 = max_ulp_f(VMATH_LOG1P, log1pl, x, NPTS);
+    fill_linspace_f(x, NPTS, 1e-3, 1e3);
+    double lg = max_ulp_f(VMATH_LOG, logl, x, NPTS);
+    fill_linspace_f(x, NPTS, -80.0, 80.0);
+    double sp = max_ulp_f(VMATH_SOFTPLUS, ref_softplus, x, NPTS);
+    double sg = max_ulp_f(VMATH_SIGMOID, ref_sigmoid, x, NPTS);
+    printf("# %s float: exp %.2f, log %.2f, log1p %.2f, softplus %.2f, sigmoid %.2f ulp\n",
+           simd_ops_get()->name, e, lg, l1, sp, sg);
+    assert_true(e <= 2.0 && lg <= 2.0 && l1 <= 2.0);
+    assert_true(sp <= 3.0 && sg <= 3.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp),
@@ -142,6 +191,7 @@ int main(void) {
         cmocka_unit_test(test_log1p),
         cmocka_unit_test(test_softplus_sigmoid),
         cmocka_unit_test(test_normal_quantile),
+        cmocka_unit_test(test_float_link),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);
