@@ -94,6 +94,27 @@ static void normal_fill(rng_key key, uint64_t first, double *out, size_t n) {
     }
 }
 
+static void index_fill(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n) {
+    enum { CHUNK = 256 };
+    uint64_t bits[CHUNK];
+    double r = (double)range;
+    for (size_t base = 0; base < n; base += CHUNK) {
+        size_t m = n - base < CHUNK ? n - base : CHUNK;
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) {
+            uint64_t c = first + base + i;
+            uint32_t b1, b2;
+            tf_block(key.hi, key.lo, (uint32_t)(c >> 32), (uint32_t)c, &b1, &b2);
+            bits[i] = ((uint64_t)b1 << 32) | b2;
+        }
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) {
+            double u = vm_from_bits((bits[i] >> 12) | 0x3FF0000000000000ULL) - 1.0;
+            out[base + i] = (uint32_t)(int32_t)(u * r);
+        }
+    }
+}
+
 static void vmath_apply(simd_vmath_fn fn, const double *x, double *y, size_t n) {
     switch (fn) {
 #define VMATH_LOOP(expr)                                                                           \
@@ -149,6 +170,7 @@ const simd_ops KTABLE(KERNEL_ISA) = {
     .lr_rows_f64 = lr_rows_f64,
     .lr_rows_f32 = lr_rows_f32,
     .normal_fill = normal_fill,
+    .index_fill = index_fill,
     .vmath_apply = vmath_apply,
     .vmathf_apply = vmathf_apply,
 };

@@ -55,18 +55,34 @@ static void store(void *base, model_dtype t, size_t i, double v) {
         ((double *)base)[i] = v;
 }
 
-/* Copies rows idx[0..n) (or 0..n) of row-major src into panels at dst. */
+/* Copies rows idx[0..n) (or 0..n) of row-major X into panels at dst,
+ * zeroing the padding of the last panel; rows a few indices ahead are
+ * prefetched, since minibatch rows are scattered over the whole dataset. */
+#define DEFINE_PACK(name, DT, ST)                                                                  \
+    static void name(DT *dst, const ST *X, const uint32_t *idx, size_t n, size_t d) {              \
+        enum { P = SIMD_PANEL, AHEAD = 8 };                                                        \
+        size_t tail = n % P;                                                                       \
+        if (tail) memset(dst + (n - tail) * d, 0, P * d * sizeof(DT));                             \
+        for (size_t r = 0; r < n; r++) {                                                           \
+            if (idx && r + AHEAD < n) __builtin_prefetch(X + (size_t)idx[r + AHEAD] * d);          \
+            const ST *row = X + (idx ? idx[r] : r) * d;                                            \
+            DT *out = dst + (r / P) * P * d + r % P;                                               \
+            for (size_t j = 0; j < d; j++)                                                         \
+                out[j * P] = (DT)row[j];                                                           \
+        }                                                                                          \
+    }
+DEFINE_PACK(pack_f64_from_f64, double, double)
+DEFINE_PACK(pack_f32_from_f64, float, double)
+DEFINE_PACK(pack_f32_from_f32, float, float)
+
 static void pack_panels(void *dst, model_dtype t, const double *src_f64, const float *src_f32,
                         const uint32_t *idx, size_t n, size_t d) {
-    size_t np = round_up_panel(n);
-    memset(dst, 0, np * d * elem_size(t));
-    for (size_t r = 0; r < n; r++) {
-        size_t i = idx ? idx[r] : r, p = r / SIMD_PANEL, q = r % SIMD_PANEL;
-        for (size_t j = 0; j < d; j++) {
-            double v = src_f32 ? src_f32[i * d + j] : src_f64[i * d + j];
-            store(dst, t, (p * d + j) * SIMD_PANEL + q, v);
-        }
-    }
+    if (t == DTYPE_F64)
+        pack_f64_from_f64(dst, src_f64, idx, n, d);
+    else if (src_f32)
+        pack_f32_from_f32(dst, src_f32, idx, n, d);
+    else
+        pack_f32_from_f64(dst, src_f64, idx, n, d);
 }
 
 static int logistic_build(model *m) {

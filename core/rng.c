@@ -1,5 +1,6 @@
 /* rng.c - JAX-compatible keys and scalar draws on top of Threefry-2x32. */
 #include <math.h>
+#include <stdint.h>
 
 #include "rng.h"
 #include "simd.h"
@@ -75,10 +76,13 @@ double rng_normal(rng_key key, uint64_t i) {
 }
 
 void rng_index_fill(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n) {
-    /* Lemire's multiply-shift on 64 bits: bias below range / 2^64. */
-    for (size_t i = 0; i < n; i++) {
-        unsigned __int128 m = (unsigned __int128)rng_bits64(key, first + i) * range;
-        out[i] = (uint32_t)(m >> 64);
+    if (range <= INT32_MAX) {
+        simd_ops_get()->index_fill(key, first, range, out, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) { /* the same map, without the int32 shortcut */
+        double u = (double)(rng_bits64(key, first + i) >> 12) * 0x1p-52;
+        out[i] = (uint32_t)(u * (double)range);
     }
 }
 

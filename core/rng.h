@@ -40,8 +40,10 @@ double rng_uniform_f64(rng_key key, uint64_t i);
 void rng_normal_fill(rng_key key, double *out, size_t n);
 double rng_normal(rng_key key, uint64_t i);
 
-/* out[i] = index uniform on [0, range) from rng_bits64(key, first + i);
- * independent draws, so with replacement. */
+/* out[i] = index uniform on [0, range) from rng_bits64(key, first + i):
+ * (int)(u * range) with u = (bits >> 12) / 2^52, so no index is more likely
+ * than another by more than range / 2^52. Independent draws, so with
+ * replacement. Vectorised for range below 2^31. */
 void rng_index_fill(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n);
 
 /* The standard normal quantile to full double precision (Acklam, then one

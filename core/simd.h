@@ -46,6 +46,9 @@ typedef struct simd_ops {
                           const double *theta, double *grad, int want_logp);
     double (*lr_rows_f32)(const float *X, const float *y, const uint32_t *idx, size_t n, size_t d,
                           const float *theta, double *grad, int want_logp);
+    /* out[i] = index on [0, range) from rng_bits64(key, first + i), i < n,
+     * as (int)(u * range) with u = (bits >> 12) / 2^52; range < 2^31. */
+    void (*index_fill)(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n);
     /* out[i] = standard normal from rng_bits64(key, first + i), i < n. */
     void (*normal_fill)(rng_key key, uint64_t first, double *out, size_t n);
     /* y[i] = f(x[i]) for the functions of vmath.h, as this path compiles
