@@ -295,7 +295,7 @@ JSON
         "for c in 0 1 2; do grep -aEq \"chain \$c \\[#+\\] 20000/20000 100.0%.*it/s.*acc.*ETA\" tty.out || exit 1; done"
     check "on a terminal: ends with the final state" "tr -d '\\r' <tty.out | tail -n 1 | grep -q 'succeeded'"
 else
-    ok "# SKIP script(1) is not installed: no terminal test"
+    bad "script(1) (bsdutils, which ./dev installs) is missing: the terminal mode went untested"
 fi
 
 # --- the daemon gone: unreachable is exit 3 -----------------------------------
