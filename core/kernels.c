@@ -72,96 +72,91 @@ static inline double acklam(double p) {
     return pt < 0.02425 ? xt : xc;
 }
 
+enum { BITS_CHUNK = 256 };
+
+/* bits[i] = rng_bits64(key, first + i) for i < m <= BITS_CHUNK: the loop
+ * vectorises when it is kept apart from the transform that follows. */
+static void bits64_chunk(rng_key key, uint64_t first, uint64_t *bits, size_t m) {
+#pragma omp simd
+    for (size_t i = 0; i < m; i++) {
+        uint64_t c = first + i;
+        uint32_t b1, b2;
+        tf_block(key.hi, key.lo, (uint32_t)(c >> 32), (uint32_t)c, &b1, &b2);
+        bits[i] = ((uint64_t)b1 << 32) | b2;
+    }
+}
+
+/* (bits >> 12) / 2^52 in [0, 1), built from the bits so that AVX2, which
+ * cannot convert int64 to double, vectorises. */
+static inline double unit_from_bits(uint64_t bits) {
+    return vm_from_bits((bits >> 12) | 0x3FF0000000000000ULL) - 1.0;
+}
+
 static void normal_fill(rng_key key, uint64_t first, double *out, size_t n) {
-    enum { CHUNK = 256 };
-    uint64_t bits[CHUNK];
-    for (size_t base = 0; base < n; base += CHUNK) {
-        size_t m = n - base < CHUNK ? n - base : CHUNK;
+    uint64_t bits[BITS_CHUNK];
+    for (size_t base = 0; base < n; base += BITS_CHUNK) {
+        size_t m = n - base < BITS_CHUNK ? n - base : BITS_CHUNK;
+        bits64_chunk(key, first + base, bits, m);
 #pragma omp simd
-        for (size_t i = 0; i < m; i++) {
-            uint64_t c = first + base + i;
-            uint32_t b1, b2;
-            tf_block(key.hi, key.lo, (uint32_t)(c >> 32), (uint32_t)c, &b1, &b2);
-            bits[i] = ((uint64_t)b1 << 32) | b2;
-        }
-#pragma omp simd
-        for (size_t i = 0; i < m; i++) {
-            /* ((bits >> 12) + 1/2) / 2^52: in (0, 1), built from bits so
-             * that AVX2, which cannot convert int64 to double, vectorises. */
-            double u = vm_from_bits((bits[i] >> 12) | 0x3FF0000000000000ULL) - 1.0;
-            out[base + i] = acklam(u + 0x1p-53);
-        }
+        for (size_t i = 0; i < m; i++) /* + 1/2^53: the open interval (0, 1) */
+            out[base + i] = acklam(unit_from_bits(bits[i]) + 0x1p-53);
     }
 }
 
 static void index_fill(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n) {
-    enum { CHUNK = 256 };
-    uint64_t bits[CHUNK];
+    uint64_t bits[BITS_CHUNK];
     double r = (double)range;
-    for (size_t base = 0; base < n; base += CHUNK) {
-        size_t m = n - base < CHUNK ? n - base : CHUNK;
+    for (size_t base = 0; base < n; base += BITS_CHUNK) {
+        size_t m = n - base < BITS_CHUNK ? n - base : BITS_CHUNK;
+        bits64_chunk(key, first + base, bits, m);
 #pragma omp simd
-        for (size_t i = 0; i < m; i++) {
-            uint64_t c = first + base + i;
-            uint32_t b1, b2;
-            tf_block(key.hi, key.lo, (uint32_t)(c >> 32), (uint32_t)c, &b1, &b2);
-            bits[i] = ((uint64_t)b1 << 32) | b2;
-        }
-#pragma omp simd
-        for (size_t i = 0; i < m; i++) {
-            double u = vm_from_bits((bits[i] >> 12) | 0x3FF0000000000000ULL) - 1.0;
-            out[base + i] = (uint32_t)(int32_t)(u * r);
-        }
+        for (size_t i = 0; i < m; i++)
+            out[base + i] = (uint32_t)(int32_t)(unit_from_bits(bits[i]) * r);
     }
 }
 
-static void vmath_apply(simd_vmath_fn fn, const double *x, double *y, size_t n) {
-    switch (fn) {
-#define VMATH_LOOP(expr)                                                                           \
+/* y[i] = expr of v = x[i], for the accuracy tests and benchmarks. */
+#define VMATH_LOOP(T, expr)                                                                        \
     _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                           \
-        double v = x[i];                                                                           \
+        T v = x[i];                                                                                \
         y[i] = (expr);                                                                             \
     }                                                                                              \
     break
+
+static void vmath_apply(simd_vmath_fn fn, const double *x, double *y, size_t n) {
+    switch (fn) {
     case VMATH_EXP:
-        VMATH_LOOP(vm_exp(v));
+        VMATH_LOOP(double, vm_exp(v));
     case VMATH_LOG:
-        VMATH_LOOP(vm_log(v));
+        VMATH_LOOP(double, vm_log(v));
     case VMATH_LOG1P:
-        VMATH_LOOP(vm_log1p(v));
+        VMATH_LOOP(double, vm_log1p(v));
     case VMATH_SOFTPLUS:
-        VMATH_LOOP(vm_softplus_t(v, vm_exp(-fabs(v))));
+        VMATH_LOOP(double, vm_softplus_t(v, vm_exp(-fabs(v))));
     case VMATH_SIGMOID:
-        VMATH_LOOP(vm_sigmoid_t(v, vm_exp(-fabs(v))));
+        VMATH_LOOP(double, vm_sigmoid_t(v, vm_exp(-fabs(v))));
     case VMATH_NORMAL_QUANTILE:
-        VMATH_LOOP(acklam(v));
-#undef VMATH_LOOP
+        VMATH_LOOP(double, acklam(v));
     }
 }
 
 static void vmathf_apply(simd_vmath_fn fn, const float *x, float *y, size_t n) {
     switch (fn) {
-#define VMATHF_LOOP(expr)                                                                          \
-    _Pragma("omp simd") for (size_t i = 0; i < n; i++) {                                           \
-        float v = x[i];                                                                            \
-        y[i] = (expr);                                                                             \
-    }                                                                                              \
-    break
     case VMATH_EXP:
-        VMATHF_LOOP(vmf_exp_neg(v));
+        VMATH_LOOP(float, vmf_exp_neg(v));
     case VMATH_LOG:
-        VMATHF_LOOP(vmf_log(v));
+        VMATH_LOOP(float, vmf_log(v));
     case VMATH_LOG1P:
-        VMATHF_LOOP(vmf_log1p(v));
+        VMATH_LOOP(float, vmf_log1p(v));
     case VMATH_SOFTPLUS:
-        VMATHF_LOOP(vmf_softplus_t(v, vmf_exp_neg(-fabsf(v))));
+        VMATH_LOOP(float, vmf_softplus_t(v, vmf_exp_neg(-fabsf(v))));
     case VMATH_SIGMOID:
-        VMATHF_LOOP(vmf_sigmoid_t(v, vmf_exp_neg(-fabsf(v))));
-    case VMATH_NORMAL_QUANTILE: /* no float32 version */
-        VMATHF_LOOP(v * NAN);
-#undef VMATHF_LOOP
+        VMATH_LOOP(float, vmf_sigmoid_t(v, vmf_exp_neg(-fabsf(v))));
+    case VMATH_NORMAL_QUANTILE:
+        VMATH_LOOP(float, v *NAN); /* no float32 version */
     }
 }
+#undef VMATH_LOOP
 
 const simd_ops KTABLE(KERNEL_ISA) = {
     .name = KSTR(KERNEL_ISA),
