@@ -68,14 +68,14 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
 
 /* eta[r] = x_i . theta for rows r of a block, four rows at a time so that
  * four independent sums hide the FMA latency and theta is read once. */
-static inline void KFN(lr_rows_eta)(const KT *X, const uint32_t *idx, size_t b, size_t m, size_t d,
+static inline void KFN(lr_rows_eta)(const KT *X, const size_t *rows, size_t m, size_t d,
                                     const KT *theta, KT *eta) {
     size_t r = 0;
     for (; r + 4 <= m; r += 4) {
-        const KT *x0 = X + (idx ? idx[b + r] : b + r) * d;
-        const KT *x1 = X + (idx ? idx[b + r + 1] : b + r + 1) * d;
-        const KT *x2 = X + (idx ? idx[b + r + 2] : b + r + 2) * d;
-        const KT *x3 = X + (idx ? idx[b + r + 3] : b + r + 3) * d;
+        const KT *x0 = X + rows[r] * d;
+        const KT *x1 = X + rows[r + 1] * d;
+        const KT *x2 = X + rows[r + 2] * d;
+        const KT *x3 = X + rows[r + 3] * d;
         KT a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #pragma omp simd reduction(+ : a0, a1, a2, a3)
         for (size_t j = 0; j < d; j++) {
@@ -85,7 +85,7 @@ static inline void KFN(lr_rows_eta)(const KT *X, const uint32_t *idx, size_t b, 
         eta[r] = a0, eta[r + 1] = a1, eta[r + 2] = a2, eta[r + 3] = a3;
     }
     for (; r < m; r++) {
-        const KT *x = X + (idx ? idx[b + r] : b + r) * d;
+        const KT *x = X + rows[r] * d;
         KT a = 0;
 #pragma omp simd reduction(+ : a)
         for (size_t j = 0; j < d; j++)
@@ -95,14 +95,14 @@ static inline void KFN(lr_rows_eta)(const KT *X, const uint32_t *idx, size_t b, 
 }
 
 /* grad += sum_r s[r] x_r, four rows per pass over grad. */
-static inline void KFN(lr_rows_grad)(const KT *X, const uint32_t *idx, size_t b, size_t m, size_t d,
+static inline void KFN(lr_rows_grad)(const KT *X, const size_t *rows, size_t m, size_t d,
                                      const KT *s, double *grad) {
     size_t r = 0;
     for (; r + 4 <= m; r += 4) {
-        const KT *x0 = X + (idx ? idx[b + r] : b + r) * d;
-        const KT *x1 = X + (idx ? idx[b + r + 1] : b + r + 1) * d;
-        const KT *x2 = X + (idx ? idx[b + r + 2] : b + r + 2) * d;
-        const KT *x3 = X + (idx ? idx[b + r + 3] : b + r + 3) * d;
+        const KT *x0 = X + rows[r] * d;
+        const KT *x1 = X + rows[r + 1] * d;
+        const KT *x2 = X + rows[r + 2] * d;
+        const KT *x3 = X + rows[r + 3] * d;
         double s0 = s[r], s1 = s[r + 1], s2 = s[r + 2], s3 = s[r + 3];
 #pragma omp simd
         for (size_t j = 0; j < d; j++)
@@ -110,7 +110,7 @@ static inline void KFN(lr_rows_grad)(const KT *X, const uint32_t *idx, size_t b,
                        (s2 * (double)x2[j] + s3 * (double)x3[j]);
     }
     for (; r < m; r++) {
-        const KT *x = X + (idx ? idx[b + r] : b + r) * d;
+        const KT *x = X + rows[r] * d;
         double sr = s[r];
 #pragma omp simd
         for (size_t j = 0; j < d; j++)
@@ -125,11 +125,14 @@ static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t
     for (size_t b = 0; b < n; b += P) {
         size_t m = n - b < P ? n - b : P;
         _Alignas(64) KT eta[P] = {0}, yb[P] = {0}, s[P];
-        KFN(lr_rows_eta)(X, idx, b, m, d, theta, eta);
-        for (size_t r = 0; r < m; r++)
-            yb[r] = y[idx ? idx[b + r] : b + r];
+        size_t rows[P]; /* the data rows of this block */
+        for (size_t r = 0; r < m; r++) {
+            rows[r] = idx ? idx[b + r] : b + r;
+            yb[r] = y[rows[r]];
+        }
+        KFN(lr_rows_eta)(X, rows, m, d, theta, eta);
         ll += KFN(lr_link)(eta, yb, s, m, want_logp);
-        KFN(lr_rows_grad)(X, idx, b, m, d, s, grad);
+        KFN(lr_rows_grad)(X, rows, m, d, s, grad);
     }
     return ll;
 }
