@@ -24,6 +24,7 @@
 #define DEFAULT_NUM_SAMPLES 1000
 #define DEFAULT_PROGRESS_EVERY 1000
 #define MAX_CHAINS 1024
+#define MAX_ROW_THREADS 64                   /* threads one chain splits its data rows over */
 #define MAX_SYNTH_VALUES (UINT64_C(1) << 31) /* n * d of a synthetic dataset */
 /* At most this many bytes of a client's string are quoted in a message. */
 #define ECHO_MAX 40
@@ -35,9 +36,9 @@ static const char *const init_names[] = {"zeros", "prior", "true"};
 static const char *const dtype_names[] = {"float64", "float32"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const top_fields[] = {"model",      "data",  "sampler",        "num_samples",
-                                         "num_warmup", "thin",  "chains",         "key",
-                                         "init",       "dtype", "progress_every", NULL};
+static const char *const top_fields[] = {
+    "model", "data", "sampler", "num_samples",    "num_warmup",  "thin", "chains",
+    "key",   "init", "dtype",   "progress_every", "row_threads", NULL};
 static const char *const model_fields[] = {"type", "prior_variance", "mean", "cov", NULL};
 static const char *const data_fields[] = {"dataset", "synthetic", NULL};
 static const char *const synthetic_fields[] = {"n", "d", "seed", "rho", "theta_variance", NULL};
@@ -403,6 +404,7 @@ static void set_defaults(job_spec *s) {
     s->chain.key = rng_key_from_seed(0);
     s->chain.init = INIT_ZEROS;
     s->chain.progress_every = DEFAULT_PROGRESS_EVERY;
+    s->chain.row_threads = 1;
     s->dtype = DTYPE_F64;
 }
 
@@ -625,7 +627,7 @@ static int iterations_fit(uint64_t warmup, uint64_t samples, uint64_t thin) {
 
 static void parse_counts(spec_parse *p, const json_t *root) {
     chain_config *c = &p->spec->chain;
-    uint64_t chains = c->chains, every = c->progress_every;
+    uint64_t chains = c->chains, every = c->progress_every, row_threads = c->row_threads;
     int ok = count_field(p, root, "num_samples", 1, UINT64_MAX, &c->num_samples);
     ok &= count_field(p, root, "num_warmup", 0, UINT64_MAX, &c->num_warmup);
     ok &= count_field(p, root, "thin", 1, UINT64_MAX, &c->thin);
@@ -637,6 +639,10 @@ static void parse_counts(spec_parse *p, const json_t *root) {
     c->chains = (uint32_t)chains;
     if (count_field(p, root, "progress_every", 1, UINT32_MAX, &every))
         c->progress_every = (uint32_t)every;
+    /* Draws do not depend on it: the core sums fixed row segments in a
+     * fixed order whatever the thread count. */
+    if (count_field(p, root, "row_threads", 1, MAX_ROW_THREADS, &row_threads))
+        c->row_threads = (uint32_t)row_threads;
 }
 
 static void parse_key_pair(spec_parse *p, const json_t *v) {
@@ -904,6 +910,7 @@ json_t *job_spec_to_json(const job_spec *spec) {
     bad |= put(o, "init", init_to_json(spec));
     bad |= put(o, "dtype", json_string(dtype_names[spec->dtype]));
     bad |= put(o, "progress_every", json_integer(c->progress_every));
+    bad |= put(o, "row_threads", json_integer(c->row_threads));
     return unless_bad(o, bad);
 }
 

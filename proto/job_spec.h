@@ -10,7 +10,9 @@
  *    "num_samples": 1000, "num_warmup": 0, "thin": 1, "chains": 1,
  *    "key": 0 | "18446744073709551615" | [hi, lo],
  *    "init": "zeros"|"prior"|"true"|[d numbers]|[[d numbers] x chains],
- *    "dtype": "float64"|"float32", "progress_every": 1000}
+ *    "dtype": "float64"|"float32", "progress_every": 1000,
+ *    "row_threads": 1 (1..64: threads each chain splits its data rows over;
+ *                      draws are the same whatever it is)}
  * The Gaussian test target is {"model": {"type": "gaussian", "mean": [..],
  * "cov": [[..]..]}} with no "data".
  */

@@ -106,7 +106,7 @@ static void test_full_spec(void **state) {
                  " 'sampler': {'type': 'sgld', 'step_size': 0.005, 'batch_size': 50},"
                  " 'num_samples': 200, 'num_warmup': 10, 'thin': 3, 'chains': 2,"
                  " 'key': [1, 2], 'init': [[1, 2], [3, 4.5]], 'dtype': 'float32',"
-                 " 'progress_every': 25}",
+                 " 'progress_every': 25, 'row_threads': 4}",
                  &s);
     assert_int_equal(s.model, SPEC_MODEL_LOGISTIC);
     assert_true(s.prior_variance == 2.5);
@@ -133,6 +133,7 @@ static void test_full_spec(void **state) {
         assert_true(s.chain.init_values[i] == want[i]);
     assert_int_equal(s.dtype, DTYPE_F32);
     assert_int_equal(s.chain.progress_every, 25);
+    assert_int_equal(s.chain.row_threads, 4);
     job_spec_free(&s);
 }
 
@@ -156,6 +157,7 @@ static void test_defaults(void **state) {
     assert_null(s.chain.init_values);
     assert_int_equal(s.dtype, DTYPE_F64);
     assert_int_equal(s.chain.progress_every, 1000);
+    assert_int_equal(s.chain.row_threads, 1);
     job_spec_free(&s);
 
     /* model without a type is logistic regression; synthetic defaults. */
@@ -290,6 +292,38 @@ static void test_count_errors(void **state) {
     expect_only_error("{" BASE ", 'progress_every': 0}", "progress_every", "must be >= 1");
     expect_only_error("{" BASE ", 'progress_every': 4294967296}", "progress_every",
                       "must be <= 4294967295");
+}
+
+/* row_threads: 1..64, default 1; every bad value is one error at exactly
+ * "row_threads". */
+static void test_row_threads(void **state) {
+    (void)state;
+    job_spec s;
+    assert_valid("{" BASE "}", &s);
+    assert_int_equal(s.chain.row_threads, 1);
+    job_spec_free(&s);
+    assert_valid("{" BASE ", 'row_threads': 4}", &s);
+    assert_int_equal(s.chain.row_threads, 4);
+    job_spec_free(&s);
+    assert_valid("{" BASE ", 'row_threads': 1, 'chains': 3}", &s);
+    assert_int_equal(s.chain.row_threads, 1);
+    assert_int_equal(s.chain.chains, 3);
+    job_spec_free(&s);
+    assert_valid("{" BASE ", 'row_threads': 64.0}", &s);
+    assert_int_equal(s.chain.row_threads, 64);
+    job_spec_free(&s);
+
+    expect_only_error("{" BASE ", 'row_threads': 0}", "row_threads", "must be >= 1");
+    expect_only_error("{" BASE ", 'row_threads': 65}", "row_threads", "must be <= 64");
+    expect_only_error("{" BASE ", 'row_threads': -1}", "row_threads", "must be >= 1");
+    expect_only_error("{" BASE ", 'row_threads': 2.5}", "row_threads", "must be an integer");
+    expect_only_error("{" BASE ", 'row_threads': '2'}", "row_threads",
+                      "expected an integer, got string");
+    expect_only_error("{" BASE ", 'row_threads': true}", "row_threads",
+                      "expected an integer, got boolean");
+    expect_only_error("{" BASE ", 'row_threads': null}", "row_threads",
+                      "expected an integer, got null");
+    expect_only_error("{" BASE ", 'row_thread': 2}", "row_thread", "unknown field");
 }
 
 static void test_iteration_limit(void **state) {
@@ -561,7 +595,7 @@ static void test_all_errors_reported(void **state) {
                            " 'sampler': {'type': 'nuts', 'step_size': 0, 'extra': 1},"
                            " 'num_samples': 2.5, 'thin': 0, 'chains': 2,"
                            " 'key': [1, 2, 3], 'init': [[1, 2], [3]], 'dtype': 'int8',"
-                           " 'progress_every': -5, 'bogus': {}}",
+                           " 'progress_every': -5, 'row_threads': 65, 'bogus': {}}",
                            &s, &errs),
                      -1);
     assert_owns_nothing(&s);
@@ -578,8 +612,9 @@ static void test_all_errors_reported(void **state) {
     expect_error_in(&errs, "init[1]", "expected 2 numbers like init[0], got 1");
     expect_error_in(&errs, "dtype", "unknown dtype");
     expect_error_in(&errs, "progress_every", "must be >= 1");
-    if (errs.count != 13) print_errors(&errs);
-    assert_int_equal(errs.count, 13);
+    expect_error_in(&errs, "row_threads", "must be <= 64");
+    if (errs.count != 14) print_errors(&errs);
+    assert_int_equal(errs.count, 14);
     assert_int_equal(errs.dropped, 0);
 }
 
@@ -744,6 +779,7 @@ static void assert_specs_equal(const job_spec *a, const job_spec *b) {
         assert_memory_equal(x->init_values, y->init_values, n * sizeof(double));
     }
     assert_int_equal(x->progress_every, y->progress_every);
+    assert_int_equal(x->row_threads, y->row_threads);
     assert_int_equal(a->dtype, b->dtype);
 }
 
@@ -780,7 +816,8 @@ static void test_round_trip(void **state) {
                " 'sampler': {'type': 'sgld', 'step_size': 0.1234567890123, 'batch_size': 50},"
                " 'num_samples': 200, 'num_warmup': 10, 'thin': 3, 'chains': 2,"
                " 'key': '12345678901234567890', 'init': [[1, 2], [3, 4.5]], 'dtype': 'float32',"
-               " 'progress_every': 25}");
+               " 'progress_every': 25, 'row_threads': 4}");
+    round_trip("{" BASE ", 'row_threads': 64}");
     round_trip("{" GAUSS_MODEL ", 'sampler': {'type': 'mala', 'step_size': 3e-7},"
                " 'init': [0.1, 0.2], 'key': [7, 9]}");
     round_trip("{" SYNTH ", 'init': 'true', 'chains': 8}");
@@ -795,7 +832,7 @@ static void test_round_trip(void **state) {
                                 " 'sampler': {'type': 'ula', 'step_size': 0.1},"
                                 " 'num_samples': 1000, 'num_warmup': 0, 'thin': 1, 'chains': 1,"
                                 " 'key': [1, 2], 'init': 'zeros', 'dtype': 'float64',"
-                                " 'progress_every': 1000}"),
+                                " 'progress_every': 1000, 'row_threads': 1}"),
                               0, NULL);
     assert_non_null(want);
     if (!json_equal(j, want)) {
@@ -805,6 +842,15 @@ static void test_round_trip(void **state) {
         fail();
     }
     json_decref(want);
+    json_decref(j);
+    job_spec_free(&s);
+
+    /* A non-default row_threads is written back as given. */
+    assert_valid("{" BASE ", 'row_threads': 4}", &s);
+    j = job_spec_to_json(&s);
+    assert_non_null(j);
+    assert_true(json_is_integer(json_object_get(j, "row_threads")));
+    assert_int_equal(json_integer_value(json_object_get(j, "row_threads")), 4);
     json_decref(j);
     job_spec_free(&s);
 }
@@ -876,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_type_errors),
         cmocka_unit_test(test_sampler_errors),
         cmocka_unit_test(test_count_errors),
+        cmocka_unit_test(test_row_threads),
         cmocka_unit_test(test_iteration_limit),
         cmocka_unit_test(test_key_forms),
         cmocka_unit_test(test_key_errors),
