@@ -59,7 +59,7 @@ static int chain_state_init(chain_state *s, const model *m, const chain_config *
     uint64_t per_block = (cfg->progress_every + cfg->thin - 1) / cfg->thin + 1;
     uint64_t cap = CHAIN_BUFFER_BYTES / (d * sizeof(double));
     s->buf_rows = (size_t)(per_block < cap ? per_block : (cap ? cap : 1));
-    s->w = model_work_create(m, s->nb);
+    s->w = model_work_create_split(m, s->nb, cfg->row_threads ? cfg->row_threads : 1);
     s->theta = malloc(d * sizeof(double));
     s->grad = malloc(d * sizeof(double));
     s->prop = malloc(d * sizeof(double));

@@ -12,9 +12,19 @@
 #include <string.h>
 
 #include "model.h"
+#include "row_team.h"
 #include "simd.h"
 
 #define PANEL_MAX_D 64
+
+/* A pass over the data is cut into at most MAX_SEGMENTS segments of whole
+ * units of SIMD_PANEL rows (a panel, or a block of the row-major kernel),
+ * none under SEGMENT_MIN_ELEMS elements of X. Each segment sums into its own
+ * accumulator and the segments are added in order, so the result does not
+ * depend on which thread ran which segment, nor on how many threads there
+ * are: the cut depends on (n, d) alone. */
+#define MAX_SEGMENTS 8
+#define SEGMENT_MIN_ELEMS 8192
 
 typedef enum model_kind { KIND_LOGISTIC, KIND_GAUSSIAN } model_kind;
 
@@ -33,7 +43,9 @@ struct model {
 };
 
 struct model_work {
-    double *acc;    /* d x SIMD_ACC panel accumulator */
+    double *acc; /* MAX_SEGMENTS accumulators of acc_stride doubles */
+    size_t acc_stride;
+    row_team *team; /* NULL: the chain's own thread does every segment */
     float *theta32; /* d */
     void *batch;    /* packed panels of a gathered minibatch */
     void *batch_y;  /* its labels */
@@ -220,15 +232,39 @@ void model_draw_prior(const model *m, rng_key key, double *theta) {
     }
 }
 
+static size_t segment_count(size_t n, size_t d) {
+    size_t units = (n + SIMD_PANEL - 1) / SIMD_PANEL, unit_elems = SIMD_PANEL * (d ? d : 1);
+    size_t min_units = (SEGMENT_MIN_ELEMS + unit_elems - 1) / unit_elems;
+    size_t s = units / min_units;
+    return s < 1 ? 1 : s > MAX_SEGMENTS ? MAX_SEGMENTS : s;
+}
+
+/* A team only when some pass of this model has more than one segment. */
+static int work_start_team(model_work *w, const model *m, size_t max_batch, unsigned row_threads) {
+    if (m->kind != KIND_LOGISTIC || row_threads < 2) return 0;
+    size_t most = segment_count(m->n, m->d), batch = segment_count(max_batch, m->d);
+    if (batch > most) most = batch;
+    if (most < 2) return 0;
+    w->team = row_team_create(row_threads < most ? row_threads : (unsigned)most);
+    return w->team ? 0 : -1;
+}
+
 model_work *model_work_create(const model *m, size_t max_batch) {
+    return model_work_create_split(m, max_batch, 1);
+}
+
+model_work *model_work_create_split(const model *m, size_t max_batch, unsigned row_threads) {
     model_work *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     size_t d = m->d, es = elem_size(m->dtype), nb = round_up_panel(max_batch ? max_batch : 1);
-    int ok = (w->acc = calloc(d * SIMD_ACC, sizeof *w->acc)) &&
+    /* d x SIMD_ACC (panels) or d (rows), the log-likelihood, to whole lines */
+    w->acc_stride = (d * (m->panels ? SIMD_ACC : 1) + 1 + 7) / 8 * 8;
+    int ok = (w->acc = calloc(MAX_SEGMENTS * w->acc_stride, sizeof *w->acc)) &&
              (w->theta32 = malloc(d * sizeof *w->theta32)) &&
              (w->diff = malloc(d * sizeof *w->diff));
     if (ok && m->kind == KIND_LOGISTIC && d <= PANEL_MAX_D && max_batch)
         ok = (w->batch = malloc(nb * d * es)) && (w->batch_y = calloc(nb, es));
+    if (ok) ok = work_start_team(w, m, max_batch, row_threads) == 0;
     w->max_batch = max_batch;
     if (!ok) {
         model_work_free(w);
@@ -239,6 +275,7 @@ model_work *model_work_create(const model *m, size_t max_batch) {
 
 void model_work_free(model_work *w) {
     if (!w) return;
+    row_team_free(w->team);
     free(w->acc);
     free(w->theta32);
     free(w->batch);
@@ -247,39 +284,105 @@ void model_work_free(model_work *w) {
     free(w);
 }
 
+/* One pass over rows [0, n) of a panel-packed (panels) or row-major array,
+ * rows idx[0..n) of it when idx is given. */
+typedef struct data_pass {
+    const model *m;
+    model_work *w;
+    const void *X, *y, *theta; /* theta: double, or float for float32 */
+    const uint32_t *idx;
+    size_t n, segments;
+    int panels, want_logp;
+} data_pass;
+
+/* Segment s into accumulator s: the gradient's sum and, after it, the
+ * log-likelihood. */
+static void data_pass_segment(const data_pass *p, size_t s) {
+    const simd_ops *ops = simd_ops_get();
+    size_t d = p->m->d, units = (p->n + SIMD_PANEL - 1) / SIMD_PANEL;
+    size_t r0 = units * s / p->segments * SIMD_PANEL,
+           r1 = units * (s + 1) / p->segments * SIMD_PANEL;
+    if (r1 > p->n) r1 = p->n;
+    size_t acc_len = p->panels ? d * SIMD_ACC : d, rows = r1 - r0;
+    double *acc = p->w->acc + s * p->w->acc_stride, ll;
+    memset(acc, 0, acc_len * sizeof *acc);
+    int f32 = p->m->dtype == DTYPE_F32;
+    size_t es = elem_size(p->m->dtype);
+    const char *X = p->X, *y = p->y;
+    if (p->panels)
+        ll =
+            f32 ? ops->lr_panels_f32((const float *)(X + r0 * d * es), (const float *)(y + r0 * es),
+                                     rows, d, p->theta, acc, p->want_logp)
+                : ops->lr_panels_f64((const double *)(X + r0 * d * es),
+                                     (const double *)(y + r0 * es), rows, d, p->theta, acc,
+                                     p->want_logp);
+    else if (p->idx)
+        ll = f32 ? ops->lr_rows_f32(p->X, p->y, p->idx + r0, rows, d, p->theta, acc, p->want_logp)
+                 : ops->lr_rows_f64(p->X, p->y, p->idx + r0, rows, d, p->theta, acc, p->want_logp);
+    else
+        ll =
+            f32 ? ops->lr_rows_f32((const float *)(X + r0 * d * es), (const float *)(y + r0 * es),
+                                   NULL, rows, d, p->theta, acc, p->want_logp)
+                : ops->lr_rows_f64((const double *)(X + r0 * d * es), (const double *)(y + r0 * es),
+                                   NULL, rows, d, p->theta, acc, p->want_logp);
+    acc[acc_len] = ll;
+}
+
+static void data_pass_member(void *arg, unsigned member, unsigned members) {
+    const data_pass *p = arg;
+    for (size_t s = p->segments * member / members; s < p->segments * (member + 1) / members; s++)
+        data_pass_segment(p, s);
+}
+
+/* g = the segments' sums added in order; returns the log-likelihood. */
+static double data_pass_reduce(const data_pass *p, double *g) {
+    size_t d = p->m->d, lanes = p->panels ? SIMD_ACC : 1, stride = p->w->acc_stride;
+    const double *acc = p->w->acc;
+    double ll = 0;
+    memset(g, 0, d * sizeof *g);
+    for (size_t s = 0; s < p->segments; s++, acc += stride) {
+        for (size_t j = 0; j < d; j++) {
+            double t = 0;
+            for (size_t v = 0; v < lanes; v++)
+                t += acc[j * lanes + v];
+            g[j] += t;
+        }
+        ll += acc[d * lanes];
+    }
+    return ll;
+}
+
 /* sum_i log p(y_i | x_i . theta) over rows idx[0..n) (all rows when idx is
  * NULL), and its gradient into g (d doubles, overwritten). */
 static double logistic_data_term(const model *m, model_work *w, const double *theta,
                                  const uint32_t *idx, size_t n, double *g, int want_logp) {
-    const simd_ops *ops = simd_ops_get();
     size_t d = m->d;
     int f32 = m->dtype == DTYPE_F32;
     if (f32)
         for (size_t j = 0; j < d; j++)
             w->theta32[j] = (float)theta[j];
-    if (!m->panels) {
-        memset(g, 0, d * sizeof *g);
-        return f32 ? ops->lr_rows_f32(m->rows, m->y, idx, n, d, w->theta32, g, want_logp)
-                   : ops->lr_rows_f64(m->rows, m->y, idx, n, d, theta, g, want_logp);
-    }
-    const void *X = m->panels, *y = m->y;
-    if (idx) {
+    data_pass p = {.m = m,
+                   .w = w,
+                   .X = m->panels ? m->panels : m->rows,
+                   .y = m->y,
+                   .theta = f32 ? (const void *)w->theta32 : (const void *)theta,
+                   .idx = m->panels ? NULL : idx,
+                   .n = n,
+                   .segments = segment_count(n, d),
+                   .panels = m->panels != NULL,
+                   .want_logp = want_logp};
+    if (m->panels && idx) {
         pack_panels(w->batch, m->dtype, f32 ? NULL : m->rows, f32 ? m->rows : NULL, idx, n, d);
         for (size_t r = 0; r < n; r++)
             store(w->batch_y, m->dtype, r, m->ds->y[idx[r]]);
-        X = w->batch;
-        y = w->batch_y;
+        p.X = w->batch;
+        p.y = w->batch_y;
     }
-    memset(w->acc, 0, d * SIMD_ACC * sizeof *w->acc);
-    double ll = f32 ? ops->lr_panels_f32(X, y, n, d, w->theta32, w->acc, want_logp)
-                    : ops->lr_panels_f64(X, y, n, d, theta, w->acc, want_logp);
-    for (size_t j = 0; j < d; j++) {
-        double s = 0;
-        for (size_t v = 0; v < SIMD_ACC; v++)
-            s += w->acc[j * SIMD_ACC + v];
-        g[j] = s;
-    }
-    return ll;
+    if (w->team && p.segments > 1)
+        row_team_run(w->team, data_pass_member, &p);
+    else
+        data_pass_member(&p, 0, 1);
+    return data_pass_reduce(&p, g);
 }
 
 static double logistic_eval(const model *m, model_work *w, const double *theta, const uint32_t *idx,

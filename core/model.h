@@ -36,6 +36,10 @@ void model_draw_prior(const model *m, rng_key key, double *theta);
 
 /* Scratch for one chain; max_batch bounds model_logp_grad_batch's n. */
 model_work *model_work_create(const model *m, size_t max_batch);
+/* The same, with row_threads threads (1: none) that split each pass over
+ * the data rows; results are bit-identical for every row_threads. NULL on
+ * ENOMEM or when a thread cannot be started. */
+model_work *model_work_create_split(const model *m, size_t max_batch, unsigned row_threads);
 void model_work_free(model_work *w);
 
 /* log p(theta) into the return value (0 unless want_logp) and its

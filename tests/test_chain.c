@@ -110,6 +110,37 @@ static void test_threads_do_not_change_draws(void **state) {
     model_free(m), dataset_free(ds);
 }
 
+/* A chain that splits its rows over 1, 2 or 3 threads draws the same bits,
+ * on the panel layout (N = 5000, d = 4: three segments) and the row-major
+ * one (d = 100: ten blocks of rows), for every sampler. */
+static void test_row_threads_do_not_change_draws(void **state) {
+    (void)state;
+    size_t shapes[2][2] = {{5000, 4}, {300, 100}};
+    for (int k = 0; k < 2; k++) {
+        size_t n = shapes[k][0], d = shapes[k][1];
+        dataset *ds = NULL;
+        synth_params p = {.n = n, .d = d, .seed = 3, .theta_variance = 1};
+        assert_int_equal(dataset_synthesize(&p, &ds), 0);
+        model *m = model_logistic_create(ds, 10, DTYPE_F32);
+        for (int s = SAMPLER_ULA; s <= SAMPLER_SGLD; s++) {
+            chain_config cfg = base_config((sampler_type)s);
+            cfg.chains = 2, cfg.num_samples = 40, cfg.num_warmup = 10, cfg.step_size = 1e-4;
+            cfg.batch_size = (uint32_t)n / 2;
+            collector *a = collector_new(&cfg, d);
+            assert_int_equal(chains_run(m, &cfg, 1, collect, a, NULL), MCMC_OK);
+            for (uint32_t rt = 2; rt <= 3; rt++) {
+                cfg.row_threads = rt;
+                collector *b = collector_new(&cfg, d);
+                assert_int_equal(chains_run(m, &cfg, 2, collect, b, NULL), MCMC_OK);
+                assert_memory_equal(a->draws, b->draws, 2 * 40 * d * sizeof(double));
+                collector_free(b);
+            }
+            collector_free(a);
+        }
+        model_free(m), dataset_free(ds);
+    }
+}
+
 /* Draw buffers are capped at 4 MiB: with d = 20000 one block of 64
  * iterations is handed over in pieces, and the pieces still tile. */
 static void test_buffer_cap_splits_blocks(void **state) {
@@ -194,6 +225,7 @@ static void test_sgld_full_batch_is_ula(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_do_not_change_draws),
+        cmocka_unit_test(test_row_threads_do_not_change_draws),
         cmocka_unit_test(test_buffer_cap_splits_blocks),
         cmocka_unit_test(test_init_points),
         cmocka_unit_test(test_cancel),

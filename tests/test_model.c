@@ -74,6 +74,51 @@ static void test_logp_direct(void **state) {
     check_logp(333, 130, DTYPE_F64, 1e-12); /* row-major kernel */
     check_logp(1001, 7, DTYPE_F32, 1e-5);
     check_logp(333, 130, DTYPE_F32, 1e-5);
+    check_logp(20011, 5, DTYPE_F64, 1e-12); /* eight segments of panels */
+    check_logp(20011, 5, DTYPE_F32, 1e-5);
+}
+
+/* One evaluation (full data, or the minibatch idx) with row_threads
+ * threads: its log density and gradient. */
+static double eval_split(const model *m, unsigned row_threads, const double *theta,
+                         const uint32_t *idx, size_t nb, double *g) {
+    model_work *w = model_work_create_split(m, nb, row_threads);
+    assert_non_null(w);
+    double lp = idx ? model_logp_grad_batch(m, w, theta, idx, nb, g, 1)
+                    : model_logp_grad(m, w, theta, g, 1);
+    model_work_free(w);
+    return lp;
+}
+
+/* Splitting rows over threads changes nothing, to the bit: the segments are
+ * fixed by (n, d) and added in order, whoever computes them. */
+static void check_split(size_t n, size_t d, model_dtype dt, size_t nb) {
+    dataset *ds = make_data(n, d, 13);
+    model *m = model_logistic_create(ds, 10.0, dt);
+    double *theta = malloc(d * sizeof *theta), *g1 = malloc(d * sizeof *g1),
+           *gk = malloc(d * sizeof *gk);
+    uint32_t *idx = nb ? malloc(nb * sizeof *idx) : NULL;
+    for (size_t i = 0; i < nb; i++)
+        idx[i] = (uint32_t)((i * 7919) % n);
+    random_theta(theta, d, 21, 1.0 / sqrt((double)d));
+    double lp1 = eval_split(m, 1, theta, idx, nb, g1);
+    for (unsigned k = 2; k <= 9; k += 3) {
+        double lpk = eval_split(m, k, theta, idx, nb, gk);
+        assert_memory_equal(&lp1, &lpk, sizeof lp1);
+        assert_memory_equal(g1, gk, d * sizeof *g1);
+    }
+    free(theta), free(g1), free(gk), free(idx);
+    model_free(m), dataset_free(ds);
+}
+
+static void test_row_threads_same_bits(void **state) {
+    (void)state;
+    check_split(20011, 5, DTYPE_F64, 0); /* panels, 8 segments, ragged end */
+    check_split(20011, 5, DTYPE_F32, 0);
+    check_split(20011, 5, DTYPE_F64, 4000); /* a packed minibatch */
+    check_split(1000, 130, DTYPE_F64, 0);   /* row-major kernel */
+    check_split(1000, 130, DTYPE_F32, 0);
+    check_split(1000, 130, DTYPE_F32, 300); /* gathered rows */
 }
 
 /* Central differences with step 1e-5 have truncation error ~ h^2 f''' and
@@ -190,7 +235,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logp_direct), cmocka_unit_test(test_gradient_fd),
         cmocka_unit_test(test_extreme_eta), cmocka_unit_test(test_minibatch),
-        cmocka_unit_test(test_gaussian),
+        cmocka_unit_test(test_gaussian),    cmocka_unit_test(test_row_threads_same_bits),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);
