@@ -17,7 +17,8 @@ void mcmc_spec_init(mcmc_spec *s) {
                      .chains = 1,
                      .init = MCMC_INIT_ZEROS,
                      .dtype = MCMC_DTYPE_FLOAT64,
-                     .progress_every = 1000};
+                     .progress_every = 1000,
+                     .row_threads = 1};
 }
 
 static int put(json_t *o, const char *key, json_t *v) {
@@ -63,6 +64,7 @@ static json_t *spec_json(const mcmc_spec *s) {
     bad = bad || put(o, "chains", json_integer(s->chains)) != 0;
     bad = bad || put(o, "key", uint_json(s->key)) != 0;
     bad = bad || put(o, "progress_every", uint_json(s->progress_every)) != 0;
+    bad = bad || put(o, "row_threads", json_integer(s->row_threads)) != 0;
     if (!bad) return o;
     json_decref(o);
     return NULL;

@@ -201,6 +201,8 @@ typedef struct mcmc_spec {
     mcmc_init init;          /* (zeros); MCMC_INIT_TRUE needs synthetic data */
     mcmc_dtype dtype;        /* (float64) */
     uint64_t progress_every; /* iterations per progress event (1000) */
+    uint32_t row_threads;    /* threads each chain splits its data rows over (1);
+                                the draws do not depend on it */
 } mcmc_spec;
 
 MCMC_CLIENT_API void mcmc_spec_init(mcmc_spec *spec);

@@ -567,6 +567,7 @@ static void test_spec_builder_json(void **state) {
     s.key = UINT64_MAX;
     s.init = MCMC_INIT_TRUE;
     s.dtype = MCMC_DTYPE_FLOAT32;
+    s.row_threads = 3;
     char *text;
     assert_int_equal(mcmc_spec_to_json(&s, &text), MCMC_CLIENT_OK);
     json_t *o = json_loads(text, 0, NULL);
@@ -583,6 +584,7 @@ static void test_spec_builder_json(void **state) {
     assert_int_equal(spec.synthetic.n, 100);
     assert_int_equal(spec.dtype, DTYPE_F32);
     assert_int_equal(spec.chain.init, INIT_TRUE);
+    assert_int_equal(spec.chain.row_threads, 3);
     job_spec_free(&spec);
     free(text);
 
