@@ -22,6 +22,7 @@
  * Not a test: timings depend on the machine and on its load. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -246,8 +247,8 @@ static int parse_options(int argc, char **argv, options *o) {
     }
     if (o->runs_large < 0) o->runs_large = o->runs < 3 ? o->runs : 3;
     if (o->runs < 1 || o->runs > MAX_RUNS || o->runs_large < 1 || o->runs_large > MAX_RUNS ||
-        o->iters < 1 || o->threads < 1) {
-        fprintf(stderr, "bench_post_tables: runs must be 1..%d, iters and threads >= 1\n",
+        o->iters < 1 || o->threads < 1 || o->threads > 64) {
+        fprintf(stderr, "bench_post_tables: runs must be 1..%d, iters >= 1, threads 1..64\n",
                 MAX_RUNS);
         return -1;
     }
@@ -317,9 +318,46 @@ static double sum_f32(const float *x, size_t n) {
     return s;
 }
 
-/* Median seconds to read `bytes` once (elements of `elem` bytes), the
- * array read over and over as a chain reads its X. */
-static double stream_read_seconds(size_t bytes, size_t elem, double *best) {
+static double sum_any(const void *x, size_t n, size_t elem) {
+    return elem == 4 ? sum_f32(x, n) : sum_f64(x, n);
+}
+
+/* Reader k of `threads` sums its slice of the array `reps` times per
+ * sample; the samples start together behind a barrier. */
+typedef struct stream_job {
+    const char *x;
+    size_t n, elem;
+    unsigned threads;
+    long reps;
+    pthread_barrier_t start, done;
+} stream_job;
+
+static void stream_slice(stream_job *j, unsigned k) {
+    size_t per = (j->n / j->threads + 15) / 16 * 16, a = per * k;
+    size_t b = a + per < j->n ? a + per : j->n;
+    double s = 0;
+    for (long r = 0; a < b && r < j->reps; r++)
+        s += sum_any(j->x + a * j->elem, b - a, j->elem);
+    bench_sink += s;
+}
+
+enum { STREAM_SAMPLES = 9 };
+
+static void *stream_reader(void *arg) {
+    stream_job *j = ((void **)arg)[0];
+    unsigned k = (unsigned)(uintptr_t)((void **)arg)[1];
+    for (int i = 0; i < STREAM_SAMPLES + 1; i++) {
+        pthread_barrier_wait(&j->start);
+        stream_slice(j, k);
+        pthread_barrier_wait(&j->done);
+    }
+    return NULL;
+}
+
+/* Median seconds for `threads` threads to read `bytes` once between them
+ * (elements of `elem` bytes), the array read over and over as a chain reads
+ * its X, each thread its own slice as row threads do. */
+static double stream_read_seconds(size_t bytes, size_t elem, unsigned threads, double *best) {
     size_t n = bytes / elem;
     if (n < 1) n = 1;
     void *x = NULL;
@@ -330,26 +368,39 @@ static double stream_read_seconds(size_t bytes, size_t elem, double *best) {
         else
             ((double *)x)[i] = (double)(i % 7) * 0.25;
     }
-    /* Calibrate: enough passes per sample for about 2 ms. */
+    /* Calibrate on one thread: enough passes per sample for about 2 ms. */
     double t0 = now();
     int passes = 0;
     do {
-        bench_sink += elem == 4 ? sum_f32(x, n) : sum_f64(x, n);
+        bench_sink += sum_any(x, n, elem);
         passes++;
     } while (now() - t0 < 2e-3);
     double per = (now() - t0) / passes;
-    long reps = (long)(2e-3 / per) + 1;
-    enum { SAMPLES = 9 };
-    double s[SAMPLES];
-    for (int k = 0; k < SAMPLES; k++) {
-        double a = now();
-        for (long r = 0; r < reps; r++)
-            bench_sink += elem == 4 ? sum_f32(x, n) : sum_f64(x, n);
-        s[k] = (now() - a) / (double)reps;
+    stream_job j = {.x = x, .n = n, .elem = elem, .threads = threads};
+    j.reps = (long)(2e-3 / per) * (long)threads + 1;
+    pthread_barrier_init(&j.start, NULL, threads);
+    pthread_barrier_init(&j.done, NULL, threads);
+    pthread_t tid[64];
+    void *args[64][2];
+    for (unsigned k = 1; k < threads; k++) {
+        args[k][0] = &j, args[k][1] = (void *)(uintptr_t)k;
+        pthread_create(&tid[k], NULL, stream_reader, args[k]);
     }
+    double s[STREAM_SAMPLES];
+    for (int i = 0; i < STREAM_SAMPLES + 1; i++) { /* the first warms up */
+        pthread_barrier_wait(&j.start);
+        double a = now();
+        stream_slice(&j, 0);
+        pthread_barrier_wait(&j.done);
+        if (i) s[i - 1] = (now() - a) / (double)j.reps;
+    }
+    for (unsigned k = 1; k < threads; k++)
+        pthread_join(tid[k], NULL);
+    pthread_barrier_destroy(&j.start);
+    pthread_barrier_destroy(&j.done);
     free(x);
-    *best = minimum(s, SAMPLES);
-    return median(s, SAMPLES);
+    *best = minimum(s, STREAM_SAMPLES);
+    return median(s, STREAM_SAMPLES);
 }
 
 /* --- the arithmetic bound ------------------------------------------------ */
@@ -450,6 +501,7 @@ typedef struct result {
     uint64_t grad_evals, accepted, blocks;
     double x_bytes_per_grad, stream_s, stream_best_s, arith_s, bound_s;
     const char *bound_kind;
+    unsigned threads; /* threads that share one pass over X */
     int status;
 } result;
 
@@ -501,21 +553,22 @@ static void machine_info(machine *m) {
     if (uname(&u) == 0) snprintf(m->kernel, sizeof m->kernel, "%s %s", u.sysname, u.release);
 }
 
-static double stream_cache_lookup(size_t bytes, size_t elem, double *best) {
+static double stream_cache_lookup(size_t bytes, size_t elem, unsigned threads, double *best) {
     /* Rows of the same size share one measurement. */
     typedef struct cached {
         size_t bytes, elem;
+        unsigned threads;
         double s, best;
     } cached;
     static cached cache[64];
     static int nc;
     for (int i = 0; i < nc; i++)
-        if (cache[i].bytes == bytes && cache[i].elem == elem) {
+        if (cache[i].bytes == bytes && cache[i].elem == elem && cache[i].threads == threads) {
             *best = cache[i].best;
             return cache[i].s;
         }
-    double s = stream_read_seconds(bytes, elem, best);
-    if (nc < 64) cache[nc++] = (cached){bytes, elem, s, *best};
+    double s = stream_read_seconds(bytes, elem, threads, best);
+    if (nc < 64) cache[nc++] = (cached){bytes, elem, threads, s, *best};
     return s;
 }
 
@@ -525,11 +578,17 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
     size_t rows = row->sampler == SAMPLER_SGLD ? row->batch : row->n;
     r->elem = f32 ? sizeof(float) : sizeof(double);
     r->x_bytes_per_grad = (double)rows * (double)row->d * (double)r->elem;
-    r->stream_s = stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, &r->stream_best_s);
+    /* Threads that can work on one pass: the chain's row threads, at most
+     * one per segment of the pass (SGLD's small batches do not split). */
+    size_t segs = model_row_segments(m, rows);
+    r->threads = o->threads < segs ? o->threads : (unsigned)segs;
+    r->stream_s = stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, r->threads,
+                                      &r->stream_best_s);
     double link =
         row->sampler == SAMPLER_MALA ? mc->t_softplus + mc->t_sigmoid - mc->t_exp : mc->t_sigmoid;
     double flops = 4.0 * (double)row->d;
-    r->arith_s = (double)rows * (flops / (f32 ? mc->peak_f32 : mc->peak_f64) + link);
+    r->arith_s =
+        (double)rows * (flops / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)r->threads;
     r->bound_s = r->stream_s > r->arith_s ? r->stream_s : r->arith_s;
     r->bound_kind = r->stream_s > r->arith_s ? "memory" : "arith";
 
@@ -570,9 +629,9 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
 /* --- printing ----------------------------------------------------------- */
 
 static void print_header(void) {
-    printf("%-4s %-4s %7s %4s %5s %4s %9s %9s %9s %9s %7s %9s %-6s %6s %6s %7s %8s\n", "smp", "tab",
-           "N", "d", "batch", "type", "median_s", "cpu_s", "us/it", "grad/s", "X_GB/s", "bound_us",
-           "kind", "ratio", "r_mem", "jax_s", "speedup");
+    printf("%-4s %-4s %7s %4s %5s %4s %3s %9s %9s %9s %9s %7s %9s %-6s %6s %6s %7s %8s\n", "smp",
+           "tab", "N", "d", "batch", "type", "thr", "median_s", "cpu_s", "us/it", "grad/s", "X_GB/s",
+           "bound_us", "kind", "ratio", "r_mem", "jax_s", "speedup");
 }
 
 static void print_row(const result *r) {
@@ -582,10 +641,10 @@ static void print_row(const result *r) {
     double gbs = gps * r->x_bytes_per_grad / 1e9;
     /* The post ran 20 000 iterations: scale ours when --iters differs. */
     double ours_20k = per * 20000.0;
-    printf("%-4s %-4s %7zu %4zu %5u %4s %9.4f %9.4f %9.3f %9.3g %7.2f %9.3f %-6s %6.2f %6.2f "
+    printf("%-4s %-4s %7zu %4zu %5u %4s %3u %9.4f %9.4f %9.3f %9.3g %7.2f %9.3f %-6s %6.2f %6.2f "
            "%7.3g %8.1f%s\n",
            sampler_name(row->sampler), row->table, row->n, row->d, row->batch,
-           r->dtype == DTYPE_F32 ? "f32" : "f64", r->median_s, r->median_cpu_s, per * 1e6, gps, gbs,
+           r->dtype == DTYPE_F32 ? "f32" : "f64", r->threads, r->median_s, r->median_cpu_s, per * 1e6, gps, gbs,
            r->bound_s * 1e6, r->bound_kind, per / r->bound_s, per / r->stream_s, row->post_full2,
            row->post_full2 / ours_20k, r->status == MCMC_OK ? "" : "  FAILED");
     fflush(stdout);
@@ -724,6 +783,7 @@ static int write_json(const options *o, const machine *mc, const result *res, in
         json_num(f, r->x_bytes_per_grad);
         fprintf(f, ", \"x_bytes_per_s\": ");
         json_num(f, (double)r->grad_evals * r->x_bytes_per_grad / r->median_s);
+        fprintf(f, ", \"threads_per_pass\": %u", r->threads);
         fprintf(f, ", \"stream_s_per_iter\": ");
         json_num(f, r->stream_s);
         fprintf(f, ", \"stream_bytes_per_s\": ");
@@ -773,11 +833,6 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (o.threads > 1)
-        fprintf(stderr,
-                "bench_post_tables: note: --threads %u recorded; a chain does not split "
-                "its rows over threads yet, so each chain runs on one thread\n",
-                o.threads);
 
     machine mc;
     machine_info(&mc);

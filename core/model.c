@@ -239,6 +239,10 @@ static size_t segment_count(size_t n, size_t d) {
     return s < 1 ? 1 : s > MAX_SEGMENTS ? MAX_SEGMENTS : s;
 }
 
+size_t model_row_segments(const model *m, size_t n) {
+    return m->kind == KIND_LOGISTIC ? segment_count(n, m->d) : 1;
+}
+
 /* A team only when some pass of this model has more than one segment. */
 static int work_start_team(model_work *w, const model *m, size_t max_batch, unsigned row_threads) {
     if (m->kind != KIND_LOGISTIC || row_threads < 2) return 0;

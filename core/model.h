@@ -46,6 +46,10 @@ void model_work_free(model_work *w);
  * gradient into grad[0..d). One fused pass over the data. */
 double model_logp_grad(const model *m, model_work *w, const double *theta, double *grad,
                        int want_logp);
+/* How many fixed segments a pass over n rows is cut into: at most this many
+ * row threads work on it at once (1 for the Gaussian). */
+size_t model_row_segments(const model *m, size_t n);
+
 /* The minibatch estimate: log prior + (N / n) sum over rows idx[0..n).
  * Equals model_logp_grad for a model without data. */
 double model_logp_grad_batch(const model *m, model_work *w, const double *theta,
