@@ -451,26 +451,28 @@ static double peak_flops(int f32) {
 }
 
 /* Seconds per element of a vmath function through the running SIMD path,
- * over an array that stays in L1; the best of several samples, as above. */
-static double vmath_seconds(simd_vmath_fn fn) {
+ * in double or (f32) float, over an array that stays in L1; the best of
+ * several samples, as above. */
+static double vmath_seconds(simd_vmath_fn fn, int f32) {
     enum { NX = 2048, SAMPLES = 15 };
     static double x[NX], y[NX];
+    static float xf[NX], yf[NX];
     for (int i = 0; i < NX; i++)
-        x[i] = -20.0 + 40.0 * i / NX;
+        xf[i] = (float)(x[i] = -20.0 + 40.0 * i / NX);
     const simd_ops *ops = simd_ops_get();
     double t0 = now();
     long passes = 0;
     do {
-        ops->vmath_apply(fn, x, y, NX);
+        f32 ? ops->vmathf_apply(fn, xf, yf, NX) : ops->vmath_apply(fn, x, y, NX);
         passes++;
     } while (now() - t0 < 2e-3);
     double s[SAMPLES];
     for (int k = 0; k < SAMPLES; k++) {
         double a = now();
         for (long r = 0; r < passes; r++)
-            ops->vmath_apply(fn, x, y, NX);
+            f32 ? ops->vmathf_apply(fn, xf, yf, NX) : ops->vmath_apply(fn, x, y, NX);
         s[k] = (now() - a) / (double)(passes * NX);
-        bench_sink += y[NX / 3];
+        bench_sink += y[NX / 3] + yf[NX / 3];
     }
     return minimum(s, SAMPLES);
 }
@@ -514,7 +516,7 @@ typedef struct machine {
     char host[256];
     char kernel[256];
     double peak_f64, peak_f32;
-    double t_exp, t_sigmoid, t_softplus;
+    double t_exp[2], t_sigmoid[2], t_softplus[2]; /* [0] double, [1] float32 links */
     double load_before[3], load_after[3];
 } machine;
 
@@ -582,10 +584,11 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
      * one per segment of the pass (SGLD's small batches do not split). */
     size_t segs = model_row_segments(m, rows);
     r->threads = o->threads < segs ? o->threads : (unsigned)segs;
-    r->stream_s = stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, r->threads,
-                                      &r->stream_best_s);
-    double link =
-        row->sampler == SAMPLER_MALA ? mc->t_softplus + mc->t_sigmoid - mc->t_exp : mc->t_sigmoid;
+    r->stream_s =
+        stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, r->threads, &r->stream_best_s);
+    double link = row->sampler == SAMPLER_MALA
+                      ? mc->t_softplus[f32] + mc->t_sigmoid[f32] - mc->t_exp[f32]
+                      : mc->t_sigmoid[f32];
     double flops = 4.0 * (double)row->d;
     r->arith_s =
         (double)rows * (flops / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)r->threads;
@@ -630,8 +633,8 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
 
 static void print_header(void) {
     printf("%-4s %-4s %7s %4s %5s %4s %3s %9s %9s %9s %9s %7s %9s %-6s %6s %6s %7s %8s\n", "smp",
-           "tab", "N", "d", "batch", "type", "thr", "median_s", "cpu_s", "us/it", "grad/s", "X_GB/s",
-           "bound_us", "kind", "ratio", "r_mem", "jax_s", "speedup");
+           "tab", "N", "d", "batch", "type", "thr", "median_s", "cpu_s", "us/it", "grad/s",
+           "X_GB/s", "bound_us", "kind", "ratio", "r_mem", "jax_s", "speedup");
 }
 
 static void print_row(const result *r) {
@@ -644,9 +647,10 @@ static void print_row(const result *r) {
     printf("%-4s %-4s %7zu %4zu %5u %4s %3u %9.4f %9.4f %9.3f %9.3g %7.2f %9.3f %-6s %6.2f %6.2f "
            "%7.3g %8.1f%s\n",
            sampler_name(row->sampler), row->table, row->n, row->d, row->batch,
-           r->dtype == DTYPE_F32 ? "f32" : "f64", r->threads, r->median_s, r->median_cpu_s, per * 1e6, gps, gbs,
-           r->bound_s * 1e6, r->bound_kind, per / r->bound_s, per / r->stream_s, row->post_full2,
-           row->post_full2 / ours_20k, r->status == MCMC_OK ? "" : "  FAILED");
+           r->dtype == DTYPE_F32 ? "f32" : "f64", r->threads, r->median_s, r->median_cpu_s,
+           per * 1e6, gps, gbs, r->bound_s * 1e6, r->bound_kind, per / r->bound_s,
+           per / r->stream_s, row->post_full2, row->post_full2 / ours_20k,
+           r->status == MCMC_OK ? "" : "  FAILED");
     fflush(stdout);
 }
 
@@ -728,12 +732,15 @@ static int write_json(const options *o, const machine *mc, const result *res, in
     json_num(f, mc->peak_f64);
     fprintf(f, ", \"peak_flops_f32\": ");
     json_num(f, mc->peak_f32);
-    fprintf(f, ", \"exp_s_per_elem\": ");
-    json_num(f, mc->t_exp);
-    fprintf(f, ", \"sigmoid_s_per_elem\": ");
-    json_num(f, mc->t_sigmoid);
-    fprintf(f, ", \"softplus_s_per_elem\": ");
-    json_num(f, mc->t_softplus);
+    const char *names[2] = {"", "_f32"};
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, ", \"exp%s_s_per_elem\": ", names[k]);
+        json_num(f, mc->t_exp[k]);
+        fprintf(f, ", \"sigmoid%s_s_per_elem\": ", names[k]);
+        json_num(f, mc->t_sigmoid[k]);
+        fprintf(f, ", \"softplus%s_s_per_elem\": ", names[k]);
+        json_num(f, mc->t_softplus[k]);
+    }
     fprintf(f,
             "},\n  \"settings\": {\"iterations\": %llu, \"runs\": %d, \"runs_large\": %d, "
             "\"threads\": %u, \"row_threads\": %u, \"cpus\": ",
@@ -844,19 +851,22 @@ int main(int argc, char **argv) {
 
     mc.peak_f64 = peak_flops(0);
     mc.peak_f32 = peak_flops(1);
-    mc.t_exp = vmath_seconds(VMATH_EXP);
-    mc.t_sigmoid = vmath_seconds(VMATH_SIGMOID);
-    mc.t_softplus = vmath_seconds(VMATH_SOFTPLUS);
+    for (int k = 0; k < 2; k++) {
+        mc.t_exp[k] = vmath_seconds(VMATH_EXP, k);
+        mc.t_sigmoid[k] = vmath_seconds(VMATH_SIGMOID, k);
+        mc.t_softplus[k] = vmath_seconds(VMATH_SOFTPLUS, k);
+    }
 
     printf("# bench_post_tables: %s, %ld cores, SIMD path %s, host %s\n", mc.cpu_model, mc.cores,
            mc.simd, mc.host);
-    printf("# %llu iterations, median of %d runs (%d for N = 1e6), one chain on one thread, "
-           "init theta_true, load average %.2f\n",
-           (unsigned long long)o.iters, o.runs, o.runs_large, mc.load_before[0]);
-    printf("# peak FMA: %.1f Gflop/s f64, %.1f Gflop/s f32; per element: exp %.2f ns, sigmoid "
-           "%.2f ns, softplus %.2f ns\n",
-           mc.peak_f64 / 1e9, mc.peak_f32 / 1e9, mc.t_exp * 1e9, mc.t_sigmoid * 1e9,
-           mc.t_softplus * 1e9);
+    printf("# %llu iterations, median of %d runs (%d for N = 1e6), one chain, "
+           "row_threads %u, init theta_true, load average %.2f\n",
+           (unsigned long long)o.iters, o.runs, o.runs_large, o.threads, mc.load_before[0]);
+    printf("# peak FMA: %.1f Gflop/s f64, %.1f Gflop/s f32; per element (f64/f32): exp %.2f/%.2f "
+           "ns, sigmoid %.2f/%.2f ns, softplus %.2f/%.2f ns\n",
+           mc.peak_f64 / 1e9, mc.peak_f32 / 1e9, mc.t_exp[0] * 1e9, mc.t_exp[1] * 1e9,
+           mc.t_sigmoid[0] * 1e9, mc.t_sigmoid[1] * 1e9, mc.t_softplus[0] * 1e9,
+           mc.t_softplus[1] * 1e9);
     printf(
         "# columns: median_s = median wall time of a run; us/it = per iteration; grad/s = "
         "gradient evaluations per second;\n"

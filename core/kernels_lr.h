@@ -31,36 +31,49 @@ static inline double KFN(lr_link)(const KT *eta, const KT *y, KT *s, size_t m, i
     return ll;
 }
 
+/* Panels are summed in KT, half a panel's rows per lane, over up to
+ * PANELS_PER_FLUSH panels, then added into acc in double: one vector FMA
+ * pair per column and panel, and no conversion in the inner loop. */
+#ifndef PANELS_PER_FLUSH
+#define PANELS_PER_FLUSH 8
+#endif
 static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,
                              double *acc, int want_logp) {
-    enum { P = SIMD_PANEL, V = SIMD_ACC };
+    enum { P = SIMD_PANEL, V = SIMD_ACC, H = SIMD_PANEL / 2 };
     size_t np = (n + P - 1) / P;
     double ll = 0.0;
-    for (size_t p = 0; p < np; p++) {
-        const KT *X = Xp + p * P * d;
-        _Alignas(64) KT eta[P] = {0};
-        _Alignas(64) KT sk[P];
-        for (size_t j = 0; j < d; j++) {
-            const KT *col = X + j * P, th = theta[j];
+    _Alignas(64) KT part[SIMD_PANEL_MAX_D * H];
+    for (size_t p0 = 0; p0 < np; p0 += PANELS_PER_FLUSH) {
+        size_t p1 = np - p0 < PANELS_PER_FLUSH ? np : p0 + PANELS_PER_FLUSH;
+        for (size_t k = 0; k < d * H; k++)
+            part[k] = 0;
+        for (size_t p = p0; p < p1; p++) {
+            const KT *X = Xp + p * P * d;
+            _Alignas(64) KT eta[P] = {0};
+            _Alignas(64) KT sk[P];
+            for (size_t j = 0; j < d; j++) {
+                const KT *col = X + j * P, th = theta[j];
 #pragma omp simd aligned(eta : 64)
-            for (size_t r = 0; r < P; r++)
-                eta[r] += col[r] * th;
-        }
-        size_t m = n - p * P < P ? n - p * P : P;
-        /* Padded rows have x = 0, so they add nothing to the gradient. */
-        ll += KFN(lr_link)(eta, yp + p * P, sk, m, want_logp);
-        for (size_t j = 0; j < d; j++) {
-            const KT *col = X + j * P;
-            KT t[V] = {0};
-            for (size_t k = 0; k < P; k += V) {
-#pragma omp simd
-                for (size_t v = 0; v < V; v++)
-                    t[v] += sk[k + v] * col[k + v];
+                for (size_t r = 0; r < P; r++)
+                    eta[r] += col[r] * th;
             }
+            size_t m = n - p * P < P ? n - p * P : P;
+            /* Padded rows have x = 0, so they add nothing to the gradient. */
+            ll += KFN(lr_link)(eta, yp + p * P, sk, m, want_logp);
+            for (size_t j = 0; j < d; j++) {
+                const KT *col = X + j * P;
+                KT *t = part + j * H;
+#pragma omp simd aligned(t, sk : 64)
+                for (size_t v = 0; v < H; v++)
+                    t[v] += sk[v] * col[v] + sk[v + H] * col[v + H];
+            }
+        }
+        for (size_t j = 0; j < d; j++) {
+            const KT *t = part + j * H;
             double *a = acc + j * V;
 #pragma omp simd
             for (size_t v = 0; v < V; v++)
-                a[v] += (double)t[v];
+                a[v] += (double)t[v] + (double)t[v + V];
         }
     }
     return ll;

@@ -15,7 +15,7 @@
 #include "row_team.h"
 #include "simd.h"
 
-#define PANEL_MAX_D 64
+#define PANEL_MAX_D SIMD_PANEL_MAX_D
 
 /* A pass over the data is cut into at most MAX_SEGMENTS segments of whole
  * units of SIMD_PANEL rows (a panel, or a block of the row-major kernel),

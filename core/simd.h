@@ -19,6 +19,8 @@
 /* Rows per panel in the packed layout: panel p holds rows [pP, pP+P) stored
  * column by column, X[(p*d + j)*P + r], zero-padded past the last row. */
 #define SIMD_PANEL 32
+/* The widest d that the panel kernels take (model.c packs panels up to it). */
+#define SIMD_PANEL_MAX_D 64
 /* Lanes of the gradient accumulator acc[j*SIMD_ACC + v] used by panels. */
 #define SIMD_ACC 8
 
