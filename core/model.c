@@ -68,13 +68,17 @@ static void store(void *base, model_dtype t, size_t i, double v) {
 }
 
 /* Copies rows idx[0..n) (or 0..n) of row-major X into panels at dst,
- * zeroing the padding of the last panel; rows a few indices ahead are
- * prefetched, since minibatch rows are scattered over the whole dataset. */
+ * zeroing the padding of the last panel. Minibatch rows are scattered over
+ * the whole dataset: every row is first prefetched towards L2, so that
+ * their misses overlap instead of costing a memory latency each, and rows
+ * a few indices ahead again towards L1. */
 #define DEFINE_PACK(name, DT, ST)                                                                  \
     static void name(DT *dst, const ST *X, const uint32_t *idx, size_t n, size_t d) {              \
         enum { P = SIMD_PANEL, AHEAD = 8 };                                                        \
         size_t tail = n % P;                                                                       \
         if (tail) memset(dst + (n - tail) * d, 0, P * d * sizeof(DT));                             \
+        for (size_t r = 0; idx && r < n; r++)                                                      \
+            __builtin_prefetch(X + (size_t)idx[r] * d, 0, 2);                                      \
         for (size_t r = 0; r < n; r++) {                                                           \
             if (idx && r + AHEAD < n) __builtin_prefetch(X + (size_t)idx[r + AHEAD] * d);          \
             const ST *row = X + (idx ? idx[r] : r) * d;                                            \
