@@ -165,9 +165,9 @@ static void rows_call(void *p) {
         else
             rows8_f64(c->X, c->y, c->n, c->d, c->theta, c->grad);
     } else if (c->f32) {
-        ops->lr_rows_f32(c->X, c->y, NULL, c->n, c->d, c->theta, c->grad, 0);
+        ops->lr_rows_f32(c->X, c->d, c->y, NULL, c->n, c->d, c->theta, c->grad, 0);
     } else {
-        ops->lr_rows_f64(c->X, c->y, NULL, c->n, c->d, c->theta, c->grad, 0);
+        ops->lr_rows_f64(c->X, c->d, c->y, NULL, c->n, c->d, c->theta, c->grad, 0);
     }
 }
 

@@ -37,8 +37,9 @@ static inline double KFN(lr_link)(const KT *eta, const KT *y, KT *s, size_t m, i
 #ifndef PANELS_PER_FLUSH
 #define PANELS_PER_FLUSH 8
 #endif
-static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,
-                             double *acc, int want_logp) {
+static inline __attribute__((always_inline)) double
+KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta, double *acc,
+                    int want_logp) {
     enum { P = SIMD_PANEL, V = SIMD_ACC, H = SIMD_PANEL / 2 };
     size_t np = (n + P - 1) / P;
     double ll = 0.0;
@@ -79,16 +80,39 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
     return ll;
 }
 
+/* Small d (the post's d = 5 among them) gets a copy of the body with d a
+ * constant, so that the loops over columns unroll and eta stays in
+ * registers. */
+static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,
+                             double *acc, int want_logp) {
+#define KPANELS_D(k)                                                                               \
+    case k:                                                                                        \
+        return KFN(lr_panels_body)(Xp, yp, n, k, theta, acc, want_logp)
+    switch (d) {
+        KPANELS_D(1);
+        KPANELS_D(2);
+        KPANELS_D(3);
+        KPANELS_D(4);
+        KPANELS_D(5);
+        KPANELS_D(6);
+        KPANELS_D(7);
+        KPANELS_D(8);
+    default:
+        return KFN(lr_panels_body)(Xp, yp, n, d, theta, acc, want_logp);
+    }
+#undef KPANELS_D
+}
+
 /* eta[r] = x_i . theta for rows r of a block, four rows at a time so that
  * four independent sums hide the FMA latency and theta is read once. */
 static inline void KFN(lr_rows_eta)(const KT *X, const size_t *rows, size_t m, size_t d,
                                     const KT *theta, KT *eta) {
     size_t r = 0;
     for (; r + 4 <= m; r += 4) {
-        const KT *x0 = X + rows[r] * d;
-        const KT *x1 = X + rows[r + 1] * d;
-        const KT *x2 = X + rows[r + 2] * d;
-        const KT *x3 = X + rows[r + 3] * d;
+        const KT *x0 = X + rows[r];
+        const KT *x1 = X + rows[r + 1];
+        const KT *x2 = X + rows[r + 2];
+        const KT *x3 = X + rows[r + 3];
         KT a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #pragma omp simd reduction(+ : a0, a1, a2, a3)
         for (size_t j = 0; j < d; j++) {
@@ -98,7 +122,7 @@ static inline void KFN(lr_rows_eta)(const KT *X, const size_t *rows, size_t m, s
         eta[r] = a0, eta[r + 1] = a1, eta[r + 2] = a2, eta[r + 3] = a3;
     }
     for (; r < m; r++) {
-        const KT *x = X + rows[r] * d;
+        const KT *x = X + rows[r];
         KT a = 0;
 #pragma omp simd reduction(+ : a)
         for (size_t j = 0; j < d; j++)
@@ -122,15 +146,15 @@ static inline void KFN(lr_rows_grad)(const KT *X, const size_t *rows, size_t m, 
         for (size_t j = 0; j < w; j++)
             t[j] = 0;
         for (; r + 4 <= m; r += 4) {
-            const KT *x0 = X + rows[r] * d + j0, *x1 = X + rows[r + 1] * d + j0;
-            const KT *x2 = X + rows[r + 2] * d + j0, *x3 = X + rows[r + 3] * d + j0;
+            const KT *x0 = X + rows[r] + j0, *x1 = X + rows[r + 1] + j0;
+            const KT *x2 = X + rows[r + 2] + j0, *x3 = X + rows[r + 3] + j0;
             KT s0 = s[r], s1 = s[r + 1], s2 = s[r + 2], s3 = s[r + 3];
 #pragma omp simd aligned(t : 64)
             for (size_t j = 0; j < w; j++)
                 t[j] += (s0 * x0[j] + s1 * x1[j]) + (s2 * x2[j] + s3 * x3[j]);
         }
         for (; r < m; r++) {
-            const KT *x = X + rows[r] * d + j0;
+            const KT *x = X + rows[r] + j0;
             KT sr = s[r];
 #pragma omp simd aligned(t : 64)
             for (size_t j = 0; j < w; j++)
@@ -143,17 +167,67 @@ static inline void KFN(lr_rows_grad)(const KT *X, const size_t *rows, size_t m, 
     }
 }
 
-static double KFN(lr_rows)(const KT *X, const KT *y, const uint32_t *idx, size_t n, size_t d,
-                           const KT *theta, double *grad, int want_logp) {
+/* The fused row pass, for d <= ROWS_FUSED_MAX_D: four rows at a time,
+ * their dot products, link and gradient update back to back, so that each
+ * row comes from memory once and is read again from L1. The gradient sums
+ * in KT in t and is added into grad in double every SIMD_PANEL rows. Past
+ * the last row, rows repeat the first of the group with s = 0. */
+#ifndef ROWS_FUSED_MAX_D
+#define ROWS_FUSED_MAX_D 4096
+#endif
+static double KFN(lr_rows_fused)(const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,
+                                 size_t d, const KT *theta, double *grad, int want_logp) {
+    _Alignas(64) KT t[ROWS_FUSED_MAX_D];
+    double ll = 0.0;
+    for (size_t j = 0; j < d; j++)
+        t[j] = 0;
+    for (size_t b = 0; b < n; b += 4) {
+        size_t m = n - b < 4 ? n - b : 4, row[4];
+        for (size_t r = 0; r < 4; r++)
+            row[r] = idx ? idx[b + (r < m ? r : 0)] : b + (r < m ? r : 0);
+        const KT *x0 = X + row[0] * ld, *x1 = X + row[1] * ld;
+        const KT *x2 = X + row[2] * ld, *x3 = X + row[3] * ld;
+        KT a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+        for (size_t j = 0; j < d; j++) {
+            KT th = theta[j];
+            a0 += x0[j] * th, a1 += x1[j] * th, a2 += x2[j] * th, a3 += x3[j] * th;
+        }
+        KT e[4] = {a0, a1, a2, a3}, s[4];
+        for (size_t r = 0; r < 4; r++) {
+            KT yr = y[row[r]], tr = KEXP_NEG(-KFABS(e[r]));
+            s[r] = r < m ? yr - KSIGMOID_T(e[r], tr) : 0;
+            if (want_logp && r < m) ll += (double)(yr * e[r] - KSOFTPLUS_T(e[r], tr));
+        }
+        KT s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+#pragma omp simd aligned(t : 64)
+        for (size_t j = 0; j < d; j++)
+            t[j] += (s0 * x0[j] + s1 * x1[j]) + (s2 * x2[j] + s3 * x3[j]);
+        if ((b + 4) % SIMD_PANEL == 0 || b + 4 >= n) {
+#pragma omp simd aligned(t : 64)
+            for (size_t j = 0; j < d; j++) {
+                grad[j] += (double)t[j];
+                t[j] = 0;
+            }
+        }
+    }
+    return ll;
+}
+
+static double KFN(lr_rows)(const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,
+                           size_t d, const KT *theta, double *grad, int want_logp) {
     enum { P = SIMD_PANEL };
+    if (d <= ROWS_FUSED_MAX_D)
+        return KFN(lr_rows_fused)(X, ld, y, idx, n, d, theta, grad, want_logp);
     double ll = 0.0;
     for (size_t b = 0; b < n; b += P) {
         size_t m = n - b < P ? n - b : P;
         _Alignas(64) KT eta[P] = {0}, yb[P] = {0}, s[P];
-        size_t rows[P]; /* the data rows of this block */
+        size_t rows[P]; /* where the data rows of this block start in X */
         for (size_t r = 0; r < m; r++) {
-            rows[r] = idx ? idx[b + r] : b + r;
-            yb[r] = y[rows[r]];
+            size_t i = idx ? idx[b + r] : b + r;
+            rows[r] = i * ld;
+            yb[r] = y[i];
         }
         KFN(lr_rows_eta)(X, rows, m, d, theta, eta);
         ll += KFN(lr_link)(eta, yb, s, m, want_logp);

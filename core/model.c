@@ -35,7 +35,9 @@ struct model {
     const dataset *ds;
     double prior_variance;
     model_dtype dtype;
-    void *rows;   /* n x d in dtype; == ds->X for float64 */
+    void *rows; /* n rows of ld in dtype; ds->X itself when owns_rows is 0 */
+    size_t ld;  /* row stride of rows: d, or d rounded up to 64 bytes */
+    int owns_rows;
     void *y;      /* n (padded to panels) in dtype */
     void *panels; /* packed panels in dtype, or NULL */
     /* gaussian */
@@ -101,6 +103,29 @@ static void pack_panels(void *dst, model_dtype t, const double *src_f64, const f
         pack_f32_from_f64(dst, src_f64, idx, n, d);
 }
 
+/* Row-major X for the kernels. Past PANEL_MAX_D the row kernel makes the
+ * full passes, and rows that start on 64-byte lines load without splits:
+ * a padded, aligned copy (float64 too). Otherwise the dataset's own array
+ * serves float64, and float32 gets a plain copy for minibatch gathers. */
+static int logistic_copy_rows(model *m) {
+    const dataset *ds = m->ds;
+    size_t n = ds->n, d = ds->d, es = elem_size(m->dtype), per_line = 64 / es;
+    m->ld = d > PANEL_MAX_D ? (d + per_line - 1) / per_line * per_line : d;
+    if (m->dtype == DTYPE_F64 && m->ld == d) {
+        m->rows = ds->X;
+        return 0;
+    }
+    void *r = NULL;
+    if (posix_memalign(&r, 64, n * m->ld * es) != 0) return -1;
+    memset(r, 0, n * m->ld * es);
+    m->rows = r;
+    m->owns_rows = 1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            store(r, m->dtype, i * m->ld + j, ds->X[i * d + j]);
+    return 0;
+}
+
 static int logistic_build(model *m) {
     const dataset *ds = m->ds;
     size_t n = ds->n, d = ds->d, es = elem_size(m->dtype);
@@ -108,15 +133,7 @@ static int logistic_build(model *m) {
     if (!m->y) return -1;
     for (size_t i = 0; i < n; i++)
         store(m->y, m->dtype, i, ds->y[i]);
-    if (m->dtype == DTYPE_F64) {
-        m->rows = ds->X;
-    } else {
-        float *r = malloc(n * d * sizeof *r);
-        if (!r) return -1;
-        for (size_t k = 0; k < n * d; k++)
-            r[k] = (float)ds->X[k];
-        m->rows = r;
-    }
+    if (logistic_copy_rows(m) != 0) return -1;
     if (d <= PANEL_MAX_D) {
         if (!(m->panels = malloc(round_up_panel(n) * d * es))) return -1;
         pack_panels(m->panels, m->dtype, ds->X, NULL, NULL, n, d);
@@ -200,7 +217,7 @@ fail:
 
 void model_free(model *m) {
     if (!m) return;
-    if (m->dtype == DTYPE_F32) free(m->rows);
+    if (m->owns_rows) free(m->rows);
     free(m->y);
     free(m->panels);
     free(m->mean);
@@ -303,37 +320,38 @@ typedef struct data_pass {
     int panels, want_logp;
 } data_pass;
 
+/* Rows r0 .. r0 + rows of the pass into acc; returns their log-likelihood.
+ * Panels (the model's, or a packed minibatch) start at row r0 of p->X; a
+ * row-major pass over idx indexes X itself. */
+static double data_pass_rows(const data_pass *p, size_t r0, size_t rows, double *acc) {
+    const simd_ops *ops = simd_ops_get();
+    const model *m = p->m;
+    size_t es = elem_size(m->dtype), ld = m->ld, d = m->d;
+    const char *X = p->X, *y = p->y;
+    const uint32_t *idx = p->idx && !p->panels ? p->idx + r0 : NULL;
+    if (!idx) X += r0 * (p->panels ? d : ld) * es, y += r0 * es;
+    if (p->panels)
+        return m->dtype == DTYPE_F32 ? ops->lr_panels_f32((const void *)X, (const void *)y, rows, d,
+                                                          p->theta, acc, p->want_logp)
+                                     : ops->lr_panels_f64((const void *)X, (const void *)y, rows, d,
+                                                          p->theta, acc, p->want_logp);
+    return m->dtype == DTYPE_F32 ? ops->lr_rows_f32((const void *)X, ld, (const void *)y, idx, rows,
+                                                    d, p->theta, acc, p->want_logp)
+                                 : ops->lr_rows_f64((const void *)X, ld, (const void *)y, idx, rows,
+                                                    d, p->theta, acc, p->want_logp);
+}
+
 /* Segment s into accumulator s: the gradient's sum and, after it, the
  * log-likelihood. */
 static void data_pass_segment(const data_pass *p, size_t s) {
-    const simd_ops *ops = simd_ops_get();
     size_t d = p->m->d, units = (p->n + SIMD_PANEL - 1) / SIMD_PANEL;
-    size_t r0 = units * s / p->segments * SIMD_PANEL,
-           r1 = units * (s + 1) / p->segments * SIMD_PANEL;
+    size_t r0 = units * s / p->segments * SIMD_PANEL;
+    size_t r1 = units * (s + 1) / p->segments * SIMD_PANEL;
     if (r1 > p->n) r1 = p->n;
-    size_t acc_len = p->panels ? d * SIMD_ACC : d, rows = r1 - r0;
-    double *acc = p->w->acc + s * p->w->acc_stride, ll;
+    size_t acc_len = p->panels ? d * SIMD_ACC : d;
+    double *acc = p->w->acc + s * p->w->acc_stride;
     memset(acc, 0, acc_len * sizeof *acc);
-    int f32 = p->m->dtype == DTYPE_F32;
-    size_t es = elem_size(p->m->dtype);
-    const char *X = p->X, *y = p->y;
-    if (p->panels)
-        ll =
-            f32 ? ops->lr_panels_f32((const float *)(X + r0 * d * es), (const float *)(y + r0 * es),
-                                     rows, d, p->theta, acc, p->want_logp)
-                : ops->lr_panels_f64((const double *)(X + r0 * d * es),
-                                     (const double *)(y + r0 * es), rows, d, p->theta, acc,
-                                     p->want_logp);
-    else if (p->idx)
-        ll = f32 ? ops->lr_rows_f32(p->X, p->y, p->idx + r0, rows, d, p->theta, acc, p->want_logp)
-                 : ops->lr_rows_f64(p->X, p->y, p->idx + r0, rows, d, p->theta, acc, p->want_logp);
-    else
-        ll =
-            f32 ? ops->lr_rows_f32((const float *)(X + r0 * d * es), (const float *)(y + r0 * es),
-                                   NULL, rows, d, p->theta, acc, p->want_logp)
-                : ops->lr_rows_f64((const double *)(X + r0 * d * es), (const double *)(y + r0 * es),
-                                   NULL, rows, d, p->theta, acc, p->want_logp);
-    acc[acc_len] = ll;
+    acc[acc_len] = data_pass_rows(p, r0, r1 - r0, acc);
 }
 
 static void data_pass_member(void *arg, unsigned member, unsigned members) {

@@ -42,12 +42,13 @@ typedef struct simd_ops {
                             const double *theta, double *acc, int want_logp);
     double (*lr_panels_f32)(const float *Xp, const float *yp, size_t n, size_t d,
                             const float *theta, double *acc, int want_logp);
-    /* The same over row-major rows X[i*d + j], rows idx[0..n) (or 0..n when
-     * idx is NULL); adds the gradient straight into grad (d doubles). */
-    double (*lr_rows_f64)(const double *X, const double *y, const uint32_t *idx, size_t n, size_t d,
-                          const double *theta, double *grad, int want_logp);
-    double (*lr_rows_f32)(const float *X, const float *y, const uint32_t *idx, size_t n, size_t d,
-                          const float *theta, double *grad, int want_logp);
+    /* The same over row-major rows X[i*ld + j] (ld >= d; rows whose starts
+     * are 64-byte aligned load fastest), rows idx[0..n) (or 0..n when idx
+     * is NULL); adds the gradient straight into grad (d doubles). */
+    double (*lr_rows_f64)(const double *X, size_t ld, const double *y, const uint32_t *idx,
+                          size_t n, size_t d, const double *theta, double *grad, int want_logp);
+    double (*lr_rows_f32)(const float *X, size_t ld, const float *y, const uint32_t *idx, size_t n,
+                          size_t d, const float *theta, double *grad, int want_logp);
     /* out[i] = index on [0, range) from rng_bits64(key, first + i), i < n,
      * as (int)(u * range) with u = (bits >> 12) / 2^52; range < 2^31. */
     void (*index_fill)(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n);

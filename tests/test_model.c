@@ -74,6 +74,8 @@ static void test_logp_direct(void **state) {
     check_logp(333, 130, DTYPE_F64, 1e-12); /* row-major kernel */
     check_logp(1001, 7, DTYPE_F32, 1e-5);
     check_logp(333, 130, DTYPE_F32, 1e-5);
+    check_logp(50, 4100, DTYPE_F64, 1e-12); /* past the fused row kernel's d */
+    check_logp(50, 4100, DTYPE_F32, 1e-5);
     check_logp(20011, 5, DTYPE_F64, 1e-12); /* eight segments of panels */
     check_logp(20011, 5, DTYPE_F32, 1e-5);
 }
@@ -102,6 +104,8 @@ static void check_split(size_t n, size_t d, model_dtype dt, size_t nb) {
         idx[i] = (uint32_t)((i * 7919) % n);
     random_theta(theta, d, 21, 1.0 / sqrt((double)d));
     double lp1 = eval_split(m, 1, theta, idx, nb, g1);
+    long double ref = direct_logp(ds, 10.0, theta, idx, nb ? nb : n);
+    assert_true(fabsl(lp1 - ref) <= (dt == DTYPE_F32 ? 1e-5 : 1e-12) * fabsl(ref));
     for (unsigned k = 2; k <= 9; k += 3) {
         double lpk = eval_split(m, k, theta, idx, nb, gk);
         assert_memory_equal(&lp1, &lpk, sizeof lp1);
@@ -147,6 +151,48 @@ static void check_gradient(size_t n, size_t d, model_dtype dt, double tol) {
         assert_true(tmp[j] == g[j]);
     free(theta), free(g), free(tmp);
     model_work_free(w), model_free(m), dataset_free(ds);
+}
+
+/* The gradient against its formula, sum_i (y_i - sigmoid(eta_i)) x_i -
+ * theta / v, in long double: for shapes where finite differences over every
+ * coordinate would be slow. Tolerance relative to the sum of |terms|, so
+ * that cancellation does not matter: 1e-12 (f64); f32 rounds x and eta to
+ * 24 bits, and an eta error of ~6e-8 sqrt(d) |x . theta| moves s by a
+ * quarter of it: 1e-4, as in the finite-difference check. */
+static void check_gradient_direct(size_t n, size_t d, model_dtype dt, double tol) {
+    dataset *ds = make_data(n, d, 14);
+    model *m = model_logistic_create(ds, 10.0, dt);
+    model_work *w = model_work_create(m, 0);
+    double *theta = malloc(d * sizeof *theta), *g = malloc(d * sizeof *g);
+    long double *ref = calloc(d, sizeof *ref), *mag = calloc(d, sizeof *mag);
+    random_theta(theta, d, 6, 1.0 / sqrt((double)d));
+    model_logp_grad(m, w, theta, g, 0);
+    for (size_t i = 0; i < n; i++) {
+        long double eta = 0;
+        for (size_t j = 0; j < d; j++)
+            eta += (long double)ds->X[i * d + j] * theta[j];
+        long double s = ds->y[i] - 1 / (1 + expl(-eta));
+        for (size_t j = 0; j < d; j++) {
+            ref[j] += s * ds->X[i * d + j];
+            mag[j] += fabsl(s * ds->X[i * d + j]);
+        }
+    }
+    for (size_t j = 0; j < d; j++) {
+        long double want = ref[j] - theta[j] / 10.0L;
+        assert_true(fabsl(g[j] - want) <= tol * (mag[j] + fabsl(theta[j]) / 10 + 1e-300L));
+    }
+    free(theta), free(g), free(ref), free(mag);
+    model_work_free(w), model_free(m), dataset_free(ds);
+}
+
+static void test_gradient_direct(void **state) {
+    (void)state;
+    check_gradient_direct(70, 4100, DTYPE_F64, 1e-12); /* block row kernel, d > 4096 */
+    check_gradient_direct(70, 4100, DTYPE_F32, 1e-4);
+    check_gradient_direct(1001, 130, DTYPE_F64, 1e-12); /* fused row kernel, ragged end */
+    check_gradient_direct(1001, 130, DTYPE_F32, 1e-4);
+    check_gradient_direct(20011, 7, DTYPE_F64, 1e-12); /* panels, eight segments */
+    check_gradient_direct(20011, 7, DTYPE_F32, 1e-4);
 }
 
 static void test_gradient_fd(void **state) {
@@ -233,9 +279,13 @@ static void test_gaussian(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logp_direct), cmocka_unit_test(test_gradient_fd),
-        cmocka_unit_test(test_extreme_eta), cmocka_unit_test(test_minibatch),
-        cmocka_unit_test(test_gaussian),    cmocka_unit_test(test_row_threads_same_bits),
+        cmocka_unit_test(test_logp_direct),
+        cmocka_unit_test(test_gradient_fd),
+        cmocka_unit_test(test_gradient_direct),
+        cmocka_unit_test(test_extreme_eta),
+        cmocka_unit_test(test_minibatch),
+        cmocka_unit_test(test_gaussian),
+        cmocka_unit_test(test_row_threads_same_bits),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);
