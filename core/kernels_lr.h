@@ -37,17 +37,42 @@ static inline double KFN(lr_link)(const KT *eta, const KT *y, KT *s, size_t m, i
 #ifndef PANELS_PER_FLUSH
 #define PANELS_PER_FLUSH 8
 #endif
+/* The panel link: s as lr_link, and the log-likelihood of row r added
+ * into lane r of llv (rows past m add nothing), so that panels need no
+ * reduction each. */
+static inline void KFN(lr_link_lanes)(const KT *eta, const KT *y, KT *s, KT *llv, size_t m,
+                                      int want_logp) {
+    if (want_logp) {
+#pragma omp simd aligned(llv : 64)
+        for (size_t r = 0; r < SIMD_PANEL; r++) {
+            KT e = eta[r], yr = y[r];
+            KT t = KEXP_NEG(-KFABS(e));
+            s[r] = yr - KSIGMOID_T(e, t);
+            KT l = yr * e - KSOFTPLUS_T(e, t);
+            llv[r] += r < m ? l : (KT)0;
+        }
+    } else {
+#pragma omp simd
+        for (size_t r = 0; r < SIMD_PANEL; r++) {
+            KT e = eta[r];
+            s[r] = y[r] - KSIGMOID_T(e, KEXP_NEG(-KFABS(e)));
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) double
 KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta, double *acc,
                     int want_logp) {
     enum { P = SIMD_PANEL, V = SIMD_ACC, H = SIMD_PANEL / 2 };
     size_t np = (n + P - 1) / P;
     double ll = 0.0;
-    _Alignas(64) KT part[SIMD_PANEL_MAX_D * H];
+    _Alignas(64) KT part[SIMD_PANEL_MAX_D * H], llv[P];
     for (size_t p0 = 0; p0 < np; p0 += PANELS_PER_FLUSH) {
         size_t p1 = np - p0 < PANELS_PER_FLUSH ? np : p0 + PANELS_PER_FLUSH;
         for (size_t k = 0; k < d * H; k++)
             part[k] = 0;
+        for (size_t r = 0; r < P; r++)
+            llv[r] = 0;
         for (size_t p = p0; p < p1; p++) {
             const KT *X = Xp + p * P * d;
             _Alignas(64) KT eta[P] = {0};
@@ -60,7 +85,7 @@ KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *th
             }
             size_t m = n - p * P < P ? n - p * P : P;
             /* Padded rows have x = 0, so they add nothing to the gradient. */
-            ll += KFN(lr_link)(eta, yp + p * P, sk, m, want_logp);
+            KFN(lr_link_lanes)(eta, yp + p * P, sk, llv, m, want_logp);
             for (size_t j = 0; j < d; j++) {
                 const KT *col = X + j * P;
                 KT *t = part + j * H;
@@ -76,6 +101,8 @@ KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *th
             for (size_t v = 0; v < V; v++)
                 a[v] += (double)t[v] + (double)t[v + V];
         }
+        for (size_t r = 0; want_logp && r < P; r++)
+            ll += (double)llv[r];
     }
     return ll;
 }
