@@ -130,6 +130,56 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
 #undef KPANELS_D
 }
 
+/* Minibatch rows idx[0..n) of row-major X (nx rows of d <= SIMD_PANEL_MAX_D)
+ * into panels at dst, their 0/1 labels into ydst, the last panel's padding
+ * zeroed, with d a constant for small d. Rows of an X beyond L2 are all
+ * prefetched first, so that their misses overlap. */
+static inline __attribute__((always_inline)) void
+KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8, const uint32_t *idx,
+                        size_t n, size_t d, size_t nx) {
+    enum { P = SIMD_PANEL };
+    if (nx * d * sizeof(KT) > ((size_t)512 << 10))
+        for (size_t r = 0; r < n; r++)
+            __builtin_prefetch(X + (size_t)idx[r] * d, 0, 2);
+    for (size_t b = 0; b < n; b += P) {
+        size_t m = n - b < P ? n - b : P;
+        const uint32_t *ix = idx + b;
+        KT *out = dst + b * d;
+        for (size_t r = 0; r < m; r++) { /* row by row: gathers are slower here */
+            const KT *row = X + (size_t)ix[r] * d;
+            for (size_t j = 0; j < d; j++)
+                out[j * P + r] = row[j];
+            ydst[b + r] = (KT)y8[ix[r]];
+        }
+        for (size_t r = m; r < P; r++) {
+            for (size_t j = 0; j < d; j++)
+                out[j * P + r] = 0;
+            ydst[b + r] = 0;
+        }
+    }
+}
+
+static void KFN(gather_panels)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8,
+                               const uint32_t *idx, size_t n, size_t d, size_t nx) {
+#define KGATHER_D(k)                                                                               \
+    case k:                                                                                        \
+        KFN(gather_panels_body)(dst, ydst, X, y8, idx, n, k, nx);                                  \
+        return
+    switch (d) {
+        KGATHER_D(1);
+        KGATHER_D(2);
+        KGATHER_D(3);
+        KGATHER_D(4);
+        KGATHER_D(5);
+        KGATHER_D(6);
+        KGATHER_D(7);
+        KGATHER_D(8);
+    default:
+        KFN(gather_panels_body)(dst, ydst, X, y8, idx, n, d, nx);
+    }
+#undef KGATHER_D
+}
+
 /* eta[r] = x_i . theta for rows r of a block, four rows at a time so that
  * four independent sums hide the FMA latency and theta is read once. */
 static inline void KFN(lr_rows_eta)(const KT *X, const size_t *rows, size_t m, size_t d,

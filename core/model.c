@@ -69,39 +69,21 @@ static void store(void *base, model_dtype t, size_t i, double v) {
         ((double *)base)[i] = v;
 }
 
-/* Copies rows idx[0..n) (or 0..n) of row-major X into panels at dst,
- * zeroing the padding of the last panel. Minibatch rows are scattered over
- * the whole dataset: every row is first prefetched towards L2, so that
- * their misses overlap instead of costing a memory latency each, and rows
- * a few indices ahead again towards L1. */
+/* Copies the n rows of row-major X into panels at dst, zeroing the padding
+ * of the last panel. (Minibatches are gathered by the kernels.) */
 #define DEFINE_PACK(name, DT, ST)                                                                  \
-    static void name(DT *dst, const ST *X, const uint32_t *idx, size_t n, size_t d) {              \
-        enum { P = SIMD_PANEL, AHEAD = 8 };                                                        \
+    static void name(DT *dst, const ST *X, size_t n, size_t d) {                                   \
+        enum { P = SIMD_PANEL };                                                                   \
         size_t tail = n % P;                                                                       \
         if (tail) memset(dst + (n - tail) * d, 0, P * d * sizeof(DT));                             \
-        for (size_t r = 0; idx && r < n; r++)                                                      \
-            __builtin_prefetch(X + (size_t)idx[r] * d, 0, 2);                                      \
         for (size_t r = 0; r < n; r++) {                                                           \
-            if (idx && r + AHEAD < n) __builtin_prefetch(X + (size_t)idx[r + AHEAD] * d);          \
-            const ST *row = X + (idx ? idx[r] : r) * d;                                            \
             DT *out = dst + (r / P) * P * d + r % P;                                               \
             for (size_t j = 0; j < d; j++)                                                         \
-                out[j * P] = (DT)row[j];                                                           \
+                out[j * P] = (DT)X[r * d + j];                                                     \
         }                                                                                          \
     }
 DEFINE_PACK(pack_f64_from_f64, double, double)
 DEFINE_PACK(pack_f32_from_f64, float, double)
-DEFINE_PACK(pack_f32_from_f32, float, float)
-
-static void pack_panels(void *dst, model_dtype t, const double *src_f64, const float *src_f32,
-                        const uint32_t *idx, size_t n, size_t d) {
-    if (t == DTYPE_F64)
-        pack_f64_from_f64(dst, src_f64, idx, n, d);
-    else if (src_f32)
-        pack_f32_from_f32(dst, src_f32, idx, n, d);
-    else
-        pack_f32_from_f64(dst, src_f64, idx, n, d);
-}
 
 /* Row-major X for the kernels. Past PANEL_MAX_D the row kernel makes the
  * full passes, and rows that start on 64-byte lines load without splits:
@@ -136,7 +118,10 @@ static int logistic_build(model *m) {
     if (logistic_copy_rows(m) != 0) return -1;
     if (d <= PANEL_MAX_D) {
         if (!(m->panels = malloc(round_up_panel(n) * d * es))) return -1;
-        pack_panels(m->panels, m->dtype, ds->X, NULL, NULL, n, d);
+        if (m->dtype == DTYPE_F64)
+            pack_f64_from_f64(m->panels, ds->X, n, d);
+        else
+            pack_f32_from_f64(m->panels, ds->X, n, d);
     }
     return 0;
 }
@@ -398,9 +383,11 @@ static double logistic_data_term(const model *m, model_work *w, const double *th
                    .panels = m->panels != NULL,
                    .want_logp = want_logp};
     if (m->panels && idx) {
-        pack_panels(w->batch, m->dtype, f32 ? NULL : m->rows, f32 ? m->rows : NULL, idx, n, d);
-        for (size_t r = 0; r < n; r++)
-            store(w->batch_y, m->dtype, r, m->ds->y[idx[r]]);
+        const simd_ops *ops = simd_ops_get();
+        if (f32)
+            ops->gather_panels_f32(w->batch, w->batch_y, m->rows, m->ds->y, idx, n, d, m->n);
+        else
+            ops->gather_panels_f64(w->batch, w->batch_y, m->rows, m->ds->y, idx, n, d, m->n);
         p.X = w->batch;
         p.y = w->batch_y;
     }

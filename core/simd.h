@@ -49,6 +49,13 @@ typedef struct simd_ops {
                           size_t n, size_t d, const double *theta, double *grad, int want_logp);
     double (*lr_rows_f32)(const float *X, size_t ld, const float *y, const uint32_t *idx, size_t n,
                           size_t d, const float *theta, double *grad, int want_logp);
+    /* Minibatch rows idx[0..n) of row-major X (nx x d, d <= SIMD_PANEL_MAX_D)
+     * packed into panels at dst, zero-padded, and their labels (0/1 bytes
+     * y8[idx[r]]) into ydst, for lr_panels. */
+    void (*gather_panels_f64)(double *dst, double *ydst, const double *X, const uint8_t *y8,
+                              const uint32_t *idx, size_t n, size_t d, size_t nx);
+    void (*gather_panels_f32)(float *dst, float *ydst, const float *X, const uint8_t *y8,
+                              const uint32_t *idx, size_t n, size_t d, size_t nx);
     /* out[i] = index on [0, range) from rng_bits64(key, first + i), i < n,
      * as (int)(u * range) with u = (bits >> 12) / 2^52; range < 2^31. */
     void (*index_fill)(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n);
