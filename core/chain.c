@@ -48,6 +48,14 @@ static void chain_state_free(chain_state *s) {
     free(s->buf);
 }
 
+/* Row threads beyond the machine's cores would only take turns: the draws do
+ * not depend on the count, so it is capped there. */
+static unsigned chain_row_threads(const chain_config *cfg) {
+    unsigned r = cfg->row_threads ? cfg->row_threads : 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 && r > (unsigned long)cores ? (unsigned)cores : r;
+}
+
 static int chain_state_init(chain_state *s, const model *m, const chain_config *cfg) {
     size_t d = model_dim(m), n = model_num_data(m);
     memset(s, 0, sizeof *s);
@@ -59,7 +67,7 @@ static int chain_state_init(chain_state *s, const model *m, const chain_config *
     uint64_t per_block = (cfg->progress_every + cfg->thin - 1) / cfg->thin + 1;
     uint64_t cap = CHAIN_BUFFER_BYTES / (d * sizeof(double));
     s->buf_rows = (size_t)(per_block < cap ? per_block : (cap ? cap : 1));
-    s->w = model_work_create_split(m, s->nb, cfg->row_threads ? cfg->row_threads : 1);
+    s->w = model_work_create_split(m, s->nb, chain_row_threads(cfg));
     s->theta = malloc(d * sizeof(double));
     s->grad = malloc(d * sizeof(double));
     s->prop = malloc(d * sizeof(double));

@@ -37,7 +37,8 @@ typedef struct chain_config {
     const double *init_values; /* INIT_VALUES: d values, or chains x d */
     int init_per_chain;
     uint32_t progress_every; /* iterations per block handed to the callback */
-    uint32_t row_threads;    /* threads one chain splits its data rows over (0, 1: none) */
+    uint32_t row_threads;    /* threads one chain splits its data rows over (0, 1: none;
+                                at most the online CPUs); draws do not depend on it */
 } chain_config;
 
 /* What a chain hands over at the end of each block. */
