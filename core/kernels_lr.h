@@ -8,38 +8,10 @@
 #define KCAT(a, b) KCAT2(a, b)
 #define KFN(name) KCAT(name, KSFX)
 
-/* s[r] = y[r] - sigmoid(eta[r]) for r < P; returns the sum of the
- * log-likelihood over the first m rows when want_logp. */
-static inline double KFN(lr_link)(const KT *eta, const KT *y, KT *s, size_t m, int want_logp) {
-    double ll = 0.0;
-    if (want_logp) {
-#pragma omp simd reduction(+ : ll)
-        for (size_t r = 0; r < SIMD_PANEL; r++) {
-            KT e = eta[r], yr = y[r];
-            KT t = KEXP_NEG(-KFABS(e));
-            s[r] = yr - KSIGMOID_T(e, t);
-            KT l = yr * e - KSOFTPLUS_T(e, t);
-            ll += r < m ? (double)l : 0.0;
-        }
-    } else {
-#pragma omp simd
-        for (size_t r = 0; r < SIMD_PANEL; r++) {
-            KT e = eta[r];
-            s[r] = y[r] - KSIGMOID_T(e, KEXP_NEG(-KFABS(e)));
-        }
-    }
-    return ll;
-}
-
-/* Panels are summed in KT, half a panel's rows per lane, over up to
- * PANELS_PER_FLUSH panels, then added into acc in double: one vector FMA
- * pair per column and panel, and no conversion in the inner loop. */
-#ifndef PANELS_PER_FLUSH
-#define PANELS_PER_FLUSH 8
-#endif
-/* The panel link: s as lr_link, and the log-likelihood of row r added
- * into lane r of llv (rows past m add nothing), so that panels need no
- * reduction each. */
+/* s[r] = y[r] - sigmoid(eta[r]) for the SIMD_PANEL rows of a panel or
+ * block, and, when want_logp, the log-likelihood of row r added into lane r
+ * of llv (rows past m add nothing): callers reduce the lanes when they
+ * choose, not once per panel. */
 static inline void KFN(lr_link_lanes)(const KT *eta, const KT *y, KT *s, KT *llv, size_t m,
                                       int want_logp) {
     if (want_logp) {
@@ -60,6 +32,12 @@ static inline void KFN(lr_link_lanes)(const KT *eta, const KT *y, KT *s, KT *llv
     }
 }
 
+/* Panels are summed in KT, half a panel's rows per lane, over up to
+ * PANELS_PER_FLUSH panels, then added into acc in double: one vector FMA
+ * pair per column and panel, and no conversion in the inner loop. */
+#ifndef PANELS_PER_FLUSH
+#define PANELS_PER_FLUSH 8
+#endif
 static inline __attribute__((always_inline)) double
 KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta, double *acc,
                     int want_logp) {
@@ -110,20 +88,14 @@ KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *th
 /* Small d (the post's d = 5 among them) gets a copy of the body with d a
  * constant, so that the loops over columns unroll and eta stays in
  * registers. */
+#define KSMALL_D(CASE) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
 static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,
                              double *acc, int want_logp) {
 #define KPANELS_D(k)                                                                               \
     case k:                                                                                        \
-        return KFN(lr_panels_body)(Xp, yp, n, k, theta, acc, want_logp)
+        return KFN(lr_panels_body)(Xp, yp, n, k, theta, acc, want_logp);
     switch (d) {
-        KPANELS_D(1);
-        KPANELS_D(2);
-        KPANELS_D(3);
-        KPANELS_D(4);
-        KPANELS_D(5);
-        KPANELS_D(6);
-        KPANELS_D(7);
-        KPANELS_D(8);
+        KSMALL_D(KPANELS_D)
     default:
         return KFN(lr_panels_body)(Xp, yp, n, d, theta, acc, want_logp);
     }
@@ -164,16 +136,9 @@ static void KFN(gather_panels)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8
 #define KGATHER_D(k)                                                                               \
     case k:                                                                                        \
         KFN(gather_panels_body)(dst, ydst, X, y8, idx, n, k, nx);                                  \
-        return
+        return;
     switch (d) {
-        KGATHER_D(1);
-        KGATHER_D(2);
-        KGATHER_D(3);
-        KGATHER_D(4);
-        KGATHER_D(5);
-        KGATHER_D(6);
-        KGATHER_D(7);
-        KGATHER_D(8);
+        KSMALL_D(KGATHER_D)
     default:
         KFN(gather_panels_body)(dst, ydst, X, y8, idx, n, d, nx);
     }
@@ -299,7 +264,7 @@ static double KFN(lr_rows)(const KT *X, size_t ld, const KT *y, const uint32_t *
     double ll = 0.0;
     for (size_t b = 0; b < n; b += P) {
         size_t m = n - b < P ? n - b : P;
-        _Alignas(64) KT eta[P] = {0}, yb[P] = {0}, s[P];
+        _Alignas(64) KT eta[P] = {0}, yb[P] = {0}, s[P], llv[P] = {0};
         size_t rows[P]; /* where the data rows of this block start in X */
         for (size_t r = 0; r < m; r++) {
             size_t i = idx ? idx[b + r] : b + r;
@@ -307,12 +272,15 @@ static double KFN(lr_rows)(const KT *X, size_t ld, const KT *y, const uint32_t *
             yb[r] = y[i];
         }
         KFN(lr_rows_eta)(X, rows, m, d, theta, eta);
-        ll += KFN(lr_link)(eta, yb, s, m, want_logp);
+        KFN(lr_link_lanes)(eta, yb, s, llv, m, want_logp);
+        for (size_t r = 0; want_logp && r < m; r++)
+            ll += (double)llv[r];
         KFN(lr_rows_grad)(X, rows, m, d, s, grad);
     }
     return ll;
 }
 
+#undef KSMALL_D
 #undef KFN
 #undef KCAT
 #undef KCAT2
