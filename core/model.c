@@ -313,7 +313,7 @@ static double data_pass_rows(const data_pass *p, size_t r0, size_t rows, double 
     const model *m = p->m;
     size_t es = elem_size(m->dtype), ld = m->ld, d = m->d;
     const char *X = p->X, *y = p->y;
-    const uint32_t *idx = p->idx && !p->panels ? p->idx + r0 : NULL;
+    const uint32_t *idx = p->idx ? p->idx + r0 : NULL; /* set for row-major passes only */
     if (!idx) X += r0 * (p->panels ? d : ld) * es, y += r0 * es;
     if (p->panels)
         return m->dtype == DTYPE_F32 ? ops->lr_panels_f32((const void *)X, (const void *)y, rows, d,

@@ -18,9 +18,15 @@
 
 #define SPIN_NS 200000 /* 200 us: longer than a chain's step between passes */
 
+typedef struct helper {
+    pthread_t tid;
+    struct row_team *team;
+    unsigned member;
+} helper;
+
 struct row_team {
     unsigned members;
-    pthread_t *helpers;
+    helper *helpers; /* members - 1 */
     row_team_fn fn;
     void *arg;
     atomic_uint generation;
@@ -30,11 +36,6 @@ struct row_team {
     pthread_mutex_t lock;
     pthread_cond_t wake;
 };
-
-typedef struct helper_arg {
-    row_team *team;
-    unsigned member;
-} helper_arg;
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,14 +72,13 @@ static unsigned wait_for_work(row_team *t, unsigned seen) {
 }
 
 static void *helper_main(void *p) {
-    helper_arg a = *(helper_arg *)p;
-    free(p);
-    row_team *t = a.team;
+    const helper *h = p;
+    row_team *t = h->team;
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_work(t, seen);
         if (atomic_load(&t->stopping)) return NULL;
-        t->fn(t->arg, a.member, t->members);
+        t->fn(t->arg, h->member, t->members);
         atomic_fetch_sub(&t->pending, 1);
     }
 }
@@ -97,7 +97,7 @@ static void stop_helpers(row_team *t, unsigned started) {
     pthread_cond_broadcast(&t->wake);
     pthread_mutex_unlock(&t->lock);
     for (unsigned i = 0; i < started; i++)
-        pthread_join(t->helpers[i], NULL);
+        pthread_join(t->helpers[i].tid, NULL);
 }
 
 row_team *row_team_create(unsigned members) {
@@ -110,13 +110,9 @@ row_team *row_team_create(unsigned members) {
     pthread_cond_init(&t->wake, NULL);
     unsigned started = 0;
     while (t->helpers && started + 1 < members) {
-        helper_arg *a = malloc(sizeof *a);
-        if (!a) break;
-        *a = (helper_arg){t, started + 1};
-        if (pthread_create(&t->helpers[started], NULL, helper_main, a) != 0) {
-            free(a);
-            break;
-        }
+        helper *h = &t->helpers[started];
+        h->team = t, h->member = started + 1;
+        if (pthread_create(&h->tid, NULL, helper_main, h) != 0) break;
         started++;
     }
     if (!t->helpers || started + 1 < members) {
