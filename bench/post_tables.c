@@ -343,13 +343,18 @@ static void stream_slice(stream_job *j, unsigned k) {
 
 enum { STREAM_SAMPLES = 9 };
 
+typedef struct stream_reader_arg {
+    pthread_t tid;
+    stream_job *job;
+    unsigned k;
+} stream_reader_arg;
+
 static void *stream_reader(void *arg) {
-    stream_job *j = ((void **)arg)[0];
-    unsigned k = (unsigned)(uintptr_t)((void **)arg)[1];
+    const stream_reader_arg *a = arg;
     for (int i = 0; i < STREAM_SAMPLES + 1; i++) {
-        pthread_barrier_wait(&j->start);
-        stream_slice(j, k);
-        pthread_barrier_wait(&j->done);
+        pthread_barrier_wait(&a->job->start);
+        stream_slice(a->job, a->k);
+        pthread_barrier_wait(&a->job->done);
     }
     return NULL;
 }
@@ -380,11 +385,10 @@ static double stream_read_seconds(size_t bytes, size_t elem, unsigned threads, d
     j.reps = (long)(2e-3 / per) * (long)threads + 1;
     pthread_barrier_init(&j.start, NULL, threads);
     pthread_barrier_init(&j.done, NULL, threads);
-    pthread_t tid[64];
-    void *args[64][2];
+    stream_reader_arg readers[64];
     for (unsigned k = 1; k < threads; k++) {
-        args[k][0] = &j, args[k][1] = (void *)(uintptr_t)k;
-        pthread_create(&tid[k], NULL, stream_reader, args[k]);
+        readers[k] = (stream_reader_arg){.job = &j, .k = k};
+        pthread_create(&readers[k].tid, NULL, stream_reader, &readers[k]);
     }
     double s[STREAM_SAMPLES];
     for (int i = 0; i < STREAM_SAMPLES + 1; i++) { /* the first warms up */
@@ -395,7 +399,7 @@ static double stream_read_seconds(size_t bytes, size_t elem, unsigned threads, d
         if (i) s[i - 1] = (now() - a) / (double)j.reps;
     }
     for (unsigned k = 1; k < threads; k++)
-        pthread_join(tid[k], NULL);
+        pthread_join(readers[k].tid, NULL);
     pthread_barrier_destroy(&j.start);
     pthread_barrier_destroy(&j.done);
     free(x);
@@ -581,9 +585,11 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
     r->elem = f32 ? sizeof(float) : sizeof(double);
     r->x_bytes_per_grad = (double)rows * (double)row->d * (double)r->elem;
     /* Threads that can work on one pass: the chain's row threads, at most
-     * one per segment of the pass (SGLD's small batches do not split). */
+     * one per segment of the pass (SGLD's small batches do not split) and,
+     * as chain_run caps them, one per core. */
     size_t segs = model_row_segments(m, rows);
-    r->threads = o->threads < segs ? o->threads : (unsigned)segs;
+    unsigned thr = mc->cores > 0 && (long)o->threads > mc->cores ? (unsigned)mc->cores : o->threads;
+    r->threads = thr < segs ? thr : (unsigned)segs;
     r->stream_s =
         stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, r->threads, &r->stream_best_s);
     double link = row->sampler == SAMPLER_MALA
