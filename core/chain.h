@@ -3,10 +3,16 @@
  *
  * Randomness: chain c uses kc = fold_in(key, c). Iteration t (warmup
  * included) uses ks = fold_in(fold_in(kc, 0), t), with elements
- * (0 << 32) + j for the noise, (1 << 32) for the Metropolis uniform and
- * (2 << 32) + i for minibatch indices. The initial point "prior" draws from
- * fold_in(kc, 1). So a chain's draws depend on (spec, data, c) only: not on
- * the thread count, nor on who watches.
+ * (CHAIN_STREAM_NOISE << 32) + j for the noise or momentum, (1 << 32) + k
+ * for Metropolis and multinomial uniforms, (2 << 32) + i for minibatch
+ * indices, (3 << 32) + k for NUTS's directions and (4 << 32) for the step
+ * size jitter. The initial point "prior" draws from fold_in(kc, 1); Stan's
+ * step-size heuristic before warmup and after each metric window uses
+ * fold_in(fold_in(kc, 2), w) for window w. So a chain's draws depend on
+ * (spec, data, c) only: not on the thread count, nor on who watches.
+ *
+ * The sampler is an entry of the sampler table (sampler.h); its parameters
+ * travel as an array of doubles in the order of the entry's parameters.
  */
 #ifndef MCMCD_CHAIN_H
 #define MCMCD_CHAIN_H
@@ -17,20 +23,33 @@
 
 #include "model.h"
 #include "rng.h"
+#include "sampler.h"
 
-typedef enum sampler_type { SAMPLER_ULA = 0, SAMPLER_MALA, SAMPLER_SGLD } sampler_type;
+/* The element streams of an iteration's key (see above). */
+enum chain_stream {
+    CHAIN_STREAM_NOISE = 0,
+    CHAIN_STREAM_UNIFORM = 1,
+    CHAIN_STREAM_INDEX = 2,
+    CHAIN_STREAM_DIRECTION = 3,
+    CHAIN_STREAM_JITTER = 4
+};
+#define CHAIN_COUNTER(stream, k) (((uint64_t)(stream) << 32) + (uint64_t)(k))
+
 typedef enum init_kind { INIT_ZEROS = 0, INIT_PRIOR, INIT_TRUE, INIT_VALUES } init_kind;
 
 /* The largest iteration count: step counters are 32-bit fold_in data. */
 #define CHAIN_MAX_ITERATIONS 4294967295ULL
 
 typedef struct chain_config {
-    sampler_type sampler;
-    double step_size;     /* h in theta + h grad + sqrt(2h) xi */
-    uint32_t batch_size;  /* SGLD minibatch (with replacement); 0: all rows */
+    const sampler_def *sampler;
+    double params[SAMPLER_MAX_PARAMS]; /* in the order of sampler->params */
+    /* Warm start (samplers with a metric): the inverse metric, d values for
+     * "diag" or d x d for "dense"; NULL: the unit metric. */
+    const double *inv_metric;
     uint64_t num_samples; /* draws kept per chain, after thinning */
-    uint64_t num_warmup;  /* iterations run first and discarded */
-    uint64_t thin;        /* keep every thin-th iteration after warmup */
+    uint64_t num_warmup;  /* iterations run first (adapting, when the sampler does) */
+    uint64_t thin;        /* keep every thin-th iteration */
+    int save_warmup;      /* keep the warmup's draws too (thinned alike), first */
     uint32_t chains;
     rng_key key;
     init_kind init;
@@ -46,13 +65,29 @@ typedef struct chain_block {
     uint32_t chain;
     uint64_t iter;       /* iterations done, warmup included */
     uint64_t total;      /* num_warmup + num_samples * thin */
-    uint64_t accepted;   /* Metropolis accepts (unadjusted samplers: iter) */
+    uint64_t accepted;   /* Metropolis accepts (samplers without an accept step: 0) */
     uint64_t grad_evals; /* gradient evaluations so far */
+    uint64_t divergent;  /* divergent iterations so far */
     double elapsed;      /* seconds since the chain started */
+    double warmup_elapsed; /* seconds the warmup took (so far, while in it) */
+    double step_size;    /* the step size of the block's last iteration */
+    int warmup;          /* 1 while the block's last iteration was a warmup one */
     const double *draws; /* count x d, row-major; valid during the call only */
-    uint64_t first_draw; /* index of draws[0] among the chain's kept draws */
+    const double *stats; /* count x nstats: the sampler's statistics (chain_config_stats) */
+    unsigned nstats;
+    uint64_t first_draw; /* index of draws[0] among the chain's kept draws (saved
+                            warmup draws first) */
     uint32_t count;
     size_t d;
+    /* The first kept draw whose point or lp is not finite (NaN or inf), or
+     * UINT64_MAX. The chain stops after it. */
+    uint64_t nonfinite_at;
+    /* Set on the block that ends warmup (and every later one): the adapted
+     * step size and inverse metric (d values for diag, d x d for dense, NULL
+     * for unit). */
+    int adapted;
+    double adapted_step_size;
+    const metric *adapted_metric;
     int finished; /* 1 on the chain's last block */
 } chain_block;
 
@@ -61,9 +96,20 @@ typedef struct chain_block {
 typedef int (*chain_block_fn)(void *ctx, const chain_block *blk);
 
 uint64_t chain_total_iterations(const chain_config *cfg);
+/* Draws kept per chain: num_samples, plus ceil(num_warmup / thin) when the
+ * warmup is saved. */
+uint64_t chain_kept_draws(const chain_config *cfg);
+/* Of those, the warmup's (0 unless save_warmup). */
+uint64_t chain_kept_warmup(const chain_config *cfg);
+/* The STAT_BIT mask of statistics each kept draw carries. */
+unsigned chain_config_stats(const chain_config *cfg);
+/* The metric kind of cfg (METRIC_UNIT for samplers without one). */
+metric_kind chain_metric_kind(const chain_config *cfg);
 
 /* Runs chain c to the end; checks *cancel (may be NULL) between blocks.
- * Returns MCMC_OK, MCMC_ECANCELLED or MCMC_ENOMEM. */
+ * Returns MCMC_OK, MCMC_ECANCELLED, MCMC_ENOMEM, MCMC_ENONFINITE (the chain
+ * went non-finite: its draws up to there were handed over) or MCMC_EINVAL
+ * (an inverse metric that is not positive definite). */
 int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn, void *ctx,
               atomic_int *cancel);
 
