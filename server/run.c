@@ -19,7 +19,7 @@
 #include "run.h"
 
 typedef struct run_opts {
-    const char *spec_path, *out_path, *data_path;
+    const char *spec_path, *out_path, *data_path, *report_path;
     unsigned threads;
     int quiet;
 } run_opts;
@@ -30,6 +30,12 @@ typedef struct chain_moments {
     double *mean, *m2;
 } chain_moments;
 
+/* What --report writes for a chain: the values of its last block. */
+typedef struct chain_tally {
+    double warmup_seconds, seconds, step_size;
+    uint64_t grad_evals, divergent;
+} chain_tally;
+
 typedef struct run_progress {
     pthread_mutex_t lock; /* guards what follows; taken once per block */
     const job_spec *spec;
@@ -37,6 +43,7 @@ typedef struct run_progress {
     int write_failed;
     uint64_t *iter, *accepted; /* per chain */
     chain_moments *moments;    /* per chain */
+    chain_tally *tally;        /* per chain */
     double t0, last_print;
     int tty, quiet;
 } run_progress;
@@ -65,22 +72,23 @@ static void usage(FILE *out) {
           "                      that names a dataset id or no data\n"
           "  -t, --threads N     worker threads (default: the machine's cores);\n"
           "                      the draws do not depend on N\n"
+          "  -r, --report FILE   write timings as JSON: {\"chains\": [{\"warmup_seconds\",\n"
+          "                      \"sampling_seconds\", \"grad_evals\", \"step_size\" (the\n"
+          "                      adapted one), \"divergent\"}, ...], \"total_seconds\"}\n"
           "  -q, --quiet         no progress line\n"
           "  -h, --help          this text\n",
           out);
 }
 
 static int parse_opts(int argc, char **argv, run_opts *o) {
-    static const struct option longs[] = {{"spec", required_argument, 0, 's'},
-                                          {"out", required_argument, 0, 'o'},
-                                          {"data", required_argument, 0, 'd'},
-                                          {"threads", required_argument, 0, 't'},
-                                          {"quiet", no_argument, 0, 'q'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"spec", required_argument, 0, 's'},   {"out", required_argument, 0, 'o'},
+        {"data", required_argument, 0, 'd'},   {"threads", required_argument, 0, 't'},
+        {"report", required_argument, 0, 'r'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int ch;
     char *end;
-    while ((ch = getopt_long(argc, argv, "s:o:d:t:qh", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:o:d:t:r:qh", longs, NULL)) != -1) {
         switch (ch) {
         case 's':
             o->spec_path = optarg;
@@ -90,6 +98,9 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
             break;
         case 'd':
             o->data_path = optarg;
+            break;
+        case 'r':
+            o->report_path = optarg;
             break;
         case 'q':
             o->quiet = 1;
@@ -236,6 +247,9 @@ static int on_block(void *ctx, const chain_block *b) {
     moments_add(&p->moments[b->chain], b->draws, b->count, b->d);
     p->iter[b->chain] = b->iter;
     p->accepted[b->chain] = b->accepted;
+    p->tally[b->chain] = (chain_tally){b->warmup_elapsed, b->elapsed,
+                                       b->adapted ? b->adapted_step_size : b->step_size,
+                                       b->grad_evals, b->divergent};
     if (rc != MCMC_OK) p->write_failed = 1;
     double now = wall_now();
     if (!p->quiet && (now - p->last_print > (p->tty ? 0.1 : 1.0))) {
@@ -290,7 +304,8 @@ static int progress_init(run_progress *p, const job_spec *spec, size_t d, int qu
     p->iter = calloc(C, sizeof *p->iter);
     p->accepted = calloc(C, sizeof *p->accepted);
     p->moments = calloc(C, sizeof *p->moments);
-    if (!p->iter || !p->accepted || !p->moments) return -1;
+    p->tally = calloc(C, sizeof *p->tally);
+    if (!p->iter || !p->accepted || !p->moments || !p->tally) return -1;
     for (uint32_t c = 0; c < C; c++) {
         p->moments[c].mean = calloc(d, sizeof(double));
         p->moments[c].m2 = calloc(d, sizeof(double));
@@ -307,7 +322,28 @@ static void progress_free(run_progress *p) {
     free(p->moments);
     free(p->iter);
     free(p->accepted);
+    free(p->tally);
     pthread_mutex_destroy(&p->lock);
+}
+
+/* --report: each chain's timings from its last block, and the wall time of
+ * the whole run. Returns 0, or -1 when the file cannot be written. */
+static int write_report(const char *path, const run_progress *p, double seconds) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs("{\"chains\": [", f);
+    for (uint32_t c = 0; c < p->spec->chain.chains; c++) {
+        const chain_tally *t = &p->tally[c];
+        char step[32] = "null";
+        if (isfinite(t->step_size)) snprintf(step, sizeof step, "%.17g", t->step_size);
+        fprintf(f,
+                "%s\n  {\"chain\": %u, \"warmup_seconds\": %.9f, \"sampling_seconds\": %.9f, "
+                "\"grad_evals\": %llu, \"step_size\": %s, \"divergent\": %llu}",
+                c ? "," : "", c, t->warmup_seconds, t->seconds - t->warmup_seconds,
+                (unsigned long long)t->grad_evals, step, (unsigned long long)t->divergent);
+    }
+    fprintf(f, "\n], \"total_seconds\": %.9f}\n", seconds);
+    return fclose(f) == 0 ? 0 : -1;
 }
 
 /* Runs the chains into the output file; returns the exit status. */
@@ -339,6 +375,10 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
         print_summary(&p, ds, d, seconds);
         fprintf(stderr, "wrote %s\n", o->out_path);
         status = 0;
+        if (o->report_path && write_report(o->report_path, &p, seconds) != 0) {
+            fprintf(stderr, "mcmcd run: cannot write %s\n", o->report_path);
+            status = 1;
+        }
     } else {
         fprintf(stderr, "mcmcd run: %s\n",
                 p.write_failed ? "writing draws failed" : mcmc_status_str(rc));
