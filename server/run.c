@@ -30,9 +30,12 @@ typedef struct chain_moments {
     double *mean, *m2;
 } chain_moments;
 
-/* What --report writes for a chain: the values of its last block. */
+/* What --report writes for a chain: the values of its last block, and the
+ * CPU time of the thread that ran it (tally_block). */
 typedef struct chain_tally {
     double warmup_seconds, seconds, step_size;
+    double cpu_start, warmup_cpu, cpu;
+    int started, warmup_done;
     uint64_t grad_evals, divergent;
 } chain_tally;
 
@@ -73,8 +76,11 @@ static void usage(FILE *out) {
           "  -t, --threads N     worker threads (default: the machine's cores);\n"
           "                      the draws do not depend on N\n"
           "  -r, --report FILE   write timings as JSON: {\"chains\": [{\"warmup_seconds\",\n"
-          "                      \"sampling_seconds\", \"grad_evals\", \"step_size\" (the\n"
-          "                      adapted one), \"divergent\"}, ...], \"total_seconds\"}\n"
+          "                      \"sampling_seconds\" (wall), \"warmup_cpu_seconds\",\n"
+          "                      \"sampling_cpu_seconds\" (the chain's thread; the warmup's\n"
+          "                      exact when progress_every divides num_warmup),\n"
+          "                      \"grad_evals\", \"step_size\" (the adapted one),\n"
+          "                      \"divergent\"}, ...], \"total_seconds\"}\n"
           "  -q, --quiet         no progress line\n"
           "  -h, --help          this text\n",
           out);
@@ -239,6 +245,34 @@ static void progress_print(run_progress *p, int final) {
             p->tty && !final ? "" : "\n");
 }
 
+static double thread_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The CPU time of this worker thread when its last chain ended. */
+static _Thread_local double thread_cpu_at_chain_end;
+
+/* Keeps b's numbers for --report. Blocks arrive on the thread that runs the
+ * chain, and a thread runs its chains one after the other, start to end, so
+ * a chain's CPU time starts where the thread's previous chain ended. The
+ * warmup's is read at the first block past it: exact when progress_every
+ * divides num_warmup (blocks end every progress_every iterations). */
+static void tally_block(chain_tally *t, const chain_block *b, uint64_t num_warmup) {
+    double cpu = thread_cpu_now();
+    if (!t->started) t->started = 1, t->cpu_start = thread_cpu_at_chain_end;
+    if (!t->warmup_done && b->iter >= num_warmup)
+        t->warmup_done = 1, t->warmup_cpu = cpu - t->cpu_start;
+    t->cpu = cpu - t->cpu_start;
+    if (b->finished) thread_cpu_at_chain_end = cpu;
+    t->warmup_seconds = b->warmup_elapsed;
+    t->seconds = b->elapsed;
+    t->step_size = b->adapted ? b->adapted_step_size : b->step_size;
+    t->grad_evals = b->grad_evals;
+    t->divergent = b->divergent;
+}
+
 static int on_block(void *ctx, const chain_block *b) {
     run_progress *p = ctx;
     int rc =
@@ -247,9 +281,7 @@ static int on_block(void *ctx, const chain_block *b) {
     moments_add(&p->moments[b->chain], b->draws, b->count, b->d);
     p->iter[b->chain] = b->iter;
     p->accepted[b->chain] = b->accepted;
-    p->tally[b->chain] = (chain_tally){b->warmup_elapsed, b->elapsed,
-                                       b->adapted ? b->adapted_step_size : b->step_size,
-                                       b->grad_evals, b->divergent};
+    tally_block(&p->tally[b->chain], b, p->spec->chain.num_warmup);
     if (rc != MCMC_OK) p->write_failed = 1;
     double now = wall_now();
     if (!p->quiet && (now - p->last_print > (p->tty ? 0.1 : 1.0))) {
@@ -326,8 +358,9 @@ static void progress_free(run_progress *p) {
     pthread_mutex_destroy(&p->lock);
 }
 
-/* --report: each chain's timings from its last block, and the wall time of
- * the whole run. Returns 0, or -1 when the file cannot be written. */
+/* --report: each chain's timings from its last block (wall and thread CPU
+ * seconds), and the wall time of the whole run. Returns 0, or -1 when the
+ * file cannot be written. */
 static int write_report(const char *path, const run_progress *p, double seconds) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
@@ -338,9 +371,11 @@ static int write_report(const char *path, const run_progress *p, double seconds)
         if (isfinite(t->step_size)) snprintf(step, sizeof step, "%.17g", t->step_size);
         fprintf(f,
                 "%s\n  {\"chain\": %u, \"warmup_seconds\": %.9f, \"sampling_seconds\": %.9f, "
+                "\"warmup_cpu_seconds\": %.9f, \"sampling_cpu_seconds\": %.9f, "
                 "\"grad_evals\": %llu, \"step_size\": %s, \"divergent\": %llu}",
-                c ? "," : "", c, t->warmup_seconds, t->seconds - t->warmup_seconds,
-                (unsigned long long)t->grad_evals, step, (unsigned long long)t->divergent);
+                c ? "," : "", c, t->warmup_seconds, t->seconds - t->warmup_seconds, t->warmup_cpu,
+                t->cpu - t->warmup_cpu, (unsigned long long)t->grad_evals, step,
+                (unsigned long long)t->divergent);
     }
     fprintf(f, "\n], \"total_seconds\": %.9f}\n", seconds);
     return fclose(f) == 0 ? 0 : -1;

@@ -24,15 +24,15 @@ IMPL_ORDER = ["mcmcd_nuts", "mcmcd_mala", "stan_plain", "stan_glm"]
 def run_metrics(run):
     """The per-run numbers the table takes medians of."""
     chains = run["chains"]
-    warm = sum(c["warmup_seconds"] for c in chains)
-    samp = sum(c["sampling_seconds"] for c in chains)
+    warm = sum(c["warmup_cpu_seconds"] for c in chains)
+    samp = sum(c["sampling_cpu_seconds"] for c in chains)
     grads = sum(c["grad_evals"] for c in chains)
     ess = run["min_ess_bulk"]
     steps = [c["step_size"] for c in chains if c.get("step_size") is not None]
     return {
         "min_ess_bulk": ess,
-        "warmup_seconds": warm,
-        "sampling_seconds": samp,
+        "warmup_cpu_seconds": warm,
+        "sampling_cpu_seconds": samp,
         "grad_evals": grads,
         "ess_per_s_sampling": ess / samp if samp > 0 else math.inf,
         "ess_per_s_total": ess / (warm + samp) if warm + samp > 0 else math.inf,
@@ -111,9 +111,12 @@ def markdown(rows, meta):
         f"{meta.get('chains')} chains one after the other, {meta.get('warmup')} warmup + "
         f"{meta.get('samples')} draws each, for every implementation. Medians of "
         f"{meta.get('runs')} runs per row ({meta.get('runs_large')} for N = 1e5 and d = 500); "
-        f"load average {meta.get('load_start')} at the start, {meta.get('load_end')} at the end.",
+        f"load average {meta.get('load_start')} at the start, {meta.get('load_end')} at the end. "
+        "Seconds are CPU seconds of the chains, summed over chains, on both sides (rstan "
+        "2.21 times its chains with clock(); mcmcd run --report reads each chain's thread "
+        "CPU clock), so load from other processes on the core does not count.",
         "",
-        "| row | impl | runs | min bulk ESS | warmup s | sampling s | gradients | "
+        "| row | impl | runs | min bulk ESS | warmup CPU s | sampling CPU s | gradients | "
         "ESS/s sampling | ESS/s total | ESS/grad | div | step | load |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -125,7 +128,7 @@ def markdown(rows, meta):
             m = x["median"]
             lines.append(
                 f"| {e['row']} | {impl} | {len(x['runs'])} | {fmt(m['min_ess_bulk'], 4)} | "
-                f"{fmt(m['warmup_seconds'])} | {fmt(m['sampling_seconds'])} | "
+                f"{fmt(m['warmup_cpu_seconds'])} | {fmt(m['sampling_cpu_seconds'])} | "
                 f"{m['grad_evals']:.0f} | {fmt(m['ess_per_s_sampling'], 4)} | "
                 f"{fmt(m['ess_per_s_total'], 4)} | {fmt(m['ess_per_grad'])} | "
                 f"{m['divergent']:.0f} | {fmt(m['step_size'])} | {fmt(x['load1_median'], 2)} |")

@@ -1,5 +1,6 @@
 # stan_run.R - one rstan NUTS run on a benchmark CSV, with what the report
-# needs as JSON: per-chain warmup and sampling seconds (rstan's own timers),
+# needs as JSON: per-chain warmup and sampling CPU seconds (rstan 2.21's own
+# timers, which read clock(): process CPU time, not wall time),
 # gradients (n_leapfrog__ summed over warmup and sampling), divergences,
 # adapted step sizes, and the draw statistics of common.R. The compiled
 # model is cached by the hash of its code; compile time is kept apart.
@@ -53,18 +54,20 @@ y <- if (o$kind == "linear") csv$y else as.integer(round(csv$y))
 data <- list(N = nrow(csv$X), D = ncol(csv$X), X = csv$X, y = y, prior_variance = 10)
 chains <- as.integer(o$chains)
 warmup <- as.integer(o$warmup)
+t0 <- proc.time()
 fit <- sampling(compiled$sm, data = data, chains = chains, cores = 1,
                 warmup = warmup, iter = warmup + as.integer(o$samples),
                 seed = as.integer(o$seed), init = 0, refresh = 0,
                 control = list(adapt_delta = as.numeric(o[["adapt-delta"]]),
                                max_treedepth = as.integer(o[["max-treedepth"]])))
 
+call <- proc.time() - t0
 elapsed <- get_elapsed_time(fit)
 sp <- get_sampler_params(fit, inc_warmup = TRUE)
 in_sampling <- seq_len(as.integer(o$samples)) + warmup
 per_chain <- lapply(seq_len(chains), function(c) list(
-  warmup_seconds = unname(elapsed[c, "warmup"]),
-  sampling_seconds = unname(elapsed[c, "sample"]),
+  warmup_cpu_seconds = unname(elapsed[c, "warmup"]),
+  sampling_cpu_seconds = unname(elapsed[c, "sample"]),
   grad_evals = sum(sp[[c]][, "n_leapfrog__"]),
   step_size = unname(sp[[c]][in_sampling[1], "stepsize__"]),
   divergent = sum(sp[[c]][in_sampling, "divergent__"]),
@@ -76,5 +79,7 @@ write_json_file(c(list(impl = "stan", model_file = basename(o$model),
                        compile_seconds = compiled$seconds, compile_cached = compiled$cached,
                        rstan = as.character(packageVersion("rstan")),
                        stan_math = as.character(packageVersion("StanHeaders")),
-                       chains = per_chain),
+                       chains = per_chain,
+                       sampling_call_wall_seconds = unname(call[["elapsed"]]),
+                       sampling_call_cpu_seconds = sum(call[c("user.self", "sys.self")])),
                   draw_stats(draws)), o$out)
