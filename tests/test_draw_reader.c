@@ -657,7 +657,8 @@ static void test_content_types(void **state) {
     assert_string_equal(draw_format_content_type(DRAW_CSV), "text/csv");
     assert_string_equal(draw_format_content_type(DRAW_JSON), "application/json");
     assert_string_equal(draw_format_content_type(DRAW_NDJSON), "application/x-ndjson");
-    assert_null(draw_format_content_type((draw_format)4));
+    assert_string_equal(draw_format_content_type(DRAW_CMDSTAN), "text/csv");
+    assert_null(draw_format_content_type((draw_format)5));
 }
 
 /* --- the shared renderers --------------------------------------------- */
