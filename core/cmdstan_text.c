@@ -101,7 +101,7 @@ static void put_sampler_params(FILE *f, const chain_config *cfg) {
     }
 }
 
-char *cmdstan_prologue(const chain_config *cfg, const char *model, uint32_t chain) {
+char *cmdstan_prologue(const chain_config *cfg, const char *model_name, uint32_t chain) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -118,7 +118,7 @@ char *cmdstan_prologue(const chain_config *cfg, const char *model, uint32_t chai
             "#     thin = %llu\n"
             "#     adapt\n"
             "#       engaged = %d\n",
-            model, (unsigned long long)(cfg->num_samples * cfg->thin),
+            model_name, (unsigned long long)(cfg->num_samples * cfg->thin),
             (unsigned long long)cfg->num_warmup, cfg->save_warmup ? 1 : 0,
             (unsigned long long)cfg->thin, adapts);
     put_param_line(f, cfg, "       ", "delta", "adapt_delta");

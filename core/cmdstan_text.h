@@ -43,8 +43,8 @@ void chain_adaptation_clear(chain_adaptation *a);
 
 /* Each returns a NUL-terminated malloc'd text, or NULL on ENOMEM. */
 
-/* chain is 0-based; CmdStan's id is chain + 1. model: the model's name. */
-char *cmdstan_prologue(const chain_config *cfg, const char *model, uint32_t chain);
+/* chain is 0-based; CmdStan's id is chain + 1. */
+char *cmdstan_prologue(const chain_config *cfg, const char *model_name, uint32_t chain);
 /* The adaptation block for a. */
 char *cmdstan_adaptation(const chain_adaptation *a);
 char *cmdstan_timing(double warmup_seconds, double sampling_seconds);
