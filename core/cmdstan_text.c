@@ -84,7 +84,9 @@ static void put_algorithm(FILE *f, const chain_config *cfg) {
     put_param_line(f, cfg, "         ", "stepsize_jitter", "jitter");
 }
 
-/* Every scalar parameter of the sampler under its own name. */
+/* Every scalar parameter of the sampler as <sampler>.<name>, so that no
+ * key repeats one of CmdStan's (readers that keep the last value of a key
+ * would take ours). */
 static void put_sampler_params(FILE *f, const chain_config *cfg) {
     const sampler_def *s = cfg->sampler;
     fprintf(f, "#     sampler = %s\n", s->name);
@@ -92,7 +94,7 @@ static void put_sampler_params(FILE *f, const chain_config *cfg) {
         const param_def *p = &s->params[i];
         double v = cfg->params[i];
         if (p->kind == P_VECTOR || p->kind == P_MATRIX || isnan(v)) continue;
-        fprintf(f, "#       %s = ", p->name);
+        fprintf(f, "#       %s.%s = ", s->name, p->name);
         if (p->kind == P_CHOICE && p->choices)
             fputs(p->choices[(size_t)v], f);
         else

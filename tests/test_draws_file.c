@@ -706,7 +706,7 @@ static void test_cmdstan_text(void **state) {
                           "#         engine = nuts\n",
                           "#             max_depth = 7\n",
                           "#         stepsize = 0.5\n",
-                          "#       metric = diag\n",
+                          "#       nuts.metric = diag\n",
                           "# id = 2\n",
                           "#   seed = 42\n"};
     for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
