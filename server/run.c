@@ -311,7 +311,8 @@ static double thread_cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The CPU time of this worker thread when its last chain ended. */
+/* The CPU time of this worker thread when its last chain ended (or, on the
+ * thread that calls chains_run, when it did). */
 static _Thread_local double thread_cpu_at_chain_end;
 
 /* Keeps b's numbers for --report. Blocks arrive on the thread that runs the
@@ -539,6 +540,7 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     p.t0 = p.last_print = wall_now();
+    thread_cpu_at_chain_end = thread_cpu_now(); /* this thread runs chains too */
     rc = chains_run(m, &spec->chain, o->threads, on_block, &p, &run_cancel);
     double seconds = wall_now() - p.t0;
     if (!o->quiet) progress_print(&p, 1);
