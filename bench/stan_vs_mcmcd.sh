@@ -8,7 +8,7 @@
 # (and .md). Issue 9; not part of CI.
 #
 # Usage: bench/stan_vs_mcmcd.sh [--cpu N] [--runs N] [--runs-large N]
-#            [--rows LIST] [--stan plain|glm|both] [--samplers LIST]
+#            [--rows LIST] [--stan FORM] [--stan-large FORM] [--samplers LIST]
 #            [--mala-sampler JSON] [--build DIR] [--mcmcd BIN] [--quick]
 #   --cpu N            the one core every run is pinned to (taskset -c;
 #                      default: the last online core)
@@ -20,6 +20,8 @@
 #                      linear-n1e4-d10 poisson-n1e4-d10
 #   --stan FORM        plain: y ~ bernoulli_logit(X * beta) and its kin;
 #                      glm: Stan's fused *_glm likelihoods; both (default)
+#   --stan-large FORM  the same for the slow rows (default glm: Stan at its
+#                      fastest; plain there adds ~5 minutes on 2 cores)
 #   --samplers LIST    ours to run: nuts,mala (default)
 #   --mala-sampler J   the MALA sampler object (default {"type": "mala"}:
 #                      adapted in warmup; an older mcmcd needs a step_size)
@@ -34,7 +36,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 CPU=$(($(nproc) - 1))
-RUNS=3 RUNS_LARGE=1 ROWS=all STAN=both SAMPLERS=nuts,mala QUICK=0
+RUNS=3 RUNS_LARGE=1 ROWS=all STAN=both STAN_LARGE=glm SAMPLERS=nuts,mala QUICK=0
 MALA_SAMPLER='{"type": "mala"}'
 BUILD="$root/build"
 MCMCD=
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --runs-large) RUNS_LARGE=$2; shift ;;
     --rows) ROWS=$2; shift ;;
     --stan) STAN=$2; shift ;;
+    --stan-large) STAN_LARGE=$2; shift ;;
     --samplers) SAMPLERS=$2; shift ;;
     --mala-sampler) MALA_SAMPLER=$2; shift ;;
     --build) BUILD=$2; shift ;;
@@ -63,8 +66,13 @@ if [ "$QUICK" = 1 ]; then
     [ "$ROWS" = all ] && ROWS=logistic-n1e3-d5,linear-n1e4-d10
 fi
 [ "$ROWS" = all ] && ROWS=${ALL_ROWS// /,}
-case "$STAN" in plain) FORMS=plain ;; glm) FORMS=glm ;; both) FORMS="plain glm" ;;
-*) echo "stan_vs_mcmcd.sh: --stan must be plain, glm or both" >&2; exit 2 ;; esac
+forms_of() {
+    case "$1" in plain) echo plain ;; glm) echo glm ;; both) echo "plain glm" ;;
+    *) echo "stan_vs_mcmcd.sh: --stan and --stan-large take plain, glm or both" >&2; exit 2 ;;
+    esac
+}
+FORMS=$(forms_of "$STAN")
+FORMS_LARGE=$(forms_of "$STAN_LARGE")
 
 # R packages: Debian's, installed once; wait for another apt run's lock.
 need_r_packages() {
@@ -100,7 +108,9 @@ printf 'row\timpl\trun\tseed\tload1\twall_s\tfile\n' >"$index"
 row_kind() { echo "${1%%-*}"; }
 row_n() { local n=${1#*-n}; n=${n%%-*}; python3 -c "print(int(float('$n')))"; }
 row_d() { echo "${1##*-d}"; }
-row_runs() { case "$1" in *-n1e5-* | *-d500) echo "$RUNS_LARGE" ;; *) echo "$RUNS" ;; esac; }
+row_large() { case "$1" in *-n1e5-* | *-d500) return 0 ;; *) return 1 ;; esac; }
+row_runs() { if row_large "$1"; then echo "$RUNS_LARGE"; else echo "$RUNS"; fi; }
+row_forms() { if row_large "$1"; then echo "$FORMS_LARGE"; else echo "$FORMS"; fi; }
 mcmcd_model() { case "$1" in logistic) echo logistic_regression ;; linear) echo linear_regression ;;
     poisson) echo poisson_regression ;; esac; }
 
@@ -153,7 +163,7 @@ run_stan() {
 echo "== Stan models (compiled once, cached in $work/stan-cache)"
 for row in ${ROWS//,/ }; do
     kind=$(row_kind "$row")
-    for form in $FORMS; do echo "$kind $form"; done
+    for form in $(row_forms "$row"); do echo "$kind $form"; done
 done | sort -u | while read -r kind form; do
     model="$here/stan/$kind.stan"
     [ "$form" = glm ] && model="$here/stan/${kind}_glm.stan"
@@ -186,7 +196,7 @@ for row in ${ROWS//,/ }; do
             *) echo "unknown sampler $s" >&2; exit 2 ;;
             esac
         done
-        for form in $FORMS; do run_stan "$row" "$r" "$r" "$form" "$data"; done
+        for form in $(row_forms "$row"); do run_stan "$row" "$r" "$r" "$form" "$data"; done
     done
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -195,7 +205,7 @@ out="$root/bench/results/stan_vs_mcmcd-$stamp"
 python3 "$here/stan/report.py" --index "$index" --json "$out.json" --markdown "$out.md" \
     --meta cpu="$CPU" chains="$CHAINS" warmup="$WARMUP" samples="$SAMPLES" \
     adapt_delta="$ADAPT_DELTA" max_tree_depth="$MAX_DEPTH" runs="$RUNS" \
-    runs_large="$RUNS_LARGE" load_start="$load_start" load_end="$load_end" \
+    runs_large="$RUNS_LARGE" stan_forms="$FORMS" stan_forms_large="$FORMS_LARGE" load_start="$load_start" load_end="$load_end" \
     mala_sampler="$MALA_SAMPLER" commit="$(git -C "$root" rev-parse --short HEAD)" \
     kernels="$(grep -ho '[a-z0-9]* kernels' "$runs"/*.log 2>/dev/null | head -1)" \
     model_name="$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \

@@ -114,7 +114,10 @@ def markdown(rows, meta):
         f"load average {meta.get('load_start')} at the start, {meta.get('load_end')} at the end. "
         "Seconds are CPU seconds of the chains, summed over chains, on both sides (rstan "
         "2.21 times its chains with clock(); mcmcd run --report reads each chain's thread "
-        "CPU clock), so load from other processes on the core does not count.",
+        "CPU clock), so load from other processes on the core does not count. Stan forms: "
+        f"{meta.get('stan_forms')} ({meta.get('stan_forms_large')} on the N = 1e5 and d = 500 "
+        "rows); plain is y ~ bernoulli_logit(X * beta) (normal, poisson_log), glm Stan's fused "
+        "*_glm likelihood.",
         "",
         "| row | impl | runs | min bulk ESS | warmup CPU s | sampling CPU s | gradients | "
         "ESS/s sampling | ESS/s total | ESS/grad | div | step | load |",
