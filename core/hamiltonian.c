@@ -8,9 +8,6 @@
 #include "hamiltonian.h"
 #include "simd.h"
 
-const char *const ham_metric_choices[] = {"unit", "diag", "dense", NULL};
-const char *const ham_estimator_choices[] = {"stan", "grad", NULL};
-
 ham_point ham_point_at(double *mem, size_t d) {
     return (ham_point){.theta = mem, .p = mem + d, .grad = mem + 2 * d, .v = mem + 3 * d};
 }

@@ -10,41 +10,10 @@
 #ifndef MCMCD_HAMILTONIAN_H
 #define MCMCD_HAMILTONIAN_H
 
-#include <math.h>
 #include <stddef.h>
 
-#include "adapt.h"
 #include "rng.h"
 #include "sampler.h"
-
-/* Stan's adaptation parameters, after a sampler's own (delta: the default
- * target accept statistic). The lead may move this list into sampler.h
- * for every adapting sampler; until then HMC and NUTS share it here. */
-extern const char *const ham_metric_choices[];    /* unit, diag, dense */
-extern const char *const ham_estimator_choices[]; /* stan, grad */
-// clang-format off
-#define HAM_ADAPT_PARAMS(delta)                                                                    \
-    {"adapt_engaged", P_BOOL, 1, 0, 1, 0, NULL,                                                    \
-     "adapt the step size (and the metric) during warmup"},                                        \
-    {"adapt_delta", P_REAL, (delta), 0, 1, P_MIN_OPEN, NULL,                                       \
-     "target accept statistic of the step-size adaptation"},                                       \
-    {"adapt_gamma", P_REAL, 0.05, 0, INFINITY, P_MIN_OPEN, NULL,                                   \
-     "dual averaging: regularisation scale"},                                                      \
-    {"adapt_kappa", P_REAL, 0.75, 0, 1, P_MIN_OPEN, NULL,                                          \
-     "dual averaging: relaxation exponent"},                                                       \
-    {"adapt_t0", P_REAL, 10, 0, INFINITY, P_MIN_OPEN, NULL,                                        \
-     "dual averaging: iteration offset"},                                                          \
-    {"adapt_init_buffer", P_INT, 75, 0, 4294967295.0, 0, NULL,                                     \
-     "warmup iterations before the first metric window"},                                          \
-    {"adapt_term_buffer", P_INT, 50, 0, 4294967295.0, 0, NULL,                                     \
-     "warmup iterations after the last metric window"},                                            \
-    {"adapt_window", P_INT, 25, 1, 4294967295.0, 0, NULL,                                          \
-     "length of the first metric window (each next one doubles)"},                                 \
-    {"metric", P_CHOICE, METRIC_DIAG, 0, 2, 0, ham_metric_choices,                                 \
-     "inverse metric: unit, diag or dense"},                                                       \
-    {"metric_adapt", P_CHOICE, ESTIMATE_STAN, 0, 1, 0, ham_estimator_choices,                      \
-     "metric estimate: stan (windowed variance) or grad (sqrt(var(x) / var(grad)))"}
-// clang-format on
 
 /* The energy error past which a trajectory diverges (Stan's max_deltaH). */
 #define HAM_MAX_DELTA_H 1000.0

@@ -29,7 +29,8 @@ static const param_def hmc_params[] = {
      "integration time per iteration when num_steps is 0 (at most 2^20 steps)"},
     {"jitter", P_REAL, 0, 0, 1, 0, NULL,
      "each iteration's step size is step_size (1 + jitter U(-1, 1))"},
-    HAM_ADAPT_PARAMS(0.8),
+    SAMPLER_ADAPT_PARAMS(0.8),
+    SAMPLER_METRIC_PARAMS,
 };
 
 static size_t hmc_scratch_size(size_t d, const double *params) {

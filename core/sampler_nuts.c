@@ -33,7 +33,8 @@ static const param_def nuts_params[] = {
      "most doublings of the trajectory: at most 2^max_tree_depth - 1 leapfrog steps"},
     {"jitter", P_REAL, 0, 0, 1, 0, NULL,
      "each iteration's step size is step_size (1 + jitter U(-1, 1))"},
-    HAM_ADAPT_PARAMS(0.8),
+    SAMPLER_ADAPT_PARAMS(0.8),
+    SAMPLER_METRIC_PARAMS,
 };
 
 /* A candidate sample: a point, its log density and its Hamiltonian. */

@@ -9,6 +9,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "tables.h"
 #include "dataset_store.h"
 #include "simd.h"
 
@@ -291,10 +292,10 @@ static void info(app *a, http_request *req) {
     const serve_config *c = &a->cfg;
     http_respond_json(
         req, 200,
-        json_pack("{s:s, s:s, s:[s, s], s:[s, s, s], s:[s, s], s:[s, s, s, s], s:s, s:I, "
+        json_pack("{s:s, s:s, s:[s, s], s:o, s:[s, s], s:[s, s, s, s], s:s, s:I, "
                   "s:{s:I, s:I, s:I, s:I, s:I}}",
                   "name", "mcmcd", "version", MCMCD_VERSION, "models", "logistic_regression",
-                  "gaussian", "samplers", "ula", "mala", "sgld", "dtypes", "float64", "float32",
+                  "gaussian", "samplers", sampler_table_to_json(), "dtypes", "float64", "float32",
                   "draw_formats", "json", "csv", "npy", "ndjson", "simd", simd_ops_get()->name,
                   "workers", (json_int_t)c->workers, "limits", "max_body_bytes",
                   (json_int_t)c->max_body_bytes, "max_queued_jobs", (json_int_t)c->max_queued_jobs,
@@ -308,7 +309,7 @@ typedef struct metrics_buf {
     size_t len, cap;
 } metrics_buf;
 
-static void metric(metrics_buf *m, const char *fmt, ...) {
+static void metrics_printf(metrics_buf *m, const char *fmt, ...) {
     va_list ap;
     for (;;) {
         va_start(ap, fmt);
@@ -334,44 +335,48 @@ static void metrics(app *a, http_request *req) {
     uint64_t counts[REGISTRY_JOB_STATES] = {0};
     for (size_t i = 0; i < a->njobs; i++)
         counts[a->jobs[i]->state]++;
-    metric(&m, "# HELP mcmcd_jobs Jobs known to the daemon, by state.\n# TYPE mcmcd_jobs gauge\n");
+    metrics_printf(
+        &m, "# HELP mcmcd_jobs Jobs known to the daemon, by state.\n# TYPE mcmcd_jobs gauge\n");
     for (int s = 0; s < REGISTRY_JOB_STATES; s++)
-        metric(&m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),
-               (unsigned long long)counts[s]);
-    metric(&m,
-           "# HELP mcmcd_queue_length Jobs waiting for a worker.\n"
-           "# TYPE mcmcd_queue_length gauge\nmcmcd_queue_length %zu\n",
-           a->queued);
-    metric(&m,
-           "# HELP mcmcd_busy_workers Chains running now.\n# TYPE mcmcd_busy_workers gauge\n"
-           "mcmcd_busy_workers %u\n# HELP mcmcd_workers Worker slots.\n"
-           "# TYPE mcmcd_workers gauge\nmcmcd_workers %u\n",
-           a->busy_workers, a->cfg.workers);
-    metric(&m,
-           "# HELP mcmcd_open_streams Event and draw streams open now.\n"
-           "# TYPE mcmcd_open_streams gauge\nmcmcd_open_streams %u\n",
-           http_server_open_streams(a->http));
-    metric(&m,
-           "# HELP mcmcd_draws_total Draws kept, all jobs.\n# TYPE mcmcd_draws_total counter\n"
-           "mcmcd_draws_total %llu\n",
-           (unsigned long long)a->draws_total);
-    metric(&m,
-           "# HELP mcmcd_gradient_evaluations_total Gradient evaluations, all jobs.\n"
-           "# TYPE mcmcd_gradient_evaluations_total counter\n"
-           "mcmcd_gradient_evaluations_total %llu\n",
-           (unsigned long long)a->grad_evals_total);
-    metric(&m,
-           "# HELP mcmcd_draws_per_second Draws per second over the last heartbeat period.\n"
-           "# TYPE mcmcd_draws_per_second gauge\nmcmcd_draws_per_second %.6g\n"
-           "# HELP mcmcd_gradient_evaluations_per_second Gradient evaluations per second "
-           "over the last heartbeat period.\n"
-           "# TYPE mcmcd_gradient_evaluations_per_second gauge\n"
-           "mcmcd_gradient_evaluations_per_second %.6g\n",
-           a->draws_per_s, a->grad_evals_per_s);
-    metric(&m,
-           "# HELP mcmcd_http_requests_total Requests answered.\n"
-           "# TYPE mcmcd_http_requests_total counter\nmcmcd_http_requests_total %llu\n",
-           (unsigned long long)a->requests_total);
+        metrics_printf(&m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),
+                       (unsigned long long)counts[s]);
+    metrics_printf(&m,
+                   "# HELP mcmcd_queue_length Jobs waiting for a worker.\n"
+                   "# TYPE mcmcd_queue_length gauge\nmcmcd_queue_length %zu\n",
+                   a->queued);
+    metrics_printf(
+        &m,
+        "# HELP mcmcd_busy_workers Chains running now.\n# TYPE mcmcd_busy_workers gauge\n"
+        "mcmcd_busy_workers %u\n# HELP mcmcd_workers Worker slots.\n"
+        "# TYPE mcmcd_workers gauge\nmcmcd_workers %u\n",
+        a->busy_workers, a->cfg.workers);
+    metrics_printf(&m,
+                   "# HELP mcmcd_open_streams Event and draw streams open now.\n"
+                   "# TYPE mcmcd_open_streams gauge\nmcmcd_open_streams %u\n",
+                   http_server_open_streams(a->http));
+    metrics_printf(
+        &m,
+        "# HELP mcmcd_draws_total Draws kept, all jobs.\n# TYPE mcmcd_draws_total counter\n"
+        "mcmcd_draws_total %llu\n",
+        (unsigned long long)a->draws_total);
+    metrics_printf(&m,
+                   "# HELP mcmcd_gradient_evaluations_total Gradient evaluations, all jobs.\n"
+                   "# TYPE mcmcd_gradient_evaluations_total counter\n"
+                   "mcmcd_gradient_evaluations_total %llu\n",
+                   (unsigned long long)a->grad_evals_total);
+    metrics_printf(
+        &m,
+        "# HELP mcmcd_draws_per_second Draws per second over the last heartbeat period.\n"
+        "# TYPE mcmcd_draws_per_second gauge\nmcmcd_draws_per_second %.6g\n"
+        "# HELP mcmcd_gradient_evaluations_per_second Gradient evaluations per second "
+        "over the last heartbeat period.\n"
+        "# TYPE mcmcd_gradient_evaluations_per_second gauge\n"
+        "mcmcd_gradient_evaluations_per_second %.6g\n",
+        a->draws_per_s, a->grad_evals_per_s);
+    metrics_printf(&m,
+                   "# HELP mcmcd_http_requests_total Requests answered.\n"
+                   "# TYPE mcmcd_http_requests_total counter\nmcmcd_http_requests_total %llu\n",
+                   (unsigned long long)a->requests_total);
     http_respond(req, 200, "text/plain; version=0.0.4", m.text, m.len);
     free(m.text);
 }

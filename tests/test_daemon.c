@@ -71,6 +71,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sampler.h"
+
 #ifndef MCMCD_BINARY
 #error "MCMCD_BINARY must name the mcmcd binary"
 #endif
@@ -1051,9 +1053,15 @@ static void test_health_info_metrics(void **state) {
     json_t *models = json_object_get(j, "models"), *samplers = json_object_get(j, "samplers");
     assert_true(json_array_has_string(models, "logistic_regression"));
     assert_true(json_array_has_string(models, "gaussian"));
-    assert_true(json_array_has_string(samplers, "ula"));
-    assert_true(json_array_has_string(samplers, "mala"));
-    assert_true(json_array_has_string(samplers, "sgld"));
+    /* every sampler of the table, with its parameters */
+    size_t i = 0;
+    for (; sampler_table[i]; i++) {
+        json_t *s = json_array_get(samplers, i);
+        assert_string_equal(jstr(s, "name"), sampler_table[i]->name);
+        assert_int_equal(json_array_size(json_object_get(s, "params")),
+                         sampler_table[i]->num_params);
+    }
+    assert_int_equal(json_array_size(samplers), i);
     assert_int_equal(jint(j, "workers"), 2);
     json_t *limits = json_object_get(j, "limits");
     assert_true(json_is_object(limits));
