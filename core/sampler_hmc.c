@@ -21,11 +21,11 @@
 enum { HMC_STEP_SIZE = 0, HMC_NUM_STEPS, HMC_PATH_LENGTH, HMC_JITTER };
 
 static const param_def hmc_params[] = {
-    {"step_size", P_REAL, 1, 0, INFINITY, P_MIN_OPEN, NULL,
+    {"step_size", P_REAL, 1, 0, 1e300, P_MIN_OPEN, NULL,
      "leapfrog step size (the initial one when adapting)"},
     {"num_steps", P_INT, 0, 0, HMC_MAX_STEPS, 0, NULL,
      "leapfrog steps per iteration; 0: path_length / step_size of them"},
-    {"path_length", P_REAL, TWO_PI, 0, INFINITY, P_MIN_OPEN, NULL,
+    {"path_length", P_REAL, TWO_PI, 0, 1e300, P_MIN_OPEN, NULL,
      "integration time per iteration when num_steps is 0 (at most 2^20 steps)"},
     {"jitter", P_REAL, 0, 0, 1, 0, NULL,
      "each iteration's step size is step_size (1 + jitter U(-1, 1))"},

@@ -27,7 +27,7 @@
 enum { NUTS_STEP_SIZE = 0, NUTS_MAX_TREE_DEPTH, NUTS_JITTER };
 
 static const param_def nuts_params[] = {
-    {"step_size", P_REAL, 1, 0, INFINITY, P_MIN_OPEN, NULL,
+    {"step_size", P_REAL, 1, 0, 1e300, P_MIN_OPEN, NULL,
      "leapfrog step size (the initial one when adapting)"},
     {"max_tree_depth", P_INT, 10, 1, NUTS_MAX_DEPTH, 0, NULL,
      "most doublings of the trajectory: at most 2^max_tree_depth - 1 leapfrog steps"},
