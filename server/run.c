@@ -40,7 +40,7 @@ typedef struct chain_tally {
     double warmup_seconds, seconds, step_size;
     double cpu_start, warmup_cpu, cpu;
     int started, warmup_done;
-    uint64_t grad_evals, divergent;
+    uint64_t grad_evals, divergent, warmup_divergent;
 } chain_tally;
 
 /* What one chain reported beyond its draws. */
@@ -100,7 +100,8 @@ static void usage(FILE *out) {
           "                      \"sampling_cpu_seconds\" (the chain's thread; the warmup's\n"
           "                      exact when progress_every divides num_warmup),\n"
           "                      \"grad_evals\", \"step_size\" (the adapted one),\n"
-          "                      \"divergent\"}, ...], \"total_seconds\"}\n"
+          "                      \"divergent\" (all), \"warmup_divergent\"}, ...],\n"
+          "                      \"total_seconds\"}\n"
           "  -q, --quiet         no progress line\n"
           "  -h, --help          this text\n",
           out);
@@ -318,13 +319,17 @@ static _Thread_local double thread_cpu_at_chain_end;
 /* Keeps b's numbers for --report. Blocks arrive on the thread that runs the
  * chain, and a thread runs its chains one after the other, start to end, so
  * a chain's CPU time starts where the thread's previous chain ended. The
- * warmup's is read at the first block past it: exact when progress_every
- * divides num_warmup (blocks end every progress_every iterations). */
+ * warmup's CPU time and divergences are read at the first block past it:
+ * exact when progress_every divides num_warmup (blocks end every
+ * progress_every iterations). */
 static void tally_block(chain_tally *t, const chain_block *b, uint64_t num_warmup) {
     double cpu = thread_cpu_now();
     if (!t->started) t->started = 1, t->cpu_start = thread_cpu_at_chain_end;
-    if (!t->warmup_done && b->iter >= num_warmup)
-        t->warmup_done = 1, t->warmup_cpu = cpu - t->cpu_start;
+    if (!t->warmup_done && b->iter >= num_warmup) {
+        t->warmup_done = 1;
+        t->warmup_cpu = cpu - t->cpu_start;
+        t->warmup_divergent = b->divergent;
+    }
     t->cpu = cpu - t->cpu_start;
     if (b->finished) thread_cpu_at_chain_end = cpu;
     t->warmup_seconds = b->warmup_elapsed;
@@ -514,10 +519,11 @@ static int write_report(const char *path, const run_progress *p, double seconds)
         fprintf(f,
                 "%s\n  {\"chain\": %u, \"warmup_seconds\": %.9f, \"sampling_seconds\": %.9f, "
                 "\"warmup_cpu_seconds\": %.9f, \"sampling_cpu_seconds\": %.9f, "
-                "\"grad_evals\": %llu, \"step_size\": %s, \"divergent\": %llu}",
+                "\"grad_evals\": %llu, \"step_size\": %s, \"divergent\": %llu, "
+                "\"warmup_divergent\": %llu}",
                 c ? "," : "", c, t->warmup_seconds, t->seconds - t->warmup_seconds, t->warmup_cpu,
                 t->cpu - t->warmup_cpu, (unsigned long long)t->grad_evals, step,
-                (unsigned long long)t->divergent);
+                (unsigned long long)t->divergent, (unsigned long long)t->warmup_divergent);
     }
     fprintf(f, "\n], \"total_seconds\": %.9f}\n", seconds);
     return fclose(f) == 0 ? 0 : -1;

@@ -125,7 +125,8 @@ r = json.load(open(sys.argv[1]))
 cs = r['chains']
 assert [c['chain'] for c in cs] == [0, 1, 2], cs
 for c in cs:
-    assert c['grad_evals'] == 400 and c['step_size'] == 0.001 and c['divergent'] == 0, c
+    assert c['grad_evals'] == 400 and c['step_size'] == 0.001, c
+    assert c['divergent'] == 0 and c['warmup_divergent'] == 0, c
     wall, cpu = c['warmup_seconds'] + c['sampling_seconds'], c['warmup_cpu_seconds'] + c['sampling_cpu_seconds']
     assert min(c['warmup_seconds'], c['sampling_seconds'], c['warmup_cpu_seconds'], c['sampling_cpu_seconds']) >= 0, c
     assert 0 < cpu <= wall + 0.05, c

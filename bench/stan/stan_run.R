@@ -70,8 +70,8 @@ per_chain <- lapply(seq_len(chains), function(c) list(
   sampling_cpu_seconds = unname(elapsed[c, "sample"]),
   grad_evals = sum(sp[[c]][, "n_leapfrog__"]),
   step_size = unname(sp[[c]][in_sampling[1], "stepsize__"]),
-  divergent = sum(sp[[c]][in_sampling, "divergent__"]),
-  divergent_warmup = sum(sp[[c]][seq_len(warmup), "divergent__"]),
+  divergent = sum(sp[[c]][, "divergent__"]),
+  warmup_divergent = sum(sp[[c]][seq_len(warmup), "divergent__"]),
   mean_treedepth = mean(sp[[c]][in_sampling, "treedepth__"])))
 draws <- as.array(fit)
 draws <- draws[, , dimnames(draws)[[3]] != "lp__", drop = FALSE]
