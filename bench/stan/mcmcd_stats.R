@@ -20,6 +20,14 @@ draws <- array(NA_real_, c(iters, length(chains), length(pars)),
                dimnames = list(NULL, NULL, pars))
 for (k in seq_along(chains)) draws[, k, ] <- per_chain[[k]]
 
+# mcmcd samples the linear model's log_sigma; Stan reports sigma. The bulk
+# ESS is rank-based, so the same either way; the means compare as sigma.
+ls <- which(dimnames(draws)[[3]] == "log_sigma")
+if (length(ls)) {
+  draws[, , ls] <- exp(draws[, , ls])
+  dimnames(draws)[[3]][ls] <- "sigma"
+}
+
 report <- jsonlite::fromJSON(o$report, simplifyDataFrame = FALSE)
 write_json_file(c(list(impl = o$impl, chains = report$chains,
                        total_seconds = report$total_seconds),
