@@ -9,7 +9,8 @@
 #
 # Usage: bench/stan_vs_mcmcd.sh [--cpu N] [--runs N] [--runs-large N]
 #            [--rows LIST] [--stan FORM] [--stan-large FORM] [--samplers LIST]
-#            [--mala-sampler JSON] [--build DIR] [--mcmcd BIN] [--quick]
+#            [--mala-sampler JSON] [--build DIR] [--mcmcd BIN] [--add-index FILE]
+#            [--quick]
 #   --cpu N            the one core every run is pinned to (taskset -c;
 #                      default: the last online core)
 #   --runs N           runs per row, medians reported (3)
@@ -21,8 +22,13 @@
 #   --stan FORM        plain: y ~ bernoulli_logit(X * beta) and its kin;
 #                      glm: Stan's fused *_glm likelihoods; both (default)
 #   --stan-large FORM  the same for the slow rows (default glm: Stan at its
-#                      fastest; plain there adds ~5 minutes on 2 cores)
-#   --samplers LIST    ours to run: nuts,mala (default)
+#                      fastest; plain there adds ~5 minutes on 2 cores);
+#                      none runs no Stan (for --add-index)
+#   --add-index FILE   fold an earlier run's runs-*/index.tsv into the report
+#                      (repeatable): rows run apart, or ours beside its Stan
+#   --samplers LIST    ours to run: nuts,mala (default); nuts_f32 adds our
+#                      NUTS with "dtype": "float32" (X rounded to float32,
+#                      sums in double: a what-if, not the same posterior bits)
 #   --mala-sampler J   the MALA sampler object (default {"type": "mala"}:
 #                      adapted in warmup; an older mcmcd needs a step_size)
 #   --build DIR        CMake build directory (default: build/ of the repo);
@@ -40,6 +46,7 @@ RUNS=3 RUNS_LARGE=1 ROWS=all STAN=both STAN_LARGE=glm SAMPLERS=nuts,mala QUICK=0
 MALA_SAMPLER='{"type": "mala"}'
 BUILD="$root/build"
 MCMCD=
+ADD_INDEX=()
 CHAINS=4 WARMUP=1000 SAMPLES=1000 ADAPT_DELTA=0.8 MAX_DEPTH=10
 ALL_ROWS="logistic-n1e3-d5 logistic-n1e4-d5 logistic-n1e5-d5 logistic-n1e3-d100"
 ALL_ROWS+=" logistic-n1e3-d500 linear-n1e4-d10 poisson-n1e4-d10"
@@ -55,6 +62,7 @@ while [ $# -gt 0 ]; do
     --mala-sampler) MALA_SAMPLER=$2; shift ;;
     --build) BUILD=$2; shift ;;
     --mcmcd) MCMCD=$2; shift ;;
+    --add-index) ADD_INDEX+=(--index "$(realpath "$2")"); shift ;;
     --quick) QUICK=1 ;;
     -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) echo "stan_vs_mcmcd.sh: unknown option $1" >&2; exit 2 ;;
@@ -67,8 +75,9 @@ if [ "$QUICK" = 1 ]; then
 fi
 [ "$ROWS" = all ] && ROWS=${ALL_ROWS// /,}
 forms_of() {
-    case "$1" in plain) echo plain ;; glm) echo glm ;; both) echo "plain glm" ;;
-    *) echo "stan_vs_mcmcd.sh: --stan and --stan-large take plain, glm or both" >&2; exit 2 ;;
+    case "$1" in plain) echo plain ;; glm) echo glm ;; both) echo "plain glm" ;; none) echo ;;
+    *) echo "stan_vs_mcmcd.sh: --stan and --stan-large take plain, glm, both or none" >&2
+        exit 2 ;;
     esac
 }
 FORMS=$(forms_of "$STAN")
@@ -114,15 +123,16 @@ row_forms() { if row_large "$1"; then echo "$FORMS_LARGE"; else echo "$FORMS"; f
 mcmcd_model() { case "$1" in logistic) echo logistic_regression ;; linear) echo linear_regression ;;
     poisson) echo poisson_regression ;; esac; }
 
-# One mcmcd run of sampler JSON $4 on row $1, run $2 (key $3), as impl $5.
+# One mcmcd run of sampler JSON $4 on row $1, run $2 (key $3), as impl $5,
+# with dtype $7 (default float64).
 run_ours() {
-    local row=$1 r=$2 seed=$3 sampler=$4 impl=$5 data=$6 t0 rc=0
+    local row=$1 r=$2 seed=$3 sampler=$4 impl=$5 data=$6 dtype=${7:-float64} t0 rc=0
     local base="$runs/$row-$impl-$r"
     cat >"$base.spec.json" <<EOF
 {"model": {"type": "$(mcmcd_model "$(row_kind "$row")")", "prior_variance": 10},
  "sampler": $sampler,
  "num_warmup": $WARMUP, "num_samples": $SAMPLES, "chains": $CHAINS,
- "key": $seed, "init": "zeros", "dtype": "float64", "progress_every": 100}
+ "key": $seed, "init": "zeros", "dtype": "$dtype", "progress_every": 100}
 EOF
     local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
     t0=$(date +%s.%N)
@@ -192,6 +202,8 @@ for row in ${ROWS//,/ }; do
             case "$s" in
             nuts) run_ours "$row" "$r" "$r" "{\"type\": \"nuts\", \"adapt_delta\": $ADAPT_DELTA, \
 \"max_tree_depth\": $MAX_DEPTH, \"metric\": \"diag\"}" mcmcd_nuts "$data" ;;
+            nuts_f32) run_ours "$row" "$r" "$r" "{\"type\": \"nuts\", \"adapt_delta\": \
+$ADAPT_DELTA, \"max_tree_depth\": $MAX_DEPTH, \"metric\": \"diag\"}" mcmcd_nuts_f32 "$data" float32 ;;
             mala) run_ours "$row" "$r" "$r" "$MALA_SAMPLER" mcmcd_mala "$data" ;;
             *) echo "unknown sampler $s" >&2; exit 2 ;;
             esac
@@ -202,7 +214,7 @@ done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 out="$root/bench/results/stan_vs_mcmcd-$stamp"
-python3 "$here/stan/report.py" --index "$index" --json "$out.json" --markdown "$out.md" \
+python3 "$here/stan/report.py" "${ADD_INDEX[@]}" --index "$index" --json "$out.json" --markdown "$out.md" \
     --meta cpu="$CPU" chains="$CHAINS" warmup="$WARMUP" samples="$SAMPLES" \
     adapt_delta="$ADAPT_DELTA" max_tree_depth="$MAX_DEPTH" runs="$RUNS" \
     runs_large="$RUNS_LARGE" stan_forms="$FORMS" stan_forms_large="$FORMS_LARGE" load_start="$load_start" load_end="$load_end" \

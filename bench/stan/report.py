@@ -5,7 +5,7 @@ minimum bulk ESS, the seconds, the gradients and ESS per second and per
 gradient; then our NUTS against each Stan form, with the issue's target
 (ESS/s >= 5x Stan's, ESS/gradient within 20% of Stan's).
 
-Usage: report.py --index runs/index.tsv --json OUT.json --markdown OUT.md
+Usage: report.py --index runs/index.tsv [--index ...] --json OUT.json --markdown OUT.md
                  [--meta key=value ...]
 Standard library only.
 """
@@ -18,7 +18,7 @@ import sys
 
 TARGET_SPEED = 5.0  # ESS/s, ours over Stan's
 TARGET_PER_GRAD = 0.2  # |ours / Stan's - 1| for ESS per gradient
-IMPL_ORDER = ["mcmcd_nuts", "mcmcd_mala", "stan_plain", "stan_glm"]
+IMPL_ORDER = ["mcmcd_nuts", "mcmcd_nuts_f32", "mcmcd_mala", "stan_plain", "stan_glm"]
 
 
 def run_metrics(run):
@@ -37,6 +37,7 @@ def run_metrics(run):
         "ess_per_s_sampling": ess / samp if samp > 0 else math.inf,
         "ess_per_s_total": ess / (warm + samp) if warm + samp > 0 else math.inf,
         "ess_per_grad": ess / grads if grads else math.nan,
+        "cpu_us_per_grad": 1e6 * (warm + samp) / grads if grads else math.nan,
         "divergent": sum(c["divergent"] - c["warmup_divergent"] for c in chains),
         "warmup_divergent": sum(c["warmup_divergent"] for c in chains),
         "step_size": statistics.mean(steps) if steps else math.nan,
@@ -54,14 +55,16 @@ def mean_agreement(a, b):
     return worst
 
 
-def load(index_path):
+def load(index_paths):
     rows = {}
-    with open(index_path) as f:
-        for rec in csv.DictReader(f, delimiter="\t"):
+    for path in index_paths:
+        with open(path) as f:
+            records = list(csv.DictReader(f, delimiter="\t"))
+        for rec in records:
             with open(rec["file"]) as g:
                 run = json.load(g)
             run.update(run=int(rec["run"]), seed=int(rec["seed"]), load1=float(rec["load1"]),
-                       process_wall_s=float(rec["wall_s"]))
+                       process_wall_s=float(rec["wall_s"]), index=path)
             rows.setdefault(rec["row"], {}).setdefault(rec["impl"], []).append(run)
     return rows
 
@@ -83,17 +86,19 @@ def summarise(rows):
                 med["mean_z_reference"] = ref
             entry["impls"][impl] = {"runs": runs, "median": med,
                                     "load1_median": statistics.median(r["load1"] for r in runs)}
-        ours = entry["impls"].get("mcmcd_nuts")
-        for form in ("stan_plain", "stan_glm"):
-            stan = entry["impls"].get(form)
-            if not ours or not stan:
-                continue
-            o, s = ours["median"], stan["median"]
-            r = {k: o[k] / s[k] for k in ("ess_per_s_sampling", "ess_per_s_total", "ess_per_grad")}
-            r["meets_target"] = (r["ess_per_s_sampling"] >= TARGET_SPEED
-                                 and r["ess_per_s_total"] >= TARGET_SPEED
-                                 and abs(r["ess_per_grad"] - 1) <= TARGET_PER_GRAD)
-            entry["vs_stan"][form] = r
+        for mine in ("mcmcd_nuts", "mcmcd_nuts_f32"):
+            for form in ("stan_plain", "stan_glm"):
+                ours, stan = entry["impls"].get(mine), entry["impls"].get(form)
+                if not ours or not stan:
+                    continue
+                o, s = ours["median"], stan["median"]
+                r = {k: o[k] / s[k]
+                     for k in ("ess_per_s_sampling", "ess_per_s_total", "ess_per_grad")}
+                r["meets_target"] = (r["ess_per_s_sampling"] >= TARGET_SPEED
+                                     and r["ess_per_s_total"] >= TARGET_SPEED
+                                     and abs(r["ess_per_grad"] - 1) <= TARGET_PER_GRAD)
+                key = form if mine == "mcmcd_nuts" else f"{form} (ours float32)"
+                entry["vs_stan"][key] = r
         out.append(entry)
     return out
 
@@ -121,8 +126,9 @@ def markdown(rows, meta):
         "*_glm likelihood.",
         "",
         "| row | impl | runs | min bulk ESS | warmup CPU s | sampling CPU s | gradients | "
-        "ESS/s sampling | ESS/s total | ESS/grad | div (warmup) | step | load |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "us/grad | ESS/s sampling | ESS/s total | ESS/grad | div (warmup) | step | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for e in rows:
         for impl in IMPL_ORDER:
@@ -133,7 +139,8 @@ def markdown(rows, meta):
             lines.append(
                 f"| {e['row']} | {impl} | {len(x['runs'])} | {fmt(m['min_ess_bulk'], 4)} | "
                 f"{fmt(m['warmup_cpu_seconds'])} | {fmt(m['sampling_cpu_seconds'])} | "
-                f"{m['grad_evals']:.0f} | {fmt(m['ess_per_s_sampling'], 4)} | "
+                f"{m['grad_evals']:.0f} | {fmt(m['cpu_us_per_grad'])} | "
+                f"{fmt(m['ess_per_s_sampling'], 4)} | "
                 f"{fmt(m['ess_per_s_total'], 4)} | {fmt(m['ess_per_grad'])} | "
                 f"{m['divergent']:.0f} ({m['warmup_divergent']:.0f}) | {fmt(m['step_size'])} | {fmt(x['load1_median'], 2)} |")
     lines += ["", "Our NUTS over Stan's NUTS (target: ESS/s x >= 5, ESS/grad x within 0.8-1.2):",
@@ -142,7 +149,8 @@ def markdown(rows, meta):
               "| --- | --- | ---: | ---: | ---: | --- |"]
     for e in rows:
         for form, r in e["vs_stan"].items():
-            lines.append(f"| {e['row']} | {form[5:]} | {fmt(r['ess_per_s_sampling'])} | "
+            lines.append(f"| {e['row']} | {form.replace('stan_', '')} | "
+                         f"{fmt(r['ess_per_s_sampling'])} | "
                          f"{fmt(r['ess_per_s_total'])} | {fmt(r['ess_per_grad'])} | "
                          f"{'met' if r['meets_target'] else 'missed'} |")
     compile_s = {}
@@ -165,7 +173,8 @@ def markdown(rows, meta):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--index", required=True)
+    ap.add_argument("--index", required=True, action="append",
+                    help="a run's index.tsv; several are joined (later runs of a row add to it)")
     ap.add_argument("--json", required=True)
     ap.add_argument("--markdown", required=True)
     ap.add_argument("--meta", nargs="*", default=[])
