@@ -54,8 +54,8 @@
 /* --- the post's configurations --------------------------------------- */
 
 typedef struct post_row {
-    sampler_type sampler;
-    const char *table; /* "data" (d = 5) or "dim" (N = 1000) */
+    const char *sampler; /* a name in the sampler table: ula, mala or sgld */
+    const char *table;   /* "data" (d = 5) or "dim" (N = 1000) */
     size_t n, d;
     double step;
     uint32_t batch; /* SGLD minibatch */
@@ -65,36 +65,32 @@ typedef struct post_row {
 } post_row;
 
 static const post_row ROWS[] = {
-    {SAMPLER_ULA, "data", 1000, 5, 5e-3, 0, 11, 3.4, 0.18},
-    {SAMPLER_ULA, "data", 10000, 5, 5e-4, 0, 11, 4.6, 1.6},
-    {SAMPLER_ULA, "data", 100000, 5, 5e-5, 0, 32, 32, 24},
-    {SAMPLER_ULA, "data", 1000000, 5, 5e-6, 0, 280, 280, 250},
-    {SAMPLER_ULA, "dim", 1000, 5, 5e-3, 0, 11, 3.4, 0.19},
-    {SAMPLER_ULA, "dim", 1000, 500, 5e-3, 0, 12, 5.0, 1.6},
-    {SAMPLER_ULA, "dim", 1000, 1000, 5e-3, 0, 13, 7.7, 3.4},
-    {SAMPLER_ULA, "dim", 1000, 2000, 5e-3, 0, 13, 16, 13},
-    {SAMPLER_MALA, "data", 1000, 5, 5e-3, 0, 38, 7, 0.19},
-    {SAMPLER_MALA, "data", 10000, 5, 5e-4, 0, 38, 7, 1.9},
-    {SAMPLER_MALA, "data", 100000, 5, 5e-5, 0, 56, 35, 26},
-    {SAMPLER_MALA, "data", 1000000, 5, 5e-6, 0, 330, 310, 272},
-    {SAMPLER_MALA, "dim", 1000, 5, 5e-3, 0, 39, 7.2, 0.20},
-    {SAMPLER_MALA, "dim", 1000, 500, 5e-3, 0, 40, 7.2, 1.5},
-    {SAMPLER_MALA, "dim", 1000, 1000, 5e-3, 0, 41, 8.0, 3.4},
-    {SAMPLER_MALA, "dim", 1000, 2000, 5e-3, 0, 43, 15, 13},
-    {SAMPLER_SGLD, "data", 1000, 5, 5e-3, 100, 59, 4.2, 0.056},
-    {SAMPLER_SGLD, "data", 10000, 5, 5e-4, 1000, 60, 4.4, 0.9},
-    {SAMPLER_SGLD, "data", 100000, 5, 5e-5, 1000, 73, 3.9, 0.40},
-    {SAMPLER_SGLD, "data", 1000000, 5, 5e-6, 1000, 65, 4.0, 0.69},
-    {SAMPLER_SGLD, "dim", 1000, 5, 5e-3, 100, 61, 4.2, 0.055},
-    {SAMPLER_SGLD, "dim", 1000, 500, 5e-3, 100, 62, 4.2, 0.56},
-    {SAMPLER_SGLD, "dim", 1000, 1000, 5e-3, 100, 62, 5.0, 0.98},
-    {SAMPLER_SGLD, "dim", 1000, 2000, 5e-3, 100, 68, 6.4, 1.95},
+    {"ula", "data", 1000, 5, 5e-3, 0, 11, 3.4, 0.18},
+    {"ula", "data", 10000, 5, 5e-4, 0, 11, 4.6, 1.6},
+    {"ula", "data", 100000, 5, 5e-5, 0, 32, 32, 24},
+    {"ula", "data", 1000000, 5, 5e-6, 0, 280, 280, 250},
+    {"ula", "dim", 1000, 5, 5e-3, 0, 11, 3.4, 0.19},
+    {"ula", "dim", 1000, 500, 5e-3, 0, 12, 5.0, 1.6},
+    {"ula", "dim", 1000, 1000, 5e-3, 0, 13, 7.7, 3.4},
+    {"ula", "dim", 1000, 2000, 5e-3, 0, 13, 16, 13},
+    {"mala", "data", 1000, 5, 5e-3, 0, 38, 7, 0.19},
+    {"mala", "data", 10000, 5, 5e-4, 0, 38, 7, 1.9},
+    {"mala", "data", 100000, 5, 5e-5, 0, 56, 35, 26},
+    {"mala", "data", 1000000, 5, 5e-6, 0, 330, 310, 272},
+    {"mala", "dim", 1000, 5, 5e-3, 0, 39, 7.2, 0.20},
+    {"mala", "dim", 1000, 500, 5e-3, 0, 40, 7.2, 1.5},
+    {"mala", "dim", 1000, 1000, 5e-3, 0, 41, 8.0, 3.4},
+    {"mala", "dim", 1000, 2000, 5e-3, 0, 43, 15, 13},
+    {"sgld", "data", 1000, 5, 5e-3, 100, 59, 4.2, 0.056},
+    {"sgld", "data", 10000, 5, 5e-4, 1000, 60, 4.4, 0.9},
+    {"sgld", "data", 100000, 5, 5e-5, 1000, 73, 3.9, 0.40},
+    {"sgld", "data", 1000000, 5, 5e-6, 1000, 65, 4.0, 0.69},
+    {"sgld", "dim", 1000, 5, 5e-3, 100, 61, 4.2, 0.055},
+    {"sgld", "dim", 1000, 500, 5e-3, 100, 62, 4.2, 0.56},
+    {"sgld", "dim", 1000, 1000, 5e-3, 100, 62, 5.0, 0.98},
+    {"sgld", "dim", 1000, 2000, 5e-3, 100, 68, 6.4, 1.95},
 };
 enum { NROWS = sizeof ROWS / sizeof ROWS[0], MAX_RUNS = 64 };
-
-static const char *sampler_name(sampler_type s) {
-    return s == SAMPLER_ULA ? "ula" : s == SAMPLER_MALA ? "mala" : "sgld";
-}
 
 /* --- options ------------------------------------------------------------ */
 
@@ -102,7 +98,7 @@ typedef struct options {
     int runs, runs_large; /* runs per row; for the N = 1e6 rows */
     uint64_t iters;
     int quick;
-    int only;          /* -1: every sampler */
+    const char *only;  /* NULL: every sampler */
     const char *table; /* NULL, "data" or "dim" */
     int f64, f32;
     unsigned threads;
@@ -163,7 +159,7 @@ static int parse_options(int argc, char **argv, options *o) {
     *o = (options){.runs = 5,
                    .runs_large = -1,
                    .iters = 20000,
-                   .only = -1,
+                   .only = NULL,
                    .f64 = 1,
                    .f32 = 1,
                    .threads = 1,
@@ -191,11 +187,8 @@ static int parse_options(int argc, char **argv, options *o) {
             o->quick = 1;
         } else if (!strcmp(a, "--only")) {
             NEEDV();
-            o->only = !strcmp(v, "ula")    ? SAMPLER_ULA
-                      : !strcmp(v, "mala") ? SAMPLER_MALA
-                      : !strcmp(v, "sgld") ? SAMPLER_SGLD
-                                           : -2;
-            if (o->only == -2) {
+            o->only = v;
+            if (strcmp(v, "ula") && strcmp(v, "mala") && strcmp(v, "sgld")) {
                 fprintf(stderr, "bench_post_tables: --only takes ula, mala or sgld\n");
                 return -1;
             }
@@ -581,7 +574,7 @@ static double stream_cache_lookup(size_t bytes, size_t elem, unsigned threads, d
 static void run_row(const options *o, const machine *mc, const model *m, result *r) {
     const post_row *row = r->row;
     int f32 = r->dtype == DTYPE_F32;
-    size_t rows = row->sampler == SAMPLER_SGLD ? row->batch : row->n;
+    size_t rows = !strcmp(row->sampler, "sgld") ? row->batch : row->n;
     r->elem = f32 ? sizeof(float) : sizeof(double);
     r->x_bytes_per_grad = (double)rows * (double)row->d * (double)r->elem;
     /* Threads that can work on one pass: the chain's row threads, at most
@@ -592,7 +585,7 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
     r->threads = thr < segs ? thr : (unsigned)segs;
     r->stream_s =
         stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, r->threads, &r->stream_best_s);
-    double link = row->sampler == SAMPLER_MALA
+    double link = !strcmp(row->sampler, "mala")
                       ? mc->t_softplus[f32] + mc->t_sigmoid[f32] - mc->t_exp[f32]
                       : mc->t_sigmoid[f32];
     double flops = 4.0 * (double)row->d;
@@ -601,9 +594,7 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
     r->bound_s = r->stream_s > r->arith_s ? r->stream_s : r->arith_s;
     r->bound_kind = r->stream_s > r->arith_s ? "memory" : "arith";
 
-    chain_config cfg = {.sampler = row->sampler,
-                        .step_size = row->step,
-                        .batch_size = row->sampler == SAMPLER_SGLD ? row->batch : 0,
+    chain_config cfg = {.sampler = sampler_find(row->sampler),
                         .num_samples = o->iters,
                         .num_warmup = 0,
                         .thin = 1,
@@ -612,6 +603,10 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
                         .init = INIT_TRUE,
                         .progress_every = 1000,
                         .row_threads = o->threads};
+    sampler_defaults(cfg.sampler, cfg.params);
+    cfg.params[sampler_param_index(cfg.sampler, "step_size")] = row->step;
+    if (!strcmp(row->sampler, "sgld"))
+        cfg.params[sampler_param_index(cfg.sampler, "batch_size")] = row->batch;
     r->iters = o->iters;
     r->runs = row->n >= 1000000 ? o->runs_large : o->runs;
     r->status = MCMC_OK;
@@ -652,7 +647,7 @@ static void print_row(const result *r) {
     double ours_20k = per * 20000.0;
     printf("%-4s %-4s %7zu %4zu %5u %4s %3u %9.4f %9.4f %9.3f %9.3g %7.2f %9.3f %-6s %6.2f %6.2f "
            "%7.3g %8.1f%s\n",
-           sampler_name(row->sampler), row->table, row->n, row->d, row->batch,
+           row->sampler, row->table, row->n, row->d, row->batch,
            r->dtype == DTYPE_F32 ? "f32" : "f64", r->threads, r->median_s, r->median_cpu_s,
            per * 1e6, gps, gbs, r->bound_s * 1e6, r->bound_kind, per / r->bound_s,
            per / r->stream_s, row->post_full2, row->post_full2 / ours_20k,
@@ -765,7 +760,7 @@ static int write_json(const options *o, const machine *mc, const result *res, in
         const post_row *row = r->row;
         double per = r->median_s / (double)r->iters;
         fprintf(f, "    {\"sampler\": \"%s\", \"table\": \"%s\", \"n\": %zu, \"d\": %zu, ",
-                sampler_name(row->sampler), row->table, row->n, row->d);
+                row->sampler, row->table, row->n, row->d);
         fprintf(f, "\"step_size\": %.9g, \"batch_size\": %u, \"dtype\": \"%s\", ", row->step,
                 row->batch, r->dtype == DTYPE_F32 ? "float32" : "float64");
         fprintf(f, "\"status\": \"%s\", \"iterations\": %llu, \"runs\": %d,\n      \"wall_s\": [",
@@ -830,7 +825,7 @@ static int write_json(const options *o, const machine *mc, const result *res, in
 /* --- main --------------------------------------------------------------- */
 
 static int row_selected(const options *o, const post_row *row) {
-    if (o->only >= 0 && (int)row->sampler != o->only) return 0;
+    if (o->only && strcmp(o->only, row->sampler)) return 0;
     if (o->table && strcmp(o->table, row->table)) return 0;
     return 1;
 }
@@ -913,9 +908,8 @@ int main(int argc, char **argv) {
                 result *r = &res[nres++];
                 r->row = &ROWS[j];
                 r->dtype = dtypes[di];
-                fprintf(stderr, "  running %s %s N=%zu d=%zu %s ...\n",
-                        sampler_name(ROWS[j].sampler), ROWS[j].table, sp.n, sp.d,
-                        dtypes[di] == DTYPE_F32 ? "f32" : "f64");
+                fprintf(stderr, "  running %s %s N=%zu d=%zu %s ...\n", ROWS[j].sampler,
+                        ROWS[j].table, sp.n, sp.d, dtypes[di] == DTYPE_F32 ? "f32" : "f64");
                 run_row(&o, &mc, m, r);
             }
             model_free(m);

@@ -21,7 +21,7 @@ typedef enum metric_estimator { ESTIMATE_STAN = 0, ESTIMATE_GRAD } metric_estima
 
 typedef struct adapt_config {
     uint64_t num_warmup;
-    double delta, gamma, kappa, t0; /* dual averaging: target, 0.05, 0.75, 10 */
+    double delta, gamma, kappa, t0;            /* dual averaging: target, 0.05, 0.75, 10 */
     uint64_t init_buffer, term_buffer, window; /* 75, 50, 25 */
     int adapt_metric;                          /* 0: step size only */
     metric_estimator estimator;

@@ -1,6 +1,8 @@
-/* chain.c - the samplers' update loops (ULA, MALA, SGLD) and the pool of
- * threads that runs chains. One chain owns all its state; nothing in the
- * iteration loop allocates, locks or calls back. */
+/* chain.c - the chain runner: one chain's loop over the sampler table's
+ * step, warmup adaptation (adapt.c) and Stan's step-size heuristic, the
+ * kept draws and statistics handed over in blocks, and the pool of threads
+ * that runs chains. One chain owns all its state; nothing in the iteration
+ * loop allocates, locks or calls back between blocks. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,27 +10,46 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapt.h"
 #include "chain.h"
 #include "errors.h"
-#include "simd.h"
 
 /* Draw buffers are capped so that huge d or progress_every stay bounded. */
 #define CHAIN_BUFFER_BYTES (4u << 20)
+/* Stan's heuristic doubles or halves the step size at most this often. */
+#define STEPSIZE_SEARCH_MAX 100
 
-typedef struct chain_state {
-    const model *m;
+typedef struct chain_run_state {
     const chain_config *cfg;
-    size_t d, nb;
-    model_work *w;
-    double *theta, *grad, *prop, *prop_grad, *noise, lp;
-    uint32_t *idx;
-    double *buf;
+    sampler_state s;
+    metric *metric;
+    adapter *adapt;
+    double *vectors; /* theta, grad and buf[0..3]: 6 x d */
+    double *draws, *stats, step_stats[STAT_COUNT];
     size_t buf_rows;
-    uint64_t accepted, grad_evals;
-} chain_state;
+    unsigned stat_mask, nstats;
+    int adapting;
+} chain_run_state;
 
 uint64_t chain_total_iterations(const chain_config *cfg) {
     return cfg->num_warmup + cfg->num_samples * cfg->thin;
+}
+
+uint64_t chain_kept_warmup(const chain_config *cfg) {
+    return cfg->save_warmup ? (cfg->num_warmup + cfg->thin - 1) / cfg->thin : 0;
+}
+
+uint64_t chain_kept_draws(const chain_config *cfg) {
+    return chain_kept_warmup(cfg) + cfg->num_samples;
+}
+
+unsigned chain_config_stats(const chain_config *cfg) {
+    return cfg->sampler->stats;
+}
+
+metric_kind chain_metric_kind(const chain_config *cfg) {
+    if (!(cfg->sampler->flags & SAMPLER_USES_METRIC)) return METRIC_UNIT;
+    return (metric_kind)sampler_param(cfg->sampler, cfg->params, "metric", METRIC_UNIT);
 }
 
 static double now_seconds(void) {
@@ -37,15 +58,21 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void chain_state_free(chain_state *s) {
-    model_work_free(s->w);
-    free(s->theta);
-    free(s->grad);
-    free(s->prop);
-    free(s->prop_grad);
-    free(s->noise);
-    free(s->idx);
-    free(s->buf);
+static int chain_adapts(const chain_config *cfg) {
+    const sampler_def *def = cfg->sampler;
+    return (def->flags & SAMPLER_ADAPTS) && cfg->num_warmup > 0 &&
+           sampler_param(def, cfg->params, "adapt_engaged", 0) != 0;
+}
+
+static void chain_state_free(chain_run_state *r) {
+    model_work_free(r->s.w);
+    free(r->vectors);
+    free(r->s.idx);
+    free(r->s.priv);
+    free(r->draws);
+    free(r->stats);
+    metric_free(r->metric);
+    adapt_free(r->adapt);
 }
 
 /* Row threads beyond the machine's cores would only take turns: the draws do
@@ -56,40 +83,81 @@ static unsigned chain_row_threads(const chain_config *cfg) {
     return cores > 0 && r > (unsigned long)cores ? (unsigned)cores : r;
 }
 
-static int chain_state_init(chain_state *s, const model *m, const chain_config *cfg) {
+static adapter *chain_adapter_create(const chain_config *cfg, metric_kind kind, size_t d) {
+    const sampler_def *def = cfg->sampler;
+    const double *p = cfg->params;
+    adapt_config ac = {
+        .num_warmup = cfg->num_warmup,
+        .delta = sampler_param(def, p, "adapt_delta", def->default_delta),
+        .gamma = sampler_param(def, p, "adapt_gamma", 0.05),
+        .kappa = sampler_param(def, p, "adapt_kappa", 0.75),
+        .t0 = sampler_param(def, p, "adapt_t0", 10),
+        .init_buffer = (uint64_t)sampler_param(def, p, "adapt_init_buffer", 75),
+        .term_buffer = (uint64_t)sampler_param(def, p, "adapt_term_buffer", 50),
+        .window = (uint64_t)sampler_param(def, p, "adapt_window", 25),
+        .adapt_metric = kind != METRIC_UNIT,
+        .estimator = (metric_estimator)sampler_param(def, p, "metric_adapt", ESTIMATE_STAN),
+    };
+    return adapt_create(&ac, kind, d);
+}
+
+/* The sampler's scratch, 64-byte aligned and zeroed; 0 or -1 on ENOMEM. */
+static int chain_scratch(chain_run_state *r, size_t d) {
+    const sampler_def *def = r->cfg->sampler;
+    size_t bytes = def->scratch_size ? def->scratch_size(d, r->cfg->params) : 0;
+    if (!bytes) return 0;
+    bytes = (bytes + 63) / 64 * 64;
+    if (posix_memalign(&r->s.priv, 64, bytes) != 0) return -1;
+    memset(r->s.priv, 0, bytes);
+    return 0;
+}
+
+static int chain_state_init(chain_run_state *r, const model *m, const chain_config *cfg) {
+    const sampler_def *def = cfg->sampler;
     size_t d = model_dim(m), n = model_num_data(m);
-    memset(s, 0, sizeof *s);
-    s->m = m;
-    s->cfg = cfg;
-    s->d = d;
-    s->nb = cfg->sampler == SAMPLER_SGLD && cfg->batch_size && cfg->batch_size < n ? cfg->batch_size
-                                                                                   : 0;
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    r->stat_mask = def->stats;
+    r->nstats = chain_stat_count(def->stats);
+    r->adapting = chain_adapts(cfg);
+    uint32_t batch = (uint32_t)sampler_param(def, cfg->params, "batch_size", 0);
+    sampler_state *s = &r->s;
+    *s = (sampler_state){.def = def, .m = m, .d = d, .n = n, .params = cfg->params};
+    s->batch = (def->flags & SAMPLER_MINIBATCH) && batch && batch < n ? batch : 0;
     uint64_t per_block = (cfg->progress_every + cfg->thin - 1) / cfg->thin + 1;
-    uint64_t cap = CHAIN_BUFFER_BYTES / (d * sizeof(double));
-    s->buf_rows = (size_t)(per_block < cap ? per_block : (cap ? cap : 1));
-    s->w = model_work_create_split(m, s->nb, chain_row_threads(cfg));
-    s->theta = malloc(d * sizeof(double));
-    s->grad = malloc(d * sizeof(double));
-    s->prop = malloc(d * sizeof(double));
-    s->prop_grad = malloc(d * sizeof(double));
-    s->noise = malloc(d * sizeof(double));
-    s->idx = s->nb ? malloc(s->nb * sizeof(uint32_t)) : NULL;
-    s->buf = malloc(s->buf_rows * d * sizeof(double));
-    if (!s->w || !s->theta || !s->grad || !s->prop || !s->prop_grad || !s->noise || !s->buf ||
-        (s->nb && !s->idx)) {
-        chain_state_free(s);
+    uint64_t cap = CHAIN_BUFFER_BYTES / ((d + r->nstats) * sizeof(double));
+    r->buf_rows = (size_t)(per_block < cap ? per_block : (cap ? cap : 1));
+    s->w = model_work_create_split(m, s->batch, chain_row_threads(cfg));
+    r->vectors = calloc(6 * d, sizeof(double));
+    s->idx = s->batch ? malloc(s->batch * sizeof(uint32_t)) : NULL;
+    r->draws = malloc(r->buf_rows * d * sizeof(double));
+    r->stats = malloc(r->buf_rows * (r->nstats ? r->nstats : 1) * sizeof(double));
+    r->metric = metric_create(chain_metric_kind(cfg), d);
+    if (r->adapting) r->adapt = chain_adapter_create(cfg, r->metric ? r->metric->kind : 0, d);
+    if (!s->w || !r->vectors || (s->batch && !s->idx) || !r->draws || !r->stats || !r->metric ||
+        (r->adapting && !r->adapt) || chain_scratch(r, d) != 0) {
+        chain_state_free(r);
         return MCMC_ENOMEM;
+    }
+    s->theta = r->vectors;
+    s->grad = r->vectors + d;
+    for (int i = 0; i < 4; i++)
+        s->buf[i] = r->vectors + (size_t)(2 + i) * d;
+    s->metric = r->metric;
+    if (cfg->inv_metric && metric_set(r->metric, cfg->inv_metric) != 0) {
+        chain_state_free(r);
+        return MCMC_EINVAL;
     }
     return MCMC_OK;
 }
 
-static void chain_init_point(chain_state *s, rng_key kc, uint32_t c) {
-    const chain_config *cfg = s->cfg;
+static void chain_init_point(chain_run_state *r, rng_key kc, uint32_t c) {
+    const chain_config *cfg = r->cfg;
+    sampler_state *s = &r->s;
     const double *src = NULL;
     switch (cfg->init) {
     case INIT_ZEROS:
-        memset(s->theta, 0, s->d * sizeof(double));
-        return;
+        break;
     case INIT_PRIOR:
         model_draw_prior(s->m, rng_fold_in(kc, 1), s->theta);
         return;
@@ -106,105 +174,157 @@ static void chain_init_point(chain_state *s, rng_key kc, uint32_t c) {
         memset(s->theta, 0, s->d * sizeof(double));
 }
 
-/* theta <- theta + h g + sqrt(2h) xi, with g the (minibatch) gradient at
- * theta: ULA over all rows, SGLD over a fresh minibatch. */
-static void step_langevin(chain_state *s, rng_key ks) {
-    double h = s->cfg->step_size, sd = sqrt(2 * h);
-    if (s->nb) {
-        rng_index_fill(ks, 2ULL << 32, (uint32_t)model_num_data(s->m), s->idx, s->nb);
-        model_logp_grad_batch(s->m, s->w, s->theta, s->idx, s->nb, s->grad, 0);
-    } else {
-        model_logp_grad(s->m, s->w, s->theta, s->grad, 0);
+static void chain_sampler_init(sampler_state *s) {
+    if (s->def->init) {
+        s->def->init(s);
+        return;
     }
-    simd_ops_get()->normal_fill(ks, 0, s->noise, s->d);
+    s->lp = model_logp_grad(s->m, s->w, s->theta, s->grad, 1);
+    s->grad_evals++;
+}
+
+/* Stan's init_stepsize: from the current point, double the step size while
+ * one proposal's accept probability stays above 0.8, or halve it while it
+ * stays below, each probe with fresh randomness from fold_in(kw, k). */
+static void find_step_size(sampler_state *s, rng_key kw) {
+    const double threshold = 0.8;
+    double eps = s->step_size;
+    if (!s->def->probe || !(eps > 0) || eps > 1e7) return;
+    double a = s->def->probe(s, rng_fold_in(kw, 0));
+    int up = a > threshold;
+    for (uint32_t k = 1; k <= STEPSIZE_SEARCH_MAX; k++) {
+        a = s->def->probe(s, rng_fold_in(kw, k));
+        if (up ? !(a > threshold) : !(a < threshold)) break;
+        double next = up ? 2 * eps : 0.5 * eps;
+        if (!(next > 0) || next > 1e7) break; /* improper or degenerate: keep the last */
+        s->step_size = eps = next;
+    }
+}
+
+/* After warmup iteration t: adapts the step size, and at a window's end the
+ * metric, then searches the step size again (window w's randomness). */
+static void chain_adapt(chain_run_state *r, rng_key kc, uint64_t t, double *eps, uint32_t *w) {
+    sampler_state *s = &r->s;
+    unsigned ev =
+        adapt_step(r->adapt, t, r->step_stats[STAT_ACCEPT], s->theta, s->grad, r->metric, eps);
+    if (ev & ADAPT_METRIC_UPDATED && !(ev & ADAPT_FINISHED)) {
+        s->step_size = *eps;
+        find_step_size(s, rng_fold_in(rng_fold_in(kc, 2), ++*w));
+        *eps = s->step_size;
+        adapt_restart(r->adapt, *eps);
+    }
+}
+
+static int point_is_finite(const chain_run_state *r) {
+    const sampler_state *s = &r->s;
     for (size_t j = 0; j < s->d; j++)
-        s->theta[j] += h * s->grad[j] + sd * s->noise[j];
-    s->grad_evals++;
-    s->accepted++;
+        if (!isfinite(s->theta[j])) return 0;
+    return !(r->stat_mask & STAT_BIT(STAT_LP)) || isfinite(s->lp);
 }
 
-/* MALA: the Langevin proposal, then a Metropolis-Hastings correction with
- * the post's q terms. s->grad and s->lp always belong to s->theta. */
-static void step_mala(chain_state *s, rng_key ks) {
-    double h = s->cfg->step_size, sd = sqrt(2 * h), q_new = 0, q_cur = 0;
-    size_t d = s->d;
-    simd_ops_get()->normal_fill(ks, 0, s->noise, d);
-    for (size_t j = 0; j < d; j++) {
-        s->prop[j] = s->theta[j] + h * s->grad[j] + sd * s->noise[j];
-        q_new += s->noise[j] * s->noise[j]; /* |prop - theta - h g|^2 / (2h) */
-    }
-    double lp_prop = model_logp_grad(s->m, s->w, s->prop, s->prop_grad, 1);
-    s->grad_evals++;
-    for (size_t j = 0; j < d; j++) {
-        double r = s->theta[j] - s->prop[j] - h * s->prop_grad[j];
-        q_cur += r * r;
-    }
-    double log_alpha = lp_prop - s->lp - q_cur / (4 * h) + 0.5 * q_new;
-    double u = rng_uniform_f64(ks, 1ULL << 32);
-    if (log(u) < log_alpha) { /* false for NaN: a diverged proposal is rejected */
-        double *t = s->theta;
-        s->theta = s->prop, s->prop = t;
-        t = s->grad;
-        s->grad = s->prop_grad, s->prop_grad = t;
-        s->lp = lp_prop;
-        s->accepted++;
-    }
+/* Copies the kept point and its statistics into the block's buffers. */
+static void chain_keep(chain_run_state *r, chain_block *blk) {
+    const sampler_state *s = &r->s;
+    memcpy(r->draws + blk->count * s->d, s->theta, s->d * sizeof(double));
+    double *st = r->stats + blk->count * r->nstats;
+    for (unsigned k = 0, i = 0; k < STAT_COUNT; k++)
+        if (r->stat_mask & STAT_BIT(k)) st[i++] = r->step_stats[k];
+    blk->count++;
 }
 
-static int chain_emit(chain_state *s, chain_block *blk, chain_block_fn fn, void *ctx, double t0) {
-    blk->accepted = s->accepted;
-    blk->grad_evals = s->grad_evals;
+static int chain_emit(chain_run_state *r, chain_block *blk, chain_block_fn fn, void *ctx,
+                      double t0) {
+    blk->accepted = r->s.accepted;
+    blk->grad_evals = r->s.grad_evals;
     blk->elapsed = now_seconds() - t0;
-    blk->draws = s->buf;
+    blk->draws = r->draws;
+    blk->stats = r->stats;
     int stop = fn ? fn(ctx, blk) : 0;
     blk->first_draw += blk->count;
     blk->count = 0;
     return stop;
 }
 
-static int chain_loop(chain_state *s, rng_key kc, uint32_t c, chain_block_fn fn, void *ctx,
+static int kept(const chain_config *cfg, uint64_t t) {
+    if (t < cfg->num_warmup) return cfg->save_warmup && t % cfg->thin == 0;
+    return (t - cfg->num_warmup + 1) % cfg->thin == 0;
+}
+
+/* One iteration: the step, adaptation in warmup, the divergence count. */
+static void chain_iterate(chain_run_state *r, rng_key kc, rng_key kstep, uint64_t t,
+                          chain_block *blk, double *eps, uint32_t *window) {
+    sampler_state *s = &r->s;
+    for (unsigned k = 0; k < STAT_COUNT; k++)
+        r->step_stats[k] = NAN;
+    s->step_size = *eps;
+    s->def->step(s, rng_fold_in(kstep, (uint32_t)t), r->step_stats);
+    if (r->step_stats[STAT_DIVERGENT] == 1) blk->divergent++;
+    if (r->adapting && t < r->cfg->num_warmup) {
+        chain_adapt(r, kc, t, eps, window);
+        if (t + 1 == r->cfg->num_warmup) {
+            blk->adapted = 1;
+            blk->adapted_step_size = *eps;
+            blk->adapted_metric = r->metric;
+        }
+    }
+}
+
+static int chain_loop(chain_run_state *r, rng_key kc, uint32_t c, chain_block_fn fn, void *ctx,
                       atomic_int *cancel) {
-    const chain_config *cfg = s->cfg;
+    const chain_config *cfg = r->cfg;
+    sampler_state *s = &r->s;
     rng_key kstep = rng_fold_in(kc, 0);
     uint64_t total = chain_total_iterations(cfg), t = 0;
-    chain_block blk = {.chain = c, .total = total, .d = s->d};
-    double t0 = now_seconds();
-    if (cfg->sampler == SAMPLER_MALA) {
-        s->lp = model_logp_grad(s->m, s->w, s->theta, s->grad, 1);
-        s->grad_evals++;
+    chain_block blk = {
+        .chain = c, .total = total, .d = s->d, .nstats = r->nstats, .nonfinite_at = UINT64_MAX};
+    double t0 = now_seconds(), eps = sampler_param(cfg->sampler, cfg->params, "step_size", 0);
+    uint32_t window = 0;
+    chain_sampler_init(s);
+    if (r->adapting) {
+        s->step_size = eps;
+        find_step_size(s, rng_fold_in(rng_fold_in(kc, 2), 0));
+        eps = s->step_size;
+        adapt_restart(r->adapt, eps);
     }
     while (t < total) {
         if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) return MCMC_ECANCELLED;
         uint64_t end = total - t < cfg->progress_every ? total : t + cfg->progress_every;
         for (; t < end; t++) {
-            rng_key ks = rng_fold_in(kstep, (uint32_t)t);
-            if (cfg->sampler == SAMPLER_MALA)
-                step_mala(s, ks);
-            else
-                step_langevin(s, ks);
-            if (t < cfg->num_warmup || (t - cfg->num_warmup + 1) % cfg->thin) continue;
-            memcpy(s->buf + blk.count * s->d, s->theta, s->d * sizeof(double));
-            if (++blk.count == s->buf_rows && t + 1 < end) {
+            chain_iterate(r, kc, kstep, t, &blk, &eps, &window);
+            if (t + 1 == cfg->num_warmup) blk.warmup_elapsed = now_seconds() - t0;
+            int finite = point_is_finite(r), keep = kept(cfg, t);
+            if (keep) chain_keep(r, &blk);
+            if (!finite) {
+                blk.nonfinite_at = blk.first_draw + blk.count - (keep ? 1 : 0);
+                end = ++t;
+                break;
+            }
+            if (keep && blk.count == r->buf_rows && t + 1 < end) {
                 blk.iter = t + 1;
-                if (chain_emit(s, &blk, fn, ctx, t0)) return MCMC_ECANCELLED;
+                blk.warmup = t + 1 < cfg->num_warmup;
+                blk.step_size = s->step_size;
+                if (chain_emit(r, &blk, fn, ctx, t0)) return MCMC_ECANCELLED;
             }
         }
         blk.iter = t;
-        blk.finished = t == total;
-        if (chain_emit(s, &blk, fn, ctx, t0)) return MCMC_ECANCELLED;
+        blk.warmup = t < cfg->num_warmup;
+        blk.step_size = s->step_size;
+        blk.finished = t == total || blk.nonfinite_at != UINT64_MAX;
+        if (chain_emit(r, &blk, fn, ctx, t0)) return MCMC_ECANCELLED;
+        if (blk.nonfinite_at != UINT64_MAX) return MCMC_ENONFINITE;
     }
     return MCMC_OK;
 }
 
 int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn, void *ctx,
               atomic_int *cancel) {
-    chain_state s;
-    int rc = chain_state_init(&s, m, cfg);
+    chain_run_state r;
+    int rc = chain_state_init(&r, m, cfg);
     if (rc != MCMC_OK) return rc;
     rng_key kc = rng_fold_in(cfg->key, c);
-    chain_init_point(&s, kc, c);
-    rc = chain_loop(&s, kc, c, fn, ctx, cancel);
-    chain_state_free(&s);
+    chain_init_point(&r, kc, c);
+    rc = chain_loop(&r, kc, c, fn, ctx, cancel);
+    chain_state_free(&r);
     return rc;
 }
 

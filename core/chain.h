@@ -63,17 +63,17 @@ typedef struct chain_config {
 /* What a chain hands over at the end of each block. */
 typedef struct chain_block {
     uint32_t chain;
-    uint64_t iter;       /* iterations done, warmup included */
-    uint64_t total;      /* num_warmup + num_samples * thin */
-    uint64_t accepted;   /* Metropolis accepts (samplers without an accept step: 0) */
-    uint64_t grad_evals; /* gradient evaluations so far */
-    uint64_t divergent;  /* divergent iterations so far */
-    double elapsed;      /* seconds since the chain started */
+    uint64_t iter;         /* iterations done, warmup included */
+    uint64_t total;        /* num_warmup + num_samples * thin */
+    uint64_t accepted;     /* Metropolis accepts (samplers without an accept step: 0) */
+    uint64_t grad_evals;   /* gradient evaluations so far */
+    uint64_t divergent;    /* divergent iterations so far */
+    double elapsed;        /* seconds since the chain started */
     double warmup_elapsed; /* seconds the warmup took (so far, while in it) */
-    double step_size;    /* the step size of the block's last iteration */
-    int warmup;          /* 1 while the block's last iteration was a warmup one */
-    const double *draws; /* count x d, row-major; valid during the call only */
-    const double *stats; /* count x nstats: the sampler's statistics (chain_config_stats) */
+    double step_size;      /* the step size of the block's last iteration */
+    int warmup;            /* 1 while the block's last iteration was a warmup one */
+    const double *draws;   /* count x d, row-major; valid during the call only */
+    const double *stats;   /* count x nstats: the sampler's statistics (chain_config_stats) */
     unsigned nstats;
     uint64_t first_draw; /* index of draws[0] among the chain's kept draws (saved
                             warmup draws first) */

@@ -15,6 +15,8 @@ const char *mcmc_status_str(int status) {
         return "invalid value";
     case MCMC_ECANCELLED:
         return "cancelled";
+    case MCMC_ENONFINITE:
+        return "a chain went non-finite";
     }
     return "unknown error";
 }

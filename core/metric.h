@@ -20,8 +20,8 @@ typedef enum metric_kind { METRIC_UNIT = 0, METRIC_DIAG, METRIC_DENSE } metric_k
 typedef struct metric {
     metric_kind kind;
     size_t d;
-    double *inv;  /* DIAG: d values; DENSE: d x d row-major; UNIT: unused */
-    double *chol; /* DENSE: lower factor of inv, row-major */
+    double *inv;      /* DIAG: d values; DENSE: d x d row-major; UNIT: unused */
+    double *chol;     /* DENSE: lower factor of inv, row-major */
     double *sqrt_inv; /* DIAG: sqrt of inv */
 } metric;
 
@@ -40,6 +40,9 @@ void metric_velocity(const metric *m, const double *p, double *out);
 double metric_kinetic(const metric *m, const double *p, const double *v);
 /* p = M^(1/2) z for z ~ N(0, I): a momentum draw */
 void metric_momentum(const metric *m, const double *z, double *p);
+/* r . M r, the squared length of r in the mass metric (Langevin proposals'
+ * densities); scratch: d doubles (DENSE only). */
+double metric_mass_norm2(const metric *m, const double *r, double *scratch);
 /* out = Minv^(1/2) z: noise ~ N(0, Minv) for random-walk and Langevin
  * proposals */
 void metric_noise(const metric *m, const double *z, double *out);

@@ -1,5 +1,4 @@
-/* param.c - the small helpers over a table entry's list of parameters
- * (param.h): look-up by name, defaults, and the names of the kinds. */
+/* param.c - helpers over a table entry's parameter list (param.h). */
 #include <math.h>
 #include <string.h>
 

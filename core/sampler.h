@@ -25,15 +25,15 @@
 
 /* Per-iteration statistics, with CmdStan's column names, in this order. */
 typedef enum chain_stat {
-    STAT_LP = 0,     /* lp__: log density of the current point (constants dropped) */
-    STAT_ACCEPT,     /* accept_stat__: the Metropolis acceptance probability, averaged
-                        over the trajectory for NUTS */
-    STAT_STEPSIZE,   /* stepsize__: the step size this iteration used */
-    STAT_TREEDEPTH,  /* treedepth__: NUTS tree depth */
-    STAT_NLEAPFROG,  /* n_leapfrog__: leapfrog steps (gradients) this iteration */
-    STAT_DIVERGENT,  /* divergent__: 1 when the energy error passed 1000 */
-    STAT_ENERGY,     /* energy__: the Hamiltonian at the kept point */
-    STAT_INT_TIME,   /* int_time__: static HMC's integration time */
+    STAT_LP = 0,    /* lp__: log density of the current point (constants dropped) */
+    STAT_ACCEPT,    /* accept_stat__: the Metropolis acceptance probability, averaged
+                       over the trajectory for NUTS */
+    STAT_STEPSIZE,  /* stepsize__: the step size this iteration used */
+    STAT_TREEDEPTH, /* treedepth__: NUTS tree depth */
+    STAT_NLEAPFROG, /* n_leapfrog__: leapfrog steps (gradients) this iteration */
+    STAT_DIVERGENT, /* divergent__: 1 when the energy error passed 1000 */
+    STAT_ENERGY,    /* energy__: the Hamiltonian at the kept point */
+    STAT_INT_TIME,  /* int_time__: static HMC's integration time */
     STAT_COUNT
 } chain_stat;
 
@@ -62,9 +62,9 @@ typedef struct sampler_def {
     const char *help; /* one line */
     const param_def *params;
     size_t num_params;
-    unsigned stats;          /* STAT_BIT mask of what the step reports */
-    unsigned flags;          /* sampler_flags */
-    double default_delta;    /* target accept statistic for adaptation (0: none) */
+    unsigned stats;       /* STAT_BIT mask of what the step reports */
+    unsigned flags;       /* sampler_flags */
+    double default_delta; /* target accept statistic for adaptation (0: none) */
     /* Bytes of private scratch for dimension d (0: none); the runner hands
      * it over as s->priv, zeroed and 64-byte aligned. */
     size_t (*scratch_size)(size_t d, const double *params);
@@ -100,6 +100,75 @@ struct sampler_state {
     uint64_t grad_evals;  /* gradients evaluated so far; steps add theirs */
     uint64_t accepted;    /* accepted proposals so far (samplers with an accept step) */
 };
+
+/* The parameters every adaptive sampler shares, spliced into its list with
+ * SAMPLER_ADAPT_PARAMS(its default adapt_delta), and those of samplers
+ * with a metric (SAMPLER_METRIC_PARAMS). The runner reads them by name. */
+extern const char *const sampler_metric_choices[];    /* unit, diag, dense */
+extern const char *const sampler_metric_estimators[]; /* stan, grad */
+#define SAMPLER_ADAPT_PARAMS(delta)                                                                \
+    {"adapt_engaged",                                                                              \
+     P_BOOL,                                                                                       \
+     1,                                                                                            \
+     0,                                                                                            \
+     1,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     "adapt during warmup: the step size, and the metric of samplers that have one"},              \
+        {"adapt_delta",                                                                            \
+         P_REAL,                                                                                   \
+         delta,                                                                                    \
+         0,                                                                                        \
+         1,                                                                                        \
+         P_MIN_OPEN,                                                                               \
+         NULL,                                                                                     \
+         "the accept statistic that step-size adaptation aims at"},                                \
+        {"adapt_gamma", P_REAL,     0.05, 0,                                                       \
+         1e300,         P_MIN_OPEN, NULL, "dual averaging: the regularisation scale"},             \
+        {"adapt_kappa",                                                                            \
+         P_REAL,                                                                                   \
+         0.75,                                                                                     \
+         0,                                                                                        \
+         1,                                                                                        \
+         P_MIN_OPEN,                                                                               \
+         NULL,                                                                                     \
+         "dual averaging: the relaxation exponent"},                                               \
+        {"adapt_t0", P_REAL,     10,   0,                                                          \
+         1e300,      P_MIN_OPEN, NULL, "dual averaging: the iteration offset"},                    \
+        {"adapt_init_buffer",                                                                      \
+         P_INT,                                                                                    \
+         75,                                                                                       \
+         0,                                                                                        \
+         4294967295.0,                                                                             \
+         0,                                                                                        \
+         NULL,                                                                                     \
+         "warmup iterations that adapt the step size alone, first"},                               \
+        {"adapt_term_buffer",                                                                      \
+         P_INT,                                                                                    \
+         50,                                                                                       \
+         0,                                                                                        \
+         4294967295.0,                                                                             \
+         0,                                                                                        \
+         NULL,                                                                                     \
+         "warmup iterations that adapt the step size alone, last"},                                \
+    {                                                                                              \
+        "adapt_window", P_INT, 25, 1, 4294967295.0, 0, NULL,                                       \
+            "the first metric window; each next one doubles"                                       \
+    }
+#define SAMPLER_METRIC_PARAMS                                                                      \
+    {"metric",                                                                                     \
+     P_CHOICE,                                                                                     \
+     1,                                                                                            \
+     0,                                                                                            \
+     2,                                                                                            \
+     0,                                                                                            \
+     sampler_metric_choices,                                                                       \
+     "the inverse metric: unit, diag (estimated per coordinate) or dense"},                        \
+    {                                                                                              \
+        "metric_adapt", P_CHOICE, 0, 0, 1, 0, sampler_metric_estimators,                           \
+            "how warmup estimates a diag metric: stan (variance of draws) or grad "                \
+            "(nutpie: sqrt(var(draws) / var(gradients)))"                                          \
+    }
 
 /* The table, in the order /v1/info lists it; NULL-terminated. */
 extern const sampler_def *const sampler_table[];

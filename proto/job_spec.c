@@ -10,6 +10,8 @@
  */
 #include "job_spec.h"
 
+#include "../core/adapt.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -31,18 +33,16 @@
 #define SYMMETRY_TOL 1e-12
 
 static const char *const model_names[] = {"logistic_regression", "gaussian"};
-static const char *const sampler_names[] = {"ula", "mala", "sgld"};
 static const char *const init_names[] = {"zeros", "prior", "true"};
 static const char *const dtype_names[] = {"float64", "float32"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const top_fields[] = {
-    "model", "data", "sampler", "num_samples",    "num_warmup",  "thin", "chains",
-    "key",   "init", "dtype",   "progress_every", "row_threads", NULL};
+    "model", "data",  "sampler",        "num_samples", "num_warmup",  "thin",   "chains", "key",
+    "init",  "dtype", "progress_every", "row_threads", "save_warmup", "schema", NULL};
 static const char *const model_fields[] = {"type", "prior_variance", "mean", "cov", NULL};
 static const char *const data_fields[] = {"dataset", "synthetic", NULL};
 static const char *const synthetic_fields[] = {"n", "d", "seed", "rho", "theta_variance", NULL};
-static const char *const sampler_fields[] = {"type", "step_size", "batch_size", NULL};
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -394,8 +394,9 @@ typedef struct spec_parse {
     int chains_known; /* spec->chain.chains is valid */
 } spec_parse;
 
-static void set_defaults(job_spec *s) {
+static void set_defaults(job_spec *s, int schema) {
     memset(s, 0, sizeof *s);
+    s->schema = schema;
     s->model = SPEC_MODEL_LOGISTIC;
     s->prior_variance = DEFAULT_PRIOR_VARIANCE;
     s->chain.num_samples = DEFAULT_NUM_SAMPLES;
@@ -584,14 +585,145 @@ static void parse_data(spec_parse *p, const json_t *root) {
     }
 }
 
-static void parse_batch_size(spec_parse *p, const json_t *v, int sampler_ok) {
-    chain_config *c = &p->spec->chain;
-    if (sampler_ok && c->sampler != SAMPLER_SGLD) {
-        spec_errors_add(p->errs, "sampler.batch_size", "only sgld takes batch_size");
+/* The table's sampler names, for "unknown sampler" messages. */
+static void sampler_names_list(char *buf, size_t size) {
+    buf[0] = '\0';
+    for (const sampler_def *const *d = sampler_table; *d; d++) {
+        if (d != sampler_table) strncat(buf, ", ", size - strlen(buf) - 1);
+        strncat(buf, (*d)->name, size - strlen(buf) - 1);
+    }
+}
+
+static const sampler_def *read_sampler_type(const json_t *v, const char *path, spec_errors *errs) {
+    if (!json_is_string(v)) {
+        spec_errors_add(errs, path, "expected a string, got %s", json_type_name(v));
+        return NULL;
+    }
+    const sampler_def *def = sampler_find(json_string_value(v));
+    if (!def || strlen(def->name) != json_string_length(v)) {
+        char list[SPEC_MESSAGE_MAX];
+        sampler_names_list(list, sizeof list);
+        spec_errors_add(errs, path, "unknown sampler \"%.*s\"; expected one of %s", ECHO_MAX,
+                        json_string_value(v), list);
+        return NULL;
+    }
+    return def;
+}
+
+static int choice_count(const char *const *choices) {
+    int n = 0;
+    while (choices[n])
+        n++;
+    return n;
+}
+
+/* Reads v as the table parameter pd into *out, checking kind and bounds. */
+static int read_param(const param_def *pd, const json_t *v, const char *path, double *out,
+                      spec_errors *errs) {
+    switch (pd->kind) {
+    case P_BOOL:
+        if (!json_is_boolean(v)) {
+            spec_errors_add(errs, path, "expected true or false, got %s", json_type_name(v));
+            return -1;
+        }
+        *out = json_is_true(v);
+        return 0;
+    case P_CHOICE: {
+        int k = read_name(v, path, pd->name, pd->choices, (size_t)choice_count(pd->choices), errs);
+        if (k < 0) return -1;
+        *out = k;
+        return 0;
+    }
+    case P_INT: {
+        uint64_t u;
+        if (read_uint(v, path, (uint64_t)pd->min, (uint64_t)pd->max, &u, errs) != 0) return -1;
+        *out = (double)u;
+        return 0;
+    }
+    default:
+        break;
+    }
+    double x;
+    if (read_number(v, path, &x, errs) != 0) return -1;
+    int low = pd->flags & P_MIN_OPEN ? !(x > pd->min) : !(x >= pd->min);
+    if (low) {
+        spec_errors_add(errs, path, "must be %s %g", pd->flags & P_MIN_OPEN ? ">" : ">=", pd->min);
+        return -1;
+    }
+    if (!(x <= pd->max)) {
+        spec_errors_add(errs, path, "must be <= %g", pd->max);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* "unknown field", naming the sampler whose parameters it is not. */
+static void reject_unknown_sampler_fields(const json_t *smp, const sampler_def *def,
+                                          spec_errors *errs) {
+    json_t *o = (json_t *)smp;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *key = json_object_iter_key(it);
+        if (!strcmp(key, "type") || sampler_param_index(def, key) >= 0) continue;
+        if (!strcmp(key, "inv_metric") && def->flags & SAMPLER_USES_METRIC) continue;
+        char path[SPEC_PATH_MAX];
+        path_field(path, "sampler", key);
+        spec_errors_add(errs, path,
+                        "unknown field for sampler %s (GET /v1/info lists its parameters)",
+                        def->name);
+    }
+}
+
+/* inv_metric: d numbers (diag) or d rows of d (dense); its length against
+ * the model's dimension is checked in job_spec_check_shape. */
+static void parse_inv_metric(spec_parse *p, const json_t *v) {
+    job_spec *s = p->spec;
+    const char *path = "sampler.inv_metric";
+    metric_kind kind = chain_metric_kind(&s->chain);
+    if (kind == METRIC_UNIT) {
+        spec_errors_add(p->errs, path, "the unit metric takes no inv_metric");
         return;
     }
-    /* 0 asks for the full batch, as absence does. */
-    read_uint32(v, "sampler.batch_size", 0, UINT32_MAX, &c->batch_size, p->errs);
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        spec_errors_add(p->errs, path, "expected a non-empty array, got %s", json_type_name(v));
+        return;
+    }
+    int rows = json_is_array(json_array_get(v, 0));
+    if (rows != (kind == METRIC_DENSE)) {
+        spec_errors_add(p->errs, path, "the %s metric takes %s", sampler_metric_choices[kind],
+                        kind == METRIC_DENSE ? "d rows of d numbers" : "d numbers");
+        return;
+    }
+    size_t n = json_array_size(v), cols = n;
+    if (kind == METRIC_DENSE) {
+        if (check_rows(v, path, &cols, " (a square matrix)", p->errs) != 0) return;
+        s->chain.inv_metric = copy_rows(v, n, path, p->errs);
+        s->inv_metric_len = n * n;
+        return;
+    }
+    s->chain.inv_metric = read_vector(v, path, &n, p->errs);
+    s->inv_metric_len = s->chain.inv_metric ? n : 0;
+}
+
+/* Reads each of the table's parameters present in smp; the required ones
+ * must be. */
+static void parse_sampler_params(spec_parse *p, const json_t *smp, const sampler_def *def) {
+    chain_config *c = &p->spec->chain;
+    sampler_defaults(def, c->params);
+    for (size_t i = 0; i < def->num_params; i++) {
+        const param_def *pd = &def->params[i];
+        char path[SPEC_PATH_MAX];
+        const json_t *v = field(smp, "sampler", pd->name, path);
+        if (v)
+            read_param(pd, v, path, &c->params[i], p->errs);
+        else if (pd->flags & P_REQUIRED)
+            spec_errors_add(p->errs, path, "required");
+    }
+    if (p->spec->schema < 2 && def == &sampler_mala) /* version 1: MALA did not adapt */
+        c->params[sampler_param_index(def, "adapt_engaged")] = 0;
+    if (chain_metric_kind(c) != METRIC_DIAG &&
+        sampler_param(def, c->params, "metric_adapt", ESTIMATE_STAN) == ESTIMATE_GRAD)
+        spec_errors_add(p->errs, "sampler.metric_adapt", "\"grad\" needs the diag metric");
 }
 
 static void parse_sampler(spec_parse *p, const json_t *root) {
@@ -599,18 +731,28 @@ static void parse_sampler(spec_parse *p, const json_t *root) {
     chain_config *c = &p->spec->chain;
     const json_t *smp = required_field(root, "", "sampler", path, p->errs), *v;
     if (!smp || expect_object(smp, "sampler", p->errs) != 0) return;
-    reject_unknown_fields(smp, "sampler", sampler_fields, p->errs);
-    int sampler_ok = 0;
-    if ((v = required_field(smp, "sampler", "type", path, p->errs))) {
-        int t = read_name(v, path, "sampler", sampler_names, COUNT(sampler_names), p->errs);
-        if (t >= 0) {
-            c->sampler = (sampler_type)t;
-            sampler_ok = 1;
-        }
-    }
-    if ((v = required_field(smp, "sampler", "step_size", path, p->errs)))
-        read_positive(v, path, &c->step_size, p->errs);
-    if ((v = json_object_get(smp, "batch_size"))) parse_batch_size(p, v, sampler_ok);
+    if (!(v = required_field(smp, "sampler", "type", path, p->errs))) return;
+    if (!(c->sampler = read_sampler_type(v, path, p->errs))) return;
+    reject_unknown_sampler_fields(smp, c->sampler, p->errs);
+    parse_sampler_params(p, smp, c->sampler);
+    if ((v = json_object_get(smp, "inv_metric"))) parse_inv_metric(p, v);
+}
+
+static void parse_schema(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "schema");
+    uint64_t version;
+    if (v && read_uint(v, "schema", 1, SPEC_SCHEMA_VERSION, &version, p->errs) == 0)
+        p->spec->schema = (int)version;
+}
+
+static void parse_save_warmup(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "save_warmup");
+    if (!v) return;
+    if (!json_is_boolean(v))
+        spec_errors_add(p->errs, "save_warmup", "expected true or false, got %s",
+                        json_type_name(v));
+    else
+        p->spec->chain.save_warmup = json_is_true(v);
 }
 
 /* root[key] into *out when present; 1 when *out is valid (set or default). */
@@ -731,15 +873,16 @@ static void check_init_true(spec_parse *p) {
 
 /* ---- Public: parsing ----------------------------------------------------- */
 
-int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs) {
+static int parse_versioned(const json_t *root, int schema, job_spec *out, spec_errors *errs) {
     spec_parse p = {.spec = out, .errs = errs};
     reset_errors(errs);
-    set_defaults(out);
+    set_defaults(out, schema);
     if (!json_is_object(root)) {
         spec_errors_add(errs, "", "expected a JSON object");
         return -1;
     }
     reject_unknown_fields(root, "", top_fields, errs);
+    parse_schema(&p, root);
     parse_model(&p, root);
     parse_data(&p, root);
     parse_sampler(&p, root);
@@ -747,6 +890,7 @@ int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs) {
     parse_key(&p, root);
     parse_init(&p, root);
     parse_dtype(&p, root);
+    parse_save_warmup(&p, root);
     check_init_true(&p);
     if (error_total(errs) == 0) return 0;
     job_spec_free(out);
@@ -754,7 +898,12 @@ int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs) {
     return -1;
 }
 
-int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors *errs) {
+int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs) {
+    return parse_versioned(root, SPEC_SCHEMA_VERSION, out, errs);
+}
+
+static int parse_text_versioned(const char *text, size_t len, int schema, job_spec *out,
+                                spec_errors *errs) {
     json_error_t jerr;
     json_t *root = json_loadb(text ? text : "", text ? len : 0,
                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -765,9 +914,17 @@ int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors
                         jerr.column, jerr.position, jerr.text);
         return -1;
     }
-    int rc = job_spec_parse(root, out, errs);
+    int rc = parse_versioned(root, schema, out, errs);
     json_decref(root);
     return rc;
+}
+
+int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors *errs) {
+    return parse_text_versioned(text, len, SPEC_SCHEMA_VERSION, out, errs);
+}
+
+int job_spec_parse_stored(const char *text, size_t len, job_spec *out, spec_errors *errs) {
+    return parse_text_versioned(text, len, 1, out, errs);
 }
 
 int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs) {
@@ -784,8 +941,15 @@ int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *
     }
     if (spec->model == SPEC_MODEL_LOGISTIC && n == 0)
         spec_errors_add(errs, "data", "required: a dataset id or synthetic data");
-    if (c->sampler == SAMPLER_SGLD && n > 0 && c->batch_size > n)
+    double batch = c->sampler ? sampler_param(c->sampler, c->params, "batch_size", 0) : 0;
+    if (n > 0 && batch > (double)n)
         spec_errors_add(errs, "sampler.batch_size", "must be <= %zu, the number of rows", n);
+    size_t want = chain_metric_kind(c) == METRIC_DENSE ? d * d : d;
+    if (c->inv_metric && spec->inv_metric_len != want)
+        spec_errors_add(
+            errs, "sampler.inv_metric", "expected %s %zu (the model's dimension), got %zu values",
+            chain_metric_kind(c) == METRIC_DENSE ? "a square matrix of side" : "numbers:", d,
+            spec->inv_metric_len);
     if (c->init == INIT_TRUE && spec->data != SPEC_DATA_SYNTHETIC)
         spec_errors_add(errs, "init", "\"true\" needs synthetic data");
     return error_total(errs) == before ? 0 : -1;
@@ -795,8 +959,10 @@ void job_spec_free(job_spec *spec) {
     free(spec->gauss_mean);
     free(spec->gauss_cov);
     free((void *)spec->chain.init_values); /* owned by the spec, const for chains */
+    free((void *)spec->chain.inv_metric);
     spec->gauss_mean = spec->gauss_cov = NULL;
     spec->chain.init_values = NULL;
+    spec->chain.inv_metric = NULL;
 }
 
 /* ---- Public: to JSON ----------------------------------------------------- */
@@ -874,11 +1040,38 @@ static json_t *data_to_json(const job_spec *s) {
     return unless_bad(o, bad);
 }
 
-static json_t *sampler_to_json(const chain_config *c) {
+static json_t *param_to_json(const param_def *pd, double v) {
+    switch (pd->kind) {
+    case P_BOOL:
+        return json_boolean(v != 0);
+    case P_CHOICE:
+        return json_string(pd->choices[(int)v]);
+    case P_INT:
+        return u64_to_json((uint64_t)v);
+    default:
+        return json_real(v);
+    }
+}
+
+static json_t *inv_metric_to_json(const job_spec *s) {
+    const chain_config *c = &s->chain;
+    if (chain_metric_kind(c) != METRIC_DENSE)
+        return numbers_to_json(c->inv_metric, s->inv_metric_len);
+    size_t d = (size_t)sqrt((double)s->inv_metric_len);
+    return rows_to_json(c->inv_metric, d, d);
+}
+
+/* Every parameter of the sampler, defaults filled in (optional ones only
+ * when given). */
+static json_t *sampler_to_json(const job_spec *s) {
+    const chain_config *c = &s->chain;
+    const sampler_def *def = c->sampler;
     json_t *o = json_object();
-    int bad = put(o, "type", json_string(sampler_names[c->sampler]));
-    bad |= put(o, "step_size", json_real(c->step_size));
-    if (c->sampler == SAMPLER_SGLD) bad |= put(o, "batch_size", json_integer(c->batch_size));
+    int bad = put(o, "type", json_string(def->name));
+    for (size_t i = 0; i < def->num_params; i++)
+        if (!isnan(c->params[i]))
+            bad |= put(o, def->params[i].name, param_to_json(&def->params[i], c->params[i]));
+    if (c->inv_metric) bad |= put(o, "inv_metric", inv_metric_to_json(s));
     return unless_bad(o, bad);
 }
 
@@ -901,7 +1094,8 @@ json_t *job_spec_to_json(const job_spec *spec) {
     json_t *o = json_object();
     int bad = put(o, "model", model_to_json(spec));
     if (spec->data != SPEC_DATA_NONE) bad |= put(o, "data", data_to_json(spec));
-    bad |= put(o, "sampler", sampler_to_json(c));
+    bad |= put(o, "schema", json_integer(SPEC_SCHEMA_VERSION));
+    bad |= put(o, "sampler", sampler_to_json(spec));
     bad |= put(o, "num_samples", u64_to_json(c->num_samples));
     bad |= put(o, "num_warmup", u64_to_json(c->num_warmup));
     bad |= put(o, "thin", u64_to_json(c->thin));
@@ -911,6 +1105,7 @@ json_t *job_spec_to_json(const job_spec *spec) {
     bad |= put(o, "dtype", json_string(dtype_names[spec->dtype]));
     bad |= put(o, "progress_every", json_integer(c->progress_every));
     bad |= put(o, "row_threads", json_integer(c->row_threads));
+    bad |= put(o, "save_warmup", json_boolean(c->save_warmup));
     return unless_bad(o, bad);
 }
 

@@ -5,14 +5,17 @@
  *   {"model": {"type": "logistic_regression", "prior_variance": 10.0},
  *    "data": {"dataset": "<id>"} | {"synthetic": {"n":..,"d":..,"seed":..,
  *             "rho": 0.0, "theta_variance": 10.0}},
- *    "sampler": {"type": "ula"|"mala"|"sgld", "step_size": h,
- *                "batch_size": n (sgld only)},
+ *    "sampler": {"type": <a name in core's sampler table>, <its parameters>,
+ *                "inv_metric": [d numbers] | [[d x d]] (samplers with a metric)},
  *    "num_samples": 1000, "num_warmup": 0, "thin": 1, "chains": 1,
  *    "key": 0 | "18446744073709551615" | [hi, lo],
  *    "init": "zeros"|"prior"|"true"|[d numbers]|[[d numbers] x chains],
  *    "dtype": "float64"|"float32", "progress_every": 1000,
  *    "row_threads": 1 (1..64: threads each chain splits its data rows over;
- *                      draws are the same whatever it is)}
+ *                      draws are the same whatever it is),
+ *    "save_warmup": false, "schema": 2}
+ * Sampler parameters are read against core's sampler table (sampler.h):
+ * their names, kinds, defaults and bounds come from there alone.
  * The Gaussian test target is {"model": {"type": "gaussian", "mean": [..],
  * "cov": [[..]..]}} with no "data".
  */
@@ -31,6 +34,12 @@ typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHE
 
 #define SPEC_DATASET_ID_MAX 128
 
+/* The version of the spec's meaning that this build writes. A spec without
+ * "schema" is read as this version when it comes from a client, and as
+ * version 1 when it was stored by an older mcmcd (see
+ * job_spec_parse_stored). Version 1 (before adaptive samplers): MALA did
+ * not adapt during warmup. */
+#define SPEC_SCHEMA_VERSION 2
 typedef struct job_spec {
     spec_model model;
     double prior_variance; /* logistic regression; default 10 */
@@ -41,8 +50,10 @@ typedef struct job_spec {
     char dataset_id[SPEC_DATASET_ID_MAX]; /* SPEC_DATA_DATASET */
     synth_params synthetic;               /* SPEC_DATA_SYNTHETIC */
 
-    chain_config chain; /* init_values, when set, is owned by the spec */
-    size_t init_dim;    /* length of each init vector (INIT_VALUES) */
+    chain_config chain;    /* init_values and inv_metric, when set, are owned by the spec */
+    size_t init_dim;       /* length of each init vector (INIT_VALUES) */
+    size_t inv_metric_len; /* values in chain.inv_metric: d (diag) or d * d (dense) */
+    int schema;            /* the version the spec was read as */
     model_dtype dtype;
 } job_spec;
 
@@ -67,6 +78,8 @@ int job_spec_parse(const json_t *root, job_spec *out, spec_errors *errs);
 /* The same from JSON text; a syntax error is one error with path "" and a
  * message naming the line, column and byte offset. */
 int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors *errs);
+/* A spec a registry stored: without "schema" it is version 1. */
+int job_spec_parse_stored(const char *text, size_t len, job_spec *out, spec_errors *errs);
 
 /* Checks that need the data's shape: logistic regression has rows (n > 0;
  * a spec may leave "data" out when the rows come from elsewhere, as with

@@ -9,6 +9,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "tables.h"
 #include "dataset_store.h"
 #include "simd.h"
 
@@ -34,19 +35,45 @@ static json_t *job_links(const job *j) {
     return l;
 }
 
+/* What the chain's sampler reported: warmup or sampling, the step size,
+ * divergences, where it went non-finite. */
+static void chain_sampler_json(json_t *o, const chain_counts *k) {
+    json_object_set_new(o, "warmup", json_boolean(k->warmup));
+    json_object_set_new(o, "step_size", json_number_or_null(k->step_size));
+    json_object_set_new(o, "divergent", json_integer((json_int_t)k->divergent));
+    json_object_set_new(o, "warmup_elapsed", json_number_or_null(k->warmup_elapsed));
+    json_object_set_new(o, "nonfinite", json_boolean(k->nonfinite));
+    json_object_set_new(o, "nonfinite_at",
+                        k->nonfinite && k->nonfinite_at != UINT64_MAX
+                            ? json_integer((json_int_t)k->nonfinite_at)
+                            : json_null());
+}
+
 static json_t *chain_json(const job *j, uint32_t c, uint64_t total) {
     const chain_counts *k = &j->counts[c];
     job_progress p = job_progress_from_counts(c, k->iter, total, k->accepted, k->draws, k->elapsed);
     if (job_is_final(j)) p.eta_s = 0; /* nothing is left to run */
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c, "iter",
-                     (json_int_t)k->iter, "total", (json_int_t)total, "draws", (json_int_t)k->draws,
-                     "accept_rate", json_number_or_null(p.accept_rate), "it_per_s",
-                     json_number_or_null(p.it_per_s), "elapsed", json_number_or_null(k->elapsed),
-                     "eta_s", json_number_or_null(p.eta_s));
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
+                          "iter", (json_int_t)k->iter, "total", (json_int_t)total, "draws",
+                          (json_int_t)k->draws, "accept_rate", json_number_or_null(p.accept_rate),
+                          "it_per_s", json_number_or_null(p.it_per_s), "elapsed",
+                          json_number_or_null(k->elapsed), "eta_s", json_number_or_null(p.eta_s));
+    if (o) chain_sampler_json(o, k);
+    return o;
 }
 
-/* The status of a job: state, times, per-chain progress, overall rates. */
-static json_t *job_json(const job *j, int with_spec) {
+/* Per chain, the adapted step size and inverse metric (null until the
+ * chain's warmup ends): what a spec takes back as a warm start. */
+static json_t *adaptation_json(job *j) {
+    json_t *arr = json_array();
+    for (uint32_t c = 0; arr && c < j->chains; c++)
+        json_array_append_new(arr, job_adaptation_json(j, c));
+    return arr;
+}
+
+/* The status of a job: state, times, per-chain progress, overall rates;
+ * with_spec: the spec and the chains' adaptation too. */
+static json_t *job_json(job *j, int with_spec) {
     uint64_t total = chain_total_iterations(&j->spec.chain), iter = 0, acc = 0;
     double slowest = 0, elapsed = 0;
     json_t *chains = json_array();
@@ -74,7 +101,9 @@ static json_t *job_json(const job *j, int with_spec) {
     json_object_set_new(
         o, "shape",
         json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
+    json_object_set_new(o, "warmup_draws", json_integer((json_int_t)j->warmup_rows));
     json_object_set_new(o, "chains", chains);
+    if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
     if (with_spec && j->spec_json)
         json_object_set_new(o, "spec", json_loads(j->spec_json, 0, NULL));
     json_object_set_new(o, "links", job_links(j));
@@ -118,7 +147,7 @@ static void check_limits(const app *a, const job_spec *s, size_t d, spec_errors 
     const chain_config *c = &s->chain;
     if (c->chains > a->cfg.max_chains_per_job)
         spec_errors_add(errs, "chains", "must be <= %u on this server", a->cfg.max_chains_per_job);
-    double values = (double)c->chains * (double)c->num_samples * (double)d;
+    double values = (double)c->chains * (double)chain_kept_draws(c) * (double)d;
     if (values > (double)a->cfg.max_draw_values_per_job)
         spec_errors_add(errs, "num_samples",
                         "chains x num_samples x d = %.0f values; this server keeps at most %llu "
@@ -291,10 +320,10 @@ static void info(app *a, http_request *req) {
     const serve_config *c = &a->cfg;
     http_respond_json(
         req, 200,
-        json_pack("{s:s, s:s, s:[s, s], s:[s, s, s], s:[s, s], s:[s, s, s, s], s:s, s:I, "
+        json_pack("{s:s, s:s, s:[s, s], s:o, s:[s, s], s:[s, s, s, s], s:s, s:I, "
                   "s:{s:I, s:I, s:I, s:I, s:I}}",
                   "name", "mcmcd", "version", MCMCD_VERSION, "models", "logistic_regression",
-                  "gaussian", "samplers", "ula", "mala", "sgld", "dtypes", "float64", "float32",
+                  "gaussian", "samplers", sampler_table_to_json(), "dtypes", "float64", "float32",
                   "draw_formats", "json", "csv", "npy", "ndjson", "simd", simd_ops_get()->name,
                   "workers", (json_int_t)c->workers, "limits", "max_body_bytes",
                   (json_int_t)c->max_body_bytes, "max_queued_jobs", (json_int_t)c->max_queued_jobs,
@@ -308,7 +337,7 @@ typedef struct metrics_buf {
     size_t len, cap;
 } metrics_buf;
 
-static void metric(metrics_buf *m, const char *fmt, ...) {
+static void metrics_printf(metrics_buf *m, const char *fmt, ...) {
     va_list ap;
     for (;;) {
         va_start(ap, fmt);
@@ -334,44 +363,48 @@ static void metrics(app *a, http_request *req) {
     uint64_t counts[REGISTRY_JOB_STATES] = {0};
     for (size_t i = 0; i < a->njobs; i++)
         counts[a->jobs[i]->state]++;
-    metric(&m, "# HELP mcmcd_jobs Jobs known to the daemon, by state.\n# TYPE mcmcd_jobs gauge\n");
+    metrics_printf(
+        &m, "# HELP mcmcd_jobs Jobs known to the daemon, by state.\n# TYPE mcmcd_jobs gauge\n");
     for (int s = 0; s < REGISTRY_JOB_STATES; s++)
-        metric(&m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),
-               (unsigned long long)counts[s]);
-    metric(&m,
-           "# HELP mcmcd_queue_length Jobs waiting for a worker.\n"
-           "# TYPE mcmcd_queue_length gauge\nmcmcd_queue_length %zu\n",
-           a->queued);
-    metric(&m,
-           "# HELP mcmcd_busy_workers Chains running now.\n# TYPE mcmcd_busy_workers gauge\n"
-           "mcmcd_busy_workers %u\n# HELP mcmcd_workers Worker slots.\n"
-           "# TYPE mcmcd_workers gauge\nmcmcd_workers %u\n",
-           a->busy_workers, a->cfg.workers);
-    metric(&m,
-           "# HELP mcmcd_open_streams Event and draw streams open now.\n"
-           "# TYPE mcmcd_open_streams gauge\nmcmcd_open_streams %u\n",
-           http_server_open_streams(a->http));
-    metric(&m,
-           "# HELP mcmcd_draws_total Draws kept, all jobs.\n# TYPE mcmcd_draws_total counter\n"
-           "mcmcd_draws_total %llu\n",
-           (unsigned long long)a->draws_total);
-    metric(&m,
-           "# HELP mcmcd_gradient_evaluations_total Gradient evaluations, all jobs.\n"
-           "# TYPE mcmcd_gradient_evaluations_total counter\n"
-           "mcmcd_gradient_evaluations_total %llu\n",
-           (unsigned long long)a->grad_evals_total);
-    metric(&m,
-           "# HELP mcmcd_draws_per_second Draws per second over the last heartbeat period.\n"
-           "# TYPE mcmcd_draws_per_second gauge\nmcmcd_draws_per_second %.6g\n"
-           "# HELP mcmcd_gradient_evaluations_per_second Gradient evaluations per second "
-           "over the last heartbeat period.\n"
-           "# TYPE mcmcd_gradient_evaluations_per_second gauge\n"
-           "mcmcd_gradient_evaluations_per_second %.6g\n",
-           a->draws_per_s, a->grad_evals_per_s);
-    metric(&m,
-           "# HELP mcmcd_http_requests_total Requests answered.\n"
-           "# TYPE mcmcd_http_requests_total counter\nmcmcd_http_requests_total %llu\n",
-           (unsigned long long)a->requests_total);
+        metrics_printf(&m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),
+                       (unsigned long long)counts[s]);
+    metrics_printf(&m,
+                   "# HELP mcmcd_queue_length Jobs waiting for a worker.\n"
+                   "# TYPE mcmcd_queue_length gauge\nmcmcd_queue_length %zu\n",
+                   a->queued);
+    metrics_printf(
+        &m,
+        "# HELP mcmcd_busy_workers Chains running now.\n# TYPE mcmcd_busy_workers gauge\n"
+        "mcmcd_busy_workers %u\n# HELP mcmcd_workers Worker slots.\n"
+        "# TYPE mcmcd_workers gauge\nmcmcd_workers %u\n",
+        a->busy_workers, a->cfg.workers);
+    metrics_printf(&m,
+                   "# HELP mcmcd_open_streams Event and draw streams open now.\n"
+                   "# TYPE mcmcd_open_streams gauge\nmcmcd_open_streams %u\n",
+                   http_server_open_streams(a->http));
+    metrics_printf(
+        &m,
+        "# HELP mcmcd_draws_total Draws kept, all jobs.\n# TYPE mcmcd_draws_total counter\n"
+        "mcmcd_draws_total %llu\n",
+        (unsigned long long)a->draws_total);
+    metrics_printf(&m,
+                   "# HELP mcmcd_gradient_evaluations_total Gradient evaluations, all jobs.\n"
+                   "# TYPE mcmcd_gradient_evaluations_total counter\n"
+                   "mcmcd_gradient_evaluations_total %llu\n",
+                   (unsigned long long)a->grad_evals_total);
+    metrics_printf(
+        &m,
+        "# HELP mcmcd_draws_per_second Draws per second over the last heartbeat period.\n"
+        "# TYPE mcmcd_draws_per_second gauge\nmcmcd_draws_per_second %.6g\n"
+        "# HELP mcmcd_gradient_evaluations_per_second Gradient evaluations per second "
+        "over the last heartbeat period.\n"
+        "# TYPE mcmcd_gradient_evaluations_per_second gauge\n"
+        "mcmcd_gradient_evaluations_per_second %.6g\n",
+        a->draws_per_s, a->grad_evals_per_s);
+    metrics_printf(&m,
+                   "# HELP mcmcd_http_requests_total Requests answered.\n"
+                   "# TYPE mcmcd_http_requests_total counter\nmcmcd_http_requests_total %llu\n",
+                   (unsigned long long)a->requests_total);
     http_respond(req, 200, "text/plain; version=0.0.4", m.text, m.len);
     free(m.text);
 }

@@ -73,25 +73,26 @@ static dataset *test_data(void) {
     return ds;
 }
 
-static chain_config base_config(sampler_type s) {
-    return (chain_config){.sampler = s,
-                          .step_size = 2e-3,
-                          .batch_size = 30,
-                          .num_samples = 250,
-                          .num_warmup = 50,
-                          .thin = 2,
-                          .chains = 4,
-                          .key = rng_key_from_seed(9),
-                          .init = INIT_PRIOR,
-                          .progress_every = 64};
+/* Every sampler of the table, step size 2e-3 (SGLD: batches of 30). */
+static chain_config base_config(const char *sampler) {
+    chain_config cfg = {.num_samples = 250,
+                        .num_warmup = 50,
+                        .thin = 2,
+                        .chains = 4,
+                        .key = rng_key_from_seed(9),
+                        .init = INIT_PRIOR,
+                        .progress_every = 64};
+    test_use_sampler(&cfg, sampler, 2e-3);
+    if (!strcmp(sampler, "sgld")) test_set_param(&cfg, "batch_size", 30);
+    return cfg;
 }
 
 static void test_threads_do_not_change_draws(void **state) {
     (void)state;
     dataset *ds = test_data();
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
-    for (int s = SAMPLER_ULA; s <= SAMPLER_SGLD; s++) {
-        chain_config cfg = base_config((sampler_type)s);
+    for (const sampler_def *const *s = sampler_table; *s; s++) {
+        chain_config cfg = base_config((*s)->name);
         collector *a = collector_new(&cfg, 4), *b = collector_new(&cfg, 4);
         assert_int_equal(chains_run(m, &cfg, 1, collect, a, NULL), MCMC_OK);
         assert_int_equal(chains_run(m, &cfg, 2, collect, b, NULL), MCMC_OK);
@@ -122,10 +123,11 @@ static void test_row_threads_do_not_change_draws(void **state) {
         synth_params p = {.n = n, .d = d, .seed = 3, .theta_variance = 1};
         assert_int_equal(dataset_synthesize(&p, &ds), 0);
         model *m = model_logistic_create(ds, 10, DTYPE_F32);
-        for (int s = SAMPLER_ULA; s <= SAMPLER_SGLD; s++) {
-            chain_config cfg = base_config((sampler_type)s);
-            cfg.chains = 2, cfg.num_samples = 40, cfg.num_warmup = 10, cfg.step_size = 1e-4;
-            cfg.batch_size = (uint32_t)n / 2;
+        for (const sampler_def *const *s = sampler_table; *s; s++) {
+            chain_config cfg = base_config((*s)->name);
+            cfg.chains = 2, cfg.num_samples = 40, cfg.num_warmup = 10;
+            test_set_param(&cfg, "step_size", 1e-4);
+            if (!strcmp((*s)->name, "sgld")) test_set_param(&cfg, "batch_size", (double)n / 2);
             collector *a = collector_new(&cfg, d);
             assert_int_equal(chains_run(m, &cfg, 1, collect, a, NULL), MCMC_OK);
             for (uint32_t rt = 2; rt <= 3; rt++) {
@@ -150,7 +152,7 @@ static void test_buffer_cap_splits_blocks(void **state) {
     synth_params p = {.n = 40, .d = d, .seed = 2, .theta_variance = 10};
     assert_int_equal(dataset_synthesize(&p, &ds), 0);
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
-    chain_config cfg = base_config(SAMPLER_ULA);
+    chain_config cfg = base_config("ula");
     cfg.chains = 1, cfg.num_warmup = 0, cfg.thin = 1, cfg.num_samples = 70;
     cfg.progress_every = 64;
     collector *c = collector_new(&cfg, d);
@@ -166,9 +168,9 @@ static void test_init_points(void **state) {
     dataset *ds = test_data();
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
     double init[8] = {1, 2, 3, 4, -1, -2, -3, -4};
-    chain_config cfg = base_config(SAMPLER_MALA);
+    chain_config cfg = base_config("mala");
     cfg.chains = 2, cfg.num_warmup = 0, cfg.thin = 1, cfg.num_samples = 1;
-    cfg.step_size = 1e-12; /* tiny steps: the first draw sits at the start */
+    test_set_param(&cfg, "step_size", 1e-12); /* tiny steps: the first draw sits at the start */
     cfg.init = INIT_VALUES, cfg.init_values = init, cfg.init_per_chain = 1;
     collector *c = collector_new(&cfg, 4);
     assert_int_equal(chains_run(m, &cfg, 1, collect, c, NULL), MCMC_OK);
@@ -191,7 +193,7 @@ static void test_cancel(void **state) {
     (void)state;
     dataset *ds = test_data();
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
-    chain_config cfg = base_config(SAMPLER_ULA);
+    chain_config cfg = base_config("ula");
     cfg.chains = 1, cfg.num_samples = 1000000, cfg.thin = 1, cfg.num_warmup = 0;
     cfg.progress_every = 100;
     atomic_int cancel = 0;
@@ -213,8 +215,8 @@ static void test_sgld_full_batch_is_ula(void **state) {
     (void)state;
     dataset *ds = test_data();
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
-    chain_config u = base_config(SAMPLER_ULA), s = base_config(SAMPLER_SGLD);
-    s.batch_size = 300;
+    chain_config u = base_config("ula"), s = base_config("sgld");
+    test_set_param(&s, "batch_size", 300);
     collector *a = collector_new(&u, 4), *b = collector_new(&s, 4);
     assert_int_equal(chains_run(m, &u, 2, collect, a, NULL), MCMC_OK);
     assert_int_equal(chains_run(m, &s, 2, collect, b, NULL), MCMC_OK);

@@ -95,7 +95,7 @@ check "/v1/info names mcmcd, its samplers, models, formats and limits" "$PY - '$
 import json, sys
 i = json.load(open(sys.argv[1]))
 assert i['name'] == 'mcmcd' and i['version'], i
-assert {'ula', 'mala', 'sgld'} <= set(i['samplers']), i['samplers']
+assert {'ula', 'mala', 'sgld', 'rwm'} <= {s['name'] for s in i['samplers']}, i['samplers']
 assert 'logistic_regression' in i['models'], i['models']
 assert {'npy', 'csv', 'json'} <= set(i['draw_formats']), i['draw_formats']
 assert i['workers'] >= 1 and i['limits']['max_chains_per_job'] >= 4, i

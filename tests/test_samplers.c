@@ -98,15 +98,15 @@ static void test_mala_gaussian(void **state) {
     (void)state;
     double mean[2] = {1, -2}, cov[4] = {1, 0.8, 0.8, 2};
     model *m = model_gaussian_create(2, mean, cov);
-    chain_config cfg = {.sampler = SAMPLER_MALA,
-                        .step_size = 0.5,
-                        .num_samples = 100000,
+    chain_config cfg = {.num_samples = 100000,
                         .num_warmup = 1000,
                         .thin = 1,
                         .chains = 4,
                         .key = rng_key_from_seed(2026),
                         .init = INIT_ZEROS,
                         .progress_every = 10000};
+    test_use_sampler(&cfg, "mala", 0.5);
+    test_set_param(&cfg, "adapt_engaged", 0); /* the fixed step of the post */
     run_draws *r = run(m, &cfg);
     double acc = accept_rate(r);
     printf("# MALA on the Gaussian: accept rate %.3f\n", acc);
@@ -130,15 +130,14 @@ static void test_ula_bias_shrinks(void **state) {
     double steps[2] = {0.5, 0.05};
     double bias[2];
     for (int s = 0; s < 2; s++) {
-        chain_config cfg = {.sampler = SAMPLER_ULA,
-                            .step_size = steps[s],
-                            .num_samples = 200000,
+        chain_config cfg = {.num_samples = 200000,
                             .num_warmup = 1000,
                             .thin = 1,
                             .chains = 4,
                             .key = rng_key_from_seed(77),
                             .init = INIT_ZEROS,
                             .progress_every = 50000};
+        test_use_sampler(&cfg, "ula", steps[s]);
         run_draws *r = run(m, &cfg);
         estimate v = estimate_of(r, 0, 0, 0, 0);
         double h = steps[s];
@@ -176,15 +175,15 @@ static void test_mala_matches_rwm_logistic(void **state) {
     synth_params p = {.n = 200, .d = 3, .seed = 5, .theta_variance = 10};
     assert_int_equal(dataset_synthesize(&p, &ds), 0);
     model *m = model_logistic_create(ds, 10, DTYPE_F64);
-    chain_config cfg = {.sampler = SAMPLER_MALA,
-                        .step_size = 0.02,
-                        .num_samples = 100000,
+    chain_config cfg = {.num_samples = 100000,
                         .num_warmup = 2000,
                         .thin = 1,
                         .chains = 4,
                         .key = rng_key_from_seed(31),
                         .init = INIT_ZEROS,
                         .progress_every = 10000};
+    test_use_sampler(&cfg, "mala", 0.02);
+    test_set_param(&cfg, "adapt_engaged", 0); /* the fixed step of the post */
     run_draws *mala = run(m, &cfg);
     double acc = accept_rate(mala);
     assert_true(acc > 0.3 && acc < 0.95);

@@ -1,0 +1,64 @@
+/* sampler_langevin.c - the unadjusted Langevin samplers of the post: ULA,
+ * theta <- theta + h grad log p(theta) + sqrt(2h) xi over all rows, and
+ * SGLD, the same step with the gradient estimated on a minibatch drawn with
+ * replacement (likelihood scaled by N/n). No accept step, so no accept
+ * statistic, and a fixed step size: they do not adapt. */
+#include <math.h>
+
+#include "chain.h"
+#include "sampler.h"
+#include "simd.h"
+
+static const param_def ula_params[] = {
+    {"step_size", P_REAL, NAN, 0, 1e300, P_MIN_OPEN | P_REQUIRED, NULL,
+     "h in theta + h grad log p + sqrt(2h) xi"},
+};
+
+static const param_def sgld_params[] = {
+    {"step_size", P_REAL, NAN, 0, 1e300, P_MIN_OPEN | P_REQUIRED, NULL,
+     "h in theta + h grad + sqrt(2h) xi, grad estimated on a minibatch"},
+    {"batch_size", P_INT, 0, 0, 4294967295.0, 0, NULL,
+     "rows per minibatch, drawn with replacement (0: all rows)"},
+};
+
+/* The runner computes nothing at the start: the first step does. */
+static void langevin_init(sampler_state *s) {
+    (void)s;
+}
+
+static void langevin_step(sampler_state *s, rng_key ks, double *stats) {
+    double h = s->step_size, sd = sqrt(2 * h), *noise = s->buf[0];
+    if (s->batch) {
+        rng_index_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_INDEX, 0), (uint32_t)s->n, s->idx, s->batch);
+        model_logp_grad_batch(s->m, s->w, s->theta, s->idx, s->batch, s->grad, 0);
+    } else {
+        model_logp_grad(s->m, s->w, s->theta, s->grad, 0);
+    }
+    simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), noise, s->d);
+    for (size_t j = 0; j < s->d; j++)
+        s->theta[j] += h * s->grad[j] + sd * noise[j];
+    s->grad_evals++;
+    s->lp = NAN; /* not computed: the step needs only the gradient */
+    stats[STAT_STEPSIZE] = h;
+}
+
+const sampler_def sampler_ula = {
+    .name = "ula",
+    .help = "unadjusted Langevin: the post's fixed-step Langevin update over all rows",
+    .params = ula_params,
+    .num_params = sizeof ula_params / sizeof ula_params[0],
+    .stats = STAT_BIT(STAT_STEPSIZE),
+    .init = langevin_init,
+    .step = langevin_step,
+};
+
+const sampler_def sampler_sgld = {
+    .name = "sgld",
+    .help = "stochastic-gradient Langevin dynamics: ULA with a minibatch gradient",
+    .params = sgld_params,
+    .num_params = sizeof sgld_params / sizeof sgld_params[0],
+    .stats = STAT_BIT(STAT_STEPSIZE),
+    .flags = SAMPLER_MINIBATCH,
+    .init = langevin_init,
+    .step = langevin_step,
+};

@@ -1,0 +1,19 @@
+/* tables.h - core's sampler table as JSON, the one description that
+ * /v1/info serves and that clients, `mcmc`'s help and the OpenAPI test
+ * read: each sampler's name, help, parameters (name, type, default, bounds,
+ * choices, help), the statistics it reports and whether it adapts. */
+#ifndef MCMCD_TABLES_H
+#define MCMCD_TABLES_H
+
+#include <jansson.h>
+
+#include "../core/param.h"
+
+/* [{"name", "help", "adapts", "uses_metric", "minibatch", "stats": [..],
+ *   "params": [..]}, ...] (new reference; NULL on ENOMEM). */
+json_t *sampler_table_to_json(void);
+/* One parameter list: [{"name", "type", "default", "minimum" or
+ * "exclusiveMinimum", "maximum", "enum", "required", "help"}, ...]. */
+json_t *params_to_json(const param_def *defs, size_t n);
+
+#endif
