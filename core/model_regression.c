@@ -17,7 +17,7 @@ enum { ARG_PRIOR_VARIANCE = 0, ARG_INTERCEPT = 1, ARG_SIGMA_SCALE = 2, ARG_SIGMA
 
 #define PRIOR_VARIANCE_PARAM                                                                       \
     {                                                                                              \
-        "prior_variance", P_REAL, 10.0, 0.0, INFINITY, P_MIN_OPEN, NULL,                           \
+        "prior_variance", P_REAL, 10.0, 0.0, 1e300, P_MIN_OPEN, NULL,                           \
             "variance v of the N(0, v) prior on each coefficient and the intercept"                \
     }
 #define INTERCEPT_PARAM                                                                            \
@@ -31,9 +31,9 @@ static const param_def poisson_params[] = {PRIOR_VARIANCE_PARAM, INTERCEPT_PARAM
 static const param_def linear_params[] = {
     PRIOR_VARIANCE_PARAM,
     INTERCEPT_PARAM,
-    {"sigma_scale", P_REAL, 1.0, 0.0, INFINITY, P_MIN_OPEN, NULL,
+    {"sigma_scale", P_REAL, 1.0, 0.0, 1e300, P_MIN_OPEN, NULL,
      "scale s of the half-normal(s) prior on sigma"},
-    {"sigma", P_REAL, 0.0, 0.0, INFINITY, P_MIN_OPEN | P_OPTIONAL, NULL,
+    {"sigma", P_REAL, 0.0, 0.0, 1e300, P_MIN_OPEN | P_OPTIONAL, NULL,
      "fixes sigma instead of sampling log_sigma (the posterior is then Gaussian)"},
 };
 
