@@ -9,29 +9,36 @@
  * The link (simd.h's simd_glm) is a constant argument of always-inline
  * bodies: each public kernel switches on it once per call, into a copy of
  * the body built for that link, so rows see no branch on it. A new link
- * is one more case in KFN(glm_link) and in the switches below. */
+ * is one more case in KFN(glm_t), glm_s and glm_l and in the switches
+ * below. */
 
 #define KCAT2(a, b) a##_##b
 #define KCAT(a, b) KCAT2(a, b)
 #define KFN(name) KCAT(name, KSFX)
 
-/* s = dl/deta for one row, and its log-likelihood l (simd.h). */
-static inline __attribute__((always_inline)) KT KFN(glm_link)(const int link, KT e, KT y, KT prec,
-                                                              KT *l) {
-    if (link == SIMD_LINK_LOGISTIC) {
-        KT t = KEXP_NEG(-KFABS(e));
-        *l = y * e - KSOFTPLUS_T(e, t);
-        return y - KSIGMOID_T(e, t);
-    }
-    if (link == SIMD_LINK_POISSON) {
-        KT ec = e < KETA_MAX ? e : KETA_MAX;
-        KT slope = KEXP_NEG(ec); /* e^min(eta, M); past M the mean is linear */
-        *l = y * e - slope * ((KT)1 + (e - ec));
-        return y - slope;
-    }
-    KT r = y - e, s = prec * r;
-    *l = (KT)-0.5 * s * r;
-    return s;
+/* A row's link in three pieces, so that callers compute the log-likelihood
+ * only when asked: t, the one exp the link needs; s = dl/deta; and l, the
+ * row's log-likelihood (simd.h). */
+static inline __attribute__((always_inline)) KT KFN(glm_t)(const int link, KT e) {
+    if (link == SIMD_LINK_LOGISTIC) return KEXP_NEG(-KFABS(e));
+    if (link == SIMD_LINK_POISSON) return KEXP_NEG(e < KETA_MAX ? e : KETA_MAX); /* the slope */
+    return 0;
+}
+
+static inline __attribute__((always_inline)) KT KFN(glm_s)(const int link, KT e, KT y, KT prec,
+                                                           KT t) {
+    if (link == SIMD_LINK_LOGISTIC) return y - KSIGMOID_T(e, t);
+    if (link == SIMD_LINK_POISSON) return y - t;
+    return prec * (y - e);
+}
+
+static inline __attribute__((always_inline)) KT KFN(glm_l)(const int link, KT e, KT y, KT prec,
+                                                           KT t) {
+    if (link == SIMD_LINK_LOGISTIC) return y * e - KSOFTPLUS_T(e, t);
+    if (link == SIMD_LINK_POISSON) /* past KETA_MAX the mean is linear: e^M (1 + eta - M) */
+        return y * e - t * ((KT)1 + (e < KETA_MAX ? (KT)0 : e - KETA_MAX));
+    KT r = y - e;
+    return (KT)-0.5 * prec * r * r;
 }
 
 /* s[r] for the SIMD_PANEL rows of a panel or block, and, when want_logp,
@@ -44,15 +51,17 @@ static inline __attribute__((always_inline)) void KFN(glm_link_lanes)(const int 
     if (want_logp) {
 #pragma omp simd aligned(llv : 64)
         for (size_t r = 0; r < SIMD_PANEL; r++) {
-            KT l;
-            s[r] = KFN(glm_link)(link, eta[r], y[r], prec, &l);
+            KT e = eta[r], yr = y[r];
+            KT t = KFN(glm_t)(link, e);
+            s[r] = KFN(glm_s)(link, e, yr, prec, t);
+            KT l = KFN(glm_l)(link, e, yr, prec, t);
             llv[r] += r < m ? l : (KT)0;
         }
     } else {
 #pragma omp simd
         for (size_t r = 0; r < SIMD_PANEL; r++) {
-            KT l;
-            s[r] = KFN(glm_link)(link, eta[r], y[r], prec, &l);
+            KT e = eta[r];
+            s[r] = KFN(glm_s)(link, e, y[r], prec, KFN(glm_t)(link, e));
         }
     }
 }
@@ -83,7 +92,7 @@ KFN(glm_panels_body)(const int link, const int icpt, const simd_glm *g, const KT
             _Alignas(64) KT eta[P];
             _Alignas(64) KT sk[P];
             for (size_t r = 0; r < P; r++)
-                eta[r] = offset;
+                eta[r] = icpt ? offset : (KT)0; /* exactly the zeros without one */
             for (size_t j = 0; j < d; j++) {
                 const KT *col = X + j * P, th = theta[j];
 #pragma omp simd aligned(eta : 64)
@@ -294,12 +303,11 @@ static inline void KFN(lr_rows_grad)(const KT *X, const size_t *rows, size_t m, 
 #define ROWS_FUSED_MAX_D 4096
 #endif
 static inline __attribute__((always_inline)) double
-KFN(glm_rows_fused)(const int link, const simd_glm *g, const KT *X, size_t ld, const KT *y,
-                    const uint32_t *idx, size_t n, size_t d, const KT *theta, double *grad,
-                    int want_logp) {
+KFN(glm_rows_fused)(const int link, const int icpt, const simd_glm *g, const KT *X, size_t ld,
+                    const KT *y, const uint32_t *idx, size_t n, size_t d, const KT *theta,
+                    double *grad, int want_logp) {
     _Alignas(64) KT t[ROWS_FUSED_MAX_D];
     const KT offset = (KT)g->offset, prec = (KT)g->prec;
-    const int icpt = g->intercept;
     KT ts = 0;
     double ll = 0.0;
     for (size_t j = 0; j < d; j++)
@@ -316,18 +324,13 @@ KFN(glm_rows_fused)(const int link, const simd_glm *g, const KT *X, size_t ld, c
             KT th = theta[j];
             a0 += x0[j] * th, a1 += x1[j] * th, a2 += x2[j] * th, a3 += x3[j] * th;
         }
-        KT e[4] = {a0 + offset, a1 + offset, a2 + offset, a3 + offset}, s[4];
-        if (want_logp) {
-            for (size_t r = 0; r < 4; r++) {
-                KT l, sr = KFN(glm_link)(link, e[r], y[row[r]], prec, &l);
-                s[r] = r < m ? sr : 0;
-                if (r < m) ll += (double)l;
-            }
-        } else {
-            for (size_t r = 0; r < 4; r++) {
-                KT l, sr = KFN(glm_link)(link, e[r], y[row[r]], prec, &l);
-                s[r] = r < m ? sr : 0;
-            }
+        KT e[4] = {a0, a1, a2, a3}, s[4];
+        for (size_t r = 0; icpt && r < 4; r++)
+            e[r] += offset;
+        for (size_t r = 0; r < 4; r++) {
+            KT yr = y[row[r]], tr = KFN(glm_t)(link, e[r]);
+            s[r] = r < m ? KFN(glm_s)(link, e[r], yr, prec, tr) : 0;
+            if (want_logp && r < m) ll += (double)KFN(glm_l)(link, e[r], yr, prec, tr);
         }
         KT s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
         if (icpt) ts += (s0 + s1) + (s2 + s3);
@@ -350,9 +353,9 @@ KFN(glm_rows_fused)(const int link, const simd_glm *g, const KT *X, size_t ld, c
 /* Past ROWS_FUSED_MAX_D: blocks of SIMD_PANEL rows, their dot products
  * first, then the link, then the gradient in column chunks. */
 static inline __attribute__((always_inline)) double
-KFN(glm_rows_blocks)(const int link, const simd_glm *g, const KT *X, size_t ld, const KT *y,
-                     const uint32_t *idx, size_t n, size_t d, const KT *theta, double *grad,
-                     int want_logp) {
+KFN(glm_rows_blocks)(const int link, const int icpt, const simd_glm *g, const KT *X, size_t ld,
+                     const KT *y, const uint32_t *idx, size_t n, size_t d, const KT *theta,
+                     double *grad, int want_logp) {
     enum { P = SIMD_PANEL };
     const KT offset = (KT)g->offset, prec = (KT)g->prec;
     double ll = 0.0;
@@ -366,39 +369,60 @@ KFN(glm_rows_blocks)(const int link, const simd_glm *g, const KT *X, size_t ld, 
             yb[r] = y[i];
         }
         KFN(lr_rows_eta)(X, rows, m, d, theta, eta);
-        for (size_t r = 0; r < m; r++)
+        for (size_t r = 0; icpt && r < m; r++)
             eta[r] += offset;
         KFN(glm_link_lanes)(link, prec, eta, yb, s, llv, m, want_logp);
         for (size_t r = 0; want_logp && r < m; r++)
             ll += (double)llv[r];
-        for (size_t r = 0; g->intercept && r < m; r++)
+        for (size_t r = 0; icpt && r < m; r++)
             grad[d] += (double)s[r];
         KFN(lr_rows_grad)(X, rows, m, d, s, grad);
     }
     return ll;
 }
 
-static inline __attribute__((always_inline)) double
-KFN(glm_rows_link)(const int link, const simd_glm *g, const KT *X, size_t ld, const KT *y,
-                   const uint32_t *idx, size_t n, size_t d, const KT *theta, double *grad,
-                   int want_logp) {
-    if (d <= ROWS_FUSED_MAX_D)
-        return KFN(glm_rows_fused)(link, g, X, ld, y, idx, n, d, theta, grad, want_logp);
-    return KFN(glm_rows_blocks)(link, g, X, ld, y, idx, n, d, theta, grad, want_logp);
-}
+/* One copy per link, with and without the intercept, as for panels; the
+ * fused and the block pass are functions of their own, as GCC optimises
+ * the fused loop best alone. */
+#define KROWS_VARIANT(name, L, I)                                                                  \
+    static __attribute__((noinline)) double KFN(KCAT(name, fused))(                                \
+        const simd_glm *g, const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,     \
+        size_t d, const KT *theta, double *grad, int want_logp) {                                  \
+        return KFN(glm_rows_fused)(L, I, g, X, ld, y, idx, n, d, theta, grad, want_logp);          \
+    }                                                                                              \
+    static __attribute__((noinline)) double KFN(KCAT(name, blocks))(                               \
+        const simd_glm *g, const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,     \
+        size_t d, const KT *theta, double *grad, int want_logp) {                                  \
+        return KFN(glm_rows_blocks)(L, I, g, X, ld, y, idx, n, d, theta, grad, want_logp);         \
+    }                                                                                              \
+    static double KFN(name)(const simd_glm *g, const KT *X, size_t ld, const KT *y,                \
+                            const uint32_t *idx, size_t n, size_t d, const KT *theta,              \
+                            double *grad, int want_logp) {                                         \
+        return (d <= ROWS_FUSED_MAX_D ? KFN(KCAT(name, fused)) : KFN(KCAT(name, blocks)))(         \
+            g, X, ld, y, idx, n, d, theta, grad, want_logp);                                       \
+    }
+KROWS_VARIANT(rows_logistic, SIMD_LINK_LOGISTIC, 0)
+KROWS_VARIANT(rows_logistic_icpt, SIMD_LINK_LOGISTIC, 1)
+KROWS_VARIANT(rows_poisson, SIMD_LINK_POISSON, 0)
+KROWS_VARIANT(rows_poisson_icpt, SIMD_LINK_POISSON, 1)
+KROWS_VARIANT(rows_linear, SIMD_LINK_LINEAR, 0)
+KROWS_VARIANT(rows_linear_icpt, SIMD_LINK_LINEAR, 1)
+#undef KROWS_VARIANT
 
 static double KFN(glm_rows)(const simd_glm *g, const KT *X, size_t ld, const KT *y,
                             const uint32_t *idx, size_t n, size_t d, const KT *theta, double *grad,
                             int want_logp) {
+    int i = g->intercept != 0;
     switch (g->link) {
     case SIMD_LINK_POISSON:
-        return KFN(glm_rows_link)(SIMD_LINK_POISSON, g, X, ld, y, idx, n, d, theta, grad,
-                                  want_logp);
+        return (i ? KFN(rows_poisson_icpt) : KFN(rows_poisson))(g, X, ld, y, idx, n, d, theta, grad,
+                                                                want_logp);
     case SIMD_LINK_LINEAR:
-        return KFN(glm_rows_link)(SIMD_LINK_LINEAR, g, X, ld, y, idx, n, d, theta, grad, want_logp);
+        return (i ? KFN(rows_linear_icpt) : KFN(rows_linear))(g, X, ld, y, idx, n, d, theta, grad,
+                                                              want_logp);
     default:
-        return KFN(glm_rows_link)(SIMD_LINK_LOGISTIC, g, X, ld, y, idx, n, d, theta, grad,
-                                  want_logp);
+        return (i ? KFN(rows_logistic_icpt) : KFN(rows_logistic))(g, X, ld, y, idx, n, d, theta,
+                                                                  grad, want_logp);
     }
 }
 
