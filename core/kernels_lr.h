@@ -151,7 +151,7 @@ KFN(glm_panels_link)(const int link, const int icpt, const simd_glm *g, const KT
 /* One copy per link, with and without the intercept, each its own
  * function: GCC optimises a few bodies per function better than many. */
 #define KPANELS_VARIANT(name, L, I)                                                                \
-    static __attribute__((noinline)) double KFN(name)(                                             \
+    static __attribute__((noinline, aligned(64))) double KFN(name)(                                \
         const simd_glm *g, const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,        \
         double *acc, int want_logp) {                                                              \
         return KFN(glm_panels_link)(L, I, g, Xp, yp, n, d, theta, acc, want_logp);                 \
@@ -385,12 +385,12 @@ KFN(glm_rows_blocks)(const int link, const int icpt, const simd_glm *g, const KT
  * fused and the block pass are functions of their own, as GCC optimises
  * the fused loop best alone. */
 #define KROWS_VARIANT(name, L, I)                                                                  \
-    static __attribute__((noinline)) double KFN(KCAT(name, fused))(                                \
+    static __attribute__((noinline, aligned(64))) double KFN(KCAT(name, fused))(                   \
         const simd_glm *g, const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,     \
         size_t d, const KT *theta, double *grad, int want_logp) {                                  \
         return KFN(glm_rows_fused)(L, I, g, X, ld, y, idx, n, d, theta, grad, want_logp);          \
     }                                                                                              \
-    static __attribute__((noinline)) double KFN(KCAT(name, blocks))(                               \
+    static __attribute__((noinline, aligned(64))) double KFN(KCAT(name, blocks))(                  \
         const simd_glm *g, const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,     \
         size_t d, const KT *theta, double *grad, int want_logp) {                                  \
         return KFN(glm_rows_blocks)(L, I, g, X, ld, y, idx, n, d, theta, grad, want_logp);         \
