@@ -95,8 +95,9 @@ static void summary_after(uv_work_t *req, int status) {
             const chain_counts *k = &j->counts[c];
             json_array_append_new(
                 chains, json_pack("{s:I, s:o, s:I}", "chain", (json_int_t)c, "accept_rate",
-                                  json_number_or_null(
-                                      k->iter ? (double)k->accepted / (double)k->iter : NAN),
+                                  json_number_or_null(k->iter && job_reports_accept(j)
+                                                          ? (double)k->accepted / (double)k->iter
+                                                          : NAN),
                                   "draws", (json_int_t)k->draws));
         }
         http_respond_json(t->http, 200,
