@@ -35,7 +35,7 @@ typedef struct chain_counts {
     double elapsed;
     uint64_t divergent; /* divergent iterations so far */
     double step_size;   /* of the latest iteration (once iter > 0) */
-    int warmup;         /* the latest iteration was a warmup one */
+    int warmup;         /* warmup iterations remain (chain_block's warmup) */
 } chain_counts;
 
 struct job {

@@ -49,7 +49,7 @@ typedef struct job_progress {
     uint64_t iter;      /* iterations done, warmup included */
     uint64_t total;     /* iterations planned, warmup included */
     uint64_t draws;     /* draws kept so far for this chain */
-    int warmup;         /* phase: 1 "warmup", 0 "sampling" */
+    int warmup;         /* phase: 1 "warmup" while warmup iterations remain, 0 "sampling" */
     double step_size;   /* the step size of the latest iteration (NaN: not known) */
     uint64_t divergent; /* divergent iterations so far */
     double accept_rate; /* Metropolis accepts / iter; NaN for samplers without an

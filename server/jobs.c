@@ -49,8 +49,8 @@ job_progress job_chain_progress(const job *j, uint32_t c) {
     const chain_config *cfg = &j->spec.chain;
     job_progress p = job_progress_from_counts(c, k->iter, chain_total_iterations(cfg), k->accepted,
                                               k->draws, k->elapsed);
-    p.warmup = k->iter ? k->warmup : cfg->num_warmup > 0; /* before the first report: what runs
-                                                             first */
+    p.warmup = k->iter ? k->warmup : cfg->num_warmup > 0; /* before the first report: what
+                                                             runs first */
     p.step_size = k->iter ? k->step_size : NAN;
     p.divergent = k->divergent;
     if (!job_reports_accept(j)) p.accept_rate = NAN;
@@ -260,7 +260,7 @@ static void progress_restore(job *j, const char *text) {
         const json_t *h = json_object_get(o, "step_size"), *w = json_object_get(o, "warmup");
         k->step_size = json_is_number(h) ? json_number_value(h) : NAN;
         /* progress saved before phases were: the last iteration's phase from the counts */
-        k->warmup = w ? json_is_true(w) : k->iter <= j->spec.chain.num_warmup;
+        k->warmup = w ? json_is_true(w) : k->iter < j->spec.chain.num_warmup;
     }
     json_decref(arr);
 }
