@@ -49,6 +49,9 @@ mcmc_phase mcmcc_phase_of(const json_t *obj) {
     const char *name = json_string_value(json_object_get(obj, "phase"));
     for (int p = MCMC_PHASE_WARMUP; name && p <= MCMC_PHASE_SAMPLING; p++)
         if (!strcmp(name, phase_names[p])) return (mcmc_phase)p;
+    const json_t *warmup = json_object_get(obj, "warmup"); /* a job's chain status says it so */
+    if (json_is_boolean(warmup))
+        return json_is_true(warmup) ? MCMC_PHASE_WARMUP : MCMC_PHASE_SAMPLING;
     return MCMC_PHASE_UNKNOWN;
 }
 
