@@ -143,8 +143,10 @@ EOF
         echo "   $impl run $r: mcmcd exited $rc ($(tail -1 "$base.log"))" >&2
         return 0
     fi
+    local log_sigma=0
+    [ "$(row_kind "$row")" = linear ] && log_sigma=1
     Rscript "$here/stan/mcmcd_stats.R" --draws "$base.csv" --report "$base.report.json" \
-        --impl "$impl" --out "$base.json"
+        --impl "$impl" --out "$base.json" --log-sigma-last "$log_sigma"
     rm -f "$base.csv"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$impl" "$r" "$seed" "$load1" "$wall" \
         "$base.json" >>"$index"

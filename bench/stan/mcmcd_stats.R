@@ -4,6 +4,7 @@
 # from its CSV draws.
 #
 # Usage: Rscript mcmcd_stats.R --draws DRAWS.csv --report REPORT.json --impl NAME --out RUN.json
+#          [--log-sigma-last 1]
 # The draws CSV has chain and draw columns, then the parameters; columns
 # ending in "__" (CmdStan's sampler statistics) are not parameters.
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
@@ -20,9 +21,11 @@ draws <- array(NA_real_, c(iters, length(chains), length(pars)),
                dimnames = list(NULL, NULL, pars))
 for (k in seq_along(chains)) draws[, k, ] <- per_chain[[k]]
 
-# mcmcd samples the linear model's log_sigma; Stan reports sigma. The bulk
+# mcmcd samples the linear model's log_sigma, its last parameter (the CSV
+# may call it theta.<d+1>: --log-sigma-last); Stan reports sigma. The bulk
 # ESS is rank-based, so the same either way; the means compare as sigma.
 ls <- which(dimnames(draws)[[3]] == "log_sigma")
+if (!length(ls) && identical(o[["log-sigma-last"]], "1")) ls <- dim(draws)[3]
 if (length(ls)) {
   draws[, , ls] <- exp(draws[, , ls])
   dimnames(draws)[[3]][ls] <- "sigma"
