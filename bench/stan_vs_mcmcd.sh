@@ -22,7 +22,7 @@
 #   --stan FORM        plain: y ~ bernoulli_logit(X * beta) and its kin;
 #                      glm: Stan's fused *_glm likelihoods; both (default)
 #   --stan-large FORM  the same for the slow rows (default glm: Stan at its
-#                      fastest; plain there adds ~5 minutes on 2 cores);
+#                      fastest; plain there adds 20-30 minutes on one core);
 #                      none runs no Stan (for --add-index)
 #   --add-index FILE   fold an earlier run's runs-*/index.tsv into the report
 #                      (repeatable): rows run apart, or ours beside its Stan
