@@ -1,5 +1,9 @@
 // poisson_glm.stan - the same posterior as poisson.stan through Stan's
-// fused GLM likelihood (poisson_log_glm).
+// fused GLM likelihood (poisson_log_glm). Written as target += with the
+// full lpmf: in Stan 2.21 (Debian's rstan) `y ~ poisson_log_glm(...)` drops
+// the whole likelihood from the log density while its gradient stays, so
+// NUTS's energy is wrong and every tree runs to the maximum depth. The full
+// lpmf adds only the constant -sum(log y!).
 data {
   int<lower=0> N;
   int<lower=1> D;
@@ -12,5 +16,5 @@ parameters {
 }
 model {
   beta ~ normal(0, sqrt(prior_variance));
-  y ~ poisson_log_glm(X, 0, beta);
+  target += poisson_log_glm_lpmf(y | X, 0, beta);
 }
