@@ -1,6 +1,5 @@
 /* sampler.c - the table of samplers and the helpers that read entries.
  * Each sampler lives in its own file; this is the one list of them. */
-#include <math.h>
 #include <string.h>
 
 #include "sampler.h"
@@ -35,14 +34,11 @@ const sampler_def *sampler_find(const char *name) {
 }
 
 int sampler_param_index(const sampler_def *def, const char *name) {
-    for (size_t i = 0; i < def->num_params; i++)
-        if (strcmp(def->params[i].name, name) == 0) return (int)i;
-    return -1;
+    return param_index(def->params, def->num_params, name);
 }
 
 void sampler_defaults(const sampler_def *def, double *params) {
-    for (size_t i = 0; i < def->num_params; i++)
-        params[i] = def->params[i].flags & (P_REQUIRED | P_OPTIONAL) ? NAN : def->params[i].def;
+    param_defaults(def->params, def->num_params, params);
 }
 
 double sampler_param(const sampler_def *def, const double *params, const char *name,

@@ -6,24 +6,6 @@
 
 #include "../core/sampler.h"
 
-static const char *json_kind(param_kind k) {
-    switch (k) {
-    case P_REAL:
-        return "number";
-    case P_INT:
-        return "integer";
-    case P_BOOL:
-        return "boolean";
-    case P_CHOICE:
-        return "string";
-    case P_VECTOR:
-        return "array";
-    case P_MATRIX:
-        return "matrix";
-    }
-    return "unknown";
-}
-
 static json_t *param_value(const param_def *pd, double v) {
     switch (pd->kind) {
     case P_BOOL:
@@ -38,8 +20,8 @@ static json_t *param_value(const param_def *pd, double v) {
 }
 
 static json_t *param_to_json(const param_def *pd) {
-    json_t *o = json_pack("{s:s, s:s, s:s}", "name", pd->name, "type", json_kind(pd->kind), "help",
-                          pd->help);
+    json_t *o = json_pack("{s:s, s:s, s:s}", "name", pd->name, "type", param_kind_name(pd->kind),
+                          "help", pd->help);
     if (!o) return NULL;
     if (pd->flags & P_REQUIRED)
         json_object_set_new(o, "required", json_true());

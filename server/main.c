@@ -2,6 +2,7 @@
  *
  *   mcmcd serve [options]                                  the daemon
  *   mcmcd run --spec JOB.json --out DRAWS.{npy,csv,json}   run one job offline
+ *   mcmcd samplers [NAME]                                  the sampler table, as Markdown
  *   mcmcd version
  *
  * How the daemon (serve.c) uses threads. One libuv loop thread owns
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "describe.h"
 #include "run.h"
 #include "serve.h"
 
@@ -38,6 +40,7 @@ static void usage(FILE *out) {
           "commands:\n"
           "  serve     run the daemon: HTTP+JSON API on 127.0.0.1:8470 by default\n"
           "  run       run one job spec offline, writing draws to a file\n"
+          "  samplers  list the samplers and every parameter they take\n"
           "  version   print the version\n"
           "\n"
           "Run 'mcmcd <command> --help' for a command's options.\n",
@@ -52,6 +55,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return run_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve")) return serve_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "samplers")) return describe_samplers_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("mcmcd %s\n", MCMCD_VERSION);
         return 0;
