@@ -480,3 +480,21 @@ double diag_ess_basic(const double *x, size_t chains, size_t n, size_t stride_ch
     if (!prepare(&w, x, chains, n, stride_chain, stride_draw, work)) return NAN;
     return ess_core(&w, w.split, w.m, w.half);
 }
+
+double diag_ebfmi(const double *x, size_t n, size_t stride) {
+    if (!x || n < 2) return NAN;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i * stride];
+    mean /= (double)n;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = x[i * stride], dev = e - mean;
+        den += dev * dev;
+        if (i) {
+            double step = e - x[(i - 1) * stride];
+            num += step * step;
+        }
+    }
+    return isfinite(num) && isfinite(den) && den > 0 ? num / den : NAN;
+}

@@ -86,4 +86,11 @@ double diag_quantile7(const double *sorted, size_t n, double p);
  * not be NaN. */
 void diag_rank_normalize(const double *x, size_t s, double *z, double *work);
 
+/* E-BFMI of one chain's energies x[0], x[stride], ... (n values), as
+ * Betancourt (2016) and Stan: sum_{i>=1} (E_i - E_{i-1})^2 / sum_i (E_i -
+ * mean E)^2. Below 0.3 the momentum resampling explores the energy poorly.
+ * NaN when n < 2, a value is not finite, or every energy is the same. No
+ * scratch needed. */
+double diag_ebfmi(const double *x, size_t n, size_t stride);
+
 #endif

@@ -35,19 +35,45 @@ static json_t *job_links(const job *j) {
     return l;
 }
 
+/* What the chain's sampler reported: warmup or sampling, the step size,
+ * divergences, where it went non-finite. */
+static void chain_sampler_json(json_t *o, const chain_counts *k) {
+    json_object_set_new(o, "warmup", json_boolean(k->warmup));
+    json_object_set_new(o, "step_size", json_number_or_null(k->step_size));
+    json_object_set_new(o, "divergent", json_integer((json_int_t)k->divergent));
+    json_object_set_new(o, "warmup_elapsed", json_number_or_null(k->warmup_elapsed));
+    json_object_set_new(o, "nonfinite", json_boolean(k->nonfinite));
+    json_object_set_new(o, "nonfinite_at",
+                        k->nonfinite && k->nonfinite_at != UINT64_MAX
+                            ? json_integer((json_int_t)k->nonfinite_at)
+                            : json_null());
+}
+
 static json_t *chain_json(const job *j, uint32_t c, uint64_t total) {
     const chain_counts *k = &j->counts[c];
     job_progress p = job_progress_from_counts(c, k->iter, total, k->accepted, k->draws, k->elapsed);
     if (job_is_final(j)) p.eta_s = 0; /* nothing is left to run */
-    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c, "iter",
-                     (json_int_t)k->iter, "total", (json_int_t)total, "draws", (json_int_t)k->draws,
-                     "accept_rate", json_number_or_null(p.accept_rate), "it_per_s",
-                     json_number_or_null(p.it_per_s), "elapsed", json_number_or_null(k->elapsed),
-                     "eta_s", json_number_or_null(p.eta_s));
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
+                          "iter", (json_int_t)k->iter, "total", (json_int_t)total, "draws",
+                          (json_int_t)k->draws, "accept_rate", json_number_or_null(p.accept_rate),
+                          "it_per_s", json_number_or_null(p.it_per_s), "elapsed",
+                          json_number_or_null(k->elapsed), "eta_s", json_number_or_null(p.eta_s));
+    if (o) chain_sampler_json(o, k);
+    return o;
 }
 
-/* The status of a job: state, times, per-chain progress, overall rates. */
-static json_t *job_json(const job *j, int with_spec) {
+/* Per chain, the adapted step size and inverse metric (null until the
+ * chain's warmup ends): what a spec takes back as a warm start. */
+static json_t *adaptation_json(job *j) {
+    json_t *arr = json_array();
+    for (uint32_t c = 0; arr && c < j->chains; c++)
+        json_array_append_new(arr, job_adaptation_json(j, c));
+    return arr;
+}
+
+/* The status of a job: state, times, per-chain progress, overall rates;
+ * with_spec: the spec and the chains' adaptation too. */
+static json_t *job_json(job *j, int with_spec) {
     uint64_t total = chain_total_iterations(&j->spec.chain), iter = 0, acc = 0;
     double slowest = 0, elapsed = 0;
     json_t *chains = json_array();
@@ -75,7 +101,9 @@ static json_t *job_json(const job *j, int with_spec) {
     json_object_set_new(
         o, "shape",
         json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
+    json_object_set_new(o, "warmup_draws", json_integer((json_int_t)j->warmup_rows));
     json_object_set_new(o, "chains", chains);
+    if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
     if (with_spec && j->spec_json)
         json_object_set_new(o, "spec", json_loads(j->spec_json, 0, NULL));
     json_object_set_new(o, "links", job_links(j));
@@ -119,7 +147,7 @@ static void check_limits(const app *a, const job_spec *s, size_t d, spec_errors 
     const chain_config *c = &s->chain;
     if (c->chains > a->cfg.max_chains_per_job)
         spec_errors_add(errs, "chains", "must be <= %u on this server", a->cfg.max_chains_per_job);
-    double values = (double)c->chains * (double)c->num_samples * (double)d;
+    double values = (double)c->chains * (double)chain_kept_draws(c) * (double)d;
     if (values > (double)a->cfg.max_draw_values_per_job)
         spec_errors_add(errs, "num_samples",
                         "chains x num_samples x d = %.0f values; this server keeps at most %llu "

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "chain.h"
+#include "cmdstan_text.h"
 #include "config.h"
 #include "http.h"
 #include "job_events.h"
@@ -33,6 +34,12 @@ typedef struct job_watcher {
 typedef struct chain_counts {
     uint64_t iter, accepted, draws, grad_evals;
     double elapsed;
+    uint64_t divergent;    /* divergent iterations so far, warmup included */
+    double warmup_elapsed; /* seconds of warmup (so far, while in it) */
+    double step_size;      /* of the last iteration reported */
+    int warmup;            /* the last iteration reported was a warmup one */
+    int nonfinite;         /* the chain went non-finite and stopped */
+    uint64_t nonfinite_at; /* the kept draw where (UINT64_MAX: an unsaved warmup one) */
 } chain_counts;
 
 struct job {
@@ -45,15 +52,21 @@ struct job {
     int64_t created_ms, started_ms, finished_ms;
     char *error;
     uint32_t chains;
-    uint64_t samples;
+    uint64_t samples;     /* rows per chain in the files: chain_kept_draws */
+    uint64_t warmup_rows; /* of those, the saved warmup's, first */
+    unsigned stats;       /* STAT_BIT mask of the statistics in stats.f64 */
     size_t d;
     chain_counts *counts; /* per chain */
+    /* per chain, once its warmup ended; adapt.json in the job dir holds
+     * them (loaded on demand after a restart: job_adaptation_load) */
+    chain_adaptation *adapt;
+    int adapt_loaded;
     job_events *events;
     job_watcher *watchers;
     /* while running */
     dataset *ds;
     model *model;
-    int draws_fd;
+    int draws_fd, stats_fd;
     atomic_int cancel; /* read by the chains between blocks */
     int cancel_requested, interrupted, deleted, preparing;
     char prep_error[256];
@@ -69,6 +82,7 @@ typedef struct chain_report {
     job *job;
     uint32_t chain;
     chain_counts counts;
+    chain_adaptation adapt; /* known: the chain's warmup just ended (moved to the job) */
     struct chain_report *next;
 } chain_report;
 
@@ -120,6 +134,16 @@ void job_watch(job *j, job_watcher *w);
 void job_unwatch(job *j, job_watcher *w);
 void job_notify(job *j);
 void job_draws_path(const job *j, char *buf, size_t cap); /* the raw float64 body */
+void job_stats_path(const job *j, char *buf, size_t cap); /* the statistics' body */
+const char *job_model_name(const job *j);
+
+/* job_adapt.c: each chain's adapted step size and inverse metric, kept in
+ * adapt.json in the job dir. */
+int job_adaptation_save(const job *j);
+void job_adaptation_load(job *j); /* once, after a restart; no file: none known */
+void job_adaptation_remove(const job *j);
+/* {"step_size": x, "metric": "diag", "inv_metric": [...]} or null. */
+json_t *job_adaptation_json(job *j, uint32_t chain);
 
 /* api.c */
 void api_handle(void *app, http_request *req);

@@ -1,13 +1,16 @@
-/* draw_reader.c - a job's draws body encoded on demand as .npy, CSV, JSON or
- * NDJSON: selections, snapshots and follow streams.
+/* draw_reader.c - a job's draws and statistics bodies encoded on demand as
+ * .npy, CSV, JSON, NDJSON or CmdStan CSV: selections, snapshots and follow
+ * streams.
  *
- * One loop drives every format: a reader renders one piece at a time (the
- * opening, one row, the closing) into its pending buffer and hands that out
- * across as many reads as the caller's buffer sizes need. Rows come from a
- * chunk cache over the body, refilled by pread with the span of selected
- * rows one chunk holds. A snapshot is a follow stream whose per-chain
- * limits are fixed and whose visits are unbounded, so both share the row
- * picker.
+ * One loop drives every format: a reader renders one piece at a time (a
+ * comment block, the opening, one row, the closing) into its pending
+ * buffer, or points at the owner's text, and hands that out across as many
+ * reads as the caller's buffer sizes need. Rows come from a chunk cache
+ * over each body, refilled by pread with the span of selected rows one
+ * chunk holds. A snapshot is a follow stream whose per-chain limits are
+ * fixed and whose visits are unbounded, so both share the row picker. JSON
+ * with statistics walks the selection twice: the draws, then the
+ * statistics.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,43 +24,60 @@
 #include "draws_file.h"
 #include "draws_format.h"
 #include "errors.h"
+#include "sampler.h"
 
 #define CHUNK_BYTES (64 * 1024)
 #define NPY_HEADER_MAX 512
 
-enum stage { STAGE_OPEN, STAGE_ROWS, STAGE_CLOSE, STAGE_END };
+enum stage {
+    STAGE_PROLOGUE, /* CmdStan: the owner's prologue */
+    STAGE_OPEN,     /* the .npy header, CSV header, JSON opening */
+    STAGE_ROWS,
+    STAGE_MIDDLE, /* JSON with statistics: between the draws and the statistics */
+    STAGE_ADAPT,  /* CmdStan: the adaptation block, if no row came after the warmup */
+    STAGE_CLOSE,
+    STAGE_END
+};
 enum step { STEP_PIECE, STEP_WAIT, STEP_END, STEP_ERROR };
 
+/* A cache of one body's bytes [off, off + len). */
+typedef struct chunk {
+    int fd;
+    size_t row_bytes;
+    char *data;
+    size_t cap, len;
+    uint64_t off;
+} chunk;
+
 struct draw_reader {
-    int fd; /* borrowed */
-    uint32_t chains;
-    uint64_t samples;
-    size_t d, row_bytes;
+    draw_body body;
     draw_selection sel;
-    draw_format fmt;
-    int follow;
+    draw_output out;
+    draws_layout layout;
     uint32_t first_chain, nchains; /* the selected chains, consecutive */
 
     /* What may be sent, in selected rows per selected chain. */
     int known, finished;
     uint64_t rows;   /* snapshot: rows per chain */
     uint64_t *limit; /* per selected chain: rows that may be sent */
-    uint64_t *sent;  /* per selected chain: rows sent */
+    uint64_t *sent;  /* per selected chain: rows sent in this pass */
 
     /* Where the output stands. */
     enum stage stage;
+    int pass;              /* JSON: 0 the draws, 1 the statistics */
+    int adaptation_sent;   /* CmdStan */
     uint32_t visit;        /* the selected chain being visited */
     uint64_t visit_left;   /* rows the visit may still send */
     uint64_t visit_budget; /* rows one visit may send */
     int failed;
 
-    char *chunk; /* cache of body bytes [chunk_off, chunk_off + chunk_len) */
-    size_t chunk_cap, chunk_len;
-    uint64_t chunk_off;
-    double *row;
+    chunk draws, stats;
+    double *theta, *stat_row;
 
-    char *pending; /* a rendered piece: bytes [pending_pos, pending_len) are unsent */
-    size_t pending_cap, pending_len, pending_pos;
+    char *pending; /* rendered pieces go here */
+    size_t pending_cap;
+    const char *piece; /* the piece being handed out: pending or the owner's text */
+    size_t piece_len, piece_pos;
 };
 
 const char *draw_format_content_type(draw_format fmt) {
@@ -70,6 +90,8 @@ const char *draw_format_content_type(draw_format fmt) {
         return "application/json";
     case DRAW_NDJSON:
         return "application/x-ndjson";
+    case DRAW_CMDSTAN:
+        return "text/csv";
     }
     return NULL;
 }
@@ -143,63 +165,104 @@ static uint64_t selected_below(const draw_selection *sel, uint64_t below) {
 
 /* ---- opening and closing ---- */
 
-/* chains x samples x d float64 must be addressable with an off_t. */
-static int shape_fits(uint32_t chains, uint64_t samples, size_t d) {
-    if (chains == 0 || samples == 0 || d == 0) return 0;
+/* chains x rows x width float64 must be addressable with an off_t. */
+static int shape_fits(uint32_t chains, uint64_t rows, size_t width) {
+    if (chains == 0 || rows == 0 || width == 0) return 0;
     uint64_t limit = (uint64_t)INT64_MAX / sizeof(double);
-    return samples <= limit / chains && d <= limit / (chains * samples);
+    return rows <= limit / chains && width <= limit / (chains * rows);
 }
 
 /* Rows of one chain that one chunk read spans: at least one. */
-static uint64_t rows_per_chunk(const draw_reader *r) {
-    return 1 + (r->chunk_cap - r->row_bytes) / r->row_bytes / r->sel.thin;
+static uint64_t rows_per_chunk(const chunk *c, uint64_t thin) {
+    return 1 + (c->cap - c->row_bytes) / c->row_bytes / thin;
+}
+
+static int chunk_init(chunk *c, int fd, size_t row_bytes) {
+    c->fd = fd;
+    c->row_bytes = row_bytes;
+    c->cap = row_bytes > CHUNK_BYTES ? row_bytes : CHUNK_BYTES;
+    c->data = malloc(c->cap);
+    return c->data ? MCMC_OK : MCMC_ENOMEM;
+}
+
+static unsigned stats_out(const draw_reader *r) {
+    return r->out.with_stats || r->out.fmt == DRAW_CMDSTAN ? chain_stat_count(r->body.stats) : 0;
 }
 
 static int allocate_buffers(draw_reader *r) {
-    r->chunk_cap = r->row_bytes > CHUNK_BYTES ? r->row_bytes : CHUNK_BYTES;
-    r->pending_cap = draws_render_max(r->d);
+    unsigned nstats = stats_out(r);
+    r->pending_cap = draws_layout_max(&r->layout);
+    if (r->pending_cap == SIZE_MAX) return MCMC_ENOMEM;
     if (r->pending_cap < NPY_HEADER_MAX) r->pending_cap = NPY_HEADER_MAX;
     r->limit = calloc(r->nchains, sizeof *r->limit);
     r->sent = calloc(r->nchains, sizeof *r->sent);
-    r->chunk = malloc(r->chunk_cap);
-    r->row = malloc(r->row_bytes);
+    r->theta = malloc(r->body.d * sizeof(double));
+    r->stat_row = malloc((nstats ? nstats : 1) * sizeof(double));
     r->pending = malloc(r->pending_cap);
-    return r->limit && r->sent && r->chunk && r->row && r->pending ? MCMC_OK : MCMC_ENOMEM;
+    int rc = r->limit && r->sent && r->theta && r->stat_row && r->pending ? MCMC_OK : MCMC_ENOMEM;
+    if (rc == MCMC_OK) rc = chunk_init(&r->draws, r->body.draws_fd, r->body.d * sizeof(double));
+    if (rc == MCMC_OK && nstats)
+        rc = chunk_init(&r->stats, r->body.stats_fd, nstats * sizeof(double));
+    return rc;
 }
 
-int draw_reader_open(draw_reader **out, int fd, uint32_t chains, uint64_t samples, size_t d,
-                     const draw_selection *sel, draw_format fmt, int follow) {
+static int output_fits(const draw_body *b, const draw_selection *sel, const draw_output *o) {
+    if (!draw_format_content_type(o->fmt) || (o->follow && o->fmt != DRAW_NDJSON)) return 0;
+    int wants_stats = o->fmt == DRAW_CMDSTAN || (o->with_stats && o->fmt != DRAW_NPY);
+    if (o->with_stats && o->fmt == DRAW_NPY) return 0;
+    if (wants_stats && (b->stats_fd < 0 || chain_stat_count(b->stats) == 0 ||
+                        !shape_fits(b->chains, b->rows, chain_stat_count(b->stats))))
+        return 0;
+    return o->fmt != DRAW_CMDSTAN || sel->chain != DRAW_ALL_CHAINS || b->chains == 1;
+}
+
+int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_selection *sel,
+                          const draw_output *o) {
     if (!out) return MCMC_EINVAL;
     *out = NULL;
-    draw_selection all = {.chain = DRAW_ALL_CHAINS, .start = 0, .stop = samples, .thin = 1};
+    draw_selection all = {.chain = DRAW_ALL_CHAINS, .start = 0, .stop = body->rows, .thin = 1};
     if (!sel) sel = &all;
-    if (fd < 0 || !shape_fits(chains, samples, d) || !draw_format_content_type(fmt) ||
-        (follow && fmt != DRAW_NDJSON) || draw_selection_check(sel, chains, samples, NULL, 0))
+    if (body->draws_fd < 0 || !shape_fits(body->chains, body->rows, body->d) ||
+        body->warmup_rows > body->rows ||
+        draw_selection_check(sel, body->chains, body->rows, NULL, 0) || !output_fits(body, sel, o))
         return MCMC_EINVAL;
     draw_reader *r = calloc(1, sizeof *r);
     if (!r) return MCMC_ENOMEM;
-    *r = (draw_reader){.fd = fd, .chains = chains, .samples = samples, .d = d, .sel = *sel};
-    r->row_bytes = d * sizeof(double);
-    r->fmt = fmt;
-    r->follow = !!follow;
+    *r = (draw_reader){.body = *body, .sel = *sel, .out = *o};
+    r->out.follow = !!o->follow;
+    r->layout = (draws_layout){.d = body->d,
+                               .names = body->names,
+                               .stats = stats_out(r) ? body->stats : 0,
+                               .warmup = o->fmt != DRAW_CMDSTAN && body->warmup_rows > 0};
     r->first_chain = sel->chain == DRAW_ALL_CHAINS ? 0 : sel->chain;
-    r->nchains = sel->chain == DRAW_ALL_CHAINS ? chains : 1;
+    r->nchains = sel->chain == DRAW_ALL_CHAINS ? body->chains : 1;
+    r->draws.fd = r->stats.fd = -1;
     if (allocate_buffers(r) != MCMC_OK) {
         draw_reader_free(r);
         return MCMC_ENOMEM;
     }
-    r->visit_budget = follow ? rows_per_chunk(r) : UINT64_MAX;
+    r->visit_budget = o->follow ? rows_per_chunk(&r->draws, sel->thin) : UINT64_MAX;
     r->visit_left = r->visit_budget;
+    r->stage = o->fmt == DRAW_CMDSTAN ? STAGE_PROLOGUE : STAGE_OPEN;
     *out = r;
     return MCMC_OK;
+}
+
+int draw_reader_open(draw_reader **out, int fd, uint32_t chains, uint64_t samples, size_t d,
+                     const draw_selection *sel, draw_format fmt, int follow) {
+    draw_body body = {.draws_fd = fd, .stats_fd = -1, .chains = chains, .rows = samples, .d = d};
+    draw_output o = {.fmt = fmt, .follow = follow};
+    return draw_reader_open_body(out, &body, sel, &o);
 }
 
 void draw_reader_free(draw_reader *r) {
     if (!r) return;
     free(r->limit);
     free(r->sent);
-    free(r->chunk);
-    free(r->row);
+    free(r->draws.data);
+    free(r->stats.data);
+    free(r->theta);
+    free(r->stat_row);
     free(r->pending);
     free(r);
 }
@@ -217,55 +280,58 @@ static void fix_snapshot(draw_reader *r) {
 }
 
 void draw_reader_set_available(draw_reader *r, const uint64_t *avail_per_chain, int job_finished) {
-    if (!r || !avail_per_chain || (r->known && !r->follow)) return;
+    if (!r || !avail_per_chain || (r->known && !r->out.follow)) return;
     for (uint32_t k = 0; k < r->nchains; k++) {
         uint64_t avail = avail_per_chain[r->first_chain + k];
-        uint64_t rows = selected_below(&r->sel, avail < r->samples ? avail : r->samples);
+        uint64_t rows = selected_below(&r->sel, avail < r->body.rows ? avail : r->body.rows);
         if (rows > r->limit[k]) r->limit[k] = rows;
     }
     if (job_finished) r->finished = 1;
-    if (!r->follow) fix_snapshot(r);
+    if (!r->out.follow) fix_snapshot(r);
     r->known = 1;
 }
 
 uint64_t draw_reader_content_length(const draw_reader *r) {
-    if (r->fmt != DRAW_NPY || !r->known) return UINT64_MAX;
+    if (r->out.fmt != DRAW_NPY || !r->known) return UINT64_MAX;
     char header[NPY_HEADER_MAX];
-    uint64_t shape[3] = {r->nchains, r->rows, r->d};
-    return npy_header(header, sizeof header, shape, 3) + r->nchains * r->rows * r->row_bytes;
+    uint64_t shape[3] = {r->nchains, r->rows, r->body.d};
+    return npy_header(header, sizeof header, shape, 3) + r->nchains * r->rows * r->draws.row_bytes;
 }
 
-/* ---- rows from the body ---- */
-
-static uint64_t body_offset(const draw_reader *r, uint32_t chain, uint64_t draw) {
-    return ((uint64_t)chain * r->samples + draw) * r->row_bytes;
-}
+/* ---- rows from the bodies ---- */
 
 /* Reads, from the row at off on, as many of the `left` selected rows of
  * its chain as one chunk holds. */
-static int fill_chunk(draw_reader *r, uint64_t off, uint64_t left) {
-    uint64_t rows = rows_per_chunk(r);
+static int fill_chunk(chunk *c, uint64_t thin, uint64_t off, uint64_t left) {
+    uint64_t rows = rows_per_chunk(c, thin);
     if (rows > left) rows = left;
-    size_t len = (size_t)(((rows - 1) * r->sel.thin + 1) * r->row_bytes);
-    r->chunk_len = 0;
+    size_t len = (size_t)(((rows - 1) * thin + 1) * c->row_bytes);
+    c->len = 0;
     for (size_t got = 0; got < len;) {
-        ssize_t n = pread(r->fd, r->chunk + got, len - got, (off_t)(off + got));
+        ssize_t n = pread(c->fd, c->data + got, len - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return MCMC_EIO; /* a row said to be there is not */
         got += (size_t)n;
     }
-    r->chunk_off = off;
-    r->chunk_len = len;
+    c->off = off;
+    c->len = len;
     return MCMC_OK;
 }
 
-/* The bytes of the next row of selected chain k, read through the cache. */
-static const char *load_row(draw_reader *r, uint32_t k) {
-    uint64_t draw = r->sel.start + r->sent[k] * r->sel.thin;
-    uint64_t off = body_offset(r, r->first_chain + k, draw);
-    int cached = off >= r->chunk_off && off - r->chunk_off + r->row_bytes <= r->chunk_len;
-    if (!cached && fill_chunk(r, off, r->limit[k] - r->sent[k]) != MCMC_OK) return NULL;
-    return r->chunk + (off - r->chunk_off);
+/* The draw that goes next from selected chain k. */
+static uint64_t next_draw(const draw_reader *r, uint32_t k) {
+    return r->sel.start + r->sent[k] * r->sel.thin;
+}
+
+/* Copies the next row of selected chain k from c's body into dst. */
+static int load_row(draw_reader *r, chunk *c, uint32_t k, double *dst) {
+    uint64_t row = (uint64_t)(r->first_chain + k) * r->body.rows + next_draw(r, k);
+    uint64_t off = row * c->row_bytes;
+    int cached = c->len && off >= c->off && off - c->off + c->row_bytes <= c->len;
+    if (!cached && fill_chunk(c, r->sel.thin, off, r->limit[k] - r->sent[k]) != MCMC_OK)
+        return MCMC_EIO;
+    memcpy(dst, c->data + (off - c->off), c->row_bytes);
+    return MCMC_OK;
 }
 
 /* The selected chain whose row goes next, visiting chains in turn. With
@@ -284,84 +350,174 @@ static enum step pick_chain(draw_reader *r, uint32_t *k) {
         at = at + 1 < r->nchains ? at + 1 : 0;
         left = r->visit_budget;
     }
-    return r->follow && !r->finished ? STEP_WAIT : STEP_END;
+    return r->out.follow && !r->finished ? STEP_WAIT : STEP_END;
 }
 
 /* ---- rendering ---- */
 
+static void set_piece(draw_reader *r, const char *text, size_t len) {
+    r->piece = text;
+    r->piece_len = len;
+    r->piece_pos = 0;
+}
+
+static void set_text(draw_reader *r, const char *text) {
+    set_piece(r, text ? text : "", text ? strlen(text) : 0);
+}
+
+static void set_rendered(draw_reader *r, size_t len) {
+    set_piece(r, r->pending, len);
+}
+
+/* JSON's "warmup_draws": the selected rows below warmup_rows, of those sent. */
+static uint64_t warmup_rows_out(const draw_reader *r) {
+    uint64_t w = selected_below(&r->sel, r->body.warmup_rows);
+    return w < r->rows ? w : r->rows;
+}
+
 static size_t render_opening(draw_reader *r) {
     char *buf = r->pending;
     size_t cap = r->pending_cap;
-    uint64_t shape[3] = {r->nchains, r->rows, r->d};
-    switch (r->fmt) {
+    uint64_t shape[3] = {r->nchains, r->rows, r->body.d};
+    switch (r->out.fmt) {
     case DRAW_NPY:
         return npy_header(buf, cap, shape, 3);
     case DRAW_CSV:
-        return draws_render_csv_header(buf, cap, r->d);
+        return draws_render_csv_header_of(buf, cap, &r->layout);
     case DRAW_JSON:
-        return draws_render_json_open(buf, cap, r->nchains, r->rows, r->d);
+        return draws_render_json_open_of(buf, cap, &r->layout, r->nchains, r->rows,
+                                         warmup_rows_out(r));
+    case DRAW_CMDSTAN:
+        return draws_render_cmdstan_header(buf, cap, &r->layout);
     case DRAW_NDJSON:
         return 0;
     }
     return 0;
 }
 
-static size_t render_row(draw_reader *r, uint32_t k, const char *bytes) {
-    if (r->fmt == DRAW_NPY) { /* the body is little-endian, as '<f8' is */
-        memcpy(r->pending, bytes, r->row_bytes);
-        return r->row_bytes;
-    }
-    memcpy(r->row, bytes, r->row_bytes);
-    uint32_t chain = r->first_chain + k;
-    uint64_t draw = r->sel.start + r->sent[k] * r->sel.thin;
+/* Loads what the row of selected chain k needs and renders it. */
+static int render_row(draw_reader *r, uint32_t k, size_t *len) {
+    int json_stats = r->out.fmt == DRAW_JSON && r->pass == 1;
+    if (!json_stats && load_row(r, &r->draws, k, r->theta) != MCMC_OK) return MCMC_EIO;
+    if ((json_stats || (r->layout.stats && r->out.fmt != DRAW_JSON)) &&
+        load_row(r, &r->stats, k, r->stat_row) != MCMC_OK)
+        return MCMC_EIO;
     char *buf = r->pending;
     size_t cap = r->pending_cap;
-    if (r->fmt == DRAW_CSV) return draws_render_csv_row(buf, cap, chain, draw, r->row, r->d);
-    if (r->fmt == DRAW_NDJSON) return draws_render_ndjson_row(buf, cap, chain, draw, r->row, r->d);
-    unsigned place = (k == 0 ? DRAWS_JSON_FIRST_CHAIN : 0) |
-                     (r->sent[k] == 0 ? DRAWS_JSON_FIRST_ROW : 0) |
-                     (r->sent[k] + 1 == r->rows ? DRAWS_JSON_LAST_ROW : 0);
-    return draws_render_json_row(buf, cap, r->row, r->d, place);
+    draws_row row = {.chain = r->first_chain + k,
+                     .draw = next_draw(r, k),
+                     .stats = r->stat_row,
+                     .theta = r->theta};
+    row.warmup = row.draw < r->body.warmup_rows;
+    switch (r->out.fmt) {
+    case DRAW_NPY: /* the body is little-endian, as '<f8' is */
+        memcpy(buf, r->theta, r->draws.row_bytes);
+        *len = r->draws.row_bytes;
+        break;
+    case DRAW_CSV:
+        *len = draws_render_csv_row_of(buf, cap, &r->layout, &row);
+        break;
+    case DRAW_NDJSON:
+        *len = draws_render_ndjson_row_of(buf, cap, &r->layout, &row);
+        break;
+    case DRAW_CMDSTAN:
+        *len = draws_render_cmdstan_row(buf, cap, &r->layout, &row);
+        break;
+    case DRAW_JSON: {
+        unsigned place = (k == 0 ? DRAWS_JSON_FIRST_CHAIN : 0) |
+                         (r->sent[k] == 0 ? DRAWS_JSON_FIRST_ROW : 0) |
+                         (r->sent[k] + 1 == r->rows ? DRAWS_JSON_LAST_ROW : 0);
+        *len = json_stats
+                   ? draws_render_json_row(buf, cap, r->stat_row, r->stats.row_bytes / 8, place)
+                   : draws_render_json_row(buf, cap, r->theta, r->body.d, place);
+        break;
+    }
+    }
+    return MCMC_OK;
 }
 
 /* JSON with no rows: one [] per chain, the visit walking the chains. */
 static enum step render_empty_chain(draw_reader *r) {
     if (r->visit >= r->nchains) return STEP_END;
-    r->pending_len = draws_render_json_empty_chain(r->pending, r->pending_cap, r->visit == 0);
+    set_rendered(r, draws_render_json_empty_chain(r->pending, r->pending_cap, r->visit == 0));
     r->visit++;
     return STEP_PIECE;
 }
 
+/* CmdStan: the adaptation block goes before the first post-warmup row. */
+static int adaptation_due(const draw_reader *r) {
+    return r->out.fmt == DRAW_CMDSTAN && !r->adaptation_sent && r->sent[0] < r->limit[0] &&
+           next_draw(r, 0) >= r->body.warmup_rows;
+}
+
 static enum step render_next_row(draw_reader *r) {
-    if (r->fmt == DRAW_JSON && r->rows == 0) return render_empty_chain(r);
+    if (r->out.fmt == DRAW_JSON && r->rows == 0) return render_empty_chain(r);
+    if (adaptation_due(r)) {
+        r->adaptation_sent = 1;
+        set_text(r, r->out.adaptation);
+        return STEP_PIECE;
+    }
     uint32_t k;
     enum step step = pick_chain(r, &k);
     if (step != STEP_PIECE) return step;
-    const char *bytes = load_row(r, k);
-    if (!bytes) return STEP_ERROR;
-    r->pending_len = render_row(r, k, bytes);
+    size_t len = 0;
+    if (render_row(r, k, &len) != MCMC_OK) return STEP_ERROR;
+    set_rendered(r, len);
     r->sent[k]++;
     return STEP_PIECE;
 }
 
-/* Renders the next piece into pending; a piece may be empty. */
+/* The statistics' pass of JSON: the same selection again. */
+static void start_stats_pass(draw_reader *r) {
+    r->pass = 1;
+    memset(r->sent, 0, r->nchains * sizeof *r->sent);
+    r->visit = 0;
+    r->visit_left = r->visit_budget;
+    set_rendered(r, draws_render_json_stats_open(r->pending, r->pending_cap, &r->layout));
+}
+
+static enum stage after_rows(const draw_reader *r) {
+    if (r->out.fmt == DRAW_JSON && r->layout.stats && r->pass == 0) return STAGE_MIDDLE;
+    return r->out.fmt == DRAW_CMDSTAN ? STAGE_ADAPT : STAGE_CLOSE;
+}
+
+static void render_close(draw_reader *r) {
+    if (r->out.fmt == DRAW_JSON)
+        set_rendered(r, draws_render_json_close(r->pending, r->pending_cap));
+    else if (r->out.fmt == DRAW_CMDSTAN)
+        set_text(r, r->out.epilogue);
+}
+
+/* Renders the next piece; a piece may be empty. */
 static enum step render_next(draw_reader *r) {
-    r->pending_pos = r->pending_len = 0;
+    set_piece(r, r->pending, 0);
     if (r->failed) return STEP_ERROR;
     if (!r->known) return STEP_WAIT;
     enum step step = STEP_PIECE;
     switch (r->stage) {
+    case STAGE_PROLOGUE:
+        set_text(r, r->out.prologue);
+        r->stage = STAGE_OPEN;
+        break;
     case STAGE_OPEN:
-        r->pending_len = render_opening(r);
+        set_rendered(r, render_opening(r));
         r->stage = STAGE_ROWS;
         break;
     case STAGE_ROWS:
         step = render_next_row(r);
-        if (step == STEP_END) r->stage = STAGE_CLOSE, step = STEP_PIECE;
+        if (step == STEP_END) r->stage = after_rows(r), step = STEP_PIECE;
+        break;
+    case STAGE_MIDDLE:
+        start_stats_pass(r);
+        r->stage = STAGE_ROWS;
+        break;
+    case STAGE_ADAPT: /* no post-warmup row came: the block still belongs before the end */
+        if (!r->adaptation_sent) set_text(r, r->out.adaptation);
+        r->adaptation_sent = 1;
+        r->stage = STAGE_CLOSE;
         break;
     case STAGE_CLOSE:
-        if (r->fmt == DRAW_JSON)
-            r->pending_len = draws_render_json_close(r->pending, r->pending_cap);
+        render_close(r);
         r->stage = STAGE_END;
         break;
     case STAGE_END:
@@ -377,11 +533,11 @@ ssize_t draw_reader_read(draw_reader *r, char *buf, size_t max) {
     if (max > SSIZE_MAX) max = SSIZE_MAX;
     size_t done = 0;
     while (done < max) {
-        size_t unsent = r->pending_len - r->pending_pos;
+        size_t unsent = r->piece_len - r->piece_pos;
         if (unsent > 0) {
             size_t n = unsent < max - done ? unsent : max - done;
-            memcpy(buf + done, r->pending + r->pending_pos, n);
-            r->pending_pos += n;
+            memcpy(buf + done, r->piece + r->piece_pos, n);
+            r->piece_pos += n;
             done += n;
             continue;
         }

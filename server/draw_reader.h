@@ -1,13 +1,28 @@
 /* draw_reader.h - the body of GET /v1/jobs/{id}/draws: an incremental
- * encoder of a job's draws as .npy, CSV, JSON or NDJSON, driven by the
- * HTTP layer's content-reader callback a buffer at a time.
+ * encoder of a job's draws (and, when asked, the sampler's per-iteration
+ * statistics) as .npy, CSV, JSON, NDJSON or CmdStan CSV, driven by the HTTP
+ * layer's content-reader callback a buffer at a time.
  *
  * The source is a job's raw draws body: float64 (little-endian) at byte
  * offset ((c * samples + i) * d + j) * 8 for chain c, draw i, parameter j,
- * of which the owner says, per chain, how many leading draws are written
- * (draw_reader_set_available). The reader pread()s it in 64 KiB chunks and
- * keeps at most one rendered row pending, so memory does not grow with the
- * job, and any buffer size, even 1 byte, gives the same bytes.
+ * and beside it its statistics body, the same with nstats columns (STAT
+ * order), of which the owner says, per chain, how many leading draws are
+ * written (draw_reader_set_available). The reader pread()s them in 64 KiB
+ * chunks and keeps at most one rendered row pending, so memory does not
+ * grow with the job, and any buffer size, even 1 byte, gives the same
+ * bytes.
+ *
+ * Saved warmup draws are the first warmup_rows draws of each chain. When a
+ * job has them, CSV rows carry a warmup column (0/1), NDJSON rows a
+ * "warmup" field and JSON a "warmup_draws" count (the leading rows of each
+ * chain in the array that are warmup).
+ *
+ * Statistics (with_stats): CSV gets CmdStan's columns (lp__, ...) after
+ * chain and draw, NDJSON rows get them as fields before "theta", JSON gets
+ * "stat_names" and a "stats" array shaped like "draws" after it. CmdStan
+ * CSV (one chain) always has them: the owner's prologue, the header, the
+ * rows with the owner's adaptation block before the first post-warmup row
+ * (or at the end when none follows), then the owner's epilogue.
  *
  * A selection picks one chain or all, and draws start, start + thin, ...
  * below stop. In the output the chain and draw of a row (CSV columns,
@@ -42,10 +57,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-typedef enum draw_format { DRAW_NPY = 0, DRAW_CSV, DRAW_JSON, DRAW_NDJSON } draw_format;
+typedef enum draw_format {
+    DRAW_NPY = 0,
+    DRAW_CSV,
+    DRAW_JSON,
+    DRAW_NDJSON,
+    DRAW_CMDSTAN
+} draw_format;
 
 /* "application/x-npy", "text/csv", "application/json",
- * "application/x-ndjson"; NULL for an unknown format. */
+ * "application/x-ndjson", "text/csv" (CmdStan); NULL for an unknown
+ * format. */
 const char *draw_format_content_type(draw_format fmt);
 
 #define DRAW_ALL_CHAINS UINT32_MAX
@@ -88,10 +110,35 @@ int draw_selection_check(const draw_selection *sel, uint32_t chains, uint64_t sa
 
 typedef struct draw_reader draw_reader;
 
-/* A reader of fd (borrowed: it must stay open until draw_reader_free) for
- * a job of chains x samples x d. sel NULL means everything. Follow needs
- * DRAW_NDJSON. MCMC_OK, MCMC_EINVAL (bad shape, selection or format) or
- * MCMC_ENOMEM; *out is NULL on failure. */
+/* What a reader reads. Everything is borrowed until draw_reader_free. */
+typedef struct draw_body {
+    int draws_fd; /* chains x rows x d float64 */
+    int stats_fd; /* chains x rows x nstats float64; -1: none */
+    uint32_t chains;
+    uint64_t rows;        /* kept draws per chain (the job's samples) */
+    uint64_t warmup_rows; /* of those, the saved warmup's, first */
+    size_t d;
+    unsigned stats;           /* STAT_BIT mask of stats_fd's columns */
+    const char *const *names; /* d parameter names; NULL: theta.1..theta.d */
+} draw_body;
+
+/* What it writes. */
+typedef struct draw_output {
+    draw_format fmt;
+    int follow;     /* NDJSON only */
+    int with_stats; /* CSV, JSON, NDJSON: the statistics too (needs stats_fd) */
+    /* DRAW_CMDSTAN: comment blocks (cmdstan_text.h); NULL leaves one out */
+    const char *prologue, *adaptation, *epilogue;
+} draw_output;
+
+/* A reader of body for the selection sel (NULL: everything). DRAW_CMDSTAN
+ * needs one chain (sel->chain, or a job of one chain). MCMC_OK, MCMC_EINVAL
+ * (bad shape, selection or output) or MCMC_ENOMEM; *out is NULL on
+ * failure. */
+int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_selection *sel,
+                          const draw_output *o);
+/* The plain case: fd's draws, no statistics, no warmup rows. Follow needs
+ * DRAW_NDJSON. */
 int draw_reader_open(draw_reader **out, int fd, uint32_t chains, uint64_t samples, size_t d,
                      const draw_selection *sel, draw_format fmt, int follow);
 

@@ -4,13 +4,15 @@
  * finish, cancel, delete, and restore after a restart.
  *
  * Threads: everything here runs on the loop thread except chain_work and
- * the block callback it drives, which write draws straight into the job's
- * draws file (pwrite at their final offset) and queue a small report for
- * the loop under reports_lock, once per block.
+ * the block callback it drives, which write draws and statistics straight
+ * into the job's files (draws.f64, stats.f64: pwrite at their final offset)
+ * and queue a small report for the loop under reports_lock, once per block
+ * (with the chain's adaptation, once, when its warmup ends).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api_util.h"
 #include "app.h"
 #include "dataset_store.h"
 #include "errors.h"
@@ -101,13 +104,17 @@ static void job_release_run_state(job *j) {
     j->model = NULL;
     j->ds = NULL;
     if (j->draws_fd >= 0) close(j->draws_fd);
-    j->draws_fd = -1;
+    if (j->stats_fd >= 0) close(j->stats_fd);
+    j->draws_fd = j->stats_fd = -1;
 }
 
 static void job_free(job *j) {
     job_release_run_state(j);
     job_spec_free(&j->spec);
     job_events_free(j->events);
+    for (uint32_t c = 0; j->adapt && c < j->chains; c++)
+        chain_adaptation_clear(&j->adapt[c]);
+    free(j->adapt);
     free(j->counts);
     free(j->spec_json);
     free(j->error);
@@ -118,15 +125,20 @@ static job *job_new(app *a, const char *id, job_spec *spec, uint64_t base_seq) {
     job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->app = a;
-    j->draws_fd = -1;
+    j->draws_fd = j->stats_fd = -1;
     snprintf(j->id, sizeof j->id, "%s", id);
     j->spec = *spec; /* takes ownership of spec's arrays */
     memset(spec, 0, sizeof *spec);
     j->chains = j->spec.chain.chains;
-    j->samples = j->spec.chain.num_samples;
+    j->samples = chain_kept_draws(&j->spec.chain);
+    j->warmup_rows = chain_kept_warmup(&j->spec.chain);
+    j->stats = chain_config_stats(&j->spec.chain);
     j->counts = calloc(j->chains, sizeof *j->counts);
+    j->adapt = calloc(j->chains, sizeof *j->adapt);
     j->events = job_events_new(id, j->chains, base_seq, 256);
-    if (!j->counts || !j->events) {
+    for (uint32_t c = 0; j->counts && c < j->chains; c++)
+        j->counts[c].nonfinite_at = UINT64_MAX;
+    if (!j->counts || !j->adapt || !j->events) {
         job_free(j);
         return NULL;
     }
@@ -151,6 +163,26 @@ void job_draws_path(const job *j, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/%s/draws.f64", j->app->jobs_dir, j->id);
 }
 
+void job_stats_path(const job *j, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%s/stats.f64", j->app->jobs_dir, j->id);
+}
+
+const char *job_model_name(const job *j) {
+    return j->spec.model == SPEC_MODEL_GAUSSIAN ? "gaussian" : "logistic_regression";
+}
+
+/* Opens (creating) a body of chains x samples x width float64, sized
+ * (sparse) for every row; -1 on failure. */
+static int open_body(const job *j, const char *path, size_t width, int flags) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | flags, 0644);
+    off_t size = (off_t)((uint64_t)j->chains * j->samples * width * sizeof(double));
+    if (fd >= 0 && ftruncate(fd, size) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 static void job_remove_files(const job *j) {
     char dir[4400];
     job_dir(j, dir, sizeof dir);
@@ -162,18 +194,20 @@ static void job_remove_files(const job *j) {
     rmdir(dir);
 }
 
-/* The job's directory and its draws file, sized (sparse) for every draw,
- * so that readers can open it from the start. */
+/* The job's directory, its draws file and its statistics file, sized
+ * (sparse) for every draw, so that readers can open them from the start. */
 static int job_create_files(const job *j) {
     char dir[4400], path[4500];
     job_dir(j, dir, sizeof dir);
-    job_draws_path(j, path, sizeof path);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    off_t size = (off_t)((uint64_t)j->chains * j->samples * j->d * sizeof(double));
-    int rc = fd >= 0 && ftruncate(fd, size) == 0 ? 0 : -1;
+    job_draws_path(j, path, sizeof path);
+    int fd = open_body(j, path, j->d, O_TRUNC);
+    if (fd < 0) return -1;
+    close(fd);
+    job_stats_path(j, path, sizeof path);
+    fd = open_body(j, path, chain_stat_count(j->stats), O_TRUNC);
     if (fd >= 0) close(fd);
-    return rc;
+    return fd >= 0 ? 0 : -1;
 }
 
 /* A random id: 96 bits as 24 hex characters. */
@@ -214,10 +248,18 @@ static char *progress_json(const job *j) {
     json_t *arr = json_array();
     for (uint32_t c = 0; arr && c < j->chains; c++) {
         const chain_counts *k = &j->counts[c];
-        json_array_append_new(
-            arr, json_pack("{s:I, s:I, s:I, s:I, s:f}", "iter", (json_int_t)k->iter, "accepted",
-                           (json_int_t)k->accepted, "draws", (json_int_t)k->draws, "grad_evals",
-                           (json_int_t)k->grad_evals, "elapsed", k->elapsed));
+        json_t *o =
+            json_pack("{s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:o, s:b}", "iter", (json_int_t)k->iter,
+                      "accepted", (json_int_t)k->accepted, "draws", (json_int_t)k->draws,
+                      "grad_evals", (json_int_t)k->grad_evals, "elapsed", k->elapsed, "divergent",
+                      (json_int_t)k->divergent, "warmup_elapsed", k->warmup_elapsed, "step_size",
+                      json_number_or_null(k->step_size), "warmup", k->warmup);
+        if (o && k->nonfinite)
+            json_object_set_new(o, "nonfinite_at",
+                                k->nonfinite_at == UINT64_MAX
+                                    ? json_null()
+                                    : json_integer((json_int_t)k->nonfinite_at));
+        json_array_append_new(arr, o);
     }
     char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
     json_decref(arr);
@@ -234,6 +276,13 @@ static void progress_restore(job *j, const char *text) {
         k->draws = (uint64_t)json_integer_value(json_object_get(o, "draws"));
         k->grad_evals = (uint64_t)json_integer_value(json_object_get(o, "grad_evals"));
         k->elapsed = json_number_value(json_object_get(o, "elapsed"));
+        k->divergent = (uint64_t)json_integer_value(json_object_get(o, "divergent"));
+        k->warmup_elapsed = json_number_value(json_object_get(o, "warmup_elapsed"));
+        json_t *step = json_object_get(o, "step_size"), *bad = json_object_get(o, "nonfinite_at");
+        k->step_size = json_is_number(step) ? json_number_value(step) : NAN;
+        k->warmup = json_is_true(json_object_get(o, "warmup"));
+        k->nonfinite = bad != NULL;
+        k->nonfinite_at = json_is_integer(bad) ? (uint64_t)json_integer_value(bad) : UINT64_MAX;
     }
     json_decref(arr);
 }
@@ -260,6 +309,7 @@ static void job_set_error(job *j, const char *msg) {
 static void job_finish(job *j, registry_job_state st, const char *error) {
     app *a = j->app;
     if (j->draws_fd >= 0) fdatasync(j->draws_fd);
+    if (j->stats_fd >= 0) fdatasync(j->stats_fd);
     job_release_run_state(j);
     job_set_error(j, error);
     persist_progress(j, 1); /* the done event below */
@@ -274,6 +324,32 @@ static void job_finish(job *j, registry_job_state st, const char *error) {
     job_notify(j);
 }
 
+/* "chain 2 went non-finite at draw 1234" for the first chain that did
+ * (draws are the job's own indices, warmup rows included), and how many
+ * more did. */
+static void nonfinite_message(const job *j, char *buf, size_t cap) {
+    uint32_t first = UINT32_MAX, more = 0;
+    for (uint32_t c = 0; c < j->chains; c++)
+        if (j->counts[c].nonfinite) {
+            if (first == UINT32_MAX)
+                first = c;
+            else
+                more++;
+        }
+    if (first == UINT32_MAX) {
+        snprintf(buf, cap, "%s", mcmc_status_str(MCMC_ENONFINITE));
+        return;
+    }
+    const chain_counts *k = &j->counts[first];
+    int n = k->nonfinite_at == UINT64_MAX
+                ? snprintf(buf, cap, "chain %u went non-finite in warmup iteration %llu", first,
+                           (unsigned long long)k->iter)
+                : snprintf(buf, cap, "chain %u went non-finite at draw %llu", first,
+                           (unsigned long long)k->nonfinite_at);
+    if (more && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " (and %u more chain%s)", more, more > 1 ? "s" : "");
+}
+
 /* All chains have returned: decide how the job ended. */
 static void job_chains_finished(job *j) {
     if (j->interrupted) { /* shutdown: stays "running" on disk, rerun at restart */
@@ -281,22 +357,37 @@ static void job_chains_finished(job *j) {
         persist_progress(j, 0);
         return;
     }
-    if (j->cancel_requested)
+    char msg[160];
+    if (j->cancel_requested) {
         job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
-    else if (j->chain_rc != MCMC_OK)
+    } else if (j->chain_rc == MCMC_ENONFINITE) {
+        nonfinite_message(j, msg, sizeof msg);
+        job_finish(j, REGISTRY_JOB_FAILED, msg);
+    } else if (j->chain_rc != MCMC_OK) {
         job_finish(j, REGISTRY_JOB_FAILED, mcmc_status_str(j->chain_rc));
-    else
+    } else {
         job_finish(j, REGISTRY_JOB_SUCCEEDED, NULL);
+    }
 }
 
 /* --- reports from workers ------------------------------------------------ */
 
-static void report_apply(app *a, const chain_report *r) {
+/* Keeps a chain's adaptation (taking r's) and saves them all. */
+static void adaptation_apply(job *j, chain_report *r) {
+    chain_adaptation_clear(&j->adapt[r->chain]);
+    j->adapt[r->chain] = r->adapt;
+    r->adapt = (chain_adaptation){0};
+    j->adapt_loaded = 1;
+    job_adaptation_save(j); /* advisory: a failure loses only the warm start */
+}
+
+static void report_apply(app *a, chain_report *r) {
     job *j = r->job;
     chain_counts *k = &j->counts[r->chain];
     a->draws_total += r->counts.draws - k->draws;
     a->grad_evals_total += r->counts.grad_evals - k->grad_evals;
     *k = r->counts;
+    if (r->adapt.known) adaptation_apply(j, r);
     job_progress p =
         job_progress_from_counts(r->chain, k->iter, chain_total_iterations(&j->spec.chain),
                                  k->accepted, k->draws, k->elapsed);
@@ -315,6 +406,7 @@ void jobs_drain_reports(app *a) {
     while (r) {
         chain_report *next = r->next;
         report_apply(a, r);
+        chain_adaptation_clear(&r->adapt);
         free(r);
         r = next;
     }
@@ -327,31 +419,57 @@ typedef struct chain_task {
     job *job;
     uint32_t chain;
     int rc;
+    int adapt_reported; /* the chain's adaptation went to the loop */
+    int nonfinite;      /* a block said where the chain went non-finite */
+    uint64_t nonfinite_at;
 } chain_task;
 
-/* Worker thread: the block's draws go to their place in the file, and a
- * report goes to the loop. Returns nonzero (stop) if the write failed. */
+/* Writes count rows of `width` values at their place in a body. */
+static int write_rows(const job *j, int fd, const chain_block *b, const double *rows,
+                      size_t width) {
+    size_t bytes = (size_t)b->count * width * sizeof(double);
+    off_t off = (off_t)(((uint64_t)b->chain * j->samples + b->first_draw) * width * sizeof(double));
+    for (size_t done = 0; done < bytes;) {
+        ssize_t w = pwrite(fd, (const char *)rows + done, bytes - done, off + (off_t)done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static chain_counts block_counts(const chain_task *t, const chain_block *b) {
+    return (chain_counts){.iter = b->iter,
+                          .accepted = b->accepted,
+                          .draws = b->first_draw + b->count,
+                          .grad_evals = b->grad_evals,
+                          .elapsed = b->elapsed,
+                          .divergent = b->divergent,
+                          .warmup_elapsed = b->warmup_elapsed,
+                          .step_size = b->step_size,
+                          .warmup = b->warmup,
+                          .nonfinite = t->nonfinite,
+                          .nonfinite_at = t->nonfinite ? t->nonfinite_at : UINT64_MAX};
+}
+
+/* Worker thread: the block's draws and statistics go to their place in
+ * the files, and a report goes to the loop. Returns nonzero (stop) if a
+ * write failed. */
 static int on_block(void *ctx, const chain_block *b) {
     chain_task *t = ctx;
     job *j = t->job;
-    size_t bytes = (size_t)b->count * b->d * sizeof(double);
-    off_t off = (off_t)(((uint64_t)b->chain * j->samples + b->first_draw) * b->d * sizeof(double));
-    for (size_t done = 0; done < bytes;) {
-        ssize_t w =
-            pwrite(j->draws_fd, (const char *)b->draws + done, bytes - done, off + (off_t)done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return 1;
-        done += (size_t)w;
+    if (write_rows(j, j->draws_fd, b, b->draws, b->d) != 0) return 1;
+    if (b->nstats && j->stats_fd >= 0 && write_rows(j, j->stats_fd, b, b->stats, b->nstats) != 0)
+        return 1;
+    if (b->nonfinite_at != UINT64_MAX && !t->nonfinite) {
+        t->nonfinite = 1;
+        t->nonfinite_at = b->nonfinite_at;
     }
     chain_report *r = malloc(sizeof *r);
     if (!r) return 0; /* progress is advisory; the draws are on disk */
-    *r = (chain_report){.job = j,
-                        .chain = b->chain,
-                        .counts = {.iter = b->iter,
-                                   .accepted = b->accepted,
-                                   .draws = b->first_draw + b->count,
-                                   .grad_evals = b->grad_evals,
-                                   .elapsed = b->elapsed}};
+    *r = (chain_report){.job = j, .chain = b->chain, .counts = block_counts(t, b)};
+    if (b->adapted && !t->adapt_reported && chain_adaptation_from_block(&r->adapt, b) == MCMC_OK)
+        t->adapt_reported = 1;
     app *a = j->app;
     pthread_mutex_lock(&a->reports_lock);
     if (a->reports_tail)
@@ -379,7 +497,13 @@ static void chain_after(uv_work_t *req, int status) {
     a->pending_work--;
     jobs_drain_reports(a); /* this chain's last reports come before its end */
     if (status != 0 && t->rc == MCMC_OK) t->rc = MCMC_ECANCELLED;
-    if (t->rc != MCMC_OK && t->rc != MCMC_ECANCELLED && j->chain_rc == MCMC_OK) {
+    if (t->rc == MCMC_ENONFINITE) {
+        /* its draws up to there are kept; the other chains run on, so the
+         * job's draws do not depend on timing */
+        j->counts[t->chain].nonfinite = 1;
+        if (j->chain_rc == MCMC_OK) j->chain_rc = t->rc;
+    } else if (t->rc != MCMC_OK && t->rc != MCMC_ECANCELLED &&
+               (j->chain_rc == MCMC_OK || j->chain_rc == MCMC_ENONFINITE)) {
         j->chain_rc = t->rc;
         atomic_store(&j->cancel, 1); /* one chain failed: stop the others */
     }
@@ -436,10 +560,15 @@ static int prepare_model(job *j) {
 static int prepare_draws_file(job *j) {
     char path[4500];
     job_draws_path(j, path, sizeof path);
-    j->draws_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    off_t size = (off_t)((uint64_t)j->chains * j->samples * j->d * sizeof(double));
-    if (j->draws_fd < 0 || ftruncate(j->draws_fd, size) != 0) {
+    j->draws_fd = open_body(j, path, j->d, 0);
+    if (j->draws_fd < 0) {
         snprintf(j->prep_error, sizeof j->prep_error, "draws file: %s", strerror(errno));
+        return -1;
+    }
+    job_stats_path(j, path, sizeof path);
+    j->stats_fd = open_body(j, path, chain_stat_count(j->stats), 0);
+    if (j->stats_fd < 0) {
+        snprintf(j->prep_error, sizeof j->prep_error, "statistics file: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -476,6 +605,10 @@ static void prepare_after(uv_work_t *req, int status) {
 /* queued -> running: durable first, then announced; then prepare. */
 static void job_begin(job *j) {
     app *a = j->app;
+    for (uint32_t c = 0; c < j->chains; c++) /* a rerun adapts again */
+        chain_adaptation_clear(&j->adapt[c]);
+    job_adaptation_remove(j);
+    j->adapt_loaded = 1;
     j->started_ms = app_now_ms();
     registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms);
     j->state = REGISTRY_JOB_RUNNING;

@@ -1,6 +1,7 @@
 /* run.c - `mcmcd run`: parses a job spec, builds its dataset and model,
- * runs the chains on a pool of threads and writes draws to a file as they
- * arrive, with a live progress line on stderr. */
+ * runs the chains on a pool of threads and writes draws (and, when asked,
+ * the sampler's statistics, or CmdStan CSV files) as they arrive, with a
+ * live progress line on stderr. */
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "cmdstan_text.h"
 #include "draws_file.h"
 #include "errors.h"
 #include "job_spec.h"
@@ -22,6 +24,8 @@ typedef struct run_opts {
     const char *spec_path, *out_path, *data_path;
     unsigned threads;
     int quiet;
+    int cmdstan; /* --format cmdstan: one CmdStan CSV per chain */
+    int stats;   /* --stats: the sampler's statistics beside the draws */
 } run_opts;
 
 /* Per-chain running moments for the closing summary (Welford). */
@@ -30,13 +34,25 @@ typedef struct chain_moments {
     double *mean, *m2;
 } chain_moments;
 
+/* What one chain reported beyond its draws. */
+typedef struct chain_outcome {
+    uint64_t rows;         /* kept draws handed over */
+    uint64_t nonfinite_at; /* the kept draw where it went non-finite, or UINT64_MAX */
+    uint64_t divergent;
+    double elapsed, warmup_elapsed;
+    chain_adaptation adapt; /* once its warmup ended */
+} chain_outcome;
+
 typedef struct run_progress {
     pthread_mutex_t lock; /* guards what follows; taken once per block */
     const job_spec *spec;
     draws_file *out;
     int write_failed;
+    int stats;                 /* the file keeps the statistics */
+    uint64_t warmup_rows;      /* kept warmup draws per chain, first */
     uint64_t *iter, *accepted; /* per chain */
-    chain_moments *moments;    /* per chain */
+    chain_moments *moments;    /* per chain, post-warmup finite draws */
+    chain_outcome *outcome;    /* per chain */
     double t0, last_print;
     int tty, quiet;
 } run_progress;
@@ -61,6 +77,10 @@ static void usage(FILE *out) {
           "\n"
           "  -s, --spec FILE     the job spec (JSON; see proto/openapi.yaml)\n"
           "  -o, --out FILE      where to write draws; the extension picks the format\n"
+          "  -f, --format cmdstan  CmdStan CSV instead, one file per chain: --out x.csv\n"
+          "                      writes x_1.csv, x_2.csv, ... (statistics included)\n"
+          "  -S, --stats         the sampler's statistics too (lp__, accept_stat__, ...):\n"
+          "                      CSV columns, JSON \"stats\", or X.stats.npy beside X.npy\n"
           "  -d, --data FILE     CSV dataset (covariates, then y in 0/1), for a spec\n"
           "                      that names a dataset id or no data\n"
           "  -t, --threads N     worker threads (default: the machine's cores);\n"
@@ -76,12 +96,24 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
                                           {"data", required_argument, 0, 'd'},
                                           {"threads", required_argument, 0, 't'},
                                           {"quiet", no_argument, 0, 'q'},
+                                          {"format", required_argument, 0, 'f'},
+                                          {"stats", no_argument, 0, 'S'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     int ch;
     char *end;
-    while ((ch = getopt_long(argc, argv, "s:o:d:t:qh", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:o:d:t:qf:Sh", longs, NULL)) != -1) {
         switch (ch) {
+        case 'f':
+            if (strcmp(optarg, "cmdstan") != 0) {
+                fprintf(stderr, "mcmcd run: --format takes cmdstan\n");
+                return 2;
+            }
+            o->cmdstan = 1;
+            break;
+        case 'S':
+            o->stats = 1;
+            break;
         case 's':
             o->spec_path = optarg;
             break;
@@ -114,7 +146,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
         usage(stderr);
         return 2;
     }
-    if (draws_format_from_path(o->out_path) < 0) {
+    if (!o->cmdstan && draws_format_from_path(o->out_path) < 0) {
         fprintf(stderr, "mcmcd run: --out must end in .npy, .csv or .json\n");
         return 2;
     }
@@ -228,12 +260,41 @@ static void progress_print(run_progress *p, int final) {
             p->tty && !final ? "" : "\n");
 }
 
+/* The block's post-warmup rows before the chain went non-finite go into
+ * the closing summary. */
+static void moments_add_block(run_progress *p, const chain_block *b) {
+    uint64_t from = b->first_draw, to = b->first_draw + b->count;
+    if (from < p->warmup_rows) from = p->warmup_rows;
+    if (b->nonfinite_at < to) to = b->nonfinite_at;
+    if (from < to)
+        moments_add(&p->moments[b->chain], b->draws + (from - b->first_draw) * b->d,
+                    (uint32_t)(to - from), b->d);
+}
+
+/* Under the lock: the chain's outcome so far. */
+static void outcome_update(chain_outcome *o, const chain_block *b) {
+    o->rows = b->first_draw + b->count;
+    if (b->nonfinite_at < o->nonfinite_at) o->nonfinite_at = b->nonfinite_at;
+    o->divergent = b->divergent;
+    o->elapsed = b->elapsed;
+    o->warmup_elapsed = b->warmup_elapsed;
+    if (b->adapted && !o->adapt.known) chain_adaptation_from_block(&o->adapt, b);
+}
+
+static int write_block(run_progress *p, const chain_block *b) {
+    if (!b->count) return MCMC_OK;
+    int rc = draws_file_write(p->out, b->chain, b->first_draw, b->count, b->draws);
+    if (rc == MCMC_OK && p->stats && b->nstats)
+        rc = draws_file_write_stats(p->out, b->chain, b->first_draw, b->count, b->stats);
+    return rc;
+}
+
 static int on_block(void *ctx, const chain_block *b) {
     run_progress *p = ctx;
-    int rc =
-        b->count ? draws_file_write(p->out, b->chain, b->first_draw, b->count, b->draws) : MCMC_OK;
+    int rc = write_block(p, b);
     pthread_mutex_lock(&p->lock);
-    moments_add(&p->moments[b->chain], b->draws, b->count, b->d);
+    moments_add_block(p, b);
+    outcome_update(&p->outcome[b->chain], b);
     p->iter[b->chain] = b->iter;
     p->accepted[b->chain] = b->accepted;
     if (rc != MCMC_OK) p->write_failed = 1;
@@ -287,10 +348,14 @@ static int progress_init(run_progress *p, const job_spec *spec, size_t d, int qu
     p->spec = spec;
     p->quiet = quiet;
     p->tty = isatty(STDERR_FILENO);
+    p->warmup_rows = chain_kept_warmup(&spec->chain);
     p->iter = calloc(C, sizeof *p->iter);
     p->accepted = calloc(C, sizeof *p->accepted);
     p->moments = calloc(C, sizeof *p->moments);
-    if (!p->iter || !p->accepted || !p->moments) return -1;
+    p->outcome = calloc(C, sizeof *p->outcome);
+    if (!p->iter || !p->accepted || !p->moments || !p->outcome) return -1;
+    for (uint32_t c = 0; c < C; c++)
+        p->outcome[c].nonfinite_at = UINT64_MAX;
     for (uint32_t c = 0; c < C; c++) {
         p->moments[c].mean = calloc(d, sizeof(double));
         p->moments[c].m2 = calloc(d, sizeof(double));
@@ -305,9 +370,86 @@ static void progress_free(run_progress *p) {
         free(p->moments[c].m2);
     }
     free(p->moments);
+    for (uint32_t c = 0; p->outcome && c < p->spec->chain.chains; c++)
+        chain_adaptation_clear(&p->outcome[c].adapt);
+    free(p->outcome);
     free(p->iter);
     free(p->accepted);
     pthread_mutex_destroy(&p->lock);
+}
+
+static const char *model_name(const job_spec *spec) {
+    return spec->model == SPEC_MODEL_GAUSSIAN ? "gaussian" : "logistic_regression";
+}
+
+/* The output file(s): draws, and the statistics when asked for or CmdStan. */
+static int open_output(run_progress *p, const job_spec *spec, size_t d, const run_opts *o) {
+    const chain_config *cfg = &spec->chain;
+    p->stats = (o->stats || o->cmdstan) && chain_config_stats(cfg) != 0;
+    draws_file_shape shape = {.chains = cfg->chains,
+                              .rows = chain_kept_draws(cfg),
+                              .warmup_rows = chain_kept_warmup(cfg),
+                              .d = d,
+                              .stats = p->stats ? chain_config_stats(cfg) : 0};
+    draws_format fmt =
+        o->cmdstan ? DRAWS_CMDSTAN : (draws_format)draws_format_from_path(o->out_path);
+    return draws_file_open(o->out_path, fmt, &shape, &p->out);
+}
+
+/* CmdStan's comment blocks of every chain, once the chains have run. */
+static int set_cmdstan_texts(run_progress *p) {
+    const chain_config *cfg = &p->spec->chain;
+    int rc = MCMC_OK;
+    for (uint32_t c = 0; rc == MCMC_OK && c < cfg->chains; c++) {
+        const chain_outcome *out = &p->outcome[c];
+        char *pro = cmdstan_prologue(cfg, model_name(p->spec), c);
+        char *adapt = out->adapt.known ? cmdstan_adaptation(&out->adapt) : NULL;
+        char *timing = cmdstan_timing(out->warmup_elapsed, out->elapsed - out->warmup_elapsed);
+        rc = pro && timing && (adapt || !out->adapt.known)
+                 ? draws_file_set_cmdstan_text(p->out, c, pro, adapt, timing)
+                 : MCMC_ENOMEM;
+        free(pro), free(adapt), free(timing);
+    }
+    return rc;
+}
+
+/* Completes the output with every chain's rows (fewer for a chain that
+ * went non-finite: the draws it never made are left out, NaN in .npy). */
+static int finish_output(run_progress *p, const run_opts *o) {
+    uint32_t C = p->spec->chain.chains;
+    uint64_t *rows = calloc(C, sizeof *rows);
+    int rc = rows ? MCMC_OK : MCMC_ENOMEM;
+    for (uint32_t c = 0; rows && c < C; c++)
+        rows[c] = p->outcome[c].rows;
+    if (rc == MCMC_OK && o->cmdstan) rc = set_cmdstan_texts(p);
+    if (rc == MCMC_OK)
+        rc = draws_file_finish_rows(p->out, rows);
+    else
+        draws_file_abort(p->out);
+    free(rows);
+    return rc;
+}
+
+/* "chain 2 went non-finite at draw 1234" for each chain that did. */
+static void print_nonfinite(const run_progress *p) {
+    for (uint32_t c = 0; c < p->spec->chain.chains; c++) {
+        uint64_t at = p->outcome[c].nonfinite_at;
+        if (at != UINT64_MAX)
+            fprintf(stderr, "mcmcd run: chain %u went non-finite at draw %llu\n", c,
+                    (unsigned long long)at);
+    }
+}
+
+static void print_written(const run_opts *o, uint32_t chains) {
+    if (!o->cmdstan) {
+        fprintf(stderr, "wrote %s\n", o->out_path);
+        return;
+    }
+    char path[4096];
+    for (uint32_t c = 0; c < chains; c++) {
+        draws_cmdstan_chain_path(o->out_path, c, path, sizeof path);
+        fprintf(stderr, "wrote %s\n", path);
+    }
 }
 
 /* Runs the chains into the output file; returns the exit status. */
@@ -319,8 +461,7 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
         fprintf(stderr, "mcmcd run: out of memory\n");
         goto done;
     }
-    int rc = draws_file_create(o->out_path, (draws_format)draws_format_from_path(o->out_path),
-                               spec->chain.chains, spec->chain.num_samples, d, &p.out);
+    int rc = open_output(&p, spec, d, o);
     if (rc != MCMC_OK) {
         fprintf(stderr, "mcmcd run: cannot create %s\n", o->out_path);
         goto done;
@@ -331,17 +472,19 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     rc = chains_run(m, &spec->chain, o->threads, on_block, &p, &run_cancel);
     double seconds = wall_now() - p.t0;
     if (!o->quiet) progress_print(&p, 1);
-    if (rc == MCMC_OK && !p.write_failed)
-        rc = draws_file_finish(p.out);
-    else
-        draws_file_abort(p.out);
-    if (rc == MCMC_OK && !p.write_failed) {
+    int keep = (rc == MCMC_OK || rc == MCMC_ENONFINITE) && !p.write_failed;
+    int frc = keep ? finish_output(&p, o) : MCMC_OK;
+    if (!keep) draws_file_abort(p.out);
+    if (keep && frc == MCMC_OK) {
         print_summary(&p, ds, d, seconds);
-        fprintf(stderr, "wrote %s\n", o->out_path);
+        print_written(o, spec->chain.chains);
+    }
+    if (rc == MCMC_ENONFINITE) print_nonfinite(&p);
+    if (keep && frc == MCMC_OK && rc == MCMC_OK) {
         status = 0;
-    } else {
+    } else if (rc != MCMC_ENONFINITE || frc != MCMC_OK) {
         fprintf(stderr, "mcmcd run: %s\n",
-                p.write_failed ? "writing draws failed" : mcmc_status_str(rc));
+                p.write_failed || frc != MCMC_OK ? "writing draws failed" : mcmc_status_str(rc));
         status = rc == MCMC_ECANCELLED && !p.write_failed ? 130 : 1;
     }
 done:

@@ -1,8 +1,9 @@
 /* streams.c - GET /v1/jobs/{id}/events and /draws. Each stream is a cursor
- * over state the loop owns (the job's event log, its draws file) and a
- * watcher of its job: when the job has news the stream is woken, and when
- * it has nothing to send it waits suspended, costing no thread. Heartbeats
- * come from a timer that marks every event stream due and wakes it. */
+ * over state the loop owns (the job's event log, its draws and statistics
+ * files) and a watcher of its job: when the job has news the stream is
+ * woken, and when it has nothing to send it waits suspended, costing no
+ * thread. Heartbeats come from a timer that marks every event stream due
+ * and wakes it. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,8 @@ typedef struct draw_stream {
     job_watcher w;
     job *job;
     draw_reader *reader;
-    int fd, linked;
+    int fd, stats_fd, linked;
+    char *prologue, *adaptation, *epilogue; /* CmdStan's comment blocks */
 } draw_stream;
 
 static void draw_stream_update(draw_stream *s) {
@@ -155,66 +157,141 @@ static void draw_stream_free(void *ctx) {
     if (s->linked) job_unwatch(s->job, &s->w);
     draw_reader_free(s->reader);
     if (s->fd >= 0) close(s->fd);
+    if (s->stats_fd >= 0) close(s->stats_fd);
+    free(s->prologue);
+    free(s->adaptation);
+    free(s->epilogue);
     free(s);
 }
 
 /* ?format= wins; then Accept; JSON by default. -1 for an unknown name. */
 static int draws_format_of(http_request *req) {
-    static const char *const names[] = {"npy", "csv", "json", "ndjson"};
+    static const char *const names[] = {"npy", "csv", "json", "ndjson", "cmdstan"};
     const char *f = http_request_query(req, "format");
     if (f) {
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             if (!strcmp(f, names[i])) return i;
         return -1;
     }
     const char *accept = http_request_header(req, "Accept");
     if (accept && strstr(accept, "application/x-npy")) return DRAW_NPY;
+    if (accept && strstr(accept, "text/csv") && strstr(accept, "profile=cmdstan"))
+        return DRAW_CMDSTAN;
     if (accept && strstr(accept, "text/csv")) return DRAW_CSV;
     if (accept && strstr(accept, "application/x-ndjson")) return DRAW_NDJSON;
     return DRAW_JSON;
 }
 
-static int draws_request_check(http_request *req, const job *j, draw_selection *sel, int *fmt,
-                               int *follow) {
+/* A 0/1 (or false/true) query flag: its value, def when absent, -1 when
+ * malformed. */
+static int query_flag(http_request *req, const char *name, int def) {
+    const char *v = http_request_query(req, name);
+    if (!v) return def;
+    if (!strcmp(v, "1") || !strcmp(v, "true")) return 1;
+    if (!strcmp(v, "0") || !strcmp(v, "false")) return 0;
+    return -1;
+}
+
+/* What a draws request asks for, checked. */
+typedef struct draws_request {
+    draw_selection sel;
+    draw_output out;
+    int include_warmup;
+} draws_request;
+
+/* include_warmup=0: the selection starts after the saved warmup rows. */
+static void drop_warmup(draw_selection *sel, uint64_t warmup_rows) {
+    if (sel->start >= warmup_rows) return;
+    uint64_t skipped = (warmup_rows - sel->start + sel->thin - 1) / sel->thin; /* keep the grid */
+    sel->start += skipped * sel->thin;
+    if (sel->start > sel->stop) sel->start = sel->stop;
+}
+
+static const char *draws_request_error(http_request *req, const job *j, draws_request *q, char *err,
+                                       size_t errlen) {
+    draw_query dq = {http_request_query(req, "chain"), http_request_query(req, "start"),
+                     http_request_query(req, "stop"), http_request_query(req, "thin")};
+    int follow = query_flag(req, "follow", 0), stats = query_flag(req, "stats", 0);
+    q->include_warmup = query_flag(req, "include_warmup", 1);
+    int fmt = draws_format_of(req);
+    if (follow == 1 && !http_request_query(req, "format")) fmt = DRAW_NDJSON;
+    if (follow < 0 || stats < 0 || q->include_warmup < 0)
+        return "follow, stats and include_warmup take 0 or 1";
+    if (fmt < 0) return "format must be one of npy, csv, json, ndjson, cmdstan";
+    if (follow && fmt != DRAW_NDJSON) return "follow=1 streams NDJSON: use format=ndjson";
+    if (stats && fmt == DRAW_NPY)
+        return "stats=1 needs format=csv, json or ndjson (npy holds the draws alone)";
+    if (fmt == DRAW_CMDSTAN && j->chains > 1 && !dq.chain)
+        return "format=cmdstan is one chain's file: give chain=c";
+    if ((stats || fmt == DRAW_CMDSTAN) && chain_stat_count(j->stats) == 0)
+        return "this job's sampler reports no statistics";
+    if (draw_selection_resolve(&q->sel, &dq, j->chains, j->samples, err, errlen) != MCMC_OK)
+        return err;
+    if (!q->include_warmup) drop_warmup(&q->sel, j->warmup_rows);
+    q->out = (draw_output){.fmt = (draw_format)fmt, .follow = follow, .with_stats = stats};
+    return NULL;
+}
+
+static int draws_request_check(http_request *req, const job *j, draws_request *q) {
     char err[DRAW_SELECTION_ERROR_MAX];
-    draw_query q = {http_request_query(req, "chain"), http_request_query(req, "start"),
-                    http_request_query(req, "stop"), http_request_query(req, "thin")};
-    const char *fl = http_request_query(req, "follow");
-    *follow = fl && (!strcmp(fl, "1") || !strcmp(fl, "true"));
-    *fmt = draws_format_of(req);
-    if (*follow && !http_request_query(req, "format")) *fmt = DRAW_NDJSON;
-    const char *msg = NULL;
-    if (*fmt < 0)
-        msg = "format must be one of npy, csv, json, ndjson";
-    else if (*follow && *fmt != DRAW_NDJSON)
-        msg = "follow=1 streams NDJSON: use format=ndjson";
-    else if (draw_selection_resolve(sel, &q, j->chains, j->samples, err, sizeof err) != MCMC_OK)
-        msg = err;
+    const char *msg = draws_request_error(req, j, q, err, sizeof err);
     if (msg) http_respond_error(req, 400, "invalid_query", msg, NULL);
     return msg ? -1 : 0;
 }
 
-void streams_draws(app *a, job *j, http_request *req) {
-    draw_selection sel;
-    int fmt, follow;
-    if (draws_request_check(req, j, &sel, &fmt, &follow) != 0) return;
-    draw_stream *s = calloc(1, sizeof *s);
+/* CmdStan's comment blocks for the selected chain: the adaptation once
+ * its warmup ended, the timing once the job ended. */
+static int cmdstan_texts(draw_stream *s, job *j, const draws_request *q) {
+    uint32_t c = q->sel.chain == DRAW_ALL_CHAINS ? 0 : q->sel.chain;
+    chain_config cfg = j->spec.chain;
+    cfg.save_warmup = cfg.save_warmup && q->include_warmup; /* what the file holds */
+    s->prologue = cmdstan_prologue(&cfg, job_model_name(j), c);
+    job_adaptation_load(j);
+    if (j->adapt[c].known) s->adaptation = cmdstan_adaptation(&j->adapt[c]);
+    const chain_counts *k = &j->counts[c];
+    if (job_is_final(j))
+        s->epilogue = cmdstan_timing(k->warmup_elapsed, k->elapsed - k->warmup_elapsed);
+    return s->prologue && (!j->adapt[c].known || s->adaptation) && (!job_is_final(j) || s->epilogue)
+               ? 0
+               : -1;
+}
+
+static int draw_stream_open(draw_stream *s, job *j, draws_request *q) {
     char path[4500];
     job_draws_path(j, path, sizeof path);
-    if (s) s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (!s || s->fd < 0 ||
-        draw_reader_open(&s->reader, s->fd, j->chains, j->samples, j->d, &sel, fmt, follow) !=
-            MCMC_OK) {
-        if (s && s->fd >= 0) close(s->fd);
-        free(s);
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    job_stats_path(j, path, sizeof path);
+    s->stats_fd = open(path, O_RDONLY | O_CLOEXEC); /* a job from before statistics: none */
+    if (s->fd < 0) return -1;
+    if (q->out.fmt == DRAW_CMDSTAN && cmdstan_texts(s, j, q) != 0) return -1;
+    q->out.prologue = s->prologue;
+    q->out.adaptation = s->adaptation;
+    q->out.epilogue = s->epilogue;
+    draw_body body = {.draws_fd = s->fd,
+                      .stats_fd = s->stats_fd,
+                      .chains = j->chains,
+                      .rows = j->samples,
+                      .warmup_rows = j->warmup_rows,
+                      .d = j->d,
+                      .stats = s->stats_fd >= 0 ? j->stats : 0};
+    return draw_reader_open_body(&s->reader, &body, &q->sel, &q->out) == MCMC_OK ? 0 : -1;
+}
+
+void streams_draws(app *a, job *j, http_request *req) {
+    draws_request q;
+    if (draws_request_check(req, j, &q) != 0) return;
+    draw_stream *s = calloc(1, sizeof *s);
+    if (s) s->fd = s->stats_fd = -1;
+    if (!s || draw_stream_open(s, j, &q) != 0) {
+        if (s) draw_stream_free(s);
         http_respond_error(req, 500, "internal", "cannot read the draws", NULL);
         return;
     }
     s->job = j;
     s->w.on_change = draw_stream_changed;
     draw_stream_update(s);
-    uint64_t size = follow ? UINT64_MAX : draw_reader_content_length(s->reader);
-    s->w.stream = http_respond_stream(req, 200, draw_format_content_type(fmt), size,
+    uint64_t size = q.out.follow ? UINT64_MAX : draw_reader_content_length(s->reader);
+    s->w.stream = http_respond_stream(req, 200, draw_format_content_type(q.out.fmt), size,
                                       draw_stream_read, draw_stream_free, s);
     if (!s->w.stream) return;
     job_watch(j, &s->w); /* also keeps a deleted job's memory until we end */

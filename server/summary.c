@@ -1,7 +1,15 @@
 /* summary.c - GET /v1/jobs/{id}/summary: per parameter mean, sd, 5/50/95%
  * quantiles, MCSE of the mean, bulk and tail ESS and rank-normalized split
- * R-hat (core/diagnostics.c), per chain the accept rate. Computed on the
- * thread pool from the draws file, a block of parameters at a time, so
+ * R-hat (core/diagnostics.c); per chain the accept rate, the sampler's
+ * diagnostics (divergences, E-BFMI, the share of iterations at the maximum
+ * tree depth, mean step size, tree depth and accept statistic) and the
+ * adapted step size and inverse metric.
+ *
+ * Only post-warmup draws count: saved warmup rows are skipped. A chain that
+ * went non-finite counts up to its last finite draw, and the parameters are
+ * summarized over the shortest finite prefix of any chain (draws_per_chain;
+ * "nonfinite" lists the chains that were cut). Computed on the thread pool
+ * from the draws and statistics files, a block of parameters at a time, so
  * memory stays bounded whatever d is. */
 #include <fcntl.h>
 #include <math.h>
@@ -15,16 +23,29 @@
 #include "diagnostics.h"
 
 #define PASS_BYTES (256u << 20) /* draws held per pass over the file */
+#define STAT_ROWS 4096          /* statistics rows read at once */
+
+/* One chain's sampler diagnostics over its finite post-warmup draws; NaN
+ * for what its sampler does not report. */
+typedef struct chain_diag {
+    double divergent, ebfmi, treedepth_max_share, mean_step_size, mean_treedepth, mean_accept;
+} chain_diag;
 
 typedef struct summary_task {
     uv_work_t req;
     app *app;
     http_request *http;
-    char path[4500], job_id[JOB_ID_LEN + 1];
+    char path[4500], stats_path[4500], job_id[JOB_ID_LEN + 1];
     uint32_t chains;
-    uint64_t samples, rows; /* rows: draws per chain summarized */
+    uint64_t samples;     /* rows per chain in the files */
+    uint64_t first;       /* the first post-warmup row */
+    uint64_t rows;        /* post-warmup draws per chain summarized */
+    uint64_t *chain_rows; /* per chain: its finite post-warmup draws */
     size_t d;
+    unsigned stats;    /* STAT_BIT mask of the statistics file's columns */
+    double max_depth;  /* the sampler's max_tree_depth; NaN: none */
     diag_summary *out; /* d */
+    chain_diag *diag;  /* chains */
     int failed;
 } summary_task;
 
@@ -32,7 +53,8 @@ typedef struct summary_task {
 static int read_block(summary_task *t, int fd, size_t p0, size_t np, double *buf, double *row) {
     for (uint32_t c = 0; c < t->chains; c++)
         for (uint64_t i = 0; i < t->rows; i++) {
-            off_t off = (off_t)(((uint64_t)c * t->samples + i) * t->d * sizeof(double));
+            uint64_t at = (uint64_t)c * t->samples + t->first + i;
+            off_t off = (off_t)(at * t->d * sizeof(double));
             size_t n = t->d * sizeof(double);
             if (pread(fd, row, n, off) != (ssize_t)n) return -1;
             for (size_t p = 0; p < np; p++)
@@ -41,8 +63,7 @@ static int read_block(summary_task *t, int fd, size_t p0, size_t np, double *buf
     return 0;
 }
 
-static void summary_work(uv_work_t *req) {
-    summary_task *t = req->data;
+static void summarize_parameters(summary_task *t) {
     int fd = open(t->path, O_RDONLY | O_CLOEXEC);
     size_t per_param = t->chains * t->rows * sizeof(double) + 1;
     size_t np_max = PASS_BYTES / per_param;
@@ -68,6 +89,84 @@ static void summary_work(uv_work_t *req) {
     free(buf), free(row), free(work);
 }
 
+/* The column of statistic s in a row of the statistics file, or -1. */
+static int stat_column(unsigned mask, unsigned s) {
+    return mask & STAT_BIT(s) ? (int)chain_stat_count(mask & (STAT_BIT(s) - 1)) : -1;
+}
+
+/* Sums of one chain's statistics. */
+typedef struct stat_sums {
+    double divergent, at_max, step, depth, accept;
+} stat_sums;
+
+static void add_rows(const summary_task *t, const double *rows, size_t n, stat_sums *s,
+                     double *energy) {
+    int div = stat_column(t->stats, STAT_DIVERGENT), step = stat_column(t->stats, STAT_STEPSIZE);
+    int depth = stat_column(t->stats, STAT_TREEDEPTH), acc = stat_column(t->stats, STAT_ACCEPT);
+    int en = stat_column(t->stats, STAT_ENERGY);
+    size_t w = chain_stat_count(t->stats);
+    for (size_t i = 0; i < n; i++) {
+        const double *r = rows + i * w;
+        if (div >= 0) s->divergent += r[div] != 0;
+        if (step >= 0) s->step += r[step];
+        if (depth >= 0) s->depth += r[depth], s->at_max += r[depth] >= t->max_depth;
+        if (acc >= 0) s->accept += r[acc];
+        if (en >= 0) energy[i] = r[en];
+    }
+}
+
+/* NaN unless the sampler reports statistic s. */
+static double mean_of(const summary_task *t, unsigned s, double sum, uint64_t n) {
+    return t->stats & STAT_BIT(s) && n > 0 ? sum / (double)n : NAN;
+}
+
+static int diagnose_chain(summary_task *t, int fd, uint32_t c, double *rows, double *energy) {
+    uint64_t n = t->chain_rows[c];
+    size_t w = chain_stat_count(t->stats);
+    stat_sums s = {0};
+    for (uint64_t i = 0; i < n; i += STAT_ROWS) {
+        size_t k = n - i < STAT_ROWS ? (size_t)(n - i) : STAT_ROWS;
+        off_t off = (off_t)(((uint64_t)c * t->samples + t->first + i) * w * sizeof(double));
+        if (pread(fd, rows, k * w * sizeof(double), off) != (ssize_t)(k * w * sizeof(double)))
+            return -1;
+        add_rows(t, rows, k, &s, energy + i);
+    }
+    chain_diag *g = &t->diag[c];
+    g->divergent = t->stats & STAT_BIT(STAT_DIVERGENT) ? s.divergent : NAN;
+    g->ebfmi = t->stats & STAT_BIT(STAT_ENERGY) ? diag_ebfmi(energy, n, 1) : NAN;
+    g->treedepth_max_share = isnan(t->max_depth) ? NAN : mean_of(t, STAT_TREEDEPTH, s.at_max, n);
+    g->mean_step_size = mean_of(t, STAT_STEPSIZE, s.step, n);
+    g->mean_treedepth = mean_of(t, STAT_TREEDEPTH, s.depth, n);
+    g->mean_accept = mean_of(t, STAT_ACCEPT, s.accept, n);
+    return 0;
+}
+
+static void diagnose_chains(summary_task *t) {
+    for (uint32_t c = 0; c < t->chains; c++)
+        t->diag[c] = (chain_diag){NAN, NAN, NAN, NAN, NAN, NAN};
+    if (chain_stat_count(t->stats) == 0) return;
+    int fd = open(t->stats_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return; /* a job from before statistics were kept */
+    uint64_t longest = 0;
+    for (uint32_t c = 0; c < t->chains; c++)
+        if (t->chain_rows[c] > longest) longest = t->chain_rows[c];
+    double *rows = malloc(STAT_ROWS * chain_stat_count(t->stats) * sizeof(double));
+    double *energy = malloc(longest * sizeof(double) + 1);
+    int bad = !rows || !energy;
+    for (uint32_t c = 0; !bad && c < t->chains; c++)
+        bad = diagnose_chain(t, fd, c, rows, energy) != 0;
+    if (bad) t->failed = 1;
+    close(fd);
+    free(rows);
+    free(energy);
+}
+
+static void summary_work(uv_work_t *req) {
+    summary_task *t = req->data;
+    summarize_parameters(t);
+    if (!t->failed) diagnose_chains(t);
+}
+
 static json_t *parameter_json(size_t j, const diag_summary *s) {
     char name[32];
     snprintf(name, sizeof name, "theta.%zu", j + 1);
@@ -79,54 +178,105 @@ static json_t *parameter_json(size_t j, const diag_summary *s) {
                      json_number_or_null(s->ess_tail), "rhat", json_number_or_null(s->rhat));
 }
 
+static json_t *chain_summary_json(job *j, const summary_task *t, uint32_t c) {
+    const chain_counts *k = &j->counts[c];
+    const chain_diag *g = &t->diag[c];
+    json_t *o = json_pack(
+        "{s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
+        "accept_rate", json_number_or_null(k->iter ? (double)k->accepted / (double)k->iter : NAN),
+        "draws", (json_int_t)k->draws, "draws_used", (json_int_t)t->chain_rows[c], "divergent",
+        json_number_or_null(g->divergent), "ebfmi", json_number_or_null(g->ebfmi),
+        "treedepth_max_share", json_number_or_null(g->treedepth_max_share), "mean_step_size",
+        json_number_or_null(g->mean_step_size), "mean_treedepth",
+        json_number_or_null(g->mean_treedepth), "mean_accept_stat",
+        json_number_or_null(g->mean_accept), "adaptation", job_adaptation_json(j, c));
+    if (o)
+        json_object_set_new(o, "nonfinite_at",
+                            k->nonfinite && k->nonfinite_at != UINT64_MAX
+                                ? json_integer((json_int_t)k->nonfinite_at)
+                                : json_null());
+    return o;
+}
+
+static void respond_summary(job *j, const summary_task *t) {
+    json_t *params = json_array(), *chains = json_array(), *nonfinite = json_array();
+    for (size_t p = 0; p < t->d; p++)
+        json_array_append_new(params, parameter_json(p, &t->out[p]));
+    for (uint32_t c = 0; c < j->chains; c++) {
+        json_array_append_new(chains, chain_summary_json(j, t, c));
+        if (j->counts[c].nonfinite) json_array_append_new(nonfinite, json_integer(c));
+    }
+    http_respond_json(t->http, 200,
+                      json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "job", j->id, "state",
+                                job_state_name(j), "draws_per_chain", (json_int_t)t->rows,
+                                "warmup_draws", (json_int_t)t->first, "nonfinite", nonfinite,
+                                "parameters", params, "chains", chains));
+}
+
+static void summary_free(summary_task *t) {
+    free(t->out);
+    free(t->diag);
+    free(t->chain_rows);
+    free(t);
+}
+
 static void summary_after(uv_work_t *req, int status) {
     summary_task *t = req->data;
     t->app->pending_work--;
     job *j = jobs_find(t->app, t->job_id);
-    if (!j) {
+    if (!j)
         respond_not_found(t->http, "job", t->job_id);
-    } else if (status != 0 || t->failed) {
+    else if (status != 0 || t->failed)
         http_respond_error(t->http, 500, "internal", "cannot read the draws", NULL);
-    } else {
-        json_t *params = json_array(), *chains = json_array();
-        for (size_t p = 0; p < t->d; p++)
-            json_array_append_new(params, parameter_json(p, &t->out[p]));
-        for (uint32_t c = 0; c < j->chains; c++) {
-            const chain_counts *k = &j->counts[c];
-            json_array_append_new(
-                chains, json_pack("{s:I, s:o, s:I}", "chain", (json_int_t)c, "accept_rate",
-                                  json_number_or_null(
-                                      k->iter ? (double)k->accepted / (double)k->iter : NAN),
-                                  "draws", (json_int_t)k->draws));
-        }
-        http_respond_json(t->http, 200,
-                          json_pack("{s:s, s:s, s:I, s:o, s:o}", "job", j->id, "state",
-                                    job_state_name(j), "draws_per_chain", (json_int_t)t->rows,
-                                    "parameters", params, "chains", chains));
+    else
+        respond_summary(j, t);
+    summary_free(t);
+}
+
+/* Post-warmup draws of chain c that are finite: up to, not including, the
+ * one where it went non-finite. */
+static uint64_t finite_rows(const job *j, uint32_t c) {
+    const chain_counts *k = &j->counts[c];
+    uint64_t end = k->draws < j->samples ? k->draws : j->samples;
+    if (k->nonfinite && k->nonfinite_at < end) end = k->nonfinite_at;
+    if (k->nonfinite && k->nonfinite_at == UINT64_MAX) end = 0; /* in an unsaved warmup */
+    return end > j->warmup_rows ? end - j->warmup_rows : 0;
+}
+
+static int summary_setup(summary_task *t, job *j) {
+    job_draws_path(j, t->path, sizeof t->path);
+    job_stats_path(j, t->stats_path, sizeof t->stats_path);
+    snprintf(t->job_id, sizeof t->job_id, "%s", j->id);
+    t->chains = j->chains;
+    t->samples = j->samples;
+    t->first = j->warmup_rows;
+    t->d = j->d;
+    t->stats = j->stats;
+    t->max_depth =
+        sampler_param(j->spec.chain.sampler, j->spec.chain.params, "max_tree_depth", NAN);
+    t->out = calloc(j->d ? j->d : 1, sizeof *t->out);
+    t->diag = calloc(j->chains, sizeof *t->diag);
+    t->chain_rows = calloc(j->chains, sizeof *t->chain_rows);
+    if (!t->out || !t->diag || !t->chain_rows) return -1;
+    t->rows = UINT64_MAX;
+    for (uint32_t c = 0; c < j->chains; c++) {
+        t->chain_rows[c] = finite_rows(j, c);
+        if (t->chain_rows[c] < t->rows) t->rows = t->chain_rows[c]; /* rectangular */
     }
-    free(t->out);
-    free(t);
+    return 0;
 }
 
 void api_summary(app *a, job *j, http_request *req) {
     summary_task *t = calloc(1, sizeof *t);
-    if (t) t->out = calloc(j->d ? j->d : 1, sizeof *t->out);
-    if (!t || !t->out) {
-        if (t) free(t);
+    if (!t || summary_setup(t, j) != 0) {
+        if (t) summary_free(t);
         http_respond_error(req, 500, "internal", "out of memory", NULL);
         return;
     }
     t->app = a;
     t->http = req;
-    snprintf(t->job_id, sizeof t->job_id, "%s", j->id);
-    job_draws_path(j, t->path, sizeof t->path);
-    t->chains = j->chains;
-    t->samples = j->samples;
-    t->d = j->d;
-    t->rows = j->samples;
-    for (uint32_t c = 0; c < j->chains; c++)
-        if (j->counts[c].draws < t->rows) t->rows = j->counts[c].draws; /* rectangular */
     t->req.data = t;
+    job_adaptation_load(j); /* on the loop, before the worker runs */
     a->pending_work++;
     uv_queue_work(a->loop, &t->req, summary_work, summary_after);
     http_request_defer(req);

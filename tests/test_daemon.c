@@ -27,6 +27,11 @@
  *     running job 409. A queued job's stream idles with heartbeats, and its
  *     cancel is immediate, with no draws.
  *   - Summary: every field; means equal the .npy draws' means.
+ *   - Sampler statistics: a MALA job with saved warmup shows its warmup
+ *     rows and adaptation, serves statistics (CSV, CmdStan CSV), leaves the
+ *     warmup out of the summary, and its adaptation is a warm start; a
+ *     chain that blows up fails its job with where, and the summary takes
+ *     the finite prefix.
  *   - Bad input, while a job runs undisturbed: 413 before the body is read
  *     (and for a chunked body past the limit), 415, 400 with the byte
  *     offset, 422 with every error and its path, 404, 405 with Allow, bad
@@ -1953,6 +1958,143 @@ typedef struct kept_job {
     buf npy;
 } kept_job;
 
+/* --- the sampler's statistics, saved warmup, non-finite chains ------- */
+
+/* The post-warmup mean of column col (0-based among the values after
+ * chain,draw,warmup) over CSV rows; their count in *n. */
+static double csv_post_warmup_mean(const char *csv, int col, int *n) {
+    double sum = 0;
+    *n = 0;
+    for (const char *p = strchr(csv, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+        char *end;
+        strtoul(p + 1, &end, 10);
+        strtoull(end + 1, &end, 10);
+        int warm = (int)strtol(end + 1, &end, 10);
+        double v = 0;
+        for (int k = 0; k <= col; k++)
+            v = strtod(end + 1, &end);
+        if (!warm) sum += v, ++*n;
+    }
+    return *n ? sum / *n : NAN;
+}
+
+/* A MALA job that adapts and saves its warmup: the status shows the
+ * warmup rows and each chain's adaptation; the draws carry the statistics
+ * and the warmup column, include_warmup=0 leaves those rows out, CmdStan
+ * CSV wants a chain; the summary uses only post-warmup draws and reports
+ * the mean step size and accept statistic. The adaptation passed back with
+ * num_warmup 0 is a valid warm start. */
+static void test_statistics_and_warmup(void **state) {
+    (void)state;
+    const char *spec =
+        "{\"model\": {\"type\": \"gaussian\", \"mean\": [1, -1], \"cov\": [[1, 0.3], "
+        "[0.3, 2]]}, \"sampler\": {\"type\": \"mala\", \"step_size\": 0.1}, "
+        "\"num_samples\": 400, \"num_warmup\": 200, \"save_warmup\": true, "
+        "\"chains\": 2, \"key\": 5, \"progress_every\": 50}";
+    char id[JOB_ID_MAX];
+    submit(spec, id);
+    json_t *st = wait_state(id, "succeeded", 20 * SLOW);
+    assert_int_equal(jint(st, "warmup_draws"), 200);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(st, "shape"), 1)), 600);
+    json_t *adapt = json_array_get(json_object_get(st, "adaptation"), 1);
+    assert_string_equal(jstr(adapt, "metric"), "diag");
+    assert_int_equal(json_array_size(json_object_get(adapt, "inv_metric")), 2);
+    double step = jnum(adapt, "step_size");
+    json_t *chain1 = json_array_get(json_object_get(st, "chains"), 1);
+    assert_true(jnum(chain1, "step_size") == step);
+    assert_false(json_is_true(json_object_get(chain1, "warmup")));
+
+    resp r = {0};
+    get(&r, "/v1/jobs/%s/draws?format=csv&stats=1&chain=1", id);
+    expect_status(&r, 200);
+    assert_true(!strncmp(r.body.data,
+                         "chain,draw,warmup,lp__,accept_stat__,stepsize__,theta.1,theta.2\n1,0,1,",
+                         69));
+    int n;
+    double accept = csv_post_warmup_mean(r.body.data, 1, &n);
+    assert_int_equal(n, 400);
+    get(&r, "/v1/jobs/%s/draws?format=json&include_warmup=0", id);
+    json_t *j = resp_json(&r);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "shape"), 1)), 400);
+    assert_int_equal(jint(j, "warmup_draws"), 0);
+    json_decref(j);
+    get(&r, "/v1/jobs/%s/draws?format=cmdstan", id);
+    expect_error(&r, 400, "invalid_query");
+    get(&r, "/v1/jobs/%s/draws?format=npy&stats=1", id);
+    expect_error(&r, 400, "invalid_query");
+    get(&r, "/v1/jobs/%s/draws?format=cmdstan&chain=1", id);
+    expect_status(&r, 200);
+    assert_non_null(strstr(r.body.data, "\nlp__,accept_stat__,stepsize__,theta.1,theta.2\n"));
+    assert_non_null(strstr(r.body.data, "\n# Adaptation terminated\n# Step size = "));
+
+    get(&r, "/v1/jobs/%s/summary", id);
+    expect_status(&r, 200);
+    j = resp_json(&r);
+    assert_int_equal(jint(j, "draws_per_chain"), 400);
+    assert_int_equal(jint(j, "warmup_draws"), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "nonfinite")), 0);
+    json_t *c1 = json_array_get(json_object_get(j, "chains"), 1);
+    assert_float_equal(jnum(c1, "mean_step_size"), step, 1e-12 * step);
+    assert_float_equal(jnum(c1, "mean_accept_stat"), accept, 1e-12);
+    assert_true(json_is_null(json_object_get(c1, "divergent"))); /* MALA reports none */
+    assert_true(jnum(json_object_get(c1, "adaptation"), "step_size") == step);
+    json_decref(j);
+
+    char warm[600];
+    char *inv = json_dumps(json_object_get(adapt, "inv_metric"), JSON_COMPACT);
+    snprintf(warm, sizeof warm,
+             "{\"model\": {\"type\": \"gaussian\", \"mean\": [1, -1], \"cov\": [[1, 0.3], [0.3, "
+             "2]]}, \"sampler\": {\"type\": \"mala\", \"step_size\": %.17g, \"inv_metric\": %s}, "
+             "\"num_samples\": 100, \"num_warmup\": 0, \"key\": 6}",
+             step, inv);
+    free(inv);
+    char id2[JOB_ID_MAX];
+    submit(warm, id2);
+    json_t *st2 = wait_state(id2, "succeeded", 20 * SLOW);
+    json_t *c0 = json_array_get(json_object_get(st2, "chains"), 0);
+    assert_true(jnum(c0, "step_size") == step); /* no adaptation: the step passed in */
+    json_decref(st2);
+    json_decref(st);
+    resp_free(&r);
+}
+
+/* ULA with a step far past stability blows up to inf: the job fails and
+ * says where, keeps the draws up to there, and the summary is taken over
+ * the finite prefix. */
+static void test_nonfinite_chain(void **state) {
+    (void)state;
+    char id[JOB_ID_MAX];
+    submit("{\"model\": {\"type\": \"gaussian\", \"mean\": [1, 2], \"cov\": [[1, 0], [0, 1]]}, "
+           "\"sampler\": {\"type\": \"ula\", \"step_size\": 10}, \"num_samples\": 1000, "
+           "\"chains\": 2, \"key\": 1, \"init\": [0.5, 0.5], \"progress_every\": 100}",
+           id);
+    json_t *st = wait_state(id, "failed", 20 * SLOW);
+    json_t *c0 = json_array_get(json_object_get(st, "chains"), 0);
+    assert_true(json_is_true(json_object_get(c0, "nonfinite")));
+    json_int_t at = jint(c0, "nonfinite_at");
+    assert_true(at > 0 && at < 1000);
+    assert_int_equal(jint(c0, "draws"), at + 1); /* the non-finite draw is handed over */
+    char want[96];
+    snprintf(want, sizeof want, "chain 0 went non-finite at draw %lld", (long long)at);
+    assert_true(!strncmp(jstr(st, "error"), want, strlen(want)));
+    resp r = {0};
+    get(&r, "/v1/jobs/%s/summary", id);
+    expect_status(&r, 200);
+    json_t *j = resp_json(&r);
+    json_int_t fewest = at;
+    json_t *c1 = json_array_get(json_object_get(st, "chains"), 1);
+    if (json_is_integer(json_object_get(c1, "nonfinite_at")) && jint(c1, "nonfinite_at") < fewest)
+        fewest = jint(c1, "nonfinite_at");
+    assert_int_equal(jint(j, "draws_per_chain"), fewest);
+    assert_true(json_array_size(json_object_get(j, "nonfinite")) >= 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "nonfinite"), 0)), 0);
+    json_t *p0 = json_array_get(json_object_get(j, "parameters"), 0);
+    assert_true(json_is_number(json_object_get(p0, "mean"))); /* finite, not null */
+    json_decref(j);
+    json_decref(st);
+    resp_free(&r);
+}
+
 static void test_restart(void **state) {
     (void)state;
     resp r = {0};
@@ -2149,6 +2291,8 @@ int main(void) {
         cmocka_unit_test(test_follow_draws),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_statistics_and_warmup),
+        cmocka_unit_test(test_nonfinite_chain),
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_delete_while_downloading),
     };

@@ -5,8 +5,12 @@
  * header shape; buffer sizes 1, 7 and 4096 give the same bytes; a running
  * job's snapshot is rectangular; follow streams every row once as valid
  * NDJSON, waiting while nothing is new; selection errors name their
- * parameter; a body shorter than promised is an error. Also the shared
- * text renderers (core/draws_format). */
+ * parameter; a body shorter than promised is an error. With statistics
+ * and saved warmup rows: CSV columns, JSON's "stats" array, NDJSON fields
+ * and the warmup marks hold the right values and equal draws_file's bytes;
+ * CmdStan CSV of one chain puts the owner's blocks around the header and
+ * rows, with the adaptation after the warmup rows. Also the shared text
+ * renderers (core/draws_format). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -28,6 +32,7 @@
 #include "draws_file.h"
 #include "draws_format.h"
 #include "errors.h"
+#include "sampler.h"
 
 /* --- a job's body ---------------------------------------------------- */
 
@@ -657,7 +662,270 @@ static void test_content_types(void **state) {
     assert_string_equal(draw_format_content_type(DRAW_CSV), "text/csv");
     assert_string_equal(draw_format_content_type(DRAW_JSON), "application/json");
     assert_string_equal(draw_format_content_type(DRAW_NDJSON), "application/x-ndjson");
-    assert_null(draw_format_content_type((draw_format)4));
+    assert_string_equal(draw_format_content_type(DRAW_CMDSTAN), "text/csv");
+    assert_null(draw_format_content_type((draw_format)5));
+}
+
+/* --- statistics and warmup rows --------------------------------------- */
+
+#define STATS_MASK (STAT_BIT(STAT_LP) | STAT_BIT(STAT_ACCEPT) | STAT_BIT(STAT_ENERGY))
+enum { NSTATS = 3 };
+
+static double stat_at(uint32_t c, uint64_t i, unsigned k) {
+    return k == 1 ? 1.0 / (double)(i + 2) : (double)c * 100 - (double)i - 0.25 * k;
+}
+
+/* A job with saved warmup rows and a statistics body beside its draws. */
+typedef struct stats_job {
+    job jb;
+    char stats[160];
+    int stats_fd;
+    uint64_t warmup;
+} stats_job;
+
+static void stats_job_make(stats_job *sj, uint32_t chains, uint64_t rows, size_t d,
+                           uint64_t warmup) {
+    job_make(&sj->jb, chains, rows, d);
+    sj->warmup = warmup;
+    snprintf(sj->stats, sizeof sj->stats, "%s/stats", sj->jb.dir);
+    int fd = open(sj->stats, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    for (uint32_t c = 0; c < chains; c++)
+        for (uint64_t i = 0; i < rows; i++) {
+            double row[NSTATS];
+            for (unsigned k = 0; k < NSTATS; k++)
+                row[k] = stat_at(c, i, k);
+            off_t off = (off_t)(((uint64_t)c * rows + i) * sizeof row);
+            assert_int_equal(pwrite(fd, row, sizeof row, off), (ssize_t)sizeof row);
+        }
+    assert_int_equal(close(fd), 0);
+    sj->stats_fd = open(sj->stats, O_RDONLY);
+    assert_true(sj->stats_fd >= 0);
+}
+
+static void stats_job_remove(stats_job *sj) {
+    close(sj->stats_fd);
+    assert_int_equal(unlink(sj->stats), 0);
+    job_remove(&sj->jb);
+}
+
+static draw_body stats_body(const stats_job *sj) {
+    return (draw_body){.draws_fd = sj->jb.fd,
+                       .stats_fd = sj->stats_fd,
+                       .chains = sj->jb.chains,
+                       .rows = sj->jb.samples,
+                       .warmup_rows = sj->warmup,
+                       .d = sj->jb.d,
+                       .stats = STATS_MASK};
+}
+
+/* The whole output of a finished job's snapshot. */
+static char *read_body(const stats_job *sj, const draw_selection *sel, const draw_output *o,
+                       size_t max) {
+    draw_body body = stats_body(sj);
+    draw_reader *r = NULL;
+    assert_int_equal(draw_reader_open_body(&r, &body, sel, o), MCMC_OK);
+    set_all_available(r, &sj->jb);
+    output out = {0};
+    output_add(&out, "", 0);
+    assert_int_equal(drain(r, max, &out), DRAW_READER_END);
+    draw_reader_free(r);
+    return out.data;
+}
+
+/* What draws_file writes for the same job, with statistics. */
+static char *reference_with_stats(const stats_job *sj, draws_format fmt) {
+    const job *jb = &sj->jb;
+    char path[160];
+    snprintf(path, sizeof path, "%s/ref.%s", jb->dir, fmt == DRAWS_CSV ? "csv" : "json");
+    draws_file_shape shape = {.chains = jb->chains,
+                              .rows = jb->samples,
+                              .warmup_rows = sj->warmup,
+                              .d = jb->d,
+                              .stats = STATS_MASK};
+    draws_file *f = NULL;
+    assert_int_equal(draws_file_open(path, fmt, &shape, &f), MCMC_OK);
+    double *rows = malloc(jb->samples * jb->d * sizeof *rows);
+    double *st = malloc(jb->samples * NSTATS * sizeof *st);
+    assert_true(rows && st);
+    for (uint32_t c = 0; c < jb->chains; c++) {
+        fill_chain(jb, c, rows);
+        for (uint64_t i = 0; i < jb->samples; i++)
+            for (unsigned k = 0; k < NSTATS; k++)
+                st[i * NSTATS + k] = stat_at(c, i, k);
+        assert_int_equal(draws_file_write(f, c, 0, jb->samples, rows), MCMC_OK);
+        assert_int_equal(draws_file_write_stats(f, c, 0, jb->samples, st), MCMC_OK);
+    }
+    free(rows);
+    free(st);
+    assert_int_equal(draws_file_finish(f), MCMC_OK);
+    size_t len;
+    char *text = slurp(path, &len);
+    assert_int_equal(unlink(path), 0);
+    return text;
+}
+
+static void test_stats_csv_ndjson(void **state) {
+    (void)state;
+    stats_job sj;
+    stats_job_make(&sj, 2, 12, 2, 4);
+    draw_output o = {.fmt = DRAW_CSV, .with_stats = 1};
+    char *csv = read_body(&sj, NULL, &o, 7), *want = reference_with_stats(&sj, DRAWS_CSV);
+    assert_string_equal(csv, want);
+    free(want);
+    char *save = NULL, *line = strtok_r(csv, "\n", &save);
+    assert_string_equal(line, "chain,draw,warmup,lp__,accept_stat__,energy__,theta.1,theta.2");
+    for (uint32_t c = 0; c < 2; c++)
+        for (uint64_t i = 0; i < 12; i++) {
+            line = strtok_r(NULL, "\n", &save);
+            char *end;
+            assert_int_equal(strtoul(line, &end, 10), c);
+            assert_int_equal(strtoull(end + 1, &end, 10), i);
+            assert_int_equal(strtoul(end + 1, &end, 10), i < 4);
+            for (unsigned k = 0; k < NSTATS; k++)
+                assert_true(same_double(strtod(end + 1, &end), stat_at(c, i, k)));
+            for (size_t j = 0; j < 2; j++)
+                assert_true(same_double(strtod(end + 1, &end), value_at(&sj.jb, c, i, j)));
+            assert_int_equal(*end, 0);
+        }
+    free(csv);
+
+    draw_selection sel = {1, 3, 12, 4}; /* draws 3 (warmup), 7, 11 */
+    o.fmt = DRAW_NDJSON;
+    char *nd = read_body(&sj, &sel, &o, 4096), *p = nd;
+    for (uint64_t i = 3; i < 12; i += 4) {
+        char *nl = strchr(p, '\n');
+        json_t *row = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        assert_non_null(row);
+        assert_int_equal(json_object_size(row), 7);
+        assert_int_equal(json_integer_value(json_object_get(row, "draw")), i);
+        assert_true(json_is_boolean(json_object_get(row, "warmup")));
+        assert_int_equal(json_is_true(json_object_get(row, "warmup")), i < 4);
+        assert_true(json_number_value(json_object_get(row, "accept_stat__")) == stat_at(1, i, 1));
+        assert_true(json_number_value(json_object_get(row, "energy__")) == stat_at(1, i, 2));
+        assert_true(same_double(json_number_value(json_object_get(row, "lp__")), stat_at(1, i, 0)));
+        json_decref(row);
+        p = nl + 1;
+    }
+    assert_int_equal(*p, 0);
+    free(nd);
+    stats_job_remove(&sj);
+}
+
+static void test_stats_json(void **state) {
+    (void)state;
+    stats_job sj;
+    stats_job_make(&sj, 3, 9, 2, 5);
+    draw_output o = {.fmt = DRAW_JSON, .with_stats = 1};
+    char *text = read_body(&sj, NULL, &o, 1), *want = reference_with_stats(&sj, DRAWS_JSON);
+    assert_string_equal(text, want);
+    free(want);
+    free(text);
+    draw_selection sel = {DRAW_ALL_CHAINS, 2, 9, 2}; /* 2 4 (warmup) 6 8 */
+    text = read_body(&sj, &sel, &o, 4096);
+    json_t *root = json_loads(text, 0, NULL);
+    assert_non_null(root);
+    assert_int_equal(json_integer_value(json_object_get(root, "warmup_draws")), 2);
+    json_t *names = json_object_get(root, "stat_names"), *st = json_object_get(root, "stats");
+    assert_int_equal(json_array_size(names), 3);
+    assert_string_equal(json_string_value(json_array_get(names, 0)), "lp__");
+    assert_string_equal(json_string_value(json_array_get(names, 2)), "energy__");
+    assert_int_equal(json_array_size(st), 3);
+    for (uint32_t c = 0; c < 3; c++) {
+        json_t *chain = json_array_get(st, c);
+        assert_int_equal(json_array_size(chain), 4);
+        for (uint64_t s = 0; s < 4; s++)
+            for (unsigned k = 0; k < NSTATS; k++)
+                assert_true(json_number_value(json_array_get(json_array_get(chain, s), k)) ==
+                            stat_at(c, 2 + 2 * s, k));
+    }
+    json_decref(root);
+    free(text);
+    stats_job_remove(&sj);
+}
+
+/* Counts the lines of text that start with prefix. */
+static size_t lines_starting(const char *text, const char *prefix) {
+    size_t n = 0, len = strlen(prefix);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += strncmp(p, prefix, len) == 0;
+    return n;
+}
+
+static void test_cmdstan(void **state) {
+    (void)state;
+    stats_job sj;
+    stats_job_make(&sj, 2, 10, 2, 3);
+    draw_output o = {.fmt = DRAW_CMDSTAN,
+                     .prologue = "# pro\n",
+                     .adaptation = "# Adaptation terminated\n",
+                     .epilogue = "# end\n"};
+    draw_selection sel = {1, 0, 10, 1};
+    char *text = read_body(&sj, &sel, &o, 3);
+    char want[4096], *p = want;
+    p += sprintf(p, "# pro\nlp__,accept_stat__,energy__,theta.1,theta.2\n");
+    char num[DRAWS_NUMBER_MAX];
+    for (uint64_t i = 0; i < 10; i++) {
+        if (i == 3) p += sprintf(p, "# Adaptation terminated\n");
+        for (unsigned k = 0; k < NSTATS; k++) {
+            draws_render_cmdstan_number(num, stat_at(1, i, k));
+            p += sprintf(p, "%s%s", k ? "," : "", num);
+        }
+        for (size_t j = 0; j < 2; j++) {
+            draws_render_cmdstan_number(num, value_at(&sj.jb, 1, i, j));
+            p += sprintf(p, ",%s", num);
+        }
+        p += sprintf(p, "\n");
+    }
+    sprintf(p, "# end\n");
+    assert_string_equal(text, want);
+    assert_null(strstr(text, "NaN")); /* CmdStan writes nan */
+    free(text);
+
+    /* Without the warmup rows the block comes first; with none after the
+     * warmup, at the end; a job of one chain needs no chain. */
+    sel.start = 3;
+    text = read_body(&sj, &sel, &o, 4096);
+    assert_non_null(strstr(text, "theta.2\n# Adaptation terminated\n"));
+    assert_int_equal(lines_starting(text, "#"), 3);
+    free(text);
+    sel = (draw_selection){0, 0, 2, 1};
+    text = read_body(&sj, &sel, &o, 4096);
+    assert_non_null(strstr(text, "\n# Adaptation terminated\n# end\n"));
+    free(text);
+    draw_reader *r = NULL;
+    draw_body body = stats_body(&sj);
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &o), MCMC_EINVAL); /* 2 chains */
+    body.chains = 1;
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &o), MCMC_OK);
+    draw_reader_free(r);
+    stats_job_remove(&sj);
+}
+
+/* Statistics need a body of them, and not .npy; follow stays NDJSON. */
+static void test_stats_errors(void **state) {
+    (void)state;
+    stats_job sj;
+    stats_job_make(&sj, 1, 4, 1, 0);
+    draw_body body = stats_body(&sj);
+    draw_reader *r = (draw_reader *)1;
+    draw_output npy = {.fmt = DRAW_NPY, .with_stats = 1}, csv = {.fmt = DRAW_CSV, .with_stats = 1};
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &npy), MCMC_EINVAL);
+    assert_null(r);
+    body.stats_fd = -1;
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &csv), MCMC_EINVAL);
+    draw_output cmd = {.fmt = DRAW_CMDSTAN};
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &cmd), MCMC_EINVAL);
+    body = stats_body(&sj);
+    body.warmup_rows = 5;
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &csv), MCMC_EINVAL);
+    body.warmup_rows = 0;
+    csv.follow = 1;
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &csv), MCMC_EINVAL);
+    csv.fmt = DRAW_NDJSON;
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &csv), MCMC_OK);
+    draw_reader_free(r);
+    stats_job_remove(&sj);
 }
 
 /* --- the shared renderers --------------------------------------------- */
@@ -705,6 +973,31 @@ static void test_renderers(void **state) {
     assert_int_equal(buf[0], 'x');
 }
 
+/* Named parameters and statistic columns in the headers; a long name
+ * widens the bound. */
+static void test_layout_names(void **state) {
+    (void)state;
+    static char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    const char *names[] = {"theta.age", longname};
+    draws_layout l = {
+        .d = 2, .names = names, .stats = STAT_BIT(STAT_LP) | STAT_BIT(STAT_DIVERGENT)};
+    size_t cap = draws_layout_max(&l);
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t n = draws_render_cmdstan_header(buf, cap, &l);
+    assert_int_equal(n, strlen("lp__,divergent__,theta.age,") + 299 + 1);
+    assert_int_equal(strncmp(buf, "lp__,divergent__,theta.age,xxx", 30), 0);
+    n = draws_render_csv_header_of(buf, cap, &l);
+    assert_int_equal(strncmp(buf, "chain,draw,lp__,divergent__,theta.age,x", 39), 0);
+    assert_int_equal(draws_render_csv_header_of(buf, cap - 1, &l), 0);
+    const double st[2] = {NAN, 1}, th[2] = {INFINITY, -0.5};
+    draws_row row = {.chain = 0, .draw = 1, .stats = st, .theta = th};
+    draws_render_cmdstan_row(buf, cap, &l, &row);
+    assert_string_equal(buf, "nan,1,inf,-0.5\n");
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_as_draws_file),
@@ -717,6 +1010,11 @@ int main(void) {
         cmocka_unit_test(test_short_body),
         cmocka_unit_test(test_content_types),
         cmocka_unit_test(test_renderers),
+        cmocka_unit_test(test_stats_csv_ndjson),
+        cmocka_unit_test(test_stats_json),
+        cmocka_unit_test(test_cmdstan),
+        cmocka_unit_test(test_stats_errors),
+        cmocka_unit_test(test_layout_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * out of order read back byte for byte, CSV and JSON text with exact round
  * trips and non-finite values (NaN/inf in CSV, null in JSON), the JSON
  * number writer, range checks on writes, and that finish and abort leave
- * no stray files behind. */
+ * no stray files behind. With statistics: X.stats.npy beside X.npy, rows a
+ * chain never made as NaN, CmdStan CSV files per chain with their comment
+ * blocks (cmdstan_text) in place. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,8 +25,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cmdstan_text.h"
 #include "draws_file.h"
 #include "errors.h"
+#include "sampler.h"
 
 #define NOT_SET ((draws_file *)(uintptr_t)0x1)
 
@@ -572,6 +576,166 @@ static void test_create_fail_keeps_existing(void **state) {
     }
 }
 
+/* --- statistics and CmdStan ------------------------------------------- */
+
+#define TWO_STATS (STAT_BIT(STAT_LP) | STAT_BIT(STAT_ENERGY))
+
+/* The float64 body of an .npy file after its header. */
+static double *npy_values(const char *path, const char *shape, size_t n) {
+    size_t len;
+    char *text = read_all(path, &len);
+    size_t body = 10 + ((unsigned char)text[8] | (size_t)(unsigned char)text[9] << 8);
+    assert_non_null(memmem(text, body, shape, strlen(shape)));
+    assert_int_equal(len, body + n * sizeof(double));
+    double *v = malloc(n * sizeof *v);
+    memcpy(v, text + body, n * sizeof *v);
+    free(text);
+    return v;
+}
+
+static void test_npy_stats_and_missing_rows(void **state) {
+    (void)state;
+    char dir[64], path[128], spath[128];
+    temp_dir(dir);
+    snprintf(path, sizeof path, "%s/x.npy", dir);
+    snprintf(spath, sizeof spath, "%s/x.stats.npy", dir);
+    draws_file_shape shape = {.chains = 2, .rows = 4, .warmup_rows = 1, .d = 3, .stats = TWO_STATS};
+    draws_file *f = NULL;
+    assert_int_equal(draws_file_open(path, DRAWS_NPY, &shape, &f), MCMC_OK);
+    double draws[12], st[8];
+    for (int k = 0; k < 12; k++)
+        draws[k] = k + 0.5;
+    for (int k = 0; k < 8; k++)
+        st[k] = -k;
+    assert_int_equal(draws_file_write(f, 0, 0, 4, draws), MCMC_OK);
+    assert_int_equal(draws_file_write_stats(f, 0, 0, 4, st), MCMC_OK);
+    assert_int_equal(draws_file_write(f, 1, 0, 2, draws), MCMC_OK); /* then non-finite */
+    assert_int_equal(draws_file_write_stats(f, 1, 0, 2, st), MCMC_OK);
+    assert_int_equal(draws_file_write_stats(f, 1, 3, 2, st), MCMC_EINVAL);
+    uint64_t rows[2] = {4, 2};
+    assert_int_equal(draws_file_finish_rows(f, rows), MCMC_OK);
+    double *v = npy_values(path, "'shape': (2, 4, 3)", 24);
+    double *w = npy_values(spath, "'shape': (2, 4, 2)", 16);
+    for (int k = 0; k < 12; k++) {
+        assert_true(v[k] == draws[k]);
+        assert_true(k < 6 ? v[12 + k] == draws[k] : isnan(v[12 + k]));
+    }
+    for (int k = 0; k < 8; k++)
+        assert_true(w[k] == st[k] && (k < 4 ? w[8 + k] == st[k] : isnan(w[8 + k])));
+    free(v);
+    free(w);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(unlink(spath), 0);
+
+    /* no statistics in the shape: none can be written */
+    f = create_ok(path, DRAWS_NPY, 1, 1, 1);
+    assert_int_equal(draws_file_write_stats(f, 0, 0, 1, st), MCMC_EINVAL);
+    draws_file_abort(f);
+    assert_false(exists(spath));
+    remove_dir(dir);
+}
+
+static void test_cmdstan_files(void **state) {
+    (void)state;
+    char dir[64], path[128], c1[128], c2[128];
+    temp_dir(dir);
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    draws_cmdstan_chain_path(path, 0, c1, sizeof c1);
+    draws_cmdstan_chain_path(path, 1, c2, sizeof c2);
+    assert_true(strlen(c1) > 10 && !strcmp(c1 + strlen(c1) - 10, "/out_1.csv"));
+    char plain[32];
+    draws_cmdstan_chain_path("run", 11, plain, sizeof plain);
+    assert_string_equal(plain, "run_12.csv");
+    const char *names[] = {"a", "b"};
+    draws_file_shape shape = {
+        .chains = 2, .rows = 3, .warmup_rows = 1, .d = 2, .stats = TWO_STATS, .names = names};
+    draws_file *f = NULL;
+    assert_int_equal(draws_file_open(path, DRAWS_CMDSTAN, &shape, &f), MCMC_OK);
+    for (uint32_t c = 0; c < 2; c++) {
+        double draws[6] = {1, 2, 3, 4, 5, NAN}, st[6] = {-1, 0.5, -2, 0.25, -3, 0.125};
+        assert_int_equal(draws_file_write(f, c, 0, 3, draws), MCMC_OK);
+        assert_int_equal(draws_file_write_stats(f, c, 0, 3, st), MCMC_OK);
+        assert_int_equal(draws_file_set_cmdstan_text(f, c, "# p\n", c ? "# a\n" : NULL, "# t\n"),
+                         MCMC_OK);
+    }
+    uint64_t rows[2] = {3, 2};
+    assert_int_equal(draws_file_finish_rows(f, rows), MCMC_OK);
+    size_t len;
+    char *one = read_all(c1, &len), *two = read_all(c2, &len);
+    assert_string_equal(one,
+                        "# p\nlp__,energy__,a,b\n-1,0.5,1,2\n-2,0.25,3,4\n-3,0.125,5,nan\n# t\n");
+    assert_string_equal(two, "# p\nlp__,energy__,a,b\n-1,0.5,1,2\n# a\n-2,0.25,3,4\n# t\n");
+    free(one);
+    free(two);
+    assert_int_equal(unlink(c1), 0);
+    assert_int_equal(unlink(c2), 0);
+    assert_false(exists(path));
+    remove_dir(dir); /* no .part left behind */
+}
+
+static const char *const metric_choices[] = {"unit", "diag", "dense", NULL};
+static const param_def fake_params[] = {
+    {.name = "step_size", .kind = P_REAL, .def = 1},
+    {.name = "max_tree_depth", .kind = P_INT, .def = 10},
+    {.name = "metric", .kind = P_CHOICE, .def = 1, .choices = metric_choices},
+};
+static const sampler_def fake_nuts = {.name = "nuts",
+                                      .params = fake_params,
+                                      .num_params = 3,
+                                      .flags = SAMPLER_USES_METRIC | SAMPLER_ADAPTS};
+
+static void test_cmdstan_text(void **state) {
+    (void)state;
+    chain_config cfg = {.sampler = &fake_nuts,
+                        .params = {0.5, 7, 1},
+                        .num_samples = 100,
+                        .num_warmup = 50,
+                        .thin = 2,
+                        .save_warmup = 1,
+                        .chains = 4,
+                        .key = {0, 42}};
+    char *pro = cmdstan_prologue(&cfg, "gaussian", 1);
+    assert_non_null(pro);
+    const char *want[] = {"# model = gaussian\n",
+                          "#     num_samples = 200\n",
+                          "#     num_warmup = 50\n",
+                          "#     save_warmup = 1\n",
+                          "#     thin = 2\n",
+                          "#       engaged = 1\n",
+                          "#     algorithm = hmc\n",
+                          "#         engine = nuts\n",
+                          "#             max_depth = 7\n",
+                          "#         stepsize = 0.5\n",
+                          "#       nuts.metric = diag\n",
+                          "# id = 2\n",
+                          "#   seed = 42\n"};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        if (!strstr(pro, want[k])) print_error("missing %s in\n%s", want[k], pro);
+        assert_non_null(strstr(pro, want[k]));
+    }
+    for (const char *p = pro; *p; p = strchr(p, '\n') + 1)
+        assert_int_equal(*p, '#');
+    free(pro);
+
+    double diag[2] = {0.5, 2}, dense[4] = {1, 0.25, 0.25, 3};
+    chain_adaptation a = {.known = 1, .step_size = 0.125, .kind = METRIC_DIAG, .d = 2, .inv = diag};
+    char *text = cmdstan_adaptation(&a);
+    assert_string_equal(text, "# Adaptation terminated\n# Step size = 0.125\n"
+                              "# Diagonal elements of inverse mass matrix:\n# 0.5, 2\n");
+    free(text);
+    a.kind = METRIC_DENSE;
+    a.inv = dense;
+    text = cmdstan_adaptation(&a);
+    assert_string_equal(text, "# Adaptation terminated\n# Step size = 0.125\n"
+                              "# Elements of inverse mass matrix:\n# 1, 0.25\n# 0.25, 3\n");
+    free(text);
+    text = cmdstan_timing(1.5, 0.25);
+    assert_string_equal(text, "# \n#  Elapsed Time: 1.500000 seconds (Warm-up)\n"
+                              "#                0.250000 seconds (Sampling)\n"
+                              "#                1.750000 seconds (Total)\n# \n");
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_npy_header),
@@ -586,6 +750,9 @@ int main(void) {
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_create_fails),
         cmocka_unit_test(test_create_fail_keeps_existing),
+        cmocka_unit_test(test_npy_stats_and_missing_rows),
+        cmocka_unit_test(test_cmdstan_files),
+        cmocka_unit_test(test_cmdstan_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

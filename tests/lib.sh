@@ -1,0 +1,66 @@
+# lib.sh - helpers shared by the script tests (source it): TAP-style
+# checks, curl with a time limit, JSON fields, and a daemon on an ephemeral
+# port over a temporary data dir. Callers set $MCMCD and $work first.
+
+PY=/usr/bin/python3
+# loopback only: never let a proxy setting route these requests elsewhere
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export NO_PROXY='*' no_proxy='*'
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+bad() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+show() { sed 's/^/# /'; } # stdin -> '# ' lines
+# curl with a time limit: every request here answers in well under a second
+c() { curl -s --max-time 20 "$@"; }
+# the value of a JSON field: jget FILE 'expr on j'
+jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+
+# Starts the daemon on $work/data, sets daemon_pid and URL; returns 1 (with
+# its stderr shown) when it does not say where it listens within 20 s.
+start_daemon() {
+    "$MCMCD" serve --port 0 --data-dir "$work/data" >"$work/daemon.out" 2>>"$work/daemon.err" &
+    daemon_pid=$!
+    URL=''
+    local line
+    for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
+        line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
+        case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && return 0 ;; esac
+        kill -0 "$daemon_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    show <"$work/daemon.err"
+    return 1
+}
+
+# SIGTERM, then up to 2 s before SIGKILL.
+stop_daemon() {
+    [ -n "${daemon_pid:-}" ] || return 0
+    kill -TERM "$daemon_pid" 2>/dev/null
+    for _ in $(seq 40); do
+        kill -0 "$daemon_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
+    daemon_pid=''
+}
+
+# Polls a job until it has ended (at most 60 s); prints its final state.
+wait_job() {
+    local state=''
+    for _ in $(seq 600); do
+        c "$URL/v1/jobs/$1" >"$work/status.json"
+        state=$(jget "$work/status.json" 'j["state"]')
+        case "$state" in succeeded | failed | cancelled) break ;; esac
+        sleep 0.1
+    done
+    echo "$state"
+}
+
+# Prints "N passed, M failed" and exits 1 if any failed.
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
