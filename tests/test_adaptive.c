@@ -282,11 +282,20 @@ static target target_ill_conditioned(void) {
  * Stan's default): enough warmup to adapt its metric, and draws thinned
  * to a few thousand per chain. */
 typedef struct schedule {
-    const char *sampler;
+    const sampler_def *sampler;
     uint64_t num_warmup, num_samples, thin;
     double init_buffer, window, term_buffer;
     int warm_metric; /* start from warm_start_metric (see there) */
 } schedule;
+
+/* cfg's sampler set to def (by its definition: a sampler need not be in
+ * the table yet to be tested) with its defaults, starting warmup from a
+ * step size of 1. */
+static void use_sampler(chain_config *cfg, const sampler_def *def) {
+    cfg->sampler = def;
+    sampler_defaults(def, cfg->params);
+    test_set_param(cfg, "step_size", 1.0);
+}
 
 static chain_config config_for(const schedule *s, uint64_t seed) {
     chain_config cfg = {.num_samples = s->num_samples,
@@ -296,8 +305,8 @@ static chain_config config_for(const schedule *s, uint64_t seed) {
                         .key = rng_key_from_seed(seed),
                         .init = INIT_ZEROS,
                         .progress_every = 1000};
-    test_use_sampler(&cfg, s->sampler, 1.0);
-    if (strcmp(s->sampler, "hmc") == 0) {
+    use_sampler(&cfg, s->sampler);
+    if (s->sampler == &sampler_hmc) {
         /* Stan's 2 pi is a full period of a unit-scale Gaussian: one
          * third of it, jittered, decorrelates without orbits. */
         test_set_param(&cfg, "path_length", 2.0);
@@ -345,7 +354,7 @@ static void check_sampler(const target *t, const schedule *s, uint64_t seed, int
     double *warm = s->warm_metric ? warm_start_metric(t) : NULL;
     cfg.inv_metric = warm;
     char what[96];
-    snprintf(what, sizeof what, "%s on %s", s->sampler, t->name);
+    snprintf(what, sizeof what, "%s on %s", s->sampler->name, t->name);
     double wall = seconds(CLOCK_MONOTONIC), cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
     run_draws *r = run(t->m, &cfg);
     printf("# %s: %.2f s (%.2f s of CPU), %.1f gradients per iteration\n", what,
@@ -372,10 +381,10 @@ static int teardown_targets(void **state) {
     return 0;
 }
 
-static const schedule ar1_nuts = {"nuts", 2000, 2000, 1, 0, 0, 1000, 0};
-static const schedule ar1_hmc = {"hmc", 2000, 2000, 1, 0, 0, 1000, 0};
-static const schedule ar1_mala = {"mala", 3000, 4000, 25, 0, 0, 1000, 0};
-static const schedule ar1_rwm = {"rwm", 5000, 4000, 100, 0, 0, 1000, 0};
+static const schedule ar1_nuts = {&sampler_nuts, 2000, 2000, 1, 0, 0, 1000, 0};
+static const schedule ar1_hmc = {&sampler_hmc, 2000, 2000, 1, 0, 0, 1000, 0};
+static const schedule ar1_mala = {&sampler_mala, 3000, 4000, 25, 0, 0, 1000, 0};
+static const schedule ar1_rwm = {&sampler_rwm, 5000, 4000, 100, 0, 0, 1000, 0};
 
 static void test_ar1_nuts(void **state) {
     (void)state;
@@ -394,10 +403,10 @@ static void test_ar1_rwm(void **state) {
     check_sampler(&ar1, &ar1_rwm, 904, 0);
 }
 
-static const schedule ill_nuts = {"nuts", 2000, 1000, 1, 0, 150, 1000, 0};
-static const schedule ill_hmc = {"hmc", 2000, 1000, 1, 0, 150, 1000, 0};
-static const schedule ill_mala = {"mala", 22000, 2000, 10, 1000, 20000, 1000, 1};
-static const schedule ill_rwm = {"rwm", 22000, 2000, 100, 1000, 20000, 1000, 1};
+static const schedule ill_nuts = {&sampler_nuts, 2000, 1000, 1, 0, 150, 1000, 0};
+static const schedule ill_hmc = {&sampler_hmc, 2000, 1000, 1, 0, 150, 1000, 0};
+static const schedule ill_mala = {&sampler_mala, 22000, 2000, 10, 1000, 20000, 1000, 1};
+static const schedule ill_rwm = {&sampler_rwm, 22000, 2000, 100, 1000, 20000, 1000, 1};
 
 static void test_dense_nuts(void **state) {
     (void)state;
