@@ -5,7 +5,7 @@
 #include "sampler.h"
 
 const sampler_def *const sampler_table[] = {
-    &sampler_mala, &sampler_rwm, &sampler_ula, &sampler_sgld, NULL,
+    &sampler_nuts, &sampler_hmc, &sampler_mala, &sampler_rwm, &sampler_ula, &sampler_sgld, NULL,
 };
 
 const char *const sampler_metric_choices[] = {"unit", "diag", "dense", NULL};

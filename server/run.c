@@ -48,11 +48,17 @@ typedef struct run_progress {
     const job_spec *spec;
     draws_file *out;
     int write_failed;
-    int stats;                 /* the file keeps the statistics */
-    uint64_t warmup_rows;      /* kept warmup draws per chain, first */
-    uint64_t *iter, *accepted; /* per chain */
-    chain_moments *moments;    /* per chain, post-warmup finite draws */
-    chain_outcome *outcome;    /* per chain */
+    int stats;            /* the file keeps the statistics */
+    uint64_t warmup_rows; /* kept warmup draws per chain, first */
+    uint64_t *iter;       /* per chain */
+    double *accept_sum;   /* per chain: accept_stat__ over post-warmup kept draws */
+    uint64_t *accept_n;
+    double *step_size;       /* per chain: the step size of its last block */
+    int *in_warmup;          /* per chain */
+    uint64_t *divergent;     /* per chain: post-warmup divergent draws */
+    int accept_col, div_col; /* accept_stat__'s and divergent__'s columns, or -1 */
+    chain_moments *moments;  /* per chain, post-warmup finite draws */
+    chain_outcome *outcome;  /* per chain */
     double t0, last_print;
     int tty, quiet;
 } run_progress;
@@ -245,19 +251,57 @@ static void format_eta(char *buf, size_t n, double seconds) {
     snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
 }
 
-/* One line: overall percentage, iterations per second, accept rate, ETA. */
+/* The pooled mean accept statistic of the post-warmup draws so far (NaN
+ * when the sampler reports none, or none are in yet). */
+static double progress_accept(const run_progress *p) {
+    double sum = 0, n = 0;
+    if (p->accept_col < 0) return NAN;
+    for (uint32_t c = 0; c < p->spec->chain.chains; c++)
+        sum += p->accept_sum[c], n += (double)p->accept_n[c];
+    return n > 0 ? sum / n : NAN;
+}
+
+/* One line: overall percentage, iterations per second, the phase, the step
+ * size and divergences (samplers that have them), the accept statistic,
+ * the ETA. */
 static void progress_print(run_progress *p, int final) {
     const chain_config *cfg = &p->spec->chain;
-    uint64_t done = 0, acc = 0, total = chain_total_iterations(cfg) * cfg->chains;
-    for (uint32_t c = 0; c < cfg->chains; c++)
-        done += p->iter[c], acc += p->accepted[c];
-    double el = wall_now() - p->t0, rate = el > 0 ? (double)done / el : 0;
-    char eta[32];
+    uint64_t done = 0, div = 0, total = chain_total_iterations(cfg) * cfg->chains;
+    int warmup = 0;
+    double eps = 0;
+    for (uint32_t c = 0; c < cfg->chains; c++) {
+        done += p->iter[c], div += p->outcome[c].divergent, warmup |= p->in_warmup[c];
+        /* divergences so far, warmup's included, as the events report them */
+        eps += p->step_size[c] / cfg->chains;
+    }
+    double el = wall_now() - p->t0, rate = el > 0 ? (double)done / el : 0, acc = progress_accept(p);
+    char eta[32], extra[96] = "";
     format_eta(eta, sizeof eta, rate > 0 ? (double)(total - done) / rate : NAN);
-    fprintf(stderr, "%s[%3.0f%%] %llu/%llu it  %.3g it/s  accept %.3f  elapsed %.1fs  ETA %s%s",
+    int n = snprintf(extra, sizeof extra, "  %s  step %.3g", warmup ? "warmup" : "sampling", eps);
+    if (cfg->sampler->stats & STAT_BIT(STAT_DIVERGENT))
+        n += snprintf(extra + n, sizeof extra - (size_t)n, "  divergent %llu",
+                      (unsigned long long)div);
+    if (!isnan(acc)) snprintf(extra + n, sizeof extra - (size_t)n, "  accept %.3f", acc);
+    fprintf(stderr, "%s[%3.0f%%] %llu/%llu it  %.3g it/s%s  elapsed %.1fs  ETA %s%s",
             p->tty ? "\r" : "", 100.0 * (double)done / (double)total, (unsigned long long)done,
-            (unsigned long long)total, rate, done ? (double)acc / (double)done : 0.0, el, eta,
-            p->tty && !final ? "" : "\n");
+            (unsigned long long)total, rate, extra, el, eta, p->tty && !final ? "" : "\n");
+}
+
+/* accept_stat__ and divergent__ of the block's post-warmup rows. */
+static void stats_add_block(run_progress *p, const chain_block *b) {
+    for (uint32_t r = 0; r < b->count; r++) {
+        uint64_t row = b->first_draw + r;
+        const double *st = b->stats + (size_t)r * b->nstats;
+        if (row < p->warmup_rows || row >= b->nonfinite_at) continue;
+        if (p->accept_col >= 0) p->accept_sum[b->chain] += st[p->accept_col];
+        p->accept_n[b->chain]++;
+        if (p->div_col >= 0) p->divergent[b->chain] += st[p->div_col] == 1;
+    }
+}
+
+/* The column of stat s in a block's statistics, or -1. */
+static int stat_column(unsigned mask, unsigned s) {
+    return mask & STAT_BIT(s) ? (int)chain_stat_count(mask & (STAT_BIT(s) - 1)) : -1;
 }
 
 /* The block's post-warmup rows before the chain went non-finite go into
@@ -295,8 +339,10 @@ static int on_block(void *ctx, const chain_block *b) {
     pthread_mutex_lock(&p->lock);
     moments_add_block(p, b);
     outcome_update(&p->outcome[b->chain], b);
+    stats_add_block(p, b);
     p->iter[b->chain] = b->iter;
-    p->accepted[b->chain] = b->accepted;
+    p->step_size[b->chain] = b->step_size;
+    p->in_warmup[b->chain] = b->warmup;
     if (rc != MCMC_OK) p->write_failed = 1;
     double now = wall_now();
     if (!p->quiet && (now - p->last_print > (p->tty ? 0.1 : 1.0))) {
@@ -307,7 +353,29 @@ static int on_block(void *ctx, const chain_block *b) {
     return rc != MCMC_OK;
 }
 
-/* Pooled mean and sd per parameter, and each chain's accept rate. */
+/* Each chain's post-warmup mean of an accept statistic, step size and
+ * divergences, as the sampler reports them. */
+static void print_chains(const run_progress *p) {
+    const chain_config *cfg = &p->spec->chain;
+    if (p->accept_col >= 0) {
+        fprintf(stderr, "accept_stat__ by chain (after warmup):");
+        for (uint32_t c = 0; c < cfg->chains; c++)
+            fprintf(stderr, " %.3f",
+                    p->accept_n[c] ? p->accept_sum[c] / (double)p->accept_n[c] : NAN);
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "step size by chain:");
+    for (uint32_t c = 0; c < cfg->chains; c++)
+        fprintf(stderr, " %.4g", p->step_size[c]);
+    fputc('\n', stderr);
+    if (!(cfg->sampler->stats & STAT_BIT(STAT_DIVERGENT))) return;
+    fprintf(stderr, "divergences by chain (after warmup):");
+    for (uint32_t c = 0; c < cfg->chains; c++)
+        fprintf(stderr, " %llu", (unsigned long long)p->divergent[c]);
+    fputc('\n', stderr);
+}
+
+/* Pooled mean and sd per parameter, and each chain's sampler figures. */
 static void print_summary(const run_progress *p, const dataset *ds, size_t d, double seconds) {
     const chain_config *cfg = &p->spec->chain;
     uint64_t total = 0;
@@ -317,10 +385,8 @@ static void print_summary(const run_progress *p, const dataset *ds, size_t d, do
             "done: %u chains x %llu draws x %zu parameters in %.3f s (%.3g it/s, %s kernels)\n",
             cfg->chains, (unsigned long long)cfg->num_samples, d, seconds, (double)total / seconds,
             simd_ops_get()->name);
-    fprintf(stderr, "accept rate by chain:");
-    for (uint32_t c = 0; c < cfg->chains; c++)
-        fprintf(stderr, " %.3f", p->iter[c] ? (double)p->accepted[c] / (double)p->iter[c] : 0.0);
-    fprintf(stderr, "\n%-10s %12s %12s%s\n", "param", "mean", "sd",
+    print_chains(p);
+    fprintf(stderr, "%-10s %12s %12s%s\n", "param", "mean", "sd",
             ds && ds->theta_true ? "   theta_true" : "");
     for (size_t j = 0; j < d && j < 10; j++) {
         double n = 0, mean = 0, m2 = 0;
@@ -350,10 +416,18 @@ static int progress_init(run_progress *p, const job_spec *spec, size_t d, int qu
     p->tty = isatty(STDERR_FILENO);
     p->warmup_rows = chain_kept_warmup(&spec->chain);
     p->iter = calloc(C, sizeof *p->iter);
-    p->accepted = calloc(C, sizeof *p->accepted);
+    p->accept_sum = calloc(C, sizeof *p->accept_sum);
+    p->accept_n = calloc(C, sizeof *p->accept_n);
+    p->step_size = calloc(C, sizeof *p->step_size);
+    p->in_warmup = calloc(C, sizeof *p->in_warmup);
     p->moments = calloc(C, sizeof *p->moments);
     p->outcome = calloc(C, sizeof *p->outcome);
-    if (!p->iter || !p->accepted || !p->moments || !p->outcome) return -1;
+    p->divergent = calloc(C, sizeof *p->divergent);
+    p->accept_col = stat_column(spec->chain.sampler->stats, STAT_ACCEPT);
+    p->div_col = stat_column(spec->chain.sampler->stats, STAT_DIVERGENT);
+    if (!p->iter || !p->accept_sum || !p->accept_n || !p->step_size || !p->in_warmup ||
+        !p->divergent || !p->moments || !p->outcome)
+        return -1;
     for (uint32_t c = 0; c < C; c++)
         p->outcome[c].nonfinite_at = UINT64_MAX;
     for (uint32_t c = 0; c < C; c++) {
@@ -374,7 +448,11 @@ static void progress_free(run_progress *p) {
         chain_adaptation_clear(&p->outcome[c].adapt);
     free(p->outcome);
     free(p->iter);
-    free(p->accepted);
+    free(p->accept_sum);
+    free(p->accept_n);
+    free(p->step_size);
+    free(p->in_warmup);
+    free(p->divergent);
     pthread_mutex_destroy(&p->lock);
 }
 

@@ -31,12 +31,7 @@ if ! start_daemon; then
 fi
 ok "the daemon listens at $URL"
 
-c "$URL/v1/info" >"$work/info.json"
-sampler=mala
-case "$(jget "$work/info.json" '[s["name"] if isinstance(s, dict) else s for s in j["samplers"]]')" in
-*"'nuts'"*) sampler=nuts ;;
-esac
-echo "# sampler: $sampler"
+sampler=nuts
 
 C=4 W=300 S=500
 cat >"$work/spec.json" <<SPEC

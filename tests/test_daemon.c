@@ -1841,7 +1841,7 @@ static void test_bad_input(void **state) {
     json_decref(err);
     post_json(&r, "/v1/jobs",
               "{\"data\": {\"synthetic\": {\"n\": 100, \"d\": 2}}, \"sampler\": {\"type\": "
-              "\"hmc\", \"step_size\": 0.1}, \"num_samples\": -5, \"dtype\": \"float16\"}");
+              "\"gibbs\", \"step_size\": 0.1}, \"num_samples\": -5, \"dtype\": \"float16\"}");
     err = check_error(&r, 422, "invalid_spec");
     expect_detail(err, "sampler.type");
     expect_detail(err, "num_samples");
