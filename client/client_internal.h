@@ -86,6 +86,9 @@ uint64_t mcmcc_json_u64(const json_t *obj, const char *key);
 void mcmcc_json_string(const json_t *obj, const char *key, char *buf, size_t cap);
 
 mcmc_job_state mcmcc_job_state_parse(const char *name);
+/* obj's "phase" ("warmup", "sampling", as events say it) or "warmup" (true,
+ * false, as a job's chains say it); MCMC_PHASE_UNKNOWN otherwise. */
+mcmc_phase mcmcc_phase_of(const json_t *obj);
 /* Fills *out from a job resource; -1 when memory ran out. */
 int mcmcc_job_from_json(const json_t *o, mcmc_job *out);
 

@@ -38,11 +38,31 @@ mcmc_job_state mcmcc_job_state_parse(const char *name) {
     return MCMC_JOB_UNKNOWN;
 }
 
+static const char *const phase_names[] = {"unknown", "warmup", "sampling"};
+
+const char *mcmc_phase_name(mcmc_phase phase) {
+    return phase == MCMC_PHASE_WARMUP || phase == MCMC_PHASE_SAMPLING ? phase_names[phase]
+                                                                      : phase_names[0];
+}
+
+mcmc_phase mcmcc_phase_of(const json_t *obj) {
+    const char *name = json_string_value(json_object_get(obj, "phase"));
+    for (int p = MCMC_PHASE_WARMUP; name && p <= MCMC_PHASE_SAMPLING; p++)
+        if (!strcmp(name, phase_names[p])) return (mcmc_phase)p;
+    const json_t *warmup = json_object_get(obj, "warmup"); /* a job's chain status says it so */
+    if (json_is_boolean(warmup))
+        return json_is_true(warmup) ? MCMC_PHASE_WARMUP : MCMC_PHASE_SAMPLING;
+    return MCMC_PHASE_UNKNOWN;
+}
+
 static void chain_from_json(const json_t *o, mcmc_chain_progress *p) {
     p->chain = (uint32_t)mcmcc_json_u64(o, "chain");
     p->iter = mcmcc_json_u64(o, "iter");
     p->total = mcmcc_json_u64(o, "total");
     p->draws = mcmcc_json_u64(o, "draws");
+    p->phase = mcmcc_phase_of(o);
+    p->step_size = mcmcc_json_number(o, "step_size");
+    p->divergent = mcmcc_json_u64(o, "divergent");
     p->accept_rate = mcmcc_json_number(o, "accept_rate");
     p->it_per_s = mcmcc_json_number(o, "it_per_s");
     p->elapsed = mcmcc_json_number(o, "elapsed");

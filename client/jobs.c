@@ -10,8 +10,9 @@
 
 void mcmc_spec_init(mcmc_spec *s) {
     if (!s) return;
-    *s = (mcmc_spec){.prior_variance = 10.0,
-                     .sampler = MCMC_SAMPLER_MALA,
+    *s = (mcmc_spec){.prior_variance = NAN,
+                     .sampler = "mala",
+                     .step_size = NAN,
                      .num_samples = 1000,
                      .thin = 1,
                      .chains = 1,
@@ -32,55 +33,105 @@ static json_t *uint_json(uint64_t v) {
     return json_string(text);
 }
 
+/* A *_json field: NULL is an empty object; anything but an object is an
+ * error (NULL). */
+static json_t *object_of(const char *text) {
+    if (!text) return json_object();
+    json_t *o = json_loads(text, 0, NULL);
+    if (json_is_object(o)) return o;
+    json_decref(o);
+    return NULL;
+}
+
+/* o's members, then params' over them; 0 or -1. Steals params. */
+static int merge(json_t *o, json_t *params) {
+    int bad = !o || !params || json_object_update(o, params) != 0;
+    json_decref(params);
+    return bad ? -1 : 0;
+}
+
 static json_t *data_json(const mcmc_spec *s) {
     if (s->dataset_id) return json_pack("{s:s}", "dataset", s->dataset_id);
     return json_pack("{s:{s:o, s:o, s:o}}", "synthetic", "n", uint_json(s->synthetic.n), "d",
                      uint_json(s->synthetic.d), "seed", uint_json(s->synthetic.seed));
 }
 
+static json_t *model_json(const mcmc_spec *s) {
+    json_t *o = json_pack("{s:s}", "type", s->model ? s->model : "logistic_regression");
+    int bad = !o;
+    if (!bad && !isnan(s->prior_variance))
+        bad = put(o, "prior_variance", json_real(s->prior_variance)) != 0;
+    if (!bad && merge(o, object_of(s->model_params_json)) == 0) return o;
+    json_decref(o);
+    return NULL;
+}
+
 static json_t *sampler_json(const mcmc_spec *s) {
-    static const char *const names[] = {"ula", "mala", "sgld"};
-    if ((unsigned)s->sampler > MCMC_SAMPLER_SGLD) return NULL;
-    json_t *o = json_pack("{s:s, s:f}", "type", names[s->sampler], "step_size", s->step_size);
-    if (o && s->sampler == MCMC_SAMPLER_SGLD && s->batch_size > 0 &&
-        put(o, "batch_size", uint_json(s->batch_size)) != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    json_t *o = json_pack("{s:s}", "type", s->sampler ? s->sampler : "mala");
+    int bad = !o;
+    if (!bad && !isnan(s->step_size)) bad = put(o, "step_size", json_real(s->step_size)) != 0;
+    if (!bad && s->batch_size > 0) bad = put(o, "batch_size", uint_json(s->batch_size)) != 0;
+    if (!bad && merge(o, object_of(s->sampler_params_json)) == 0) return o;
+    json_decref(o);
+    return NULL;
 }
 
 static json_t *spec_json(const mcmc_spec *s) {
     static const char *const inits[] = {"zeros", "prior", "true"};
     static const char *const dtypes[] = {"float64", "float32"};
-    if ((unsigned)s->init > MCMC_INIT_TRUE || (unsigned)s->dtype > MCMC_DTYPE_FLOAT32) return NULL;
-    json_t *o = json_pack("{s:{s:s, s:f}, s:o, s:o, s:o, s:o, s:s, s:s}", "model", "type",
-                          "logistic_regression", "prior_variance", s->prior_variance, "sampler",
-                          sampler_json(s), "num_samples", uint_json(s->num_samples), "num_warmup",
-                          uint_json(s->num_warmup), "thin", uint_json(s->thin), "init",
-                          inits[s->init], "dtype", dtypes[s->dtype]);
-    int bad = !o;
+    json_t *o =
+        json_pack("{s:o*, s:o*, s:o, s:o, s:o, s:b, s:s, s:s}", "model", model_json(s), "sampler",
+                  sampler_json(s), "num_samples", uint_json(s->num_samples), "num_warmup",
+                  uint_json(s->num_warmup), "thin", uint_json(s->thin), "save_warmup",
+                  s->save_warmup != 0, "init", inits[s->init], "dtype", dtypes[s->dtype]);
+    int bad = !o || !json_object_get(o, "model") || !json_object_get(o, "sampler");
     if (!bad && (s->dataset_id || s->synthetic.n > 0)) bad = put(o, "data", data_json(s)) != 0;
     bad = bad || put(o, "chains", json_integer(s->chains)) != 0;
     bad = bad || put(o, "key", uint_json(s->key)) != 0;
     bad = bad || put(o, "progress_every", uint_json(s->progress_every)) != 0;
     bad = bad || put(o, "row_threads", json_integer(s->row_threads)) != 0;
+    bad = bad || merge(o, object_of(s->extra_json)) != 0;
     if (!bad) return o;
     json_decref(o);
     return NULL;
 }
 
+/* What mcmc_spec_to_json refuses before building anything. */
+static int spec_is_invalid(const mcmc_spec *s) {
+    const char *texts[] = {s->model_params_json, s->sampler_params_json, s->extra_json};
+    for (int i = 0; i < 3; i++) {
+        json_t *o = object_of(texts[i]);
+        json_decref(o);
+        if (!o) return 1;
+    }
+    return (unsigned)s->init > MCMC_INIT_TRUE || (unsigned)s->dtype > MCMC_DTYPE_FLOAT32 ||
+           isinf(s->step_size) || isinf(s->prior_variance);
+}
+
 mcmc_client_status mcmc_spec_to_json(const mcmc_spec *spec, char **json_out) {
     if (!json_out) return MCMC_CLIENT_INVALID;
     *json_out = NULL;
-    if (!spec || (unsigned)spec->sampler > MCMC_SAMPLER_SGLD ||
-        (unsigned)spec->init > MCMC_INIT_TRUE || (unsigned)spec->dtype > MCMC_DTYPE_FLOAT32 ||
-        !isfinite(spec->step_size) || !isfinite(spec->prior_variance))
-        return MCMC_CLIENT_INVALID;
+    if (!spec || spec_is_invalid(spec)) return MCMC_CLIENT_INVALID;
     json_t *o = spec_json(spec);
     *json_out = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return *json_out ? MCMC_CLIENT_OK : MCMC_CLIENT_NOMEM;
+}
+
+/* --- the server's tables ------------------------------------------------- */
+
+mcmc_client_status mcmc_get_info_json(mcmc_client *c, char **json_out, mcmc_error *err) {
+    mcmcc_error_reset(err);
+    if (json_out) *json_out = NULL;
+    if (!c || !json_out) return mcmcc_fail(err, MCMC_CLIENT_INVALID, "no client or no output");
+    json_t *root;
+    mcmc_client_status st = mcmcc_json_call(c, "GET", "/v1/info", NULL, &root, err);
+    if (st == MCMC_CLIENT_OK && !json_is_object(root))
+        st = mcmcc_fail(err, MCMC_CLIENT_PROTOCOL, "the answer is not an object");
+    if (st == MCMC_CLIENT_OK && !(*json_out = json_dumps(root, JSON_COMPACT)))
+        st = mcmcc_fail(err, MCMC_CLIENT_NOMEM, "out of memory");
+    json_decref(root);
+    return st;
 }
 
 /* --- one job ------------------------------------------------------------- */

@@ -34,8 +34,9 @@
  *         mcmc_spec spec;
  *         mcmc_spec_init(&spec);
  *         spec.dataset_id = ds.id;
- *         spec.sampler = MCMC_SAMPLER_MALA;
- *         spec.step_size = 0.005;
+ *         spec.sampler = "mala";                          // any name GET /v1/info lists
+ *         spec.sampler_params_json = "{\"adapt_delta\": 0.6}"; // any of its parameters
+ *         spec.num_warmup = 1000;                         // adapts the step size and metric
  *         spec.chains = 4;
  *         mcmc_submit_job(c, &spec, &job, &err);
  *         mcmc_watch_job(c, job.id, NULL, on_event, NULL, &final, &err);
@@ -79,7 +80,8 @@ extern "C" {
 #define MCMC_CLIENT_API
 #endif
 
-#define MCMC_CLIENT_VERSION "0.1.0"
+/* 1.0.0: samplers and models by name, their parameters as JSON (soname 1). */
+#define MCMC_CLIENT_VERSION "1.0.0"
 
 /* --- status and errors --------------------------------------------------- */
 
@@ -177,37 +179,61 @@ MCMC_CLIENT_API mcmc_client_status mcmc_delete_dataset(mcmc_client *client, cons
 
 /* --- job specs ----------------------------------------------------------- */
 
-typedef enum mcmc_sampler { MCMC_SAMPLER_ULA, MCMC_SAMPLER_MALA, MCMC_SAMPLER_SGLD } mcmc_sampler;
 typedef enum mcmc_init { MCMC_INIT_ZEROS, MCMC_INIT_PRIOR, MCMC_INIT_TRUE } mcmc_init;
 typedef enum mcmc_dtype { MCMC_DTYPE_FLOAT64, MCMC_DTYPE_FLOAT32 } mcmc_dtype;
 
-/* The common fields of a logistic-regression job spec (the README's "job
- * spec"); for anything else submit JSON. mcmc_spec_init sets the server's
- * defaults; step_size has none and must be set. */
+/* A job spec (the README's "job spec") from fields. Samplers and models
+ * are named by string and take their parameters as a JSON object, so a
+ * server with a new sampler, model or parameter needs no new client:
+ * mcmc_get_info_json lists them (GET /v1/info), and so does `mcmc
+ * samplers`. mcmc_spec_init leaves every choice to the server's default;
+ * strings are borrowed. The JSON is built as: the fields below, then each
+ * member of sampler_params_json into "sampler" and of model_params_json
+ * into "model" (overriding the convenience fields), then each member of
+ * extra_json at the top level, replacing what is there (for fields this
+ * struct lacks: "init" vectors, ...). A warm start's "inv_metric" is a
+ * sampler parameter. */
 typedef struct mcmc_spec {
-    double prior_variance;  /* N(0, prior_variance I) prior (10) */
-    const char *dataset_id; /* the data: an uploaded dataset (borrowed), or ... */
+    const char *model;             /* a model's name (NULL: "logistic_regression") */
+    const char *model_params_json; /* NULL, or a JSON object of its parameters */
+    double prior_variance;         /* convenience: the model's "prior_variance"
+                                      (NaN: not sent, the model's default) */
+    const char *dataset_id;        /* the data: an uploaded dataset, or ... */
     struct {
         uint64_t n, d, seed; /* ... synthetic data when dataset_id is NULL and n > 0 */
     } synthetic;
-    mcmc_sampler sampler;    /* (MALA) */
-    double step_size;        /* (0: invalid, the server says so) */
-    uint64_t batch_size;     /* SGLD rows per minibatch (0: all rows) */
-    uint64_t num_samples;    /* draws kept per chain (1000) */
-    uint64_t num_warmup;     /* (0) */
-    uint64_t thin;           /* (1) */
-    uint32_t chains;         /* (1) */
-    uint64_t key;            /* PRNG seed (0) */
-    mcmc_init init;          /* (zeros); MCMC_INIT_TRUE needs synthetic data */
-    mcmc_dtype dtype;        /* (float64) */
-    uint64_t progress_every; /* iterations per progress event (1000) */
-    uint32_t row_threads;    /* threads each chain splits its data rows over (1);
-                                the draws do not depend on it */
+    const char *sampler;             /* a sampler's name: "mala", "nuts", ... ("mala") */
+    const char *sampler_params_json; /* NULL, or a JSON object of its parameters:
+                                        "{\"adapt_delta\": 0.9, \"metric\": \"dense\"}" */
+    double step_size;                /* convenience: "step_size" (NaN: not sent) */
+    uint64_t batch_size;             /* convenience: sgld's "batch_size" (0: not sent) */
+    uint64_t num_samples;            /* draws kept per chain (1000) */
+    uint64_t num_warmup;             /* iterations first, adapting the samplers that
+                                        adapt, discarded (0) */
+    int save_warmup;                 /* keep the warmup's draws too (0) */
+    uint64_t thin;                   /* (1) */
+    uint32_t chains;                 /* (1) */
+    uint64_t key;                    /* PRNG seed (0) */
+    mcmc_init init;                  /* (zeros); MCMC_INIT_TRUE needs synthetic data */
+    mcmc_dtype dtype;                /* (float64) */
+    uint64_t progress_every;         /* iterations per progress event (1000) */
+    uint32_t row_threads;            /* threads each chain splits its data rows over (1);
+                                        the draws do not depend on it */
+    const char *extra_json;          /* NULL, or a JSON object of more top-level fields */
 } mcmc_spec;
 
 MCMC_CLIENT_API void mcmc_spec_init(mcmc_spec *spec);
-/* The spec as JSON text in *json_out (free() it). */
+/* The spec as JSON text in *json_out (free() it). MCMC_CLIENT_INVALID when
+ * a *_json field is not a JSON object, an enum is out of range or
+ * prior_variance or step_size is infinite. */
 MCMC_CLIENT_API mcmc_client_status mcmc_spec_to_json(const mcmc_spec *spec, char **json_out);
+
+/* GET /v1/info as JSON text in *json_out (free() it): the server's version
+ * and limits, and its tables: "samplers" (each with "name", "help",
+ * "adapts", "uses_metric", "minibatch", "stats" and "params": name, type,
+ * default, bounds, enum, help) and "models". */
+MCMC_CLIENT_API mcmc_client_status mcmc_get_info_json(mcmc_client *client, char **json_out,
+                                                      mcmc_error *err);
 
 /* --- jobs ---------------------------------------------------------------- */
 
@@ -223,11 +249,22 @@ typedef enum mcmc_job_state {
 /* "queued", ...; "unknown". */
 MCMC_CLIENT_API const char *mcmc_job_state_name(mcmc_job_state state);
 
+/* What a chain's latest iteration was (MCMC_PHASE_UNKNOWN: the server did
+ * not say). */
+typedef enum mcmc_phase { MCMC_PHASE_UNKNOWN, MCMC_PHASE_WARMUP, MCMC_PHASE_SAMPLING } mcmc_phase;
+
+/* "warmup", "sampling"; "unknown". */
+MCMC_CLIENT_API const char *mcmc_phase_name(mcmc_phase phase);
+
 typedef struct mcmc_chain_progress {
     uint32_t chain;
     uint64_t iter, total; /* iterations done and planned, warmup included */
     uint64_t draws;       /* draws kept so far */
-    double accept_rate, it_per_s, elapsed, eta_s;
+    mcmc_phase phase;
+    double step_size;   /* of the latest iteration (NaN before the first) */
+    uint64_t divergent; /* divergent iterations so far */
+    double accept_rate; /* NaN for samplers without an accept step (ula, sgld) */
+    double it_per_s, elapsed, eta_s;
 } mcmc_chain_progress;
 
 typedef struct mcmc_job {
@@ -237,7 +274,8 @@ typedef struct mcmc_job {
     char dataset[64];                            /* "" for synthetic data */
     char created[40], started[40], finished[40]; /* RFC 3339, "" when not reached */
     uint64_t iter, total;                        /* over all chains */
-    double accept_rate, elapsed, eta_s;          /* overall */
+    double accept_rate, elapsed, eta_s;          /* overall (accept_rate: see
+                                                    mcmc_chain_progress) */
     uint64_t chains, samples, d;                 /* the draws' shape */
     size_t nchains;
     mcmc_chain_progress *progress; /* nchains entries, owned */
@@ -293,9 +331,13 @@ typedef struct mcmc_event {
     double time;          /* unix seconds (a heartbeat: this machine's clock) */
     mcmc_job_state state; /* state, done */
     const char *error;    /* state, done: why the job failed; NULL otherwise */
-    uint32_t chain;       /* progress: chain, iter, total, draws, rates */
+    uint32_t chain;       /* progress: chain, iter, total, draws, phase, ... */
     uint64_t iter, total, draws;
-    double accept_rate, it_per_s, eta_s, elapsed;
+    mcmc_phase phase;
+    double step_size;   /* the block's last iteration's (adapting during warmup) */
+    uint64_t divergent; /* divergent iterations of the chain so far */
+    double accept_rate; /* NaN for samplers without an accept step (ula, sgld) */
+    double it_per_s, eta_s, elapsed;
     size_t nchains; /* done: draws kept per chain */
     const uint64_t *draws_per_chain;
 } mcmc_event;

@@ -58,6 +58,9 @@ static void progress_from_json(const json_t *o, mcmc_event *e) {
     e->iter = mcmcc_json_u64(o, "iter");
     e->total = mcmcc_json_u64(o, "total");
     e->draws = mcmcc_json_u64(o, "draws");
+    e->phase = mcmcc_phase_of(o);
+    e->step_size = mcmcc_json_number(o, "step_size");
+    e->divergent = mcmcc_json_u64(o, "divergent");
     e->accept_rate = mcmcc_json_number(o, "accept_rate");
     e->it_per_s = mcmcc_json_number(o, "it_per_s");
     e->eta_s = mcmcc_json_number(o, "eta_s");

@@ -49,12 +49,12 @@ static void chain_sampler_json(json_t *o, const chain_counts *k) {
                             : json_null());
 }
 
-static json_t *chain_json(const job *j, uint32_t c, uint64_t total) {
+static json_t *chain_json(const job *j, uint32_t c) {
     const chain_counts *k = &j->counts[c];
-    job_progress p = job_progress_from_counts(c, k->iter, total, k->accepted, k->draws, k->elapsed);
+    job_progress p = job_chain_progress(j, c);
     if (job_is_final(j)) p.eta_s = 0; /* nothing is left to run */
     json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
-                          "iter", (json_int_t)k->iter, "total", (json_int_t)total, "draws",
+                          "iter", (json_int_t)k->iter, "total", (json_int_t)p.total, "draws",
                           (json_int_t)k->draws, "accept_rate", json_number_or_null(p.accept_rate),
                           "it_per_s", json_number_or_null(p.it_per_s), "elapsed",
                           json_number_or_null(k->elapsed), "eta_s", json_number_or_null(p.eta_s));
@@ -85,9 +85,10 @@ static json_t *job_json(job *j, int with_spec) {
         double eta = k->iter >= total ? 0 : (double)(total - k->iter) / rate;
         /* the slowest chain decides; a chain not started yet makes it unknown */
         slowest = isnan(eta) || isnan(slowest) ? NAN : (eta > slowest ? eta : slowest);
-        json_array_append_new(chains, chain_json(j, c, total));
+        json_array_append_new(chains, chain_json(j, c));
     }
     if (job_is_final(j)) slowest = 0;
+    double accept = iter && job_reports_accept(j) ? (double)acc / (double)iter : NAN;
     json_t *o =
         json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:o, s:o, s:o}", "id", j->id,
                   "state", job_state_name(j), "created", json_time_ms(j->created_ms), "started",
@@ -95,8 +96,8 @@ static json_t *job_json(job *j, int with_spec) {
                   j->error ? json_string(j->error) : json_null(), "dataset",
                   j->dataset_id[0] ? json_string(j->dataset_id) : json_null(), "progress", "iter",
                   (json_int_t)iter, "total", (json_int_t)(total * j->chains), "accept_rate",
-                  json_number_or_null(iter ? (double)acc / (double)iter : NAN), "elapsed",
-                  json_number_or_null(elapsed), "eta_s", json_number_or_null(slowest));
+                  json_number_or_null(accept), "elapsed", json_number_or_null(elapsed), "eta_s",
+                  json_number_or_null(slowest));
     if (!o) return NULL;
     json_object_set_new(
         o, "shape",
@@ -104,8 +105,11 @@ static json_t *job_json(job *j, int with_spec) {
     json_object_set_new(o, "warmup_draws", json_integer((json_int_t)j->warmup_rows));
     json_object_set_new(o, "chains", chains);
     if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
-    if (with_spec && j->spec_json)
-        json_object_set_new(o, "spec", json_loads(j->spec_json, 0, NULL));
+    if (with_spec && j->spec_json) {
+        /* the stored text, as is; a spec this build cannot read is still JSON */
+        json_t *spec = json_loads(j->spec_json, 0, NULL);
+        json_object_set_new(o, "spec", spec ? spec : json_string(j->spec_json));
+    }
     json_object_set_new(o, "links", job_links(j));
     return o;
 }
@@ -221,12 +225,15 @@ static void jobs_post(app *a, http_request *req) {
 typedef struct list_ctx {
     app *a;
     json_t *arr;
+    const registry_job_state *state; /* the filter, or NULL */
 } list_ctx;
 
 static int list_one(void *ctx, const registry_job *row) {
     list_ctx *l = ctx;
     job *j = jobs_find(l->a, row->id);
-    if (j) json_array_append_new(l->arr, job_json(j, 0));
+    /* an ended job whose stored spec this build cannot read is shown as
+     * failed, though the registry keeps the state it ended in */
+    if (j && (!l->state || j->state == *l->state)) json_array_append_new(l->arr, job_json(j, 0));
     return 0;
 }
 
@@ -244,7 +251,7 @@ static void jobs_list(app *a, http_request *req) {
     }
     const char *token = http_request_query(req, "page_token");
     char next[REGISTRY_TOKEN_SIZE] = "";
-    list_ctx l = {a, json_array()};
+    list_ctx l = {a, json_array(), state_name ? &st : NULL};
     int rc = registry_job_list(a->reg, state_name ? &st : NULL, (int)page_size, token, list_one, &l,
                                next);
     if (rc == REGISTRY_BAD_TOKEN) {

@@ -51,6 +51,10 @@ struct job {
     registry_job_state state;
     int64_t created_ms, started_ms, finished_ms;
     char *error;
+    /* restored from a spec this build cannot read: shown as failed with the
+     * parse errors in error; the registry said stored_state */
+    int spec_unreadable;
+    registry_job_state stored_state;
     uint32_t chains;
     uint64_t samples;     /* rows per chain in the files: chain_kept_draws */
     uint64_t warmup_rows; /* of those, the saved warmup's, first */
@@ -130,6 +134,11 @@ void jobs_drain_reports(app *a);
 void jobs_free_all(app *a);
 const char *job_state_name(const job *j);
 int job_is_final(const job *j);
+/* Whether the job's sampler has an accept step (ula and sgld have none:
+ * their accept rate is null everywhere). */
+int job_reports_accept(const job *j);
+/* Chain c's progress as events and the status show it. */
+job_progress job_chain_progress(const job *j, uint32_t c);
 void job_watch(job *j, job_watcher *w);
 void job_unwatch(job *j, job_watcher *w);
 void job_notify(job *j);

@@ -62,6 +62,7 @@ job_progress job_progress_from_counts(uint32_t chain, uint64_t iter, uint64_t to
                                       uint64_t accepted, uint64_t draws, double elapsed) {
     job_progress p = {.chain = chain, .iter = iter, .total = total, .draws = draws};
     p.elapsed = elapsed;
+    p.step_size = NAN;
     p.accept_rate = iter > 0 ? (double)accepted / (double)iter : NAN;
     p.it_per_s = elapsed > 0 ? (double)iter / elapsed : NAN;
     if (iter >= total)
@@ -271,6 +272,9 @@ static json_t *progress_to_json(const job_events *log, const progress_event *e) 
     put(o, "chain", json_count(e->p.chain), &bad);
     put(o, "iter", json_count(e->p.iter), &bad);
     put(o, "total", json_count(e->p.total), &bad);
+    put(o, "phase", json_string(e->p.warmup ? "warmup" : "sampling"), &bad);
+    put(o, "step_size", json_number_or_null(e->p.step_size), &bad);
+    put(o, "divergent", json_count(e->p.divergent), &bad);
     put(o, "accept_rate", json_number_or_null(e->p.accept_rate), &bad);
     put(o, "draws", json_count(e->p.draws), &bad);
     put(o, "elapsed", json_number_or_null(e->p.elapsed), &bad);

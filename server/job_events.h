@@ -8,7 +8,8 @@
  * Events, as JSON objects (compact, one per NDJSON line or SSE data line):
  *   {"seq": n, "type": "state",    "job": id, "time": t, "state": s, "error": e?}
  *   {"seq": n, "type": "progress", "job": id, "time": t, "chain": c, "iter": i,
- *    "total": T, "accept_rate": a, "draws": k, "elapsed": s, "it_per_s": r, "eta_s": e}
+ *    "total": T, "phase": "warmup"|"sampling", "step_size": h, "divergent": v,
+ *    "accept_rate": a, "draws": k, "elapsed": s, "it_per_s": r, "eta_s": e}
  *   {"seq": n, "type": "done",     "job": id, "time": t, "state": s, "error": e?,
  *    "draws_per_chain": [k0, k1, ...]}
  *   {"type": "heartbeat", "time": t}          (not stored, no seq)
@@ -48,7 +49,11 @@ typedef struct job_progress {
     uint64_t iter;      /* iterations done, warmup included */
     uint64_t total;     /* iterations planned, warmup included */
     uint64_t draws;     /* draws kept so far for this chain */
-    double accept_rate; /* Metropolis accepts / iter */
+    int warmup;         /* phase: 1 "warmup" while warmup iterations remain, 0 "sampling" */
+    double step_size;   /* the step size of the latest iteration (NaN: not known) */
+    uint64_t divergent; /* divergent iterations so far */
+    double accept_rate; /* Metropolis accepts / iter; NaN for samplers without an
+                           accept step */
     double elapsed;     /* seconds since the chain started */
     double it_per_s;    /* iter / elapsed */
     double eta_s;       /* seconds left at the current rate */
@@ -57,7 +62,9 @@ typedef struct job_progress {
 /* A progress record from a chain's counters, with the rates derived:
  * accept_rate is NaN before the first iteration, it_per_s is NaN while no
  * time has elapsed, eta_s is 0 once iter reaches total and NaN while the
- * rate is unknown (all such values go out as null). */
+ * rate is unknown (all such values go out as null). The phase is
+ * "sampling", step_size NaN and divergent 0: the caller sets what it knows,
+ * and sets accept_rate to NaN for a sampler without an accept step. */
 job_progress job_progress_from_counts(uint32_t chain, uint64_t iter, uint64_t total,
                                       uint64_t accepted, uint64_t draws, double elapsed);
 

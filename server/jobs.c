@@ -41,6 +41,24 @@ int job_is_final(const job *j) {
     return registry_job_state_is_final(j->state);
 }
 
+int job_reports_accept(const job *j) {
+    const sampler_def *s = j->spec.chain.sampler;
+    return s && (s->stats & STAT_BIT(STAT_ACCEPT));
+}
+
+job_progress job_chain_progress(const job *j, uint32_t c) {
+    const chain_counts *k = &j->counts[c];
+    const chain_config *cfg = &j->spec.chain;
+    job_progress p = job_progress_from_counts(c, k->iter, chain_total_iterations(cfg), k->accepted,
+                                              k->draws, k->elapsed);
+    p.warmup = k->iter ? k->warmup : cfg->num_warmup > 0; /* before the first report: what
+                                                             runs first */
+    p.step_size = k->iter ? k->step_size : NAN;
+    p.divergent = k->divergent;
+    if (!job_reports_accept(j)) p.accept_rate = NAN;
+    return p;
+}
+
 /* --- watchers ------------------------------------------------------------ */
 
 void job_watch(job *j, job_watcher *w) {
@@ -388,9 +406,7 @@ static void report_apply(app *a, chain_report *r) {
     a->grad_evals_total += r->counts.grad_evals - k->grad_evals;
     *k = r->counts;
     if (r->adapt.known) adaptation_apply(j, r);
-    job_progress p =
-        job_progress_from_counts(r->chain, k->iter, chain_total_iterations(&j->spec.chain),
-                                 k->accepted, k->draws, k->elapsed);
+    job_progress p = job_chain_progress(j, r->chain);
     job_events_add_progress(j->events, &p, app_now());
     if (app_now_ms() - j->last_persist_ms >= PERSIST_EVERY_MS ||
         job_events_last_seq(j->events) - j->persisted_seq >= SEQ_RESTART_GAP / 2)
@@ -733,14 +749,59 @@ void jobs_shutdown(app *a) {
 
 /* --- restore after a restart --------------------------------------------- */
 
+/* "path: message; ..." of errs into buf. */
+static void spec_errors_text(const spec_errors *errs, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < errs->count && len + 1 < cap; i++) {
+        const spec_error *e = &errs->items[i];
+        int n = snprintf(buf + len, cap - len, "%s%s%s%s", i ? "; " : "", e->path,
+                         e->path[0] ? ": " : "", e->message);
+        len = n < 0 ? cap : len + (size_t)n;
+    }
+    if (errs->dropped && len + 1 < cap)
+        snprintf(buf + len, cap - len, "; and %zu more", errs->dropped);
+}
+
+/* What an unreadable spec's job runs with: no parameters, no statistics, no
+ * accept step, no metric; it never runs. */
+static const sampler_def unreadable_sampler = {.name = "unreadable",
+                                               .help = "a stored spec this build cannot read"};
+
+/* A stored spec this build cannot read (an upgrade changed what parses):
+ * the job is kept with the shape the registry recorded, shown as failed
+ * with the parse errors, and logged. Returns 0 or -1 (out of memory). */
+static int unreadable_spec(const registry_job *row, const spec_errors *errs, job_spec *spec,
+                           char **error) {
+    char reasons[1024];
+    spec_errors_text(errs, reasons, sizeof reasons);
+    size_t cap = sizeof reasons + 160;
+    if (!(*error = malloc(cap))) return -1;
+    snprintf(*error, cap, "this mcmcd cannot read the job's stored spec (the job was %s): %s",
+             registry_job_state_name(row->state), reasons);
+    fprintf(stderr, "mcmcd: job %s: %s; it is shown as failed\n", row->id, *error);
+    memset(spec, 0, sizeof *spec);
+    spec->chain.sampler = &unreadable_sampler;
+    spec->chain.chains = (uint32_t)row->chains;
+    spec->chain.num_samples = (uint64_t)row->num_samples;
+    spec->chain.thin = 1;
+    return 0;
+}
+
 static int restore_one(void *ctx, const registry_job *row) {
     app *a = ctx;
     job_spec spec;
     spec_errors errs;
-    if (job_spec_parse_text(row->spec, strlen(row->spec), &spec, &errs) != 0) return 0;
+    char *unreadable = NULL;
+    if (job_spec_parse_stored(row->spec, strlen(row->spec), &spec, &errs) != 0 &&
+        unreadable_spec(row, &errs, &spec, &unreadable) != 0)
+        return REGISTRY_ENOMEM;
     uint64_t gap = registry_job_state_is_final(row->state) ? 0 : SEQ_RESTART_GAP;
     job *j = job_new(a, row->id, &spec, (uint64_t)row->seq + gap);
-    if (!j) return REGISTRY_ENOMEM;
+    if (!j) {
+        free(unreadable);
+        return REGISTRY_ENOMEM;
+    }
     j->spec_json = strdup(row->spec);
     j->d = (size_t)row->d;
     j->state = row->state;
@@ -753,6 +814,13 @@ static int restore_one(void *ctx, const registry_job *row) {
         snprintf(j->dataset_id, sizeof j->dataset_id, "%s", j->spec.dataset_id);
     job_set_error(j, row->error);
     progress_restore(j, row->progress);
+    if (unreadable) {
+        j->spec_unreadable = 1;
+        j->stored_state = row->state;
+        j->state = REGISTRY_JOB_FAILED;
+        free(j->error);
+        j->error = unreadable;
+    }
     if (jobs_add(a, j) != 0) {
         job_free(j);
         return REGISTRY_ENOMEM;
@@ -768,10 +836,29 @@ static int restore_one(void *ctx, const registry_job *row) {
     return 0;
 }
 
+/* A queued job whose spec is unreadable can never run: it fails on disk too
+ * (queued, running, failed: the registry's only way there), so that the
+ * registry's state filters and counts agree with what is shown. A job that
+ * had ended keeps its stored state, for a build that reads its spec. */
+static void fail_unreadable_queued(app *a) {
+    for (size_t i = 0; i < a->njobs; i++) {
+        job *j = a->jobs[i];
+        if (!j->spec_unreadable || j->stored_state != REGISTRY_JOB_QUEUED) continue;
+        j->started_ms = j->finished_ms = app_now_ms();
+        if (registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms) !=
+                REGISTRY_OK ||
+            registry_job_set_state(a->reg, j->id, REGISTRY_JOB_FAILED, j->error, j->finished_ms) !=
+                REGISTRY_OK)
+            fprintf(stderr, "mcmcd: job %s: cannot record it as failed: %s\n", j->id,
+                    registry_last_error(a->reg));
+        j->stored_state = REGISTRY_JOB_FAILED;
+    }
+}
+
 static int restore_queue_one(void *ctx, const char *id) {
     app *a = ctx;
     job *j = jobs_find(a, id);
-    if (j) queue_push(a, j);
+    if (j && j->state == REGISTRY_JOB_QUEUED) queue_push(a, j);
     return 0;
 }
 
@@ -787,6 +874,7 @@ int jobs_restore(app *a, char *err, size_t errlen) {
         rc = registry_job_list(a->reg, NULL, REGISTRY_PAGE_SIZE_MAX, token, restore_one, a, token);
     } while (rc == REGISTRY_OK && token[0]);
     if (rc == REGISTRY_OK) rc = registry_job_next_queued(a->reg, restore_queue_one, a);
+    if (rc == REGISTRY_OK) fail_unreadable_queued(a);
     if (rc != REGISTRY_OK) {
         snprintf(err, errlen, "registry: %s", registry_status_str(rc));
         return -1;

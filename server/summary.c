@@ -181,15 +181,16 @@ static json_t *parameter_json(size_t j, const diag_summary *s) {
 static json_t *chain_summary_json(job *j, const summary_task *t, uint32_t c) {
     const chain_counts *k = &j->counts[c];
     const chain_diag *g = &t->diag[c];
-    json_t *o = json_pack(
-        "{s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
-        "accept_rate", json_number_or_null(k->iter ? (double)k->accepted / (double)k->iter : NAN),
-        "draws", (json_int_t)k->draws, "draws_used", (json_int_t)t->chain_rows[c], "divergent",
-        json_number_or_null(g->divergent), "ebfmi", json_number_or_null(g->ebfmi),
-        "treedepth_max_share", json_number_or_null(g->treedepth_max_share), "mean_step_size",
-        json_number_or_null(g->mean_step_size), "mean_treedepth",
-        json_number_or_null(g->mean_treedepth), "mean_accept_stat",
-        json_number_or_null(g->mean_accept), "adaptation", job_adaptation_json(j, c));
+    double accept = job_chain_progress(j, c).accept_rate; /* null without an accept step */
+    json_t *o =
+        json_pack("{s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
+                  "accept_rate", json_number_or_null(accept), "draws", (json_int_t)k->draws,
+                  "draws_used", (json_int_t)t->chain_rows[c], "divergent",
+                  json_number_or_null(g->divergent), "ebfmi", json_number_or_null(g->ebfmi),
+                  "treedepth_max_share", json_number_or_null(g->treedepth_max_share),
+                  "mean_step_size", json_number_or_null(g->mean_step_size), "mean_treedepth",
+                  json_number_or_null(g->mean_treedepth), "mean_accept_stat",
+                  json_number_or_null(g->mean_accept), "adaptation", job_adaptation_json(j, c));
     if (o)
         json_object_set_new(o, "nonfinite_at",
                             k->nonfinite && k->nonfinite_at != UINT64_MAX

@@ -155,7 +155,7 @@ static mcmc_spec small_spec(const char *dataset_id) {
     mcmc_spec s;
     mcmc_spec_init(&s);
     s.dataset_id = dataset_id;
-    s.sampler = MCMC_SAMPLER_MALA;
+    s.sampler = "mala";
     s.step_size = 0.01;
     s.chains = CHAINS;
     s.num_samples = SAMPLES;
@@ -401,6 +401,8 @@ static int record_event(void *ctx, const mcmc_event *ev) {
         assert_true(ev->chain < 64);
         assert_true(ev->iter <= ev->total);
         assert_true(ev->iter > 0);
+        assert_int_not_equal(ev->phase, MCMC_PHASE_UNKNOWN);
+        assert_true(ev->step_size > 0);
     } else {
         assert_int_not_equal(ev->state, MCMC_JOB_UNKNOWN);
         s->last_state = ev->state;
@@ -554,6 +556,14 @@ static void test_datasets_list_get_delete(void **state) {
 
 /* --- tests: specs and jobs ----------------------------------------------- */
 
+/* spec's canonical JSON's [section][key], as the server would store it. */
+static double canonical_number(const job_spec *spec, const char *section, const char *key) {
+    json_t *o = job_spec_to_json(spec);
+    double v = json_number_value(json_object_get(json_object_get(o, section), key));
+    json_decref(o);
+    return v;
+}
+
 static void test_spec_builder_json(void **state) {
     (void)state;
     mcmc_spec s;
@@ -561,13 +571,15 @@ static void test_spec_builder_json(void **state) {
     s.synthetic.n = 100;
     s.synthetic.d = 2;
     s.synthetic.seed = 3;
-    s.sampler = MCMC_SAMPLER_SGLD;
+    s.sampler = "sgld";
     s.step_size = 1e-4;
     s.batch_size = 10;
     s.key = UINT64_MAX;
     s.init = MCMC_INIT_TRUE;
     s.dtype = MCMC_DTYPE_FLOAT32;
     s.row_threads = 3;
+    s.save_warmup = 1;
+    s.num_warmup = 7;
     char *text;
     assert_int_equal(mcmc_spec_to_json(&s, &text), MCMC_CLIENT_OK);
     json_t *o = json_loads(text, 0, NULL);
@@ -576,6 +588,8 @@ static void test_spec_builder_json(void **state) {
     json_t *smp = json_object_get(o, "sampler");
     assert_string_equal(json_string_value(json_object_get(smp, "type")), "sgld");
     assert_int_equal(json_integer_value(json_object_get(smp, "batch_size")), 10);
+    /* unset conveniences are left to the server */
+    assert_null(json_object_get(json_object_get(o, "model"), "prior_variance"));
     json_decref(o);
     /* the server's own parser takes it, every field */
     job_spec spec;
@@ -585,12 +599,63 @@ static void test_spec_builder_json(void **state) {
     assert_int_equal(spec.dtype, DTYPE_F32);
     assert_int_equal(spec.chain.init, INIT_TRUE);
     assert_int_equal(spec.chain.row_threads, 3);
+    assert_int_equal(spec.chain.save_warmup, 1);
+    assert_int_equal(spec.chain.num_warmup, 7);
+    assert_float_equal(canonical_number(&spec, "model", "prior_variance"), 10.0, 0.0);
     job_spec_free(&spec);
     free(text);
 
-    s.step_size = NAN;
+    /* any sampler by name, any parameter as JSON: they override the
+     * conveniences; the model likewise; extra_json adds top-level fields */
+    s.sampler = "mala";
+    s.batch_size = 0;
+    s.sampler_params_json = "{\"step_size\": 0.25, \"adapt_delta\": 0.9, \"metric\": \"dense\"}";
+    s.model_params_json = "{\"prior_variance\": 2.5}";
+    s.extra_json = "{\"init\": [0.5, -0.5]}";
+    s.init = MCMC_INIT_ZEROS;
+    assert_int_equal(mcmc_spec_to_json(&s, &text), MCMC_CLIENT_OK);
+    assert_int_equal(job_spec_parse_text(text, strlen(text), &spec, &errs), 0);
+    const sampler_def *mala = spec.chain.sampler;
+    assert_string_equal(mala->name, "mala");
+    assert_float_equal(sampler_param(mala, spec.chain.params, "step_size", 0), 0.25, 0.0);
+    assert_float_equal(sampler_param(mala, spec.chain.params, "adapt_delta", 0), 0.9, 0.0);
+    assert_int_equal(chain_metric_kind(&spec.chain), METRIC_DENSE);
+    assert_float_equal(canonical_number(&spec, "model", "prior_variance"), 2.5, 0.0);
+    assert_int_equal(spec.chain.init, INIT_VALUES);
+    assert_float_equal(spec.chain.init_values[1], -0.5, 0.0);
+    job_spec_free(&spec);
+    free(text);
+
+    const char *not_objects[] = {"[1]", "{", "0.5"};
+    for (int i = 0; i < 3; i++) {
+        s.sampler_params_json = not_objects[i];
+        assert_int_equal(mcmc_spec_to_json(&s, &text), MCMC_CLIENT_INVALID);
+        assert_null(text);
+    }
+    s.sampler_params_json = NULL;
+    s.step_size = INFINITY;
     assert_int_equal(mcmc_spec_to_json(&s, &text), MCMC_CLIENT_INVALID);
     assert_null(text);
+}
+
+static void test_info(void **state) {
+    (void)state;
+    char *text;
+    mcmc_error err;
+    assert_int_equal(mcmc_get_info_json(g.c, &text, &err), MCMC_CLIENT_OK);
+    json_t *info = json_loads(text, 0, NULL);
+    free(text);
+    /* the server's sampler table, in its order, each with its parameters */
+    const json_t *samplers = json_object_get(info, "samplers");
+    size_t i = 0;
+    for (const sampler_def *const *d = sampler_table; *d; d++, i++) {
+        const json_t *e = json_array_get(samplers, i);
+        assert_string_equal(json_string_value(json_object_get(e, "name")), (*d)->name);
+        assert_int_equal(json_array_size(json_object_get(e, "params")), (*d)->num_params);
+    }
+    assert_int_equal(json_array_size(samplers), i);
+    json_decref(info);
+    assert_int_equal(mcmc_get_info_json(g.c, NULL, &err), MCMC_CLIENT_INVALID);
 }
 
 static void test_submit_and_status(void **state) {
@@ -649,6 +714,75 @@ static int has_detail(const mcmc_error *err, const char *path) {
     for (size_t i = 0; i < err->ndetails; i++)
         if (!strcmp(err->details[i].path, path) && err->details[i].message[0]) return 1;
     return 0;
+}
+
+typedef struct phases_seen {
+    size_t warmup, sampling, with_step_size, with_accept;
+    uint64_t divergent;
+    double last_step_size;
+} phases_seen;
+
+static int record_phase(void *ctx, const mcmc_event *ev) {
+    phases_seen *p = ctx;
+    if (ev->type != MCMC_EVENT_PROGRESS) return 0;
+    assert_int_not_equal(ev->phase, MCMC_PHASE_UNKNOWN);
+    p->warmup += ev->phase == MCMC_PHASE_WARMUP;
+    p->sampling += ev->phase == MCMC_PHASE_SAMPLING;
+    p->with_step_size += isfinite(ev->step_size) && ev->step_size > 0;
+    p->with_accept += !isnan(ev->accept_rate);
+    p->divergent += ev->divergent;
+    p->last_step_size = ev->step_size;
+    return 0;
+}
+
+/* Progress says warmup or sampling and the step size of the moment;
+ * samplers without an accept step (ula) report no accept rate anywhere. */
+static void test_phases_and_accept(void **state) {
+    (void)state;
+    mcmc_spec s = small_spec(g.ds.id);
+    s.chains = 1;
+    s.num_warmup = 150;
+    s.num_samples = 100;
+    s.progress_every = 50; /* events at 50, 100 (warmup), 150 (warmup done), 200, 250 */
+    mcmc_job job;
+    mcmc_error err;
+    assert_int_equal(mcmc_submit_job(g.c, &s, &job, &err), MCMC_CLIENT_OK);
+    phases_seen p = {0};
+    mcmc_job_state final;
+    assert_int_equal(mcmc_watch_job(g.c, job.id, NULL, record_phase, &p, &final, &err),
+                     MCMC_CLIENT_OK);
+    assert_int_equal(final, MCMC_JOB_SUCCEEDED);
+    assert_int_equal(p.warmup, 2);
+    assert_int_equal(p.sampling, 3);
+    assert_int_equal(p.with_step_size, 5);
+    assert_int_equal(p.with_accept, 5);
+    assert_true(p.last_step_size != 0.01); /* adapted away from where it started */
+    mcmc_job st;
+    assert_int_equal(mcmc_get_job(g.c, job.id, &st, &err), MCMC_CLIENT_OK);
+    assert_int_equal(st.progress[0].phase, MCMC_PHASE_SAMPLING);
+    assert_float_equal(st.progress[0].step_size, p.last_step_size, 0.0);
+    assert_int_equal(st.progress[0].divergent, 0);
+    assert_true(st.accept_rate > 0 && st.accept_rate <= 1);
+    mcmc_job_free(&st);
+    mcmc_job_free(&job);
+
+    s.sampler = "ula";
+    s.step_size = 0.001;
+    assert_int_equal(mcmc_submit_job(g.c, &s, &job, &err), MCMC_CLIENT_OK);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(mcmc_watch_job(g.c, job.id, NULL, record_phase, &p, &final, &err),
+                     MCMC_CLIENT_OK);
+    assert_int_equal(p.warmup + p.sampling, 5);
+    assert_int_equal(p.with_accept, 0);
+    assert_float_equal(p.last_step_size, 0.001, 0.0); /* ula keeps its step */
+    assert_int_equal(mcmc_get_job(g.c, job.id, &st, &err), MCMC_CLIENT_OK);
+    assert_true(isnan(st.accept_rate) && isnan(st.progress[0].accept_rate));
+    mcmc_job_free(&st);
+    mcmc_summary sum;
+    assert_int_equal(mcmc_get_summary(g.c, job.id, &sum, &err), MCMC_CLIENT_OK);
+    assert_true(isnan(sum.chains[0].accept_rate));
+    mcmc_summary_free(&sum);
+    mcmc_job_free(&job);
 }
 
 static void test_invalid_spec(void **state) {
@@ -1120,6 +1254,8 @@ int main(void) {
         cmocka_unit_test(test_spec_builder_json),
         cmocka_unit_test(test_submit_and_status),
         cmocka_unit_test(test_submit_json),
+        cmocka_unit_test(test_info),
+        cmocka_unit_test(test_phases_and_accept),
         cmocka_unit_test(test_invalid_spec),
         cmocka_unit_test(test_unknown_job),
         cmocka_unit_test(test_unreachable),

@@ -38,10 +38,10 @@ lib=$prefix/lib
 [ -d "$lib/pkgconfig" ] || lib=$(dirname "$(find "$prefix" -name mcmcclient.pc | head -n 1)")/..
 check "the only installed header is mcmcclient.h" \
     "[ \"\$(ls '$prefix/include')\" = mcmcclient.h ]"
-check "libmcmcclient.so has the SONAME libmcmcclient.so.0" \
-    "readelf -d '$lib/libmcmcclient.so' | grep -q 'SONAME.*\[libmcmcclient.so.0\]'"
-check "libmcmcclient.so.0 and libmcmcclient.a are installed" \
-    "[ -L '$lib/libmcmcclient.so.0' ] && [ -f '$lib/libmcmcclient.a' ]"
+check "libmcmcclient.so has the SONAME libmcmcclient.so.1" \
+    "readelf -d '$lib/libmcmcclient.so' | grep -q 'SONAME.*\[libmcmcclient.so.1\]'"
+check "libmcmcclient.so.1 and libmcmcclient.a are installed" \
+    "[ -L '$lib/libmcmcclient.so.1' ] && [ -f '$lib/libmcmcclient.a' ]"
 check "the shared library exports only mcmc_* functions" \
     "! nm -D --defined-only '$lib/libmcmcclient.so' | awk '\$2 == \"T\" {print \$3}' | grep -v '^mcmc_'"
 check "the CMake package files are installed" \
@@ -60,7 +60,7 @@ export PKG_CONFIG_PATH=$lib/pkgconfig
 echo "# \$ pkg-config --cflags --libs mcmcclient"
 pkg-config --cflags --libs mcmcclient 2>&1 | show
 check "pkg-config knows mcmcclient $(pkg-config --modversion mcmcclient 2>/dev/null)" \
-    "pkg-config --exists 'mcmcclient >= 0.1'"
+    "pkg-config --exists 'mcmcclient >= 1.0'"
 # shellcheck disable=SC2046
 check "example.c builds with pkg-config (-Wall -Wextra -Werror)" \
     "cc -std=c17 -Wall -Wextra -Werror $san '$SRC/client/examples/example.c' \

@@ -172,6 +172,9 @@ static void test_ndjson_lines_parse_with_their_fields(void **state) {
     job_events_add_state(log, "queued", NULL, T0);
     job_events_add_state(log, "running", NULL, T0 + 1);
     job_progress p = job_progress_from_counts(1, 250, 1000, 100, 200, 2.0);
+    p.warmup = 1;
+    p.step_size = 0.125;
+    p.divergent = 3;
     job_events_add_progress(log, &p, T0 + 2);
     uint64_t draws[2] = {1000, 998};
     job_events_add_done(log, "failed", "chain 1 diverged", draws, T0 + 3);
@@ -197,6 +200,9 @@ static void test_ndjson_lines_parse_with_their_fields(void **state) {
     assert_float_equal(json_number_value(json_object_get(e[2], "elapsed")), 2.0, 1e-12);
     assert_float_equal(json_number_value(json_object_get(e[2], "it_per_s")), 125.0, 1e-9);
     assert_float_equal(json_number_value(json_object_get(e[2], "eta_s")), 6.0, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(e[2], "phase")), "warmup");
+    assert_float_equal(json_number_value(json_object_get(e[2], "step_size")), 0.125, 0.0);
+    assert_int_equal(json_integer_value(json_object_get(e[2], "divergent")), 3);
 
     assert_common_fields(e[3], 4, "done");
     assert_string_equal(json_string_value(json_object_get(e[3], "state")), "failed");
@@ -451,6 +457,9 @@ static void test_non_finite_numbers_are_null(void **state) {
     for (size_t i = 0; i < 5; i++)
         assert_true(json_is_null(json_object_get(e[0], keys[i])));
     assert_true(json_is_null(json_object_get(e[1], "accept_rate")));
+    assert_true(json_is_null(json_object_get(e[1], "step_size"))); /* not known yet */
+    assert_string_equal(json_string_value(json_object_get(e[1], "phase")), "sampling");
+    assert_int_equal(json_integer_value(json_object_get(e[1], "divergent")), 0);
     assert_true(json_is_null(json_object_get(e[1], "it_per_s")));
     assert_true(json_is_null(json_object_get(e[1], "eta_s")));
     assert_float_equal(json_number_value(json_object_get(e[1], "elapsed")), 0.0, 0.0);

@@ -3,7 +3,10 @@
 # loopback, as a user and a script drive it: every subcommand (with
 # MCMC_SERVER and with --server), --help everywhere, tables and --json,
 # exit codes (0 done, 1 failed or cancelled job and server errors, 2 usage,
-# 3 unreachable, 130 Ctrl-C), `mcmc run` and `mcmc draws` files equal byte
+# 3 unreachable, 130 Ctrl-C), the samplers and their parameters as the
+# server's /v1/info lists them (in `mcmc samplers` and submit's help, and
+# this build's tables when the server is gone), specs edited by --sampler,
+# --param and --set, `mcmc run` and `mcmc draws` files equal byte
 # for byte to `mcmcd run`'s in .npy, CSV and JSON (and selections to the
 # daemon's own), plain progress lines off a terminal, and progress bars
 # redrawn with ANSI cursor movement on one (under script(1)).
@@ -49,7 +52,7 @@ fi
 
 # --- usage, before any daemon: --help everywhere, usage errors -------------
 for cmd in "" "help" "data put" "data ls" "data rm" submit watch status ls cancel delete draws \
-    summary run; do
+    summary run samplers; do
     # shellcheck disable=SC2086
     timeout 10 "$MCMC" $cmd --help >"$work/help" 2>"$work/help.err"
     hrc=$?
@@ -63,7 +66,8 @@ check "mcmc alone: exit 2 and the usage on stderr" "[ $rc -eq 2 ] && grep -q '^u
 for args in "frobnicate" "data" "data frob" "ls --bogus" "status" "status a b" "draws JOB" \
     "draws JOB -o x.txt" "draws JOB -o x.npy --thin 0" "draws JOB -o x.npy --chain -1" \
     "ls --state sleeping" "submit" "run spec.json" "watch J --progress fancy" \
-    "submit /nonexistent/spec.json"; do
+    "submit /nonexistent/spec.json" "submit -p adapt_delta" "submit --set =1" "run -s mala" \
+    "submit -s mala,delta" "samplers a b"; do
     # shellcheck disable=SC2086
     m $args
     check "mcmc $args: exit 2 with a 'mcmc: ' message" "[ $rc -eq 2 ] && grep -q '^mcmc: ' '$work/err'"
@@ -165,11 +169,66 @@ m summary "$JOB"
 show <out
 check "summary: a row per parameter (theta.1..3) with mean, sd, ESS and R-hat" \
     "[ $rc -eq 0 ] && grep -q 'mean.*sd.*ess_bulk.*rhat' out &&
-     for p in 1 2 3; do grep -Eq \"^theta.\$p +-?[0-9]\" out || exit 1; done"
+     (for p in 1 2 3; do grep -Eq \"^theta.\$p +-?[0-9]\" out || exit 1; done)"
 check "summary: a row per chain" "[ \$(grep -Ec '^ +[0-3] +0\\.[0-9]{3} +2000\$' out) -eq 4 ]"
 m summary "$JOB" --json
 check "summary --json: parameters and chains" \
     "[ $rc -eq 0 ] && [ \"\$(jget out '[p[\"name\"] for p in j[\"parameters\"]], len(j[\"chains\"])')\" = \"['theta.1', 'theta.2', 'theta.3'] 4\" ]"
+
+# --- samplers: the server's table; specs from options ----------------------
+timeout 20 curl -s -o info.json "$URL/v1/info"
+NAMES=$(jget info.json '" ".join(s["name"] for s in j["samplers"])')
+echo "# \$ mcmc samplers   (the server's: $NAMES)"
+m samplers
+head -n 6 out | show
+check "samplers: every sampler /v1/info lists, each with every parameter as NAME=DEFAULT or NAME" \
+    "[ $rc -eq 0 ] && [ -n '$NAMES' ] && $PY -c '
+import json, re, sys
+info, text = json.load(open(\"info.json\")), open(\"out\").read()
+for s in info[\"samplers\"]:
+    block = text.split(\"  %s: \" % s[\"name\"], 1)[1].split(\"\\n\\n\")[0]
+    for p in s[\"params\"]:
+        assert re.search(r\"^    %s[= ]\" % p[\"name\"], block, re.M), (s[\"name\"], p[\"name\"])
+'"
+m samplers --json
+check "samplers --json: /v1/info's samplers and models, as they are" \
+    "[ $rc -eq 0 ] && $PY -c 'import json; a = json.load(open(\"out\")); b = json.load(open(\"info.json\"))
+assert a == {\"samplers\": b[\"samplers\"], \"models\": b[\"models\"]}'"
+m samplers ula
+check "samplers ula: that one only" "[ $rc -eq 0 ] && grep -q '^  ula: ' out && [ \$(grep -c '^  [a-z_]*: ' out) -eq 1 ]"
+m samplers no_such_sampler
+check "samplers no_such_sampler: exit 1" "[ $rc -eq 1 ] && grep -q 'no sampler or model' err"
+m submit --help
+check "submit --help: the usage, then what the server takes, every sampler" \
+    "[ $rc -eq 0 ] && grep -q '^usage: mcmc submit' out && grep -q 'What $URL takes' out &&
+     (for n in $NAMES; do grep -q \"^  \$n: \" out || exit 1; done)"
+
+echo "# \$ mcmc submit spec.json -s rwm,adapt_delta=0.3 -p metric=unit --set num_warmup=400 --watch"
+m submit spec.json -s rwm,adapt_delta=0.3 -p metric=unit --set num_warmup=400 --set chains=2 \
+    --set progress_every=200 --watch --progress lines
+RWM=$(head -n 1 out)
+cp err rwm.err
+grep "chain 0" err | show
+check "submit -s/-p/--set: exit 0" "[ $rc -eq 0 ]"
+m status "$RWM" --json
+check "the spec has the sampler, its parameters and the fields from the options" \
+    "[ \"\$(jget out 'j[\"spec\"][\"sampler\"][\"type\"], j[\"spec\"][\"sampler\"][\"adapt_delta\"], j[\"spec\"][\"sampler\"][\"metric\"], j[\"spec\"][\"num_warmup\"], j[\"spec\"][\"chains\"]')\" = 'rwm 0.3 unit 400 2' ]"
+check "progress lines say warmup, then sampling, with the step size and divergences" \
+    "grep -Eq '^job $RWM chain 0: +200/2400 .* warmup +eps [0-9.e+-]+ +div 0 ' rwm.err &&
+     grep -Eq '^job $RWM chain 0: +2400/2400 .* sampling +eps [0-9.e+-]+ +div 0 .*acc 0\\.' rwm.err"
+m status "$RWM"
+check "status: phase, step size and divergences per chain" \
+    "grep -q 'phase.*step_size.*divergent' out && [ \$(grep -Ec '^ +[01] +2400/2400 +100.0% +sampling +[0-9.e+-]+ +0 ' out) -eq 2 ]"
+m submit -s ula,step_size=1e-3 --set data.synthetic.n=100 --set data.synthetic.d=2 \
+    --set num_samples=50 --set progress_every=50 --watch --progress lines
+check "a spec from options alone (ula): the accept rate is '-', it has no accept step" \
+    "[ $rc -eq 0 ] && grep -Eq 'chain 0: +50/50 .*sampling +eps 0.001 .*acc +- ' err"
+m submit spec.json -p no_such_parameter=1
+check "an unknown parameter: exit 1, the server names it and the sampler" \
+    "[ $rc -eq 1 ] && grep -q 'at sampler.no_such_parameter: unknown field for sampler mala' err"
+m submit spec.json -s no_such_sampler
+check "an unknown sampler: exit 1, the server lists the table's" \
+    "[ $rc -eq 1 ] && grep -q 'at sampler.type: unknown sampler' err && (for n in $NAMES; do grep -q \"\$n\" err || exit 1; done)"
 
 # --- draws: byte for byte mcmcd run's, selections the daemon's ---------------
 for ext in npy csv json; do
@@ -291,8 +350,8 @@ JSON
     check "submit --watch on a terminal: exit 0" "[ $trc -eq 0 ]"
     check "on a terminal: ANSI cursor-up and clear-line sequences" \
         "grep -q \$'\\033\\[[0-9]*A' tty.out && grep -q \$'\\033\\[2K' tty.out"
-    check "on a terminal: one bar line per chain, full at the end" \
-        "for c in 0 1 2; do grep -aEq \"chain \$c \\[#+\\] 20000/20000 100.0%.*it/s.*acc.*ETA\" tty.out || exit 1; done"
+    check "on a terminal: one bar line per chain, full at the end, with phase, step size, divergences" \
+        "(for c in 0 1 2; do grep -aEq \"chain \$c \\[#+\\] 20000/20000 .*sampling +eps 0.0001 +div 0 .*acc +- +ETA\" tty.out || exit 1; done)"
     check "on a terminal: ends with the final state" "tr -d '\\r' <tty.out | tail -n 1 | grep -q 'succeeded'"
 else
     bad "script(1) (bsdutils, which ./dev installs) is missing: the terminal mode went untested"
@@ -307,6 +366,12 @@ for args in "ls" "status $JOB" "data ls" "submit spec.json" "run spec.json -o y.
     m $args
     check "mcmc $args with the server gone: exit 3" "[ $rc -eq 3 ] && grep -q 'cannot reach' err"
 done
+m samplers
+check "samplers with the server gone: this build's tables, said on stderr" \
+    "[ $rc -eq 0 ] && grep -q 'did not answer' err && (for n in $NAMES; do grep -q \"^  \$n: \" out || exit 1; done)"
+m submit --help
+check "submit --help with the server gone: this build's tables" \
+    "[ $rc -eq 0 ] && grep -q 'did not answer; this build' out && [ ! -s err ]"
 MCMC_SERVER=$URL m --server http://127.0.0.1:1 ls
 check "--server wins over MCMC_SERVER: a closed port, exit 3" "[ $rc -eq 3 ]"
 

@@ -4,7 +4,9 @@
 # path parameters are declared, examples and defaults fit their schemas),
 # its operations are exactly the routes server/api.c serves (each one
 # routed, each route documented, other methods 405 with the documented
-# Allow list), and what a real daemon answers (status codes, content types,
+# Allow list), its samplers and models are the tables /v1/info serves (each
+# sampler's schema lists exactly its parameters with the table's types,
+# defaults, bounds and enums), and what a real daemon answers (status codes, content types,
 # headers, JSON bodies, NDJSON and SSE streams) is what the document says,
 # for successes and for the 400/404/409/413/415/422/429 errors.
 # Usage: test_openapi.sh PATH/TO/mcmcd
@@ -292,11 +294,108 @@ def check_document():
         if where.startswith("#/components/schemas/") and where.count("/") == 3 and "example" in node:
             count += 1
             problems += ["%s/example: %s" % (where, e) for e in validate(node, node["example"])]
-        if "default" in node and ("type" in node or "oneOf" in node):
+        if "default" in node and (isinstance(node.get("type"), str) or "oneOf" in node):
             count += 1
             problems += ["%s/default: %s" % (where, e) for e in validate(node, node["default"])]
     result("all %d examples and defaults fit their schemas" % count, not problems and count > 0,
            "\n".join(problems))
+
+
+# ---- the tables: the document's samplers and models against /v1/info -------
+
+
+def branches(schema):
+    """name -> schema of each oneOf branch, named by its `type` enum."""
+    out = {}
+    for b in deref(schema).get("oneOf", []):
+        t = deref(b).get("properties", {}).get("type", {})
+        names = t.get("enum", [])
+        out[names[0] if len(names) == 1 else repr(names)] = deref(b)
+    return out
+
+
+def info_param(p):
+    """What /v1/info says of one parameter, in a form both sides share."""
+    d = {"type": p["type"], "required": bool(p.get("required"))}
+    for k in ("default", "minimum", "maximum", "enum"):
+        if k in p:
+            d[k] = p[k]
+    if "exclusiveMinimum" in p:
+        d["minimum"], d["exclusive"] = p["exclusiveMinimum"], True
+    return d
+
+
+def doc_param(prop, required):
+    """The same of a parameter's schema in the document (OpenAPI 3.0 bounds)."""
+    prop = deref(prop)
+    t = prop.get("type")
+    if t == "array" and deref(prop.get("items", {})).get("type") == "array":
+        t = "matrix"
+    d = {"type": t, "required": required}
+    for k in ("default", "minimum", "maximum", "enum"):
+        if k in prop:
+            d[k] = prop[k]
+    if prop.get("exclusiveMinimum"):
+        d["exclusive"] = True
+    return d
+
+
+def differences(a, b):
+    keys = sorted(set(a) | set(b))
+    return ["%s: /v1/info %r, the document %r" % (k, a.get(k), b.get(k)) for k in keys
+            if k not in a or k not in b or not same(a[k], b[k])]
+
+
+def entry_problems(what, e, schema, extra_fields):
+    """Where a sampler's or model's schema disagrees with its table entry."""
+    problems = []
+    props, required = schema.get("properties", {}), set(schema.get("required", []))
+    for p in e.get("params", []):
+        if p["name"] not in props:
+            problems.append("%s %s: parameter %s is not in the document" % (what, e["name"], p["name"]))
+            continue
+        if not deref(props[p["name"]]).get("description"):
+            problems.append("%s %s.%s: no description" % (what, e["name"], p["name"]))
+        problems += ["%s %s.%s: %s" % (what, e["name"], p["name"], d) for d in
+                     differences(info_param(p), doc_param(props[p["name"]], p["name"] in required))]
+    known = {p["name"] for p in e.get("params", [])} | {"type"} | extra_fields(e)
+    problems += ["%s %s: the document has %s, which /v1/info does not list" % (what, e["name"], k)
+                 for k in sorted(set(props) - known)]
+    if schema.get("additionalProperties") is not False:
+        problems.append("%s %s: additionalProperties must be false" % (what, e["name"]))
+    return problems
+
+
+def table_problems(what, entries, union, extra_fields):
+    """Every way the document's `union` of schemas and the table disagree."""
+    docs = branches(union)
+    names = [e if isinstance(e, str) else e["name"] for e in entries]
+    problems = ["%s %s is in /v1/info, not in the document" % (what, n) for n in names if n not in docs]
+    problems += ["%s %s is in the document, not in /v1/info" % (what, n) for n in docs if n not in names]
+    mapping = deref(union).get("discriminator", {}).get("mapping")
+    if mapping is not None and {k: deref({"$ref": v}) is docs.get(k) for k, v in mapping.items()} != \
+            {k: True for k in docs}:
+        problems.append("the %s discriminator mapping disagrees with its oneOf" % what)
+    for e in entries:
+        if not isinstance(e, str) and e["name"] in docs:
+            problems += entry_problems(what, e, docs[e["name"]], extra_fields)
+    return problems
+
+
+def tables_agree():
+    info = call("GET", "/v1/info").json() or {}
+    samplers = info.get("samplers") or []
+    result("/v1/info lists the sampler table", samplers and all(isinstance(e, dict) for e in samplers),
+           samplers)
+    union = doc["components"]["schemas"]["JobSpec"]["properties"]["sampler"]
+    problems = table_problems("sampler", samplers, union,
+                              lambda e: {"inv_metric"} if e.get("uses_metric") else set())
+    result("the document's samplers and their parameters (names, types, defaults, bounds, enums) "
+           "are the table's", not problems, "\n".join(problems))
+    models = info.get("models") or []
+    union = doc["components"]["schemas"]["JobSpec"]["properties"]["model"]
+    problems = table_problems("model", models, union, lambda e: set())
+    result("the document's models are the table's", models and not problems, "\n".join(problems))
 
 
 # ---- the daemon -------------------------------------------------------------
@@ -599,7 +698,7 @@ def scenarios():
             body={"sampler": {"type": "x"}, "thin": 0, "bogus": 1}, code="invalid_spec").json()
     paths = sorted(d.get("path") for d in (e or {}).get("error", {}).get("details", []))
     result("every spec error is reported with its path",
-           paths == ["bogus", "sampler.step_size", "sampler.type", "thin"], paths)
+           paths == ["bogus", "sampler.type", "thin"], paths)
     req("submit with a missing dataset", "POST", "/v1/jobs", 422, code="invalid_spec",
         body={"data": {"dataset": "nope"}, "sampler": {"type": "ula", "step_size": 1}})
     req("submit over max_body_bytes", "POST", "/v1/jobs", 413, code="body_too_large",
@@ -661,6 +760,7 @@ def scenarios():
 try:
     check_document()
     routing()
+    tables_agree()
     scenarios()
 except Exception:
     result("the checker ran to the end", False, traceback.format_exc())

@@ -1,6 +1,6 @@
 /* example.c - libmcmcclient on one page: upload a small synthetic dataset
- * (or a CSV file), run MALA with 4 chains, print progress as it streams and
- * the posterior means. Usage: mcmc_example [URL [data.csv]] */
+ * (or a CSV file), run MALA with 4 chains, adapted in warmup, print progress
+ * as it streams and the posterior means. Usage: mcmc_example [URL [data.csv]] */
 #include <math.h>
 #include <stdio.h>
 
@@ -11,8 +11,9 @@ enum { N = 400, D = 3 };
 static int on_event(void *ctx, const mcmc_event *ev) {
     (void)ctx;
     if (ev->type == MCMC_EVENT_PROGRESS)
-        printf("chain %u: %llu/%llu iterations, accept rate %.2f\n", ev->chain,
-               (unsigned long long)ev->iter, (unsigned long long)ev->total, ev->accept_rate);
+        printf("chain %u: %llu/%llu iterations (%s, step size %.3g), accept rate %.2f\n", ev->chain,
+               (unsigned long long)ev->iter, (unsigned long long)ev->total,
+               mcmc_phase_name(ev->phase), ev->step_size, ev->accept_rate);
     else if (ev->type != MCMC_EVENT_HEARTBEAT)
         printf("job %s\n", mcmc_job_state_name(ev->state));
     return 0; /* nonzero would stop watching */
@@ -57,10 +58,11 @@ int main(int argc, char **argv) {
     mcmc_spec spec;
     mcmc_spec_init(&spec);
     spec.dataset_id = ds.id;
-    spec.sampler = MCMC_SAMPLER_MALA;
-    spec.step_size = 0.002;
+    spec.sampler = "mala"; /* any sampler GET /v1/info lists, with any of its parameters: */
+    spec.sampler_params_json = "{\"adapt_delta\": 0.6}";
+    spec.num_warmup = 1000; /* adapts the step size and the metric */
     spec.chains = 4;
-    spec.num_samples = 4000;
+    spec.num_samples = 3000;
     spec.progress_every = 1000;
     if ((st = mcmc_submit_job(c, &spec, &job, &err))) return fail("submit", st, &err);
     printf("dataset %s (%llu rows), job %s\n", ds.id, (unsigned long long)ds.n, job.id);

@@ -57,7 +57,7 @@ int cli_getopt(cli *c, int argc, char **argv, const char *shorts, const struct o
             c->server = optarg;
             continue;
         case 'h':
-            cli_print_help(stdout, c->cmd);
+            cli_print_help(c, stdout, c->cmd);
             return stop(c, CLI_OK);
         case ':':
             return stop(c, cli_usage_error(c, "option '%s' needs a value", argv[optind - 1]));

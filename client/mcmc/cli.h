@@ -6,6 +6,7 @@
 #define MCMC_CLI_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -41,13 +42,14 @@ typedef int (*cli_fn)(cli *c, int argc, char **argv);
 struct cli_command {
     const char *name;  /* "submit", "data put" */
     cli_fn fn;         /* NULL for a group ("data"): its subcommands follow it */
-    const char *usage; /* the whole --help text */
+    const char *usage; /* the whole --help text (submit and run: then the samplers) */
 };
 
 /* The command named by argv[0] (and argv[1] for a group), NULL if none;
  * *used says how many words named it. */
 const cli_command *cli_find_command(int argc, char **argv, int *used);
-void cli_print_help(FILE *out, const cli_command *cmd);
+/* cmd's help (NULL: the tool's), with the samplers when cmd has them. */
+void cli_print_help(cli *c, FILE *out, const cli_command *cmd);
 
 /* --- options ------------------------------------------------------------- */
 
@@ -63,7 +65,8 @@ enum {
     OPT_STOP,
     OPT_THIN,
     OPT_DATA,
-    OPT_PROGRESS
+    OPT_PROGRESS,
+    OPT_SET
 };
 
 #define CLI_OPT_STOP (-2) /* cli_getopt: return c->rc now */
@@ -196,6 +199,57 @@ int cli_write_draws(cli *c, const char *id, const mcmc_draw_query *q, const char
 /* 0 when path ends in .npy, .csv or .json, else a usage error. */
 int cli_check_draws_path(cli *c, const char *path);
 
+/* --- the spec from a file and options (spec_edit.c) ---------------------- */
+
+#define SPEC_EDITS_MAX 64
+
+/* -s/--sampler NAME[,KEY=VALUE...], -p/--param KEY=VALUE, --set PATH=VALUE,
+ * in the order given. */
+typedef struct spec_edits {
+    const char *sampler;
+    const char *params[SPEC_EDITS_MAX];
+    size_t nparams;
+    const char *sets[SPEC_EDITS_MAX];
+    size_t nsets;
+} spec_edits;
+
+#define SPEC_EDIT_SHORTS "s:p:"
+#define SPEC_EDIT_LONGS                                                                            \
+    {"sampler", required_argument, 0, 's'}, {"param", required_argument, 0, 'p'}, {                \
+        "set", required_argument, 0, OPT_SET                                                       \
+    }
+#define SPEC_EDIT_HELP                                                                             \
+    "  -s, --sampler NAME[,KEY=VALUE...]\n"                                                        \
+    "                   the sampler, and some of its parameters (a type other than\n"              \
+    "                   the file's starts from that sampler's defaults)\n"                         \
+    "  -p, --param KEY=VALUE\n"                                                                    \
+    "                   one sampler parameter (repeat it; for values with commas)\n"               \
+    "  --set PATH=VALUE any field of the spec, PATH dotted: num_warmup=1000,\n"                    \
+    "                   model.prior_variance=5, data.dataset=ID\n"                                 \
+    "                   A VALUE that reads as JSON (0.9, true, [1,2], \"7\") is that;\n"           \
+    "                   any other is a string (dense, an id)\n"
+
+/* Records opt (one of the above) into e: 1 when it was one, 0 when opt is
+ * another option, -1 after a usage error (c->rc set). */
+int cli_spec_edit_option(cli *c, int opt, const char *arg, spec_edits *e);
+int cli_spec_edits_any(const spec_edits *e);
+/* The spec to send: path's text (NULL: "{}"), edited by e, as JSON text
+ * (free it); NULL with *rc an exit code after a message. Without edits the
+ * file's text is returned unread, for the server to judge. */
+char *cli_load_spec(cli *c, const char *path, const spec_edits *e, int *rc);
+
+/* --- samplers and models (samplers.c) ------------------------------------ */
+
+/* GET /v1/info from the server (*from_server 1) or, when it does not
+ * answer within a few seconds, this build's tables in the same shape (0).
+ * A new reference. */
+json_t *cli_tables(cli *c, int *from_server);
+/* Each sampler and model of info (or only the one named), with its
+ * parameters as NAME=DEFAULT (type, bounds) help. Returns how many. */
+size_t cli_print_tables(FILE *out, const json_t *info, const char *only);
+/* The tables after a command's help: what `--sampler` and `--param` take. */
+void cli_print_sampler_help(cli *c, FILE *out);
+
 /* --- subcommands --------------------------------------------------------- */
 
 int cmd_data_put(cli *c, int argc, char **argv);
@@ -210,5 +264,6 @@ int cmd_delete(cli *c, int argc, char **argv);
 int cmd_summary(cli *c, int argc, char **argv);
 int cmd_draws(cli *c, int argc, char **argv);
 int cmd_run(cli *c, int argc, char **argv);
+int cmd_samplers(cli *c, int argc, char **argv);
 
 #endif

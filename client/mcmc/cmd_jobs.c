@@ -39,7 +39,8 @@ static int job_command_args(cli *c, int argc, char **argv, int *json) {
 /* --- submit -------------------------------------------------------------- */
 
 typedef struct submit_args {
-    const char *spec_path;
+    const char *spec_path; /* NULL: the spec comes from the edits alone */
+    spec_edits edits;
     int watch, json;
     progress_mode mode;
 } submit_args;
@@ -49,17 +50,21 @@ static int submit_parse(cli *c, int argc, char **argv, submit_args *a) {
                                           {"json", no_argument, 0, OPT_JSON},
                                           {"progress", required_argument, 0, OPT_PROGRESS},
                                           {"quiet", no_argument, 0, 'q'},
+                                          SPEC_EDIT_LONGS,
                                           {0, 0, 0, 0}};
     int opt;
-    while ((opt = cli_getopt(c, argc, argv, "q", longs)) >= 0) {
+    while ((opt = cli_getopt(c, argc, argv, "q" SPEC_EDIT_SHORTS, longs)) >= 0) {
         if (opt == OPT_WATCH) a->watch = 1;
         if (opt == OPT_JSON) a->json = 1;
         if (opt == 'q') a->mode = PROGRESS_NONE;
         if (opt == OPT_PROGRESS && cli_progress_option(c, optarg, &a->mode) != 0) return -1;
+        if (cli_spec_edit_option(c, opt, optarg, &a->edits) < 0) return -1;
     }
     if (opt == CLI_OPT_STOP) return -1;
-    if (cli_operands(c, argc, argv, 1, "SPEC.json") != 0) return cli_stop(c, CLI_USAGE);
-    a->spec_path = argv[optind];
+    if (argc - optind == 0 && !cli_spec_edits_any(&a->edits))
+        return cli_stop(c, cli_usage_error(c, "SPEC.json (or --sampler, --param, --set) missing"));
+    if (argc - optind > 1) return cli_stop(c, cli_operands(c, argc, argv, 1, "SPEC.json"));
+    a->spec_path = optind < argc ? argv[optind] : NULL;
     return 0;
 }
 
@@ -68,8 +73,9 @@ int cmd_submit(cli *c, int argc, char **argv) {
     if (submit_parse(c, argc, argv, &a) != 0) return c->rc;
     mcmc_client *client = cli_client(c);
     if (!client) return CLI_USAGE;
-    char *spec = cli_read_file(a.spec_path);
-    if (!spec) return CLI_USAGE;
+    int rc;
+    char *spec = cli_load_spec(c, a.spec_path, &a.edits, &rc);
+    if (!spec) return rc;
     mcmc_job job;
     mcmc_error err;
     mcmc_client_status st = mcmc_submit_job_json(client, spec, &job, &err);
@@ -80,7 +86,7 @@ int cmd_submit(cli *c, int argc, char **argv) {
     else
         printf("%s\n", job.id);
     fflush(stdout);
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (a.watch) {
         watch_opts o = {.mode = a.mode, .json = a.json};
         rc = cli_watch(c, job.id, job.chains, &o);
@@ -92,17 +98,19 @@ int cmd_submit(cli *c, int argc, char **argv) {
 /* --- status -------------------------------------------------------------- */
 
 static void print_chain_table(const mcmc_job *job) {
-    char pct[16], acc[16], rate[16], el[16], eta[16];
-    printf("\n%5s  %15s  %6s  %10s  %6s  %8s  %8s  %8s\n", "chain", "iterations", "", "draws",
-           "accept", "it/s", "elapsed", "eta");
+    char pct[16], acc[16], rate[16], el[16], eta[16], eps[16];
+    printf("\n%5s  %15s  %6s  %-8s  %9s  %8s  %10s  %6s  %8s  %8s  %8s\n", "chain", "iterations",
+           "", "phase", "step_size", "divergent", "draws", "accept", "it/s", "elapsed", "eta");
     for (size_t i = 0; i < job->nchains; i++) {
         const mcmc_chain_progress *p = &job->progress[i];
         char iters[48];
         snprintf(iters, sizeof iters, "%llu/%llu", (unsigned long long)p->iter,
                  (unsigned long long)p->total);
-        printf("%5u  %15s  %6s  %10llu  %6s  %8s  %8s  %8s\n", p->chain, iters,
-               percent(pct, sizeof pct, p->iter, p->total), (unsigned long long)p->draws,
-               cli_fmt_num(acc, sizeof acc, "%.3f", p->accept_rate),
+        printf("%5u  %15s  %6s  %-8s  %9s  %8llu  %10llu  %6s  %8s  %8s  %8s\n", p->chain, iters,
+               percent(pct, sizeof pct, p->iter, p->total),
+               p->phase == MCMC_PHASE_UNKNOWN ? "-" : mcmc_phase_name(p->phase),
+               cli_fmt_num(eps, sizeof eps, "%.4g", p->step_size), (unsigned long long)p->divergent,
+               (unsigned long long)p->draws, cli_fmt_num(acc, sizeof acc, "%.3f", p->accept_rate),
                cli_fmt_count(rate, sizeof rate, p->it_per_s),
                cli_fmt_duration(el, sizeof el, p->elapsed),
                cli_fmt_duration(eta, sizeof eta, p->eta_s));

@@ -133,12 +133,20 @@ void jw_dataset(jw *w, const mcmc_dataset *ds) {
     jw_end(w);
 }
 
+/* "phase" (null when the server did not say), "step_size", "divergent". */
+static void phase_fields(jw *w, mcmc_phase phase, double step_size, uint64_t divergent) {
+    key_string(w, "phase", phase == MCMC_PHASE_UNKNOWN ? NULL : mcmc_phase_name(phase));
+    key_number(w, "step_size", step_size);
+    key_u64(w, "divergent", divergent);
+}
+
 static void chain_progress(jw *w, const mcmc_chain_progress *p) {
     jw_begin_object(w);
     key_u64(w, "chain", p->chain);
     key_u64(w, "iter", p->iter);
     key_u64(w, "total", p->total);
     key_u64(w, "draws", p->draws);
+    phase_fields(w, p->phase, p->step_size, p->divergent);
     key_number(w, "accept_rate", p->accept_rate);
     key_number(w, "it_per_s", p->it_per_s);
     key_number(w, "elapsed", p->elapsed);
@@ -223,6 +231,7 @@ static void event_progress(jw *w, const mcmc_event *ev) {
     key_u64(w, "chain", ev->chain);
     key_u64(w, "iter", ev->iter);
     key_u64(w, "total", ev->total);
+    phase_fields(w, ev->phase, ev->step_size, ev->divergent);
     key_number(w, "accept_rate", ev->accept_rate);
     key_u64(w, "draws", ev->draws);
     key_number(w, "elapsed", ev->elapsed);

@@ -29,6 +29,8 @@ static const char main_usage[] =
     "  data rm ID                       delete a dataset\n"
     "Jobs:\n"
     "  submit SPEC.json [--watch]       submit a job spec; prints the job's id\n"
+    "  submit -s NAME,KEY=V --set ...   ... or a spec from options: any sampler and\n"
+    "                                   parameter (-p KEY=V), any field (--set)\n"
     "  watch JOB                        follow a job's progress until it ends\n"
     "  status JOB                       a job's state and per-chain progress\n"
     "  ls [--state S]                   list the jobs\n"
@@ -37,6 +39,9 @@ static const char main_usage[] =
     "  draws JOB -o FILE                fetch draws as .npy, .csv or .json\n"
     "  summary JOB                      posterior summary and convergence diagnostics\n"
     "  run SPEC.json -o FILE            submit, watch and fetch the draws in one\n"
+    "Samplers and models:\n"
+    "  samplers [NAME]                  what a spec may name, with every parameter,\n"
+    "                                   its default and bounds (the server's GET /v1/info)\n"
     "  help [COMMAND]                   this text, or a command's\n"
     "\n"
     "Options every command takes:\n" SERVER_HELP
@@ -81,11 +86,16 @@ static const cli_command commands[] = {
      "Deletes a dataset (refused while a queued or running job uses it).\n"
      "\n" SERVER_HELP},
     {"submit", cmd_submit,
-     "usage: mcmc submit SPEC.json [--watch] [--json] [--progress MODE]\n"
+     "usage: mcmc submit [SPEC.json] [-s NAME[,KEY=VALUE...]] [-p KEY=VALUE]...\n"
+     "                   [--set PATH=VALUE]... [--watch] [--json] [--progress MODE]\n"
      "\n"
-     "Submits a job spec (a file, or - for stdin) and prints the new job's id on\n"
-     "stdout. An invalid spec prints every problem with its field path.\n"
+     "Submits a job spec (a file, or - for stdin), edited by the options when\n"
+     "given, and prints the new job's id on stdout. An invalid spec prints every\n"
+     "problem with its field path. For example:\n"
      "\n"
+     "  mcmc submit spec.json -s mala,adapt_delta=0.65 -p metric=dense --watch\n"
+     "  mcmc submit -s rwm --set data.dataset=ID --set num_warmup=1000\n"
+     "\n" SPEC_EDIT_HELP
      "  --watch          then follow its progress until it ends (as `mcmc watch`);\n"
      "                   exit 1 when it failed or was cancelled\n"
      "  --json           print the job as JSON instead of its id\n" PROGRESS_HELP SERVER_HELP},
@@ -96,13 +106,17 @@ static const cli_command commands[] = {
      "state. Exit 0 when it succeeded, 1 when it failed or was cancelled. Ctrl-C\n"
      "stops watching; the job goes on.\n"
      "\n"
+     "Each chain's bar shows its iterations, warmup or sampling, the step size\n"
+     "of the moment (adapting in warmup), its divergences so far, speed, accept\n"
+     "rate (\"-\" for samplers without an accept step) and ETA.\n"
+     "\n"
      "  --json           print each event as a JSON line on stdout instead\n" PROGRESS_HELP
          SERVER_HELP},
     {"status", cmd_status,
      "usage: mcmc status JOB [--json]\n"
      "\n"
      "A job's state, times, overall progress and a table of its chains\n"
-     "(iterations, draws, accept rate, speed, ETA).\n"
+     "(iterations, phase, step size, divergences, draws, accept rate, speed, ETA).\n"
      "\n"
      "  --json           print the job (with its spec) as JSON\n" SERVER_HELP},
     {"ls", cmd_ls,
@@ -147,16 +161,30 @@ static const cli_command commands[] = {
      "\n"
      "  --json           print the summary as JSON\n" SERVER_HELP},
     {"run", cmd_run,
-     "usage: mcmc run SPEC.json -o FILE.{npy,csv,json} [--data FILE.csv]\n"
+     "usage: mcmc run [SPEC.json] -o FILE.{npy,csv,json} [--data FILE.csv]\n"
+     "                [-s NAME[,KEY=VALUE...]] [-p KEY=VALUE]... [--set PATH=VALUE]...\n"
      "                [--progress MODE]\n"
      "\n"
-     "Submits a job spec, shows its progress on stderr and, when it succeeds,\n"
-     "writes its draws to FILE as `mcmc draws` does. Exit 1 (and no file) when\n"
-     "the job failed or was cancelled. Ctrl-C cancels the job and exits 130.\n"
+     "Submits a job spec (edited by the options, as `mcmc submit` does), shows\n"
+     "its progress on stderr and, when it succeeds, writes its draws to FILE as\n"
+     "`mcmc draws` does. Exit 1 (and no file) when the job failed or was\n"
+     "cancelled. Ctrl-C cancels the job and exits 130.\n"
      "\n"
      "  -o, --out FILE   where to write the draws; the extension picks the format\n"
      "  --data FILE.csv  upload these rows first and use them when the spec names\n"
-     "                   no data or a dataset id\n" PROGRESS_HELP SERVER_HELP},
+     "                   no data or a dataset id\n" SPEC_EDIT_HELP PROGRESS_HELP SERVER_HELP},
+    {"samplers", cmd_samplers,
+     "usage: mcmc samplers [NAME] [--json]\n"
+     "\n"
+     "The samplers and models a job spec may name, each with its parameters as\n"
+     "NAME=DEFAULT (type and bounds, or the choices) and one line of help, and\n"
+     "the statistics each sampler records per draw. They come from the server's\n"
+     "GET /v1/info; when it does not answer, from the tables this mcmc was built\n"
+     "with (said on stderr).\n"
+     "\n"
+     "  NAME             only this sampler or model\n"
+     "  --json           print {\"samplers\": [...], \"models\": [...]} (or the one\n"
+     "                   entry) as /v1/info has them\n" SERVER_HELP},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -179,14 +207,18 @@ const cli_command *cli_find_command(int argc, char **argv, int *used) {
     return group;
 }
 
-void cli_print_help(FILE *out, const cli_command *cmd) {
+void cli_print_help(cli *c, FILE *out, const cli_command *cmd) {
     fputs(cmd ? cmd->usage : main_usage, out);
+    if (cmd && (cmd->fn == cmd_submit || cmd->fn == cmd_run)) {
+        fflush(out); /* the usage first, even when the server is slow to answer */
+        cli_print_sampler_help(c, out);
+    }
 }
 
 /* `mcmc help [COMMAND...]` */
-static int help_command(int argc, char **argv) {
+static int help_command(cli *c, int argc, char **argv) {
     if (argc == 0 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-        cli_print_help(stdout, NULL);
+        cli_print_help(c, stdout, NULL);
         return CLI_OK;
     }
     int used;
@@ -195,21 +227,21 @@ static int help_command(int argc, char **argv) {
         fprintf(stderr, "mcmc: help: no command '%s'; see 'mcmc --help'\n", argv[0]);
         return CLI_USAGE;
     }
-    cli_print_help(stdout, cmd);
+    cli_print_help(c, stdout, cmd);
     return CLI_OK;
 }
 
 /* A group named alone ("mcmc data"), or with an unknown subcommand. */
-static int group_command(const cli_command *group, int argc, char **argv) {
+static int group_command(cli *c, const cli_command *group, int argc, char **argv) {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        cli_print_help(stdout, group);
+        cli_print_help(c, stdout, group);
         return CLI_OK;
     }
     if (argc > 1)
         fprintf(stderr, "mcmc: %s: no command '%s'\n", group->name, argv[1]);
     else
         fprintf(stderr, "mcmc: %s: which command?\n", group->name);
-    cli_print_help(stderr, group);
+    cli_print_help(c, stderr, group);
     return CLI_USAGE;
 }
 
@@ -220,7 +252,7 @@ static int global_options(cli *c, int argc, char **argv) {
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            cli_print_help(stdout, NULL);
+            cli_print_help(c, stdout, NULL);
             return cli_stop(c, CLI_OK);
         } else if (!strcmp(a, "--version")) {
             printf("mcmc %s\n", MCMC_CLIENT_VERSION);
@@ -237,21 +269,21 @@ static int global_options(cli *c, int argc, char **argv) {
     }
     if (i == argc) {
         fputs("mcmc: which command?\n", stderr);
-        cli_print_help(stderr, NULL);
+        cli_print_help(c, stderr, NULL);
         return cli_stop(c, CLI_USAGE);
     }
     return i;
 }
 
 static int dispatch(cli *c, int argc, char **argv) {
-    if (!strcmp(argv[0], "help")) return help_command(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "help")) return help_command(c, argc - 1, argv + 1);
     int used;
     const cli_command *cmd = cli_find_command(argc, argv, &used);
     if (!cmd) {
         fprintf(stderr, "mcmc: no command '%s'; see 'mcmc --help'\n", argv[0]);
         return CLI_USAGE;
     }
-    if (!cmd->fn) return group_command(cmd, argc, argv);
+    if (!cmd->fn) return group_command(c, cmd, argc, argv);
     c->cmd = cmd;
     return cmd->fn(c, argc - used + 1, argv + used - 1);
 }

@@ -1,5 +1,6 @@
 /* progress.c - a job's progress on stderr. On a terminal: a header line
- * and one bar per chain (chain, bar, iterations done/total, it/s, accept
+ * and one bar per chain (chain, bar, iterations done/total, warmup or
+ * sampling, the step size of the moment, divergences so far, it/s, accept
  * rate, ETA), redrawn in place with ANSI cursor movement at most ten times
  * a second; chains beyond the screen's height share one line. Elsewhere
  * (a pipe, a log file): plain lines, one per state change and at most about
@@ -21,6 +22,9 @@
 typedef struct chain_view {
     int seen; /* a progress event came */
     uint64_t iter, total;
+    mcmc_phase phase;
+    double step_size;   /* NaN: not known (or chains that differ, summed up) */
+    uint64_t divergent; /* so far */
     double accept_rate, it_per_s, eta_s;
     int printed;       /* lines: a line of this chain was printed ... */
     double printed_at; /* ... at this event time */
@@ -111,22 +115,34 @@ void progress_free(progress *p) {
 
 /* --- the pieces of a line ------------------------------------------------ */
 
-/* " 500/1000  50.0%  1.23M it/s  acc 0.985  ETA 0:01" for a chain (iter
- * padded to total's width, so the columns of equal chains line up), or
- * " waiting" before its first event. */
-static void chain_stats(char *buf, size_t cap, const chain_view *v) {
-    char rate[16], acc[16], eta[16];
+/* " 500/1000  50.0%  warmup    eps 0.0123   div 0   1.23M it/s  acc 0.985
+ * ETA 0:01" for a chain (iter padded to total's width, so the columns of
+ * equal chains line up; acc "-" for samplers without an accept step), or
+ * " waiting" before its first event. compact (for a narrow terminal) drops
+ * the percentage and the speed: " 500/1000 warmup eps 0.0123 div 0 acc
+ * 0.985 ETA 0:01". */
+static void chain_stats(char *buf, size_t cap, const chain_view *v, int compact) {
+    char rate[16], acc[16], eta[16], eps[16];
     if (!v->seen) {
         snprintf(buf, cap, " waiting");
         return;
     }
     double pct = v->total ? 100.0 * (double)v->iter / (double)v->total : 0;
     int width = snprintf(NULL, 0, "%llu", (unsigned long long)v->total);
-    snprintf(buf, cap, " %*llu/%llu %5.1f%%  %6s it/s  acc %5s  ETA %s", width,
-             (unsigned long long)v->iter, (unsigned long long)v->total, pct,
-             cli_fmt_count(rate, sizeof rate, v->it_per_s),
-             cli_fmt_num(acc, sizeof acc, "%.3f", v->accept_rate),
-             cli_fmt_duration(eta, sizeof eta, v->eta_s));
+    const char *phase = v->phase == MCMC_PHASE_UNKNOWN ? "-" : mcmc_phase_name(v->phase);
+    cli_fmt_num(eps, sizeof eps, "%.3g", v->step_size);
+    cli_fmt_num(acc, sizeof acc, "%.3f", v->accept_rate);
+    cli_fmt_duration(eta, sizeof eta, v->eta_s);
+    if (compact)
+        snprintf(buf, cap, " %*llu/%llu %-8s eps %-7s div %llu acc %5s ETA %s", width,
+                 (unsigned long long)v->iter, (unsigned long long)v->total, phase, eps,
+                 (unsigned long long)v->divergent, acc, eta);
+    else
+        snprintf(buf, cap,
+                 " %*llu/%llu %5.1f%%  %-8s  eps %-7s  div %-3llu  %6s it/s  acc %5s  ETA %s",
+                 width, (unsigned long long)v->iter, (unsigned long long)v->total, pct, phase, eps,
+                 (unsigned long long)v->divergent, cli_fmt_count(rate, sizeof rate, v->it_per_s),
+                 acc, eta);
 }
 
 /* "[#####.....]" of width cells (brackets included) into buf. */
@@ -152,6 +168,7 @@ typedef struct screen {
     int has_rest;
     chain_view rest;
     int label_w, bar_w;
+    int compact; /* chain_stats without percent and speed: the full ones do not fit */
 } screen;
 
 static void terminal_size(progress *p) {
@@ -172,26 +189,33 @@ static void put_line(progress *p, const char *text) {
 
 static void put_bar_line(progress *p, const screen *s, const char *label, const chain_view *v) {
     char stats[160], cells[BAR_MAX + 1];
-    chain_stats(stats, sizeof stats, v);
+    chain_stats(stats, sizeof stats, v, s->compact);
     bar(cells, s->bar_w, v->iter, v->total);
     snprintf(p->line, p->line_cap, "%-*s %s%s", s->label_w, label, cells, stats);
     put_line(p, p->line);
 }
 
-/* Chains first .. nchains - 1 as one view: sums, the slowest ETA. */
+/* Chains first .. nchains - 1 as one view: sums, the slowest ETA, warmup
+ * while any chain is in it, the step size when all chains share it. */
 static void rest_view(const progress *p, size_t first, chain_view *sum) {
     double accepted = 0;
+    uint64_t accept_iter = 0; /* of the chains with an accept rate */
     memset(sum, 0, sizeof *sum);
+    sum->phase = MCMC_PHASE_SAMPLING;
     for (size_t i = first; i < p->nchains; i++) {
         const chain_view *v = &p->chains[i];
         sum->iter += v->iter, sum->total += v->total;
         if (!v->seen) continue;
+        sum->step_size = !sum->seen || sum->step_size == v->step_size ? v->step_size : NAN;
         sum->seen = 1;
-        if (isfinite(v->accept_rate)) accepted += v->accept_rate * (double)v->iter;
+        sum->divergent += v->divergent;
+        if (v->phase != MCMC_PHASE_SAMPLING) sum->phase = v->phase;
+        if (isfinite(v->accept_rate))
+            accepted += v->accept_rate * (double)v->iter, accept_iter += v->iter;
         if (isfinite(v->it_per_s)) sum->it_per_s += v->it_per_s;
         if (!(sum->eta_s >= v->eta_s)) sum->eta_s = v->eta_s;
     }
-    sum->accept_rate = sum->iter ? accepted / (double)sum->iter : NAN;
+    sum->accept_rate = accept_iter ? accepted / (double)accept_iter : NAN;
 }
 
 /* What fits: every chain, or as many as the height allows and one line for
@@ -205,10 +229,15 @@ static void layout(progress *p, screen *s) {
     s->label_w = snprintf(NULL, 0, "chain %zu", p->nchains - 1);
     if (s->has_rest) s->label_w = snprintf(NULL, 0, "chains %zu-%zu", s->shown, p->nchains - 1);
     int stats_w = 0;
-    for (size_t i = 0; i <= s->shown && i < p->nchains; i++) {
-        chain_stats(stats, sizeof stats, i < s->shown ? &p->chains[i] : &s->rest);
-        if ((int)strlen(stats) > stats_w) stats_w = (int)strlen(stats);
+    for (s->compact = 0; s->compact < 2; s->compact++) {
+        stats_w = 0;
+        for (size_t i = 0; i <= s->shown && i < p->nchains; i++) {
+            chain_stats(stats, sizeof stats, i < s->shown ? &p->chains[i] : &s->rest, s->compact);
+            if ((int)strlen(stats) > stats_w) stats_w = (int)strlen(stats);
+        }
+        if (p->cols - 1 - s->label_w - 1 - stats_w >= BAR_MIN) break;
     }
+    if (s->compact > 1) s->compact = 1; /* neither fits: the compact one, cut */
     s->bar_w = p->cols - 1 - s->label_w - 1 - stats_w;
     if (s->bar_w > BAR_MAX) s->bar_w = BAR_MAX;
     if (s->bar_w < BAR_MIN) s->bar_w = BAR_MIN;
@@ -241,7 +270,7 @@ static void draw_bars(progress *p) {
 static void print_chain_line(progress *p, size_t i, double t) {
     char stats[160];
     chain_view *v = &p->chains[i];
-    chain_stats(stats, sizeof stats, v);
+    chain_stats(stats, sizeof stats, v, 0);
     fprintf(p->out, "job %s chain %zu:%s\n", p->job, i, stats);
     fflush(p->out);
     v->printed = 1, v->printed_at = t, v->pending = 0;
@@ -273,6 +302,9 @@ static void update_chain(progress *p, const mcmc_event *ev) {
     chain_view *v = &p->chains[ev->chain];
     v->seen = 1;
     v->iter = ev->iter, v->total = ev->total;
+    v->phase = ev->phase;
+    v->step_size = ev->step_size;
+    v->divergent = ev->divergent;
     v->accept_rate = ev->accept_rate;
     v->it_per_s = ev->it_per_s;
     v->eta_s = ev->eta_s;

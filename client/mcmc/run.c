@@ -12,7 +12,8 @@
 #include "cli.h"
 
 typedef struct run_args {
-    const char *spec_path, *out, *data;
+    const char *spec_path, *out, *data; /* spec_path NULL: the edits alone */
+    spec_edits edits;
     progress_mode mode;
 } run_args;
 
@@ -21,17 +22,21 @@ static int run_parse(cli *c, int argc, char **argv, run_args *a) {
                                           {"data", required_argument, 0, OPT_DATA},
                                           {"progress", required_argument, 0, OPT_PROGRESS},
                                           {"quiet", no_argument, 0, 'q'},
+                                          SPEC_EDIT_LONGS,
                                           {0, 0, 0, 0}};
     int opt;
-    while ((opt = cli_getopt(c, argc, argv, "o:q", longs)) >= 0) {
+    while ((opt = cli_getopt(c, argc, argv, "o:q" SPEC_EDIT_SHORTS, longs)) >= 0) {
         if (opt == 'o') a->out = optarg;
         if (opt == OPT_DATA) a->data = optarg;
         if (opt == 'q') a->mode = PROGRESS_NONE;
         if (opt == OPT_PROGRESS && cli_progress_option(c, optarg, &a->mode) != 0) return -1;
+        if (cli_spec_edit_option(c, opt, optarg, &a->edits) < 0) return -1;
     }
     if (opt == CLI_OPT_STOP) return -1;
-    if (cli_operands(c, argc, argv, 1, "SPEC.json") != 0) return cli_stop(c, CLI_USAGE);
-    a->spec_path = argv[optind];
+    if (argc - optind == 0 && !cli_spec_edits_any(&a->edits))
+        return cli_stop(c, cli_usage_error(c, "SPEC.json (or --sampler, --param, --set) missing"));
+    if (argc - optind > 1) return cli_stop(c, cli_operands(c, argc, argv, 1, "SPEC.json"));
+    a->spec_path = optind < argc ? argv[optind] : NULL;
     if (!a->out) return cli_stop(c, cli_usage_error(c, "-o FILE.{npy,csv,json} missing"));
     if (cli_check_draws_path(c, a->out) != 0) return cli_stop(c, CLI_USAGE);
     return 0;
@@ -73,14 +78,14 @@ static char *spec_with_data(cli *c, const char *spec, const char *csv, int *rc) 
     return out;
 }
 
-/* The spec to submit: the file's text, with --data applied. */
+/* The spec to submit: the file's text and the edits, with --data applied. */
 static char *load_spec(cli *c, const run_args *a, int *rc) {
-    char *spec = cli_read_file(a->spec_path);
-    *rc = CLI_USAGE;
+    char *spec = cli_load_spec(c, a->spec_path, &a->edits, rc);
     if (!spec || !a->data) return spec;
     FILE *f = fopen(a->data, "rb");
     if (!f) {
         cli_error("cannot read %s: %s", a->data, strerror(errno));
+        *rc = CLI_USAGE;
         free(spec);
         return NULL;
     }
