@@ -1,5 +1,5 @@
-/* dataset.c - datasets in memory: allocation, CSV parsing, the post's
- * synthetic generator. */
+/* dataset.c - datasets in memory: allocation, column names, CSV parsing,
+ * the post's synthetic generator. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +11,50 @@
 #include "errors.h"
 #include "rng.h"
 
+static void dataset_drop_names(dataset *ds) {
+    for (size_t j = 0; ds->names && j < ds->d; j++)
+        free(ds->names[j]);
+    free(ds->names);
+    ds->names = NULL;
+}
+
+static int name_fail(char *err, size_t errlen, size_t j, const char *why) {
+    if (errlen) snprintf(err, errlen, "column %zu: the name %s", j + 1, why);
+    return MCMC_EINVAL;
+}
+
+/* Why names[j] cannot name a column (NULL when it can). */
+static const char *name_problem(const char *const *names, size_t j) {
+    size_t len = strlen(names[j]);
+    if (len == 0) return "is empty";
+    if (len >= DATASET_NAME_MAX) return "is too long";
+    for (const unsigned char *c = (const unsigned char *)names[j]; *c; c++)
+        if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == ',')
+            return "holds a control character, '\"' or ','";
+    for (size_t k = 0; k < j; k++)
+        if (strcmp(names[k], names[j]) == 0) return "repeats an earlier column's";
+    return NULL;
+}
+
+int dataset_set_names(dataset *ds, const char *const *names, char *err, size_t errlen) {
+    for (size_t j = 0; j < ds->d; j++) {
+        const char *why = name_problem(names, j);
+        if (why) return name_fail(err, errlen, j, why);
+    }
+    char **copy = calloc(ds->d, sizeof *copy);
+    for (size_t j = 0; copy && j < ds->d; j++)
+        if (!(copy[j] = strdup(names[j]))) {
+            for (size_t k = 0; k < j; k++)
+                free(copy[k]);
+            free(copy);
+            copy = NULL;
+        }
+    if (!copy) return MCMC_ENOMEM;
+    dataset_drop_names(ds);
+    ds->names = copy;
+    return MCMC_OK;
+}
+
 dataset *dataset_alloc(size_t n, size_t d) {
     if (n == 0 || d == 0 || n > SIZE_MAX / sizeof(double) / d) return NULL;
     dataset *ds = calloc(1, sizeof *ds);
@@ -18,7 +62,7 @@ dataset *dataset_alloc(size_t n, size_t d) {
     ds->n = n;
     ds->d = d;
     ds->X = malloc(n * d * sizeof *ds->X);
-    ds->y = malloc(n);
+    ds->y = malloc(n * sizeof *ds->y);
     if (!ds->X || !ds->y) {
         dataset_free(ds);
         return NULL;
@@ -31,6 +75,7 @@ void dataset_free(dataset *ds) {
     free(ds->X);
     free(ds->y);
     free(ds->theta_true);
+    dataset_drop_names(ds);
     free(ds);
 }
 
@@ -173,8 +218,7 @@ static int csv_is_header(const char *s, const char *e) {
 
 /* Growable storage for rows while their count is unknown. */
 typedef struct row_buf {
-    double *X;
-    uint8_t *y;
+    double *X, *y;
     size_t n, cap, d;
 } row_buf;
 
@@ -184,13 +228,13 @@ static int row_buf_push(row_buf *b, const double *vals) {
         double *X = realloc(b->X, cap * b->d * sizeof *X);
         if (!X) return MCMC_ENOMEM;
         b->X = X;
-        uint8_t *y = realloc(b->y, cap);
+        double *y = realloc(b->y, cap * sizeof *y);
         if (!y) return MCMC_ENOMEM;
         b->y = y;
         b->cap = cap;
     }
     memcpy(b->X + b->n * b->d, vals, b->d * sizeof *vals);
-    b->y[b->n++] = (uint8_t)vals[b->d];
+    b->y[b->n++] = vals[b->d];
     return MCMC_OK;
 }
 
@@ -203,21 +247,47 @@ static int csv_parse_rows(csv_cursor *c, const char *ls, const char *le, row_buf
                             got);
         if (csv_parse_numbers(ls, le, vals, fields, &col) < 0)
             return csv_fail(c, "column %zu is not a finite number", col);
-        if (vals[b->d] != 0.0 && vals[b->d] != 1.0)
-            return csv_fail(c, "y (the last column) must be 0 or 1, got %g", vals[b->d]);
         if (row_buf_push(b, vals) != MCMC_OK) return MCMC_ENOMEM;
     } while (csv_next_line(c, &ls, &le));
     return MCMC_OK;
 }
 
+/* The header's first d fields, unquoted and trimmed, as ds's names. */
+static int csv_take_names(csv_cursor *c, const char *s, const char *e, dataset *ds) {
+    size_t fields = csv_count_fields(s, e);
+    if (fields != ds->d + 1)
+        return csv_fail(c, "the header has %zu fields, the rows %zu", fields, ds->d + 1);
+    char **names = calloc(ds->d, sizeof *names);
+    int rc = names ? MCMC_OK : MCMC_ENOMEM;
+    for (size_t j = 0; rc == MCMC_OK && j < ds->d; j++) {
+        const char *fe = memchr(s, ',', (size_t)(e - s)), *a = s, *b = fe;
+        while (a < b && (*a == ' ' || *a == '\t' || *a == '"'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '"'))
+            b--;
+        if (!(names[j] = strndup(a, (size_t)(b - a)))) rc = MCMC_ENOMEM;
+        s = fe + 1;
+    }
+    char why[128];
+    if (rc == MCMC_OK) rc = dataset_set_names(ds, (const char *const *)names, why, sizeof why);
+    for (size_t j = 0; names && j < ds->d; j++)
+        free(names[j]);
+    free(names);
+    if (rc == MCMC_EINVAL) return csv_fail(c, "header: %s", why);
+    return rc;
+}
+
 int dataset_parse_csv(const char *text, size_t len, dataset **out, char *err, size_t errlen) {
     csv_cursor c = {.p = text, .end = text + len, .err = err, .errlen = errlen};
-    const char *ls, *le;
+    const char *ls, *le, *hs = NULL, *he = NULL;
+    size_t header_line = 0;
     *out = NULL;
     if (errlen) err[0] = 0;
     if (!csv_next_line(&c, &ls, &le)) return csv_fail(&c, "no data rows");
-    if (csv_is_header(ls, le) && !csv_next_line(&c, &ls, &le))
-        return csv_fail(&c, "a header but no data rows");
+    if (csv_is_header(ls, le)) {
+        hs = ls, he = le, header_line = c.line;
+        if (!csv_next_line(&c, &ls, &le)) return csv_fail(&c, "a header but no data rows");
+    }
     size_t fields = csv_count_fields(ls, le);
     if (fields < 2) return csv_fail(&c, "need at least one covariate and y, got 1 field");
     row_buf b = {.d = fields - 1};
@@ -234,6 +304,14 @@ int dataset_parse_csv(const char *text, size_t len, dataset **out, char *err, si
     ds->d = b.d;
     ds->X = b.X;
     ds->y = b.y;
+    if (hs) {
+        c.line = header_line;
+        rc = csv_take_names(&c, hs, he, ds);
+    }
+    if (rc != MCMC_OK) {
+        dataset_free(ds);
+        return rc;
+    }
     *out = ds;
     return MCMC_OK;
 }

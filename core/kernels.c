@@ -26,6 +26,7 @@
 #define KSIGMOID_T vm_sigmoid_t
 #define KSOFTPLUS_T vm_softplus_t
 #define KFABS fabs
+#define KETA_MAX SIMD_POISSON_ETA_MAX_F64
 #include "kernels_lr.h"
 #undef KT
 #undef KSFX
@@ -33,12 +34,14 @@
 #undef KSIGMOID_T
 #undef KSOFTPLUS_T
 #undef KFABS
+#undef KETA_MAX
 #define KT float
 #define KSFX f32
-#define KEXP_NEG vmf_exp_neg
+#define KEXP_NEG vmf_exp_neg /* exact to 0.1 ulp up to e^88 too: the Poisson mean needs e^60 */
 #define KSIGMOID_T vmf_sigmoid_t
 #define KSOFTPLUS_T vmf_softplus_t
 #define KFABS fabsf
+#define KETA_MAX SIMD_POISSON_ETA_MAX_F32
 #include "kernels_lr.h"
 #undef KT
 #undef KSFX
@@ -46,6 +49,7 @@
 #undef KSIGMOID_T
 #undef KSOFTPLUS_T
 #undef KFABS
+#undef KETA_MAX
 
 /* Acklam's rational approximation of the normal quantile, both branches
  * evaluated and one selected, so that the loop vectorises. */
@@ -160,6 +164,10 @@ static void vmathf_apply(simd_vmath_fn fn, const float *x, float *y, size_t n) {
 
 const simd_ops KTABLE(KERNEL_ISA) = {
     .name = KSTR(KERNEL_ISA),
+    .glm_panels_f64 = glm_panels_f64,
+    .glm_panels_f32 = glm_panels_f32,
+    .glm_rows_f64 = glm_rows_f64,
+    .glm_rows_f32 = glm_rows_f32,
     .lr_panels_f64 = lr_panels_f64,
     .lr_panels_f32 = lr_panels_f32,
     .lr_rows_f64 = lr_rows_f64,

@@ -1,60 +1,98 @@
-/* kernels_lr.h - logistic-regression kernels, a template included by
+/* kernels_lr.h - the regressions' fused kernels, a template included by
  * kernels.c once per element type: define KT (double or float), KSFX, and
- * the link functions KEXP_NEG (e^x for x <= 0), KSIGMOID_T, KSOFTPLUS_T and
- * KFABS of that type. Everything per row runs in KT (float32 models: 16
- * lanes with AVX-512); sums over rows and the gradient accumulate in double. */
+ * the link functions KEXP_NEG (e^x for x <= 0, and for x up to KETA_MAX),
+ * KSIGMOID_T, KSOFTPLUS_T and KFABS of that type, and KETA_MAX (where the
+ * Poisson mean turns linear, simd.h). Everything per row runs in KT
+ * (float32 models: 16 lanes with AVX-512); sums over rows and the gradient
+ * accumulate in double.
+ *
+ * The link (simd.h's simd_glm) is a constant argument of always-inline
+ * bodies: each public kernel switches on it once per call, into a copy of
+ * the body built for that link, so rows see no branch on it. A new link
+ * is one more case in KFN(glm_t), glm_s and glm_l and in the switches
+ * below. */
 
 #define KCAT2(a, b) a##_##b
 #define KCAT(a, b) KCAT2(a, b)
 #define KFN(name) KCAT(name, KSFX)
 
-/* s[r] = y[r] - sigmoid(eta[r]) for the SIMD_PANEL rows of a panel or
- * block, and, when want_logp, the log-likelihood of row r added into lane r
- * of llv (rows past m add nothing): callers reduce the lanes when they
- * choose, not once per panel. */
-static inline void KFN(lr_link_lanes)(const KT *eta, const KT *y, KT *s, KT *llv, size_t m,
-                                      int want_logp) {
+/* A row's link in three pieces, so that callers compute the log-likelihood
+ * only when asked: t, the one exp the link needs; s = dl/deta; and l, the
+ * row's log-likelihood (simd.h). */
+static inline __attribute__((always_inline)) KT KFN(glm_t)(const int link, KT e) {
+    if (link == SIMD_LINK_LOGISTIC) return KEXP_NEG(-KFABS(e));
+    if (link == SIMD_LINK_POISSON) return KEXP_NEG(e < KETA_MAX ? e : KETA_MAX); /* the slope */
+    return 0;
+}
+
+static inline __attribute__((always_inline)) KT KFN(glm_s)(const int link, KT e, KT y, KT prec,
+                                                           KT t) {
+    if (link == SIMD_LINK_LOGISTIC) return y - KSIGMOID_T(e, t);
+    if (link == SIMD_LINK_POISSON) return y - t;
+    return prec * (y - e);
+}
+
+static inline __attribute__((always_inline)) KT KFN(glm_l)(const int link, KT e, KT y, KT prec,
+                                                           KT t) {
+    if (link == SIMD_LINK_LOGISTIC) return y * e - KSOFTPLUS_T(e, t);
+    if (link == SIMD_LINK_POISSON) /* past KETA_MAX the mean is linear: e^M (1 + eta - M) */
+        return y * e - t * ((KT)1 + (e < KETA_MAX ? (KT)0 : e - KETA_MAX));
+    KT r = y - e;
+    return (KT)-0.5 * prec * r * r;
+}
+
+/* s[r] for the SIMD_PANEL rows of a panel or block, and, when want_logp,
+ * the log-likelihood of row r added into lane r of llv (rows past m add
+ * nothing): callers reduce the lanes when they choose, not once per panel. */
+static inline __attribute__((always_inline)) void KFN(glm_link_lanes)(const int link, KT prec,
+                                                                      const KT *eta, const KT *y,
+                                                                      KT *s, KT *llv, size_t m,
+                                                                      int want_logp) {
     if (want_logp) {
 #pragma omp simd aligned(llv : 64)
         for (size_t r = 0; r < SIMD_PANEL; r++) {
             KT e = eta[r], yr = y[r];
-            KT t = KEXP_NEG(-KFABS(e));
-            s[r] = yr - KSIGMOID_T(e, t);
-            KT l = yr * e - KSOFTPLUS_T(e, t);
+            KT t = KFN(glm_t)(link, e);
+            s[r] = KFN(glm_s)(link, e, yr, prec, t);
+            KT l = KFN(glm_l)(link, e, yr, prec, t);
             llv[r] += r < m ? l : (KT)0;
         }
     } else {
 #pragma omp simd
         for (size_t r = 0; r < SIMD_PANEL; r++) {
             KT e = eta[r];
-            s[r] = y[r] - KSIGMOID_T(e, KEXP_NEG(-KFABS(e)));
+            s[r] = KFN(glm_s)(link, e, y[r], prec, KFN(glm_t)(link, e));
         }
     }
 }
 
 /* Panels are summed in KT, half a panel's rows per lane, over up to
  * PANELS_PER_FLUSH panels, then added into acc in double: one vector FMA
- * pair per column and panel, and no conversion in the inner loop. */
+ * pair per column and panel, and no conversion in the inner loop. The
+ * intercept's sum of s (padded rows masked out) goes into lanes sv. */
 #ifndef PANELS_PER_FLUSH
 #define PANELS_PER_FLUSH 8
 #endif
 static inline __attribute__((always_inline)) double
-KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta, double *acc,
-                    int want_logp) {
+KFN(glm_panels_body)(const int link, const int icpt, const simd_glm *g, const KT *Xp, const KT *yp,
+                     size_t n, size_t d, const KT *theta, double *acc, int want_logp) {
     enum { P = SIMD_PANEL, V = SIMD_ACC, H = SIMD_PANEL / 2 };
     size_t np = (n + P - 1) / P;
+    const KT offset = (KT)g->offset, prec = (KT)g->prec;
     double ll = 0.0;
-    _Alignas(64) KT part[SIMD_PANEL_MAX_D * H], llv[P];
+    _Alignas(64) KT part[SIMD_PANEL_MAX_D * H], llv[P], sv[P];
     for (size_t p0 = 0; p0 < np; p0 += PANELS_PER_FLUSH) {
         size_t p1 = np - p0 < PANELS_PER_FLUSH ? np : p0 + PANELS_PER_FLUSH;
         for (size_t k = 0; k < d * H; k++)
             part[k] = 0;
         for (size_t r = 0; r < P; r++)
-            llv[r] = 0;
+            llv[r] = sv[r] = 0;
         for (size_t p = p0; p < p1; p++) {
             const KT *X = Xp + p * P * d;
-            _Alignas(64) KT eta[P] = {0};
+            _Alignas(64) KT eta[P];
             _Alignas(64) KT sk[P];
+            for (size_t r = 0; r < P; r++)
+                eta[r] = icpt ? offset : (KT)0; /* exactly the zeros without one */
             for (size_t j = 0; j < d; j++) {
                 const KT *col = X + j * P, th = theta[j];
 #pragma omp simd aligned(eta : 64)
@@ -63,7 +101,12 @@ KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *th
             }
             size_t m = n - p * P < P ? n - p * P : P;
             /* Padded rows have x = 0, so they add nothing to the gradient. */
-            KFN(lr_link_lanes)(eta, yp + p * P, sk, llv, m, want_logp);
+            KFN(glm_link_lanes)(link, prec, eta, yp + p * P, sk, llv, m, want_logp);
+            if (icpt) {
+#pragma omp simd aligned(sv, sk : 64)
+                for (size_t r = 0; r < P; r++)
+                    sv[r] += r < m ? sk[r] : (KT)0;
+            }
             for (size_t j = 0; j < d; j++) {
                 const KT *col = X + j * P;
                 KT *t = part + j * H;
@@ -79,6 +122,8 @@ KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *th
             for (size_t v = 0; v < V; v++)
                 a[v] += (double)t[v] + (double)t[v + V];
         }
+        for (size_t r = 0; icpt && r < P; r++)
+            acc[d * V + r % V] += (double)sv[r];
         for (size_t r = 0; want_logp && r < P; r++)
             ll += (double)llv[r];
     }
@@ -89,25 +134,64 @@ KFN(lr_panels_body)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *th
  * constant, so that the loops over columns unroll and eta stays in
  * registers. */
 #define KSMALL_D(CASE) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,
-                             double *acc, int want_logp) {
+static inline __attribute__((always_inline)) double
+KFN(glm_panels_link)(const int link, const int icpt, const simd_glm *g, const KT *Xp, const KT *yp,
+                     size_t n, size_t d, const KT *theta, double *acc, int want_logp) {
 #define KPANELS_D(k)                                                                               \
     case k:                                                                                        \
-        return KFN(lr_panels_body)(Xp, yp, n, k, theta, acc, want_logp);
+        return KFN(glm_panels_body)(link, icpt, g, Xp, yp, n, k, theta, acc, want_logp);
     switch (d) {
         KSMALL_D(KPANELS_D)
     default:
-        return KFN(lr_panels_body)(Xp, yp, n, d, theta, acc, want_logp);
+        return KFN(glm_panels_body)(link, icpt, g, Xp, yp, n, d, theta, acc, want_logp);
     }
 #undef KPANELS_D
 }
 
+/* One copy per link, with and without the intercept, each its own
+ * function: GCC optimises a few bodies per function better than many. */
+#define KPANELS_VARIANT(name, L, I)                                                                \
+    static __attribute__((noinline, aligned(64))) double KFN(name)(                                \
+        const simd_glm *g, const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,        \
+        double *acc, int want_logp) {                                                              \
+        return KFN(glm_panels_link)(L, I, g, Xp, yp, n, d, theta, acc, want_logp);                 \
+    }
+KPANELS_VARIANT(panels_logistic, SIMD_LINK_LOGISTIC, 0)
+KPANELS_VARIANT(panels_logistic_icpt, SIMD_LINK_LOGISTIC, 1)
+KPANELS_VARIANT(panels_poisson, SIMD_LINK_POISSON, 0)
+KPANELS_VARIANT(panels_poisson_icpt, SIMD_LINK_POISSON, 1)
+KPANELS_VARIANT(panels_linear, SIMD_LINK_LINEAR, 0)
+KPANELS_VARIANT(panels_linear_icpt, SIMD_LINK_LINEAR, 1)
+#undef KPANELS_VARIANT
+
+static double KFN(glm_panels)(const simd_glm *g, const KT *Xp, const KT *yp, size_t n, size_t d,
+                              const KT *theta, double *acc, int want_logp) {
+    int i = g->intercept != 0;
+    switch (g->link) {
+    case SIMD_LINK_POISSON:
+        return (i ? KFN(panels_poisson_icpt) : KFN(panels_poisson))(g, Xp, yp, n, d, theta, acc,
+                                                                    want_logp);
+    case SIMD_LINK_LINEAR:
+        return (i ? KFN(panels_linear_icpt) : KFN(panels_linear))(g, Xp, yp, n, d, theta, acc,
+                                                                  want_logp);
+    default:
+        return (i ? KFN(panels_logistic_icpt) : KFN(panels_logistic))(g, Xp, yp, n, d, theta, acc,
+                                                                      want_logp);
+    }
+}
+
+static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,
+                             double *acc, int want_logp) {
+    static const simd_glm logistic = {.link = SIMD_LINK_LOGISTIC};
+    return KFN(glm_panels)(&logistic, Xp, yp, n, d, theta, acc, want_logp);
+}
+
 /* Minibatch rows idx[0..n) of row-major X (nx rows of d <= SIMD_PANEL_MAX_D)
- * into panels at dst, their 0/1 labels into ydst, the last panel's padding
+ * into panels at dst, their y into ydst, the last panel's padding
  * zeroed, with d a constant for small d. Rows of an X beyond L2 are all
  * prefetched first, so that their misses overlap. */
 static inline __attribute__((always_inline)) void
-KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8, const uint32_t *idx,
+KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const KT *ysrc, const uint32_t *idx,
                         size_t n, size_t d, size_t nx) {
     enum { P = SIMD_PANEL };
     if (nx * d * sizeof(KT) > ((size_t)512 << 10))
@@ -121,7 +205,7 @@ KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8, const
             const KT *row = X + (size_t)ix[r] * d;
             for (size_t j = 0; j < d; j++)
                 out[j * P + r] = row[j];
-            ydst[b + r] = (KT)y8[ix[r]];
+            ydst[b + r] = ysrc[ix[r]];
         }
         for (size_t r = m; r < P; r++) {
             for (size_t j = 0; j < d; j++)
@@ -131,16 +215,16 @@ KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8, const
     }
 }
 
-static void KFN(gather_panels)(KT *dst, KT *ydst, const KT *X, const uint8_t *y8,
-                               const uint32_t *idx, size_t n, size_t d, size_t nx) {
+static void KFN(gather_panels)(KT *dst, KT *ydst, const KT *X, const KT *ysrc, const uint32_t *idx,
+                               size_t n, size_t d, size_t nx) {
 #define KGATHER_D(k)                                                                               \
     case k:                                                                                        \
-        KFN(gather_panels_body)(dst, ydst, X, y8, idx, n, k, nx);                                  \
+        KFN(gather_panels_body)(dst, ydst, X, ysrc, idx, n, k, nx);                                \
         return;
     switch (d) {
         KSMALL_D(KGATHER_D)
     default:
-        KFN(gather_panels_body)(dst, ydst, X, y8, idx, n, d, nx);
+        KFN(gather_panels_body)(dst, ydst, X, ysrc, idx, n, d, nx);
     }
 #undef KGATHER_D
 }
@@ -212,14 +296,19 @@ static inline void KFN(lr_rows_grad)(const KT *X, const size_t *rows, size_t m, 
 /* The fused row pass, for d <= ROWS_FUSED_MAX_D: four rows at a time,
  * their dot products, link and gradient update back to back, so that each
  * row comes from memory once and is read again from L1. The gradient sums
- * in KT in t and is added into grad in double every SIMD_PANEL rows. Past
- * the last row, rows repeat the first of the group with s = 0. */
+ * in KT in t (the intercept's in ts) and is added into grad in double
+ * every SIMD_PANEL rows. Past the last row, rows repeat the first of the
+ * group with s = 0. */
 #ifndef ROWS_FUSED_MAX_D
 #define ROWS_FUSED_MAX_D 4096
 #endif
-static double KFN(lr_rows_fused)(const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,
-                                 size_t d, const KT *theta, double *grad, int want_logp) {
+static inline __attribute__((always_inline)) double
+KFN(glm_rows_fused)(const int link, const int icpt, const simd_glm *g, const KT *X, size_t ld,
+                    const KT *y, const uint32_t *idx, size_t n, size_t d, const KT *theta,
+                    double *grad, int want_logp) {
     _Alignas(64) KT t[ROWS_FUSED_MAX_D];
+    const KT offset = (KT)g->offset, prec = (KT)g->prec;
+    KT ts = 0;
     double ll = 0.0;
     for (size_t j = 0; j < d; j++)
         t[j] = 0;
@@ -236,12 +325,15 @@ static double KFN(lr_rows_fused)(const KT *X, size_t ld, const KT *y, const uint
             a0 += x0[j] * th, a1 += x1[j] * th, a2 += x2[j] * th, a3 += x3[j] * th;
         }
         KT e[4] = {a0, a1, a2, a3}, s[4];
+        for (size_t r = 0; icpt && r < 4; r++)
+            e[r] += offset;
         for (size_t r = 0; r < 4; r++) {
-            KT yr = y[row[r]], tr = KEXP_NEG(-KFABS(e[r]));
-            s[r] = r < m ? yr - KSIGMOID_T(e[r], tr) : 0;
-            if (want_logp && r < m) ll += (double)(yr * e[r] - KSOFTPLUS_T(e[r], tr));
+            KT yr = y[row[r]], tr = KFN(glm_t)(link, e[r]);
+            s[r] = r < m ? KFN(glm_s)(link, e[r], yr, prec, tr) : 0;
+            if (want_logp && r < m) ll += (double)KFN(glm_l)(link, e[r], yr, prec, tr);
         }
         KT s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+        if (icpt) ts += (s0 + s1) + (s2 + s3);
 #pragma omp simd aligned(t : 64)
         for (size_t j = 0; j < d; j++)
             t[j] += (s0 * x0[j] + s1 * x1[j]) + (s2 * x2[j] + s3 * x3[j]);
@@ -251,16 +343,21 @@ static double KFN(lr_rows_fused)(const KT *X, size_t ld, const KT *y, const uint
                 grad[j] += (double)t[j];
                 t[j] = 0;
             }
+            if (icpt) grad[d] += (double)ts;
+            ts = 0;
         }
     }
     return ll;
 }
 
-static double KFN(lr_rows)(const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,
-                           size_t d, const KT *theta, double *grad, int want_logp) {
+/* Past ROWS_FUSED_MAX_D: blocks of SIMD_PANEL rows, their dot products
+ * first, then the link, then the gradient in column chunks. */
+static inline __attribute__((always_inline)) double
+KFN(glm_rows_blocks)(const int link, const int icpt, const simd_glm *g, const KT *X, size_t ld,
+                     const KT *y, const uint32_t *idx, size_t n, size_t d, const KT *theta,
+                     double *grad, int want_logp) {
     enum { P = SIMD_PANEL };
-    if (d <= ROWS_FUSED_MAX_D)
-        return KFN(lr_rows_fused)(X, ld, y, idx, n, d, theta, grad, want_logp);
+    const KT offset = (KT)g->offset, prec = (KT)g->prec;
     double ll = 0.0;
     for (size_t b = 0; b < n; b += P) {
         size_t m = n - b < P ? n - b : P;
@@ -272,12 +369,67 @@ static double KFN(lr_rows)(const KT *X, size_t ld, const KT *y, const uint32_t *
             yb[r] = y[i];
         }
         KFN(lr_rows_eta)(X, rows, m, d, theta, eta);
-        KFN(lr_link_lanes)(eta, yb, s, llv, m, want_logp);
+        for (size_t r = 0; icpt && r < m; r++)
+            eta[r] += offset;
+        KFN(glm_link_lanes)(link, prec, eta, yb, s, llv, m, want_logp);
         for (size_t r = 0; want_logp && r < m; r++)
             ll += (double)llv[r];
+        for (size_t r = 0; icpt && r < m; r++)
+            grad[d] += (double)s[r];
         KFN(lr_rows_grad)(X, rows, m, d, s, grad);
     }
     return ll;
+}
+
+/* One copy per link, with and without the intercept, as for panels; the
+ * fused and the block pass are functions of their own, as GCC optimises
+ * the fused loop best alone. */
+#define KROWS_VARIANT(name, L, I)                                                                  \
+    static __attribute__((noinline, aligned(64))) double KFN(KCAT(name, fused))(                   \
+        const simd_glm *g, const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,     \
+        size_t d, const KT *theta, double *grad, int want_logp) {                                  \
+        return KFN(glm_rows_fused)(L, I, g, X, ld, y, idx, n, d, theta, grad, want_logp);          \
+    }                                                                                              \
+    static __attribute__((noinline, aligned(64))) double KFN(KCAT(name, blocks))(                  \
+        const simd_glm *g, const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,     \
+        size_t d, const KT *theta, double *grad, int want_logp) {                                  \
+        return KFN(glm_rows_blocks)(L, I, g, X, ld, y, idx, n, d, theta, grad, want_logp);         \
+    }                                                                                              \
+    static double KFN(name)(const simd_glm *g, const KT *X, size_t ld, const KT *y,                \
+                            const uint32_t *idx, size_t n, size_t d, const KT *theta,              \
+                            double *grad, int want_logp) {                                         \
+        return (d <= ROWS_FUSED_MAX_D ? KFN(KCAT(name, fused)) : KFN(KCAT(name, blocks)))(         \
+            g, X, ld, y, idx, n, d, theta, grad, want_logp);                                       \
+    }
+KROWS_VARIANT(rows_logistic, SIMD_LINK_LOGISTIC, 0)
+KROWS_VARIANT(rows_logistic_icpt, SIMD_LINK_LOGISTIC, 1)
+KROWS_VARIANT(rows_poisson, SIMD_LINK_POISSON, 0)
+KROWS_VARIANT(rows_poisson_icpt, SIMD_LINK_POISSON, 1)
+KROWS_VARIANT(rows_linear, SIMD_LINK_LINEAR, 0)
+KROWS_VARIANT(rows_linear_icpt, SIMD_LINK_LINEAR, 1)
+#undef KROWS_VARIANT
+
+static double KFN(glm_rows)(const simd_glm *g, const KT *X, size_t ld, const KT *y,
+                            const uint32_t *idx, size_t n, size_t d, const KT *theta, double *grad,
+                            int want_logp) {
+    int i = g->intercept != 0;
+    switch (g->link) {
+    case SIMD_LINK_POISSON:
+        return (i ? KFN(rows_poisson_icpt) : KFN(rows_poisson))(g, X, ld, y, idx, n, d, theta, grad,
+                                                                want_logp);
+    case SIMD_LINK_LINEAR:
+        return (i ? KFN(rows_linear_icpt) : KFN(rows_linear))(g, X, ld, y, idx, n, d, theta, grad,
+                                                              want_logp);
+    default:
+        return (i ? KFN(rows_logistic_icpt) : KFN(rows_logistic))(g, X, ld, y, idx, n, d, theta,
+                                                                  grad, want_logp);
+    }
+}
+
+static double KFN(lr_rows)(const KT *X, size_t ld, const KT *y, const uint32_t *idx, size_t n,
+                           size_t d, const KT *theta, double *grad, int want_logp) {
+    static const simd_glm logistic = {.link = SIMD_LINK_LOGISTIC};
+    return KFN(glm_rows)(&logistic, X, ld, y, idx, n, d, theta, grad, want_logp);
 }
 
 #undef KSMALL_D

@@ -33,28 +33,68 @@ typedef enum simd_vmath_fn {
     VMATH_NORMAL_QUANTILE
 } simd_vmath_fn;
 
+/* The per-row link of a generalised linear model's pass (see simd_glm). */
+typedef enum simd_link { SIMD_LINK_LOGISTIC = 0, SIMD_LINK_POISSON, SIMD_LINK_LINEAR } simd_link;
+
+/* The Poisson mean is e^eta up to this eta and continues linearly past it,
+ * e^M (1 + eta - M), with slope e^M: lp and its gradient stay finite and
+ * consistent for any theta (very negative lp, a gradient pointing back)
+ * where e^eta would overflow (float32: e^88) into inf and NaN. No count
+ * data has means near e^M, so the model is unchanged where it matters. */
+#define SIMD_POISSON_ETA_MAX_F64 200.0
+#define SIMD_POISSON_ETA_MAX_F32 60.0f
+
+/* What one pass of a regression computes for each row i. With
+ * eta_i = x_i . theta + offset, the link gives s_i = dl_i/deta_i and the
+ * log-likelihood l_i, additive constants dropped:
+ *   logistic: s = y - sigmoid(eta),  l = y eta - softplus(eta)
+ *   poisson:  s = y - mu'(eta),      l = y eta - mu(eta)  (mu: e^eta, as above)
+ *   linear:   s = prec (y - eta),    l = -prec (y - eta)^2 / 2
+ * The pass adds sum_i s_i x_i into its gradient and returns sum_i l_i;
+ * with intercept it adds sum_i s_i into slot d as well (a column of ones
+ * that is not stored). */
+typedef struct simd_glm {
+    simd_link link;
+    int intercept;
+    double offset; /* the intercept's value, added to every eta (0 without one) */
+    double prec;   /* linear: 1 / sigma^2; unused by the others */
+} simd_glm;
+
 typedef struct simd_ops {
     const char *name;
-    /* Logistic regression over n rows in panel layout. Adds sum_i (y_i -
-     * sigmoid(eta_i)) x_i into acc (d * SIMD_ACC doubles); returns
-     * sum_i log p(y_i | eta_i) when want_logp, else 0. */
+    /* A regression's pass over n rows in panel layout: adds sum_i s_i x_i
+     * into acc (d * SIMD_ACC doubles; with g->intercept, (d + 1) *
+     * SIMD_ACC, the last SIMD_ACC for sum_i s_i); returns sum_i l_i when
+     * want_logp, else 0. */
+    double (*glm_panels_f64)(const simd_glm *g, const double *Xp, const double *yp, size_t n,
+                             size_t d, const double *theta, double *acc, int want_logp);
+    double (*glm_panels_f32)(const simd_glm *g, const float *Xp, const float *yp, size_t n,
+                             size_t d, const float *theta, double *acc, int want_logp);
+    /* The same over row-major rows X[i*ld + j] (ld >= d; rows whose starts
+     * are 64-byte aligned load fastest), rows idx[0..n) (or 0..n when idx
+     * is NULL); adds the gradient straight into grad (d doubles, and
+     * grad[d] += sum_i s_i with g->intercept). */
+    double (*glm_rows_f64)(const simd_glm *g, const double *X, size_t ld, const double *y,
+                           const uint32_t *idx, size_t n, size_t d, const double *theta,
+                           double *grad, int want_logp);
+    double (*glm_rows_f32)(const simd_glm *g, const float *X, size_t ld, const float *y,
+                           const uint32_t *idx, size_t n, size_t d, const float *theta,
+                           double *grad, int want_logp);
+    /* The logistic link without intercept, as above (for benchmarks). */
     double (*lr_panels_f64)(const double *Xp, const double *yp, size_t n, size_t d,
                             const double *theta, double *acc, int want_logp);
     double (*lr_panels_f32)(const float *Xp, const float *yp, size_t n, size_t d,
                             const float *theta, double *acc, int want_logp);
-    /* The same over row-major rows X[i*ld + j] (ld >= d; rows whose starts
-     * are 64-byte aligned load fastest), rows idx[0..n) (or 0..n when idx
-     * is NULL); adds the gradient straight into grad (d doubles). */
     double (*lr_rows_f64)(const double *X, size_t ld, const double *y, const uint32_t *idx,
                           size_t n, size_t d, const double *theta, double *grad, int want_logp);
     double (*lr_rows_f32)(const float *X, size_t ld, const float *y, const uint32_t *idx, size_t n,
                           size_t d, const float *theta, double *grad, int want_logp);
     /* Minibatch rows idx[0..n) of row-major X (nx x d, d <= SIMD_PANEL_MAX_D)
-     * packed into panels at dst, zero-padded, and their labels (0/1 bytes
-     * y8[idx[r]]) into ydst, for lr_panels. */
-    void (*gather_panels_f64)(double *dst, double *ydst, const double *X, const uint8_t *y8,
+     * packed into panels at dst, zero-padded, and their y[idx[r]] into
+     * ydst, for glm_panels. */
+    void (*gather_panels_f64)(double *dst, double *ydst, const double *X, const double *y,
                               const uint32_t *idx, size_t n, size_t d, size_t nx);
-    void (*gather_panels_f32)(float *dst, float *ydst, const float *X, const uint8_t *y8,
+    void (*gather_panels_f32)(float *dst, float *ydst, const float *X, const float *y,
                               const uint32_t *idx, size_t n, size_t d, size_t nx);
     /* out[i] = index on [0, range) from rng_bits64(key, first + i), i < n,
      * as (int)(u * range) with u = (bits >> 12) / 2^52; range < 2^31. */

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_PRIOR_VARIANCE 10.0
+#define DEFAULT_MODEL "logistic_regression"
 #define DEFAULT_THETA_VARIANCE 10.0
 #define DEFAULT_NUM_SAMPLES 1000
 #define DEFAULT_PROGRESS_EVERY 1000
@@ -32,7 +32,6 @@
 #define ECHO_MAX 40
 #define SYMMETRY_TOL 1e-12
 
-static const char *const model_names[] = {"logistic_regression", "gaussian"};
 static const char *const init_names[] = {"zeros", "prior", "true"};
 static const char *const dtype_names[] = {"float64", "float32"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -40,7 +39,6 @@ static const char *const dtype_names[] = {"float64", "float32"};
 static const char *const top_fields[] = {
     "model", "data",  "sampler",        "num_samples", "num_warmup",  "thin",   "chains", "key",
     "init",  "dtype", "progress_every", "row_threads", "save_warmup", "schema", NULL};
-static const char *const model_fields[] = {"type", "prior_variance", "mean", "cov", NULL};
 static const char *const data_fields[] = {"dataset", "synthetic", NULL};
 static const char *const synthetic_fields[] = {"n", "d", "seed", "rho", "theta_variance", NULL};
 
@@ -397,8 +395,8 @@ typedef struct spec_parse {
 static void set_defaults(job_spec *s, int schema) {
     memset(s, 0, sizeof *s);
     s->schema = schema;
-    s->model = SPEC_MODEL_LOGISTIC;
-    s->prior_variance = DEFAULT_PRIOR_VARIANCE;
+    s->model = model_find(DEFAULT_MODEL);
+    model_args_defaults(s->model, &s->model_args);
     s->chain.num_samples = DEFAULT_NUM_SAMPLES;
     s->chain.thin = 1;
     s->chain.chains = 1;
@@ -409,38 +407,106 @@ static void set_defaults(job_spec *s, int schema) {
     s->dtype = DTYPE_F64;
 }
 
-/* mean: [d numbers], cov: d x d, symmetric. */
-static void parse_gaussian_cov(spec_parse *p, const json_t *cov, size_t d) {
-    job_spec *s = p->spec;
-    if (!json_is_array(cov)) {
-        spec_errors_add(p->errs, "model.cov", "expected an array of rows, got %s",
-                        json_type_name(cov));
-        return;
+/* ---- The model: read against core's model table ---------------------------- */
+
+static int read_param(const param_def *pd, const json_t *v, const char *path, double *out,
+                      spec_errors *errs);
+
+/* The table's model names, for "unknown model" messages. */
+static void model_names_list(char *buf, size_t size) {
+    buf[0] = '\0';
+    for (const model_def *const *d = model_table; *d; d++) {
+        if (d != model_table) strncat(buf, ", ", size - strlen(buf) - 1);
+        strncat(buf, (*d)->name, size - strlen(buf) - 1);
     }
-    size_t n = json_array_size(cov);
-    if (n == 0) {
-        spec_errors_add(p->errs, "model.cov", "must not be empty");
-        return;
-    }
-    size_t cols = n;
-    int rc = check_rows(cov, "model.cov", &cols, " (a square matrix)", p->errs);
-    if (d && n != d) {
-        spec_errors_add(p->errs, "model.cov", "expected %zu rows (the length of mean), got %zu", d,
-                        n);
-        rc = -1;
-    }
-    if (rc != 0 || !s->gauss_mean) return;
-    s->gauss_cov = copy_rows(cov, n, "model.cov", p->errs);
 }
 
-static void check_symmetric(spec_parse *p) {
-    const job_spec *s = p->spec;
-    size_t d = s->gauss_dim;
+static const model_def *read_model_type(const json_t *v, const char *path, spec_errors *errs) {
+    if (!json_is_string(v)) {
+        spec_errors_add(errs, path, "expected a string, got %s", json_type_name(v));
+        return NULL;
+    }
+    const model_def *def = model_find(json_string_value(v));
+    if (!def || strlen(def->name) != json_string_length(v)) {
+        char list[SPEC_MESSAGE_MAX];
+        model_names_list(list, sizeof list);
+        spec_errors_add(errs, path, "unknown model \"%.*s\"; expected one of %s", ECHO_MAX,
+                        json_string_value(v), list);
+        return NULL;
+    }
+    return def;
+}
+
+/* A field that is not def's: "only <models> take <field>" when other
+ * models of the table take it, else "unknown field". */
+static void reject_unknown_model_fields(const json_t *m, const model_def *def, spec_errors *errs) {
+    json_t *o = (json_t *)m;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *key = json_object_iter_key(it);
+        if (!strcmp(key, "type") || param_index(def->params, def->num_params, key) >= 0) continue;
+        char path[SPEC_PATH_MAX], takers[SPEC_MESSAGE_MAX / 2] = "";
+        size_t count = 0;
+        for (const model_def *const *d = model_table; *d; d++)
+            if (param_index((*d)->params, (*d)->num_params, key) >= 0) {
+                if (count++) strncat(takers, ", ", sizeof takers - strlen(takers) - 1);
+                strncat(takers, (*d)->name, sizeof takers - strlen(takers) - 1);
+            }
+        path_field(path, "model", key);
+        if (count)
+            spec_errors_add(errs, path, "only %s take%s %s", takers, count > 1 ? "" : "s", key);
+        else
+            spec_errors_add(errs, path,
+                            "unknown field for model %s (GET /v1/info lists its "
+                            "parameters)",
+                            def->name);
+    }
+}
+
+/* A P_MATRIX parameter: a non-empty square array of rows of numbers. */
+static double *read_square(const json_t *v, const char *path, size_t *side, spec_errors *errs) {
+    if (!json_is_array(v)) {
+        spec_errors_add(errs, path, "expected an array of rows, got %s", json_type_name(v));
+        return NULL;
+    }
+    size_t n = json_array_size(v), cols = n;
+    if (n == 0) {
+        spec_errors_add(errs, path, "must not be empty");
+        return NULL;
+    }
+    if (check_rows(v, path, &cols, " (a square matrix)", errs) != 0) return NULL;
+    *side = n;
+    return copy_rows(v, n, path, errs);
+}
+
+/* Parameter i of the spec's model from its JSON value v. */
+static void parse_model_param(spec_parse *p, size_t i, const json_t *v, const char *path) {
+    job_spec *s = p->spec;
+    const param_def *pd = &s->model->params[i];
+    if (pd->kind == P_VECTOR)
+        s->model_arrays[i] = read_vector(v, path, &s->model_args.lens[i], p->errs);
+    else if (pd->kind == P_MATRIX)
+        s->model_arrays[i] = read_square(v, path, &s->model_args.lens[i], p->errs);
+    else
+        read_param(pd, v, path, &s->model_args.values[i], p->errs);
+    s->model_args.arrays[i] = s->model_arrays[i];
+}
+
+/* The Gaussian's cov has the side of mean and is symmetric. */
+static void check_gaussian(spec_parse *p) {
+    const model_args *a = &p->spec->model_args;
+    size_t d = a->lens[0];
+    const double *cov = a->arrays[1];
+    if (!a->arrays[0] || !cov) return;
+    if (a->lens[1] != d) {
+        spec_errors_add(p->errs, "model.cov", "expected %zu rows (the length of mean), got %zu", d,
+                        a->lens[1]);
+        return;
+    }
     for (size_t i = 0; i < d; i++)
         for (size_t j = i + 1; j < d; j++) {
-            double a = s->gauss_cov[i * d + j], b = s->gauss_cov[j * d + i];
-            double scale = fmax(fmax(fabs(a), fabs(b)), 1.0);
-            if (fabs(a - b) <= SYMMETRY_TOL * scale) continue;
+            double x = cov[i * d + j], y = cov[j * d + i];
+            double scale = fmax(fmax(fabs(x), fabs(y)), 1.0);
+            if (fabs(x - y) <= SYMMETRY_TOL * scale) continue;
             char path[SPEC_PATH_MAX];
             snprintf(path, sizeof path, "model.cov[%zu][%zu]", i, j);
             spec_errors_add(p->errs, path, "must equal model.cov[%zu][%zu] (cov must be symmetric)",
@@ -448,54 +514,34 @@ static void check_symmetric(spec_parse *p) {
         }
 }
 
-static void parse_gaussian(spec_parse *p, const json_t *m) {
-    char path[SPEC_PATH_MAX];
-    job_spec *s = p->spec;
-    const json_t *mean = required_field(m, "model", "mean", path, p->errs);
-    const json_t *cov = required_field(m, "model", "cov", path, p->errs);
-    size_t d = 0;
-    if (mean) s->gauss_mean = read_vector(mean, "model.mean", &d, p->errs);
-    if (cov) parse_gaussian_cov(p, cov, s->gauss_mean ? d : 0);
-    if (s->gauss_mean && s->gauss_cov) {
-        s->gauss_dim = d;
-        check_symmetric(p);
-    }
-    if (json_object_get(m, "prior_variance"))
-        spec_errors_add(p->errs, "model.prior_variance",
-                        "only logistic_regression takes prior_variance");
-}
-
-static void parse_logistic(spec_parse *p, const json_t *m) {
-    char path[SPEC_PATH_MAX];
-    const json_t *v = field(m, "model", "prior_variance", path);
-    if (v) read_positive(v, path, &p->spec->prior_variance, p->errs);
-    if (json_object_get(m, "mean"))
-        spec_errors_add(p->errs, "model.mean", "only gaussian takes mean");
-    if (json_object_get(m, "cov")) spec_errors_add(p->errs, "model.cov", "only gaussian takes cov");
-}
-
 static void parse_model(spec_parse *p, const json_t *root) {
-    const json_t *m = json_object_get(root, "model");
-    p->model_known = 1; /* absent: logistic regression */
+    job_spec *s = p->spec;
+    const json_t *m = json_object_get(root, "model"), *type;
+    p->model_known = 1; /* absent: the default model with its defaults */
     if (!m) return;
     if (expect_object(m, "model", p->errs) != 0) {
         p->model_known = 0;
         return;
     }
-    reject_unknown_fields(m, "model", model_fields, p->errs);
-    const json_t *type = json_object_get(m, "type");
-    if (type) {
-        int t = read_name(type, "model.type", "model", model_names, COUNT(model_names), p->errs);
-        if (t < 0) {
+    if ((type = json_object_get(m, "type"))) {
+        const model_def *def = read_model_type(type, "model.type", p->errs);
+        if (!def) {
             p->model_known = 0;
             return;
         }
-        p->spec->model = (spec_model)t;
+        s->model = def;
+        model_args_defaults(def, &s->model_args);
     }
-    if (p->spec->model == SPEC_MODEL_GAUSSIAN)
-        parse_gaussian(p, m);
-    else
-        parse_logistic(p, m);
+    reject_unknown_model_fields(m, s->model, p->errs);
+    for (size_t i = 0; i < s->model->num_params; i++) {
+        char path[SPEC_PATH_MAX];
+        const json_t *v = field(m, "model", s->model->params[i].name, path);
+        if (v)
+            parse_model_param(p, i, v, path);
+        else if (s->model->params[i].flags & P_REQUIRED)
+            spec_errors_add(p->errs, path, "required");
+    }
+    if (!strcmp(s->model->name, "gaussian")) check_gaussian(p);
 }
 
 static void parse_dataset_id(spec_parse *p, const json_t *v) {
@@ -557,8 +603,9 @@ static void parse_synthetic(spec_parse *p, const json_t *syn) {
 
 static void parse_data(spec_parse *p, const json_t *root) {
     const json_t *data = json_object_get(root, "data");
-    if (p->model_known && p->spec->model == SPEC_MODEL_GAUSSIAN) {
-        if (data) spec_errors_add(p->errs, "data", "the gaussian model takes no data");
+    if (p->model_known && p->spec->model->y == Y_NONE) {
+        if (data)
+            spec_errors_add(p->errs, "data", "the %s model takes no data", p->spec->model->name);
         p->data_known = 1; /* SPEC_DATA_NONE */
         return;
     }
@@ -927,9 +974,32 @@ int job_spec_parse_stored(const char *text, size_t len, job_spec *out, spec_erro
     return parse_text_versioned(text, len, 1, out, errs);
 }
 
-int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs) {
+size_t job_spec_model_dim(const job_spec *spec, size_t d) {
+    return spec->model->dim(&spec->model_args, d);
+}
+
+model *job_spec_build_model(const job_spec *spec, const dataset *ds, char *err, size_t errlen) {
+    return spec->model->create(spec->model->y == Y_NONE ? NULL : ds, &spec->model_args, spec->dtype,
+                               err, errlen);
+}
+
+/* The model's part of the shape check: its data, and init "true", which
+ * needs the synthetic theta to be the whole parameter. */
+static void check_model_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs) {
+    if (spec->model->y != Y_NONE && n == 0)
+        spec_errors_add(errs, "data", "required: a dataset id or synthetic data");
+    if (spec->chain.init == INIT_TRUE && spec->model->y != Y_NONE &&
+        job_spec_model_dim(spec, d) != d)
+        spec_errors_add(errs, "init",
+                        "\"true\" needs a model whose parameters are the data's coefficients "
+                        "alone (no intercept, no log_sigma)");
+}
+
+int job_spec_check_shape(const job_spec *spec, size_t n, size_t data_d, spec_errors *errs) {
     size_t before = error_total(errs);
     const chain_config *c = &spec->chain;
+    size_t d = job_spec_model_dim(spec, data_d);
+    check_model_shape(spec, n, data_d, errs);
     if (c->init == INIT_VALUES && spec->init_dim != d) {
         size_t vectors = c->init_per_chain ? c->chains : 1;
         for (size_t k = 0; k < vectors; k++) {
@@ -939,8 +1009,6 @@ int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *
                             spec->init_dim);
         }
     }
-    if (spec->model == SPEC_MODEL_LOGISTIC && n == 0)
-        spec_errors_add(errs, "data", "required: a dataset id or synthetic data");
     double batch = c->sampler ? sampler_param(c->sampler, c->params, "batch_size", 0) : 0;
     if (n > 0 && batch > (double)n)
         spec_errors_add(errs, "sampler.batch_size", "must be <= %zu, the number of rows", n);
@@ -956,11 +1024,13 @@ int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *
 }
 
 void job_spec_free(job_spec *spec) {
-    free(spec->gauss_mean);
-    free(spec->gauss_cov);
+    for (size_t i = 0; i < MODEL_MAX_PARAMS; i++) {
+        free(spec->model_arrays[i]);
+        spec->model_arrays[i] = NULL;
+        spec->model_args.arrays[i] = NULL;
+    }
     free((void *)spec->chain.init_values); /* owned by the spec, const for chains */
     free((void *)spec->chain.inv_metric);
-    spec->gauss_mean = spec->gauss_cov = NULL;
     spec->chain.init_values = NULL;
     spec->chain.inv_metric = NULL;
 }
@@ -1011,18 +1081,6 @@ static json_t *u64_to_json(uint64_t v) {
     return json_string(buf);
 }
 
-static json_t *model_to_json(const job_spec *s) {
-    json_t *m = json_object();
-    int bad = put(m, "type", json_string(model_names[s->model]));
-    if (s->model == SPEC_MODEL_GAUSSIAN) {
-        bad |= put(m, "mean", numbers_to_json(s->gauss_mean, s->gauss_dim));
-        bad |= put(m, "cov", rows_to_json(s->gauss_cov, s->gauss_dim, s->gauss_dim));
-    } else {
-        bad |= put(m, "prior_variance", json_real(s->prior_variance));
-    }
-    return unless_bad(m, bad);
-}
-
 static json_t *synthetic_to_json(const synth_params *sp) {
     json_t *o = json_object();
     int bad = put(o, "n", u64_to_json(sp->n));
@@ -1051,6 +1109,24 @@ static json_t *param_to_json(const param_def *pd, double v) {
     default:
         return json_real(v);
     }
+}
+
+/* The model's type and every parameter (optional ones only when given). */
+static json_t *model_to_json(const job_spec *s) {
+    const model_def *def = s->model;
+    const model_args *a = &s->model_args;
+    json_t *m = json_object();
+    int bad = put(m, "type", json_string(def->name));
+    for (size_t i = 0; !bad && i < def->num_params; i++) {
+        const param_def *pd = &def->params[i];
+        if (pd->kind == P_VECTOR)
+            bad |= put(m, pd->name, numbers_to_json(a->arrays[i], a->lens[i]));
+        else if (pd->kind == P_MATRIX)
+            bad |= put(m, pd->name, rows_to_json(a->arrays[i], a->lens[i], a->lens[i]));
+        else if (!isnan(a->values[i]))
+            bad |= put(m, pd->name, param_to_json(pd, a->values[i]));
+    }
+    return unless_bad(m, bad);
 }
 
 static json_t *inv_metric_to_json(const job_spec *s) {

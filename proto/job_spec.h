@@ -14,10 +14,12 @@
  *    "row_threads": 1 (1..64: threads each chain splits its data rows over;
  *                      draws are the same whatever it is),
  *    "save_warmup": false, "schema": 2}
- * Sampler parameters are read against core's sampler table (sampler.h):
- * their names, kinds, defaults and bounds come from there alone.
- * The Gaussian test target is {"model": {"type": "gaussian", "mean": [..],
- * "cov": [[..]..]}} with no "data".
+ * Sampler parameters are read against core's sampler table (sampler.h),
+ * and model parameters against its model table (model.h): their names,
+ * kinds, defaults and bounds come from there alone. The model section is
+ * {"type": <a name in the model table>, <its parameters>}, e.g.
+ * {"type": "linear_regression", "intercept": true, "sigma_scale": 2}; the
+ * test targets (gaussian: "mean", "cov"; funnel: "dim") take no "data".
  */
 #ifndef MCMCD_JOB_SPEC_H
 #define MCMCD_JOB_SPEC_H
@@ -29,7 +31,6 @@
 #include "../core/dataset.h"
 #include "../core/model.h"
 
-typedef enum spec_model { SPEC_MODEL_LOGISTIC = 0, SPEC_MODEL_GAUSSIAN } spec_model;
 typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHETIC } spec_data;
 
 #define SPEC_DATASET_ID_MAX 128
@@ -41,10 +42,9 @@ typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHE
  * not adapt during warmup. */
 #define SPEC_SCHEMA_VERSION 2
 typedef struct job_spec {
-    spec_model model;
-    double prior_variance; /* logistic regression; default 10 */
-    size_t gauss_dim;      /* gaussian: mean (dim), cov (dim x dim); owned */
-    double *gauss_mean, *gauss_cov;
+    const model_def *model; /* an entry of core's model table; logistic_regression by default */
+    model_args model_args;  /* its parameters; array parameters point into model_arrays */
+    double *model_arrays[MODEL_MAX_PARAMS]; /* owned copies of the array parameters */
 
     spec_data data;
     char dataset_id[SPEC_DATASET_ID_MAX]; /* SPEC_DATA_DATASET */
@@ -81,12 +81,23 @@ int job_spec_parse_text(const char *text, size_t len, job_spec *out, spec_errors
 /* A spec a registry stored: without "schema" it is version 1. */
 int job_spec_parse_stored(const char *text, size_t len, job_spec *out, spec_errors *errs);
 
-/* Checks that need the data's shape: logistic regression has rows (n > 0;
- * a spec may leave "data" out when the rows come from elsewhere, as with
- * `mcmcd run --data`), init vector length == d, batch_size <= n, init
- * "true" only with synthetic data. Returns 0 or -1 (appending to errs). For
- * the Gaussian model pass n = 0 and d = its dimension. */
+/* Checks that need the data's shape, n rows of d columns (n = d = 0 for
+ * the models without data): a regression has rows (n > 0; a spec may leave
+ * "data" out when the rows come from elsewhere, as with `mcmcd run
+ * --data`), init vectors and inv_metric have the model's dimension
+ * (job_spec_model_dim), batch_size <= n, init "true" only with synthetic
+ * data and a model whose parameters are its coefficients. Whether y fits
+ * the model is checked when the model is built (job_spec_build_model).
+ * Returns 0 or -1 (appending to errs). */
 int job_spec_check_shape(const job_spec *spec, size_t n, size_t d, spec_errors *errs);
+/* The model's dimension for data with d columns (models without data
+ * ignore d): the coefficients, and the intercept and log_sigma when the
+ * model has them. */
+size_t job_spec_model_dim(const job_spec *spec, size_t d);
+/* The spec's model on ds (which must outlive it; ignored by the models
+ * without data). NULL with a message in err: y that the model does not
+ * take (naming the first such row), cov not positive definite, ENOMEM. */
+model *job_spec_build_model(const job_spec *spec, const dataset *ds, char *err, size_t errlen);
 
 /* The spec with every default filled in, as JSON (new reference). */
 json_t *job_spec_to_json(const job_spec *spec);

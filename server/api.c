@@ -124,13 +124,14 @@ static void respond_spec_errors(http_request *req, const spec_errors *errs) {
     http_respond_error(req, 422, "invalid_spec", "the job spec is not valid", details);
 }
 
-/* The data's shape (n rows, d parameters) for the shape check, from the
- * registry or the spec. Returns 0, or -1 with an error added. */
+/* The data's shape (n rows, d columns; 0 and 0 for a model without data)
+ * for the shape check, from the registry or the spec. Returns 0, or -1
+ * with an error added. */
 static int resolve_shape(app *a, const job_spec *s, size_t *n, size_t *d, spec_errors *errs) {
     *n = 0;
     *d = 0;
-    if (s->model == SPEC_MODEL_GAUSSIAN) {
-        *d = s->gauss_dim;
+    if (s->model->y == Y_NONE) {
+        return 0;
     } else if (s->data == SPEC_DATA_SYNTHETIC) {
         *n = s->synthetic.n;
         *d = s->synthetic.d;
@@ -188,9 +189,10 @@ static void jobs_post(app *a, http_request *req) {
         respond_spec_errors(req, &errs);
         return;
     }
-    size_t n, d;
+    size_t n, d = 0;
     if (resolve_shape(a, &spec, &n, &d, &errs) == 0) {
         job_spec_check_shape(&spec, n, d, &errs);
+        d = job_spec_model_dim(&spec, d); /* from here on: the parameters */
         check_limits(a, &spec, d, &errs);
     }
     if (errs.count) {

@@ -25,10 +25,12 @@
 #include "errors.h"
 #include "sha256.h"
 
-#define HASH_MAGIC "MCMCID01"
+#define HASH_MAGIC_V1 "MCMCID01"
+#define HASH_MAGIC_V2 "MCMCID02"
 #define FILE_MAGIC "MCMCDS01"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u /* this daemon writes; it reads 1 too */
 #define FLAG_THETA 1u
+#define FLAG_NAMES 2u
 #define HEADER_LEN 64
 #define CHUNK 16384 /* bytes per buffered read or write; a multiple of 8 */
 #define ECHO_MAX 40 /* at most this many bytes of a client's key in a message */
@@ -140,49 +142,102 @@ static int has_theta(const dataset *ds) {
     return ds->theta_true != NULL;
 }
 
-static void emit_canonical(const dataset *ds, sink *s) {
-    uint8_t theta_flag = (uint8_t)has_theta(ds);
-    sink_put(s, HASH_MAGIC, 8);
+/* Version 1 (y as bytes) for 0/1 labels without names, so that such
+ * datasets keep the ids they had before y became real; version 2 else. */
+static int canonical_version(const dataset *ds) {
+    if (ds->names) return 2;
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->y[i] != 0.0 && ds->y[i] != 1.0) return 2;
+    return 1;
+}
+
+static void sink_put_labels(sink *s, const double *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)y[i];
+        sink_put(s, &b, 1);
+    }
+}
+
+/* Names as uint64 length and bytes each (canonical), or NUL-terminated
+ * after their total length (the file). */
+static void sink_put_names(sink *s, const dataset *ds, int terminated) {
+    uint64_t total = 0;
+    for (size_t j = 0; terminated && j < ds->d; j++)
+        total += strlen(ds->names[j]) + 1;
+    if (terminated) sink_put_u64(s, total);
+    for (size_t j = 0; j < ds->d; j++) {
+        size_t len = strlen(ds->names[j]);
+        if (!terminated) sink_put_u64(s, len);
+        sink_put(s, ds->names[j], len + (size_t)terminated);
+    }
+}
+
+/* The encoding that is hashed into the id, in the given version (a
+ * version 1 encoding writes y as bytes: the caller knows they are 0/1 or
+ * checks them after). */
+static void emit_canonical(const dataset *ds, int version, sink *s) {
+    uint8_t theta_flag = (uint8_t)has_theta(ds), names_flag = ds->names != NULL;
+    sink_put(s, version == 1 ? HASH_MAGIC_V1 : HASH_MAGIC_V2, 8);
     sink_put_u64(s, ds->n);
     sink_put_u64(s, ds->d);
     sink_put_doubles(s, ds->X, ds->n * ds->d);
-    sink_put(s, ds->y, ds->n);
+    if (version == 1)
+        sink_put_labels(s, ds->y, ds->n);
+    else
+        sink_put_doubles(s, ds->y, ds->n);
     sink_put(s, &theta_flag, 1);
     if (theta_flag) sink_put_doubles(s, ds->theta_true, ds->d);
+    if (version == 2) sink_put(s, &names_flag, 1);
+    if (version == 2 && names_flag) sink_put_names(s, ds, 0);
     sink_flush(s);
+}
+
+static uint32_t file_flags(const dataset *ds) {
+    return (has_theta(ds) ? FLAG_THETA : 0) | (ds->names ? FLAG_NAMES : 0);
 }
 
 static void emit_file(const dataset *ds, const uint8_t digest[SHA256_DIGEST_LEN], sink *s) {
     uint8_t h[HEADER_LEN] = {0};
     memcpy(h, FILE_MAGIC, 8);
     put_le32(h + 8, FORMAT_VERSION);
-    put_le32(h + 12, has_theta(ds) ? FLAG_THETA : 0);
+    put_le32(h + 12, file_flags(ds));
     put_le64(h + 16, ds->n);
     put_le64(h + 24, ds->d);
     memcpy(h + 32, digest, SHA256_DIGEST_LEN);
     sink_put(s, h, sizeof h);
     sink_put_doubles(s, ds->X, ds->n * ds->d);
-    sink_put(s, ds->y, ds->n);
+    sink_put_doubles(s, ds->y, ds->n);
     if (has_theta(ds)) sink_put_doubles(s, ds->theta_true, ds->d);
+    if (ds->names) sink_put_names(s, ds, 1);
     sink_flush(s);
 }
 
-/* The length of a file holding n x d values; 0 when it overflows. */
-static uint64_t file_length(uint64_t n, uint64_t d, int theta) {
-    if (n == 0 || d == 0 || n > (UINT64_MAX - HEADER_LEN) / 9 / d) return 0;
-    uint64_t len = HEADER_LEN + n * d * 8 + n;
+/* The length of a file of the given version holding n x d values, up to
+ * the names (whose length the file gives); 0 when it overflows. */
+static uint64_t file_length(uint32_t version, uint64_t n, uint64_t d, int theta) {
+    uint64_t per_y = version == 1 ? 1 : 8;
+    if (n == 0 || d == 0 || n > (UINT64_MAX - HEADER_LEN) / (8 + per_y) / d) return 0;
+    uint64_t len = HEADER_LEN + n * d * 8 + n * per_y;
     if (theta && d > (UINT64_MAX - len) / 8) return 0;
     return len + (theta ? d * 8 : 0);
 }
 
-static int dataset_digest(const dataset *ds, uint8_t digest[SHA256_DIGEST_LEN]) {
+/* The whole file's length as saved, names included. */
+static uint64_t saved_length(const dataset *ds) {
+    uint64_t len = file_length(FORMAT_VERSION, ds->n, ds->d, has_theta(ds));
+    for (size_t j = 0; len && ds->names && j < ds->d; j++)
+        len += strlen(ds->names[j]) + 1;
+    return len && ds->names ? len + 8 : len;
+}
+
+static int dataset_digest(const dataset *ds, int version, uint8_t digest[SHA256_DIGEST_LEN]) {
     if (!ds || ds->n == 0 || ds->d == 0 || !ds->X || !ds->y) return MCMC_EINVAL;
     sha256_ctx hash;
     sha256_init(&hash);
     sink *s = malloc(sizeof *s);
     if (!s) return MCMC_ENOMEM;
     *s = (sink){.hash = &hash, .fd = -1};
-    emit_canonical(ds, s);
+    emit_canonical(ds, version, s);
     free(s);
     sha256_final(&hash, digest);
     return MCMC_OK;
@@ -190,7 +245,8 @@ static int dataset_digest(const dataset *ds, uint8_t digest[SHA256_DIGEST_LEN]) 
 
 int dataset_hash(const dataset *ds, char id_out[DATASET_ID_LEN + 1]) {
     uint8_t digest[SHA256_DIGEST_LEN];
-    int rc = dataset_digest(ds, digest);
+    if (!ds || !ds->y) return MCMC_EINVAL;
+    int rc = dataset_digest(ds, canonical_version(ds), digest);
     if (rc == MCMC_OK) sha256_hex(digest, DATASET_ID_LEN / 2, id_out);
     return rc;
 }
@@ -229,11 +285,11 @@ static int fsync_dir(const char *dir) {
 
 static int dataset_savable(const dataset *ds) {
     if (!ds || ds->n == 0 || ds->d == 0 || !ds->X || !ds->y) return 0;
-    if (!file_length(ds->n, ds->d, has_theta(ds))) return 0;
+    if (!saved_length(ds)) return 0;
     for (size_t i = 0; i < ds->n * ds->d; i++)
         if (!isfinite(ds->X[i])) return 0;
     for (size_t i = 0; i < ds->n; i++)
-        if (ds->y[i] > 1) return 0;
+        if (!isfinite(ds->y[i])) return 0;
     for (size_t j = 0; has_theta(ds) && j < ds->d; j++)
         if (!isfinite(ds->theta_true[j])) return 0;
     return 1;
@@ -277,10 +333,10 @@ int dataset_store_save(const char *dir, const dataset *ds, char id_out[DATASET_I
     uint8_t digest[SHA256_DIGEST_LEN];
     char path[PATH_MAX];
     if (!dataset_savable(ds)) return MCMC_EINVAL;
-    int rc = dataset_digest(ds, digest);
+    int rc = dataset_digest(ds, canonical_version(ds), digest);
     if (rc != MCMC_OK) return rc;
     sha256_hex(digest, DATASET_ID_LEN / 2, id_out);
-    uint64_t len = file_length(ds->n, ds->d, has_theta(ds));
+    uint64_t len = saved_length(ds);
     if (store_path(path, dir, id_out, ".ds") != 0) return MCMC_EIO;
     struct stat st;
     int present = stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len;
@@ -293,7 +349,6 @@ int dataset_store_save(const char *dir, const dataset *ds, char id_out[DATASET_I
 
 typedef struct reader {
     int fd;
-    sha256_ctx hash; /* of the canonical encoding, fed as the file is read */
     const char *id;
     char *err;
     size_t errlen;
@@ -316,17 +371,11 @@ static int read_exact(reader *r, void *buf, size_t len) {
     return MCMC_OK;
 }
 
-static int read_hashed(reader *r, void *buf, size_t len) {
-    int rc = read_exact(r, buf, len);
-    if (rc == MCMC_OK) sha256_update(&r->hash, buf, len);
-    return rc;
-}
-
 static int read_doubles(reader *r, double *dst, size_t count) {
     uint8_t buf[CHUNK];
     while (count > 0) {
         size_t k = count < CHUNK / 8 ? count : CHUNK / 8;
-        int rc = read_hashed(r, buf, k * 8);
+        int rc = read_exact(r, buf, k * 8);
         if (rc != MCMC_OK) return rc;
         for (size_t i = 0; i < k; i++)
             dst[i] = double_from_bits(get_le64(buf + 8 * i));
@@ -336,9 +385,25 @@ static int read_doubles(reader *r, double *dst, size_t count) {
     return MCMC_OK;
 }
 
+/* Version 1's y: one byte per row. */
+static int read_label_bytes(reader *r, double *dst, size_t count) {
+    uint8_t buf[CHUNK];
+    while (count > 0) {
+        size_t k = count < CHUNK ? count : CHUNK;
+        int rc = read_exact(r, buf, k);
+        if (rc != MCMC_OK) return rc;
+        for (size_t i = 0; i < k; i++)
+            dst[i] = buf[i];
+        dst += k;
+        count -= k;
+    }
+    return MCMC_OK;
+}
+
 typedef struct file_header {
     uint32_t version, flags;
     uint64_t n, d;
+    uint64_t length; /* of the file */
     uint8_t checksum[SHA256_DIGEST_LEN];
 } file_header;
 
@@ -350,46 +415,82 @@ static int check_header(reader *r, const uint8_t *raw, uint64_t file_len, file_h
     h->flags = get_le32(raw + 12);
     h->n = get_le64(raw + 16);
     h->d = get_le64(raw + 24);
+    h->length = file_len;
     memcpy(h->checksum, raw + 32, SHA256_DIGEST_LEN);
-    if (h->version != FORMAT_VERSION)
+    if (h->version != 1 && h->version != FORMAT_VERSION)
         return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: unsupported format version %u",
                     r->id, (unsigned)h->version);
-    if (h->flags & ~FLAG_THETA)
+    uint32_t known = h->version == 1 ? FLAG_THETA : FLAG_THETA | FLAG_NAMES;
+    if (h->flags & ~known)
         return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: unknown flags 0x%x", r->id,
                     (unsigned)h->flags);
-    uint64_t want = file_length(h->n, h->d, h->flags & FLAG_THETA);
-    if (want == 0 || want != file_len || (uint64_t)(size_t)h->n != h->n ||
-        (uint64_t)(size_t)h->d != h->d)
+    uint64_t want = file_length(h->version, h->n, h->d, h->flags & FLAG_THETA);
+    int names = (h->flags & FLAG_NAMES) != 0; /* their length comes later */
+    if (want == 0 || (names ? file_len < want + 8 : want != file_len) ||
+        (uint64_t)(size_t)h->n != h->n || (uint64_t)(size_t)h->d != h->d)
         return fail(r->err, r->errlen, MCMC_EPARSE,
                     "dataset %s: file is %llu bytes, but its header (n=%llu, d=%llu) implies "
-                    "%llu: truncated or corrupt",
+                    "%s%llu: truncated or corrupt",
                     r->id, (unsigned long long)file_len, (unsigned long long)h->n,
-                    (unsigned long long)h->d, (unsigned long long)want);
+                    (unsigned long long)h->d, names ? "more than " : "",
+                    (unsigned long long)(names ? want + 8 : want));
     return MCMC_OK;
 }
 
-/* Reads the payload described by h into ds, hashing it as the id's
- * canonical encoding (whose prefix is hashed first). */
-static int read_payload(reader *r, const file_header *h, dataset *ds) {
-    uint8_t prefix[24], theta_flag = (h->flags & FLAG_THETA) ? 1 : 0;
-    memcpy(prefix, HASH_MAGIC, 8);
-    put_le64(prefix + 8, h->n);
-    put_le64(prefix + 16, h->d);
-    sha256_update(&r->hash, prefix, sizeof prefix);
-    int rc = read_doubles(r, ds->X, ds->n * ds->d);
-    if (rc == MCMC_OK) rc = read_hashed(r, ds->y, ds->n);
+/* The names block: its length (the rest of the file), then d names, each
+ * NUL-terminated, that dataset_set_names accepts. */
+static int read_names(reader *r, const file_header *h, dataset *ds) {
+    uint8_t b[8];
+    int rc = read_exact(r, b, 8);
     if (rc != MCMC_OK) return rc;
-    sha256_update(&r->hash, &theta_flag, 1);
-    if (!theta_flag) return MCMC_OK;
-    if (!(ds->theta_true = malloc(ds->d * sizeof(double)))) return MCMC_ENOMEM;
-    return read_doubles(r, ds->theta_true, ds->d);
+    uint64_t len = get_le64(b), want = file_length(h->version, h->n, h->d, h->flags & FLAG_THETA);
+    if (len != h->length - want - 8 || len > (uint64_t)ds->d * DATASET_NAME_MAX)
+        return fail(r->err, r->errlen, MCMC_EPARSE,
+                    "dataset %s: the names take %llu bytes, the file has %llu left: corrupt", r->id,
+                    (unsigned long long)len, (unsigned long long)(h->length - want - 8));
+    char *text = malloc(len + 1), **names = calloc(ds->d, sizeof *names);
+    if (!text || !names || (rc = read_exact(r, text, len)) != MCMC_OK) {
+        free(text), free(names);
+        return rc != MCMC_OK ? rc : fail(r->err, r->errlen, MCMC_ENOMEM, "out of memory");
+    }
+    text[len] = 0;
+    size_t at = 0, j = 0;
+    for (; j < ds->d && at < len; j++) {
+        names[j] = text + at;
+        at += strlen(text + at) + 1;
+    }
+    char why[128] = "";
+    rc = j == ds->d && at == len
+             ? dataset_set_names(ds, (const char *const *)names, why, sizeof why)
+             : MCMC_EINVAL;
+    free(text), free(names);
+    if (rc == MCMC_ENOMEM) return fail(r->err, r->errlen, rc, "out of memory");
+    if (rc != MCMC_OK)
+        return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: bad column names%s%s", r->id,
+                    why[0] ? ": " : "", why);
+    return MCMC_OK;
 }
 
-/* The checks that follow a good checksum: the id and the values. */
+static int read_payload(reader *r, const file_header *h, dataset *ds) {
+    int rc = read_doubles(r, ds->X, ds->n * ds->d);
+    if (rc == MCMC_OK)
+        rc = h->version == 1 ? read_label_bytes(r, ds->y, ds->n) : read_doubles(r, ds->y, ds->n);
+    if (rc != MCMC_OK) return rc;
+    if (h->flags & FLAG_THETA) {
+        if (!(ds->theta_true = malloc(ds->d * sizeof(double)))) return MCMC_ENOMEM;
+        if ((rc = read_doubles(r, ds->theta_true, ds->d)) != MCMC_OK) return rc;
+    }
+    return h->flags & FLAG_NAMES ? read_names(r, h, ds) : MCMC_OK;
+}
+
+/* The checks that follow a good checksum: the id and the values. A
+ * version 1 file is hashed as it was written, y as bytes; a version 2
+ * file as it was saved, in the encoding that dataset_hash picks. */
 static int check_contents(reader *r, const file_header *h, const dataset *ds) {
     uint8_t digest[SHA256_DIGEST_LEN];
     char hex[SHA256_HEX_LEN + 1];
-    sha256_final(&r->hash, digest);
+    int rc = dataset_digest(ds, h->version == 1 ? 1 : canonical_version(ds), digest);
+    if (rc != MCMC_OK) return fail(r->err, r->errlen, rc, "dataset %s: out of memory", r->id);
     if (memcmp(digest, h->checksum, sizeof digest) != 0)
         return fail(r->err, r->errlen, MCMC_EPARSE,
                     "dataset %s: checksum mismatch: the file is corrupt", r->id);
@@ -397,10 +498,14 @@ static int check_contents(reader *r, const file_header *h, const dataset *ds) {
     if (strcmp(hex, r->id) != 0)
         return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: the file holds dataset %s", r->id,
                     hex);
-    for (size_t i = 0; i < ds->n; i++)
-        if (ds->y[i] > 1)
+    for (size_t i = 0; i < ds->n; i++) {
+        if (h->version == 1 && ds->y[i] > 1)
             return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: y[%zu] is %u, not 0 or 1",
                         r->id, i, (unsigned)ds->y[i]);
+        if (!isfinite(ds->y[i]))
+            return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: y[%zu] is not finite", r->id,
+                        i);
+    }
     for (size_t i = 0; i < ds->n * ds->d; i++)
         if (!isfinite(ds->X[i]))
             return fail(r->err, r->errlen, MCMC_EPARSE, "dataset %s: X[%zu][%zu] is not finite",
@@ -429,7 +534,6 @@ static int read_dataset(reader *r, dataset **out) {
     if (rc != MCMC_OK) return rc;
     dataset *ds = dataset_alloc((size_t)h.n, (size_t)h.d);
     if (!ds) return fail(r->err, r->errlen, MCMC_ENOMEM, "dataset %s: out of memory", r->id);
-    sha256_init(&r->hash);
     rc = read_payload(r, &h, ds);
     if (rc == MCMC_ENOMEM) fail(r->err, r->errlen, rc, "dataset %s: out of memory", r->id);
     if (rc == MCMC_OK) rc = check_contents(r, &h, ds);
@@ -488,7 +592,7 @@ static int echo_length(const char *s) {
 }
 
 static int check_fields(json_ctx *c, json_t *root) {
-    static const char *const known[] = {"name", "X", "y"};
+    static const char *const known[] = {"name", "X", "y", "names"};
     for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
         const char *key = json_object_iter_key(it);
         int ok = 0;
@@ -496,8 +600,8 @@ static int check_fields(json_ctx *c, json_t *root) {
             ok |= strcmp(key, known[i]) == 0;
         if (!ok)
             return fail(c->err, c->errlen, MCMC_EINVAL,
-                        "%.*s%s: unknown field (expected name, X and y)", echo_length(key), key,
-                        strlen(key) > ECHO_MAX ? "..." : "");
+                        "%.*s%s: unknown field (expected name, X, y and names)", echo_length(key),
+                        key, strlen(key) > ECHO_MAX ? "..." : "");
     }
     return MCMC_OK;
 }
@@ -557,34 +661,55 @@ static int read_rows(json_ctx *c, const json_t *X, dataset *ds) {
     return MCMC_OK;
 }
 
-/* A label: 0 or 1 as an integer, a real or a boolean; -1 otherwise. */
-static int label_value(const json_t *v) {
-    if (json_is_boolean(v)) return json_is_true(v);
-    if (!json_is_number(v)) return -1;
-    double x = json_number_value(v);
-    return x == 0 ? 0 : x == 1 ? 1 : -1;
-}
-
-static int read_labels(json_ctx *c, const json_t *y, dataset *ds) {
+/* y: one finite number per row (true and false count as 1 and 0); which
+ * values a model takes is checked when a job builds it. */
+static int read_y(json_ctx *c, const json_t *y, dataset *ds) {
     if (!y) return fail(c->err, c->errlen, MCMC_EINVAL, "y: required");
     if (!json_is_array(y))
         return fail(c->err, c->errlen, MCMC_EINVAL, "y: expected an array, got %s",
                     json_type_name(y));
     if (json_array_size(y) != ds->n)
         return fail(c->err, c->errlen, MCMC_EINVAL,
-                    "y: expected %zu labels (one per row of X), got %zu", ds->n,
+                    "y: expected %zu numbers (one per row of X), got %zu", ds->n,
                     json_array_size(y));
     for (size_t i = 0; i < ds->n; i++) {
         const json_t *v = json_array_get(y, i);
-        int label = label_value(v);
-        if (label < 0 && (json_is_number(v) || json_is_boolean(v)))
-            return fail(c->err, c->errlen, MCMC_EINVAL, "y[%zu]: must be 0 or 1", i);
-        if (label < 0)
-            return fail(c->err, c->errlen, MCMC_EINVAL, "y[%zu]: must be 0 or 1, got %s", i,
+        if (json_is_boolean(v)) {
+            ds->y[i] = json_is_true(v);
+            continue;
+        }
+        if (!json_is_number(v))
+            return fail(c->err, c->errlen, MCMC_EINVAL, "y[%zu]: expected a number, got %s", i,
                         json_type_name(v));
-        ds->y[i] = (uint8_t)label;
+        ds->y[i] = json_number_value(v);
+        if (!isfinite(ds->y[i]))
+            return fail(c->err, c->errlen, MCMC_EINVAL, "y[%zu]: must be finite", i);
     }
     return MCMC_OK;
+}
+
+/* names (optional): d strings naming the columns of X. */
+static int read_column_names(json_ctx *c, const json_t *v, dataset *ds) {
+    if (!v) return MCMC_OK;
+    if (!json_is_array(v) || json_array_size(v) != ds->d)
+        return fail(c->err, c->errlen, MCMC_EINVAL,
+                    "names: expected an array of %zu strings (one per column of X)", ds->d);
+    const char **names = calloc(ds->d, sizeof *names);
+    if (!names) return fail(c->err, c->errlen, MCMC_ENOMEM, "out of memory");
+    int rc = MCMC_OK;
+    for (size_t j = 0; rc == MCMC_OK && j < ds->d; j++) {
+        const json_t *s = json_array_get(v, j);
+        if (!json_is_string(s))
+            rc = fail(c->err, c->errlen, MCMC_EINVAL, "names[%zu]: expected a string, got %s", j,
+                      json_type_name(s));
+        else
+            names[j] = json_string_value(s);
+    }
+    char why[128];
+    if (rc == MCMC_OK && (rc = dataset_set_names(ds, names, why, sizeof why)) != MCMC_OK)
+        fail(c->err, c->errlen, rc, "names: %s", rc == MCMC_ENOMEM ? "out of memory" : why);
+    free(names);
+    return rc;
 }
 
 static int dataset_from_object(json_ctx *c, json_t *root, dataset **out, char *name_out,
@@ -601,7 +726,8 @@ static int dataset_from_object(json_ctx *c, json_t *root, dataset **out, char *n
     dataset *ds = dataset_alloc(n, d);
     if (!ds) return fail(c->err, c->errlen, MCMC_ENOMEM, "X: %zu x %zu is too large", n, d);
     rc = read_rows(c, X, ds);
-    if (rc == MCMC_OK) rc = read_labels(c, json_object_get(root, "y"), ds);
+    if (rc == MCMC_OK) rc = read_y(c, json_object_get(root, "y"), ds);
+    if (rc == MCMC_OK) rc = read_column_names(c, json_object_get(root, "names"), ds);
     if (rc != MCMC_OK) {
         dataset_free(ds);
         return rc;

@@ -186,7 +186,7 @@ void job_stats_path(const job *j, char *buf, size_t cap) {
 }
 
 const char *job_model_name(const job *j) {
-    return j->spec.model == SPEC_MODEL_GAUSSIAN ? "gaussian" : "logistic_regression";
+    return j->spec.model->name;
 }
 
 /* Opens (creating) a body of chains x samples x width float64, sized
@@ -553,13 +553,8 @@ typedef struct prepare_task {
 
 static int prepare_model(job *j) {
     const job_spec *s = &j->spec;
-    if (s->model == SPEC_MODEL_GAUSSIAN) {
-        j->model = model_gaussian_create(s->gauss_dim, s->gauss_mean, s->gauss_cov);
-        if (!j->model)
-            snprintf(j->prep_error, sizeof j->prep_error, "cov is not positive definite");
-        return j->model ? 0 : -1;
-    }
-    int rc = s->data == SPEC_DATA_SYNTHETIC
+    int rc = s->model->y == Y_NONE ? MCMC_OK
+             : s->data == SPEC_DATA_SYNTHETIC
                  ? dataset_synthesize(&s->synthetic, &j->ds)
                  : dataset_store_load(j->app->datasets_dir, j->dataset_id, &j->ds, j->prep_error,
                                       sizeof j->prep_error);
@@ -568,8 +563,7 @@ static int prepare_model(job *j) {
             snprintf(j->prep_error, sizeof j->prep_error, "dataset: %s", mcmc_status_str(rc));
         return -1;
     }
-    j->model = model_logistic_create(j->ds, s->prior_variance, s->dtype);
-    if (!j->model) snprintf(j->prep_error, sizeof j->prep_error, "out of memory");
+    j->model = job_spec_build_model(s, j->ds, j->prep_error, sizeof j->prep_error);
     return j->model ? 0 : -1;
 }
 

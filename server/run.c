@@ -203,7 +203,7 @@ static int load_spec(const char *path, job_spec *spec) {
 static int load_data(const job_spec *spec, const run_opts *o, dataset **ds) {
     char err[256];
     *ds = NULL;
-    if (spec->model == SPEC_MODEL_GAUSSIAN) return 0;
+    if (spec->model->y == Y_NONE) return 0;
     if (spec->data == SPEC_DATA_SYNTHETIC) {
         if (o->data_path) {
             fprintf(stderr, "mcmcd run: the spec asks for synthetic data; drop --data\n");
@@ -223,12 +223,6 @@ static int load_data(const job_spec *spec, const run_opts *o, dataset **ds) {
         return 2;
     }
     return 0;
-}
-
-static model *build_model(const job_spec *spec, const dataset *ds) {
-    if (spec->model == SPEC_MODEL_GAUSSIAN)
-        return model_gaussian_create(spec->gauss_dim, spec->gauss_mean, spec->gauss_cov);
-    return model_logistic_create(ds, spec->prior_variance, spec->dtype);
 }
 
 static void moments_add(chain_moments *m, const double *draws, uint32_t count, size_t d) {
@@ -387,7 +381,7 @@ static void print_summary(const run_progress *p, const dataset *ds, size_t d, do
             simd_ops_get()->name);
     print_chains(p);
     fprintf(stderr, "%-10s %12s %12s%s\n", "param", "mean", "sd",
-            ds && ds->theta_true ? "   theta_true" : "");
+            ds && ds->theta_true && ds->d == d ? "   theta_true" : "");
     for (size_t j = 0; j < d && j < 10; j++) {
         double n = 0, mean = 0, m2 = 0;
         for (uint32_t c = 0; c < cfg->chains; c++)
@@ -401,7 +395,7 @@ static void print_summary(const run_progress *p, const dataset *ds, size_t d, do
         char name[32];
         snprintf(name, sizeof name, "theta.%zu", j + 1);
         fprintf(stderr, "%-10s %12.5g %12.5g", name, mean, n > 1 ? sqrt(m2 / (n - 1)) : NAN);
-        if (ds && ds->theta_true) fprintf(stderr, " %12.5g", ds->theta_true[j]);
+        if (ds && ds->theta_true && ds->d == d) fprintf(stderr, " %12.5g", ds->theta_true[j]);
         fputc('\n', stderr);
     }
     if (d > 10) fprintf(stderr, "(%zu more parameters in the output file)\n", d - 10);
@@ -457,7 +451,7 @@ static void progress_free(run_progress *p) {
 }
 
 static const char *model_name(const job_spec *spec) {
-    return spec->model == SPEC_MODEL_GAUSSIAN ? "gaussian" : "logistic_regression";
+    return spec->model->name;
 }
 
 /* The output file(s): draws, and the statistics when asked for or CmdStan. */
@@ -580,16 +574,15 @@ int run_main(int argc, char **argv) {
     model *m = NULL;
     if ((status = load_data(&spec, &o, &ds))) goto out;
     spec_errors errs = {0};
-    size_t n = ds ? ds->n : 0, d = ds ? ds->d : spec.gauss_dim;
+    size_t n = ds ? ds->n : 0, d = ds ? ds->d : 0;
     if (job_spec_check_shape(&spec, n, d, &errs) != 0) {
         print_spec_errors(&errs);
         status = 2;
         goto out;
     }
-    if (!(m = build_model(&spec, ds))) {
-        fprintf(stderr, "mcmcd run: cannot build the model (%s)\n",
-                spec.model == SPEC_MODEL_GAUSSIAN ? "cov must be positive definite"
-                                                  : "out of memory");
+    char why[160];
+    if (!(m = job_spec_build_model(&spec, ds, why, sizeof why))) {
+        fprintf(stderr, "mcmcd run: cannot build the model: %s\n", why);
         status = 1;
         goto out;
     }

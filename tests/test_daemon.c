@@ -771,7 +771,7 @@ static void make_dataset_texts(buf *csv, buf *js) {
     buf_printf(js, "], \"y\": [");
     for (int i = 0; i < DS_ROWS; i++)
         buf_printf(js, "%s%d", i ? ", " : "", ds_y(i));
-    buf_printf(js, "]}");
+    buf_printf(js, "], \"names\": [\"x1\", \"x2\", \"x3\"]}"); /* the CSV header's */
 }
 
 static void check_dataset_meta(const json_t *m, const char *name, json_int_t n, json_int_t d) {

@@ -36,7 +36,7 @@ static dataset *parse_ok(const char *text) {
 }
 
 /* Exact equality, element by element: the parser must be strtod exact. */
-static void expect_data(const dataset *ds, size_t n, size_t d, const double *X, const uint8_t *y) {
+static void expect_data(const dataset *ds, size_t n, size_t d, const double *X, const double *y) {
     assert_int_equal(ds->n, n);
     assert_int_equal(ds->d, d);
     for (size_t i = 0; i < n; i++) {
@@ -46,7 +46,7 @@ static void expect_data(const dataset *ds, size_t n, size_t d, const double *X, 
                             X[i * d + j]);
             assert_true(ds->X[i * d + j] == X[i * d + j]);
         }
-        assert_int_equal(ds->y[i], y[i]);
+        assert_true(ds->y[i] == y[i]);
     }
 }
 
@@ -88,7 +88,7 @@ static void expect_parse_error(const char *text, size_t len, size_t line, ...) {
 /* --- CSV: accepted input --------------------------------------------- */
 
 static const double X3[] = {1.5, 2, -3, 0.25, 0.1, -7};
-static const uint8_t Y3[] = {1, 0, 1};
+static const double Y3[] = {1, 0, 1};
 
 static void test_parse_no_header(void **state) {
     (void)state;
@@ -144,13 +144,13 @@ static void test_parse_spaces_and_quotes(void **state) {
 static void test_parse_scientific(void **state) {
     (void)state;
     static const double X[] = {1e-3, -2.5E+10, 6.02214076e23, 1e-300, -0.0, 3.0e0};
-    static const uint8_t y[] = {0, 1, 1};
+    static const double y[] = {0, 1, 1};
     dataset *ds = parse_ok("1e-3,-2.5E+10,0\n6.02214076e23,1e-300,1.0\n-0.0,3.0e0,1e0\n");
     expect_data(ds, 3, 2, X, y);
     dataset_free(ds);
     /* Many digits: the value is the correctly rounded one, as strtod gives. */
     static const double X2[] = {0.1, 1.0 / 3.0};
-    static const uint8_t y2[] = {0};
+    static const double y2[] = {0};
     ds = parse_ok("0.1000000000000000055511151231257827,0.33333333333333331483,0\n");
     expect_data(ds, 1, 2, X2, y2);
     dataset_free(ds);
@@ -161,13 +161,13 @@ static void test_parse_wide(void **state) {
     char text[4096];
     size_t k = 0;
     double X[2 * 50];
-    uint8_t y[2] = {1, 0};
+    double y[2] = {1, 0};
     for (size_t i = 0; i < 2; i++) {
         for (size_t j = 0; j < 50; j++) {
             X[i * 50 + j] = (double)(i * 100 + j) / 8;
             k += (size_t)snprintf(text + k, sizeof text - k, "%.17g,", X[i * 50 + j]);
         }
-        k += (size_t)snprintf(text + k, sizeof text - k, "%d\n", y[i]);
+        k += (size_t)snprintf(text + k, sizeof text - k, "%g\n", y[i]);
     }
     dataset *ds = parse_ok(text);
     expect_data(ds, 2, 50, X, y);
@@ -195,11 +195,29 @@ static void test_error_not_a_number(void **state) {
     EXPECT_PARSE_ERROR("1,2,0\n3,1 2,1\n", 2, "column 2");
 }
 
-static void test_error_y_not_binary(void **state) {
+/* y is any finite number: which values a model takes is its own check. */
+static void test_parse_real_y(void **state) {
     (void)state;
-    EXPECT_PARSE_ERROR("1,2,0\n3,4,2\n", 2, "y");
-    EXPECT_PARSE_ERROR("1,2,0\n3,4,1\n\n3,4,0.5\n", 4, "y", "0.5");
-    EXPECT_PARSE_ERROR("1,2,-1\n", 1, "y");
+    static const double X[] = {1, 2, 3, 4, 5, 6};
+    static const double y[] = {-2.5, 7, 1e-3};
+    dataset *ds = parse_ok("1,2,-2.5\n3,4,7\n5,6,1e-3\n");
+    expect_data(ds, 3, 2, X, y);
+    assert_null(ds->names);
+    dataset_free(ds);
+    EXPECT_PARSE_ERROR("1,2,0\n3,4,nan\n", 2, "column 3");
+}
+
+/* A header names the covariates (not y), unquoted and trimmed. */
+static void test_parse_header_names(void **state) {
+    (void)state;
+    dataset *ds = parse_ok("\"age\", income ,y\n1,2,0\n3,4,1\n");
+    assert_non_null(ds->names);
+    assert_string_equal(ds->names[0], "age");
+    assert_string_equal(ds->names[1], "income");
+    dataset_free(ds);
+    EXPECT_PARSE_ERROR("a,a,y\n1,2,0\n", 1, "header", "column 2", "repeats");
+    EXPECT_PARSE_ERROR("\n\na,b,c,y\n1,2,0\n", 3, "header has 4 fields");
+    EXPECT_PARSE_ERROR("a,\"\",y\n1,2,0\n", 1, "column 2", "empty");
 }
 
 static void test_error_empty(void **state) {
@@ -273,7 +291,7 @@ static void expect_same(const dataset *a, const dataset *b) {
     assert_int_equal(a->n, b->n);
     assert_int_equal(a->d, b->d);
     assert_memory_equal(a->X, b->X, a->n * a->d * sizeof(double));
-    assert_memory_equal(a->y, b->y, a->n);
+    assert_memory_equal(a->y, b->y, a->n * sizeof *a->y);
 }
 
 static void load_and_compare(const char *text, size_t len) {
@@ -327,7 +345,7 @@ static void test_load_csv_errors(void **state) {
 
     /* A parse error in a file is still MCMC_EPARSE, naming the line. */
     char path[64];
-    const char *bad = "x,y\n1,0\n2,7\n";
+    const char *bad = "x,y\n1,0\n2,seven\n";
     write_temp(path, bad, strlen(bad));
     ds = NOT_SET;
     int rc = dataset_load_csv(path, &ds, err, sizeof err);
@@ -357,13 +375,13 @@ static dataset *synth(size_t n, size_t d, uint64_t seed, double var, double rho)
     assert_int_equal(ds->d, d);
     assert_non_null(ds->theta_true);
     for (size_t i = 0; i < n; i++)
-        assert_true(ds->y[i] <= 1);
+        assert_true(ds->y[i] == 0 || ds->y[i] == 1);
     return ds;
 }
 
 static int same_bytes(const dataset *a, const dataset *b) {
     return a->n == b->n && a->d == b->d && !memcmp(a->X, b->X, a->n * a->d * sizeof(double)) &&
-           !memcmp(a->y, b->y, a->n) &&
+           !memcmp(a->y, b->y, a->n * sizeof *a->y) &&
            !memcmp(a->theta_true, b->theta_true, a->d * sizeof(double));
 }
 
@@ -376,7 +394,7 @@ static void test_synth_deterministic(void **state) {
         assert_true(same_bytes(a, b));
         assert_memory_not_equal(a->X, c->X, 500 * 7 * sizeof(double));
         assert_memory_not_equal(a->theta_true, c->theta_true, 7 * sizeof(double));
-        assert_memory_not_equal(a->y, c->y, 500);
+        assert_memory_not_equal(a->y, c->y, 500 * sizeof *a->y);
         dataset_free(a), dataset_free(b), dataset_free(c);
     }
     /* The seed's high word matters too (a JAX key is {seed >> 32, seed}). */
@@ -574,7 +592,8 @@ int main(void) {
         cmocka_unit_test(test_parse_wide),
         cmocka_unit_test(test_error_field_count),
         cmocka_unit_test(test_error_not_a_number),
-        cmocka_unit_test(test_error_y_not_binary),
+        cmocka_unit_test(test_parse_real_y),
+        cmocka_unit_test(test_parse_header_names),
         cmocka_unit_test(test_error_empty),
         cmocka_unit_test(test_error_header_only),
         cmocka_unit_test(test_error_single_column),

@@ -3,7 +3,9 @@
  * encoding, bit-exact save/load round trips, the documented file layout
  * (checked against an independent writer), idempotent atomic saves,
  * corruption and truncation caught, malformed ids rejected before any file
- * is touched, remove; and every error path of dataset_from_json. Each
+ * is touched, remove; files of the old format (version 1, y as bytes)
+ * written by hand still load and keep their ids; and every error path of
+ * dataset_from_json. Each
  * store test works in its own mkdtemp directory, removed afterwards. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,7 +224,9 @@ static dataset *copy_of(const dataset *src) {
     dataset *ds = dataset_alloc(src->n, src->d);
     assert_non_null(ds);
     memcpy(ds->X, src->X, src->n * src->d * sizeof *ds->X);
-    memcpy(ds->y, src->y, src->n);
+    memcpy(ds->y, src->y, src->n * sizeof *ds->y);
+    if (src->names)
+        assert_int_equal(dataset_set_names(ds, (const char *const *)src->names, NULL, 0), 0);
     if (src->theta_true) {
         ds->theta_true = malloc(src->d * sizeof(double));
         assert_non_null(ds->theta_true);
@@ -235,8 +239,11 @@ static void expect_same_bits(const dataset *a, const dataset *b) {
     assert_int_equal(a->n, b->n);
     assert_int_equal(a->d, b->d);
     assert_memory_equal(a->X, b->X, a->n * a->d * sizeof(double));
-    assert_memory_equal(a->y, b->y, a->n);
+    assert_memory_equal(a->y, b->y, a->n * sizeof *a->y);
     assert_int_equal(a->theta_true != NULL, b->theta_true != NULL);
+    assert_int_equal(a->names != NULL, b->names != NULL);
+    for (size_t j = 0; a->names && j < a->d; j++)
+        assert_string_equal(a->names[j], b->names[j]);
     if (a->theta_true) assert_memory_equal(a->theta_true, b->theta_true, a->d * sizeof(double));
 }
 
@@ -262,31 +269,73 @@ static uint8_t *append_doubles(uint8_t *p, const double *x, size_t k) {
     return p;
 }
 
-/* The documented canonical encoding; *len gets its length. */
-static uint8_t *canonical(const dataset *ds, size_t *len) {
+static uint8_t *append_names(uint8_t *p, const dataset *ds, int terminated) {
+    for (size_t j = 0; j < ds->d; j++) {
+        size_t k = strlen(ds->names[j]);
+        if (!terminated) le64(p, k), p += 8;
+        memcpy(p, ds->names[j], k + (size_t)terminated);
+        p += k + (size_t)terminated;
+    }
+    return p;
+}
+
+static size_t names_bytes(const dataset *ds) {
+    size_t k = 0;
+    for (size_t j = 0; ds->names && j < ds->d; j++)
+        k += strlen(ds->names[j]) + 1;
+    return k;
+}
+
+/* Version 1 when every y is 0 or 1 and there are no names. */
+static int binary_without_names(const dataset *ds) {
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->y[i] != 0 && ds->y[i] != 1) return 0;
+    return ds->names == NULL;
+}
+
+/* The documented canonical encoding, version 1 (y as bytes) or 2; *len
+ * gets its length. */
+static uint8_t *canonical(const dataset *ds, int version, size_t *len) {
     size_t th = ds->theta_true ? ds->d : 0;
-    uint8_t *b = malloc(24 + 8 * ds->n * ds->d + ds->n + 1 + 8 * th), *p = b;
+    uint8_t *b = malloc(26 + 8 * ds->n * ds->d + 8 * ds->n + 8 * th + 8 * ds->d + names_bytes(ds));
+    uint8_t *p = b;
     assert_non_null(b);
-    memcpy(p, "MCMCID01", 8);
+    memcpy(p, version == 1 ? "MCMCID01" : "MCMCID02", 8);
     le64(p + 8, ds->n);
     le64(p + 16, ds->d);
     p = append_doubles(p + 24, ds->X, ds->n * ds->d);
-    memcpy(p, ds->y, ds->n);
-    p += ds->n;
+    if (version == 1)
+        for (size_t i = 0; i < ds->n; i++)
+            *p++ = (uint8_t)ds->y[i];
+    else
+        p = append_doubles(p, ds->y, ds->n);
     *p++ = ds->theta_true != NULL;
     p = append_doubles(p, ds->theta_true, th);
+    if (version == 2) *p++ = ds->names != NULL;
+    if (version == 2 && ds->names) p = append_names(p, ds, 0);
     *len = (size_t)(p - b);
     return b;
 }
 
-/* The documented file, with a valid checksum even for invalid contents. */
-static uint8_t *file_image(const dataset *ds, size_t *len, char id[DATASET_ID_LEN + 1]) {
-    size_t clen, th = ds->theta_true ? ds->d : 0;
-    uint8_t *c = canonical(ds, &clen), digest[SHA256_DIGEST_LEN];
+/* The id of the documented encoding: version 1 for 0/1 labels without
+ * names, else version 2. */
+static void documented_digest(const dataset *ds, int version, uint8_t *digest,
+                              char id[DATASET_ID_LEN + 1]) {
+    size_t clen;
+    uint8_t *c = canonical(ds, version, &clen);
     sha256(c, clen, digest);
     sha256_hex(digest, DATASET_ID_LEN / 2, id);
+    free(c);
+}
+
+/* A file of the old format (version 1: y as bytes, no names), written from
+ * the documentation, with a valid checksum even for invalid contents. */
+static uint8_t *file_image_v1(const dataset *ds, size_t *len, char id[DATASET_ID_LEN + 1]) {
+    size_t th = ds->theta_true ? ds->d : 0;
+    uint8_t digest[SHA256_DIGEST_LEN];
+    documented_digest(ds, 1, digest, id);
     *len = HEADER_LEN + 8 * ds->n * ds->d + ds->n + 8 * th;
-    uint8_t *f = calloc(1, *len);
+    uint8_t *f = calloc(1, *len), *p = f + HEADER_LEN;
     assert_non_null(f);
     memcpy(f, "MCMCDS01", 8);
     f[8] = 1;
@@ -294,9 +343,34 @@ static uint8_t *file_image(const dataset *ds, size_t *len, char id[DATASET_ID_LE
     le64(f + 16, ds->n);
     le64(f + 24, ds->d);
     memcpy(f + 32, digest, sizeof digest);
-    memcpy(f + HEADER_LEN, c + 24, *len - HEADER_LEN - 8 * th); /* X and y */
-    memcpy(f + *len - 8 * th, c + clen - 8 * th, 8 * th);       /* theta_true */
-    free(c);
+    p = append_doubles(p, ds->X, ds->n * ds->d);
+    for (size_t i = 0; i < ds->n; i++)
+        *p++ = (uint8_t)ds->y[i];
+    append_doubles(p, ds->theta_true, th);
+    return f;
+}
+
+/* The documented file of the current format (version 2). */
+static uint8_t *file_image(const dataset *ds, size_t *len, char id[DATASET_ID_LEN + 1]) {
+    size_t th = ds->theta_true ? ds->d : 0, nb = names_bytes(ds);
+    uint8_t digest[SHA256_DIGEST_LEN];
+    documented_digest(ds, binary_without_names(ds) ? 1 : 2, digest, id);
+    *len = HEADER_LEN + 8 * ds->n * ds->d + 8 * ds->n + 8 * th + (ds->names ? 8 + nb : 0);
+    uint8_t *f = calloc(1, *len), *p = f + HEADER_LEN;
+    assert_non_null(f);
+    memcpy(f, "MCMCDS01", 8);
+    f[8] = 2;
+    f[12] = (uint8_t)((ds->theta_true != NULL) | (ds->names != NULL) << 1);
+    le64(f + 16, ds->n);
+    le64(f + 24, ds->d);
+    memcpy(f + 32, digest, sizeof digest);
+    p = append_doubles(p, ds->X, ds->n * ds->d);
+    p = append_doubles(p, ds->y, ds->n);
+    p = append_doubles(p, ds->theta_true, th);
+    if (ds->names) {
+        le64(p, nb);
+        append_names(p + 8, ds, 1);
+    }
     return f;
 }
 
@@ -340,7 +414,7 @@ static void test_round_trip_synthetic(void **state) {
     char id[DATASET_ID_LEN + 1], hashed[DATASET_ID_LEN + 1];
     uint64_t bytes;
     assert_int_equal(dataset_store_save(dir, ds, id, &bytes), MCMC_OK);
-    assert_int_equal(bytes, HEADER_LEN + 3001 * 7 * 8 + 3001 + 7 * 8);
+    assert_int_equal(bytes, HEADER_LEN + 3001 * 7 * 8 + 3001 * 8 + 7 * 8);
     id_of(ds, hashed);
     assert_string_equal(id, hashed);
     back = load_ok(dir, id);
@@ -368,24 +442,35 @@ static void test_round_trip_csv(void **state) {
 }
 
 /* The file matches the documented layout byte for byte, and a file built
- * from the documentation alone loads. */
+ * from the documentation alone loads: with 0/1 labels, and with real y and
+ * column names. */
 static void test_file_layout(void **state) {
     const char *dir = *state;
     dataset *ds = synthetic(5, 3, 7);
     char id[DATASET_ID_LEN + 1], want_id[DATASET_ID_LEN + 1], path[512];
     size_t want_len, got_len;
-    uint8_t *want = file_image(ds, &want_len, want_id);
-    save_ok(dir, ds, id);
-    assert_string_equal(id, want_id);
-    ds_path(path, sizeof path, dir, id);
-    uint8_t *got = read_whole(path, &got_len);
-    assert_int_equal(got_len, want_len);
-    assert_memory_equal(got, want, want_len);
-    free(got);
-    free(want);
+    for (int named = 0; named < 2; named++) {
+        if (named) {
+            const char *names[] = {"age", "income \xc3\xa9", "x.3"};
+            assert_int_equal(dataset_set_names(ds, names, NULL, 0), MCMC_OK);
+            ds->y[2] = -2.75;
+        }
+        uint8_t *want = file_image(ds, &want_len, want_id);
+        save_ok(dir, ds, id);
+        assert_string_equal(id, want_id);
+        ds_path(path, sizeof path, dir, id);
+        uint8_t *got = read_whole(path, &got_len);
+        assert_int_equal(got_len, want_len);
+        assert_memory_equal(got, want, want_len);
+        dataset *back = load_ok(dir, id);
+        expect_same_bits(ds, back);
+        dataset_free(back);
+        free(got);
+        free(want);
+    }
 
     dataset *csv = from_csv(odd_csv);
-    want = file_image(csv, &want_len, want_id);
+    uint8_t *want = file_image(csv, &want_len, want_id);
     ds_path(path, sizeof path, dir, want_id);
     write_whole(path, want, want_len);
     dataset *back = load_ok(dir, want_id);
@@ -393,6 +478,35 @@ static void test_file_layout(void **state) {
     free(want);
     dataset_free(back);
     dataset_free(csv);
+    dataset_free(ds);
+}
+
+/* A file of the old format (version 1, y as bytes), written by hand as
+ * daemons before real y wrote it, loads under its id; saving the same
+ * rows again gives the same id and replaces it with a version 2 file. */
+static void test_old_format_loads(void **state) {
+    const char *dir = *state;
+    dataset *ds = synthetic(40, 3, 17);
+    char old_id[DATASET_ID_LEN + 1], id[DATASET_ID_LEN + 1], path[512];
+    size_t len, got_len;
+    uint8_t *image = file_image_v1(ds, &len, old_id);
+    ds_path(path, sizeof path, dir, old_id);
+    write_whole(path, image, len);
+    dataset *back = load_ok(dir, old_id);
+    expect_same_bits(ds, back);
+    assert_true(back->y[0] == 0 || back->y[0] == 1);
+    save_ok(dir, back, id);
+    assert_string_equal(id, old_id);
+    uint8_t *now = read_whole(path, &got_len);
+    assert_int_equal(got_len, len + 7 * 40); /* y as float64 */
+    assert_int_equal(now[8], 2);
+    assert_int_equal(count_entries(dir), 1);
+    dataset_free(back);
+    back = load_ok(dir, id);
+    expect_same_bits(ds, back);
+    free(now);
+    free(image);
+    dataset_free(back);
     dataset_free(ds);
 }
 
@@ -416,10 +530,26 @@ static void test_ids_follow_content(void **state) {
         ds->X[i] = keep;
     }
     for (size_t i = 0; i < ds->n; i++) {
-        ds->y[i] ^= 1;
+        ds->y[i] = 1 - ds->y[i];
         expect_new_id(ds, base);
-        ds->y[i] ^= 1;
+        ds->y[i] = 1 - ds->y[i];
     }
+    ds->y[1] += 0.5; /* a real y (the version 2 encoding) */
+    expect_new_id(ds, base);
+    ds->y[1] -= 0.5;
+    const char *names[] = {"a", "b", "c"}, *other[] = {"a", "b", "d"};
+    char named[DATASET_ID_LEN + 1];
+    assert_int_equal(dataset_set_names(ds, names, NULL, 0), MCMC_OK);
+    expect_new_id(ds, base);
+    id_of(ds, named);
+    assert_int_equal(dataset_set_names(ds, other, NULL, 0), MCMC_OK);
+    expect_new_id(ds, named);
+    for (size_t j = 0; j < ds->d; j++)
+        free(ds->names[j]);
+    free(ds->names);
+    ds->names = NULL;
+    id_of(ds, id);
+    assert_string_equal(id, base);
     for (size_t j = 0; j < ds->d; j++) {
         double keep = ds->theta_true[j];
         ds->theta_true[j] = nextafter(keep, -INFINITY);
@@ -448,8 +578,9 @@ static void test_ids_follow_content(void **state) {
 static void test_json_and_csv_same_id(void **state) {
     const char *dir = *state;
     dataset *csv = from_csv("a,b,y\n1,2.5,0\n-3,4e-3,1\n-0,0.1,1\n");
-    dataset *json = from_json("{\"X\": [[1, 2.5], [-3.0, 0.004], [-0, 1e-1]],"
-                              " \"y\": [0, true, 1.0], \"name\": \"same\"}");
+    dataset *json =
+        from_json("{\"X\": [[1, 2.5], [-3.0, 0.004], [-0, 1e-1]],"
+                  " \"y\": [0, true, 1.0], \"name\": \"same\", \"names\": [\"a\", \"b\"]}");
     char a[DATASET_ID_LEN + 1], b[DATASET_ID_LEN + 1];
     id_of(csv, a);
     id_of(json, b);
@@ -458,6 +589,16 @@ static void test_json_and_csv_same_id(void **state) {
     save_ok(dir, json, b);
     assert_string_equal(a, b);
     assert_int_equal(count_entries(dir), 1);
+    dataset_free(csv);
+    dataset_free(json);
+    /* Without a header and without names: the same id again, another one. */
+    csv = from_csv("1,2.5,0\n-3,4e-3,1\n-0,0.1,1\n");
+    json = from_json("{\"X\": [[1, 2.5], [-3.0, 0.004], [-0, 1e-1]], \"y\": [0, 1, 1]}");
+    id_of(csv, a);
+    id_of(json, b);
+    assert_string_equal(a, b);
+    save_ok(dir, csv, a);
+    assert_int_equal(count_entries(dir), 2);
     dataset_free(csv);
     dataset_free(json);
 }
@@ -500,7 +641,9 @@ static void test_save_rejects_invalid(void **state) {
     dataset *ds = synthetic(10, 2, 3);
     char id[DATASET_ID_LEN + 1];
     uint64_t bytes;
-    ds->y[4] = 2;
+    ds->y[4] = NAN;
+    assert_int_equal(dataset_store_save(dir, ds, id, &bytes), MCMC_EINVAL);
+    ds->y[4] = INFINITY;
     assert_int_equal(dataset_store_save(dir, ds, id, &bytes), MCMC_EINVAL);
     ds->y[4] = 1;
     ds->X[7] = NAN;
@@ -560,7 +703,9 @@ static void test_corruption_is_caught(void **state) {
     expect_corruption_caught(dir, id, path, image, len, 32, 0x01, "checksum mismatch");
     expect_corruption_caught(dir, id, path, image, len, 63, 0x10, "checksum mismatch");
     expect_corruption_caught(dir, id, path, image, len, 0, 0x01, "bad magic");
-    expect_corruption_caught(dir, id, path, image, len, 8, 0x02, "unsupported format version 3");
+    expect_corruption_caught(dir, id, path, image, len, 8, 0x01, "unsupported format version 3");
+    expect_corruption_caught(dir, id, path, image, len, 8, 0x02, "unsupported format version 0");
+    expect_corruption_caught(dir, id, path, image, len, 12, 0x02, "truncated or corrupt");
     expect_corruption_caught(dir, id, path, image, len, 12, 0x04, "unknown flags 0x5");
     expect_corruption_caught(dir, id, path, image, len, 12, 0x01, "truncated or corrupt");
     expect_corruption_caught(dir, id, path, image, len, 16, 0x01, "truncated or corrupt");
@@ -620,11 +765,24 @@ static void test_invalid_contents_are_caught(void **state) {
     dataset *ds = synthetic(6, 2, 8);
     char id[DATASET_ID_LEN + 1], path[512];
     size_t len;
-    ds->y[4] = 2;
-    uint8_t *image = file_image(ds, &len, id);
+    ds->y[4] = 2; /* the old format took only labels */
+    uint8_t *image = file_image_v1(ds, &len, id);
     ds_path(path, sizeof path, dir, id);
     write_whole(path, image, len);
     load_fails(dir, id, MCMC_EPARSE, "y[4] is 2, not 0 or 1");
+    free(image);
+    image = file_image(ds, &len, id); /* the new one takes any finite y */
+    ds_path(path, sizeof path, dir, id);
+    write_whole(path, image, len);
+    dataset *back = load_ok(dir, id);
+    assert_true(back->y[4] == 2);
+    dataset_free(back);
+    free(image);
+    ds->y[4] = NAN;
+    image = file_image(ds, &len, id);
+    ds_path(path, sizeof path, dir, id);
+    write_whole(path, image, len);
+    load_fails(dir, id, MCMC_EPARSE, "y[4] is not finite");
     free(image);
     ds->y[4] = 1;
     ds->X[3] = INFINITY;
@@ -723,7 +881,7 @@ static void test_json_parses(void **state) {
     assert_string_equal(name, "iris \xc3\xa9");
     assert_string_equal(err, "");
     double X[] = {1, -2.5e-3, 3, 4, 0, 1e300};
-    uint8_t y[] = {1, 0, 1};
+    double y[] = {1, 0, 1};
     assert_int_equal(ds->n, 3);
     assert_int_equal(ds->d, 2);
     assert_memory_equal(ds->X, X, sizeof X);
@@ -737,12 +895,21 @@ static void test_json_parses(void **state) {
     assert_string_equal(name, "");
     dataset_free(ds);
     assert_int_equal(dataset_from_json(bare, strlen(bare), &ds, NULL, 0, err, sizeof err), MCMC_OK);
-    assert_int_equal(ds->y[0], 0);
+    assert_true(ds->y[0] == 0);
     dataset_free(ds);
     /* Only len bytes are read: the text need not be NUL-terminated. */
     const char *prefix = "{\"X\": [[2]], \"y\": [1]}garbage";
     assert_int_equal(dataset_from_json(prefix, 22, &ds, NULL, 0, err, sizeof err), MCMC_OK);
     assert_true(ds->X[0] == 2);
+    dataset_free(ds);
+    /* Real y and column names. */
+    const char *named = "{\"X\": [[1, 2], [3, 4]], \"y\": [-1.5, 7], \"names\": [\"age\", \"w\"]}";
+    assert_int_equal(dataset_from_json(named, strlen(named), &ds, NULL, 0, err, sizeof err),
+                     MCMC_OK);
+    assert_true(ds->y[0] == -1.5 && ds->y[1] == 7);
+    assert_non_null(ds->names);
+    assert_string_equal(ds->names[0], "age");
+    assert_string_equal(ds->names[1], "w");
     dataset_free(ds);
 }
 
@@ -764,7 +931,7 @@ static const json_case json_cases[] = {
     {"7", MCMC_EINVAL, "expected a JSON object, got number"},
     {"null", MCMC_EINVAL, "expected a JSON object, got null"},
     {"{\"X\": [[1]], \"y\": [1], \"labels\": 1}", MCMC_EINVAL,
-     "labels: unknown field (expected name, X and y)"},
+     "labels: unknown field (expected name, X, y and names)"},
     {"{\"X\": [[1]], \"y\": [1], \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": 1}",
      MCMC_EINVAL, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...: unknown field *"},
     {"{\"name\": 5, \"X\": [[1]], \"y\": [1]}", MCMC_EINVAL, "name: expected a string, got number"},
@@ -795,15 +962,21 @@ static const json_case json_cases[] = {
     {"{\"X\": [[1]], \"y\": 1}", MCMC_EINVAL, "y: expected an array, got number"},
     {"{\"X\": [[1]], \"y\": {\"0\": 1}}", MCMC_EINVAL, "y: expected an array, got object"},
     {"{\"X\": [[1], [2]], \"y\": [1]}", MCMC_EINVAL,
-     "y: expected 2 labels (one per row of X), got 1"},
+     "y: expected 2 numbers (one per row of X), got 1"},
     {"{\"X\": [[1]], \"y\": [1, 0]}", MCMC_EINVAL,
-     "y: expected 1 labels (one per row of X), got 2"},
-    {"{\"X\": [[1],[1],[1],[1],[1],[1],[1],[1]], \"y\": [0,1,0,1,0,1,0,2]}", MCMC_EINVAL,
-     "y[7]: must be 0 or 1"},
-    {"{\"X\": [[1], [2]], \"y\": [0.5, 1]}", MCMC_EINVAL, "y[0]: must be 0 or 1"},
-    {"{\"X\": [[1], [2]], \"y\": [1, -1]}", MCMC_EINVAL, "y[1]: must be 0 or 1"},
-    {"{\"X\": [[1], [2]], \"y\": [1, \"1\"]}", MCMC_EINVAL, "y[1]: must be 0 or 1, got string"},
-    {"{\"X\": [[1], [2]], \"y\": [null, 1]}", MCMC_EINVAL, "y[0]: must be 0 or 1, got null"},
+     "y: expected 1 numbers (one per row of X), got 2"},
+    {"{\"X\": [[1], [2]], \"y\": [1, \"1\"]}", MCMC_EINVAL, "y[1]: expected a number, got string"},
+    {"{\"X\": [[1], [2]], \"y\": [null, 1]}", MCMC_EINVAL, "y[0]: expected a number, got null"},
+    {"{\"X\": [[1, 2]], \"y\": [1], \"names\": [\"a\"]}", MCMC_EINVAL,
+     "names: expected an array of 2 strings (one per column of X)"},
+    {"{\"X\": [[1, 2]], \"y\": [1], \"names\": \"a,b\"}", MCMC_EINVAL,
+     "names: expected an array of 2 strings (one per column of X)"},
+    {"{\"X\": [[1, 2]], \"y\": [1], \"names\": [\"a\", 2]}", MCMC_EINVAL,
+     "names[1]: expected a string, got number"},
+    {"{\"X\": [[1, 2]], \"y\": [1], \"names\": [\"a\", \"a\"]}", MCMC_EINVAL,
+     "names: column 2: the name repeats an earlier column's"},
+    {"{\"X\": [[1, 2]], \"y\": [1], \"names\": [\"\", \"a\"]}", MCMC_EINVAL,
+     "names: column 1: the name is empty"},
 };
 
 static int message_matches(const char *got, const char *want) {
@@ -852,6 +1025,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_round_trip_synthetic, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_round_trip_csv, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_file_layout, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_old_format_loads, make_dir, remove_dir),
         cmocka_unit_test(test_ids_follow_content),
         cmocka_unit_test_setup_teardown(test_json_and_csv_same_id, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_save_twice_writes_once, make_dir, remove_dir),

@@ -53,8 +53,8 @@ static void assert_valid(const char *text, job_spec *spec) {
 }
 
 static void assert_owns_nothing(const job_spec *spec) {
-    assert_null(spec->gauss_mean);
-    assert_null(spec->gauss_cov);
+    for (size_t i = 0; i < MODEL_MAX_PARAMS; i++)
+        assert_null(spec->model_arrays[i]);
     assert_null(spec->chain.init_values);
 }
 
@@ -115,8 +115,8 @@ static void test_full_spec(void **state) {
                  " 'key': [1, 2], 'init': [[1, 2], [3, 4.5]], 'dtype': 'float32',"
                  " 'progress_every': 25, 'row_threads': 4}",
                  &s);
-    assert_int_equal(s.model, SPEC_MODEL_LOGISTIC);
-    assert_true(s.prior_variance == 2.5);
+    assert_ptr_equal(s.model, model_find("logistic_regression"));
+    assert_true(s.model_args.values[0] == 2.5);
     assert_int_equal(s.data, SPEC_DATA_SYNTHETIC);
     assert_int_equal(s.synthetic.n, 500);
     assert_int_equal(s.synthetic.d, 2);
@@ -148,8 +148,9 @@ static void test_defaults(void **state) {
     (void)state;
     job_spec s;
     assert_valid("{" BASE "}", &s);
-    assert_int_equal(s.model, SPEC_MODEL_LOGISTIC);
-    assert_true(s.prior_variance == 10);
+    assert_ptr_equal(s.model, model_find("logistic_regression"));
+    assert_true(s.model_args.values[0] == 10);
+    assert_true(s.model_args.values[1] == 0); /* no intercept */
     assert_int_equal(s.data, SPEC_DATA_DATASET);
     assert_string_equal(s.dataset_id, "d1");
     assert_ptr_equal(s.chain.sampler, &sampler_ula);
@@ -169,8 +170,8 @@ static void test_defaults(void **state) {
 
     /* model without a type is logistic regression; synthetic defaults. */
     assert_valid("{'model': {'prior_variance': 4}, " SYNTH "}", &s);
-    assert_int_equal(s.model, SPEC_MODEL_LOGISTIC);
-    assert_true(s.prior_variance == 4);
+    assert_ptr_equal(s.model, model_find("logistic_regression"));
+    assert_true(s.model_args.values[0] == 4);
     assert_int_equal(s.synthetic.seed, 0);
     assert_true(s.synthetic.rho == 0);
     assert_true(s.synthetic.theta_variance == 10);
@@ -469,7 +470,8 @@ static void test_logistic_errors(void **state) {
     expect_only_error("{'model': {'prior_variance': '1'}, " BASE "}", "model.prior_variance",
                       "expected a number, got string");
     expect_only_error("{'model': {'type': 'probit'}, " BASE "}", "model.type",
-                      "unknown model \"probit\"; expected one of logistic_regression, gaussian");
+                      "unknown model \"probit\"; expected one of logistic_regression, "
+                      "linear_regression, poisson_regression, gaussian, funnel");
     expect_only_error("{'model': {'type': 'logistic_regression', 'mean': [1]}, " BASE "}",
                       "model.mean", "only gaussian takes mean");
 }
@@ -478,14 +480,15 @@ static void test_gaussian_valid(void **state) {
     (void)state;
     job_spec s;
     assert_valid("{" GAUSS_MODEL ", 'sampler': {'type': 'mala', 'step_size': 0.1}}", &s);
-    assert_int_equal(s.model, SPEC_MODEL_GAUSSIAN);
+    assert_ptr_equal(s.model, model_find("gaussian"));
     assert_int_equal(s.data, SPEC_DATA_NONE);
-    assert_int_equal(s.gauss_dim, 2);
-    assert_true(s.gauss_mean[0] == 0 && s.gauss_mean[1] == 1);
+    assert_int_equal(s.model_args.lens[0], 2);
+    assert_int_equal(job_spec_model_dim(&s, 0), 2);
+    assert_true(s.model_args.arrays[0][0] == 0 && s.model_args.arrays[0][1] == 1);
     const double cov[] = {1, 0.5, 0.5, 2};
     for (int i = 0; i < 4; i++)
-        assert_true(s.gauss_cov[i] == cov[i]);
-    assert_int_equal(job_spec_check_shape(&s, 0, 2, &(spec_errors){0}), 0);
+        assert_true(s.model_args.arrays[1][i] == cov[i]);
+    assert_int_equal(job_spec_check_shape(&s, 0, 0, &(spec_errors){0}), 0);
     json_t *j = job_spec_to_json(&s);
     assert_non_null(j);
     assert_null(json_object_get(j, "data"));
@@ -509,7 +512,9 @@ static void test_gaussian_errors(void **state) {
                       "the gaussian model takes no data");
     expect_only_error("{'model': {'type': 'gaussian', 'mean': [0], 'cov': [[1]],"
                       " 'prior_variance': 1}, " GAUSS_SAMPLER "}",
-                      "model.prior_variance", "only logistic_regression takes prior_variance");
+                      "model.prior_variance",
+                      "only logistic_regression, linear_regression, poisson_regression take "
+                      "prior_variance");
     expect_only_error("{'model': {'type': 'gaussian', 'cov': [[1]]}, " GAUSS_SAMPLER "}",
                       "model.mean", "required");
     expect_only_error("{'model': {'type': 'gaussian', 'mean': [1]}, " GAUSS_SAMPLER "}",
@@ -536,6 +541,88 @@ static void test_gaussian_errors(void **state) {
                       "model.cov[0]", "expected an array of numbers, got number");
     expect_only_error("{'model': {'type': 'gaussian', 'mean': [0], 'cov': []}, " GAUSS_SAMPLER "}",
                       "model.cov", "must not be empty");
+}
+
+static void round_trip(const char *text);
+
+/* Every entry of the model table parses against its parameters; the
+ * model's dimension counts the intercept and log_sigma. */
+static void test_table_models(void **state) {
+    (void)state;
+    job_spec s;
+    spec_errors errs = {0};
+    assert_valid("{'model': {'type': 'linear_regression', 'intercept': true, 'sigma_scale': 2},"
+                 " " BASE ", 'init': [1, 2, 3, 4, 5]}",
+                 &s);
+    assert_ptr_equal(s.model, model_find("linear_regression"));
+    assert_true(s.model_args.values[1] == 1 && s.model_args.values[2] == 2);
+    assert_true(isnan(s.model_args.values[3]));     /* sigma: sampled */
+    assert_int_equal(job_spec_model_dim(&s, 3), 5); /* intercept, 3 coefficients, log_sigma */
+    assert_int_equal(job_spec_check_shape(&s, 10, 3, &errs), 0);
+    assert_int_equal(job_spec_check_shape(&s, 10, 5, &errs), -1);
+    expect_error_in(&errs, "init", "expected 7 numbers (the model's dimension), got 5");
+    job_spec_free(&s);
+    round_trip("{'model': {'type': 'linear_regression', 'sigma': 0.5}, " BASE "}");
+    round_trip("{'model': {'type': 'poisson_regression', 'intercept': true}, " SYNTH "}");
+    round_trip(
+        "{'model': {'type': 'funnel', 'dim': 5}, 'sampler': {'type': 'ula', 'step_size': 1}}");
+
+    assert_valid("{'model': {'type': 'funnel'}, 'sampler': {'type': 'ula', 'step_size': 1}}", &s);
+    assert_int_equal(job_spec_model_dim(&s, 0), 10);
+    errs.count = 0;
+    assert_int_equal(job_spec_check_shape(&s, 0, 0, &errs), 0);
+    char err[160];
+    model *m = job_spec_build_model(&s, NULL, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(model_dim(m), 10);
+    model_free(m);
+    job_spec_free(&s);
+
+    /* init "true" needs the synthetic theta to be the whole parameter. */
+    assert_valid("{'model': {'intercept': true}, " SYNTH ", 'init': 'true'}", &s);
+    errs.count = 0;
+    assert_int_equal(job_spec_check_shape(&s, 100, 3, &errs), -1);
+    expect_error_in(&errs, "init", "no intercept");
+    job_spec_free(&s);
+
+    /* y that the model does not take fails the build, naming the row. */
+    assert_valid("{'model': {'type': 'poisson_regression'}, " BASE "}", &s);
+    dataset *ds = dataset_alloc(3, 1);
+    ds->X[0] = ds->X[1] = ds->X[2] = 1;
+    ds->y[0] = 1, ds->y[1] = 0.5, ds->y[2] = 2;
+    assert_null(job_spec_build_model(&s, ds, err, sizeof err));
+    assert_non_null(strstr(err, "y[1]"));
+    ds->y[1] = 4;
+    m = job_spec_build_model(&s, ds, err, sizeof err);
+    assert_non_null(m);
+    model_free(m);
+    dataset_free(ds);
+    job_spec_free(&s);
+}
+
+static void test_table_model_errors(void **state) {
+    (void)state;
+    const char *smp = "'sampler': {'type': 'ula', 'step_size': 1}";
+    char buf[512];
+#define FUNNEL(f) (snprintf(buf, sizeof buf, "{'model': {'type': 'funnel'%s}, %s}", f, smp), buf)
+    expect_only_error(FUNNEL(", 'dim': 1"), "model.dim", "must be >= 2");
+    expect_only_error(FUNNEL(", 'dim': 2.5"), "model.dim", "must be an integer");
+    expect_only_error(FUNNEL(", 'intercept': true"), "model.intercept",
+                      "only logistic_regression, linear_regression, poisson_regression take "
+                      "intercept");
+    expect_only_error(FUNNEL(", 'width': 3"), "model.width",
+                      "unknown field for model funnel (GET /v1/info lists its parameters)");
+    snprintf(buf, sizeof buf, "{'model': {'type': 'funnel'}, 'data': {'dataset': 'a'}, %s}", smp);
+    expect_only_error(buf, "data", "the funnel model takes no data");
+#undef FUNNEL
+    expect_only_error("{'model': {'type': 'linear_regression', 'sigma': 0}, " BASE "}",
+                      "model.sigma", "must be > 0");
+    expect_only_error("{'model': {'type': 'linear_regression', 'intercept': 'yes'}, " BASE "}",
+                      "model.intercept", "expected true or false, got string");
+    expect_only_error("{'model': {'type': 'poisson_regression', 'sigma': 1}, " BASE "}",
+                      "model.sigma", "only linear_regression takes sigma");
+    expect_only_error("{'model': {'type': 7}, " BASE "}", "model.type",
+                      "expected a string, got number");
 }
 
 /* ---- data ---- */
@@ -763,12 +850,13 @@ static void test_check_shape(void **state) {
 /* ---- Round trip ---- */
 
 static void assert_specs_equal(const job_spec *a, const job_spec *b) {
-    assert_int_equal(a->model, b->model);
-    assert_memory_equal(&a->prior_variance, &b->prior_variance, sizeof(double));
-    assert_int_equal(a->gauss_dim, b->gauss_dim);
-    if (a->gauss_dim) {
-        assert_memory_equal(a->gauss_mean, b->gauss_mean, a->gauss_dim * sizeof(double));
-        assert_memory_equal(a->gauss_cov, b->gauss_cov, a->gauss_dim * a->gauss_dim * 8);
+    assert_ptr_equal(a->model, b->model);
+    for (size_t i = 0; i < a->model->num_params; i++) {
+        const model_args *x = &a->model_args, *y = &b->model_args;
+        size_t k = a->model->params[i].kind == P_MATRIX ? x->lens[i] * x->lens[i] : x->lens[i];
+        assert_memory_equal(&x->values[i], &y->values[i], sizeof(double));
+        assert_int_equal(x->lens[i], y->lens[i]);
+        if (k) assert_memory_equal(x->arrays[i], y->arrays[i], k * sizeof(double));
     }
     assert_int_equal(a->data, b->data);
     assert_string_equal(a->dataset_id, b->dataset_id);
@@ -838,7 +926,8 @@ static void test_round_trip(void **state) {
     job_spec s;
     assert_valid("{" BASE ", 'key': 4294967298}", &s);
     json_t *j = job_spec_to_json(&s);
-    json_t *want = json_loads(q("{'model': {'type': 'logistic_regression', 'prior_variance': 10.0},"
+    json_t *want = json_loads(q("{'model': {'type': 'logistic_regression', 'prior_variance': 10.0,"
+                                " 'intercept': false},"
                                 " 'data': {'dataset': 'd1'},"
                                 " 'sampler': {'type': 'ula', 'step_size': 0.1},"
                                 " 'num_samples': 1000, 'num_warmup': 0, 'thin': 1, 'chains': 1,"
@@ -900,7 +989,7 @@ static void test_free_twice(void **state) {
     job_spec_free(&s);
     assert_valid("{" GAUSS_MODEL ", 'sampler': {'type': 'ula', 'step_size': 1}, 'init': [1, 2]}",
                  &s);
-    assert_non_null(s.gauss_mean);
+    assert_non_null(s.model_arrays[0]);
     assert_non_null(s.chain.init_values);
     job_spec_free(&s);
     assert_owns_nothing(&s);
@@ -943,6 +1032,8 @@ int main(void) {
         cmocka_unit_test(test_logistic_errors),
         cmocka_unit_test(test_gaussian_valid),
         cmocka_unit_test(test_gaussian_errors),
+        cmocka_unit_test(test_table_models),
+        cmocka_unit_test(test_table_model_errors),
         cmocka_unit_test(test_data_errors),
         cmocka_unit_test(test_dtype),
         cmocka_unit_test(test_all_errors_reported),

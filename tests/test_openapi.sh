@@ -632,7 +632,7 @@ def scenarios():
         code="invalid_json")
     req("upload a bad CSV", "POST", "/v1/datasets", 400, body="a,b,y\n1,2,0\n3,4\n",
         ctype="text/csv", code="invalid_csv")
-    req("upload a bad label", "POST", "/v1/datasets", 422, body={"X": [[1]], "y": [2]},
+    req("upload a bad y", "POST", "/v1/datasets", 422, body={"X": [[1]], "y": ["2"]},
         code="invalid_dataset")
     req("upload a bad synthetic spec", "POST", "/v1/datasets", 422,
         body={"synthetic": {"n": 10, "d": 0}}, code="invalid_dataset")
