@@ -4,9 +4,9 @@
  * Each of R = 1000 replications draws beta from the prior N(0, v I) (v = 1,
  * d = 2) with its own fixed key, simulates y = X beta + sigma e for a fixed
  * 10 x 2 design X (sigma = 1), and runs one NUTS chain (200 warmup
- * iterations, then L = 99 draws thinned by 5) on the posterior. With the
- * prior and the likelihood conjugate, the posterior is N(m, P^-1), P =
- * X^T X / sigma^2 + I / v, m = P^-1 X^T y / sigma^2.
+ * iterations, then L = 99 draws thinned by 5) on the model
+ * linear_regression (sigma fixed, prior_variance v): so it calibrates the
+ * model's log density and gradient as well as NUTS and its warmup.
  *
  * The rank of beta_j among the L draws (how many are smaller) is uniform on
  * 0..L exactly when the draws come from the posterior and are independent:
@@ -15,10 +15,10 @@
  * L + 1 = 100 ranks fall into 10 bins of 10; a chi-square test with 9
  * degrees of freedom rejects uniformity at p < 0.001 (statistic > 27.877),
  * once per coordinate. Keys are fixed, so the statistics are the same each
- * run (4.1 and 20.5). The power, measured by scaling the target's
- * covariance: a posterior sd 20% too small gives 82, 20% too large 51 (at
- * 400 replications these were 30 and 23: too weak, hence 1000; they take
- * half a second).
+ * run (4.6 and 19.8). The power, measured with the exact Gaussian
+ * posterior as the target and its covariance scaled: a posterior sd 20% too
+ * small gives 82, 20% too large 51 (at 400 replications these were 30 and
+ * 23: too weak, hence 1000; they take half a second).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,22 +77,25 @@ static void simulate(uint32_t r, const double *X, double *beta, double *y) {
     }
 }
 
-/* The conjugate posterior as a Gaussian target: mean m and covariance P^-1
- * (2 x 2, inverted in closed form). */
-static model *posterior(const double *X, const double *y) {
-    double P[4] = {0}, b[2] = {0}, cov[4], m[2];
-    for (int i = 0; i < N_ROWS; i++)
-        for (int j = 0; j < DIM; j++) {
-            b[j] += X[i * DIM + j] * y[i] / (SIGMA * SIGMA);
-            for (int k = 0; k < DIM; k++)
-                P[j * DIM + k] += X[i * DIM + j] * X[i * DIM + k] / (SIGMA * SIGMA);
-        }
-    P[0] += 1 / PRIOR_VARIANCE, P[3] += 1 / PRIOR_VARIANCE;
-    double det = P[0] * P[3] - P[1] * P[2];
-    cov[0] = P[3] / det, cov[1] = -P[1] / det, cov[2] = -P[2] / det, cov[3] = P[0] / det;
-    m[0] = cov[0] * b[0] + cov[1] * b[1];
-    m[1] = cov[2] * b[0] + cov[3] * b[1];
-    return model_gaussian_create(DIM, m, cov);
+/* The posterior of replication r: model linear_regression with sigma
+ * fixed and prior_variance v, on X and y (copied into *ds, which must
+ * outlive the model). */
+static model *posterior(const double *X, const double *y, dataset **ds) {
+    const model_def *def = model_find("linear_regression");
+    if (!def) fail_msg("no model linear_regression in the table");
+    *ds = dataset_alloc(N_ROWS, DIM);
+    assert_non_null(*ds);
+    memcpy((*ds)->X, X, N_ROWS * DIM * sizeof(double));
+    memcpy((*ds)->y, y, N_ROWS * sizeof(double));
+    model_args args;
+    model_args_defaults(def, &args);
+    args.values[param_index(def->params, def->num_params, "sigma")] = SIGMA;
+    args.values[param_index(def->params, def->num_params, "prior_variance")] = PRIOR_VARIANCE;
+    char err[256] = "";
+    model *m = def->create(*ds, &args, DTYPE_F64, err, sizeof err);
+    if (!m) fail_msg("linear_regression: %s", err);
+    assert_int_equal(model_dim(m), DIM);
+    return m;
 }
 
 static double chi_square(const unsigned *counts, double expected) {
@@ -124,8 +127,8 @@ static void test_sbc_nuts(void **state) {
     design(X);
     for (uint32_t r = 0; r < REPLICATIONS; r++) {
         simulate(r, X, beta, y);
-        model *m = posterior(X, y);
-        assert_non_null(m);
+        dataset *ds = NULL;
+        model *m = posterior(X, y, &ds);
         chain_config cfg = {.num_samples = DRAWS,
                             .num_warmup = 200,
                             .thin = 5,
@@ -146,6 +149,7 @@ static void test_sbc_nuts(void **state) {
             rho_sum[j] += lag_one(&s, j);
         }
         model_free(m);
+        dataset_free(ds);
     }
     for (int j = 0; j < DIM; j++) {
         double stat = chi_square(counts[j], (double)REPLICATIONS / BINS);
