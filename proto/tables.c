@@ -4,6 +4,7 @@
 
 #include "tables.h"
 
+#include "../core/model.h"
 #include "../core/sampler.h"
 
 static json_t *param_value(const param_def *pd, double v) {
@@ -52,6 +53,15 @@ static json_t *stats_to_json(unsigned mask) {
     json_t *a = json_array();
     for (unsigned s = 0; a && s < STAT_COUNT; s++)
         if (mask & STAT_BIT(s)) json_array_append_new(a, json_string(chain_stat_name(s)));
+    return a;
+}
+
+json_t *model_table_to_json(void) {
+    json_t *a = json_array();
+    for (const model_def *const *d = model_table; a && *d; d++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "name", (*d)->name, "help",
+                                           (*d)->help, "y", y_kind_name((*d)->y), "params",
+                                           params_to_json((*d)->params, (*d)->num_params)));
     return a;
 }
 

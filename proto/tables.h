@@ -12,6 +12,9 @@
 /* [{"name", "help", "adapts", "uses_metric", "minibatch", "stats": [..],
  *   "params": [..]}, ...] (new reference; NULL on ENOMEM). */
 json_t *sampler_table_to_json(void);
+/* [{"name", "help", "y": "binary"|"counts"|"real"|"none", "params": [..]},
+ *  ...]: core's model table (new reference; NULL on ENOMEM). */
+json_t *model_table_to_json(void);
 /* One parameter list: [{"name", "type", "default", "minimum" or
  * "exclusiveMinimum", "maximum", "enum", "required", "help"}, ...]. */
 json_t *params_to_json(const param_def *defs, size_t n);

@@ -329,10 +329,10 @@ static void info(app *a, http_request *req) {
     const serve_config *c = &a->cfg;
     http_respond_json(
         req, 200,
-        json_pack("{s:s, s:s, s:[s, s], s:o, s:[s, s], s:[s, s, s, s], s:s, s:I, "
+        json_pack("{s:s, s:s, s:o, s:o, s:[s, s], s:[s, s, s, s], s:s, s:I, "
                   "s:{s:I, s:I, s:I, s:I, s:I}}",
-                  "name", "mcmcd", "version", MCMCD_VERSION, "models", "logistic_regression",
-                  "gaussian", "samplers", sampler_table_to_json(), "dtypes", "float64", "float32",
+                  "name", "mcmcd", "version", MCMCD_VERSION, "models", model_table_to_json(),
+                  "samplers", sampler_table_to_json(), "dtypes", "float64", "float32",
                   "draw_formats", "json", "csv", "npy", "ndjson", "simd", simd_ops_get()->name,
                   "workers", (json_int_t)c->workers, "limits", "max_body_bytes",
                   (json_int_t)c->max_body_bytes, "max_queued_jobs", (json_int_t)c->max_queued_jobs,
