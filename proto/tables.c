@@ -1,5 +1,6 @@
-/* tables.c - the sampler table (core/sampler.h) rendered as JSON for
- * /v1/info and everything that reads it. */
+/* tables.c - the sampler table (core/sampler.h) and the model table
+ * (core/model.h) rendered as JSON for /v1/info and everything that reads
+ * it. */
 #include <math.h>
 
 #include "tables.h"
@@ -56,15 +57,6 @@ static json_t *stats_to_json(unsigned mask) {
     return a;
 }
 
-json_t *model_table_to_json(void) {
-    json_t *a = json_array();
-    for (const model_def *const *d = model_table; a && *d; d++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "name", (*d)->name, "help",
-                                           (*d)->help, "y", y_kind_name((*d)->y), "params",
-                                           params_to_json((*d)->params, (*d)->num_params)));
-    return a;
-}
-
 json_t *sampler_table_to_json(void) {
     json_t *a = json_array();
     for (const sampler_def *const *d = sampler_table; a && *d; d++) {
@@ -75,6 +67,17 @@ json_t *sampler_table_to_json(void) {
                          (s->flags & SAMPLER_USES_METRIC) != 0, "minibatch",
                          (s->flags & SAMPLER_MINIBATCH) != 0, "stats", stats_to_json(s->stats),
                          "params", params_to_json(s->params, s->num_params)));
+    }
+    return a;
+}
+
+json_t *model_table_to_json(void) {
+    json_t *a = json_array();
+    for (const model_def *const *d = model_table; a && *d; d++) {
+        const model_def *m = *d;
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "name", m->name, "help", m->help,
+                                           "y", y_kind_name(m->y), "params",
+                                           params_to_json(m->params, m->num_params)));
     }
     return a;
 }

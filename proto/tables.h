@@ -1,7 +1,8 @@
-/* tables.h - core's sampler table as JSON, the one description that
- * /v1/info serves and that clients, `mcmc`'s help and the OpenAPI test
+/* tables.h - core's sampler and model tables as JSON, the one description
+ * that /v1/info serves and that clients, `mcmc`'s help and the OpenAPI test
  * read: each sampler's name, help, parameters (name, type, default, bounds,
- * choices, help), the statistics it reports and whether it adapts. */
+ * choices, help), the statistics it reports and whether it adapts; each
+ * model's name, help, the y it takes and its parameters. */
 #ifndef MCMCD_TABLES_H
 #define MCMCD_TABLES_H
 

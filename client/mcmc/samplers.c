@@ -34,7 +34,6 @@ static json_t *server_info(cli *c) {
 static json_t *linked_info(void) {
     json_t *info = json_object();
     json_object_set_new(info, "samplers", sampler_table_to_json());
-    json_object_set_new(info, "models", model_table_to_json());
     return info;
 }
 
