@@ -96,7 +96,7 @@ import json, sys
 i = json.load(open(sys.argv[1]))
 assert i['name'] == 'mcmcd' and i['version'], i
 assert {'ula', 'mala', 'sgld', 'rwm'} <= {s['name'] for s in i['samplers']}, i['samplers']
-assert 'logistic_regression' in i['models'], i['models']
+assert 'logistic_regression' in [m['name'] for m in i['models']], i['models']
 assert {'npy', 'csv', 'json'} <= set(i['draw_formats']), i['draw_formats']
 assert i['workers'] >= 1 and i['limits']['max_chains_per_job'] >= 4, i
 PY"
