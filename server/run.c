@@ -21,7 +21,7 @@
 #include "run.h"
 
 typedef struct run_opts {
-    const char *spec_path, *out_path, *data_path;
+    const char *spec_path, *out_path, *data_path, *report_path;
     unsigned threads;
     int quiet;
     int cmdstan; /* --format cmdstan: one CmdStan CSV per chain */
@@ -33,6 +33,15 @@ typedef struct chain_moments {
     uint64_t n;
     double *mean, *m2;
 } chain_moments;
+
+/* What --report writes for a chain: the values of its last block, and the
+ * CPU time of the thread that ran it (tally_block). */
+typedef struct chain_tally {
+    double warmup_seconds, seconds, step_size;
+    double cpu_start, warmup_cpu, cpu;
+    int started, warmup_done;
+    uint64_t grad_evals, divergent, warmup_divergent;
+} chain_tally;
 
 /* What one chain reported beyond its draws. */
 typedef struct chain_outcome {
@@ -59,6 +68,7 @@ typedef struct run_progress {
     int accept_col, div_col; /* accept_stat__'s and divergent__'s columns, or -1 */
     chain_moments *moments;  /* per chain, post-warmup finite draws */
     chain_outcome *outcome;  /* per chain */
+    chain_tally *tally;      /* per chain, for --report */
     double t0, last_print;
     int tty, quiet;
 } run_progress;
@@ -91,24 +101,28 @@ static void usage(FILE *out) {
           "                      that names a dataset id or no data\n"
           "  -t, --threads N     worker threads (default: the machine's cores);\n"
           "                      the draws do not depend on N\n"
+          "  -r, --report FILE   write timings as JSON: {\"chains\": [{\"warmup_seconds\",\n"
+          "                      \"sampling_seconds\" (wall), \"warmup_cpu_seconds\",\n"
+          "                      \"sampling_cpu_seconds\" (the chain's thread; the warmup's\n"
+          "                      exact when progress_every divides num_warmup),\n"
+          "                      \"grad_evals\", \"step_size\" (the adapted one),\n"
+          "                      \"divergent\" (all), \"warmup_divergent\"}, ...],\n"
+          "                      \"total_seconds\"}\n"
           "  -q, --quiet         no progress line\n"
           "  -h, --help          this text\n",
           out);
 }
 
 static int parse_opts(int argc, char **argv, run_opts *o) {
-    static const struct option longs[] = {{"spec", required_argument, 0, 's'},
-                                          {"out", required_argument, 0, 'o'},
-                                          {"data", required_argument, 0, 'd'},
-                                          {"threads", required_argument, 0, 't'},
-                                          {"quiet", no_argument, 0, 'q'},
-                                          {"format", required_argument, 0, 'f'},
-                                          {"stats", no_argument, 0, 'S'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"spec", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
+        {"data", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
+        {"quiet", no_argument, 0, 'q'},      {"format", required_argument, 0, 'f'},
+        {"stats", no_argument, 0, 'S'},      {"report", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     int ch;
     char *end;
-    while ((ch = getopt_long(argc, argv, "s:o:d:t:qf:Sh", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:o:d:t:r:qf:Sh", longs, NULL)) != -1) {
         switch (ch) {
         case 'f':
             if (strcmp(optarg, "cmdstan") != 0) {
@@ -128,6 +142,9 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
             break;
         case 'd':
             o->data_path = optarg;
+            break;
+        case 'r':
+            o->report_path = optarg;
             break;
         case 'q':
             o->quiet = 1;
@@ -327,6 +344,39 @@ static int write_block(run_progress *p, const chain_block *b) {
     return rc;
 }
 
+static double thread_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The CPU time of this worker thread when its last chain ended (or, on the
+ * thread that calls chains_run, when it did). */
+static _Thread_local double thread_cpu_at_chain_end;
+
+/* Keeps b's numbers for --report. Blocks arrive on the thread that runs the
+ * chain, and a thread runs its chains one after the other, start to end, so
+ * a chain's CPU time starts where the thread's previous chain ended. The
+ * warmup's CPU time and divergences are read at the first block past it:
+ * exact when progress_every divides num_warmup (blocks end every
+ * progress_every iterations). */
+static void tally_block(chain_tally *t, const chain_block *b, uint64_t num_warmup) {
+    double cpu = thread_cpu_now();
+    if (!t->started) t->started = 1, t->cpu_start = thread_cpu_at_chain_end;
+    if (!t->warmup_done && b->iter >= num_warmup) {
+        t->warmup_done = 1;
+        t->warmup_cpu = cpu - t->cpu_start;
+        t->warmup_divergent = b->divergent;
+    }
+    t->cpu = cpu - t->cpu_start;
+    if (b->finished) thread_cpu_at_chain_end = cpu;
+    t->warmup_seconds = b->warmup_elapsed;
+    t->seconds = b->elapsed;
+    t->step_size = b->adapted ? b->adapted_step_size : b->step_size;
+    t->grad_evals = b->grad_evals;
+    t->divergent = b->divergent;
+}
+
 static int on_block(void *ctx, const chain_block *b) {
     run_progress *p = ctx;
     int rc = write_block(p, b);
@@ -337,6 +387,7 @@ static int on_block(void *ctx, const chain_block *b) {
     p->iter[b->chain] = b->iter;
     p->step_size[b->chain] = b->step_size;
     p->in_warmup[b->chain] = b->warmup;
+    tally_block(&p->tally[b->chain], b, p->spec->chain.num_warmup);
     if (rc != MCMC_OK) p->write_failed = 1;
     double now = wall_now();
     if (!p->quiet && (now - p->last_print > (p->tty ? 0.1 : 1.0))) {
@@ -419,10 +470,11 @@ static int progress_init(run_progress *p, const job_spec *spec, size_t d, int qu
     p->moments = calloc(C, sizeof *p->moments);
     p->outcome = calloc(C, sizeof *p->outcome);
     p->divergent = calloc(C, sizeof *p->divergent);
+    p->tally = calloc(C, sizeof *p->tally);
     p->accept_col = stat_column(spec->chain.sampler->stats, STAT_ACCEPT);
     p->div_col = stat_column(spec->chain.sampler->stats, STAT_DIVERGENT);
     if (!p->iter || !p->accept_sum || !p->accept_n || !p->step_size || !p->in_warmup ||
-        !p->divergent || !p->moments || !p->outcome)
+        !p->divergent || !p->moments || !p->outcome || !p->tally)
         return -1;
     for (uint32_t c = 0; c < C; c++)
         p->outcome[c].nonfinite_at = UINT64_MAX;
@@ -449,6 +501,7 @@ static void progress_free(run_progress *p) {
     free(p->step_size);
     free(p->in_warmup);
     free(p->divergent);
+    free(p->tally);
     pthread_mutex_destroy(&p->lock);
 }
 
@@ -528,6 +581,30 @@ static void print_written(const run_opts *o, uint32_t chains) {
     }
 }
 
+/* --report: each chain's timings from its last block (wall and thread CPU
+ * seconds), and the wall time of the whole run. Returns 0, or -1 when the
+ * file cannot be written. */
+static int write_report(const char *path, const run_progress *p, double seconds) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs("{\"chains\": [", f);
+    for (uint32_t c = 0; c < p->spec->chain.chains; c++) {
+        const chain_tally *t = &p->tally[c];
+        char step[32] = "null";
+        if (isfinite(t->step_size)) snprintf(step, sizeof step, "%.17g", t->step_size);
+        fprintf(f,
+                "%s\n  {\"chain\": %u, \"warmup_seconds\": %.9f, \"sampling_seconds\": %.9f, "
+                "\"warmup_cpu_seconds\": %.9f, \"sampling_cpu_seconds\": %.9f, "
+                "\"grad_evals\": %llu, \"step_size\": %s, \"divergent\": %llu, "
+                "\"warmup_divergent\": %llu}",
+                c ? "," : "", c, t->warmup_seconds, t->seconds - t->warmup_seconds, t->warmup_cpu,
+                t->cpu - t->warmup_cpu, (unsigned long long)t->grad_evals, step,
+                (unsigned long long)t->divergent, (unsigned long long)t->warmup_divergent);
+    }
+    fprintf(f, "\n], \"total_seconds\": %.9f}\n", seconds);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 /* Runs the chains into the output file; returns the exit status. */
 static int run_chains(const job_spec *spec, const model *m, const dataset *ds, const run_opts *o) {
     size_t d = model_dim(m);
@@ -546,6 +623,7 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     p.t0 = p.last_print = wall_now();
+    thread_cpu_at_chain_end = thread_cpu_now(); /* this thread runs chains too */
     rc = chains_run(m, &spec->chain, o->threads, on_block, &p, &run_cancel);
     double seconds = wall_now() - p.t0;
     if (!o->quiet) progress_print(&p, 1);
@@ -559,6 +637,10 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     if (rc == MCMC_ENONFINITE) print_nonfinite(&p);
     if (keep && frc == MCMC_OK && rc == MCMC_OK) {
         status = 0;
+        if (o->report_path && write_report(o->report_path, &p, seconds) != 0) {
+            fprintf(stderr, "mcmcd run: cannot write %s\n", o->report_path);
+            status = 1;
+        }
     } else if (rc != MCMC_ENONFINITE || frc != MCMC_OK) {
         fprintf(stderr, "mcmcd run: %s\n",
                 p.write_failed || frc != MCMC_OK ? "writing draws failed" : mcmc_status_str(rc));

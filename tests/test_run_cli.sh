@@ -109,5 +109,33 @@ check "SIGINT: exit 130" "[ $rc -eq 130 ]"
 check "SIGINT: stopped within 2 s (took $took_ms ms)" "[ $took_ms -lt 2000 ]"
 check "SIGINT: no partial output" "[ ! -e '$work/long.npy' ]"
 
+# 7. --report: each chain's timings and gradients (ULA: one gradient per
+# iteration, the fixed step), chains that ran one after the other on one
+# thread fit in the run's wall time, and a thread's CPU time cannot pass its
+# wall time (50 ms of slack for the chain's setup before its clock starts)
+cat >"$work/report.json" <<'JSON'
+{"data": {"synthetic": {"n": 200, "d": 2, "seed": 3}}, "sampler": {"type": "ula", "step_size": 0.001},
+ "num_warmup": 100, "num_samples": 300, "chains": 3, "progress_every": 100}
+JSON
+"$MCMCD" run -q -t 1 --spec "$work/report.json" --out "$work/r.npy" --report "$work/r.report.json" \
+    2>/dev/null
+check "--report: per-chain gradients, step, timings that add up" "$PY - '$work/r.report.json' <<'PY'
+import sys, json
+r = json.load(open(sys.argv[1]))
+cs = r['chains']
+assert [c['chain'] for c in cs] == [0, 1, 2], cs
+for c in cs:
+    assert c['grad_evals'] == 400 and c['step_size'] == 0.001, c
+    assert c['divergent'] == 0 and c['warmup_divergent'] == 0, c
+    wall, cpu = c['warmup_seconds'] + c['sampling_seconds'], c['warmup_cpu_seconds'] + c['sampling_cpu_seconds']
+    assert min(c['warmup_seconds'], c['sampling_seconds'], c['warmup_cpu_seconds'], c['sampling_cpu_seconds']) >= 0, c
+    assert 0 < cpu <= wall + 0.05, c
+assert sum(c['warmup_seconds'] + c['sampling_seconds'] for c in cs) <= r['total_seconds'], r
+PY"
+"$MCMCD" run -q --spec "$work/report.json" --out "$work/r2.npy" --report "$work/no/such/dir.json" \
+    2>"$work/err"
+check "--report to a path that cannot be written: exit 1, says so" \
+    "[ \$? -eq 1 ] && grep -q 'cannot write' '$work/err'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
