@@ -82,6 +82,17 @@ static void shape_from_json(const json_t *shape, mcmc_job *out) {
 }
 
 /* The owned parts: per-chain progress, error, spec. */
+/* "parameters": d names, or null. */
+static int names_from_json(const json_t *a, mcmc_job *out) {
+    if (!json_is_array(a) || json_array_size(a) != out->d) return 0;
+    if (!(out->param_names = calloc(out->d ? out->d : 1, sizeof *out->param_names))) return -1;
+    for (size_t k = 0; k < out->d; k++) {
+        const char *s = json_string_value(json_array_get(a, k));
+        if (!(out->param_names[k] = strdup(s ? s : "?"))) return -1;
+    }
+    return 0;
+}
+
 static int job_owned_from_json(const json_t *o, mcmc_job *out) {
     const json_t *chains = json_object_get(o, "chains");
     size_t n = json_array_size(chains);
@@ -93,7 +104,7 @@ static int job_owned_from_json(const json_t *o, mcmc_job *out) {
     if (json_is_string(err) && !(out->error = strdup(json_string_value(err)))) return -1;
     const json_t *spec = json_object_get(o, "spec");
     if (json_is_object(spec) && !(out->spec_json = json_dumps(spec, JSON_COMPACT))) return -1;
-    return 0;
+    return names_from_json(json_object_get(o, "parameters"), out);
 }
 
 int mcmcc_job_from_json(const json_t *o, mcmc_job *out) {
@@ -123,6 +134,10 @@ void mcmc_job_free(mcmc_job *job) {
     free(job->progress);
     free(job->error);
     free(job->spec_json);
+    for (size_t k = 0; job->param_names && k < job->d; k++)
+        free(job->param_names[k]);
+    free(job->param_names);
+    job->param_names = NULL;
     job->progress = NULL;
     job->error = job->spec_json = NULL;
     job->nchains = 0;

@@ -280,6 +280,8 @@ typedef struct mcmc_job {
     size_t nchains;
     mcmc_chain_progress *progress; /* nchains entries, owned */
     char *spec_json;               /* the spec with defaults (mcmc_get_job only); owned */
+    char **param_names; /* d names ("intercept", "theta.age", ...) once the server has built
+                           the model, else NULL; owned */
 } mcmc_job;
 
 MCMC_CLIENT_API void mcmc_job_free(mcmc_job *job);

@@ -14,8 +14,9 @@ metric *metric_create(metric_kind kind, size_t d) {
     size_t n = kind == METRIC_DENSE ? d * d : d;
     m->inv = calloc(n ? n : 1, sizeof *m->inv);
     m->chol = kind == METRIC_DENSE ? calloc(n ? n : 1, sizeof *m->chol) : NULL;
+    m->work = kind == METRIC_DENSE ? calloc(n ? n : 1, sizeof *m->work) : NULL;
     m->sqrt_inv = calloc(d ? d : 1, sizeof *m->sqrt_inv);
-    if (!m->inv || !m->sqrt_inv || (kind == METRIC_DENSE && !m->chol)) {
+    if (!m->inv || !m->sqrt_inv || (kind == METRIC_DENSE && (!m->chol || !m->work))) {
         metric_free(m);
         return NULL;
     }
@@ -31,6 +32,7 @@ void metric_free(metric *m) {
     if (!m) return;
     free(m->inv);
     free(m->chol);
+    free(m->work);
     free(m->sqrt_inv);
     free(m);
 }
@@ -56,16 +58,12 @@ static int cholesky_lower(const double *a, double *l, size_t d) {
     return 0;
 }
 
+/* Factors inv into the work buffer first, so a matrix that is not
+ * positive definite leaves the metric as it was. */
 static int metric_set_dense(metric *m, const double *inv) {
     size_t d = m->d;
-    double *l = malloc(d * d * sizeof *l);
-    if (!l) return -1;
-    if (cholesky_lower(inv, l, d) != 0) {
-        free(l);
-        return -1;
-    }
-    memcpy(m->chol, l, d * d * sizeof *l);
-    free(l);
+    if (cholesky_lower(inv, m->work, d) != 0) return -1;
+    memcpy(m->chol, m->work, d * d * sizeof *m->chol);
     memcpy(m->inv, inv, d * d * sizeof *inv);
     return 0;
 }

@@ -23,6 +23,7 @@ typedef struct metric {
     double *inv;      /* DIAG: d values; DENSE: d x d row-major; UNIT: unused */
     double *chol;     /* DENSE: lower factor of inv, row-major */
     double *sqrt_inv; /* DIAG: sqrt of inv */
+    double *work;     /* DENSE: d x d, where metric_set factors a candidate */
 } metric;
 
 /* A unit metric of the given kind, its buffers allocated; NULL on ENOMEM. */

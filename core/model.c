@@ -194,3 +194,23 @@ double model_logp_grad_batch(const model *m, model_work *w, const double *theta,
     if (!m->ds || !idx) return model_logp_grad(m, w, theta, grad, want_logp);
     return m->vt->eval(m, w, theta, idx, n, grad, want_logp);
 }
+
+const char **model_param_names(const model *m) {
+    size_t d = model_dim(m), bytes = d * sizeof(char *);
+    char buf[128];
+    for (size_t k = 0; k < d; k++) {
+        model_param_name(m, k, buf, sizeof buf);
+        bytes += strlen(buf) + 1;
+    }
+    const char **names = malloc(bytes ? bytes : 1);
+    if (!names) return NULL;
+    char *text = (char *)(names + d);
+    for (size_t k = 0; k < d; k++) {
+        model_param_name(m, k, buf, sizeof buf);
+        size_t len = strlen(buf) + 1;
+        memcpy(text, buf, len);
+        names[k] = text;
+        text += len;
+    }
+    return names;
+}

@@ -68,6 +68,9 @@ const char *y_kind_name(y_kind kind); /* "binary", "counts", "real", "none" */
  * parameters it adds (intercept, log_sigma). Written into buf. */
 void model_param_name(const model *m, size_t j, char *buf, size_t cap);
 const model_def *model_definition(const model *m);
+/* Every parameter's name in one block (model_dim pointers, then the
+ * text) that the caller frees with free(); NULL on ENOMEM. */
+const char **model_param_names(const model *m);
 
 /* Borrows ds, which must outlive the model; packs a copy of X in the chosen
  * dtype when that makes the kernels faster. NULL on ENOMEM. */

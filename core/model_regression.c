@@ -17,7 +17,7 @@ enum { ARG_PRIOR_VARIANCE = 0, ARG_INTERCEPT = 1, ARG_SIGMA_SCALE = 2, ARG_SIGMA
 
 #define PRIOR_VARIANCE_PARAM                                                                       \
     {                                                                                              \
-        "prior_variance", P_REAL, 10.0, 0.0, 1e300, P_MIN_OPEN, NULL,                           \
+        "prior_variance", P_REAL, 10.0, 0.0, 1e300, P_MIN_OPEN, NULL,                              \
             "variance v of the N(0, v) prior on each coefficient and the intercept"                \
     }
 #define INTERCEPT_PARAM                                                                            \

@@ -1,7 +1,9 @@
 /* sampler.c - the table of samplers and the helpers that read entries.
  * Each sampler lives in its own file; this is the one list of them. */
+#include <math.h>
 #include <string.h>
 
+#include "chain.h"
 #include "sampler.h"
 
 const sampler_def *const sampler_table[] = {
@@ -45,4 +47,24 @@ double sampler_param(const sampler_def *def, const double *params, const char *n
                      double fallback) {
     int i = sampler_param_index(def, name);
     return i < 0 ? fallback : params[i];
+}
+
+double sampler_accept_probability(double log_ratio) {
+    return log_ratio >= 0 ? 1.0 : log_ratio < 0 ? exp(log_ratio) : 0.0; /* NaN: 0 */
+}
+
+void sampler_metropolis(sampler_state *s, rng_key ks, double log_alpha, double lp_prop,
+                        double *stats) {
+    double u = rng_uniform_f64(ks, CHAIN_COUNTER(CHAIN_STREAM_UNIFORM, 0));
+    if (log(u) < log_alpha) { /* false for NaN: a diverged proposal is rejected */
+        double *t = s->theta;
+        s->theta = s->buf[2], s->buf[2] = t;
+        t = s->grad;
+        s->grad = s->buf[3], s->buf[3] = t;
+        s->lp = lp_prop;
+        s->accepted++;
+    }
+    stats[STAT_LP] = s->lp;
+    stats[STAT_ACCEPT] = sampler_accept_probability(log_alpha);
+    stats[STAT_STEPSIZE] = s->step_size;
 }

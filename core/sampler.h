@@ -183,6 +183,14 @@ void sampler_defaults(const sampler_def *def, double *params);
 double sampler_param(const sampler_def *def, const double *params, const char *name,
                      double fallback);
 
+/* Helpers for Metropolis samplers. min(1, e^log_ratio), 0 for NaN. */
+double sampler_accept_probability(double log_ratio);
+/* Accepts the proposal in buf[2] (its gradient in buf[3], its log density
+ * lp_prop) when log u < log_alpha, u from ks's first uniform; writes
+ * lp__, accept_stat__ and stepsize__ into stats. */
+void sampler_metropolis(sampler_state *s, rng_key ks, double log_alpha, double lp_prop,
+                        double *stats);
+
 /* The samplers, each defined in its own file. */
 extern const sampler_def sampler_ula, sampler_mala, sampler_sgld, sampler_rwm, sampler_hmc,
     sampler_nuts;

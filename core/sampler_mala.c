@@ -42,29 +42,14 @@ static double mala_propose(sampler_state *s, rng_key ks, double *lp_prop) {
     return *lp_prop - s->lp - q_cur / (4 * h) + 0.5 * q_new;
 }
 
-static double accept_probability(double log_ratio) {
-    return log_ratio >= 0 ? 1.0 : log_ratio < 0 ? exp(log_ratio) : 0.0; /* NaN: 0 */
-}
-
 static void mala_step(sampler_state *s, rng_key ks, double *stats) {
     double lp_prop, log_alpha = mala_propose(s, ks, &lp_prop);
-    double u = rng_uniform_f64(ks, CHAIN_COUNTER(CHAIN_STREAM_UNIFORM, 0));
-    if (log(u) < log_alpha) { /* false for NaN: a diverged proposal is rejected */
-        double *t = s->theta;
-        s->theta = s->buf[2], s->buf[2] = t;
-        t = s->grad;
-        s->grad = s->buf[3], s->buf[3] = t;
-        s->lp = lp_prop;
-        s->accepted++;
-    }
-    stats[STAT_LP] = s->lp;
-    stats[STAT_ACCEPT] = accept_probability(log_alpha);
-    stats[STAT_STEPSIZE] = s->step_size;
+    sampler_metropolis(s, ks, log_alpha, lp_prop, stats);
 }
 
 static double mala_probe(sampler_state *s, rng_key ks) {
     double lp_prop;
-    return accept_probability(mala_propose(s, ks, &lp_prop));
+    return sampler_accept_probability(mala_propose(s, ks, &lp_prop));
 }
 
 const sampler_def sampler_mala = {

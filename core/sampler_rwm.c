@@ -30,29 +30,14 @@ static double rwm_propose(sampler_state *s, rng_key ks, double *lp_prop) {
     return *lp_prop - s->lp;
 }
 
-static double accept_probability(double log_ratio) {
-    return log_ratio >= 0 ? 1.0 : log_ratio < 0 ? exp(log_ratio) : 0.0;
-}
-
 static void rwm_step(sampler_state *s, rng_key ks, double *stats) {
     double lp_prop, log_alpha = rwm_propose(s, ks, &lp_prop);
-    double u = rng_uniform_f64(ks, CHAIN_COUNTER(CHAIN_STREAM_UNIFORM, 0));
-    if (log(u) < log_alpha) {
-        double *t = s->theta;
-        s->theta = s->buf[2], s->buf[2] = t;
-        t = s->grad;
-        s->grad = s->buf[3], s->buf[3] = t;
-        s->lp = lp_prop;
-        s->accepted++;
-    }
-    stats[STAT_LP] = s->lp;
-    stats[STAT_ACCEPT] = accept_probability(log_alpha);
-    stats[STAT_STEPSIZE] = s->step_size;
+    sampler_metropolis(s, ks, log_alpha, lp_prop, stats);
 }
 
 static double rwm_probe(sampler_state *s, rng_key ks) {
     double lp_prop;
-    return accept_probability(rwm_propose(s, ks, &lp_prop));
+    return sampler_accept_probability(rwm_propose(s, ks, &lp_prop));
 }
 
 const sampler_def sampler_rwm = {

@@ -11,6 +11,7 @@
 #include "job_spec.h"
 
 #include "../core/adapt.h"
+#include "tables.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -1098,19 +1099,6 @@ static json_t *data_to_json(const job_spec *s) {
     return unless_bad(o, bad);
 }
 
-static json_t *param_to_json(const param_def *pd, double v) {
-    switch (pd->kind) {
-    case P_BOOL:
-        return json_boolean(v != 0);
-    case P_CHOICE:
-        return json_string(pd->choices[(int)v]);
-    case P_INT:
-        return u64_to_json((uint64_t)v);
-    default:
-        return json_real(v);
-    }
-}
-
 /* The model's type and every parameter (optional ones only when given). */
 static json_t *model_to_json(const job_spec *s) {
     const model_def *def = s->model;
@@ -1124,7 +1112,7 @@ static json_t *model_to_json(const job_spec *s) {
         else if (pd->kind == P_MATRIX)
             bad |= put(m, pd->name, rows_to_json(a->arrays[i], a->lens[i], a->lens[i]));
         else if (!isnan(a->values[i]))
-            bad |= put(m, pd->name, param_to_json(pd, a->values[i]));
+            bad |= put(m, pd->name, param_value_to_json(pd, a->values[i]));
     }
     return unless_bad(m, bad);
 }
@@ -1146,7 +1134,7 @@ static json_t *sampler_to_json(const job_spec *s) {
     int bad = put(o, "type", json_string(def->name));
     for (size_t i = 0; i < def->num_params; i++)
         if (!isnan(c->params[i]))
-            bad |= put(o, def->params[i].name, param_to_json(&def->params[i], c->params[i]));
+            bad |= put(o, def->params[i].name, param_value_to_json(&def->params[i], c->params[i]));
     if (c->inv_metric) bad |= put(o, "inv_metric", inv_metric_to_json(s));
     return unless_bad(o, bad);
 }

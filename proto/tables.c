@@ -8,7 +8,7 @@
 #include "../core/model.h"
 #include "../core/sampler.h"
 
-static json_t *param_value(const param_def *pd, double v) {
+json_t *param_value_to_json(const param_def *pd, double v) {
     switch (pd->kind) {
     case P_BOOL:
         return json_boolean(v != 0);
@@ -28,11 +28,11 @@ static json_t *param_to_json(const param_def *pd) {
     if (pd->flags & P_REQUIRED)
         json_object_set_new(o, "required", json_true());
     else if (!(pd->flags & P_OPTIONAL) && pd->kind != P_VECTOR && pd->kind != P_MATRIX)
-        json_object_set_new(o, "default", param_value(pd, pd->def));
+        json_object_set_new(o, "default", param_value_to_json(pd, pd->def));
     if (pd->kind == P_REAL || pd->kind == P_INT) {
         json_object_set_new(o, pd->flags & P_MIN_OPEN ? "exclusiveMinimum" : "minimum",
-                            param_value(pd, pd->min));
-        if (pd->max < 1e300) json_object_set_new(o, "maximum", param_value(pd, pd->max));
+                            param_value_to_json(pd, pd->min));
+        if (pd->max < 1e300) json_object_set_new(o, "maximum", param_value_to_json(pd, pd->max));
     }
     if (pd->kind == P_CHOICE) {
         json_t *e = json_array();

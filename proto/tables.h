@@ -16,6 +16,9 @@ json_t *sampler_table_to_json(void);
 /* [{"name", "help", "y": "binary"|"counts"|"real"|"none", "params": [..]},
  *  ...]: core's model table (new reference; NULL on ENOMEM). */
 json_t *model_table_to_json(void);
+/* A parameter's value as JSON: a boolean, a choice's name, an integer or
+ * a number. */
+json_t *param_value_to_json(const param_def *pd, double v);
 /* One parameter list: [{"name", "type", "default", "minimum" or
  * "exclusiveMinimum", "maximum", "enum", "required", "help"}, ...]. */
 json_t *params_to_json(const param_def *defs, size_t n);

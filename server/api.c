@@ -71,6 +71,16 @@ static json_t *adaptation_json(job *j) {
     return arr;
 }
 
+/* The parameters' names, once the job's model was built; null before. */
+static json_t *param_names_json(job *j) {
+    const char *const *names = job_param_names(j);
+    if (!names) return json_null();
+    json_t *a = json_array();
+    for (size_t k = 0; a && k < j->d; k++)
+        json_array_append_new(a, json_string(names[k]));
+    return a;
+}
+
 /* The status of a job: state, times, per-chain progress, overall rates;
  * with_spec: the spec and the chains' adaptation too. */
 static json_t *job_json(job *j, int with_spec) {
@@ -103,6 +113,7 @@ static json_t *job_json(job *j, int with_spec) {
         o, "shape",
         json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
     json_object_set_new(o, "warmup_draws", json_integer((json_int_t)j->warmup_rows));
+    json_object_set_new(o, "parameters", param_names_json(j));
     json_object_set_new(o, "chains", chains);
     if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
     if (with_spec && j->spec_json) {

@@ -65,6 +65,10 @@ struct job {
      * them (loaded on demand after a restart: job_adaptation_load) */
     chain_adaptation *adapt;
     int adapt_loaded;
+    /* d names, from the model when it was prepared (names.json after a
+     * restart: job_param_names); NULL until then */
+    const char **param_names;
+    int names_loaded;
     job_events *events;
     job_watcher *watchers;
     /* while running */
@@ -153,6 +157,16 @@ void job_adaptation_load(job *j); /* once, after a restart; no file: none known 
 void job_adaptation_remove(const job *j);
 /* {"step_size": x, "metric": "diag", "inv_metric": [...]} or null. */
 json_t *job_adaptation_json(job *j, uint32_t chain);
+
+/* job_names.c: the parameters' names, kept in names.json in the job dir. */
+/* From the model, on the thread that prepared it; 0 or an MCMC_E* code. */
+int job_names_capture(job *j, const model *m);
+/* The d names, or NULL when the job was never prepared (theta.1..d then). */
+const char *const *job_param_names(job *j);
+/* The same in one block the caller frees (for readers that may outlive
+ * the job); NULL when there are none or on ENOMEM. */
+const char **job_param_names_copy(job *j);
+void job_names_free(job *j);
 
 /* api.c */
 void api_handle(void *app, http_request *req);

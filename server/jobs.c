@@ -133,6 +133,7 @@ static void job_free(job *j) {
     for (uint32_t c = 0; j->adapt && c < j->chains; c++)
         chain_adaptation_clear(&j->adapt[c]);
     free(j->adapt);
+    job_names_free(j);
     free(j->counts);
     free(j->spec_json);
     free(j->error);
@@ -564,6 +565,7 @@ static int prepare_model(job *j) {
         return -1;
     }
     j->model = job_spec_build_model(s, j->ds, j->prep_error, sizeof j->prep_error);
+    if (j->model) job_names_capture(j, j->model); /* advisory: theta.k without it */
     return j->model ? 0 : -1;
 }
 

@@ -421,7 +421,8 @@ static void print_chains(const run_progress *p) {
 }
 
 /* Pooled mean and sd per parameter, and each chain's sampler figures. */
-static void print_summary(const run_progress *p, const dataset *ds, size_t d, double seconds) {
+static void print_summary(const run_progress *p, const dataset *ds, const char *const *names,
+                          size_t d, double seconds) {
     const chain_config *cfg = &p->spec->chain;
     uint64_t total = 0;
     for (uint32_t c = 0; c < cfg->chains; c++)
@@ -445,7 +446,8 @@ static void print_summary(const run_progress *p, const dataset *ds, size_t d, do
         }
         char name[32];
         snprintf(name, sizeof name, "theta.%zu", j + 1);
-        fprintf(stderr, "%-10s %12.5g %12.5g", name, mean, n > 1 ? sqrt(m2 / (n - 1)) : NAN);
+        fprintf(stderr, "%-10s %12.5g %12.5g", names ? names[j] : name, mean,
+                n > 1 ? sqrt(m2 / (n - 1)) : NAN);
         if (ds && ds->theta_true && ds->d == d) fprintf(stderr, " %12.5g", ds->theta_true[j]);
         fputc('\n', stderr);
     }
@@ -508,14 +510,16 @@ static const char *model_name(const job_spec *spec) {
 }
 
 /* The output file(s): draws, and the statistics when asked for or CmdStan. */
-static int open_output(run_progress *p, const job_spec *spec, size_t d, const run_opts *o) {
+static int open_output(run_progress *p, const job_spec *spec, const char *const *names, size_t d,
+                       const run_opts *o) {
     const chain_config *cfg = &spec->chain;
     p->stats = (o->stats || o->cmdstan) && chain_config_stats(cfg) != 0;
     draws_file_shape shape = {.chains = cfg->chains,
                               .rows = chain_kept_draws(cfg),
                               .warmup_rows = chain_kept_warmup(cfg),
                               .d = d,
-                              .stats = p->stats ? chain_config_stats(cfg) : 0};
+                              .stats = p->stats ? chain_config_stats(cfg) : 0,
+                              .names = names};
     draws_format fmt =
         o->cmdstan ? DRAWS_CMDSTAN : (draws_format)draws_format_from_path(o->out_path);
     return draws_file_open(o->out_path, fmt, &shape, &p->out);
@@ -604,13 +608,14 @@ static int write_report(const char *path, const run_progress *p, double seconds)
 /* Runs the chains into the output file; returns the exit status. */
 static int run_chains(const job_spec *spec, const model *m, const dataset *ds, const run_opts *o) {
     size_t d = model_dim(m);
+    const char **names = model_param_names(m); /* NULL: theta.1..d */
     run_progress p;
     int status = 1;
     if (progress_init(&p, spec, d, o->quiet) != 0) {
         fprintf(stderr, "mcmcd run: out of memory\n");
         goto done;
     }
-    int rc = open_output(&p, spec, d, o);
+    int rc = open_output(&p, spec, names, d, o);
     if (rc != MCMC_OK) {
         fprintf(stderr, "mcmcd run: cannot create %s\n", o->out_path);
         goto done;
@@ -626,7 +631,7 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     int frc = keep ? finish_output(&p, o) : MCMC_OK;
     if (!keep) draws_file_abort(p.out);
     if (keep && frc == MCMC_OK) {
-        print_summary(&p, ds, d, seconds);
+        print_summary(&p, ds, names, d, seconds);
         print_written(o, spec->chain.chains);
     }
     if (rc == MCMC_ENONFINITE) print_nonfinite(&p);
@@ -643,6 +648,7 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     }
 done:
     progress_free(&p);
+    free(names);
     return status;
 }
 

@@ -125,6 +125,7 @@ typedef struct draw_stream {
     draw_reader *reader;
     int fd, stats_fd, linked;
     char *prologue, *adaptation, *epilogue; /* CmdStan's comment blocks */
+    const char **names;                     /* the parameters' names (one block), or NULL */
 } draw_stream;
 
 static void draw_stream_update(draw_stream *s) {
@@ -161,6 +162,7 @@ static void draw_stream_free(void *ctx) {
     free(s->prologue);
     free(s->adaptation);
     free(s->epilogue);
+    free(s->names);
     free(s);
 }
 
@@ -267,8 +269,10 @@ static int draw_stream_open(draw_stream *s, job *j, draws_request *q) {
     q->out.prologue = s->prologue;
     q->out.adaptation = s->adaptation;
     q->out.epilogue = s->epilogue;
+    s->names = job_param_names_copy(j);
     draw_body body = {.draws_fd = s->fd,
                       .stats_fd = s->stats_fd,
+                      .names = s->names,
                       .chains = j->chains,
                       .rows = j->samples,
                       .warmup_rows = j->warmup_rows,

@@ -167,9 +167,11 @@ static void summary_work(uv_work_t *req) {
     if (!t->failed) diagnose_chains(t);
 }
 
-static json_t *parameter_json(size_t j, const diag_summary *s) {
-    char name[32];
-    snprintf(name, sizeof name, "theta.%zu", j + 1);
+/* Parameter j, named from the model (or theta.<j+1> before it was built). */
+static json_t *parameter_json(const char *const *names, size_t j, const diag_summary *s) {
+    char fallback[32];
+    snprintf(fallback, sizeof fallback, "theta.%zu", j + 1);
+    const char *name = names ? names[j] : fallback;
     return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", name, "mean",
                      json_number_or_null(s->mean), "sd", json_number_or_null(s->sd), "q05",
                      json_number_or_null(s->q05), "q50", json_number_or_null(s->q50), "q95",
@@ -201,8 +203,9 @@ static json_t *chain_summary_json(job *j, const summary_task *t, uint32_t c) {
 
 static void respond_summary(job *j, const summary_task *t) {
     json_t *params = json_array(), *chains = json_array(), *nonfinite = json_array();
+    const char *const *names = job_param_names(j);
     for (size_t p = 0; p < t->d; p++)
-        json_array_append_new(params, parameter_json(p, &t->out[p]));
+        json_array_append_new(params, parameter_json(names, p, &t->out[p]));
     for (uint32_t c = 0; c < j->chains; c++) {
         json_array_append_new(chains, chain_summary_json(j, t, c));
         if (j->counts[c].nonfinite) json_array_append_new(nonfinite, json_integer(c));

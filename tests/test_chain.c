@@ -73,7 +73,8 @@ static dataset *test_data(void) {
     return ds;
 }
 
-/* Every sampler of the table, step size 2e-3 (SGLD: batches of 30). */
+/* Every sampler of the table, step size 2e-3 (SGLD: batches of 30; NUTS and
+ * HMC: trajectories of at most 7 and 4 steps). */
 static chain_config base_config(const char *sampler) {
     chain_config cfg = {.num_samples = 250,
                         .num_warmup = 50,
@@ -84,6 +85,10 @@ static chain_config base_config(const char *sampler) {
                         .progress_every = 64};
     test_use_sampler(&cfg, sampler, 2e-3);
     if (!strcmp(sampler, "sgld")) test_set_param(&cfg, "batch_size", 30);
+    /* short trajectories: these tests are about bits, not mixing */
+    if (sampler_param_index(cfg.sampler, "max_tree_depth") >= 0)
+        test_set_param(&cfg, "max_tree_depth", 3);
+    if (sampler_param_index(cfg.sampler, "num_steps") >= 0) test_set_param(&cfg, "num_steps", 4);
     return cfg;
 }
 

@@ -126,8 +126,8 @@ awk 'BEGIN { srand(3); print "x1,x2,y"
     for (i = 0; i < 300; i++) { a = 4 * rand() - 2; b = 4 * rand() - 2
         printf "%.6f,%.6f,%d\n", a, b, rand() < 1 / (1 + exp(-(1.5 * a - b))) }}' >"$work/rows.csv"
 run_example example-csv "$BUILD/client/mcmc_example" "$URL" "$work/rows.csv"
-check "the example uploads a CSV file (2 covariates) and samples it" \
-    "grep -q '^theta.2: mean' '$work/example-csv.out' && ! grep -q '^theta.3' '$work/example-csv.out'"
+check "the example uploads a CSV file (2 covariates) and samples it, named from the header" \
+    "grep -q '^theta.x2: mean' '$work/example-csv.out' && ! grep -q '^theta.3' '$work/example-csv.out'"
 
 kill -TERM "$daemon_pid" 2>/dev/null
 wait "$daemon_pid" 2>/dev/null

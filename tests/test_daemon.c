@@ -76,6 +76,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "sampler.h"
 
 #ifndef MCMCD_BINARY
@@ -418,13 +419,6 @@ static json_int_t jint(const json_t *o, const char *key) {
     if (!json_is_integer(v)) print_error("%s is not an integer\n", key);
     assert_true(json_is_integer(v));
     return json_integer_value(v);
-}
-
-static int json_array_has_string(const json_t *a, const char *s) {
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return 1;
-    return 0;
 }
 
 /* --- the daemon and the offline runner ------------------------------- */
@@ -1056,8 +1050,14 @@ static void test_health_info_metrics(void **state) {
     assert_string_equal(jstr(j, "name"), "mcmcd");
     assert_true(strlen(jstr(j, "version")) > 0);
     json_t *models = json_object_get(j, "models"), *samplers = json_object_get(j, "samplers");
-    assert_true(json_array_has_string(models, "logistic_regression"));
-    assert_true(json_array_has_string(models, "gaussian"));
+    /* every model of the table, with its parameters and the kind of y it takes */
+    size_t k = 0;
+    for (; model_table[k]; k++) {
+        json_t *m = json_array_get(models, k);
+        assert_string_equal(jstr(m, "name"), model_table[k]->name);
+        assert_int_equal(json_array_size(json_object_get(m, "params")), model_table[k]->num_params);
+    }
+    assert_int_equal(json_array_size(models), k);
     /* every sampler of the table, with its parameters */
     size_t i = 0;
     for (; sampler_table[i]; i++) {

@@ -96,7 +96,7 @@ import json, sys
 i = json.load(open(sys.argv[1]))
 assert i['name'] == 'mcmcd' and i['version'], i
 assert {'ula', 'mala', 'sgld', 'rwm'} <= {s['name'] for s in i['samplers']}, i['samplers']
-assert 'logistic_regression' in i['models'], i['models']
+assert {'logistic_regression', 'linear_regression', 'poisson_regression'} <= {m['name'] for m in i['models']}, i['models']
 assert {'npy', 'csv', 'json'} <= set(i['draw_formats']), i['draw_formats']
 assert i['workers'] >= 1 and i['limits']['max_chains_per_job'] >= 4, i
 PY"
@@ -276,7 +276,7 @@ check "draws: CSV (text/csv) and JSON hold exactly the numbers of the .npy" \
 import csv, json, numpy as np
 a = np.load('draws.npy')
 rows = list(csv.reader(open('draws.csv')))
-assert rows[0] == ['chain', 'draw', 'theta.1', 'theta.2', 'theta.3'], rows[0]
+assert rows[0] == ['chain', 'draw', 'theta.x1', 'theta.x2', 'theta.x3'], rows[0]  # the CSV header's names
 assert len(rows) == 1 + 4 * 2000, len(rows)
 idx = np.array([[int(r[0]), int(r[1])] for r in rows[1:]])
 assert (idx[:, 0] == np.repeat(np.arange(4), 2000)).all()
@@ -297,13 +297,13 @@ assert p.shape == (1, 50, 3), p.shape; assert (p[0] == a[2, 100:150]).all()'"
 echo "# \$ curl -s $URL/v1/jobs/$JOB/summary"
 c "$URL/v1/jobs/$JOB/summary" >"$work/summary.json"
 show_cut 700 <"$work/summary.json"
-check "summary: theta.1..3 with the draws' means and sds, ESS, R-hat near 1, accept rates" \
+check "summary: theta.x1..x3 (the CSV header's names) with the draws' means and sds, ESS, R-hat near 1, accept rates" \
     "$PY - '$work/summary.json' <<'PY'
 import json, sys, numpy as np
 s = json.load(open(sys.argv[1]))
 a = np.load('draws.npy')
 ps = s['parameters']
-assert [p['name'] for p in ps] == ['theta.1', 'theta.2', 'theta.3'], ps
+assert [p['name'] for p in ps] == ['theta.x1', 'theta.x2', 'theta.x3'], ps
 for k, p in enumerate(ps):
     x = a[:, :, k].ravel()
     assert abs(p['mean'] - x.mean()) <= 1e-9 * (1 + abs(x.mean())), (p['mean'], x.mean())

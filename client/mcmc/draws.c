@@ -30,6 +30,8 @@ typedef struct draws_out {
     uint64_t block_rows;
     char *text; /* one rendered CSV/JSON piece */
     size_t text_cap;
+    mcmc_job job;        /* for the parameters' names */
+    draws_layout layout; /* d and those names (theta.1..d when the server has none) */
 } draws_out;
 
 int cli_check_draws_path(cli *c, const char *path) {
@@ -58,7 +60,7 @@ static void write_header(draws_out *o) {
         uint64_t dims[3] = {s->chains, s->rows, s->d};
         fwrite(o->text, 1, npy_header(o->text, o->text_cap, dims, 3), o->f);
     } else if (o->fmt == DRAWS_CSV) {
-        fwrite(o->text, 1, draws_render_csv_header(o->text, o->text_cap, s->d), o->f);
+        fwrite(o->text, 1, draws_render_csv_header_of(o->text, o->text_cap, &o->layout), o->f);
     } else {
         fwrite(o->text, 1,
                draws_render_json_open(o->text, o->text_cap, (uint32_t)s->chains, s->rows, s->d),
@@ -224,7 +226,11 @@ int cli_write_draws(cli *c, const char *id, const mcmc_draw_query *q, const char
     if (o.q.thin == 0) o.q.thin = 1;
     int rc = size_selection(&o);
     if (rc != CLI_OK) return rc;
-    o.text_cap = draws_render_max(o.shape.d);
+    mcmc_error err;
+    o.layout.d = o.shape.d;
+    if (mcmc_get_job(c->client, id, &o.job, &err) == MCMC_CLIENT_OK && o.job.d == o.shape.d)
+        o.layout.names = (const char *const *)o.job.param_names; /* NULL: theta.1..d */
+    o.text_cap = draws_layout_max(&o.layout);
     if (o.text_cap < 256) o.text_cap = 256; /* the .npy header */
     o.text = malloc(o.text_cap);
     uint64_t values = o.block_rows * o.shape.d;
@@ -232,6 +238,7 @@ int cli_write_draws(cli *c, const char *id, const mcmc_draw_query *q, const char
     rc = o.text && o.values ? write_file(&o, path) : cli_error("out of memory");
     free(o.text);
     free(o.values);
+    mcmc_job_free(&o.job);
     return rc;
 }
 
