@@ -65,9 +65,13 @@ double ham_probe(sampler_state *s, rng_key ks, ham_point *z, double *normals) {
 }
 
 double ham_accept_prob(double h0, double h) {
-    double dh = h0 - h;
-    if (dh >= 0) return 1;
-    return dh < 0 ? exp(dh) : 0;
+    return sampler_accept_probability(h0 - h);
+}
+
+double ham_sampler_probe(sampler_state *s, rng_key ks) {
+    double *mem = s->priv;
+    ham_point z = ham_point_at(mem, s->d);
+    return ham_probe(s, ks, &z, mem + 4 * s->d);
 }
 
 int ham_no_uturn(const double *va, const double *vb, const double *r1, const double *r2, size_t d) {

@@ -50,6 +50,10 @@ double ham_step_size(const sampler_state *s, rng_key ks, double jitter);
  * s->theta is left as it is; z and normals are scratch. */
 double ham_probe(sampler_state *s, rng_key ks, ham_point *z, double *normals);
 
+/* The probe hook of HMC and NUTS, whose scratch (s->priv) starts with a
+ * ham_point (ham_point_at) and then d doubles of normals. */
+double ham_sampler_probe(sampler_state *s, rng_key ks);
+
 /* min(1, exp(h0 - h)), and 0 where that is not a number. */
 double ham_accept_prob(double h0, double h);
 

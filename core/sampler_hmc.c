@@ -89,12 +89,6 @@ static void hmc_step(sampler_state *s, rng_key ks, double *stats) {
     stats[STAT_INT_TIME] = eps * (double)taken;
 }
 
-static double hmc_probe(sampler_state *s, rng_key ks) {
-    double *mem = s->priv;
-    ham_point z = ham_point_at(mem, s->d);
-    return ham_probe(s, ks, &z, mem + 4 * s->d);
-}
-
 const sampler_def sampler_hmc = {
     .name = "hmc",
     .help = "static Hamiltonian Monte Carlo: num_steps leapfrog steps or a path_length",
@@ -108,5 +102,5 @@ const sampler_def sampler_hmc = {
     .scratch_size = hmc_scratch_size,
     .init = NULL,
     .step = hmc_step,
-    .probe = hmc_probe,
+    .probe = ham_sampler_probe,
 };

@@ -242,12 +242,6 @@ static void nuts_step(sampler_state *s, rng_key ks, double *stats) {
     stats[STAT_ENERGY] = t.sample.h;
 }
 
-static double nuts_probe(sampler_state *s, rng_key ks) {
-    double *mem = s->priv;
-    ham_point z = ham_point_at(mem, s->d);
-    return ham_probe(s, ks, &z, mem + 4 * s->d);
-}
-
 const sampler_def sampler_nuts = {
     .name = "nuts",
     .help = "the No-U-Turn Sampler, as Stan's (multinomial, generalised U-turn criterion)",
@@ -261,5 +255,5 @@ const sampler_def sampler_nuts = {
     .scratch_size = nuts_scratch_size,
     .init = NULL,
     .step = nuts_step,
-    .probe = nuts_probe,
+    .probe = ham_sampler_probe,
 };

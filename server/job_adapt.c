@@ -16,9 +16,7 @@
 #include "app.h"
 #include "errors.h"
 
-static void adapt_path(const job *j, char *buf, size_t cap, const char *suffix) {
-    snprintf(buf, cap, "%s/%s/adapt.json%s", j->app->jobs_dir, j->id, suffix);
-}
+#define ADAPT_FILE "adapt.json"
 
 static const char *const metric_names[] = {"unit", "diag", "dense"};
 
@@ -50,20 +48,14 @@ int job_adaptation_save(const job *j) {
     for (uint32_t c = 0; chains && c < j->chains; c++)
         json_array_append_new(chains, adaptation_json(&j->adapt[c]));
     json_t *root = json_pack("{s:o}", "chains", chains);
-    char tmp[4600], path[4600];
-    adapt_path(j, tmp, sizeof tmp, ".tmp");
-    adapt_path(j, path, sizeof path, "");
-    int rc = root && json_dump_file(root, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0
-                 ? MCMC_OK
-                 : MCMC_EIO;
-    if (rc != MCMC_OK) unlink(tmp);
+    int rc = job_file_save_json(j, ADAPT_FILE, root);
     json_decref(root);
     return rc;
 }
 
 void job_adaptation_remove(const job *j) {
     char path[4600];
-    adapt_path(j, path, sizeof path, "");
+    job_file_path(j, ADAPT_FILE, path, sizeof path);
     unlink(path);
 }
 
@@ -113,7 +105,7 @@ void job_adaptation_load(job *j) {
     if (j->adapt_loaded) return;
     j->adapt_loaded = 1;
     char path[4600];
-    adapt_path(j, path, sizeof path, "");
+    job_file_path(j, ADAPT_FILE, path, sizeof path);
     json_t *root = json_load_file(path, 0, NULL);
     json_t *chains = json_object_get(root, "chains");
     for (uint32_t c = 0; c < j->chains && c < json_array_size(chains); c++) {

@@ -12,9 +12,7 @@
 #include "app.h"
 #include "errors.h"
 
-static void names_path(const job *j, char *buf, size_t cap, const char *suffix) {
-    snprintf(buf, cap, "%s/%s/names.json%s", j->app->jobs_dir, j->id, suffix);
-}
+#define NAMES_FILE "names.json"
 
 /* names[0..d) copied into one block; NULL on ENOMEM. */
 static const char **copy_block(const char *const *names, size_t d) {
@@ -42,13 +40,7 @@ static int names_save(const job *j) {
     json_t *arr = json_array();
     for (size_t k = 0; arr && k < j->d; k++)
         json_array_append_new(arr, json_string(j->param_names[k]));
-    char tmp[4600], path[4600];
-    names_path(j, tmp, sizeof tmp, ".tmp");
-    names_path(j, path, sizeof path, "");
-    int rc = arr && json_dump_file(arr, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0
-                 ? MCMC_OK
-                 : MCMC_EIO;
-    if (rc != MCMC_OK) unlink(tmp);
+    int rc = job_file_save_json(j, NAMES_FILE, arr);
     json_decref(arr);
     return rc;
 }
@@ -62,7 +54,7 @@ int job_names_capture(job *j, const model *m) {
 /* names.json into j->param_names, when it holds d strings. */
 static void names_load(job *j) {
     char path[4600];
-    names_path(j, path, sizeof path, "");
+    job_file_path(j, NAMES_FILE, path, sizeof path);
     json_t *arr = json_load_file(path, 0, NULL);
     const char **tmp = json_array_size(arr) == j->d ? calloc(j->d ? j->d : 1, sizeof *tmp) : NULL;
     size_t k = 0;
