@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "limits.h"
+#include "units.h"
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "workers is stored as 32 bits");
 
@@ -25,6 +27,8 @@ typedef enum cfg_kind {
     CFG_INT,    /* unsigned integer, stored by the field's size */
     CFG_SIZE,   /* unsigned integer with an optional k/M/G/T suffix */
     CFG_DOUBLE, /* finite double */
+    CFG_CHOICE, /* string: one of the words in choices, '|' between them */
+    CFG_LIMIT,  /* a per-user limit (limits.h), lo holds its limit_id */
 } cfg_kind;
 
 typedef struct cfg_key {
@@ -35,6 +39,7 @@ typedef struct cfg_key {
     double dlo, dhi;  /* CFG_DOUBLE */
     const char *dflt; /* for the help text */
     const char *help;
+    const char *choices; /* CFG_CHOICE */
 } cfg_key;
 
 #define FIELD(f) offsetof(serve_config, f), sizeof(((serve_config *)0)->f)
@@ -42,24 +47,47 @@ typedef struct cfg_key {
 #define GIB (1024ull * 1024 * 1024)
 
 static const cfg_key cfg_keys[] = {
-    {"bind", CFG_HOST, FIELD(bind), 0, 0, 0, 0, "127.0.0.1", "listen address"},
-    {"port", CFG_INT, FIELD(port), 1, 65535, 0, 0, "8470", "TCP port"},
+    {"bind", CFG_HOST, FIELD(bind), 0, 0, 0, 0, "127.0.0.1", "listen address", NULL},
+    {"port", CFG_INT, FIELD(port), 1, 65535, 0, 0, "8470", "TCP port", NULL},
     {"data_dir", CFG_PATH, FIELD(data_dir), 0, 0, 0, 0,
      "$XDG_STATE_HOME/mcmcd, else $HOME/.local/state/mcmcd, else ./mcmcd-data",
-     "registry, datasets and draws"},
-    {"workers", CFG_INT, FIELD(workers), 1, 1024, 0, 0, "online CPUs", "chain worker threads"},
+     "registry, datasets and draws", NULL},
+    {"workers", CFG_INT, FIELD(workers), 1, 1024, 0, 0, "online CPUs", "chain worker threads",
+     NULL},
     {"max_body_bytes", CFG_SIZE, FIELD(max_body_bytes), KIB, 64 * GIB, 0, 0, "256M",
-     "largest request body"},
+     "largest request body", NULL},
     {"max_queued_jobs", CFG_INT, FIELD(max_queued_jobs), 1, 10000000, 0, 0, "10000",
-     "queued and running jobs before 429"},
+     "queued and running jobs before 429", NULL},
     {"max_chains_per_job", CFG_INT, FIELD(max_chains_per_job), 1, 65536, 0, 0, "1024",
-     "chains in one job"},
+     "chains in one job", NULL},
     {"max_draw_values_per_job", CFG_INT, FIELD(max_draw_values_per_job), 1, 1ull << 40, 0, 0,
-     "2147483648", "chains * samples * d of one job"},
+     "2147483648", "chains * samples * d of one job", NULL},
     {"heartbeat_seconds", CFG_DOUBLE, FIELD(heartbeat_seconds), 0, 0, 0.1, 3600, "5",
-     "heartbeat on idle streams"},
+     "heartbeat on idle streams", NULL},
     {"max_streams", CFG_INT, FIELD(max_streams), 1, 1048576, 0, 0, "1024",
-     "open event and draw streams"},
+     "open event and draw streams", NULL},
+    {"auth", CFG_CHOICE, FIELD(auth), 0, 0, 0, 0, "token",
+     "token: every request needs a bearer token; none: no identity, allowed only when bind is a "
+     "loopback address",
+     "token|none"},
+    {"tls_cert", CFG_PATH, FIELD(tls_cert), 0, 0, 0, 0, "none",
+     "PEM certificate chain; with tls_key the daemon speaks HTTPS", NULL},
+    {"tls_key", CFG_PATH, FIELD(tls_key), 0, 0, 0, 0, "none", "PEM private key of tls_cert", NULL},
+    {"sweep_seconds", CFG_DOUBLE, FIELD(sweep_seconds), 0, 0, 0.05, 86400, "60",
+     "how often expired jobs and idempotency keys are swept", NULL},
+#define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
+    {"user_" name,                                                                                 \
+     CFG_LIMIT,                                                                                    \
+     FIELD(limits.v[LIMIT_##ID]),                                                                  \
+     LIMIT_##ID,                                                                                   \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     "default per-user limit: " help " (0: none)",                                                 \
+     NULL},
+    USER_LIMITS(LIMIT_KEY)
+#undef LIMIT_KEY
 };
 
 #define NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -103,63 +131,6 @@ static uint64_t load_int(const serve_config *c, const cfg_key *k) {
     return x;
 }
 
-/* Decimal digits only: strtoull alone would take "-1", " 7" and "0x10". */
-static int parse_u64(const char *s, uint64_t *out, const char **end) {
-    if (!isdigit((unsigned char)*s)) return -1;
-    char *e;
-    errno = 0;
-    unsigned long long v = strtoull(s, &e, 10);
-    if (errno == ERANGE) return -1;
-    *out = v;
-    *end = e;
-    return 0;
-}
-
-static int suffix_shift(char ch) {
-    switch (ch) {
-    case 'k':
-    case 'K':
-        return 10;
-    case 'm':
-    case 'M':
-        return 20;
-    case 'g':
-    case 'G':
-        return 30;
-    case 't':
-    case 'T':
-        return 40;
-    default:
-        return -1;
-    }
-}
-
-static int parse_size(const char *s, uint64_t *out) {
-    const char *end;
-    uint64_t v;
-    if (parse_u64(s, &v, &end)) return -1;
-    if (*end) {
-        int shift = suffix_shift(*end);
-        if (shift < 0 || end[1] || v > (UINT64_MAX >> shift)) return -1;
-        v <<= shift;
-    }
-    *out = v;
-    return 0;
-}
-
-/* "256M" where exact, else plain bytes. */
-static void format_size(uint64_t v, char *buf, size_t cap) {
-    static const char units[] = "TGMk";
-    for (int i = 0; i < 4; i++) {
-        int shift = 40 - 10 * i;
-        if (v && v % (1ull << shift) == 0) {
-            snprintf(buf, cap, "%llu%c", (unsigned long long)(v >> shift), units[i]);
-            return;
-        }
-    }
-    snprintf(buf, cap, "%llu", (unsigned long long)v);
-}
-
 static int parse_double(const char *s, double *out) {
     if (!isdigit((unsigned char)*s) && *s != '.') return -1; /* no sign, inf, nan */
     char *end;
@@ -191,8 +162,8 @@ static void format_range(const cfg_key *k, char *buf, size_t cap) {
     if (k->kind == CFG_DOUBLE) {
         snprintf(buf, cap, "%g..%g", k->dlo, k->dhi);
     } else if (k->kind == CFG_SIZE) {
-        format_size(k->lo, lo, sizeof lo);
-        format_size(k->hi, hi, sizeof hi);
+        units_format_size(k->lo, lo, sizeof lo);
+        units_format_size(k->hi, hi, sizeof hi);
         snprintf(buf, cap, "%s..%s", lo, hi);
     } else {
         snprintf(buf, cap, "%llu..%llu", (unsigned long long)k->lo, (unsigned long long)k->hi);
@@ -223,28 +194,45 @@ static int set_string(serve_config *c, const cfg_key *k, const char *v, char *ms
     return 0;
 }
 
+static int set_choice(serve_config *c, const cfg_key *k, const char *v, char *msg, size_t cap) {
+    size_t n = strlen(v);
+    for (const char *w = k->choices; *w;) {
+        size_t len = strcspn(w, "|");
+        if (len == n && !memcmp(w, v, n) && n < k->size) {
+            memcpy((char *)c + k->off, v, n + 1);
+            return 0;
+        }
+        w += len + (w[len] == '|');
+    }
+    return fail(msg, cap, "must be one of %s (got '%.64s')", k->choices, v);
+}
+
 /* Parses v as the value of key k into c; on failure says why in msg (without
  * the key's name) and leaves c alone. */
 static int set_value(serve_config *c, const cfg_key *k, const char *v, char *msg, size_t cap) {
     uint64_t u;
-    const char *end;
     double d;
     switch (k->kind) {
     case CFG_HOST:
     case CFG_PATH:
         return set_string(c, k, v, msg, cap);
     case CFG_INT:
-        if (parse_u64(v, &u, &end) || *end || u < k->lo || u > k->hi)
-            return out_of_range(k, v, msg, cap);
+        if (units_parse_count(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
         store_int(c, k, u);
         return 0;
     case CFG_SIZE:
-        if (parse_size(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
+        if (units_parse_size(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
         store_int(c, k, u);
         return 0;
     case CFG_DOUBLE:
         if (parse_double(v, &d) || d < k->dlo || d > k->dhi) return out_of_range(k, v, msg, cap);
         memcpy((char *)c + k->off, &d, sizeof d);
+        return 0;
+    case CFG_CHOICE:
+        return set_choice(c, k, v, msg, cap);
+    case CFG_LIMIT:
+        if (limit_parse((limit_id)k->lo, v, &u, msg, cap)) return -1;
+        store_int(c, k, u);
         return 0;
     }
     return fail(msg, cap, "internal error: bad key kind");
@@ -256,6 +244,7 @@ static void format_value(const serve_config *c, const cfg_key *k, char *buf, siz
     switch (k->kind) {
     case CFG_HOST:
     case CFG_PATH:
+    case CFG_CHOICE:
         if (*p && !strpbrk(p, " \t"))
             snprintf(buf, cap, "%s", p);
         else
@@ -265,7 +254,10 @@ static void format_value(const serve_config *c, const cfg_key *k, char *buf, siz
         snprintf(buf, cap, "%llu", (unsigned long long)load_int(c, k));
         return;
     case CFG_SIZE:
-        format_size(load_int(c, k), buf, cap);
+        units_format_size(load_int(c, k), buf, cap);
+        return;
+    case CFG_LIMIT:
+        limit_format((limit_id)k->lo, load_int(c, k), buf, cap);
         return;
     case CFG_DOUBLE:
         memcpy(&d, p, sizeof d);
@@ -302,6 +294,10 @@ void serve_config_defaults(serve_config *c) {
     c->max_draw_values_per_job = 1ull << 31;
     c->heartbeat_seconds = 5.0;
     c->max_streams = 1024;
+    snprintf(c->auth, sizeof c->auth, "token");
+    c->sweep_seconds = 60;
+    for (int i = 0; i < LIMIT_COUNT; i++)
+        c->limits.v[i] = limit_get((limit_id)i)->dflt;
 }
 
 /* --- the config file ------------------------------------------------------- */
@@ -396,7 +392,7 @@ int serve_config_load_file(serve_config *c, const char *path, char *err, size_t 
 
 /* --- the command line ------------------------------------------------------ */
 
-enum { OPT_MAX_BODY = 1000 };
+enum { OPT_MAX_BODY = 1000, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY };
 
 typedef struct cfg_flag {
     const char *name; /* long option */
@@ -413,6 +409,9 @@ static const cfg_flag cfg_flags[] = {
     {"workers", 'w', "workers", "N", "chain worker threads, 1..1024 (default: online CPUs)"},
     {"max-body", OPT_MAX_BODY, "max_body_bytes", "SIZE",
      "largest request body, e.g. 64M (default 256M)"},
+    {"auth", OPT_AUTH, "auth", "MODE", "token (default) or none (loopback only)"},
+    {"tls-cert", OPT_TLS_CERT, "tls_cert", "FILE", "PEM certificate: serve HTTPS (with --tls-key)"},
+    {"tls-key", OPT_TLS_KEY, "tls_key", "FILE", "PEM private key of --tls-cert"},
     {"help", 'h', NULL, NULL, "print this help and exit"},
 };
 
@@ -515,9 +514,15 @@ void serve_config_usage(FILE *out) {
     for (size_t i = 0; i < NKEYS; i++) {
         const cfg_key *k = &cfg_keys[i];
         char range[80] = "", text[400];
-        if (k->kind != CFG_HOST && k->kind != CFG_PATH) format_range(k, range, sizeof range);
+        if (k->kind == CFG_CHOICE)
+            snprintf(range, sizeof range, "%s", k->choices);
+        else if (k->kind != CFG_HOST && k->kind != CFG_PATH && k->kind != CFG_LIMIT)
+            format_range(k, range, sizeof range);
+        char dflt[32];
+        if (k->kind == CFG_LIMIT)
+            limit_format((limit_id)k->lo, limit_get((limit_id)k->lo)->dflt, dflt, sizeof dflt);
         snprintf(text, sizeof text, "%s%s%s; default %s", k->help, *range ? ", " : "", range,
-                 k->dflt);
+                 k->kind == CFG_LIMIT ? dflt : k->dflt);
         fprintf(out, "  %-24s ", k->name);
         put_wrapped(out, text, 27);
     }

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "limits.h"
+
 /* Every field is also a config-file key of the same name. */
 typedef struct serve_config {
     char bind[64];                    /* listen address, an IP literal or a host
@@ -38,6 +40,12 @@ typedef struct serve_config {
                                          default 5 */
     uint32_t max_streams;             /* open event/draw streams, 1..1048576;
                                          default 1024 */
+    char auth[8];                     /* "token" (default) or "none", which
+                                         serve accepts only on a loopback bind */
+    char tls_cert[4096], tls_key[4096]; /* PEM files; both set: HTTPS */
+    double sweep_seconds;             /* expiry sweep period, default 60 */
+    user_limits limits;               /* defaults of the per-user limits,
+                                         keys user_<name> (limits.h) */
 } serve_config;
 
 /* Return values of the calls below. */

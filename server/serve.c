@@ -111,7 +111,7 @@ static int app_listen(app *a, char *err, size_t errlen) {
                         .max_body = a->cfg.max_body_bytes,
                         .max_connections = a->cfg.max_streams + 64};
     if (http_server_start(a->loop, &opt, api_handle, a, &a->http, err, errlen) != 0) return -1;
-    char desc[1024];
+    char desc[4096];
     serve_config_describe(&a->cfg, desc, sizeof desc);
     fprintf(stderr, "mcmcd: %s\n", desc);
     const char *host = strchr(a->cfg.bind, ':') ? "[%s]" : "%s";

@@ -637,16 +637,44 @@ static void test_usage(void **state) {
     free(text);
 }
 
+/* auth takes its words only; per-user limits take their units. */
+static void test_auth_and_limits(void **state) {
+    fixture *fx = *state;
+    serve_config c;
+    char err[256];
+    defaults_at(&c);
+    assert_string_equal(c.auth, "token");
+    assert_int_equal(c.limits.v[LIMIT_JOB_RETENTION], 30 * 86400);
+    char *ok[] = {"serve", "--auth", "none", NULL};
+    assert_int_equal(serve_config_parse_args(&c, 3, ok, err, sizeof err), SERVE_CONFIG_OK);
+    assert_string_equal(c.auth, "none");
+    char *badauth[] = {"serve", "--auth", "nobody", NULL};
+    assert_int_equal(serve_config_parse_args(&c, 3, badauth, err, sizeof err), SERVE_CONFIG_ERR);
+    assert_non_null(strstr(err, "--auth: must be one of token|none (got 'nobody')"));
+    write_conf(fx, "user_stored_bytes = 64G\nuser_job_seconds = 2h\nuser_running_chains = 4\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_int_equal(c.limits.v[LIMIT_STORED_BYTES], 64ull << 30);
+    assert_int_equal(c.limits.v[LIMIT_JOB_SECONDS], 7200);
+    assert_int_equal(c.limits.v[LIMIT_RUNNING_CHAINS], 4);
+    write_conf(fx, "user_job_seconds = 2w\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_ERR);
+    assert_non_null(strstr(err, ":1: user_job_seconds: must be 0 (no limit) to 365d"));
+}
+
 static void test_describe(void **state) {
     serve_config c;
-    char buf[1024];
+    char buf[2048];
     defaults_at(&c);
     c.workers = 8;
     serve_config_describe(&c, buf, sizeof buf);
     assert_string_equal(buf, "bind=127.0.0.1 port=8470 data_dir=/home/tester/.local/state/mcmcd "
                              "workers=8 max_body_bytes=256M max_queued_jobs=10000 "
                              "max_chains_per_job=1024 max_draw_values_per_job=2147483648 "
-                             "heartbeat_seconds=5 max_streams=1024");
+                             "heartbeat_seconds=5 max_streams=1024 auth=token tls_cert=\"\" "
+                             "tls_key=\"\" sweep_seconds=60 user_running_chains=0 "
+                             "user_queued_jobs=1000 user_stored_bytes=0 "
+                             "user_draw_values_per_job=0 user_job_seconds=0 "
+                             "user_job_retention=30d");
     assert_null(strchr(buf, '\n'));
 
     snprintf(c.data_dir, sizeof c.data_dir, "/with space");
@@ -692,6 +720,7 @@ int main(void) {
         cmocka_unit_test(test_args_repeated_calls),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test_setup_teardown(test_auth_and_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
