@@ -8,16 +8,31 @@
  * http_respond on a suspended request resumes it, so MHD calls on_access
  * again and the pending answer is queued then. MHD_run runs after the poll
  * handle fires and from a zero-delay timer whenever something was resumed.
+ *
+ * The listening socket is ours (http_listen), handed to MHD: no
+ * SO_REUSEPORT, so a second daemon on a port in use fails to start instead
+ * of sharing it. HTTPS is MHD's GnuTLS support, from PEM texts in memory.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
+
+/* The first message libmicrohttpd logs while capture is on. */
+typedef struct mhd_log {
+    char text[256];
+    int capture;
+} mhd_log;
 
 struct http_server {
     uv_loop_t *loop;
@@ -31,6 +46,9 @@ struct http_server {
     unsigned streams;
     http_request *deferred; /* suspended requests waiting for an answer */
     http_stream *stream_list;
+    uint16_t port;
+    char *tls_cert, *tls_key; /* PEM copies; NULL for plain HTTP */
+    mhd_log log;
 };
 
 typedef struct header_pair {
@@ -382,20 +400,20 @@ void http_stream_wake(http_stream *st) {
     server_kick(st->srv);
 }
 
-/* --- the server ---------------------------------------------------------- */
+/* --- the listening socket ------------------------------------------------- */
 
-static int make_address(const char *bind, uint16_t port, struct sockaddr_storage *ss, int *ipv6) {
+static int make_address(const char *addr, uint16_t port, struct sockaddr_storage *ss, int *ipv6) {
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (!strcmp(bind, "localhost")) bind = "127.0.0.1";
-    if (inet_pton(AF_INET, bind, &a4->sin_addr) == 1) {
+    if (!strcmp(addr, "localhost")) addr = "127.0.0.1";
+    if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
         a4->sin_port = htons(port);
         *ipv6 = 0;
         return 0;
     }
-    if (inet_pton(AF_INET6, bind, &a6->sin6_addr) == 1) {
+    if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons(port);
         *ipv6 = 1;
@@ -404,28 +422,166 @@ static int make_address(const char *bind, uint16_t port, struct sockaddr_storage
     return -1;
 }
 
-int http_server_start(uv_loop_t *loop, const http_options *opt, http_handler_fn fn, void *app,
-                      http_server **out, char *err, size_t errlen) {
+/* What a user can do about a failed bind or listen. */
+static const char *listen_hint(int e) {
+    switch (e) {
+    case EADDRINUSE:
+        return " (is another mcmcd running? choose another --port)";
+    case EACCES:
+        return " (ports below 1024 need root or CAP_NET_BIND_SERVICE: choose a --port of "
+               "1024 or more)";
+    case EADDRNOTAVAIL:
+        return " (no interface of this machine has that address: check --bind)";
+    default:
+        return "";
+    }
+}
+
+static int listen_error(const char *addr, uint16_t port, int ipv6, int e, char *err,
+                        size_t errlen) {
+    char why[128];
+    snprintf(why, sizeof why, "%s", strerror(e));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s%s", ipv6 ? "[" : "", addr,
+             ipv6 ? "]" : "", port, why, listen_hint(e));
+    return -1;
+}
+
+int http_listen(const char *addr, uint16_t port, int *fd_out, char *err, size_t errlen) {
     struct sockaddr_storage ss;
     int ipv6;
-    *out = NULL;
-    if (make_address(opt->bind, opt->port, &ss, &ipv6) != 0) {
-        snprintf(err, errlen, "bind: '%s' is not an IPv4 or IPv6 address", opt->bind);
+    *fd_out = -1;
+    if (make_address(addr, port, &ss, &ipv6) != 0) {
+        snprintf(err, errlen, "bind: '%s' is not an IPv4 or IPv6 address", addr);
         return -1;
     }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return listen_error(addr, port, ipv6, errno, err, errlen);
+    /* SO_REUSEADDR lets a restart bind while the last run's connections
+     * sit in TIME_WAIT; on Linux it never lets two listeners share a port.
+     * SO_REUSEPORT would, and requests would split between two daemons. */
+    int one = 1;
+    socklen_t len = ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (ipv6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        return listen_error(addr, port, ipv6, e, err, errlen);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static uint16_t socket_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return 0;
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* --- TLS -------------------------------------------------------------------- */
+
+/* libmicrohttpd reports why it did not start only through its logger: keep
+ * the first message while starting (GnuTLS's reason comes first, then a
+ * generic one); later ones (failed handshakes, ...) are dropped, as before
+ * TLS. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    mhd_log *l = cls;
+    if (!l->capture || l->text[0]) return;
+    vsnprintf(l->text, sizeof l->text, fmt, ap);
+    size_t n = strlen(l->text);
+    while (n && (l->text[n - 1] == '\n' || l->text[n - 1] == '.'))
+        l->text[--n] = 0;
+}
+
+int http_tls_supported(void) {
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+int http_tls_check(const char *cert_pem, const char *key_pem, char *err, size_t errlen) {
+    mhd_log log = {.capture = 1};
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &log, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
+    if (!d) {
+        snprintf(err, errlen, "%s", log.text[0] ? log.text : "GnuTLS refused them");
+        return -1;
+    }
+    MHD_stop_daemon(d);
+    return 0;
+}
+
+/* --- the server ------------------------------------------------------------- */
+
+static char *copy_secret(const char *text) {
+    return text ? strdup(text) : NULL;
+}
+
+static void free_secret(char *text) {
+    if (text) explicit_bzero(text, strlen(text));
+    free(text);
+}
+
+static void server_free(http_server *s) {
+    if (!s) return;
+    free_secret(s->tls_cert);
+    free_secret(s->tls_key);
+    free(s);
+}
+
+static http_server *server_new(uv_loop_t *loop, const http_options *opt, http_handler_fn fn,
+                               void *app) {
     http_server *s = calloc(1, sizeof *s);
-    if (!s) return -1;
+    if (!s) return NULL;
     *s = (http_server){.loop = loop, .fn = fn, .app = app, .max_body = opt->max_body};
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (ipv6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(
-        flags, opt->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        opt->max_connections ? opt->max_connections : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)300, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    s->tls_cert = copy_secret(opt->tls_cert_pem);
+    s->tls_key = copy_secret(opt->tls_key_pem);
+    if (!s->tls_cert != !opt->tls_cert_pem || !s->tls_key != !opt->tls_key_pem) {
+        server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static struct MHD_Daemon *server_daemon(http_server *s, int fd, unsigned max_connections) {
+    int tls = s->tls_cert && s->tls_key;
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (tls) flags |= MHD_USE_TLS;
+    s->log.capture = 1;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &s->log,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_LIMIT, max_connections ? max_connections : 1024u,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    s->log.capture = 0;
+    return d;
+}
+
+int http_server_start(uv_loop_t *loop, const http_options *opt, http_handler_fn fn, void *app,
+                      http_server **out, char *err, size_t errlen) {
+    *out = NULL;
+    http_server *s = server_new(loop, opt, fn, app);
+    if (!s) {
+        close(opt->listen_fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->port = socket_port(opt->listen_fd);
+    s->daemon = server_daemon(s, opt->listen_fd, opt->max_connections);
     if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s port %u (in use, or not permitted)", opt->bind,
-                 opt->port);
-        free(s);
+        snprintf(err, errlen, "libmicrohttpd did not start: %s",
+                 s->log.text[0] ? s->log.text : "no reason given");
+        /* MHD has closed the socket: closing it again could close a
+         * descriptor opened since under the same number */
+        server_free(s);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
@@ -440,8 +596,7 @@ int http_server_start(uv_loop_t *loop, const http_options *opt, http_handler_fn 
 }
 
 uint16_t http_server_port(const http_server *s) {
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : 0;
+    return s->port;
 }
 
 int http_server_stopping(const http_server *s) {
@@ -453,7 +608,7 @@ unsigned http_server_open_streams(const http_server *s) {
 
 static void on_handle_closed(uv_handle_t *h) {
     http_server *s = h->data;
-    if (--s->handles_open == 0) free(s);
+    if (--s->handles_open == 0) server_free(s);
 }
 
 void http_server_stop(http_server *s) {

@@ -27,15 +27,35 @@ typedef struct http_stream http_stream;
  * handler must answer req (now or later) exactly once. */
 typedef void (*http_handler_fn)(void *app, http_request *req);
 
+/* Opens the listening socket: a TCP socket on addr (an IPv4 or IPv6
+ * literal, or "localhost") and port (0: one the OS picks), with
+ * SO_REUSEADDR but never SO_REUSEPORT, so a port in use is refused rather
+ * than shared; an IPv6 address listens on IPv6 alone. Non-blocking,
+ * close-on-exec. On failure err says why and what to do, e.g. "cannot
+ * listen on 127.0.0.1:8470: address already in use (is another mcmcd
+ * running? choose another --port)". */
+int http_listen(const char *addr, uint16_t port, int *fd, char *err, size_t errlen);
+
+/* Whether this libmicrohttpd was built with TLS (GnuTLS). */
+int http_tls_supported(void);
+/* Tries cert_pem (a PEM certificate chain) with key_pem (its PEM private
+ * key) as the server's TLS credentials without serving anything; err holds
+ * GnuTLS's reason when they do not load or do not match. */
+int http_tls_check(const char *cert_pem, const char *key_pem, char *err, size_t errlen);
+
 typedef struct http_options {
-    const char *bind; /* an IPv4 or IPv6 address literal */
-    uint16_t port;    /* 0: any free port */
+    int listen_fd; /* from http_listen; http_server_start takes it over and
+                      closes it, even when it fails */
     uint64_t max_body;
     unsigned max_connections;
+    /* both set: HTTPS with this PEM certificate chain and key (the server
+     * keeps copies); both NULL: plain HTTP */
+    const char *tls_cert_pem, *tls_key_pem;
 } http_options;
 
 int http_server_start(uv_loop_t *loop, const http_options *opt, http_handler_fn fn, void *app,
                       http_server **out, char *err, size_t errlen);
+/* The port it listens on (the one the OS picked for port 0). */
 uint16_t http_server_port(const http_server *s);
 /* Resumes every suspended connection (their streams see the server
  * stopping and end), stops listening, closes the handles; frees s once the

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "config.h"
@@ -105,19 +106,109 @@ static int app_open(app *a, char *err, size_t errlen) {
     return jobs_restore(a, err, errlen);
 }
 
-static int app_listen(app *a, char *err, size_t errlen) {
-    http_options opt = {.bind = a->cfg.bind,
-                        .port = a->cfg.port,
+/* What app_listen needs, made before app_open, so that a bad TLS setup or a
+ * port in use stops the start before anything is created or restored: a
+ * second daemon on the same data dir would requeue the first's running
+ * jobs. */
+typedef struct listen_setup {
+    int fd;                   /* from http_listen, -1 once handed over */
+    char *cert_pem, *key_pem; /* file contents; NULL for plain HTTP */
+} listen_setup;
+
+static void listen_setup_free(listen_setup *ls) {
+    if (ls->fd >= 0) close(ls->fd);
+    ls->fd = -1;
+    if (ls->key_pem) explicit_bzero(ls->key_pem, strlen(ls->key_pem));
+    free(ls->cert_pem);
+    free(ls->key_pem);
+    ls->cert_pem = ls->key_pem = NULL;
+}
+
+/* The text of a PEM file that holds marker; NULL with err naming the file. */
+static char *read_pem(const char *what, const char *path, const char *marker, char *err,
+                      size_t errlen) {
+    enum { PEM_MAX = 1 << 20 };
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read the TLS %s %.300s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(PEM_MAX + 1);
+    size_t n = text ? fread(text, 1, PEM_MAX + 1, f) : 0;
+    int bad = ferror(f), e = errno;
+    fclose(f);
+    if (!text || bad || n > PEM_MAX) {
+        snprintf(err, errlen, "cannot read the TLS %s %.300s: %s", what, path,
+                 !text ? "out of memory"
+                 : bad ? strerror(e)
+                       : "larger than 1 MiB");
+        free(text);
+        return NULL;
+    }
+    text[n] = 0;
+    if (!strstr(text, marker)) {
+        snprintf(err, errlen, "the TLS %s %.300s is not a PEM %s (no '%s' line)", what, path, what,
+                 marker);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* tls_cert and tls_key: both or neither; readable PEM files whose key
+ * matches the certificate. */
+static int tls_prepare(const serve_config *c, listen_setup *ls, char *err, size_t errlen) {
+    if (!c->tls_cert[0] && !c->tls_key[0]) return 0;
+    if (!c->tls_cert[0] || !c->tls_key[0]) {
+        snprintf(err, errlen,
+                 "%s is set but %s is not: HTTPS needs both --tls-cert FILE and "
+                 "--tls-key FILE (tls_cert and tls_key in the config)",
+                 c->tls_cert[0] ? "tls_cert" : "tls_key", c->tls_cert[0] ? "tls_key" : "tls_cert");
+        return -1;
+    }
+    if (!http_tls_supported()) {
+        snprintf(err, errlen,
+                 "this libmicrohttpd was built without TLS: install one built with "
+                 "GnuTLS, or serve plain HTTP behind a TLS proxy (deploy/)");
+        return -1;
+    }
+    if (!(ls->cert_pem =
+              read_pem("certificate", c->tls_cert, "-----BEGIN CERTIFICATE-----", err, errlen)) ||
+        !(ls->key_pem = read_pem("key", c->tls_key, "PRIVATE KEY-----", err, errlen)))
+        return -1;
+    char why[300];
+    if (http_tls_check(ls->cert_pem, ls->key_pem, why, sizeof why) != 0) {
+        snprintf(err, errlen, "the TLS certificate %.300s and key %.300s do not go together: %s",
+                 c->tls_cert, c->tls_key, why);
+        return -1;
+    }
+    return 0;
+}
+
+static int listen_prepare(const serve_config *c, listen_setup *ls, char *err, size_t errlen) {
+    if (tls_prepare(c, ls, err, errlen) != 0) return -1;
+    return http_listen(c->bind, c->port, &ls->fd, err, errlen);
+}
+
+static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
+    http_options opt = {.listen_fd = ls->fd,
                         .max_body = a->cfg.max_body_bytes,
-                        .max_connections = a->cfg.max_streams + 64};
-    if (http_server_start(a->loop, &opt, api_handle, a, &a->http, err, errlen) != 0) return -1;
+                        .max_connections = a->cfg.max_streams + 64,
+                        .tls_cert_pem = ls->cert_pem,
+                        .tls_key_pem = ls->key_pem};
+    int tls = ls->cert_pem != NULL;
+    ls->fd = -1; /* the server's now */
+    int rc = http_server_start(a->loop, &opt, api_handle, a, &a->http, err, errlen);
+    listen_setup_free(ls);
+    if (rc != 0) return -1;
     char desc[4096];
     serve_config_describe(&a->cfg, desc, sizeof desc);
     fprintf(stderr, "mcmcd: %s\n", desc);
     const char *host = strchr(a->cfg.bind, ':') ? "[%s]" : "%s";
     char hostbuf[80];
     snprintf(hostbuf, sizeof hostbuf, host, a->cfg.bind);
-    printf("mcmcd listening on http://%s:%u\n", hostbuf, http_server_port(a->http));
+    printf("mcmcd listening on %s://%s:%u\n", tls ? "https" : "http", hostbuf,
+           http_server_port(a->http));
     fflush(stdout);
     return 0;
 }
@@ -140,7 +231,10 @@ int serve_main(int argc, char **argv) {
     setenv("UV_THREADPOOL_SIZE", pool, 1); /* before the pool starts */
     signal(SIGPIPE, SIG_IGN);
     a.loop = uv_default_loop();
-    if (app_open(&a, err, sizeof err) != 0 || app_listen(&a, err, sizeof err) != 0) {
+    listen_setup ls = {.fd = -1};
+    if (listen_prepare(&a.cfg, &ls, err, sizeof err) != 0 || app_open(&a, err, sizeof err) != 0 ||
+        app_listen(&a, &ls, err, sizeof err) != 0) {
+        listen_setup_free(&ls);
         fprintf(stderr, "mcmcd serve: %s\n", err);
         return 1;
     }
