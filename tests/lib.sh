@@ -19,14 +19,18 @@ jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "
 
 # Starts the daemon on $work/data, sets daemon_pid and URL; returns 1 (with
 # its stderr shown) when it does not say where it listens within 20 s.
+# Extra `mcmcd serve` arguments come from the array daemon_args, if set.
 start_daemon() {
-    "$MCMCD" serve --port 0 --data-dir "$work/data" >"$work/daemon.out" 2>>"$work/daemon.err" &
+    "$MCMCD" serve --port 0 --data-dir "$work/data" ${daemon_args[@]+"${daemon_args[@]}"} \
+        >"$work/daemon.out" 2>>"$work/daemon.err" &
     daemon_pid=$!
     URL=''
     local line
     for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
         line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-        case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && return 0 ;; esac
+        case "$line" in "mcmcd listening on http://"* | "mcmcd listening on https://"*)
+            URL=${line#mcmcd listening on } && return 0 ;;
+        esac
         kill -0 "$daemon_pid" 2>/dev/null || break
         sleep 0.1
     done
