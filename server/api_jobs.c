@@ -8,6 +8,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "idempotency.h"
 
 void api_summary(app *a, job *j, http_request *req); /* summary.c */
 
@@ -194,6 +195,8 @@ void api_jobs_post(api_call *c) {
         return;
     }
     json_t *root;
+    idem_ticket idem;
+    if (idempotency_begin(c, NULL, IDEM_NOW, &idem) != 0) return;
     if (api_parse_body_json(req, &root) != 0) return;
     job_spec spec;
     spec_errors errs = {0};
@@ -232,8 +235,7 @@ void api_jobs_post(api_call *c) {
     }
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/jobs/%s", j->id);
-    http_request_add_header(req, "Location", loc);
-    http_respond_json(req, 201, job_json(j, 0));
+    idempotency_respond(a, &idem, req, 201, loc, job_json(j, 0));
 }
 
 /* --- listing, status, cancel, delete ------------------------------------- */
