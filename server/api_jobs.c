@@ -9,6 +9,7 @@
 #include "api_util.h"
 #include "app.h"
 #include "idempotency.h"
+#include "sweep.h"
 
 void api_summary(app *a, job *j, http_request *req); /* summary.c */
 
@@ -122,6 +123,7 @@ static json_t *job_json(job *j, int with_spec) {
                   json_number_or_null(accept), "elapsed", json_number_or_null(elapsed), "eta_s",
                   json_number_or_null(slowest));
     if (!o) return NULL;
+    json_object_set_new(o, "expires", json_time_ms(job_expires_ms(j)));
     json_object_set_new(
         o, "shape",
         json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
