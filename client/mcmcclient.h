@@ -26,6 +26,7 @@
  *         mcmc_job job;
  *         mcmc_job_state final;
  *         mcmc_summary sum;
+ *         // NULL: the token of MCMC_TOKEN, `mcmc login`, or the local daemon
  *         if (mcmc_client_new("http://127.0.0.1:8470", NULL, &c) != MCMC_CLIENT_OK) return 1;
  *         if (mcmc_upload_dataset(c, "tiny", X, y, 3, 2, &ds, &err) != MCMC_CLIENT_OK) {
  *             fprintf(stderr, "upload: %d %s: %s\n", err.status, err.code, err.message);
