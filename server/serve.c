@@ -22,7 +22,7 @@ int64_t app_now_ms(void) {
     return (int64_t)(app_now() * 1000.0);
 }
 
-static int make_dirs(const char *path) {
+int serve_make_dirs(const char *path) {
     char buf[4200];
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1; *p; p++)
@@ -83,12 +83,13 @@ static void on_signal(uv_signal_t *s, int sig) {
 static int app_open(app *a, char *err, size_t errlen) {
     snprintf(a->datasets_dir, sizeof a->datasets_dir, "%s/datasets", a->cfg.data_dir);
     snprintf(a->jobs_dir, sizeof a->jobs_dir, "%s/jobs", a->cfg.data_dir);
-    if (make_dirs(a->cfg.data_dir) != 0 || make_dirs(a->datasets_dir) != 0 ||
-        make_dirs(a->jobs_dir) != 0) {
+    if (serve_make_dirs(a->cfg.data_dir) != 0 || serve_make_dirs(a->datasets_dir) != 0 ||
+        serve_make_dirs(a->jobs_dir) != 0) {
         snprintf(err, errlen, "cannot create %.900s: %s", a->cfg.data_dir, strerror(errno));
         return -1;
     }
     if (registry_open(a->cfg.data_dir, &a->reg, err, errlen) != REGISTRY_OK) return -1;
+    if (auth_first_start(a->reg, &a->cfg, app_now_ms(), err, errlen) != 0) return -1;
     pthread_mutex_init(&a->reports_lock, NULL);
     uv_async_init(a->loop, &a->reports_async, on_reports);
     a->reports_async.data = a;
@@ -131,7 +132,7 @@ int serve_main(int argc, char **argv) {
         serve_config_usage(stdout);
         return 0;
     }
-    if (rc != SERVE_CONFIG_OK) {
+    if (rc != SERVE_CONFIG_OK || auth_check_config(&a.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "mcmcd serve: %s\n", err);
         return 2;
     }
@@ -147,6 +148,7 @@ int serve_main(int argc, char **argv) {
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     jobs_free_all(&a);
+    app_users_free(&a);
     registry_close(a.reg);
     pthread_mutex_destroy(&a.reports_lock);
     fprintf(stderr, "mcmcd: stopped\n");

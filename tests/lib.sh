@@ -27,12 +27,21 @@ start_daemon() {
     local line
     for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
         line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-        case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && return 0 ;; esac
+        case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && use_token "$work/data" && return 0 ;; esac
         kill -0 "$daemon_pid" 2>/dev/null || break
         sleep 0.1
     done
     show <"$work/daemon.err"
     return 1
+}
+
+# Every curl of the test (and mcmc, libmcmcclient) carries the admin
+# token the daemon wrote into DATA_DIR on its first start: a curlrc in
+# $work (CURL_HOME) adds the header; `curl -q` skips it. Sets TOKEN.
+use_token() {
+    TOKEN=$(cat "$1/admin.token") || return 1
+    export MCMC_TOKEN=$TOKEN CURL_HOME=$work
+    printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" >"$work/.curlrc"
 }
 
 # SIGTERM, then up to 2 s before SIGKILL.
