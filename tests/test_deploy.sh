@@ -118,16 +118,16 @@ if [ -z "$URL" ]; then
     finish
     exit 1
 fi
-AUTH="Authorization: Bearer $(cat "$state/admin.token" 2>/dev/null)"
+use_token "$state" # every curl below sends the admin's token
 c "$URL/healthz" >/dev/null
-c -H "$AUTH" --json '{"data": {"synthetic": {"n": 300, "d": 3, "seed": 4}}, "chains": 2,
+c --json '{"data": {"synthetic": {"n": 300, "d": 3, "seed": 4}}, "chains": 2,
  "sampler": {"type": "nuts", "step_size": 0.1}, "num_samples": 300, "num_warmup": 100, "key": 9}' \
     "$URL/v1/jobs" >"$work/job.json"
 JOB=$(jget "$work/job.json" 'j["id"]')
-c -H "$AUTH" --max-time 60 "$URL/v1/jobs/$JOB/draws?follow=1" >"$work/draws.ndjson"
-c -H "$AUTH" "$URL/v1/jobs/$JOB/events" >"$work/events.ndjson"
-c -H "$AUTH" "$URL/v1/jobs/$JOB/summary" >"$work/summary.json"
-c -H "$AUTH" "$URL/metrics" >/dev/null
+c --max-time 60 "$URL/v1/jobs/$JOB/draws?follow=1" >"$work/draws.ndjson"
+c "$URL/v1/jobs/$JOB/events" >"$work/events.ndjson"
+c "$URL/v1/jobs/$JOB/summary" >"$work/summary.json"
+c "$URL/metrics" >/dev/null
 check "a job of two chains runs there: 600 draws followed, a summary" \
     "[ \"\$(grep -c '\"theta\"' '$work/draws.ndjson')\" = 600 ] &&
      [ \"\$(jget '$work/summary.json' 'j[\"state\"]')\" = succeeded ]"

@@ -29,24 +29,21 @@ if ! start_daemon --config "$work/mcmcd.conf" --workers 1; then
     exit 1
 fi
 ok "the daemon listens at $URL"
-# the admin's token, written by the daemon on its first start
-AUTH="Authorization: Bearer $(cat "$work/data/admin.token" 2>/dev/null)"
-ac() { c -H "$AUTH" "$@"; }
 
 # --- a long job takes the one worker; a short one queues behind it ----------
 long='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "chains": 1,
  "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "progress_every": 100}'
 short='{"data": {"synthetic": {"n": 200, "d": 3, "seed": 2}}, "chains": 1,
  "sampler": {"type": "mala", "step_size": 0.05}, "num_samples": 300, "num_warmup": 50, "key": 5}'
-ac --json "$long" "$URL/v1/jobs" >"$work/long.json"
+c --json "$long" "$URL/v1/jobs" >"$work/long.json"
 LONG=$(jget "$work/long.json" 'j["id"]')
-ac --json "$short" "$URL/v1/jobs" >"$work/short.json"
+c --json "$short" "$URL/v1/jobs" >"$work/short.json"
 JOB=$(jget "$work/short.json" 'j["id"]')
-state=$(ac "$URL/v1/jobs/$JOB" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+state=$(c "$URL/v1/jobs/$JOB" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
 check "a short job waits behind the long one (state '$state')" "[ -n '$LONG' ] && [ '$state' = queued ]"
 
 # --- follow its draws while it waits ---------------------------------------
-curl -sN --max-time 90 -H "$AUTH" "$URL/v1/jobs/$JOB/draws?follow=1" >"$work/follow.ndjson" &
+curl -sN --max-time 90 "$URL/v1/jobs/$JOB/draws?follow=1" >"$work/follow.ndjson" &
 follower=$!
 for _ in $(seq 100); do # up to 10 s for three heartbeats (0.5 s apart)
     [ "$(grep -c heartbeat "$work/follow.ndjson")" -ge 3 ] && break
@@ -67,12 +64,12 @@ for l in lines:
     assert abs(t - time.time()) < 60, (h, time.time())
 PY"
 check "the waiting stream is still open" "kill -0 $follower 2>/dev/null"
-code=$(ac -o "$work/events" -w '%{http_code}' --max-time 1.3 "$URL/v1/jobs/$JOB/events")
+code=$(c -o "$work/events" -w '%{http_code}' --max-time 1.3 "$URL/v1/jobs/$JOB/events")
 check "its event stream keeps its own heartbeats" \
     "[ '$code' = 200 ] && grep -q '\"type\":\"heartbeat\"' '$work/events' && grep -q '\"state\":\"queued\"' '$work/events'"
 
 # --- it runs: the draws follow, and the stream ends with the job ------------
-ac -X POST "$URL/v1/jobs/$LONG/cancel" >/dev/null
+c -X POST "$URL/v1/jobs/$LONG/cancel" >/dev/null
 rc=124
 for _ in $(seq 600); do # up to 60 s for the short job to run and the stream to end
     if ! kill -0 "$follower" 2>/dev/null; then
@@ -98,7 +95,7 @@ assert all(set(d) == {'chain', 'draw', 'theta'} and len(d['theta']) == 3 for d i
 assert [(d['chain'], d['draw']) for d in draws] == [(0, k) for k in range(300)], draws[:3]
 assert rows[0] in beats and beats[0]['state'] == 'queued'
 PY"
-state=$(ac "$URL/v1/jobs/$JOB" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
+state=$(c "$URL/v1/jobs/$JOB" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)
 check "the short job succeeded ($state)" "[ '$state' = succeeded ]"
 
 finish
