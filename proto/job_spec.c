@@ -38,8 +38,9 @@ static const char *const dtype_names[] = {"float64", "float32"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const top_fields[] = {
-    "model", "data",  "sampler",        "num_samples", "num_warmup",  "thin",   "chains", "key",
-    "init",  "dtype", "progress_every", "row_threads", "save_warmup", "schema", NULL};
+    "model",       "data",   "sampler", "num_samples", "num_warmup",     "thin",
+    "chains",      "key",    "init",    "dtype",       "progress_every", "row_threads",
+    "save_warmup", "schema", "name",    "tags",        "priority",       NULL};
 static const char *const data_fields[] = {"dataset", "synthetic", NULL};
 static const char *const synthetic_fields[] = {"n", "d", "seed", "rho", "theta_variance", NULL};
 
@@ -793,6 +794,72 @@ static void parse_schema(spec_parse *p, const json_t *root) {
         p->spec->schema = (int)version;
 }
 
+static int text_has_control(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+    return 0;
+}
+
+static void parse_name(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "name");
+    if (!v || json_is_null(v)) return;
+    if (!json_is_string(v)) {
+        spec_errors_add(p->errs, "name", "expected a string, got %s", json_type_name(v));
+        return;
+    }
+    const char *name = json_string_value(v);
+    if (json_string_length(v) > SPEC_NAME_MAX || strlen(name) != json_string_length(v) ||
+        text_has_control(name)) {
+        spec_errors_add(p->errs, "name", "must be at most %d bytes without control characters",
+                        SPEC_NAME_MAX);
+        return;
+    }
+    memcpy(p->spec->name, name, strlen(name) + 1);
+}
+
+static void parse_tag(spec_parse *p, const json_t *v, size_t i) {
+    char path[32];
+    snprintf(path, sizeof path, "tags[%zu]", i);
+    static const char ok[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:=+/";
+    const char *t = json_is_string(v) ? json_string_value(v) : NULL;
+    size_t n = t ? json_string_length(v) : 0;
+    if (!t || n == 0 || n > SPEC_TAG_MAX || strspn(t, ok) != n) {
+        spec_errors_add(p->errs, path, "a tag is 1-%d letters, digits or . _ - : = + /",
+                        SPEC_TAG_MAX);
+        return;
+    }
+    for (size_t k = 0; k < p->spec->ntags; k++)
+        if (!strcmp(p->spec->tags[k], t)) {
+            spec_errors_add(p->errs, path, "'%s' is given twice", t);
+            return;
+        }
+    memcpy(p->spec->tags[p->spec->ntags++], t, n + 1);
+}
+
+static void parse_tags(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "tags");
+    if (!v || json_is_null(v)) return;
+    if (!json_is_array(v) || json_array_size(v) > SPEC_TAGS_MAX) {
+        spec_errors_add(p->errs, "tags", "expected an array of at most %d strings", SPEC_TAGS_MAX);
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(v); i++)
+        parse_tag(p, json_array_get(v, i), i);
+}
+
+static void parse_priority(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "priority");
+    if (!v) return;
+    json_int_t x = json_is_integer(v) ? json_integer_value(v) : SPEC_PRIORITY_MAX + 1;
+    if (x < SPEC_PRIORITY_MIN || x > SPEC_PRIORITY_MAX) {
+        spec_errors_add(p->errs, "priority", "expected an integer from %d to %d", SPEC_PRIORITY_MIN,
+                        SPEC_PRIORITY_MAX);
+        return;
+    }
+    p->spec->priority = (int)x;
+}
+
 static void parse_save_warmup(spec_parse *p, const json_t *root) {
     const json_t *v = json_object_get(root, "save_warmup");
     if (!v) return;
@@ -939,6 +1006,9 @@ static int parse_versioned(const json_t *root, int schema, job_spec *out, spec_e
     parse_init(&p, root);
     parse_dtype(&p, root);
     parse_save_warmup(&p, root);
+    parse_name(&p, root);
+    parse_tags(&p, root);
+    parse_priority(&p, root);
     check_init_true(&p);
     if (error_total(errs) == 0) return 0;
     job_spec_free(out);
@@ -1170,6 +1240,14 @@ json_t *job_spec_to_json(const job_spec *spec) {
     bad |= put(o, "progress_every", json_integer(c->progress_every));
     bad |= put(o, "row_threads", json_integer(c->row_threads));
     bad |= put(o, "save_warmup", json_boolean(c->save_warmup));
+    if (spec->name[0]) bad |= put(o, "name", json_string(spec->name));
+    if (spec->ntags) {
+        json_t *tags = json_array();
+        for (size_t i = 0; i < spec->ntags; i++)
+            bad |= append(tags, json_string(spec->tags[i]));
+        bad |= put(o, "tags", tags);
+    }
+    if (spec->priority) bad |= put(o, "priority", json_integer(spec->priority));
     return unless_bad(o, bad);
 }
 

@@ -41,6 +41,11 @@ typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHE
  * job_spec_parse_stored). Version 1 (before adaptive samplers): MALA did
  * not adapt during warmup. */
 #define SPEC_SCHEMA_VERSION 2
+#define SPEC_NAME_MAX 128 /* bytes */
+#define SPEC_TAGS_MAX 16
+#define SPEC_TAG_MAX 64 /* bytes; letters, digits and . _ - : = + / */
+#define SPEC_PRIORITY_MIN (-100)
+#define SPEC_PRIORITY_MAX 100
 typedef struct job_spec {
     const model_def *model; /* an entry of core's model table; logistic_regression by default */
     model_args model_args;  /* its parameters; array parameters point into model_arrays */
@@ -54,6 +59,12 @@ typedef struct job_spec {
     size_t init_dim;       /* length of each init vector (INIT_VALUES) */
     size_t inv_metric_len; /* values in chain.inv_metric: d (diag) or d * d (dense) */
     int schema;            /* the version the spec was read as */
+    /* labels, which change no draw: a name, tags, and the job's priority
+     * among its owner's queued jobs (higher first) */
+    char name[SPEC_NAME_MAX + 1]; /* "" when none */
+    char tags[SPEC_TAGS_MAX][SPEC_TAG_MAX + 1];
+    size_t ntags;
+    int priority; /* SPEC_PRIORITY_MIN..MAX, default 0 */
     model_dtype dtype;
 } job_spec;
 

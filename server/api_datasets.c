@@ -1,6 +1,10 @@
 /* api_datasets.c - /v1/datasets: upload (JSON rows, CSV, or a synthetic
- * spec), list, metadata, delete. Parsing, hashing and writing the payload
- * run on the thread pool; the registry row is written on the loop. */
+ * spec), list, metadata, delete. A dataset is stored once, by content
+ * hash; each user who uploads it holds a reference with their own name for
+ * it, and sees only datasets they reference (admins see all). Deleting
+ * drops the reference; the bytes go when no reference and no queued or
+ * running job needs them. Parsing, hashing and writing the payload run on
+ * the thread pool; the registry rows are written on the loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +13,7 @@
 #include "app.h"
 #include "dataset_store.h"
 #include "errors.h"
+#include "idempotency.h"
 
 typedef enum upload_kind { UPLOAD_JSON, UPLOAD_CSV } upload_kind;
 
@@ -16,6 +21,7 @@ typedef struct upload_task {
     uv_work_t req;
     app *app;
     http_request *http;
+    int64_t user; /* the uploader */
     upload_kind kind;
     const char *body;
     size_t len;
@@ -23,12 +29,22 @@ typedef struct upload_task {
     char code[32], err[512], name[256];
     char id[DATASET_ID_LEN + 1];
     uint64_t n, d, bytes;
+    idem_ticket idem; /* held from the request to its answer */
 } upload_task;
 
-static json_t *dataset_json(const registry_dataset *ds) {
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:o}", "id", ds->id, "name", ds->name, "n",
-                     (json_int_t)ds->n, "d", (json_int_t)ds->d, "bytes", (json_int_t)ds->bytes,
-                     "hash", ds->id, "created", json_time_ms(ds->created_ms));
+static json_t *dataset_json(app *a, const registry_dataset *ds) {
+    app_user *u = ds->owner ? app_user_get(a, ds->owner) : NULL;
+    return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:s, s:o}", "id", ds->id, "name", ds->name,
+                     "owner", u ? json_string(u->name) : json_null(), "n", (json_int_t)ds->n, "d",
+                     (json_int_t)ds->d, "bytes", (json_int_t)ds->bytes, "hash", ds->id, "created",
+                     json_time_ms(ds->created_ms));
+}
+
+/* Removes the payload of a dataset whose registry row is gone. */
+static int remove_payload(void *ctx, const char *id) {
+    app *a = ctx;
+    dataset_store_remove(a->datasets_dir, id);
+    return 0;
 }
 
 /* {"synthetic": {...}, "name"?}: validated by the job-spec parser, whose
@@ -104,6 +120,7 @@ static void upload_after(uv_work_t *req, int status) {
     a->pending_work--;
     if (status != 0 && !t->status) t->status = 503;
     if (t->status) {
+        idempotency_release(a, &t->idem);
         http_respond_error(t->http, (unsigned)t->status, t->code[0] ? t->code : "unavailable",
                            t->err[0] ? t->err : "the upload was not processed", NULL);
         free(t);
@@ -116,22 +133,27 @@ static void upload_after(uv_work_t *req, int status) {
                             .bytes = (int64_t)t->bytes,
                             .created_ms = app_now_ms()};
     int rc = registry_dataset_put(a->reg, &row);
+    if (rc == REGISTRY_OK || rc == REGISTRY_EXISTS)
+        rc = registry_dataset_ref_put(a->reg, t->user, t->id, t->name, row.created_ms);
     registry_dataset stored;
     if ((rc == REGISTRY_OK || rc == REGISTRY_EXISTS) &&
-        registry_dataset_get(a->reg, t->id, &stored) == REGISTRY_OK) {
+        registry_dataset_ref_get(a->reg, t->user, t->id, &stored) == REGISTRY_OK) {
         char loc[80];
         snprintf(loc, sizeof loc, "/v1/datasets/%s", t->id);
-        http_request_add_header(t->http, "Location", loc);
-        /* the same rows again: 200 with the stored dataset */
-        http_respond_json(t->http, rc == REGISTRY_OK ? 201 : 200, dataset_json(&stored));
+        /* the same rows again from the same user: 200 with the stored dataset */
+        idempotency_respond(a, &t->idem, t->http, rc == REGISTRY_OK ? 201 : 200, loc,
+                            dataset_json(a, &stored));
         registry_dataset_clear(&stored);
     } else {
+        idempotency_release(a, &t->idem);
         http_respond_error(t->http, 500, "internal", registry_last_error(a->reg), NULL);
     }
     free(t);
 }
 
-static void datasets_post(app *a, http_request *req) {
+void api_datasets_post(api_call *c) {
+    app *a = c->app;
+    http_request *req = c->req;
     const char *ct = http_request_content_type(req);
     int csv = !strcmp(ct, "text/csv"), json = !strcmp(ct, "application/json");
     if (!csv && !json) {
@@ -143,8 +165,14 @@ static void datasets_post(app *a, http_request *req) {
         http_respond_error(req, 500, "internal", "out of memory", NULL);
         return;
     }
+    static const char *const query[] = {"name", NULL}; /* read for CSV */
+    if (idempotency_begin(c, query, IDEM_HOLD, &t->idem) != 0) {
+        free(t);
+        return;
+    }
     t->app = a;
     t->http = req;
+    t->user = c->who->user_id;
     t->kind = csv ? UPLOAD_CSV : UPLOAD_JSON;
     t->body = http_request_body(req, &t->len);
     const char *name = http_request_query(req, "name");
@@ -155,58 +183,73 @@ static void datasets_post(app *a, http_request *req) {
     http_request_defer(req);
 }
 
+typedef struct list_ctx {
+    app *a;
+    json_t *arr;
+} list_ctx;
+
 static int list_dataset(void *ctx, const registry_dataset *ds) {
-    json_array_append_new(ctx, dataset_json(ds));
+    list_ctx *l = ctx;
+    json_array_append_new(l->arr, dataset_json(l->a, ds));
     return 0;
 }
 
-static void datasets_list(app *a, http_request *req) {
-    json_t *arr = json_array();
-    if (registry_dataset_list(a->reg, list_dataset, arr) != REGISTRY_OK) {
-        json_decref(arr);
-        http_respond_error(req, 500, "internal", registry_last_error(a->reg), NULL);
+void api_datasets_list(api_call *c) {
+    list_ctx l = {c->app, json_array()};
+    int64_t user = c->who->admin ? 0 : c->who->user_id;
+    if (registry_dataset_list(c->app->reg, user, list_dataset, &l) != REGISTRY_OK) {
+        json_decref(l.arr);
+        http_respond_error(c->req, 500, "internal", registry_last_error(c->app->reg), NULL);
         return;
     }
-    http_respond_json(req, 200, json_pack("{s:o}", "datasets", arr));
+    http_respond_json(c->req, 200, json_pack("{s:o}", "datasets", l.arr));
 }
 
-static void dataset_get(app *a, http_request *req, const char *id) {
+/* The caller's reference by id or name; an admin's falls back to anyone's
+ * by id. REGISTRY_OK or REGISTRY_NOT_FOUND. */
+static int find_ref(api_call *c, const char *id_or_name, registry_dataset *out) {
+    int rc = registry_dataset_ref_get(c->app->reg, c->who->user_id, id_or_name, out);
+    if (rc == REGISTRY_NOT_FOUND && c->who->admin)
+        rc = registry_dataset_ref_get(c->app->reg, 0, id_or_name, out);
+    return rc;
+}
+
+int api_dataset_resolve(api_call *c, const char *id_or_name, char *id_out, size_t cap, int64_t *n,
+                        int64_t *d) {
     registry_dataset ds;
-    if (registry_dataset_get(a->reg, id, &ds) != REGISTRY_OK) {
-        respond_not_found(req, "dataset", id);
+    if (find_ref(c, id_or_name, &ds) != REGISTRY_OK) return -1;
+    snprintf(id_out, cap, "%s", ds.id);
+    *n = ds.n;
+    *d = ds.d;
+    registry_dataset_clear(&ds);
+    return 0;
+}
+
+void api_dataset_get(api_call *c) {
+    registry_dataset ds;
+    if (find_ref(c, c->id, &ds) != REGISTRY_OK) {
+        respond_not_found(c->req, "dataset", c->id);
         return;
     }
-    http_respond_json(req, 200, dataset_json(&ds));
+    http_respond_json(c->req, 200, dataset_json(c->app, &ds));
     registry_dataset_clear(&ds);
 }
 
-static void dataset_delete(app *a, http_request *req, const char *id) {
-    int rc = registry_dataset_delete(a->reg, id);
-    if (rc == REGISTRY_NOT_FOUND || rc == REGISTRY_EINVAL) {
-        respond_not_found(req, "dataset", id);
-    } else if (rc == REGISTRY_IN_USE) {
-        http_respond_error(req, 409, "conflict",
-                           "a queued or running job uses this dataset; cancel it first", NULL);
-    } else if (rc != REGISTRY_OK) {
-        http_respond_error(req, 500, "internal", registry_last_error(a->reg), NULL);
-    } else {
-        dataset_store_remove(a->datasets_dir, id);
-        http_respond_empty(req, 204);
+/* Drops the caller's reference (an admin without one: everyone's), then
+ * the bytes if nothing needs them any more. */
+void api_dataset_delete(api_call *c) {
+    app *a = c->app;
+    registry_dataset ds;
+    if (find_ref(c, c->id, &ds) != REGISTRY_OK) {
+        respond_not_found(c->req, "dataset", c->id);
+        return;
     }
-}
-
-void api_datasets(app *a, http_request *req, const char *id) {
-    const char *m = http_request_method(req);
-    if (!id && !strcmp(m, "GET"))
-        datasets_list(a, req);
-    else if (!id && !strcmp(m, "POST"))
-        datasets_post(a, req);
-    else if (!id)
-        respond_method_not_allowed(req, "GET, POST");
-    else if (!strcmp(m, "GET"))
-        dataset_get(a, req, id);
-    else if (!strcmp(m, "DELETE"))
-        dataset_delete(a, req, id);
+    int64_t user = ds.owner == c->who->user_id ? ds.owner : 0;
+    int rc = registry_dataset_ref_delete(a->reg, user, ds.id);
+    registry_dataset_clear(&ds);
+    if (rc == REGISTRY_OK) rc = registry_dataset_collect(a->reg, remove_payload, a);
+    if (rc != REGISTRY_OK)
+        http_respond_error(c->req, 500, "internal", registry_last_error(a->reg), NULL);
     else
-        respond_method_not_allowed(req, "GET, DELETE");
+        http_respond_empty(c->req, 204);
 }

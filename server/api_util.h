@@ -1,11 +1,29 @@
-/* api_util.h - small helpers shared by the route handlers. */
+/* api_util.h - what the route handlers share: the call a route handler
+ * gets (request, caller, the route's {id}), the handlers of each module,
+ * and small answering helpers. */
 #ifndef MCMCD_API_UTIL_H
 #define MCMCD_API_UTIL_H
 
 #include <jansson.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "http.h"
+
+typedef struct app app;
+
+/* One request on its way through a route handler. */
+typedef struct api_call {
+    app *app;
+    http_request *req;
+    const principal *who; /* the caller; for public routes, nobody (id 0) */
+    const char *id;       /* the route's {id} segment, or NULL */
+    const char *route;    /* the route's pattern, e.g. "/v1/jobs/{id}" */
+} api_call;
+
+/* Whether the caller may see an object owned by user owner: its owner
+ * or an admin. */
+int api_may_see(const api_call *c, int64_t owner);
 
 /* A JSON number, or null when v is NaN or infinite. */
 json_t *json_number_or_null(double v);
@@ -17,9 +35,30 @@ int query_u64(http_request *req, const char *name, uint64_t max, uint64_t *out);
 void respond_not_found(http_request *req, const char *what, const char *id);
 void respond_method_not_allowed(http_request *req, const char *allow);
 void respond_unsupported_type(http_request *req, const char *expected);
+/* Parses the request body as JSON; -1 after answering 400. */
+int api_parse_body_json(http_request *req, json_t **root);
+
+/* api_jobs.c */
+void api_jobs_post(api_call *c);
+void api_jobs_list(api_call *c);
+void api_job_get(api_call *c);
+void api_job_delete(api_call *c);
+void api_job_cancel(api_call *c);
+void api_job_events(api_call *c);
+void api_job_draws(api_call *c);
+void api_job_summary(api_call *c);
 
 /* api_datasets.c */
-typedef struct app app;
-void api_datasets(app *a, http_request *req, const char *id);
+void api_datasets_post(api_call *c);
+void api_datasets_list(api_call *c);
+void api_dataset_get(api_call *c);
+void api_dataset_delete(api_call *c);
+/* The dataset a spec names, by id or by the caller's name for it: 0 with
+ * its id in id_out, or -1 (not one the caller may use). */
+int api_dataset_resolve(api_call *c, const char *id_or_name, char *id_out, size_t cap, int64_t *n,
+                        int64_t *d);
+
+/* metrics.c */
+void api_metrics(api_call *c);
 
 #endif

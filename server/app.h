@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "chain.h"
 #include "cmdstan_text.h"
 #include "config.h"
@@ -22,6 +23,7 @@
 
 typedef struct app app;
 typedef struct job job;
+typedef struct app_user app_user;
 
 /* A watcher of a job: an event stream or a following draw stream. */
 typedef struct job_watcher {
@@ -45,6 +47,7 @@ typedef struct chain_counts {
 struct job {
     app *app;
     char id[JOB_ID_LEN + 1];
+    int64_t owner; /* the user's id */
     job_spec spec;
     char *spec_json; /* canonical */
     char dataset_id[SPEC_DATASET_ID_MAX];
@@ -110,7 +113,9 @@ struct app {
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
     uv_timer_t heartbeat;
-    struct event_stream *event_streams; /* streams.c: for heartbeats */
+    uv_timer_t sweep;                 /* sweep.c, every sweep_seconds */
+    struct idem_flight *idem_flights; /* idempotency.c: keys being answered */
+    struct stream_beat *live_streams; /* streams.c: event and following draw streams */
     uv_signal_t sigint, sigterm;
     int shutting_down;
     double started_at;
@@ -119,6 +124,8 @@ struct app {
     double draws_per_s, grad_evals_per_s; /* over the last heartbeat period */
     uint64_t last_draws_total, last_grad_evals_total;
     double last_rate_time;
+    app_user **users; /* app_users.c */
+    size_t nusers, cap_users;
 };
 
 double app_now(void); /* unix seconds */
@@ -129,7 +136,7 @@ int jobs_restore(app *a, char *err, size_t errlen);
 job *jobs_find(app *a, const char *id);
 /* Records a parsed, shape-checked spec as a new queued job (durable on
  * return). Returns 0 or a registry status; *out is the job. */
-int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **out);
+int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d, job **out);
 int jobs_cancel(app *a, job *j);
 size_t jobs_active(const app *a);
 int jobs_delete(app *a, job *j);
@@ -171,6 +178,30 @@ const char *const *job_param_names(job *j);
  * the job); NULL when there are none or on ENOMEM. */
 const char **job_param_names_copy(job *j);
 void job_names_free(job *j);
+
+/* app_users.c: what the loop knows of each user: name, role and limits
+ * (from the registry: refreshed by each request the user makes and by the
+ * sweep), and the usage that jobs.c keeps. */
+struct app_user {
+    int64_t id;
+    char name[USER_NAME_MAX + 1]; /* "#ID" once the user is removed */
+    int admin, removed;
+    user_limits limits;
+    uint32_t running_chains; /* chains of the user's jobs on workers now */
+    uint32_t active_jobs;    /* queued or running */
+    uint64_t draw_bytes;     /* the draws and statistics files of the user's jobs */
+};
+
+/* The user's entry, made (and read from the registry) on first use; NULL
+ * only on ENOMEM. */
+app_user *app_user_get(app *a, int64_t id);
+/* Takes name, role and limits from a request's principal. */
+void app_user_update(app *a, const principal *p);
+/* Reads every user again from the registry (the sweep). */
+void app_users_reload(app *a);
+void app_users_free(app *a);
+/* The user's stored bytes: their dataset references and their jobs' files. */
+uint64_t app_user_stored_bytes(app *a, app_user *u);
 
 /* api.c */
 void api_handle(void *app, http_request *req);

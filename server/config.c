@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "limits.h"
+#include "user_limits.h"
 #include "units.h"
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "workers is stored as 32 bits");
@@ -28,7 +28,7 @@ typedef enum cfg_kind {
     CFG_SIZE,   /* unsigned integer with an optional k/M/G/T suffix */
     CFG_DOUBLE, /* finite double */
     CFG_CHOICE, /* string: one of the words in choices, '|' between them */
-    CFG_LIMIT,  /* a per-user limit (limits.h), lo holds its limit_id */
+    CFG_LIMIT,  /* a per-user limit (user_limits.h), lo holds its limit_id */
 } cfg_kind;
 
 typedef struct cfg_key {

@@ -15,37 +15,37 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "limits.h"
+#include "user_limits.h"
 
 /* Every field is also a config-file key of the same name. */
 typedef struct serve_config {
-    char bind[64];                    /* listen address, an IP literal or a host
-                                         name; default 127.0.0.1 */
-    uint16_t port;                    /* TCP port, default 8470; 1..65535 in a
-                                         file, --port also takes 0 (ephemeral) */
-    char data_dir[4096];              /* registry, datasets and draws; default
-                                         $XDG_STATE_HOME/mcmcd, else
-                                         $HOME/.local/state/mcmcd, else
-                                         ./mcmcd-data */
-    unsigned workers;                 /* chain worker threads, 1..1024; default
-                                         the number of online CPUs */
-    uint64_t max_body_bytes;          /* largest request body, 1K..64G; default
-                                         256M (k, M, G, T: powers of 1024) */
-    uint32_t max_queued_jobs;         /* jobs queued or running before 429,
-                                         1..10000000; default 10000 */
-    uint32_t max_chains_per_job;      /* 1..65536; default 1024 */
-    uint64_t max_draw_values_per_job; /* chains * samples * d, 1..2^40;
-                                         default 2^31 */
-    double heartbeat_seconds;         /* idle-stream heartbeat, 0.1..3600;
-                                         default 5 */
-    uint32_t max_streams;             /* open event/draw streams, 1..1048576;
-                                         default 1024 */
-    char auth[8];                     /* "token" (default) or "none", which
-                                         serve accepts only on a loopback bind */
+    char bind[64];                      /* listen address, an IP literal or a host
+                                           name; default 127.0.0.1 */
+    uint16_t port;                      /* TCP port, default 8470; 1..65535 in a
+                                           file, --port also takes 0 (ephemeral) */
+    char data_dir[4096];                /* registry, datasets and draws; default
+                                           $XDG_STATE_HOME/mcmcd, else
+                                           $HOME/.local/state/mcmcd, else
+                                           ./mcmcd-data */
+    unsigned workers;                   /* chain worker threads, 1..1024; default
+                                           the number of online CPUs */
+    uint64_t max_body_bytes;            /* largest request body, 1K..64G; default
+                                           256M (k, M, G, T: powers of 1024) */
+    uint32_t max_queued_jobs;           /* jobs queued or running before 429,
+                                           1..10000000; default 10000 */
+    uint32_t max_chains_per_job;        /* 1..65536; default 1024 */
+    uint64_t max_draw_values_per_job;   /* chains * samples * d, 1..2^40;
+                                           default 2^31 */
+    double heartbeat_seconds;           /* idle-stream heartbeat, 0.1..3600;
+                                           default 5 */
+    uint32_t max_streams;               /* open event/draw streams, 1..1048576;
+                                           default 1024 */
+    char auth[8];                       /* "token" (default) or "none", which
+                                           serve accepts only on a loopback bind */
     char tls_cert[4096], tls_key[4096]; /* PEM files; both set: HTTPS */
-    double sweep_seconds;             /* expiry sweep period, default 60 */
-    user_limits limits;               /* defaults of the per-user limits,
-                                         keys user_<name> (limits.h) */
+    double sweep_seconds;               /* expiry sweep period, default 60 */
+    user_limits limits;                 /* defaults of the per-user limits,
+                                           keys user_<name> (user_limits.h) */
 } serve_config;
 
 /* Return values of the calls below. */

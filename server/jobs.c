@@ -254,6 +254,16 @@ static int make_job_id(char out[JOB_ID_LEN + 1]) {
     return 0;
 }
 
+/* The job's tags as a JSON array's text, for the registry; NULL on ENOMEM. */
+static char *job_tags_text(const job *j) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < j->spec.ntags; i++)
+        json_array_append_new(a, json_string(j->spec.tags[i]));
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
 /* --- the queue ----------------------------------------------------------- */
 
 static void queue_push(app *a, job *j) {
@@ -339,8 +349,14 @@ static void job_set_error(job *j, const char *msg) {
     j->error = msg ? strdup(msg) : NULL;
 }
 
+static int remove_dataset_payload(void *ctx, const char *id) {
+    dataset_store_remove(((app *)ctx)->datasets_dir, id);
+    return 0;
+}
+
 /* Moves the job to a final state: registry first (durable), then the
- * event log and the watchers. */
+ * event log and the watchers. A dataset that only this job still needed
+ * (its users dropped their references meanwhile) goes now. */
 static void job_finish(job *j, registry_job_state st, const char *error) {
     app *a = j->app;
     if (j->draws_fd >= 0) fdatasync(j->draws_fd);
@@ -351,6 +367,7 @@ static void job_finish(job *j, registry_job_state st, const char *error) {
     j->finished_ms = app_now_ms();
     registry_job_set_state(a->reg, j->id, st, error, j->finished_ms);
     j->state = st;
+    if (j->dataset_id[0]) registry_dataset_collect(a->reg, remove_dataset_payload, a);
     uint64_t *draws = calloc(j->chains, sizeof *draws);
     for (uint32_t c = 0; draws && c < j->chains; c++)
         draws[c] = j->counts[c].draws;
@@ -671,7 +688,8 @@ static void schedule(app *a) {
 
 /* --- submit, cancel, delete ---------------------------------------------- */
 
-int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **out) {
+int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
+                job **out) {
     char id[JOB_ID_LEN + 1];
     json_t *canon = job_spec_to_json(spec);
     char *text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -683,6 +701,7 @@ int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **
     }
     j->spec_json = text;
     j->d = d;
+    j->owner = owner;
     j->created_ms = app_now_ms();
     j->state = REGISTRY_JOB_QUEUED;
     if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
@@ -692,11 +711,16 @@ int jobs_submit(app *a, job_spec *spec, const char *dataset_id, size_t d, job **
                         .created_ms = j->created_ms,
                         .chains = j->chains,
                         .num_samples = (int64_t)j->samples,
-                        .d = (int64_t)d};
+                        .d = (int64_t)d,
+                        .owner = owner,
+                        .name = j->spec.name};
+    char *tags = job_tags_text(j);
+    row.tags = tags;
     /* files first: the registry row is the commit point */
     int added = 0, rc = job_create_files(j) != 0 ? REGISTRY_EIO : REGISTRY_OK;
     if (rc == REGISTRY_OK) rc = (added = jobs_add(a, j) == 0) ? REGISTRY_OK : REGISTRY_ENOMEM;
-    if (rc == REGISTRY_OK) rc = registry_job_insert(a->reg, &row);
+    if (rc == REGISTRY_OK) rc = tags ? registry_job_insert(a->reg, &row) : REGISTRY_ENOMEM;
+    free(tags);
     if (rc != REGISTRY_OK) {
         if (added) jobs_remove(a, j);
         job_remove_files(j);
@@ -816,6 +840,7 @@ static int restore_one(void *ctx, const registry_job *row) {
     }
     j->spec_json = strdup(row->spec);
     j->d = (size_t)row->d;
+    j->owner = row->owner;
     j->state = row->state;
     j->created_ms = row->created_ms;
     j->started_ms = row->started_ms;

@@ -15,12 +15,13 @@
 #include <sqlite3.h>
 
 #include "errors.h"
+#include "registry_internal.h"
 
 _Static_assert((int)REGISTRY_ENOMEM == (int)MCMC_ENOMEM && (int)REGISTRY_EIO == (int)MCMC_EIO &&
                    (int)REGISTRY_EINVAL == (int)MCMC_EINVAL,
                "registry codes share the values of mcmc_status");
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 #define TOKEN_VERSION 1
 
@@ -56,6 +57,61 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX jobs_by_created ON jobs (created, id);"
     "CREATE INDEX jobs_by_state ON jobs (state, created, id);"
     "CREATE INDEX jobs_by_dataset ON jobs (dataset_id, state);",
+
+    /* 2: users and their tokens; every job and dataset reference has an
+     * owner. Whatever version 1 stored goes to user 1, "admin". Tokens are
+     * stored as the SHA-256 of their secret. A user's reference to a
+     * dataset carries the user's own name for it; the dataset row goes
+     * when no reference and no queued or running job needs it. */
+    "CREATE TABLE users ("
+    "  id      INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name    TEXT NOT NULL UNIQUE,"
+    "  admin   INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+    "  created INTEGER NOT NULL,"
+    "  limits  TEXT NOT NULL DEFAULT '{}');"
+    "INSERT INTO users (id, name, admin, created) VALUES (1, 'admin', 1,"
+    "  CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+    "CREATE TABLE tokens ("
+    "  id        TEXT PRIMARY KEY NOT NULL,"
+    "  user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  hash      BLOB NOT NULL,"
+    "  scope     TEXT NOT NULL CHECK (scope IN ('all', 'metrics')),"
+    "  label     TEXT NOT NULL DEFAULT '',"
+    "  created   INTEGER NOT NULL,"
+    "  last_used INTEGER);"
+    "CREATE INDEX tokens_by_user ON tokens (user_id);"
+    "CREATE TABLE dataset_refs ("
+    "  user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  dataset_id TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,"
+    "  name       TEXT NOT NULL DEFAULT '',"
+    "  created    INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, dataset_id));"
+    "CREATE INDEX dataset_refs_by_dataset ON dataset_refs (dataset_id);"
+    "CREATE INDEX dataset_refs_by_name ON dataset_refs (user_id, name);"
+    "INSERT INTO dataset_refs SELECT 1, id, name, created FROM datasets;"
+    "ALTER TABLE jobs ADD COLUMN owner INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE jobs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';"
+    "CREATE INDEX jobs_by_owner ON jobs (owner, created, id);"
+    "CREATE TABLE audit ("
+    "  seq    INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time   INTEGER NOT NULL,"
+    "  user   TEXT,"
+    "  action TEXT NOT NULL,"
+    "  object TEXT,"
+    "  status INTEGER NOT NULL,"
+    "  detail TEXT,"
+    "  remote TEXT);"
+    "CREATE TABLE idempotency ("
+    "  user_id   INTEGER NOT NULL,"
+    "  route     TEXT NOT NULL,"
+    "  key       TEXT NOT NULL,"
+    "  body_hash TEXT NOT NULL,"
+    "  status    INTEGER NOT NULL,"
+    "  location  TEXT,"
+    "  response  TEXT NOT NULL,"
+    "  created   INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, route, key));",
 };
 
 /* --- statements ------------------------------------------------------- */
@@ -63,22 +119,31 @@ static const char *const migrations[SCHEMA_VERSION] = {
 #define DATASET_COLUMNS "id, name, n, d, bytes, created"
 #define JOB_COLUMNS                                                                                \
     "id, spec, dataset_id, state, created, started, finished, error, chains, num_samples, d, "     \
-    "progress, seq"
+    "progress, seq, owner, name, tags"
 #define ACTIVE "('queued', 'running')"
+/* A user's reference joined with its dataset: the columns of dataset_from_row. */
+#define REF_COLUMNS "d.id, r.name, d.n, d.d, d.bytes, r.created, r.user_id"
+#define REF_JOIN " FROM dataset_refs r JOIN datasets d ON d.id = r.dataset_id"
 
 enum stmt_id {
     DATASET_PUT,
     DATASET_GET,
     DATASET_DELETE,
     DATASET_LIST,
+    REF_EXISTS,
+    REF_PUT,
+    REF_UNNAME,
+    REF_GET,
+    REF_GET_ANY,
+    REF_DELETE,
+    DATASET_UNNEEDED,
+    USER_DATASET_BYTES,
     JOB_INSERT,
     JOB_GET,
     JOB_STATE,
     JOB_SET_STATE,
     JOB_SET_PROGRESS,
     JOB_DELETE,
-    JOB_LIST_ALL,
-    JOB_LIST_IN_STATE,
     JOB_REQUEUE,
     JOB_QUEUED_IDS,
     JOB_COUNTS,
@@ -89,20 +154,34 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [DATASET_PUT] = "INSERT INTO datasets (" DATASET_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [DATASET_GET] = "SELECT " DATASET_COLUMNS " FROM datasets WHERE id = ?1",
     [DATASET_DELETE] = "DELETE FROM datasets WHERE id = ?1 AND NOT EXISTS"
-                       " (SELECT 1 FROM jobs WHERE dataset_id = ?1 AND state IN " ACTIVE ")",
-    [DATASET_LIST] = "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY created, id",
+                       " (SELECT 1 FROM jobs WHERE dataset_id = ?1 AND state IN " ACTIVE ")"
+                       " AND NOT EXISTS (SELECT 1 FROM dataset_refs WHERE dataset_id = ?1)",
+    [DATASET_LIST] = "SELECT " REF_COLUMNS REF_JOIN " WHERE ?1 = 0 OR r.user_id = ?1"
+                     " ORDER BY r.created, d.id, r.user_id",
+    [REF_EXISTS] = "SELECT 1 FROM dataset_refs WHERE user_id = ?1 AND dataset_id = ?2",
+    [REF_PUT] = "INSERT INTO dataset_refs (user_id, dataset_id, name, created)"
+                " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, dataset_id) DO NOTHING",
+    [REF_UNNAME] = "UPDATE dataset_refs SET name = '' WHERE user_id = ?1 AND name = ?2"
+                   " AND dataset_id <> ?3",
+    [REF_GET] = "SELECT " REF_COLUMNS REF_JOIN " WHERE r.user_id = ?1 AND"
+                " (r.dataset_id = ?2 OR r.name = ?2) ORDER BY r.dataset_id = ?2 DESC,"
+                " r.created DESC LIMIT 1",
+    [REF_GET_ANY] = "SELECT " REF_COLUMNS REF_JOIN " WHERE r.dataset_id = ?1"
+                    " ORDER BY r.created LIMIT 1",
+    [REF_DELETE] = "DELETE FROM dataset_refs WHERE dataset_id = ?2 AND (?1 = 0 OR user_id = ?1)",
+    [DATASET_UNNEEDED] = "SELECT id FROM datasets d WHERE NOT EXISTS (SELECT 1 FROM dataset_refs r"
+                         " WHERE r.dataset_id = d.id) AND NOT EXISTS (SELECT 1 FROM jobs j"
+                         " WHERE j.dataset_id = d.id AND j.state IN " ACTIVE ")",
+    [USER_DATASET_BYTES] = "SELECT coalesce(sum(d.bytes), 0)" REF_JOIN " WHERE r.user_id = ?1",
     [JOB_INSERT] = "INSERT INTO jobs (id, spec, dataset_id, state, created, chains, num_samples,"
-                   " d, seq) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, 0)",
+                   " d, seq, owner, name, tags) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, 0,"
+                   " ?8, ?9, ?10)",
     [JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
     [JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
     [JOB_SET_STATE] = "UPDATE jobs SET state = ?2, error = ?3, started = coalesce(?4, started),"
                       " finished = coalesce(?5, finished) WHERE id = ?1 AND state = ?6",
     [JOB_SET_PROGRESS] = "UPDATE jobs SET progress = ?2, seq = ?3 WHERE id = ?1",
     [JOB_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state NOT IN " ACTIVE,
-    [JOB_LIST_ALL] = "SELECT " JOB_COLUMNS " FROM jobs WHERE (created, id) > (?1, ?2)"
-                     " ORDER BY created, id LIMIT ?3",
-    [JOB_LIST_IN_STATE] = "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?4"
-                          " AND (created, id) > (?1, ?2) ORDER BY created, id LIMIT ?3",
     [JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', started = NULL, progress = NULL"
                     " WHERE state = 'running'",
     [JOB_QUEUED_IDS] = "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, id",
@@ -132,6 +211,18 @@ static int fail(registry *reg, int status, const char *fmt, ...) {
 /* Call right after the failing sqlite call, before anything resets it. */
 static int sqlite_failed(registry *reg) {
     return fail(reg, REGISTRY_EIO, "sqlite: %s", sqlite3_errmsg(reg->db));
+}
+
+sqlite3 *registry_sqlite(registry *reg) {
+    return reg->db;
+}
+
+int registry_fail(registry *reg, int status, const char *message) {
+    return fail(reg, status, "%s", message);
+}
+
+int registry_sqlite_failed(registry *reg) {
+    return sqlite_failed(reg);
 }
 
 const char *registry_last_error(const registry *reg) {
@@ -499,6 +590,7 @@ static int dataset_from_row(sqlite3_stmt *st, registry_dataset *ds) {
     ds->d = sqlite3_column_int64(st, 3);
     ds->bytes = sqlite3_column_int64(st, 4);
     ds->created_ms = sqlite3_column_int64(st, 5);
+    ds->owner = sqlite3_column_count(st) > 6 ? sqlite3_column_int64(st, 6) : 0;
     if (copy_column(st, 0, &ds->id) || copy_column(st, 1, &ds->name)) {
         registry_dataset_clear(ds);
         return REGISTRY_ENOMEM;
@@ -552,8 +644,8 @@ int registry_dataset_delete(registry *reg, const char *id) {
     return fail(reg, REGISTRY_IN_USE, "dataset %s is used by a queued or running job", id);
 }
 
-static int collect_datasets(registry *reg, row_vec *rows) {
-    sqlite3_stmt *st = reg->stmt[DATASET_LIST];
+/* Runs st (bound) and copies its rows into rows. */
+static int collect_datasets(registry *reg, sqlite3_stmt *st, row_vec *rows) {
     int rc, status = REGISTRY_OK;
     while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         registry_dataset *ds = row_vec_push(rows);
@@ -565,14 +657,114 @@ static int collect_datasets(registry *reg, row_vec *rows) {
     return status;
 }
 
-int registry_dataset_list(registry *reg, registry_dataset_fn fn, void *ctx) {
+int registry_dataset_list(registry *reg, int64_t user, registry_dataset_fn fn, void *ctx) {
     row_vec rows = {.row_size = sizeof(registry_dataset)};
-    int status = collect_datasets(reg, &rows);
+    sqlite3_stmt *st = reg->stmt[DATASET_LIST];
+    if (sqlite3_bind_int64(st, 1, user)) return bind_failed(reg, st);
+    int status = collect_datasets(reg, st, &rows);
     for (size_t i = 0; status == REGISTRY_OK && i < rows.len; i++)
         status = fn(ctx, row_vec_at(&rows, i));
     for (size_t i = 0; i < rows.len; i++)
         registry_dataset_clear(row_vec_at(&rows, i));
     free(rows.rows);
+    return status;
+}
+
+/* --- datasets: each user's references ---------------------------------------- */
+
+static int ref_exists(registry *reg, int64_t user, const char *id, int *exists) {
+    sqlite3_stmt *st = reg->stmt[REF_EXISTS];
+    if (sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, id)) return bind_failed(reg, st);
+    int rc = sqlite3_step(st);
+    *exists = rc == SQLITE_ROW;
+    int status = rc == SQLITE_ROW || rc == SQLITE_DONE ? REGISTRY_OK : sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+int registry_dataset_ref_put(registry *reg, int64_t user, const char *id, const char *name,
+                             int64_t created_ms) {
+    if (!id_string_is_valid(id)) return fail(reg, REGISTRY_EINVAL, "invalid dataset id");
+    int exists = 0;
+    int status = ref_exists(reg, user, id, &exists);
+    if (status != REGISTRY_OK) return status;
+    sqlite3_stmt *st = reg->stmt[REF_PUT];
+    if (sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, id) ||
+        bind_text(st, 3, name ? name : "") || sqlite3_bind_int64(st, 4, created_ms))
+        return bind_failed(reg, st);
+    int rc = step_write(reg, st);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return fail(reg, REGISTRY_NOT_FOUND, "no dataset %s or no user %lld", id, (long long)user);
+    if (rc != SQLITE_DONE) return REGISTRY_EIO;
+    if (!exists && name && *name) { /* a name means the newest upload that took it */
+        st = reg->stmt[REF_UNNAME];
+        if (sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, name) || bind_text(st, 3, id))
+            return bind_failed(reg, st);
+        if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    }
+    return exists ? REGISTRY_EXISTS : REGISTRY_OK;
+}
+
+int registry_dataset_ref_get(registry *reg, int64_t user, const char *id_or_name,
+                             registry_dataset *out) {
+    memset(out, 0, sizeof *out);
+    if (!id_or_name || !*id_or_name) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[user ? REF_GET : REF_GET_ANY];
+    if (user ? sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, id_or_name)
+             : bind_text(st, 1, id_or_name))
+        return bind_failed(reg, st);
+    int rc = sqlite3_step(st);
+    int status = REGISTRY_OK;
+    if (rc == SQLITE_ROW)
+        status = dataset_from_row(st, out);
+    else if (rc == SQLITE_DONE)
+        status = fail(reg, REGISTRY_NOT_FOUND, "no dataset %s", id_or_name);
+    else
+        status = sqlite_failed(reg);
+    stmt_done(st);
+    return status;
+}
+
+int registry_dataset_ref_delete(registry *reg, int64_t user, const char *id) {
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[REF_DELETE];
+    if (sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, id)) return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (last_write_changed_nothing(reg)) return fail(reg, REGISTRY_NOT_FOUND, "no dataset %s", id);
+    return REGISTRY_OK;
+}
+
+int registry_dataset_collect(registry *reg, registry_id_fn fn, void *ctx) {
+    sqlite3_stmt *st = reg->stmt[DATASET_UNNEEDED];
+    row_vec ids = {.row_size = sizeof(char *)};
+    int rc, status = REGISTRY_OK;
+    while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char **id = row_vec_push(&ids);
+        status = id ? copy_column(st, 0, id) : REGISTRY_ENOMEM;
+    }
+    if (status == REGISTRY_OK && rc != SQLITE_DONE) status = sqlite_failed(reg);
+    stmt_done(st);
+    for (size_t i = 0; status == REGISTRY_OK && i < ids.len; i++) {
+        const char *id = *(char **)row_vec_at(&ids, i);
+        int del = registry_dataset_delete(reg, id); /* guarded again: nothing raced in */
+        if (del == REGISTRY_OK)
+            status = fn(ctx, id);
+        else if (del != REGISTRY_IN_USE && del != REGISTRY_NOT_FOUND)
+            status = del;
+    }
+    for (size_t i = 0; i < ids.len; i++)
+        free(*(char **)row_vec_at(&ids, i));
+    free(ids.rows);
+    return status;
+}
+
+int registry_user_dataset_bytes(registry *reg, int64_t user, int64_t *bytes) {
+    sqlite3_stmt *st = reg->stmt[USER_DATASET_BYTES];
+    if (sqlite3_bind_int64(st, 1, user)) return bind_failed(reg, st);
+    int rc = sqlite3_step(st);
+    *bytes = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int status = rc == SQLITE_ROW ? REGISTRY_OK : sqlite_failed(reg);
+    stmt_done(st);
     return status;
 }
 
@@ -584,6 +776,8 @@ void registry_job_clear(registry_job *job) {
     free(job->dataset_id);
     free(job->error);
     free(job->progress);
+    free(job->name);
+    free(job->tags);
     memset(job, 0, sizeof *job);
 }
 
@@ -599,9 +793,11 @@ static int job_from_row(registry *reg, sqlite3_stmt *st, registry_job *job) {
     job->num_samples = sqlite3_column_int64(st, 9);
     job->d = sqlite3_column_int64(st, 10);
     job->seq = sqlite3_column_int64(st, 12);
+    job->owner = sqlite3_column_int64(st, 13);
     if (copy_column(st, 0, &job->id) || copy_column(st, 1, &job->spec) ||
         copy_column(st, 2, &job->dataset_id) || copy_column(st, 7, &job->error) ||
-        copy_column(st, 11, &job->progress)) {
+        copy_column(st, 11, &job->progress) || copy_column(st, 14, &job->name) ||
+        copy_column(st, 15, &job->tags)) {
         registry_job_clear(job);
         return fail(reg, REGISTRY_ENOMEM, "out of memory");
     }
@@ -617,7 +813,9 @@ int registry_job_insert(registry *reg, const registry_job *job) {
     if (bind_text(st, 1, job->id) || bind_text(st, 2, job->spec) ||
         bind_text(st, 3, job->dataset_id) || sqlite3_bind_int64(st, 4, job->created_ms) ||
         sqlite3_bind_int64(st, 5, job->chains) || sqlite3_bind_int64(st, 6, job->num_samples) ||
-        sqlite3_bind_int64(st, 7, job->d))
+        sqlite3_bind_int64(st, 7, job->d) || sqlite3_bind_int64(st, 8, job->owner) ||
+        bind_text(st, 9, job->name ? job->name : "") ||
+        bind_text(st, 10, job->tags ? job->tags : "[]"))
         return bind_failed(reg, st);
     int rc = step_write(reg, st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -717,20 +915,49 @@ int registry_jobs_requeue_interrupted(registry *reg) {
 
 /* --- jobs: lists ------------------------------------------------------------ */
 
-/* Up to limit jobs after (created, id), into rows. */
-static int collect_jobs(registry *reg, const registry_job_state *state, int64_t created,
+/* The WHERE clause of a filtered list; binds ?1 created, ?2 id, ?3 limit,
+ * then the filter's values from ?4 in the order written here. */
+static void filter_sql(const registry_job_filter *f, char *sql, size_t cap) {
+    size_t n = (size_t)snprintf(sql, cap,
+                                "SELECT " JOB_COLUMNS " FROM jobs WHERE (created, id) > (?1, ?2)");
+    int next = 4;
+    if (f->state) n += (size_t)snprintf(sql + n, cap - n, " AND state = ?%d", next++);
+    if (f->owner) n += (size_t)snprintf(sql + n, cap - n, " AND owner = ?%d", next++);
+    if (f->name) n += (size_t)snprintf(sql + n, cap - n, " AND name = ?%d", next++);
+    for (size_t t = 0; t < f->ntags && n < cap; t++)
+        n += (size_t)snprintf(sql + n, cap - n,
+                              " AND EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?%d)",
+                              next++);
+    if (n < cap) snprintf(sql + n, cap - n, " ORDER BY created, id LIMIT ?3");
+}
+
+static int bind_filter(sqlite3_stmt *st, const registry_job_filter *f) {
+    int next = 4, rc = 0;
+    if (f->state) rc |= bind_text(st, next++, state_names[*f->state]);
+    if (f->owner) rc |= sqlite3_bind_int64(st, next++, f->owner);
+    if (f->name) rc |= bind_text(st, next++, f->name);
+    for (size_t t = 0; t < f->ntags; t++)
+        rc |= bind_text(st, next++, f->tags[t]);
+    return rc;
+}
+
+/* Up to limit jobs after (created, id) that pass f, into rows. */
+static int collect_jobs(registry *reg, const registry_job_filter *f, int64_t created,
                         const char *id, int limit, row_vec *rows) {
-    sqlite3_stmt *st = reg->stmt[state ? JOB_LIST_IN_STATE : JOB_LIST_ALL];
+    char sql[2048];
+    sqlite3_stmt *st;
+    filter_sql(f, sql, sizeof sql);
+    if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) return sqlite_failed(reg);
+    int status = REGISTRY_OK, rc = SQLITE_DONE;
     if (sqlite3_bind_int64(st, 1, created) || bind_text(st, 2, id) ||
-        sqlite3_bind_int(st, 3, limit) || (state && bind_text(st, 4, state_names[*state])))
-        return bind_failed(reg, st);
-    int rc, status = REGISTRY_OK;
+        sqlite3_bind_int(st, 3, limit) || bind_filter(st, f))
+        status = sqlite_failed(reg);
     while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         registry_job *job = row_vec_push(rows);
         status = job ? job_from_row(reg, st, job) : fail(reg, REGISTRY_ENOMEM, "out of memory");
     }
     if (status == REGISTRY_OK && rc != SQLITE_DONE) status = sqlite_failed(reg);
-    stmt_done(st);
+    sqlite3_finalize(st);
     return status;
 }
 
@@ -740,9 +967,12 @@ static void clear_jobs(row_vec *rows) {
     free(rows->rows);
 }
 
-int registry_job_list(registry *reg, const registry_job_state *state, int page_size,
+int registry_job_list(registry *reg, const registry_job_filter *filter, int page_size,
                       const char *page_token, registry_job_fn fn, void *ctx,
                       char next_token[REGISTRY_TOKEN_SIZE]) {
+    static const registry_job_filter everything = {0};
+    const registry_job_filter *f = filter ? filter : &everything;
+    const registry_job_state *state = f->state;
     int64_t after_created = INT64_MIN;
     char after_id[REGISTRY_ID_MAX + 1] = "";
     /* Read the token before writing next_token: they may share a buffer. */
@@ -753,9 +983,11 @@ int registry_job_list(registry *reg, const registry_job_state *state, int page_s
         return fail(reg, REGISTRY_EINVAL, "page size must be 1..%d", REGISTRY_PAGE_SIZE_MAX);
     if (state && !state_is_valid(*state)) return fail(reg, REGISTRY_EINVAL, "invalid job state");
     if (bad_token) return fail(reg, REGISTRY_BAD_TOKEN, "malformed page token");
+    if (f->ntags > REGISTRY_FILTER_TAGS_MAX)
+        return fail(reg, REGISTRY_EINVAL, "at most %d tags", REGISTRY_FILTER_TAGS_MAX);
     /* One row more than asked tells whether another page follows. */
     row_vec rows = {.row_size = sizeof(registry_job)};
-    int status = collect_jobs(reg, state, after_created, after_id, page_size + 1, &rows);
+    int status = collect_jobs(reg, f, after_created, after_id, page_size + 1, &rows);
     if (status == REGISTRY_OK && rows.len > (size_t)page_size) {
         registry_job_clear(row_vec_at(&rows, --rows.len));
         const registry_job *last = row_vec_at(&rows, rows.len - 1);

@@ -47,8 +47,10 @@ typedef enum registry_job_state {
 typedef struct registry registry;
 
 typedef struct registry_dataset {
-    char *id;   /* the content hash, hex */
-    char *name; /* may be empty; NULL is stored as empty */
+    char *id;      /* the content hash, hex */
+    char *name;    /* may be empty; NULL is stored as empty. Of a reference:
+                      its user's name for the dataset */
+    int64_t owner; /* of a reference: its user's id; 0 for the bare row */
     int64_t n, d;
     int64_t bytes;      /* size of the payload file */
     int64_t created_ms; /* unix time, milliseconds */
@@ -66,7 +68,20 @@ typedef struct registry_job {
     char *progress; /* JSON per chain, e.g. [{"iter":..,"accepted":..,"draws":..}]; NULL before
                        the first report */
     int64_t seq;    /* the last event sequence number */
+    int64_t owner;  /* the user's id */
+    char *name;     /* "" when the job has none */
+    char *tags;     /* a JSON array of strings, "[]" when none */
 } registry_job;
+
+/* Which jobs a list walks: those passing every field that is set. */
+#define REGISTRY_FILTER_TAGS_MAX 16
+typedef struct registry_job_filter {
+    const registry_job_state *state; /* NULL: any state */
+    int64_t owner;                   /* 0: anyone's */
+    const char *name;                /* NULL: any name */
+    const char *const *tags;         /* jobs that have every one */
+    size_t ntags;
+} registry_job_filter;
 
 typedef int (*registry_dataset_fn)(void *ctx, const registry_dataset *ds);
 typedef int (*registry_job_fn)(void *ctx, const registry_job *job);
@@ -91,16 +106,41 @@ int registry_job_state_is_final(registry_job_state state);
 int registry_dataset_put(registry *reg, const registry_dataset *ds);
 int registry_dataset_get(registry *reg, const char *id, registry_dataset *out);
 void registry_dataset_clear(registry_dataset *ds);
-/* REGISTRY_IN_USE while a queued or running job uses it; finished jobs keep
- * their rows and lose only their dataset_id. */
+/* REGISTRY_IN_USE while a queued or running job uses it or a user still
+ * references it; finished jobs keep their rows and lose only their
+ * dataset_id. */
 int registry_dataset_delete(registry *reg, const char *id);
-/* Every dataset, by (created, id). */
-int registry_dataset_list(registry *reg, registry_dataset_fn fn, void *ctx);
+
+/* --- datasets: each user's references --- */
+
+/* Every user reference to a dataset (user 0), or one user's, by (created,
+ * id); each with its owner and its user's name. */
+int registry_dataset_list(registry *reg, int64_t user, registry_dataset_fn fn, void *ctx);
+/* Gives user a reference to the stored dataset id, named name (may be ""
+ * or NULL); a non-empty name moves to it from the user's other
+ * references. REGISTRY_OK when new, REGISTRY_EXISTS when the user had one
+ * (kept as it was), REGISTRY_NOT_FOUND without such a dataset or user. */
+int registry_dataset_ref_put(registry *reg, int64_t user, const char *id, const char *name,
+                             int64_t created_ms);
+/* The user's reference by dataset id, else by the user's name for it (the
+ * newest); user 0: any user's reference by id (the oldest). */
+int registry_dataset_ref_get(registry *reg, int64_t user, const char *id_or_name,
+                             registry_dataset *out);
+/* Drops the user's reference (user 0: every reference) to dataset id;
+ * REGISTRY_NOT_FOUND when there was none. The bytes stay until
+ * registry_dataset_collect. */
+int registry_dataset_ref_delete(registry *reg, int64_t user, const char *id);
+/* Deletes every dataset row that no reference and no queued or running
+ * job needs, calling fn with each id after its row is gone (to remove the
+ * payload file). */
+int registry_dataset_collect(registry *reg, registry_id_fn fn, void *ctx);
+/* The bytes of the datasets the user references. */
+int registry_user_dataset_bytes(registry *reg, int64_t user, int64_t *bytes);
 
 /* --- jobs --- */
 
 /* Records a new queued job with seq 0: reads id, spec, dataset_id,
- * created_ms, chains, num_samples and d. REGISTRY_EXISTS when the id is
+ * created_ms, chains, num_samples, d, owner, name and tags. REGISTRY_EXISTS when the id is
  * taken, REGISTRY_NOT_FOUND when dataset_id names no dataset. */
 int registry_job_insert(registry *reg, const registry_job *job);
 int registry_job_get(registry *reg, const char *id, registry_job *out);
@@ -116,11 +156,11 @@ int registry_job_set_progress(registry *reg, const char *id, const char *progres
 /* REGISTRY_IN_USE while queued or running: cancel it first. */
 int registry_job_delete(registry *reg, const char *id);
 
-/* One page of jobs by (created, id), only those in *state unless state is
- * NULL. page_token is NULL or "" for the first page, else a next_token from
+/* One page of jobs by (created, id), those that pass filter (NULL: all).
+ * page_token is NULL or "" for the first page, else a next_token from
  * an earlier call; it may be the next_token buffer itself. next_token
  * becomes "" on the last page (and on errors). */
-int registry_job_list(registry *reg, const registry_job_state *state, int page_size,
+int registry_job_list(registry *reg, const registry_job_filter *filter, int page_size,
                       const char *page_token, registry_job_fn fn, void *ctx,
                       char next_token[REGISTRY_TOKEN_SIZE]);
 

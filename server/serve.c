@@ -12,6 +12,7 @@
 #include "app.h"
 #include "config.h"
 #include "serve.h"
+#include "sweep.h"
 
 double app_now(void) {
     struct timespec ts;
@@ -23,7 +24,7 @@ int64_t app_now_ms(void) {
     return (int64_t)(app_now() * 1000.0);
 }
 
-static int make_dirs(const char *path) {
+int serve_make_dirs(const char *path) {
     char buf[4200];
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1; *p; p++)
@@ -50,6 +51,19 @@ static void on_heartbeat(uv_timer_t *t) {
     a->last_draws_total = a->draws_total;
     a->last_grad_evals_total = a->grad_evals_total;
     streams_heartbeat(a);
+}
+
+static void on_sweep(uv_timer_t *t) {
+    app *a = t->data;
+    if (!a->shutting_down) sweep_run(a, app_now_ms());
+}
+
+/* The sweep, every sweep_seconds, once the jobs are restored. */
+static void sweep_timer_start(app *a) {
+    uv_timer_init(a->loop, &a->sweep);
+    a->sweep.data = a;
+    uint64_t ms = (uint64_t)(a->cfg.sweep_seconds * 1000);
+    uv_timer_start(&a->sweep, on_sweep, ms, ms);
 }
 
 static void close_handle(uv_handle_t *h, void *arg) {
@@ -84,12 +98,13 @@ static void on_signal(uv_signal_t *s, int sig) {
 static int app_open(app *a, char *err, size_t errlen) {
     snprintf(a->datasets_dir, sizeof a->datasets_dir, "%s/datasets", a->cfg.data_dir);
     snprintf(a->jobs_dir, sizeof a->jobs_dir, "%s/jobs", a->cfg.data_dir);
-    if (make_dirs(a->cfg.data_dir) != 0 || make_dirs(a->datasets_dir) != 0 ||
-        make_dirs(a->jobs_dir) != 0) {
+    if (serve_make_dirs(a->cfg.data_dir) != 0 || serve_make_dirs(a->datasets_dir) != 0 ||
+        serve_make_dirs(a->jobs_dir) != 0) {
         snprintf(err, errlen, "cannot create %.900s: %s", a->cfg.data_dir, strerror(errno));
         return -1;
     }
     if (registry_open(a->cfg.data_dir, &a->reg, err, errlen) != REGISTRY_OK) return -1;
+    if (auth_first_start(a->reg, &a->cfg, app_now_ms(), err, errlen) != 0) return -1;
     pthread_mutex_init(&a->reports_lock, NULL);
     uv_async_init(a->loop, &a->reports_async, on_reports);
     a->reports_async.data = a;
@@ -103,7 +118,9 @@ static int app_open(app *a, char *err, size_t errlen) {
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     a->started_at = a->last_rate_time = app_now();
-    return jobs_restore(a, err, errlen);
+    if (jobs_restore(a, err, errlen) != 0) return -1;
+    sweep_timer_start(a);
+    return 0;
 }
 
 /* What app_listen needs, made before app_open, so that a bad TLS setup or a
@@ -222,7 +239,7 @@ int serve_main(int argc, char **argv) {
         serve_config_usage(stdout);
         return 0;
     }
-    if (rc != SERVE_CONFIG_OK) {
+    if (rc != SERVE_CONFIG_OK || auth_check_config(&a.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "mcmcd serve: %s\n", err);
         return 2;
     }
@@ -241,6 +258,7 @@ int serve_main(int argc, char **argv) {
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     jobs_free_all(&a);
+    app_users_free(&a);
     registry_close(a.reg);
     pthread_mutex_destroy(&a.reports_lock);
     fprintf(stderr, "mcmcd: stopped\n");

@@ -3,5 +3,7 @@
 #define MCMCD_SERVE_H
 
 int serve_main(int argc, char **argv);
+/* mkdir -p, mode 0755: 0 or -1 with errno. */
+int serve_make_dirs(const char *path);
 
 #endif

@@ -17,25 +17,33 @@ c() { curl -s --max-time 20 "$@"; }
 # the value of a JSON field: jget FILE 'expr on j'
 jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 
-# Starts the daemon on $work/data, sets daemon_pid and URL; returns 1 (with
-# its stderr shown) when it does not say where it listens within 20 s.
-# Extra `mcmcd serve` arguments come from the array daemon_args, if set.
+# Starts the daemon on $work/data (more `serve` options may follow, e.g.
+# --config FILE), sets daemon_pid and URL; returns 1 (with its stderr shown)
+# when it does not say where it listens within 20 s.
 start_daemon() {
-    "$MCMCD" serve --port 0 --data-dir "$work/data" ${daemon_args[@]+"${daemon_args[@]}"} \
-        >"$work/daemon.out" 2>>"$work/daemon.err" &
+    "$MCMCD" serve --port 0 --data-dir "$work/data" "$@" >"$work/daemon.out" 2>>"$work/daemon.err" &
     daemon_pid=$!
     URL=''
     local line
     for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
         line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
         case "$line" in "mcmcd listening on http://"* | "mcmcd listening on https://"*)
-            URL=${line#mcmcd listening on } && return 0 ;;
+            URL=${line#mcmcd listening on } && use_token "$work/data" && return 0 ;;
         esac
         kill -0 "$daemon_pid" 2>/dev/null || break
         sleep 0.1
     done
     show <"$work/daemon.err"
     return 1
+}
+
+# Every curl of the test (and mcmc, libmcmcclient) carries the admin
+# token the daemon wrote into DATA_DIR on its first start: a curlrc in
+# $work (CURL_HOME) adds the header; `curl -q` skips it. Sets TOKEN.
+use_token() {
+    TOKEN=$(cat "$1/admin.token") || return 1
+    export MCMC_TOKEN=$TOKEN CURL_HOME=$work
+    printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" >"$work/.curlrc"
 }
 
 # SIGTERM, then up to 2 s before SIGKILL.

@@ -12,10 +12,9 @@
 # reads as a walk-through. Usage: test_daemon_curl.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_daemon_curl.sh PATH/TO/mcmcd}
-PY=/usr/bin/python3
-# loopback only: never let a proxy setting route these requests elsewhere
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-export NO_PROXY='*' no_proxy='*'
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh" # ok, bad, check, show, c, jget, use_token; start/stop are this file's
 
 work=$(mktemp -d /tmp/mcmcd-curl.XXXXXX)
 daemon_pid='' bg_pids=''
@@ -26,18 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-passed=0 failed=0
 t0=$(date +%s%N)
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-show() { sed 's/^/# /'; }                     # stdin -> '# ' lines
 show_cut() { { head -c "${1:-600}"; echo; } | sed '/^$/d; s/^/# /'; } # the start of an answer
-# curl with a time limit: every request here answers in well under a second
-c() { curl -s --max-time 20 "$@"; }
-# the value of a JSON field: jget FILE 'expr on j'
-jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 
 # Starts the daemon on $work/data (ephemeral port), sets daemon_pid, URL and
 # line (its first line on stdout); stderr accumulates in daemon.err.
@@ -51,6 +40,7 @@ start_daemon() {
         kill -0 "$daemon_pid" 2>/dev/null || break
         sleep 0.1
     done
+    [ -z "$URL" ] || use_token "$work/data"
 }
 # SIGTERM, then up to 2 s for the daemon to exit; sets rc and took (ms)
 stop_daemon() {

@@ -38,6 +38,7 @@ else
 fi
 
 work=$(mktemp -d /tmp/mcmcd-many.XXXXXX)
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh" # use_token
 mkdir -p "$work/sub" "$work/w" "$work/draws"
 daemon_pid='' monitor_pid=''
 cleanup() {
@@ -76,6 +77,7 @@ for _ in $(seq 200); do # up to 20 s
     kill -0 "$daemon_pid" 2>/dev/null || break
     sleep 0.1
 done
+[ -z "$URL" ] || use_token "$work/data"
 if [ -z "$URL" ]; then
     bad "daemon did not start on loopback"
     sed 's/^/# /' "$work/daemon.err"
@@ -140,6 +142,7 @@ for ((k = 0; k < SUBMITTERS; k++)); do
         spec_of "$i"
         echo "$SPEC" >"$work/spec/$i.json"
         [ "$i" -ne "$k" ] && echo next
+        printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" # options end at each next
         printf 'url = "%s/v1/jobs"\njson = "@%s"\noutput = "%s"\nmax-time = 30\nwrite-out = "%d %%{http_code} %%{time_total}\\n"\n' \
             "$URL" "$work/spec/$i.json" "$work/sub/$i.json" "$i"
     done >"$work/sub/curl.$k.conf"
@@ -262,8 +265,9 @@ PY"
 
 # --- the draws: full shape, no row left at zero --------------------------------------
 # one curl process fetches them all, on one kept-alive connection
-awk -v u="$URL" -v d="$work/draws" 'NF == 5 {
+awk -v u="$URL" -v t="$TOKEN" -v d="$work/draws" 'NF == 5 {
     if (n++) print "next"
+    printf "header = \"Authorization: Bearer %s\"\n", t
     printf "url = \"%s/v1/jobs/%s/draws?format=npy\"\noutput = \"%s/%s.npy\"\nmax-time = 20\n", u, $4, d, $4
 }' "$work/list" >"$work/draws.conf"
 timeout 60 curl -s -K "$work/draws.conf"

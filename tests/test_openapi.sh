@@ -8,7 +8,10 @@
 # sampler's schema lists exactly its parameters with the table's types,
 # defaults, bounds and enums), and what a real daemon answers (status codes, content types,
 # headers, JSON bodies, NDJSON and SSE streams) is what the document says,
-# for successes and for the 400/404/409/413/415/422/429 errors.
+# for successes and for the 400/401/404/409/413/415/422/429 errors: every
+# operation answers as documented without a token and with a bad one (401,
+# or 200 on the public routes), and with the admin token the daemon writes
+# on its first start; idempotent retries replay the first answer.
 # Usage: test_openapi.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_openapi.sh PATH/TO/mcmcd}
@@ -63,7 +66,10 @@ GET /v1/jobs/{id}/summary
 GET /v1/datasets
 POST /v1/datasets
 GET /v1/datasets/{id}
-DELETE /v1/datasets/{id}'
+DELETE /v1/datasets/{id}
+GET /v1/users/me
+GET /v1/users
+GET /v1/audit'
 export ROUTES
 
 check "proto/openapi.yaml exists" "[ -s '$DOC' ]"
@@ -96,6 +102,15 @@ if [ -z "$port" ]; then
     echo "$passed passed, $failed failed"
     exit 1
 fi
+# On its first start the daemon makes the admin user and writes its token.
+for _ in $(seq 1 50); do
+    [ -s "$work/data/admin.token" ] && break
+    sleep 0.1
+done
+check "the daemon wrote data/admin.token (mode 0600)" \
+    "[ -s '$work/data/admin.token' ] && [ \"\$(stat -c %a '$work/data/admin.token')\" = 600 ]"
+MCMCD_TOKEN=$(head -n 1 "$work/data/admin.token" 2>/dev/null)
+export MCMCD_TOKEN
 
 cat >"$work/check.py" <<'PY'
 import http.client, json, os, re, socket, sys, time, traceback
@@ -103,6 +118,9 @@ import http.client, json, os, re, socket, sys, time, traceback
 import yaml
 
 DOC_PATH, PORT = sys.argv[1], int(sys.argv[2])
+TOKEN = os.environ.get("MCMCD_TOKEN", "")
+# well formed, but no token the daemon made
+BAD_TOKEN = "mcmcd_" + "0" * 16 + "_" + "0" * 64
 ROUTES = sorted(tuple(l.split()) for l in os.environ["ROUTES"].strip().splitlines())
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DUMMY = {"/v1/datasets/": "0" * 32, "/v1/jobs/": "0" * 24}
@@ -413,8 +431,12 @@ class Resp:
             return None
 
 
-def call(method, url, body=None, ctype=None, headers=None, timeout=15):
+def call(method, url, body=None, ctype=None, headers=None, timeout=15, token=None):
+    """One request, with the admin token unless `token` says otherwise ("": none)."""
     h = dict(headers or {})
+    token = TOKEN if token is None else token
+    if token:
+        h["Authorization"] = "Bearer " + token
     if isinstance(body, (dict, list)):
         body, ctype = json.dumps(body).encode(), ctype or "application/json"
     elif isinstance(body, str):
@@ -435,7 +457,10 @@ def read_for(url, seconds, headers=None):
     """A stream for at most `seconds` (or until it ends): the answer with the
     complete chunks of its body, and whether the body ended."""
     s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
-    head = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+    headers = dict(headers or {})
+    if TOKEN:
+        headers["Authorization"] = "Bearer " + TOKEN
+    head = "".join("%s: %s\r\n" % kv for kv in headers.items())
     s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n"
                % (url, head)).encode())
     s.settimeout(0.1)
@@ -510,8 +535,8 @@ def conformance(method, tmpl, resp):
                 % (resp.status, method, tmpl, ", ".join(sorted(op["responses"])))]
     r = deref(r)
     problems = []
-    for h in r.get("headers", {}):
-        if h.lower() not in resp.headers:
+    for h, spec in r.get("headers", {}).items():
+        if deref(spec).get("required") and h.lower() not in resp.headers:
             problems.append("documented header %s is missing" % h)
     content = r.get("content", {})
     if not resp.body and not content:
@@ -550,13 +575,13 @@ def url_of(tmpl, ids=None, query=""):
 
 
 def req(name, method, tmpl, expect, ids=None, query="", body=None, ctype=None, headers=None,
-        code=None):
+        code=None, token=None):
     """One request: its status must be `expect`, its answer as documented."""
-    resp = call(method, url_of(tmpl, ids, query), body, ctype, headers)
+    resp = call(method, url_of(tmpl, ids, query), body, ctype, headers, token=token)
     problems = conformance(method, tmpl, resp)
     if resp.status != expect:
         problems.insert(0, "status %d, expected %d: %s" % (resp.status, expect, resp.body[:300]))
-    err = (resp.json() or {}).get("error", {}) if resp.media == "application/json" else {}
+    err = ((resp.json() or {}).get("error") or {}) if resp.media == "application/json" else {}
     if code and err.get("code") != code:
         problems.insert(0, "error code %r, expected %r" % (err.get("code"), code))
     result("%s: %s %s -> %d as documented" % (name, method, tmpl, expect), not problems,
@@ -575,16 +600,46 @@ def routing():
     for method, tmpl in doc_ops:
         body = {} if method == "POST" and tmpl in ("/v1/jobs", "/v1/datasets") else None
         resp = call(method, url_of(tmpl), body)
-        err = (resp.json() or {}).get("error", {}) if resp.media == "application/json" else {}
+        err = ((resp.json() or {}).get("error") or {}) if resp.media == "application/json" else {}
         routed = not (resp.status == 404 and
                       (err.get("code") != "not_found" or err.get("message", "").startswith("no route")))
         problems = conformance(method, tmpl, resp)
         result("%s %s is routed (%d)" % (method, tmpl, resp.status), routed and not problems,
                "\n".join(["answered %d %s" % (resp.status, resp.body[:200])] + problems))
     resp = call("GET", "/v1/no-such-thing")
-    err = (resp.json() or {}).get("error", {})
+    err = (resp.json() or {}).get("error") or {}
     result("an undocumented path is 404 'no route'",
            resp.status == 404 and err.get("message", "").startswith("no route"), resp.body[:200])
+
+
+def authentication():
+    """Every operation without a token and with a bad one: 401 as documented,
+    naming the problem in the code and in WWW-Authenticate; the public
+    routes answer as if the token did not matter."""
+    for path, m, item, op in operations():
+        public = op.get("security") == []
+        body = {} if m == "post" and path in ("/v1/jobs", "/v1/datasets") else None
+        for label, token, code, challenge in (
+                ("no token", "", "unauthorized", 'Bearer realm="mcmcd"'),
+                ("a bad token", BAD_TOKEN, "invalid_token",
+                 'Bearer realm="mcmcd", error="invalid_token"')):
+            resp = call(m.upper(), url_of(path), body, token=token)
+            problems = conformance(m.upper(), path, resp)
+            if public:
+                if resp.status != 200:
+                    problems.insert(0, "status %d: %s" % (resp.status, resp.body[:200]))
+                result("%s %s with %s: 200 (public)" % (m.upper(), path, label), not problems,
+                       "\n".join(problems))
+                continue
+            err = ((resp.json() or {}).get("error") or {}) if resp.media == "application/json" else {}
+            if resp.status != 401 or err.get("code") != code:
+                problems.insert(0, "answered %d %s" % (resp.status, resp.body[:200]))
+            if resp.headers.get("www-authenticate") != challenge:
+                problems.append("WWW-Authenticate: %r" % resp.headers.get("www-authenticate"))
+            if TOKEN and TOKEN in resp.body.decode("utf-8", "replace"):
+                problems.append("the body carries a token")
+            result("%s %s with %s: 401 %s as documented" % (m.upper(), path, label, code),
+                   not problems, "\n".join(problems))
 
 
 def method_not_allowed(ids):
@@ -595,7 +650,7 @@ def method_not_allowed(ids):
                 continue
             resp = call(method, url_of(path, ids), None)
             got = {m.strip() for m in resp.headers.get("allow", "").split(",") if m.strip()}
-            err = (resp.json() or {}).get("error", {})
+            err = (resp.json() or {}).get("error") or {}
             result("%s %s -> 405 with Allow: %s" % (method, path, ", ".join(sorted(allowed))),
                    resp.status == 405 and got == allowed and err.get("code") == "method_not_allowed"
                    and not validate({"$ref": "#/components/schemas/Error"}, resp.json()),
@@ -638,18 +693,39 @@ def scenarios():
         body={"synthetic": {"n": 10, "d": 0}}, code="invalid_dataset")
     req("upload as text/plain", "POST", "/v1/datasets", 415, body="x", ctype="text/plain",
         code="unsupported_media_type")
+    key = {"Idempotency-Key": "openapi-test dataset 1"}
+    first = req("upload with an Idempotency-Key", "POST", "/v1/datasets", 201,
+                body={"name": "idem", "X": [[7]], "y": [1]}, headers=key)
+    again = req("the same upload retried", "POST", "/v1/datasets", 201,
+                body={"name": "idem", "X": [[7]], "y": [1]}, headers=key)
+    result("the retried upload is the first answer, marked Idempotent-Replayed: true",
+           again.headers.get("idempotent-replayed") == "true" and again.body == first.body
+           and again.headers.get("location") == first.headers.get("location")
+           and "idempotent-replayed" not in first.headers, again.headers)
+    req("the same Idempotency-Key, another body", "POST", "/v1/datasets", 422,
+        body={"name": "idem", "X": [[8]], "y": [1]}, headers=key, code="idempotency_key_reused")
     req("list datasets", "GET", "/v1/datasets", 200)
     ids = {DS: d1.get("id", "0" * 32)}
     req("get a dataset", "GET", "/v1/datasets/{id}", 200, ids=ids)
+    byname = req("get a dataset by its name", "GET", "/v1/datasets/{id}", 200,
+                 ids={DS: "tiny"}).json() or {}
+    result("the name finds the same dataset", byname.get("id") == d1.get("id"), byname)
     req("get a missing dataset", "GET", "/v1/datasets/{id}", 404, code="not_found")
 
     # a small job, run to the end
-    spec = {"data": {"synthetic": {"n": 200, "d": 2, "seed": 1}},
+    spec = {"data": {"dataset": "tiny"}, "name": "small", "tags": ["openapi", "mala"], "priority": 5,
             "sampler": {"type": "mala", "step_size": 0.05}, "num_samples": 300, "chains": 2,
             "key": [0, 42], "progress_every": 100}
-    j = req("submit a job", "POST", "/v1/jobs", 201, body=spec).json() or {}
+    key = {"Idempotency-Key": "openapi-test job 1"}
+    j = req("submit a job", "POST", "/v1/jobs", 201, body=spec, headers=key).json() or {}
     jid = j.get("id", "0" * 24)
     ids[JB] = jid
+    again = req("the same submission retried", "POST", "/v1/jobs", 201, body=spec, headers=key)
+    result("the retry is the first job, marked Idempotent-Replayed: true",
+           (again.json() or {}).get("id") == jid
+           and again.headers.get("idempotent-replayed") == "true", again.headers)
+    req("the same Idempotency-Key, another spec", "POST", "/v1/jobs", 422,
+        body=dict(spec, num_samples=301), headers=key, code="idempotency_key_reused")
     wait_for("the job to succeed", lambda: job_state(jid) == "succeeded")
     g = req("job status", "GET", "/v1/jobs/{id}", 200, ids=ids).json() or {}
     result("the status carries the canonical spec, valid as a JobSpec",
@@ -657,6 +733,12 @@ def scenarios():
            validate({"$ref": "#/components/schemas/JobSpec"}, g.get("spec")))
     req("list jobs", "GET", "/v1/jobs", 200)
     req("list succeeded jobs", "GET", "/v1/jobs", 200, query="?state=succeeded&page_size=1")
+    found = req("list by name and tags", "GET", "/v1/jobs", 200,
+                query="?name=small&tag=openapi&tag=mala").json() or {}
+    result("the filters find the named, tagged job",
+           [x.get("id") for x in found.get("jobs", [])] == [jid], found)
+    none = req("list by a tag no job has", "GET", "/v1/jobs", 200, query="?tag=openapi&tag=nope")
+    result("a tag no job has finds nothing", (none.json() or {}).get("jobs") == [], none.body[:200])
     req("list with a bad state", "GET", "/v1/jobs", 400, query="?state=bogus", code="invalid_query")
     req("list with a bad page_size", "GET", "/v1/jobs", 400, query="?page_size=5000",
         code="invalid_query")
@@ -696,7 +778,7 @@ def scenarios():
         code="unsupported_media_type")
     e = req("submit an invalid spec", "POST", "/v1/jobs", 422,
             body={"sampler": {"type": "x"}, "thin": 0, "bogus": 1}, code="invalid_spec").json()
-    paths = sorted(d.get("path") for d in (e or {}).get("error", {}).get("details", []))
+    paths = sorted(d.get("path") for d in ((e or {}).get("error") or {}).get("details", []))
     result("every spec error is reported with its path",
            paths == ["bogus", "sampler.type", "thin"], paths)
     req("submit with a missing dataset", "POST", "/v1/jobs", 422, code="invalid_spec",
@@ -715,8 +797,10 @@ def scenarios():
              or {}).get("id", "0" * 24)
     r = req("submit past max_queued_jobs", "POST", "/v1/jobs", 429, body=slow, code="too_many_jobs")
     result("429 carries Retry-After", r.headers.get("retry-after", "").isdigit(), r.headers)
-    req("delete a dataset a job uses", "DELETE", "/v1/datasets/{id}", 409,
-        ids={DS: big.get("id", "0" * 32)}, code="conflict")
+    req("delete a dataset a running job uses (its reference)", "DELETE", "/v1/datasets/{id}", 204,
+        ids={DS: big.get("id", "0" * 32)})
+    req("the deleted dataset is gone for its user", "GET", "/v1/datasets/{id}", 404,
+        ids={DS: big.get("id", "0" * 32)}, code="not_found")
     req("delete a running job", "DELETE", "/v1/jobs/{id}", 409, ids={JB: long1}, code="conflict")
     req("summary of a running job", "GET", "/v1/jobs/{id}/summary", 200, ids={JB: long1})
     req("list queued jobs", "GET", "/v1/jobs", 200, query="?state=queued")
@@ -725,7 +809,9 @@ def scenarios():
             ("heartbeats of a queued job", JB + long2 + "/events?after=1", {}, "/v1/jobs/{id}/events"),
             ("live SSE events", JB + long1 + "/events", {"Accept": "text/event-stream"},
              "/v1/jobs/{id}/events"),
-            ("followed draws", JB + long1 + "/draws?follow=1", {}, "/v1/jobs/{id}/draws")):
+            ("followed draws", JB + long1 + "/draws?follow=1", {}, "/v1/jobs/{id}/draws"),
+            ("heartbeats of a queued job's followed draws", JB + long2 + "/draws?follow=1", {},
+             "/v1/jobs/{id}/draws")):
         resp, ended = read_for(url, 0.8, hdrs)
         problems = conformance("GET", tmpl, complete(resp))
         if ended or not resp.body:
@@ -746,9 +832,23 @@ def scenarios():
     for jb in (long1, long2):
         req("delete a finished job", "DELETE", "/v1/jobs/{id}", 204, ids={JB: jb})
     req("the deleted job is gone", "GET", "/v1/jobs/{id}", 404, ids={JB: long1}, code="not_found")
-    req("delete a dataset", "DELETE", "/v1/datasets/{id}", 204, ids={DS: big.get("id", "0" * 32)})
-    req("delete it again", "DELETE", "/v1/datasets/{id}", 404, ids={DS: big.get("id", "0" * 32)},
-        code="not_found")
+    req("delete a dataset by its name", "DELETE", "/v1/datasets/{id}", 204, ids={DS: "tiny"})
+    req("delete it again", "DELETE", "/v1/datasets/{id}", 404, ids={DS: "tiny"}, code="not_found")
+
+    # users and the audit log
+    me = req("whoami", "GET", "/v1/users/me", 200).json() or {}
+    result("the admin token is the admin user's", me.get("name") == "admin" and me.get("admin") is True,
+           me)
+    us = req("list users", "GET", "/v1/users", 200).json() or {}
+    result("the users list the admin", [u.get("name") for u in us.get("users", [])] == ["admin"], us)
+    au = req("the audit log", "GET", "/v1/audit", 200, query="?page_size=1000").json() or {}
+    events = au.get("events", [])
+    result("the audit log has the job submitted and the failed authentications (status 401)",
+           jid in [e.get("object") for e in events] and any(e.get("status") == 401 for e in events),
+           json.dumps(events[:3] + events[-3:]))
+    req("the audit log, one per page", "GET", "/v1/audit", 200, query="?page_size=1")
+    req("the audit log with a bad page_size", "GET", "/v1/audit", 400, query="?page_size=x",
+        code="invalid_query")
 
     # service
     req("info", "GET", "/v1/info", 200)
@@ -760,6 +860,7 @@ def scenarios():
 try:
     check_document()
     routing()
+    authentication()
     tables_agree()
     scenarios()
 except Exception:

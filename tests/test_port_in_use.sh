@@ -23,8 +23,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-daemon_args=(--workers 3)
-if ! start_daemon; then
+if ! start_daemon --workers 3; then
     bad "the first daemon starts"
     finish
     exit 1
@@ -71,8 +70,7 @@ second_pid=''
 
 # --- a restart takes the port back at once ---------------------------------------
 stop_daemon
-daemon_args=(--workers 3 --port "$port")
-if start_daemon; then
+if start_daemon --workers 3 --port "$port"; then
     ok "after it stops, a new daemon binds port $port at once"
     code=$(c -o /dev/null -w '%{http_code}' "$URL/healthz")
     check "... and answers /healthz with 200" '[ "$code" = 200 ]'

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "registry.h"
+#include "users.h"
 
 /* --- helpers --------------------------------------------------------- */
 
@@ -79,6 +80,14 @@ static void reopen(fixture *f) {
 }
 
 static void put_dataset(registry *reg, const char *id, int64_t created) {
+    registry_dataset ds = {
+        .id = (char *)id, .name = "d", .n = 100, .d = 5, .bytes = 4800, .created_ms = created};
+    assert_int_equal(registry_dataset_put(reg, &ds), REGISTRY_OK);
+    assert_int_equal(registry_dataset_ref_put(reg, 1, id, "", created), REGISTRY_OK);
+}
+
+/* A dataset row no user references (as jobs alone may keep one). */
+static void put_bare_dataset(registry *reg, const char *id, int64_t created) {
     registry_dataset ds = {
         .id = (char *)id, .name = "d", .n = 100, .d = 5, .bytes = 4800, .created_ms = created};
     assert_int_equal(registry_dataset_put(reg, &ds), REGISTRY_OK);
@@ -204,11 +213,11 @@ static void test_open_wal_and_schema(void **state) {
     query_text(f->dir, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
     query_text(f->dir, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "1");
+    assert_string_equal(text, "2");
     /* Opening again (the schema is there) changes nothing. */
     reopen(f);
     query_text(f->dir, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "1");
+    assert_string_equal(text, "2");
 }
 
 static void test_open_failures(void **state) {
@@ -254,6 +263,7 @@ static void test_dataset_put_get_list_delete(void **state) {
     registry_dataset in = {
         .id = "ab12", .name = NULL, .n = 1000, .d = 5, .bytes = 48000, .created_ms = 1700000000123};
     assert_int_equal(registry_dataset_put(reg, &in), REGISTRY_OK);
+    assert_int_equal(registry_dataset_ref_put(reg, 1, "ab12", NULL, in.created_ms), REGISTRY_OK);
     put_dataset(reg, "ff00", 10);
     put_dataset(reg, "ee00", 10);
 
@@ -269,17 +279,68 @@ static void test_dataset_put_get_list_delete(void **state) {
     assert_null(out.id);
 
     id_list l = {0};
-    assert_int_equal(registry_dataset_list(reg, collect_dataset_id, &l), REGISTRY_OK);
+    assert_int_equal(registry_dataset_list(reg, 0, collect_dataset_id, &l), REGISTRY_OK);
     assert_ids(&l, (const char *const[]){"ee00", "ff00", "ab12"}, 3);
 
+    /* a referenced dataset stays until its last reference goes */
+    assert_int_equal(registry_dataset_delete(reg, "ff00"), REGISTRY_IN_USE);
+    assert_int_equal(registry_dataset_ref_delete(reg, 1, "ff00"), REGISTRY_OK);
     assert_int_equal(registry_dataset_delete(reg, "ff00"), REGISTRY_OK);
     assert_int_equal(registry_dataset_delete(reg, "ff00"), REGISTRY_NOT_FOUND);
     assert_int_equal(registry_dataset_get(reg, "ff00", &out), REGISTRY_NOT_FOUND);
     assert_null(out.id);
     assert_non_null(strstr(registry_last_error(reg), "ff00"));
     l.n = 0;
-    assert_int_equal(registry_dataset_list(reg, collect_dataset_id, &l), REGISTRY_OK);
+    assert_int_equal(registry_dataset_list(reg, 0, collect_dataset_id, &l), REGISTRY_OK);
     assert_ids(&l, (const char *const[]){"ee00", "ab12"}, 2);
+}
+
+static int collect_gone(void *ctx, const char *id) {
+    id_list *l = ctx;
+    snprintf(l->ids[l->n++], sizeof l->ids[0], "%s", id);
+    return 0;
+}
+
+/* Two users share one stored dataset, each with a name of their own; it
+ * goes when neither references it and no active job uses it. */
+static void test_dataset_references(void **state) {
+    registry *reg = ((fixture *)*state)->reg;
+    int64_t bob;
+    assert_int_equal(users_add(reg, "bob", 0, 5, &bob), REGISTRY_OK);
+    put_dataset(reg, "ab12", 10); /* admin's, unnamed */
+    assert_int_equal(registry_dataset_ref_put(reg, bob, "ab12", "iris", 20), REGISTRY_OK);
+    assert_int_equal(registry_dataset_ref_put(reg, bob, "ab12", "", 30), REGISTRY_EXISTS);
+    assert_int_equal(registry_dataset_ref_put(reg, bob, "nope", "x", 30), REGISTRY_NOT_FOUND);
+    registry_dataset out;
+    assert_int_equal(registry_dataset_ref_get(reg, bob, "iris", &out), REGISTRY_OK);
+    assert_string_equal(out.id, "ab12");
+    assert_string_equal(out.name, "iris"); /* an empty name kept the old one */
+    assert_int_equal(out.owner, bob);
+    registry_dataset_clear(&out);
+    assert_int_equal(registry_dataset_ref_get(reg, 1, "iris", &out), REGISTRY_NOT_FOUND);
+    int64_t bytes;
+    assert_int_equal(registry_user_dataset_bytes(reg, bob, &bytes), REGISTRY_OK);
+    assert_int_equal(bytes, 4800);
+    /* a name moves to the newest upload that takes it */
+    put_dataset(reg, "cd34", 40);
+    assert_int_equal(registry_dataset_ref_put(reg, bob, "cd34", "iris", 50), REGISTRY_OK);
+    assert_int_equal(registry_dataset_ref_get(reg, bob, "iris", &out), REGISTRY_OK);
+    assert_string_equal(out.id, "cd34");
+    registry_dataset_clear(&out);
+    id_list l = {0};
+    assert_int_equal(registry_dataset_list(reg, bob, collect_dataset_id, &l), REGISTRY_OK);
+    assert_ids(&l, (const char *const[]){"ab12", "cd34"}, 2);
+
+    insert_job(reg, "j1", "ab12", 60); /* queued: it needs ab12 */
+    assert_int_equal(registry_dataset_ref_delete(reg, 0, "ab12"), REGISTRY_OK);
+    id_list gone = {0};
+    assert_int_equal(registry_dataset_collect(reg, collect_gone, &gone), REGISTRY_OK);
+    assert_int_equal(gone.n, 0);
+    assert_int_equal(registry_job_set_state(reg, "j1", REGISTRY_JOB_CANCELLED, NULL, 70),
+                     REGISTRY_OK);
+    assert_int_equal(registry_dataset_collect(reg, collect_gone, &gone), REGISTRY_OK);
+    assert_ids(&gone, (const char *const[]){"ab12"}, 1);
+    assert_int_equal(registry_dataset_get(reg, "ab12", &out), REGISTRY_NOT_FOUND);
 }
 
 static void test_dataset_duplicate_and_invalid(void **state) {
@@ -323,7 +384,7 @@ static void test_dataset_delete_while_in_use(void **state) {
         char ds[16], job[16];
         snprintf(ds, sizeof ds, "ds%d", i);
         snprintf(job, sizeof job, "job%d", i);
-        put_dataset(reg, ds, 1);
+        put_bare_dataset(reg, ds, 1);
         insert_job(reg, job, ds, 2);
         assert_int_equal(registry_dataset_delete(reg, ds), REGISTRY_IN_USE);
         if (finals[i] != REGISTRY_JOB_CANCELLED) {
@@ -341,7 +402,7 @@ static void test_dataset_delete_while_in_use(void **state) {
         registry_job_clear(&out);
     }
     /* Two users: one finished, one still queued. */
-    put_dataset(reg, "shared", 1);
+    put_bare_dataset(reg, "shared", 1);
     insert_job(reg, "a", "shared", 2);
     insert_job(reg, "b", "shared", 3);
     drive_to(reg, "a", REGISTRY_JOB_SUCCEEDED);
@@ -500,7 +561,8 @@ static void page_through(registry *reg, const registry_job_state *filter, int pa
     do {
         id_list page = {0};
         char next[REGISTRY_TOKEN_SIZE];
-        int rc = registry_job_list(reg, filter, page_size, token, collect_job_id, &page, next);
+        registry_job_filter f = {.state = filter};
+        int rc = registry_job_list(reg, &f, page_size, token, collect_job_id, &page, next);
         assert_int_equal(rc, REGISTRY_OK);
         int left = n_want - all.n;
         assert_int_equal(page.n, left < page_size ? left : page_size);
@@ -634,7 +696,8 @@ static void test_job_list_bad_tokens(void **state) {
         registry_job_list(reg, NULL, REGISTRY_PAGE_SIZE_MAX + 1, NULL, collect_job_id, &page, next),
         REGISTRY_EINVAL);
     registry_job_state nonsense = (registry_job_state)7;
-    assert_int_equal(registry_job_list(reg, &nonsense, 10, NULL, collect_job_id, &page, next),
+    registry_job_filter f = {.state = &nonsense};
+    assert_int_equal(registry_job_list(reg, &f, 10, NULL, collect_job_id, &page, next),
                      REGISTRY_EINVAL);
 }
 
@@ -662,7 +725,7 @@ static void test_callback_stops_walk(void **state) {
     assert_int_equal(calls, 1);
     assert_string_equal(next, "");
     calls = 0;
-    assert_int_equal(registry_dataset_list(reg, stop_dataset_after_one, &calls), 8);
+    assert_int_equal(registry_dataset_list(reg, 0, stop_dataset_after_one, &calls), 8);
     assert_int_equal(calls, 1);
 }
 
@@ -827,6 +890,7 @@ int main(void) {
         cmocka_unit_test(test_names_and_strings),
         cmocka_unit_test_setup_teardown(test_dataset_put_get_list_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_duplicate_and_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_delete_while_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_insert_get_update_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_state_transitions, setup, teardown),

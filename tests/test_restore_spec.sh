@@ -12,6 +12,7 @@ MCMCD=${1:?usage: test_restore_spec.sh PATH/TO/mcmcd}
 PY=/usr/bin/python3
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 work=$(mktemp -d /tmp/mcmcd-restore.XXXXXX)
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh" # use_token
 pid=''
 cleanup() {
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
@@ -35,6 +36,7 @@ start() { # a daemon on an ephemeral port; its URL in $URL
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
+    [ -z "$URL" ] || use_token "$work/data"
     [ -n "$URL" ]
 }
 stop() {

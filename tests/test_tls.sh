@@ -47,8 +47,7 @@ fi
 ok "openssl makes a CA and a server certificate"
 
 # --- the daemon over HTTPS ---------------------------------------------------
-daemon_args=(--tls-cert "$work/server.pem" --tls-key "$work/server.key")
-if ! start_daemon; then
+if ! start_daemon --tls-cert "$work/server.pem" --tls-key "$work/server.key"; then
     bad "the daemon starts with --tls-cert and --tls-key"
     finish
     exit 1

@@ -1,9 +1,9 @@
-/* limits.h - the per-user limits: one list (USER_LIMITS) from which the
+/* user_limits.h - the per-user limits: one list (USER_LIMITS) from which the
  * config keys (user_NAME, the defaults), `mcmcd user set NAME KEY=VALUE`,
  * GET /v1/users/me, the over-limit errors and /metrics all take their
  * names. A value of 0 means "no limit". */
-#ifndef MCMCD_LIMITS_H
-#define MCMCD_LIMITS_H
+#ifndef MCMCD_USER_LIMITS_H
+#define MCMCD_USER_LIMITS_H
 
 #include <stddef.h>
 #include <stdint.h>

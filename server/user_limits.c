@@ -1,6 +1,6 @@
-/* limits.c - the table of per-user limits (limits.h), their parsing and
+/* user_limits.c - the table of per-user limits (user_limits.h), their parsing and
  * formatting. */
-#include "limits.h"
+#include "user_limits.h"
 
 #include <stdio.h>
 #include <string.h>

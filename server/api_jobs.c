@@ -1,0 +1,371 @@
+/* api_jobs.c - the job routes: submit, list, status, cancel, delete, and
+ * the hand-off to streams.c (events, draws) and summary.c. A job of
+ * another user answers 404 unless the caller is an admin. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_util.h"
+#include "app.h"
+#include "idempotency.h"
+#include "sweep.h"
+
+void api_summary(app *a, job *j, http_request *req); /* summary.c */
+
+/* The job named by the route's {id}, or NULL after answering 404. */
+static job *call_job(api_call *c) {
+    job *j = jobs_find(c->app, c->id);
+    if (j && api_may_see(c, j->owner)) return j;
+    respond_not_found(c->req, "job", c->id);
+    return NULL;
+}
+
+/* --- the job resource ---------------------------------------------------- */
+
+static json_t *job_links(const job *j) {
+    char base[64];
+    snprintf(base, sizeof base, "/v1/jobs/%s", j->id);
+    json_t *l = json_object();
+    const char *rel[] = {"events", "draws", "summary", "cancel"};
+    json_object_set_new(l, "self", json_string(base));
+    for (int i = 0; i < 4; i++) {
+        char url[96];
+        snprintf(url, sizeof url, "%s/%s", base, rel[i]);
+        json_object_set_new(l, rel[i], json_string(url));
+    }
+    return l;
+}
+
+/* What the chain's sampler reported: warmup or sampling, the step size,
+ * divergences, where it went non-finite. */
+static void chain_sampler_json(json_t *o, const chain_counts *k) {
+    json_object_set_new(o, "warmup", json_boolean(k->warmup));
+    json_object_set_new(o, "step_size", json_number_or_null(k->step_size));
+    json_object_set_new(o, "divergent", json_integer((json_int_t)k->divergent));
+    json_object_set_new(o, "warmup_elapsed", json_number_or_null(k->warmup_elapsed));
+    json_object_set_new(o, "nonfinite", json_boolean(k->nonfinite));
+    json_object_set_new(o, "nonfinite_at",
+                        k->nonfinite && k->nonfinite_at != UINT64_MAX
+                            ? json_integer((json_int_t)k->nonfinite_at)
+                            : json_null());
+}
+
+static json_t *chain_json(const job *j, uint32_t c) {
+    const chain_counts *k = &j->counts[c];
+    job_progress p = job_chain_progress(j, c);
+    if (job_is_final(j)) p.eta_s = 0; /* nothing is left to run */
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
+                          "iter", (json_int_t)k->iter, "total", (json_int_t)p.total, "draws",
+                          (json_int_t)k->draws, "accept_rate", json_number_or_null(p.accept_rate),
+                          "it_per_s", json_number_or_null(p.it_per_s), "elapsed",
+                          json_number_or_null(k->elapsed), "eta_s", json_number_or_null(p.eta_s));
+    if (o) chain_sampler_json(o, k);
+    return o;
+}
+
+/* Per chain, the adapted step size and inverse metric (null until the
+ * chain's warmup ends): what a spec takes back as a warm start. */
+static json_t *adaptation_json(job *j) {
+    json_t *arr = json_array();
+    for (uint32_t c = 0; arr && c < j->chains; c++)
+        json_array_append_new(arr, job_adaptation_json(j, c));
+    return arr;
+}
+
+/* The parameters' names, once the job's model was built; null before. */
+static json_t *param_names_json(job *j) {
+    const char *const *names = job_param_names(j);
+    if (!names) return json_null();
+    json_t *a = json_array();
+    for (size_t k = 0; a && k < j->d; k++)
+        json_array_append_new(a, json_string(names[k]));
+    return a;
+}
+
+/* The job's owner and labels: name, tags, priority. */
+static void job_labels_json(job *j, json_t *o) {
+    app_user *u = app_user_get(j->app, j->owner);
+    json_object_set_new(o, "owner", u ? json_string(u->name) : json_null());
+    json_object_set_new(o, "name", j->spec.name[0] ? json_string(j->spec.name) : json_null());
+    json_t *tags = json_array();
+    for (size_t i = 0; tags && i < j->spec.ntags; i++)
+        json_array_append_new(tags, json_string(j->spec.tags[i]));
+    json_object_set_new(o, "tags", tags);
+    json_object_set_new(o, "priority", json_integer(j->spec.priority));
+}
+
+/* The status of a job: state, times, per-chain progress, overall rates;
+ * with_spec: the spec and the chains' adaptation too. */
+static json_t *job_json(job *j, int with_spec) {
+    uint64_t total = chain_total_iterations(&j->spec.chain), iter = 0, acc = 0;
+    double slowest = 0, elapsed = 0;
+    json_t *chains = json_array();
+    for (uint32_t c = 0; c < j->chains; c++) {
+        const chain_counts *k = &j->counts[c];
+        iter += k->iter, acc += k->accepted;
+        if (k->elapsed > elapsed) elapsed = k->elapsed;
+        double rate = k->elapsed > 0 ? (double)k->iter / k->elapsed : NAN;
+        double eta = k->iter >= total ? 0 : (double)(total - k->iter) / rate;
+        /* the slowest chain decides; a chain not started yet makes it unknown */
+        slowest = isnan(eta) || isnan(slowest) ? NAN : (eta > slowest ? eta : slowest);
+        json_array_append_new(chains, chain_json(j, c));
+    }
+    if (job_is_final(j)) slowest = 0;
+    double accept = iter && job_reports_accept(j) ? (double)acc / (double)iter : NAN;
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:o, s:o, s:o}", "id", j->id,
+                  "state", job_state_name(j), "created", json_time_ms(j->created_ms), "started",
+                  json_time_ms(j->started_ms), "finished", json_time_ms(j->finished_ms), "error",
+                  j->error ? json_string(j->error) : json_null(), "dataset",
+                  j->dataset_id[0] ? json_string(j->dataset_id) : json_null(), "progress", "iter",
+                  (json_int_t)iter, "total", (json_int_t)(total * j->chains), "accept_rate",
+                  json_number_or_null(accept), "elapsed", json_number_or_null(elapsed), "eta_s",
+                  json_number_or_null(slowest));
+    if (!o) return NULL;
+    json_object_set_new(o, "expires", json_time_ms(job_expires_ms(j)));
+    json_object_set_new(
+        o, "shape",
+        json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
+    json_object_set_new(o, "warmup_draws", json_integer((json_int_t)j->warmup_rows));
+    job_labels_json(j, o);
+    json_object_set_new(o, "parameters", param_names_json(j));
+    json_object_set_new(o, "chains", chains);
+    if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
+    if (with_spec && j->spec_json) {
+        /* the stored text, as is; a spec this build cannot read is still JSON */
+        json_t *spec = json_loads(j->spec_json, 0, NULL);
+        json_object_set_new(o, "spec", spec ? spec : json_string(j->spec_json));
+    }
+    json_object_set_new(o, "links", job_links(j));
+    return o;
+}
+
+/* --- POST /v1/jobs ------------------------------------------------------- */
+
+static void respond_spec_errors(http_request *req, const spec_errors *errs) {
+    json_t *env = spec_errors_to_json(errs, "invalid_spec", "the job spec is not valid");
+    json_t *err = json_object_get(env, "error");
+    json_t *details = json_incref(json_object_get(err, "details"));
+    json_decref(env);
+    http_respond_error(req, 422, "invalid_spec", "the job spec is not valid", details);
+}
+
+/* The data's shape (n rows, d columns; 0 and 0 for a model without data)
+ * for the shape check, from the caller's dataset or the spec; a dataset
+ * named by the caller's name for it becomes its id. Returns 0, or -1 with
+ * an error added. */
+static int resolve_shape(api_call *c, job_spec *s, size_t *n, size_t *d, spec_errors *errs) {
+    *n = 0;
+    *d = 0;
+    if (s->model->y == Y_NONE) {
+        return 0;
+    } else if (s->data == SPEC_DATA_SYNTHETIC) {
+        *n = s->synthetic.n;
+        *d = s->synthetic.d;
+    } else if (s->data == SPEC_DATA_DATASET) {
+        int64_t rows, cols;
+        char id[SPEC_DATASET_ID_MAX];
+        if (api_dataset_resolve(c, s->dataset_id, id, sizeof id, &rows, &cols) != 0) {
+            spec_errors_add(errs, "data.dataset", "no dataset with id or name '%s'", s->dataset_id);
+            return -1;
+        }
+        snprintf(s->dataset_id, sizeof s->dataset_id, "%s", id);
+        *n = (size_t)rows;
+        *d = (size_t)cols;
+    }
+    return 0;
+}
+
+static void check_limits(const app *a, const job_spec *s, size_t d, spec_errors *errs) {
+    const chain_config *c = &s->chain;
+    if (c->chains > a->cfg.max_chains_per_job)
+        spec_errors_add(errs, "chains", "must be <= %u on this server", a->cfg.max_chains_per_job);
+    double values = (double)c->chains * (double)chain_kept_draws(c) * (double)d;
+    if (values > (double)a->cfg.max_draw_values_per_job)
+        spec_errors_add(errs, "num_samples",
+                        "chains x num_samples x d = %.0f values; this server keeps at most %llu "
+                        "per job",
+                        values, (unsigned long long)a->cfg.max_draw_values_per_job);
+}
+
+void api_jobs_post(api_call *c) {
+    app *a = c->app;
+    http_request *req = c->req;
+    if (strcmp(http_request_content_type(req), "application/json") != 0) {
+        respond_unsupported_type(req, "application/json");
+        return;
+    }
+    json_t *root;
+    idem_ticket idem;
+    if (idempotency_begin(c, NULL, IDEM_NOW, &idem) != 0) return;
+    if (api_parse_body_json(req, &root) != 0) return;
+    job_spec spec;
+    spec_errors errs = {0};
+    int bad = job_spec_parse(root, &spec, &errs);
+    json_decref(root);
+    if (bad) {
+        respond_spec_errors(req, &errs);
+        return;
+    }
+    size_t n, d = 0;
+    if (resolve_shape(c, &spec, &n, &d, &errs) == 0) {
+        job_spec_check_shape(&spec, n, d, &errs);
+        d = job_spec_model_dim(&spec, d); /* from here on: the parameters */
+        check_limits(a, &spec, d, &errs);
+    }
+    if (errs.count) {
+        job_spec_free(&spec);
+        respond_spec_errors(req, &errs);
+        return;
+    }
+    if (jobs_active(a) >= a->cfg.max_queued_jobs) {
+        job_spec_free(&spec);
+        http_request_add_header(req, "Retry-After", "10");
+        http_respond_error(req, 429, "too_many_jobs", "the queue is full; retry later", NULL);
+        return;
+    }
+    job *j;
+    const char *ds = spec.data == SPEC_DATA_DATASET ? spec.dataset_id : NULL;
+    char ds_copy[SPEC_DATASET_ID_MAX] = "";
+    if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
+    int rc = jobs_submit(a, c->who->user_id, &spec, ds ? ds_copy : NULL, d, &j);
+    if (rc != REGISTRY_OK) {
+        job_spec_free(&spec);
+        http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/jobs/%s", j->id);
+    idempotency_respond(a, &idem, req, 201, loc, job_json(j, 0));
+}
+
+/* --- listing, status, cancel, delete ------------------------------------- */
+
+typedef struct list_ctx {
+    app *a;
+    json_t *arr;
+    const registry_job_state *state; /* the filter, or NULL */
+} list_ctx;
+
+static int list_one(void *ctx, const registry_job *row) {
+    list_ctx *l = ctx;
+    job *j = jobs_find(l->a, row->id);
+    /* an ended job whose stored spec this build cannot read is shown as
+     * failed, though the registry keeps the state it ended in */
+    if (j && (!l->state || j->state == *l->state)) json_array_append_new(l->arr, job_json(j, 0));
+    return 0;
+}
+
+/* ?tag=a,b: the jobs that have both; split in place into tags[]. */
+static int split_tags(char *text, const char **tags, size_t *n) {
+    *n = 0;
+    for (char *save = NULL, *t = strtok_r(text, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (*n == REGISTRY_FILTER_TAGS_MAX) return -1;
+        tags[(*n)++] = t;
+    }
+    return 0;
+}
+
+/* The owner filter: the caller, or for admins ?owner=NAME (none: all). */
+static int owner_filter(api_call *c, int64_t *owner) {
+    const char *name = http_request_query(c->req, "owner");
+    *owner = c->who->admin ? 0 : c->who->user_id;
+    if (!name) return 0;
+    user_record u;
+    if (users_get(c->app->reg, name, &u) == REGISTRY_OK && (c->who->admin || u.id == *owner)) {
+        *owner = u.id;
+        return 0;
+    }
+    *owner = -1; /* no such user, or not one the caller may list: no jobs */
+    return 0;
+}
+
+void api_jobs_list(api_call *c) {
+    app *a = c->app;
+    http_request *req = c->req;
+    uint64_t page_size = 50;
+    if (query_u64(req, "page_size", REGISTRY_PAGE_SIZE_MAX, &page_size) != 0) return;
+    if (page_size == 0) page_size = 50;
+    const char *state_name = http_request_query(req, "state");
+    registry_job_state st;
+    if (state_name && registry_job_state_parse(state_name, &st) != 0) {
+        http_respond_error(req, 400, "invalid_query",
+                           "state must be one of queued, running, succeeded, failed, cancelled",
+                           NULL);
+        return;
+    }
+    char tagbuf[SPEC_TAGS_MAX * (SPEC_TAG_MAX + 1) + 1];
+    const char *tags[REGISTRY_FILTER_TAGS_MAX];
+    registry_job_filter f = {
+        .state = state_name ? &st : NULL, .name = http_request_query(req, "name"), .tags = tags};
+    const char *tag = http_request_query(req, "tag");
+    snprintf(tagbuf, sizeof tagbuf, "%s", tag ? tag : "");
+    if (split_tags(tagbuf, tags, &f.ntags) != 0) {
+        http_respond_error(req, 400, "invalid_query", "tag takes at most 16 tags, comma-separated",
+                           NULL);
+        return;
+    }
+    owner_filter(c, &f.owner);
+    const char *token = http_request_query(req, "page_token");
+    char next[REGISTRY_TOKEN_SIZE] = "";
+    list_ctx l = {a, json_array(), f.state};
+    int rc = registry_job_list(a->reg, &f, (int)page_size, token, list_one, &l, next);
+    if (rc == REGISTRY_BAD_TOKEN) {
+        json_decref(l.arr);
+        http_respond_error(req, 400, "invalid_query", "page_token is not one this server made",
+                           NULL);
+        return;
+    }
+    if (rc != REGISTRY_OK) {
+        json_decref(l.arr);
+        http_respond_error(req, 500, "internal", registry_last_error(a->reg), NULL);
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:o, s:s}", "jobs", l.arr, "next_page_token", next));
+}
+
+void api_job_cancel(api_call *c) {
+    job *j = call_job(c);
+    if (!j) return;
+    if (jobs_cancel(c->app, j) != 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the job has already %s", job_state_name(j));
+        http_respond_error(c->req, 409, "conflict", msg, NULL);
+        return;
+    }
+    http_respond_json(c->req, 202, job_json(j, 0));
+}
+
+void api_job_delete(api_call *c) {
+    job *j = call_job(c);
+    if (!j) return;
+    int rc = jobs_delete(c->app, j);
+    if (rc == REGISTRY_IN_USE)
+        http_respond_error(c->req, 409, "conflict",
+                           "the job is still queued or running; cancel it first", NULL);
+    else if (rc != 0)
+        http_respond_error(c->req, 500, "internal", registry_status_str(rc), NULL);
+    else
+        http_respond_empty(c->req, 204);
+}
+
+void api_job_get(api_call *c) {
+    job *j = call_job(c);
+    if (j) http_respond_json(c->req, 200, job_json(j, 1));
+}
+
+void api_job_events(api_call *c) {
+    job *j = call_job(c);
+    if (j) streams_events(c->app, j, c->req);
+}
+
+void api_job_draws(api_call *c) {
+    job *j = call_job(c);
+    if (j) streams_draws(c->app, j, c->req);
+}
+
+void api_job_summary(api_call *c) {
+    job *j = call_job(c);
+    if (j) api_summary(c->app, j, c->req);
+}

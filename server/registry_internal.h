@@ -1,0 +1,17 @@
+/* registry_internal.h - for the modules that keep their own tables in the
+ * registry's database (users.c, audit.c, idempotency.c): its connection
+ * and its error slot. Same rules as registry.h: loop thread only. */
+#ifndef MCMCD_REGISTRY_INTERNAL_H
+#define MCMCD_REGISTRY_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "registry.h"
+
+sqlite3 *registry_sqlite(registry *reg);
+/* Saves message for registry_last_error; returns status. */
+int registry_fail(registry *reg, int status, const char *message);
+/* Saves sqlite's last message; returns REGISTRY_EIO. */
+int registry_sqlite_failed(registry *reg);
+
+#endif
