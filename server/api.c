@@ -10,6 +10,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "audit.h"
 #include "simd.h"
 #include "tables.h"
 
@@ -112,6 +113,7 @@ static const route routes[] = {
     {"GET", "/metrics", ACCESS_METRICS, api_metrics},
     {"GET", "/v1/users/me", ACCESS_USER, users_me},
     {"GET", "/v1/users", ACCESS_ADMIN, users_get_all},
+    {"GET", "/v1/audit", ACCESS_ADMIN, api_audit_list},
     {"GET", "/v1/jobs", ACCESS_USER, api_jobs_list},
     {"POST", "/v1/jobs", ACCESS_USER, api_jobs_post},
     {"GET", "/v1/jobs/{id}", ACCESS_USER, api_job_get},
@@ -204,9 +206,15 @@ static int identify(app *a, const route *r, http_request *req, principal *who) {
     }
     if (st != AUTH_OK) {
         respond_unauthorized(req, st);
+        audit_request(a, req, NULL, "auth.failed", http_request_path(req), 401,
+                      st == AUTH_MISSING ? "missing token" : "invalid token");
         return -1;
     }
-    if (!access_allowed(r, who, req)) return -1;
+    if (!access_allowed(r, who, req)) {
+        audit_request(a, req, who->name, "auth.forbidden", http_request_path(req), 403,
+                      who->scope != TOKEN_SCOPE_ALL ? "metrics token" : "not an admin");
+        return -1;
+    }
     app_user_update(a, who);
     return 0;
 }
