@@ -155,6 +155,7 @@ static const route *route_find(http_request *req, char id[ID_MAX]) {
     for (size_t i = 0; i < NROUTES; i++) {
         if (!route_matches(routes[i].pattern, path, id)) continue;
         if (!strcmp(routes[i].method, m)) return &routes[i];
+        http_request_set_label(req, routes[i].pattern); /* a 405 counts by the pattern */
         size_t n = strlen(allow);
         snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", routes[i].method);
     }
@@ -221,7 +222,6 @@ static int identify(app *a, const route *r, http_request *req, principal *who) {
 
 void api_handle(void *ctx, http_request *req) {
     app *a = ctx;
-    a->requests_total++;
     if (a->shutting_down) {
         http_respond_error(req, 503, "shutting_down", "the server is stopping", NULL);
         return;
@@ -229,6 +229,7 @@ void api_handle(void *ctx, http_request *req) {
     char id[ID_MAX] = "";
     const route *r = route_find(req, id);
     principal who;
+    if (r) http_request_set_label(req, r->pattern); /* for the metrics */
     if (!r || identify(a, r, req, &who) != 0) return;
     api_call call = {a, req, &who, *id ? id : NULL, r->pattern};
     r->fn(&call);
