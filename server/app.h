@@ -113,7 +113,7 @@ struct app {
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
     uv_timer_t heartbeat;
-    struct event_stream *event_streams; /* streams.c: for heartbeats */
+    struct stream_beat *live_streams; /* streams.c: event and following draw streams */
     uv_signal_t sigint, sigterm;
     int shutting_down;
     double started_at;
