@@ -176,4 +176,8 @@ check "a page_token we did not make: 400 invalid_query" \
 code=$(c -o /dev/null -w '%{http_code}' "$URL/v1/audit?page_size=1001")
 check "page_size over 1000: 400" "[ '$code' = 400 ]"
 
+stop_daemon
+check "no sanitizer or crash report on the daemon's stderr" \
+    "! grep -qE 'Sanitizer|runtime error|Segmentation' '$work/daemon.err'"
+
 finish

@@ -212,4 +212,8 @@ assert v == 1 and labels['version'] == info['version'] and labels['simd'] == inf
 assert all(labels.get(k) for k in ('compiler', 'libmicrohttpd', 'sqlite')), labels
 PY"
 
+stop_daemon
+check "no sanitizer or crash report on the daemon's stderr" \
+    "! grep -qE 'Sanitizer|runtime error|Segmentation' '$work/daemon.err'"
+
 finish
