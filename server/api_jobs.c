@@ -8,6 +8,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "audit.h"
 #include "idempotency.h"
 #include "sweep.h"
 
@@ -235,6 +236,7 @@ void api_jobs_post(api_call *c) {
         http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
         return;
     }
+    audit_call(c, "job.submit", j->id, 201, NULL);
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/jobs/%s", j->id);
     idempotency_respond(a, &idem, req, 201, loc, job_json(j, 0));
@@ -336,7 +338,9 @@ void api_jobs_list(api_call *c) {
 void api_job_cancel(api_call *c) {
     job *j = call_job(c);
     if (!j) return;
-    if (jobs_cancel(c->app, j) != 0) {
+    int refused = jobs_cancel(c->app, j) != 0;
+    audit_call(c, "job.cancel", j->id, refused ? 409 : 202, NULL);
+    if (refused) {
         char msg[96];
         snprintf(msg, sizeof msg, "the job has already %s", job_state_name(j));
         http_respond_error(c->req, 409, "conflict", msg, NULL);
@@ -349,6 +353,7 @@ void api_job_delete(api_call *c) {
     job *j = call_job(c);
     if (!j) return;
     int rc = jobs_delete(c->app, j);
+    audit_call(c, "job.delete", c->id, rc == REGISTRY_IN_USE ? 409 : rc ? 500 : 204, NULL);
     if (rc == REGISTRY_IN_USE)
         http_respond_error(c->req, 409, "conflict",
                            "the job is still queued or running; cancel it first", NULL);
