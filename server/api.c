@@ -10,6 +10,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "audit.h"
 #include "simd.h"
 #include "tables.h"
 
@@ -112,6 +113,7 @@ static const route routes[] = {
     {"GET", "/metrics", ACCESS_METRICS, api_metrics},
     {"GET", "/v1/users/me", ACCESS_USER, users_me},
     {"GET", "/v1/users", ACCESS_ADMIN, users_get_all},
+    {"GET", "/v1/audit", ACCESS_ADMIN, api_audit_list},
     {"GET", "/v1/jobs", ACCESS_USER, api_jobs_list},
     {"POST", "/v1/jobs", ACCESS_USER, api_jobs_post},
     {"GET", "/v1/jobs/{id}", ACCESS_USER, api_job_get},
@@ -153,6 +155,7 @@ static const route *route_find(http_request *req, char id[ID_MAX]) {
     for (size_t i = 0; i < NROUTES; i++) {
         if (!route_matches(routes[i].pattern, path, id)) continue;
         if (!strcmp(routes[i].method, m)) return &routes[i];
+        http_request_set_label(req, routes[i].pattern); /* a 405 counts by the pattern */
         size_t n = strlen(allow);
         snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", routes[i].method);
     }
@@ -204,16 +207,21 @@ static int identify(app *a, const route *r, http_request *req, principal *who) {
     }
     if (st != AUTH_OK) {
         respond_unauthorized(req, st);
+        audit_request(a, req, NULL, "auth.failed", http_request_path(req), 401,
+                      st == AUTH_MISSING ? "missing token" : "invalid token");
         return -1;
     }
-    if (!access_allowed(r, who, req)) return -1;
+    if (!access_allowed(r, who, req)) {
+        audit_request(a, req, who->name, "auth.forbidden", http_request_path(req), 403,
+                      who->scope != TOKEN_SCOPE_ALL ? "metrics token" : "not an admin");
+        return -1;
+    }
     app_user_update(a, who);
     return 0;
 }
 
 void api_handle(void *ctx, http_request *req) {
     app *a = ctx;
-    a->requests_total++;
     if (a->shutting_down) {
         http_respond_error(req, 503, "shutting_down", "the server is stopping", NULL);
         return;
@@ -221,6 +229,7 @@ void api_handle(void *ctx, http_request *req) {
     char id[ID_MAX] = "";
     const route *r = route_find(req, id);
     principal who;
+    if (r) http_request_set_label(req, r->pattern); /* for the metrics */
     if (!r || identify(a, r, req, &who) != 0) return;
     api_call call = {a, req, &who, *id ? id : NULL, r->pattern};
     r->fn(&call);

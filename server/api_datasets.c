@@ -11,6 +11,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "audit.h"
 #include "dataset_store.h"
 #include "errors.h"
 #include "idempotency.h"
@@ -141,6 +142,9 @@ static void upload_after(uv_work_t *req, int status) {
         char loc[80];
         snprintf(loc, sizeof loc, "/v1/datasets/%s", t->id);
         /* the same rows again from the same user: 200 with the stored dataset */
+        app_user *u = app_user_get(a, t->user);
+        audit_request(a, t->http, u ? u->name : NULL, "dataset.upload", t->id,
+                      rc == REGISTRY_OK ? 201 : 200, t->name[0] ? t->name : NULL);
         idempotency_respond(a, &t->idem, t->http, rc == REGISTRY_OK ? 201 : 200, loc,
                             dataset_json(a, &stored));
         registry_dataset_clear(&stored);
@@ -246,8 +250,10 @@ void api_dataset_delete(api_call *c) {
     }
     int64_t user = ds.owner == c->who->user_id ? ds.owner : 0;
     int rc = registry_dataset_ref_delete(a->reg, user, ds.id);
-    registry_dataset_clear(&ds);
     if (rc == REGISTRY_OK) rc = registry_dataset_collect(a->reg, remove_payload, a);
+    audit_call(c, "dataset.delete", ds.id, rc == REGISTRY_OK ? 204 : 500,
+               ds.name && *ds.name ? ds.name : NULL);
+    registry_dataset_clear(&ds);
     if (rc != REGISTRY_OK)
         http_respond_error(c->req, 500, "internal", registry_last_error(a->reg), NULL);
     else

@@ -120,7 +120,7 @@ struct app {
     int shutting_down;
     double started_at;
     /* metrics */
-    uint64_t draws_total, grad_evals_total, requests_total;
+    uint64_t draws_total, grad_evals_total;
     double draws_per_s, grad_evals_per_s; /* over the last heartbeat period */
     uint64_t last_draws_total, last_grad_evals_total;
     double last_rate_time;

@@ -41,6 +41,7 @@ struct http_server {
     uv_timer_t timer;
     http_handler_fn fn;
     void *app;
+    http_done_fn done; /* NULL: nobody observes answers */
     uint64_t max_body;
     int stopping, handles_open;
     unsigned streams;
@@ -61,6 +62,8 @@ struct http_request {
     char *method, *path;
     char *body;
     size_t len, cap;
+    const char *label;   /* http_request_set_label */
+    uint64_t arrived_ns; /* uv_hrtime() */
     int too_large, dispatched, suspended;
     struct MHD_Response *pending;
     unsigned pending_status;
@@ -165,6 +168,7 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
     if (!req) return NULL;
     req->srv = s;
     req->conn = conn;
+    req->arrived_ns = uv_hrtime();
     req->method = strdup(method);
     req->path = strdup(url);
     if (!req->method || !req->path) {
@@ -176,6 +180,9 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
 
 static enum MHD_Result queue_pending(http_request *req) {
     enum MHD_Result r = MHD_queue_response(req->conn, req->pending_status, req->pending);
+    if (req->srv->done)
+        req->srv->done(req->srv->app, req, req->pending_status,
+                       (double)(uv_hrtime() - req->arrived_ns) * 1e-9);
     MHD_destroy_response(req->pending);
     req->pending = NULL;
     return r;
@@ -246,6 +253,30 @@ const char *http_request_query(const http_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct query_walk {
+    const char *name;
+    const char **out;
+    size_t max, n;
+} query_walk;
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    query_walk *w = cls;
+    if (key && !strcmp(key, w->name)) {
+        if (w->n < w->max) w->out[w->n] = value ? value : "";
+        w->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_request_query_all(const http_request *req, const char *name, const char **out,
+                              size_t max) {
+    query_walk w = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, &w);
+    return w.n;
+}
+
 const char *http_request_body(const http_request *req, size_t *len) {
     *len = req->len;
     return req->body ? req->body : "";
@@ -258,6 +289,37 @@ const char *http_request_content_type(http_request *req) {
         if (!isspace((unsigned char)*ct)) req->ctype[k++] = (char)tolower((unsigned char)*ct);
     req->ctype[k] = 0;
     return req->ctype;
+}
+
+int http_request_remote(const http_request *req, char *buf, size_t cap) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    const void *addr =
+        !sa                         ? NULL
+        : sa->sa_family == AF_INET  ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+        : sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                    : NULL;
+    if (cap) *buf = 0;
+    if (!addr || !inet_ntop(sa->sa_family, addr, buf, (socklen_t)cap)) {
+        if (cap) *buf = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* --- observing answers ---------------------------------------------------- */
+
+void http_server_on_done(http_server *s, http_done_fn fn) {
+    s->done = fn;
+}
+
+void http_request_set_label(http_request *req, const char *label) {
+    req->label = label;
+}
+
+const char *http_request_label(const http_request *req) {
+    return req->label;
 }
 
 /* --- answering ----------------------------------------------------------- */

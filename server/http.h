@@ -70,10 +70,28 @@ const char *http_request_method(const http_request *req);
 const char *http_request_path(const http_request *req); /* without the query */
 const char *http_request_header(const http_request *req, const char *name);
 const char *http_request_query(const http_request *req, const char *name);
+/* Every value of a repeated query parameter (?tag=a&tag=b), in order: the
+ * first max into out; returns how many there are. */
+size_t http_request_query_all(const http_request *req, const char *name, const char **out,
+                              size_t max);
 const char *http_request_body(const http_request *req, size_t *len);
 /* The media type of Content-Type, lowercased, without parameters ("" if
  * none), in a buffer of the request. */
 const char *http_request_content_type(http_request *req);
+/* The client's address ("127.0.0.1", "::1") into buf: 0, or -1 with buf
+ * "" when it is not known. */
+int http_request_remote(const http_request *req, char *buf, size_t cap);
+
+/* --- observing answers ---------------------------------------------------- */
+
+/* Called on the loop thread as each answer is queued (deferred ones and
+ * streams too): its status and the seconds since the request arrived. */
+typedef void (*http_done_fn)(void *app, http_request *req, unsigned status, double seconds);
+void http_server_on_done(http_server *s, http_done_fn fn);
+/* A label for the observer, e.g. the route's pattern: a string that
+ * outlives the request (a literal); NULL until set. */
+void http_request_set_label(http_request *req, const char *label);
+const char *http_request_label(const http_request *req);
 
 /* --- answering ------------------------------------------------------------ */
 

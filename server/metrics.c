@@ -1,11 +1,133 @@
-/* metrics.c - GET /metrics: the daemon's counters and gauges in the
- * Prometheus text format. */
+/* metrics.c - GET /metrics: the daemon's counters, gauges and histograms
+ * in the Prometheus text format (version 0.0.4), and the counting behind
+ * the per-request and per-job ones (metrics.h).
+ *
+ * Every label value comes from a bounded set: route patterns (never a raw
+ * path), a fixed list of methods, status codes, job states, user names.
+ * The request series are a small table searched in order: about twenty
+ * routes times a handful of methods and codes. */
+#include "metrics.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api_util.h"
-#include "app.h"
+#include "simd.h"
+
+#ifndef MCMCD_VERSION
+#define MCMCD_VERSION "0.1.0"
+#endif
+
+#define SERIES_MAX 4096 /* request series kept; later new ones are dropped */
+#define BOUNDS_MAX 16
+
+/* Upper bounds of the buckets, in seconds; +Inf follows. */
+static const double http_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,  0.5,    1,     2.5,  5,     10};
+static const double job_bounds[] = {1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400};
+#define NB(b) (sizeof(b) / sizeof(b)[0])
+
+typedef struct histogram {
+    uint64_t n[BOUNDS_MAX + 1]; /* observations per bucket (not cumulative); last: +Inf */
+    uint64_t count;
+    double sum;
+} histogram;
+
+typedef struct request_series {
+    const char *route, *method;
+    unsigned code;
+    uint64_t n;
+} request_series;
+
+typedef struct route_latency {
+    const char *route;
+    histogram h;
+} route_latency;
+
+static struct {
+    request_series *req;
+    size_t nreq, cap_req;
+    route_latency *lat;
+    size_t nlat, cap_lat;
+    histogram jobs[REGISTRY_JOB_STATES]; /* by final state */
+} counted;
+
+/* --- counting ---------------------------------------------------------------- */
+
+static void histogram_observe(histogram *h, const double *bounds, size_t nb, double v) {
+    size_t i = 0;
+    while (i < nb && v > bounds[i])
+        i++;
+    h->n[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+/* Room for one more of n items of size bytes in *arr; 0 or -1. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return 0;
+    if (n >= SERIES_MAX) return -1;
+    size_t c = *cap ? 2 * *cap : 32;
+    void *p = realloc(*arr, c * size);
+    if (!p) return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+/* The method as a label: one of a fixed list, else "other". */
+static const char *method_label(const char *m) {
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < NB(known); i++)
+        if (m && !strcmp(m, known[i])) return known[i];
+    return "other";
+}
+
+static void count_request(const char *route, const char *method, unsigned code) {
+    for (size_t i = 0; i < counted.nreq; i++) {
+        request_series *s = &counted.req[i];
+        if (s->code == code && s->method == method && !strcmp(s->route, route)) {
+            s->n++;
+            return;
+        }
+    }
+    if (grow((void **)&counted.req, &counted.cap_req, counted.nreq, sizeof *counted.req) != 0)
+        return;
+    counted.req[counted.nreq++] = (request_series){route, method, code, 1};
+}
+
+static void time_request(const char *route, double seconds) {
+    size_t i = 0;
+    while (i < counted.nlat && strcmp(counted.lat[i].route, route) != 0)
+        i++;
+    if (i == counted.nlat) {
+        if (grow((void **)&counted.lat, &counted.cap_lat, counted.nlat, sizeof *counted.lat))
+            return;
+        counted.lat[counted.nlat++] = (route_latency){.route = route};
+    }
+    histogram_observe(&counted.lat[i].h, http_bounds, NB(http_bounds), seconds);
+}
+
+void metrics_http_done(void *ctx, http_request *req, unsigned status, double seconds) {
+    (void)ctx;
+    const char *route = http_request_label(req);
+    if (!route) route = "unmatched";
+    count_request(route, method_label(http_request_method(req)), status);
+    time_request(route, seconds);
+}
+
+void metrics_job_finished(const job *j) {
+    if (j->started_ms <= 0 || j->finished_ms < j->started_ms) return;
+    histogram_observe(&counted.jobs[j->state], job_bounds, NB(job_bounds),
+                      (double)(j->finished_ms - j->started_ms) / 1000.0);
+}
+
+/* --- the text ------------------------------------------------------------------ */
 
 typedef struct metrics_buf {
     char *text;
@@ -29,48 +151,97 @@ static void metrics_printf(metrics_buf *m, const char *fmt, ...) {
     }
 }
 
-void api_metrics(api_call *c) {
-    app *a = c->app;
-    http_request *req = c->req;
-    metrics_buf m = {malloc(4096), 0, 4096};
-    if (!m.text) {
-        http_respond_error(req, 500, "internal", "out of memory", NULL);
-        return;
+/* value, escaped as the format asks of label values (\\, \", \n). */
+static void metrics_escaped(metrics_buf *m, const char *value) {
+    for (const char *p = value; *p; p++) {
+        size_t plain = strcspn(p, "\\\"\n");
+        if (plain) metrics_printf(m, "%.*s", (int)plain, p);
+        p += plain;
+        if (!*p) break;
+        metrics_printf(m, "%s", *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
     }
+}
+
+/* name{key="value"}, or name{key="value",extra} with extra a label pair
+ * already escaped. */
+static void metrics_series(metrics_buf *m, const char *name, const char *key, const char *value,
+                           const char *extra) {
+    metrics_printf(m, "%s{%s=\"", name, key);
+    metrics_escaped(m, value);
+    metrics_printf(m, "\"%s%s}", extra ? "," : "", extra ? extra : "");
+}
+
+static void metrics_family(metrics_buf *m, const char *name, const char *type, const char *help) {
+    metrics_printf(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram's series: _bucket (cumulative, le last), _sum, _count. */
+static void histogram_print(metrics_buf *m, const char *name, const char *key, const char *value,
+                            const histogram *h, const double *bounds, size_t nb) {
+    char series[128], le[48];
+    uint64_t cum = 0;
+    snprintf(series, sizeof series, "%s_bucket", name);
+    for (size_t i = 0; i <= nb; i++) {
+        cum += h->n[i];
+        if (i < nb)
+            snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
+        else
+            snprintf(le, sizeof le, "le=\"+Inf\"");
+        metrics_series(m, series, key, value, le);
+        metrics_printf(m, " %llu\n", (unsigned long long)cum);
+    }
+    snprintf(series, sizeof series, "%s_sum", name);
+    metrics_series(m, series, key, value, NULL);
+    metrics_printf(m, " %.9g\n", h->sum);
+    snprintf(series, sizeof series, "%s_count", name);
+    metrics_series(m, series, key, value, NULL);
+    metrics_printf(m, " %llu\n", (unsigned long long)h->count);
+}
+
+static void print_jobs(metrics_buf *m, app *a) {
     uint64_t counts[REGISTRY_JOB_STATES] = {0};
     for (size_t i = 0; i < a->njobs; i++)
         counts[a->jobs[i]->state]++;
-    metrics_printf(
-        &m, "# HELP mcmcd_jobs Jobs known to the daemon, by state.\n# TYPE mcmcd_jobs gauge\n");
+    metrics_family(m, "mcmcd_jobs", "gauge", "Jobs known to the daemon, by state.");
     for (int s = 0; s < REGISTRY_JOB_STATES; s++)
-        metrics_printf(&m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),
+        metrics_printf(m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),
                        (unsigned long long)counts[s]);
-    metrics_printf(&m,
+    metrics_printf(m,
                    "# HELP mcmcd_queue_length Jobs waiting for a worker.\n"
                    "# TYPE mcmcd_queue_length gauge\nmcmcd_queue_length %zu\n",
                    a->queued);
+    metrics_family(m, "mcmcd_job_duration_seconds", "histogram",
+                   "Run time of the jobs that ended since the daemon started (started to "
+                   "finished), by final state.");
+    for (int s = 0; s < REGISTRY_JOB_STATES; s++)
+        if (s != REGISTRY_JOB_QUEUED && s != REGISTRY_JOB_RUNNING)
+            histogram_print(m, "mcmcd_job_duration_seconds", "state", registry_job_state_name(s),
+                            &counted.jobs[s], job_bounds, NB(job_bounds));
+}
+
+static void print_work(metrics_buf *m, app *a) {
     metrics_printf(
-        &m,
+        m,
         "# HELP mcmcd_busy_workers Chains running now.\n# TYPE mcmcd_busy_workers gauge\n"
         "mcmcd_busy_workers %u\n# HELP mcmcd_workers Worker slots.\n"
         "# TYPE mcmcd_workers gauge\nmcmcd_workers %u\n",
         a->busy_workers, a->cfg.workers);
-    metrics_printf(&m,
+    metrics_printf(m,
                    "# HELP mcmcd_open_streams Event and draw streams open now.\n"
                    "# TYPE mcmcd_open_streams gauge\nmcmcd_open_streams %u\n",
                    http_server_open_streams(a->http));
     metrics_printf(
-        &m,
+        m,
         "# HELP mcmcd_draws_total Draws kept, all jobs.\n# TYPE mcmcd_draws_total counter\n"
         "mcmcd_draws_total %llu\n",
         (unsigned long long)a->draws_total);
-    metrics_printf(&m,
+    metrics_printf(m,
                    "# HELP mcmcd_gradient_evaluations_total Gradient evaluations, all jobs.\n"
                    "# TYPE mcmcd_gradient_evaluations_total counter\n"
                    "mcmcd_gradient_evaluations_total %llu\n",
                    (unsigned long long)a->grad_evals_total);
     metrics_printf(
-        &m,
+        m,
         "# HELP mcmcd_draws_per_second Draws per second over the last heartbeat period.\n"
         "# TYPE mcmcd_draws_per_second gauge\nmcmcd_draws_per_second %.6g\n"
         "# HELP mcmcd_gradient_evaluations_per_second Gradient evaluations per second "
@@ -78,10 +249,93 @@ void api_metrics(api_call *c) {
         "# TYPE mcmcd_gradient_evaluations_per_second gauge\n"
         "mcmcd_gradient_evaluations_per_second %.6g\n",
         a->draws_per_s, a->grad_evals_per_s);
-    metrics_printf(&m,
-                   "# HELP mcmcd_http_requests_total Requests answered.\n"
-                   "# TYPE mcmcd_http_requests_total counter\nmcmcd_http_requests_total %llu\n",
-                   (unsigned long long)a->requests_total);
-    http_respond(req, 200, "text/plain; version=0.0.4", m.text, m.len);
+}
+
+/* Whether the user gets series: every user of the registry, and a removed
+ * one while its jobs still run or wait. */
+static int user_shown(const app_user *u) {
+    return !u->removed || u->running_chains || u->active_jobs;
+}
+
+static void print_users(metrics_buf *m, app *a) {
+    static const char *const names[] = {"mcmcd_user_running_chains", "mcmcd_user_queued_jobs",
+                                        "mcmcd_user_stored_bytes"};
+    static const char *const helps[] = {
+        "Chains of the user's jobs on workers now.",
+        "The user's jobs queued or running (what the queued_jobs limit counts).",
+        "Bytes the user stores: dataset references and the draws of the user's jobs."};
+    app_users_reload(a); /* users added since by `mcmcd user add` */
+    for (int k = 0; k < 3; k++) {
+        metrics_family(m, names[k], "gauge", helps[k]);
+        for (size_t i = 0; i < a->nusers; i++) {
+            app_user *u = a->users[i];
+            if (!user_shown(u)) continue;
+            uint64_t v = k == 0   ? u->running_chains
+                         : k == 1 ? u->active_jobs
+                                  : app_user_stored_bytes(a, u);
+            metrics_series(m, names[k], "user", u->name, NULL);
+            metrics_printf(m, " %llu\n", (unsigned long long)v);
+        }
+    }
+}
+
+static const char *compiler_name(void) {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+static void print_build_info(metrics_buf *m) {
+    metrics_family(m, "mcmcd_build_info", "gauge",
+                   "Always 1; the labels say what runs: version, SIMD path, compiler, libraries.");
+    const char *keys[] = {"version", "simd",    "compiler", "libmicrohttpd",
+                          "sqlite",  "jansson", "libuv"};
+    const char *values[] = {MCMCD_VERSION,      simd_ops_get()->name, compiler_name(),
+                            MHD_get_version(),  sqlite3_libversion(), JANSSON_VERSION,
+                            uv_version_string()};
+    metrics_printf(m, "mcmcd_build_info{");
+    for (size_t i = 0; i < NB(keys); i++) {
+        metrics_printf(m, "%s%s=\"", i ? "," : "", keys[i]);
+        metrics_escaped(m, values[i]);
+        metrics_printf(m, "\"");
+    }
+    metrics_printf(m, "} 1\n");
+}
+
+static void print_requests(metrics_buf *m) {
+    metrics_family(m, "mcmcd_http_requests_total", "counter",
+                   "Requests answered, by route pattern (\"unmatched\": no route), method and "
+                   "status code.");
+    for (size_t i = 0; i < counted.nreq; i++) {
+        const request_series *s = &counted.req[i];
+        char extra[64];
+        snprintf(extra, sizeof extra, "method=\"%s\",code=\"%u\"", s->method, s->code);
+        metrics_series(m, "mcmcd_http_requests_total", "route", s->route, extra);
+        metrics_printf(m, " %llu\n", (unsigned long long)s->n);
+    }
+    metrics_family(m, "mcmcd_http_request_duration_seconds", "histogram",
+                   "From a request's arrival to its answer being queued (a stream: its "
+                   "first bytes), by route pattern.");
+    for (size_t i = 0; i < counted.nlat; i++)
+        histogram_print(m, "mcmcd_http_request_duration_seconds", "route", counted.lat[i].route,
+                        &counted.lat[i].h, http_bounds, NB(http_bounds));
+}
+
+void api_metrics(api_call *c) {
+    metrics_buf m = {malloc(16384), 0, 16384};
+    if (!m.text) {
+        http_respond_error(c->req, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    print_jobs(&m, c->app);
+    print_work(&m, c->app);
+    print_users(&m, c->app);
+    print_requests(&m);
+    print_build_info(&m);
+    http_respond(c->req, 200, "text/plain; version=0.0.4", m.text, m.len);
     free(m.text);
 }

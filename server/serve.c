@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "metrics.h"
 #include "serve.h"
 #include "sweep.h"
 
@@ -255,6 +256,7 @@ int serve_main(int argc, char **argv) {
         fprintf(stderr, "mcmcd serve: %s\n", err);
         return 1;
     }
+    http_server_on_done(a.http, metrics_http_done);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     jobs_free_all(&a);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "config.h"
 #include "serve.h"
 #include "users.h"
@@ -90,6 +91,15 @@ static int cli_open(cli *c, int argc, char **argv, const char *usage) {
     return 0;
 }
 
+/* Records a change made from the command line (audit.h); a failure to
+ * record it is said on stderr, the change stands. */
+static void audit(cli *c, const char *action, const char *object, const char *detail) {
+    char who[USER_NAME_MAX + 80];
+    audit_cli_user(who, sizeof who);
+    if (audit_record(c->reg, now_ms(), who, action, object, 0, detail, NULL) != REGISTRY_OK)
+        fprintf(stderr, "mcmcd: audit log: %s\n", registry_last_error(c->reg));
+}
+
 static int failed(cli *c, const char *what) {
     fprintf(stderr, "mcmcd: %s: %s\n", what, registry_last_error(c->reg));
     return 1;
@@ -151,12 +161,14 @@ static int user_command(cli *c) {
         return users_list(c->reg, print_user, NULL) ? failed(c, "list") : 0;
     if (!strcmp(cmd, "add") && c->nwords == 2) {
         if (users_add(c->reg, name, c->admin, now_ms(), NULL)) return failed(c, name);
+        audit(c, "user.add", name, c->admin ? "admin" : NULL);
         printf("added %s %s; make a token with: mcmcd token new %s\n", c->admin ? "admin" : "user",
                name, name);
         return 0;
     }
     if (!strcmp(cmd, "rm") && c->nwords == 2) {
         if (users_remove(c->reg, name)) return failed(c, name);
+        audit(c, "user.remove", name, NULL);
         printf("removed %s, its tokens and dataset references; its jobs stay for admins\n", name);
         return 0;
     }
@@ -164,6 +176,7 @@ static int user_command(cli *c) {
         for (int i = 2; i < c->nwords; i++) {
             int rc = user_set_one(c, name, c->words[i]);
             if (rc) return rc;
+            audit(c, "user.set", name, c->words[i]);
         }
         user_record u;
         if (users_get(c->reg, name, &u)) return failed(c, name);
@@ -194,6 +207,9 @@ static int token_command(cli *c) {
         }
         char text[TOKEN_TEXT_LEN + 1], id[TOKEN_ID_LEN + 1];
         if (tokens_new(c->reg, arg, scope, c->label, now_ms(), text, id)) return failed(c, arg);
+        char detail[USER_NAME_MAX + 40];
+        snprintf(detail, sizeof detail, "user %s, scope %s", arg, token_scope_name(scope));
+        audit(c, "token.new", id, detail);
         printf("%s\n", text);
         fprintf(stderr, "token %s for %s (scope %s): shown once, keep it secret\n", id, arg,
                 token_scope_name(scope));
@@ -203,6 +219,11 @@ static int token_command(cli *c) {
         return tokens_list(c->reg, arg, print_token, NULL) ? failed(c, "list") : 0;
     if (!strcmp(cmd, "revoke") && c->nwords == 2) {
         if (tokens_revoke(c->reg, arg)) return failed(c, "revoke");
+        /* by its id, never the secret of a token given whole */
+        int whole = !strncmp(arg, "mcmcd_", 6);
+        char id[TOKEN_ID_LEN + 1];
+        snprintf(id, sizeof id, "%s", whole ? arg + 6 : arg);
+        audit(c, "token.revoke", id, NULL);
         printf("revoked\n");
         return 0;
     }

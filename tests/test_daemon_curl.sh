@@ -384,7 +384,7 @@ for l in open(sys.argv[1]):
     l = l.rstrip('\n')
     if not l or l.startswith('#'):
         continue
-    g = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)', l)
+    g = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^\"}]|\"(?:[^\"\\\\]|\\\\.)*\")*\})?) (\S+)', l)
     assert g, l
     m[g.group(1)] = float(g.group(2))
 assert m['mcmcd_jobs{state=\"succeeded\"}'] == 1, m
@@ -392,7 +392,8 @@ assert m['mcmcd_jobs{state=\"cancelled\"}'] == 1, m
 assert m['mcmcd_jobs{state=\"running\"}'] == 0 and m['mcmcd_jobs{state=\"queued\"}'] == 0, m
 assert m['mcmcd_queue_length'] == 0 and m['mcmcd_open_streams'] == 0, m
 assert m['mcmcd_busy_workers'] == 0, m
-assert m['mcmcd_draws_total'] >= 4 * 2000 and m['mcmcd_http_requests_total'] > 10, m
+requests = sum(v for k, v in m.items() if k.startswith('mcmcd_http_requests_total{'))
+assert m['mcmcd_draws_total'] >= 4 * 2000 and requests > 10, m
 PY"
 
 # --- SIGTERM with a job running and a watcher attached: exit 0 within 2 s --------

@@ -1,0 +1,16 @@
+/* metrics.h - what GET /metrics (metrics.c) counts as it happens: each
+ * answer's route, method, status and latency (an http_done_fn that
+ * serve.c registers), and each job's run time as it ends (jobs.c). The
+ * counts live in metrics.c for the process: one daemon per process. */
+#ifndef MCMCD_METRICS_H
+#define MCMCD_METRICS_H
+
+#include "app.h"
+
+/* The route label is the request's (http_request_set_label: api.c sets the
+ * route's pattern), "unmatched" where none was set. */
+void metrics_http_done(void *ctx, http_request *req, unsigned status, double seconds);
+/* A job reached its final state; one that never started is not timed. */
+void metrics_job_finished(const job *j);
+
+#endif
