@@ -1055,7 +1055,7 @@ int jobs_restore(app *a, char *err, size_t errlen) {
     for (size_t i = 0; i < a->njobs; i++) { /* progress of a rerun starts over */
         job *j = a->jobs[i];
         if (j->state == REGISTRY_JOB_QUEUED) memset(j->counts, 0, j->chains * sizeof(chain_counts));
-        usage_add(j); /* after fail_unreadable_queued: the states are final */
+        usage_add(j); /* a job whose spec is unreadable is final by now */
     }
     schedule(a);
     return 0;
