@@ -13,9 +13,11 @@
 #include "mcmcclient.h"
 
 struct mcmc_client {
-    CURL *curl;        /* reused: its connection cache keeps connections alive */
-    char *base_url;    /* without a trailing slash */
-    char *auth_header; /* "Authorization: Bearer ...", or NULL */
+    CURL *curl;         /* reused: its connection cache keeps connections alive */
+    char *base_url;     /* without a trailing slash */
+    char *auth_header;  /* "Authorization: Bearer ...", or NULL */
+    char *token_source; /* mcmc_client_token_source's answer, or NULL */
+    char *token_note;   /* mcmc_client_token_note's answer, or NULL */
     long connect_ms, total_ms, stall_s;
 };
 
@@ -54,7 +56,8 @@ typedef struct mcmcc_response {
 } mcmcc_response;
 
 /* Runs one exchange. MCMC_CLIENT_OK for a 2xx answer read completely;
- * MCMC_CLIENT_HTTP for an error answer (err filled from its JSON); else
+ * MCMC_CLIENT_HTTP for an error answer (err filled from its JSON; 401,
+ * 403 and 429 get their own statuses: mcmc_client_status_is_http); else
  * UNREACHABLE, PROTOCOL, NOMEM or INVALID with a message. When the sink
  * stopped the transfer, returns MCMC_CLIENT_OK with sink_stopped set.
  * Free the response with mcmcc_response_free. */

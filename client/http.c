@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "token.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
@@ -31,17 +32,67 @@ const char *mcmc_client_status_name(mcmc_client_status status) {
         return "cancelled";
     case MCMC_CLIENT_INVALID:
         return "invalid";
+    case MCMC_CLIENT_UNAUTHORIZED:
+        return "unauthorized";
+    case MCMC_CLIENT_FORBIDDEN:
+        return "forbidden";
+    case MCMC_CLIENT_RATE_LIMITED:
+        return "rate_limited";
     }
     return "unknown";
 }
 
+int mcmc_client_status_is_http(mcmc_client_status status) {
+    return status == MCMC_CLIENT_HTTP || status == MCMC_CLIENT_UNAUTHORIZED ||
+           status == MCMC_CLIENT_FORBIDDEN || status == MCMC_CLIENT_RATE_LIMITED;
+}
+
+/* The status of an error answer. */
+static mcmc_client_status answer_status(long http_status) {
+    switch (http_status) {
+    case 401:
+        return MCMC_CLIENT_UNAUTHORIZED;
+    case 403:
+        return MCMC_CLIENT_FORBIDDEN;
+    case 429:
+        return MCMC_CLIENT_RATE_LIMITED;
+    default:
+        return MCMC_CLIENT_HTTP;
+    }
+}
+
 /* --- the handle ---------------------------------------------------------- */
+
+/* The token to send, and where it came from: the caller's, or the search's
+ * (token.c). 0, or -1 when memory ran out. */
+static int set_token(mcmc_client *c, const char *bearer_token) {
+    mcmcc_token_found *found = NULL;
+    if (!bearer_token) {
+        if (!(found = malloc(sizeof *found))) return -1;
+        mcmcc_token_find(c->base_url, found);
+        bearer_token = found->token;
+        if (found->note[0] && !(c->token_note = strdup(found->note))) bearer_token = NULL;
+    }
+    int rc = bearer_token ? 0 : -1;
+    if (rc == 0 && *bearer_token) {
+        size_t n = strlen(bearer_token) + sizeof "Authorization: Bearer ";
+        c->token_source = strdup(found ? found->source : "argument");
+        if ((c->auth_header = malloc(n)))
+            snprintf(c->auth_header, n, "Authorization: Bearer %s", bearer_token);
+        rc = c->auth_header && c->token_source ? 0 : -1;
+    }
+    if (found) memset(found->token, 0, sizeof found->token);
+    free(found);
+    return rc;
+}
 
 mcmc_client_status mcmc_client_new(const char *base_url, const char *bearer_token,
                                    mcmc_client **out) {
     if (!out) return MCMC_CLIENT_INVALID;
     *out = NULL;
     if (!base_url || !*base_url) return MCMC_CLIENT_INVALID;
+    if (bearer_token && *bearer_token && !mcmcc_token_is_valid(bearer_token))
+        return MCMC_CLIENT_INVALID;
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_result != CURLE_OK) return MCMC_CLIENT_NOMEM;
     mcmc_client *c = calloc(1, sizeof *c);
@@ -54,12 +105,7 @@ mcmc_client_status mcmc_client_new(const char *base_url, const char *bearer_toke
         len--;
     c->base_url = strndup(base_url, len);
     c->curl = curl_easy_init();
-    if (bearer_token) {
-        size_t n = strlen(bearer_token) + sizeof "Authorization: Bearer ";
-        if ((c->auth_header = malloc(n)))
-            snprintf(c->auth_header, n, "Authorization: Bearer %s", bearer_token);
-    }
-    if (!c->base_url || !c->curl || (bearer_token && !c->auth_header)) {
+    if (!c->base_url || !c->curl || set_token(c, bearer_token) != 0) {
         mcmc_client_free(c);
         return MCMC_CLIENT_NOMEM;
     }
@@ -72,7 +118,17 @@ void mcmc_client_free(mcmc_client *c) {
     if (c->curl) curl_easy_cleanup(c->curl);
     free(c->base_url);
     free(c->auth_header);
+    free(c->token_source);
+    free(c->token_note);
     free(c);
+}
+
+const char *mcmc_client_token_source(const mcmc_client *c) {
+    return c ? c->token_source : NULL;
+}
+
+const char *mcmc_client_token_note(const mcmc_client *c) {
+    return c ? c->token_note : NULL;
 }
 
 mcmc_client_status mcmc_client_set_timeouts(mcmc_client *c, long connect_ms, long total_ms,
@@ -248,7 +304,7 @@ static mcmc_client_status transfer_failed(const exchange *x, CURLcode rc, const 
         return mcmcc_fail(err, MCMC_CLIENT_NOMEM, "out of memory reading the answer");
     if (status >= 400 && x->rs->body.len) { /* answered, then closed on us */
         mcmcc_error_from_body(err, status, x->rs->body.data, x->rs->body.len);
-        return MCMC_CLIENT_HTTP;
+        return answer_status(status);
     }
     if (err) err->status = (int)status;
     switch (rc) {
@@ -274,7 +330,7 @@ static mcmc_client_status finish(exchange *x, CURLcode rc, const char *detail, m
     if (!x->started) curl_easy_getinfo(x->client->curl, CURLINFO_RESPONSE_CODE, &rs->status);
     if (rs->status >= 200 && rs->status < 300) return MCMC_CLIENT_OK;
     mcmcc_error_from_body(err, rs->status, rs->body.data, rs->body.len);
-    return MCMC_CLIENT_HTTP;
+    return answer_status(rs->status);
 }
 
 mcmc_client_status mcmcc_perform(mcmc_client *c, const mcmcc_request *rq, mcmcc_response *rs,

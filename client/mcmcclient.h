@@ -26,6 +26,7 @@
  *         mcmc_job job;
  *         mcmc_job_state final;
  *         mcmc_summary sum;
+ *         // NULL: the token of MCMC_TOKEN, `mcmc login`, or the local daemon
  *         if (mcmc_client_new("http://127.0.0.1:8470", NULL, &c) != MCMC_CLIENT_OK) return 1;
  *         if (mcmc_upload_dataset(c, "tiny", X, y, 3, 2, &ds, &err) != MCMC_CLIENT_OK) {
  *             fprintf(stderr, "upload: %d %s: %s\n", err.status, err.code, err.message);
@@ -52,8 +53,14 @@
  *
  * Conventions.
  *  - Every call returns an mcmc_client_status and, unless err is NULL,
- *    fills *err (reset first on every call): the server's JSON error for
- *    MCMC_CLIENT_HTTP, a message of ours otherwise. Nothing is printed.
+ *    fills *err (reset first on every call): the server's JSON error when
+ *    the server answered one (MCMC_CLIENT_HTTP, MCMC_CLIENT_UNAUTHORIZED,
+ *    MCMC_CLIENT_FORBIDDEN, MCMC_CLIENT_RATE_LIMITED: see
+ *    mcmc_client_status_is_http), a message of ours otherwise. Nothing is
+ *    printed.
+ *  - Tokens: mcmc_client_new below says where a client's bearer token
+ *    comes from when the caller gives none (MCMC_TOKEN, the token store
+ *    `mcmc login` writes, the local daemon's admin token file).
  *  - Structs a call fills are the caller's; what they point to is the
  *    library's until the matching *_free, which frees the contents, not
  *    the struct. On failure a struct is left empty (freeing it is safe).
@@ -80,8 +87,10 @@ extern "C" {
 #define MCMC_CLIENT_API
 #endif
 
-/* 1.0.0: samplers and models by name, their parameters as JSON (soname 1). */
-#define MCMC_CLIENT_VERSION "1.0.0"
+/* 1.0.0: samplers and models by name, their parameters as JSON (soname 1).
+ * 1.1.0: bearer tokens found when not given; 401, 403 and 429 as their own
+ * statuses; mcmc_whoami; the token store (still soname 1: only additions). */
+#define MCMC_CLIENT_VERSION "1.1.0"
 
 /* --- status and errors --------------------------------------------------- */
 
@@ -91,12 +100,23 @@ typedef enum mcmc_client_status {
     MCMC_CLIENT_HTTP = -2,        /* the server answered an error (err->status) */
     MCMC_CLIENT_PROTOCOL = -3,    /* a response we cannot read */
     MCMC_CLIENT_NOMEM = -4,
-    MCMC_CLIENT_CANCELLED = -5, /* a callback asked to stop */
-    MCMC_CLIENT_INVALID = -6    /* bad arguments (or a buffer too small) */
+    MCMC_CLIENT_CANCELLED = -5,    /* a callback asked to stop */
+    MCMC_CLIENT_INVALID = -6,      /* bad arguments (or a buffer too small) */
+    MCMC_CLIENT_UNAUTHORIZED = -7, /* HTTP 401: no token, or one the server refuses
+                                      (err->code "unauthorized" or "invalid_token") */
+    MCMC_CLIENT_FORBIDDEN = -8,    /* HTTP 403: the token's user or scope may not do it */
+    MCMC_CLIENT_RATE_LIMITED = -9  /* HTTP 429: over a limit of the user's, such as
+                                      queued jobs (err->code "quota_exceeded"); try later */
 } mcmc_client_status;
 
-/* "ok", "unreachable", "http", "protocol", "nomem", "cancelled", "invalid". */
+/* "ok", "unreachable", "http", "protocol", "nomem", "cancelled", "invalid",
+ * "unauthorized", "forbidden", "rate_limited". */
 MCMC_CLIENT_API const char *mcmc_client_status_name(mcmc_client_status status);
+/* 1 when status means the server answered an error, so err holds its HTTP
+ * status, code and message: MCMC_CLIENT_HTTP and the statuses of the
+ * answers told apart (UNAUTHORIZED, FORBIDDEN, RATE_LIMITED; later
+ * versions may add more). 0 otherwise. */
+MCMC_CLIENT_API int mcmc_client_status_is_http(mcmc_client_status status);
 
 #define MCMC_ERROR_DETAILS_MAX 32
 
@@ -118,13 +138,41 @@ typedef struct mcmc_error {
 typedef struct mcmc_client mcmc_client;
 
 /* A client of the daemon at base_url ("http://127.0.0.1:8470", with or
- * without a trailing slash). bearer_token, when not NULL, is copied and
- * sent as "Authorization: Bearer <token>" with every request. Defaults:
- * connect timeout 5 s, total timeout 60 s, stream stall limit 15 s.
- * MCMC_CLIENT_INVALID without a base_url, MCMC_CLIENT_NOMEM. */
+ * without a trailing slash). Its token is sent as "Authorization: Bearer
+ * <token>" with every request:
+ *  - bearer_token, when not NULL and not "", is copied and used;
+ *  - "" means no token: nothing is sent, nothing is searched;
+ *  - NULL: the first of these that holds one, read once, here:
+ *    1. the environment variable MCMC_TOKEN, when not empty;
+ *    2. the token store that `mcmc login` writes (mcmc_token_store_path):
+ *       $XDG_CONFIG_HOME/mcmc/tokens (when XDG_CONFIG_HOME is absolute),
+ *       else $HOME/.config/mcmc/tokens; lines "BASE_URL TOKEN" ('#'
+ *       comments and blank lines skipped), the first whose URL is base_url
+ *       (both compared without trailing slashes, otherwise exactly);
+ *    3. only when base_url's host is loopback (127.0.0.0/8, localhost,
+ *       [::1]): the admin token the local daemon writes on its first start,
+ *       <data_dir>/admin.token with the daemon's default data_dir,
+ *       $XDG_STATE_HOME/mcmcd (absolute only), else $HOME/.local/state/mcmcd.
+ *    A token file or store whose mode gives group or others any access is
+ *    not read but skipped, the way ssh refuses such a private key, so a
+ *    token others could read gets noticed (the request then goes without
+ *    it, and mcmc_client_token_note says why). No token found: none sent.
+ * A token is printable ASCII without spaces. Defaults: connect timeout
+ * 5 s, total timeout 60 s, stream stall limit 15 s. MCMC_CLIENT_INVALID
+ * without a base_url or with a bearer_token that is not a token,
+ * MCMC_CLIENT_NOMEM. */
 MCMC_CLIENT_API mcmc_client_status mcmc_client_new(const char *base_url, const char *bearer_token,
                                                    mcmc_client **out);
 MCMC_CLIENT_API void mcmc_client_free(mcmc_client *client);
+
+/* Where the client's token came from: "argument" (mcmc_client_new's),
+ * "MCMC_TOKEN", or the path of the file it was read from; NULL when the
+ * client sends none. Valid until mcmc_client_free. */
+MCMC_CLIENT_API const char *mcmc_client_token_source(const mcmc_client *client);
+/* Why the search of mcmc_client_new passed over a token it saw ("skipped
+ * PATH: group or others may read it ..."), or NULL. For a program to show
+ * next to a 401. */
+MCMC_CLIENT_API const char *mcmc_client_token_note(const mcmc_client *client);
 
 /* connect_ms: to open a connection; total_ms: a whole request and its
  * answer (0: no limit); stall_s: every call fails when no byte moved for
@@ -133,6 +181,49 @@ MCMC_CLIENT_API void mcmc_client_free(mcmc_client *client);
  * sends a heartbeat every ~5 s on an idle event stream. */
 MCMC_CLIENT_API mcmc_client_status mcmc_client_set_timeouts(mcmc_client *client, long connect_ms,
                                                             long total_ms, long stall_s);
+
+/* --- who am I; the token store ------------------------------------------- */
+
+/* One named number of a user: a limit or a usage. */
+typedef struct mcmc_user_value {
+    char name[64]; /* "queued_jobs", "stored_bytes", ... */
+    uint64_t value;
+} mcmc_user_value;
+
+/* The user a token acts for, as GET /v1/users/me has it. Limits and usage
+ * come as the server names them (its README lists them), in its order:
+ * limits such as "running_chains", "queued_jobs", "stored_bytes" (bytes),
+ * "draw_values_per_job", "job_seconds" and "job_retention" (seconds), each
+ * 0 for no limit; usage "running_chains", "queued_jobs", "stored_bytes". */
+typedef struct mcmc_user {
+    char name[128];
+    int admin; /* 1 for an administrator */
+    size_t nlimits;
+    mcmc_user_value *limits; /* owned */
+    size_t nusage;
+    mcmc_user_value *usage; /* owned */
+} mcmc_user;
+
+/* GET /v1/users/me. MCMC_CLIENT_UNAUTHORIZED without a token the server
+ * takes; MCMC_CLIENT_FORBIDDEN for a token of the metrics scope. */
+MCMC_CLIENT_API mcmc_client_status mcmc_whoami(mcmc_client *client, mcmc_user *out,
+                                               mcmc_error *err);
+MCMC_CLIENT_API void mcmc_user_free(mcmc_user *user);
+/* The value named name in values[0..n), or 0 when none is. */
+MCMC_CLIENT_API uint64_t mcmc_user_value_get(const mcmc_user_value *values, size_t n,
+                                             const char *name);
+
+/* The token store's path (see mcmc_client_new) into buf. MCMC_CLIENT_INVALID
+ * when neither XDG_CONFIG_HOME nor HOME is set, or it does not fit. */
+MCMC_CLIENT_API mcmc_client_status mcmc_token_store_path(char *buf, size_t cap);
+/* Stores token as base_url's in the token store, what `mcmc login` does:
+ * the line of that URL replaced (or added), the other lines kept, the
+ * file written whole to a temporary file of mode 0600 then renamed over
+ * the store, in a directory made (or set) mode 0700. MCMC_CLIENT_INVALID
+ * for a bad URL or token, or when the store cannot be written (why in
+ * err->message); MCMC_CLIENT_NOMEM. Nothing is sent to the server. */
+MCMC_CLIENT_API mcmc_client_status mcmc_token_store_save(const char *base_url, const char *token,
+                                                         mcmc_error *err);
 
 /* --- datasets ------------------------------------------------------------ */
 
@@ -368,7 +459,7 @@ MCMC_CLIENT_API mcmc_watch_options mcmc_watch_options_default(void);
  * that, ... (at most 5 s) and gives up with MCMC_CLIENT_UNREACHABLE after
  * max_retries reconnections in a row that delivered nothing. A first
  * connection that fails is not retried. An error answer (a deleted job:
- * 404) ends it with MCMC_CLIENT_HTTP. */
+ * 404) ends it with MCMC_CLIENT_HTTP (or the status of a 401, 403, 429). */
 MCMC_CLIENT_API mcmc_client_status mcmc_watch_job(mcmc_client *client, const char *id,
                                                   const mcmc_watch_options *options,
                                                   mcmc_event_fn fn, void *ctx,

@@ -250,7 +250,7 @@ static mcmc_client_status watch_loop(watch *w, const char *path, const mcmc_watc
         mcmcc_error_reset(err);
         mcmc_client_status st = watch_once(w, path, err);
         if (stop_reason(w)) return stopped(w, err);
-        if (st == MCMC_CLIENT_HTTP || st == MCMC_CLIENT_NOMEM || st == MCMC_CLIENT_INVALID)
+        if (mcmc_client_status_is_http(st) || st == MCMC_CLIENT_NOMEM || st == MCMC_CLIENT_INVALID)
             return st;
         if (!w->ever_connected) return st; /* the first connection failed */
         if (w->delivered) failures = 0;

@@ -13,6 +13,7 @@
 #include "app.h"
 #include "dataset_store.h"
 #include "errors.h"
+#include "idempotency.h"
 #include "quota.h"
 
 typedef enum upload_kind { UPLOAD_JSON, UPLOAD_CSV } upload_kind;
@@ -29,6 +30,7 @@ typedef struct upload_task {
     char code[32], err[512], name[256];
     char id[DATASET_ID_LEN + 1];
     uint64_t n, d, bytes;
+    idem_ticket idem; /* held from the request to its answer */
 } upload_task;
 
 static json_t *dataset_json(app *a, const registry_dataset *ds) {
@@ -119,6 +121,7 @@ static void upload_after(uv_work_t *req, int status) {
     a->pending_work--;
     if (status != 0 && !t->status) t->status = 503;
     if (t->status) {
+        idempotency_release(a, &t->idem);
         http_respond_error(t->http, (unsigned)t->status, t->code[0] ? t->code : "unavailable",
                            t->err[0] ? t->err : "the upload was not processed", NULL);
         free(t);
@@ -135,6 +138,7 @@ static void upload_after(uv_work_t *req, int status) {
     if ((rc == REGISTRY_OK || rc == REGISTRY_EXISTS) &&
         quota_check_upload(a, t->user, t->id, t->bytes, &over)) {
         registry_dataset_collect(a->reg, remove_payload, a); /* a new row nobody needs */
+        idempotency_release(a, &t->idem);
         quota_respond(t->http, &over);
         free(t);
         return;
@@ -146,11 +150,12 @@ static void upload_after(uv_work_t *req, int status) {
         registry_dataset_ref_get(a->reg, t->user, t->id, &stored) == REGISTRY_OK) {
         char loc[80];
         snprintf(loc, sizeof loc, "/v1/datasets/%s", t->id);
-        http_request_add_header(t->http, "Location", loc);
         /* the same rows again from the same user: 200 with the stored dataset */
-        http_respond_json(t->http, rc == REGISTRY_OK ? 201 : 200, dataset_json(a, &stored));
+        idempotency_respond(a, &t->idem, t->http, rc == REGISTRY_OK ? 201 : 200, loc,
+                            dataset_json(a, &stored));
         registry_dataset_clear(&stored);
     } else {
+        idempotency_release(a, &t->idem);
         http_respond_error(t->http, 500, "internal", registry_last_error(a->reg), NULL);
     }
     free(t);
@@ -168,6 +173,11 @@ void api_datasets_post(api_call *c) {
     upload_task *t = calloc(1, sizeof *t);
     if (!t) {
         http_respond_error(req, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    static const char *const query[] = {"name", NULL}; /* read for CSV */
+    if (idempotency_begin(c, query, IDEM_HOLD, &t->idem) != 0) {
+        free(t);
         return;
     }
     t->app = a;

@@ -8,7 +8,9 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "idempotency.h"
 #include "quota.h"
+#include "sweep.h"
 
 void api_summary(app *a, job *j, http_request *req); /* summary.c */
 
@@ -122,6 +124,7 @@ static json_t *job_json(job *j, int with_spec) {
                   json_number_or_null(accept), "elapsed", json_number_or_null(elapsed), "eta_s",
                   json_number_or_null(slowest));
     if (!o) return NULL;
+    json_object_set_new(o, "expires", json_time_ms(job_expires_ms(j)));
     const char *reason = job_reason(j);
     json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
     json_object_set_new(
@@ -197,6 +200,8 @@ void api_jobs_post(api_call *c) {
         return;
     }
     json_t *root;
+    idem_ticket idem;
+    if (idempotency_begin(c, NULL, IDEM_NOW, &idem) != 0) return;
     if (api_parse_body_json(req, &root) != 0) return;
     job_spec spec;
     spec_errors errs = {0};
@@ -241,8 +246,7 @@ void api_jobs_post(api_call *c) {
     }
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/jobs/%s", j->id);
-    http_request_add_header(req, "Location", loc);
-    http_respond_json(req, 201, job_json(j, 0));
+    idempotency_respond(a, &idem, req, 201, loc, job_json(j, 0));
 }
 
 /* --- listing, status, cancel, delete ------------------------------------- */

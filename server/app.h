@@ -120,8 +120,10 @@ struct app {
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
     uv_timer_t heartbeat;
-    uv_timer_t quota_timer;             /* quota.c: the wall-time check */
-    struct event_stream *event_streams; /* streams.c: for heartbeats */
+    uv_timer_t quota_timer;           /* quota.c: the wall-time check */
+    uv_timer_t sweep;                 /* sweep.c, every sweep_seconds */
+    struct idem_flight *idem_flights; /* idempotency.c: keys being answered */
+    struct stream_beat *live_streams; /* streams.c: event and following draw streams */
     uv_signal_t sigint, sigterm;
     int shutting_down;
     double started_at;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "quota.h"
 #include "serve.h"
+#include "sweep.h"
 
 double app_now(void) {
     struct timespec ts;
@@ -50,6 +51,19 @@ static void on_heartbeat(uv_timer_t *t) {
     a->last_draws_total = a->draws_total;
     a->last_grad_evals_total = a->grad_evals_total;
     streams_heartbeat(a);
+}
+
+static void on_sweep(uv_timer_t *t) {
+    app *a = t->data;
+    if (!a->shutting_down) sweep_run(a, app_now_ms());
+}
+
+/* The sweep, every sweep_seconds, once the jobs are restored. */
+static void sweep_timer_start(app *a) {
+    uv_timer_init(a->loop, &a->sweep);
+    a->sweep.data = a;
+    uint64_t ms = (uint64_t)(a->cfg.sweep_seconds * 1000);
+    uv_timer_start(&a->sweep, on_sweep, ms, ms);
 }
 
 static void close_handle(uv_handle_t *h, void *arg) {
@@ -105,7 +119,9 @@ static int app_open(app *a, char *err, size_t errlen) {
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     a->started_at = a->last_rate_time = app_now();
-    return jobs_restore(a, err, errlen);
+    if (jobs_restore(a, err, errlen) != 0) return -1;
+    sweep_timer_start(a);
+    return 0;
 }
 
 static int app_listen(app *a, char *err, size_t errlen) {

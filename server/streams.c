@@ -2,9 +2,11 @@
  * over state the loop owns (the job's event log, its draws and statistics
  * files) and a watcher of its job: when the job has news the stream is
  * woken, and when it has nothing to send it waits suspended, costing no
- * thread. Heartbeats come from a timer that marks every event stream due
- * and wakes it. */
+ * thread. Heartbeats come from a timer that marks every live stream (event
+ * streams and following draw streams) due and wakes it; a stream sends its
+ * heartbeat line when it has nothing else to send. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,20 +16,85 @@
 #include "draw_reader.h"
 #include "errors.h"
 
+/* --- heartbeats ---------------------------------------------------------- */
+
+typedef struct stream_beat stream_beat;
+/* Writes a heartbeat line into buf (NUL-terminated); its length, 0 if none. */
+typedef size_t (*beat_format_fn)(const stream_beat *b, char *buf, size_t cap);
+
+/* The head of both stream kinds: the job watcher (first: the watcher is the
+ * stream), and its place in app->live_streams, the streams the heartbeat
+ * timer marks due. A heartbeat goes out whole, whatever the buffer sizes
+ * the HTTP layer asks with. */
+struct stream_beat {
+    job_watcher w;
+    app *app;
+    job *job;
+    beat_format_fn format;
+    int due, live; /* a tick came since the last heartbeat; in the list */
+    char line[160];
+    size_t len, off; /* the heartbeat line being sent */
+    stream_beat *next, *prev;
+};
+
+static void beat_link(stream_beat *b, app *a, job *j, beat_format_fn format) {
+    b->app = a;
+    b->job = j;
+    b->format = format;
+    b->live = 1;
+    b->next = a->live_streams;
+    if (b->next) b->next->prev = b;
+    a->live_streams = b;
+}
+
+static void beat_unlink(stream_beat *b) {
+    if (!b->live) return;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        b->app->live_streams = b->next;
+    if (b->next) b->next->prev = b->prev;
+    b->live = 0;
+}
+
+/* Copies out the rest of the heartbeat line being sent; with none pending
+ * and start set, begins a new one when one is due. Bytes copied, 0: none. */
+static size_t beat_read(stream_beat *b, char *out, size_t max, int start) {
+    if (b->off == b->len && start && b->due) {
+        b->due = 0;
+        b->off = 0;
+        b->len = b->format(b, b->line, sizeof b->line);
+        if (b->len >= sizeof b->line) b->len = 0; /* cannot happen: the lines are short */
+    }
+    size_t n = b->len - b->off < max ? b->len - b->off : max;
+    memcpy(out, b->line + b->off, n);
+    b->off += n;
+    if (b->off == b->len) b->off = b->len = 0;
+    return n;
+}
+
+void streams_heartbeat(app *a) {
+    for (stream_beat *b = a->live_streams; b; b = b->next) {
+        b->due = 1;
+        http_stream_wake(b->w.stream);
+    }
+}
+
 /* --- events -------------------------------------------------------------- */
 
 typedef struct event_stream {
-    job_watcher w; /* first: the watcher is the stream */
-    app *app;
-    job *job;
+    stream_beat b; /* first */
     event_framing framing;
     uint64_t after;
     event_buf buf;
     size_t off;
-    int preamble_due, heartbeat_due;
-    int linked; /* in app->event_streams */
-    struct event_stream *next, *prev;
+    int preamble_due;
 } event_stream;
+
+static size_t event_stream_beat(const stream_beat *b, char *buf, size_t cap) {
+    const event_stream *s = (const event_stream *)b;
+    return job_events_format_heartbeat(s->framing, app_now(), buf, cap);
+}
 
 static ssize_t event_stream_flush(event_stream *s, char *out, size_t max) {
     size_t n = s->buf.len - s->off < max ? s->buf.len - s->off : max;
@@ -38,29 +105,24 @@ static ssize_t event_stream_flush(event_stream *s, char *out, size_t max) {
 
 static ssize_t event_stream_read(void *ctx, char *out, size_t max) {
     event_stream *s = ctx;
+    size_t n = beat_read(&s->b, out, max, 0);
+    if (n > 0) return (ssize_t)n;
     if (s->off < s->buf.len) return event_stream_flush(s, out, max);
     s->buf.len = s->off = 0;
-    if (s->job->deleted) return HTTP_STREAM_END;
+    job *j = s->b.job;
+    if (j->deleted) return HTTP_STREAM_END;
     if (s->preamble_due) {
         char pre[64];
-        size_t n = job_events_format_sse_preamble(JOB_EVENTS_SSE_RETRY_MS, pre, sizeof pre);
+        n = job_events_format_sse_preamble(JOB_EVENTS_SSE_RETRY_MS, pre, sizeof pre);
         s->preamble_due = 0;
         if (n < sizeof pre) memcpy(out, pre, n < max ? n : max);
         return (ssize_t)(n < max ? n : max);
     }
-    if (job_events_format_after(s->job->events, s->after, s->framing, 64, &s->buf, &s->after) > 0)
+    if (job_events_format_after(j->events, s->after, s->framing, 64, &s->buf, &s->after) > 0)
         return event_stream_flush(s, out, max);
-    if (job_events_watcher_finished(s->job->events, s->after)) return HTTP_STREAM_END;
-    if (s->heartbeat_due) {
-        char hb[128];
-        size_t n = job_events_format_heartbeat(s->framing, app_now(), hb, sizeof hb);
-        s->heartbeat_due = 0;
-        if (n > 0 && n < sizeof hb && n <= max) {
-            memcpy(out, hb, n);
-            return (ssize_t)n;
-        }
-    }
-    return HTTP_STREAM_WAIT;
+    if (job_events_watcher_finished(j->events, s->after)) return HTTP_STREAM_END;
+    n = beat_read(&s->b, out, max, 1);
+    return n > 0 ? (ssize_t)n : HTTP_STREAM_WAIT;
 }
 
 static void event_stream_changed(job_watcher *w) {
@@ -69,13 +131,9 @@ static void event_stream_changed(job_watcher *w) {
 
 static void event_stream_free(void *ctx) {
     event_stream *s = ctx;
-    if (s->linked) {
-        job_unwatch(s->job, &s->w);
-        if (s->prev)
-            s->prev->next = s->next;
-        else
-            s->app->event_streams = s->next;
-        if (s->next) s->next->prev = s->prev;
+    if (s->b.live) {
+        job_unwatch(s->b.job, &s->b.w);
+        beat_unlink(&s->b);
     }
     event_buf_free(&s->buf);
     free(s);
@@ -94,34 +152,22 @@ void streams_events(app *a, job *j, http_request *req) {
         http_respond_error(req, 500, "internal", "out of memory", NULL);
         return;
     }
-    s->app = a;
-    s->job = j;
+    s->b.job = j;
     s->after = after;
     s->framing = event_framing_from_accept(http_request_header(req, "Accept"));
     s->preamble_due = s->framing == EVENT_FRAMING_SSE;
-    s->w.on_change = event_stream_changed;
-    s->w.stream = http_respond_stream(req, 200, event_framing_content_type(s->framing), UINT64_MAX,
-                                      event_stream_read, event_stream_free, s);
-    if (!s->w.stream) return; /* freed by http_respond_stream */
-    job_watch(j, &s->w);
-    s->linked = 1;
-    s->next = a->event_streams;
-    if (s->next) s->next->prev = s;
-    a->event_streams = s;
-}
-
-void streams_heartbeat(app *a) {
-    for (event_stream *s = a->event_streams; s; s = s->next) {
-        s->heartbeat_due = 1;
-        http_stream_wake(s->w.stream);
-    }
+    s->b.w.on_change = event_stream_changed;
+    s->b.w.stream = http_respond_stream(req, 200, event_framing_content_type(s->framing),
+                                        UINT64_MAX, event_stream_read, event_stream_free, s);
+    if (!s->b.w.stream) return; /* freed by http_respond_stream */
+    job_watch(j, &s->b.w);
+    beat_link(&s->b, a, j, event_stream_beat);
 }
 
 /* --- draws --------------------------------------------------------------- */
 
 typedef struct draw_stream {
-    job_watcher w;
-    job *job;
+    stream_beat b; /* first; in the heartbeat list while following */
     draw_reader *reader;
     int fd, stats_fd, linked;
     char *prologue, *adaptation, *epilogue; /* CmdStan's comment blocks */
@@ -129,7 +175,7 @@ typedef struct draw_stream {
 } draw_stream;
 
 static void draw_stream_update(draw_stream *s) {
-    job *j = s->job;
+    job *j = s->b.job;
     uint64_t *avail = calloc(j->chains, sizeof *avail);
     if (!avail) return;
     for (uint32_t c = 0; c < j->chains; c++)
@@ -138,13 +184,29 @@ static void draw_stream_update(draw_stream *s) {
     free(avail);
 }
 
+/* {"heartbeat":"2026-11-28T20:14:05.123Z","state":"queued"}: no draws now. */
+static size_t draw_stream_beat(const stream_beat *b, char *buf, size_t cap) {
+    json_t *t = json_time_ms(app_now_ms());
+    const char *time = json_string_value(t);
+    int n = time ? snprintf(buf, cap, "{\"heartbeat\":\"%s\",\"state\":\"%s\"}\n", time,
+                            job_state_name(b->job))
+                 : 0;
+    json_decref(t);
+    return n > 0 ? (size_t)n : 0;
+}
+
 static ssize_t draw_stream_read(void *ctx, char *out, size_t max) {
     draw_stream *s = ctx;
-    if (s->job->deleted) return HTTP_STREAM_ERROR;
+    if (s->b.job->deleted) return HTTP_STREAM_ERROR;
+    size_t beat = beat_read(&s->b, out, max, 0);
+    if (beat > 0) return (ssize_t)beat;
     ssize_t n = draw_reader_read(s->reader, out, max);
     if (n > 0) return n;
-    return n == DRAW_READER_WAIT ? HTTP_STREAM_WAIT
-                                 : (n == DRAW_READER_END ? HTTP_STREAM_END : HTTP_STREAM_ERROR);
+    if (n == DRAW_READER_WAIT) { /* between rows: a heartbeat fits here */
+        beat = beat_read(&s->b, out, max, 1);
+        return beat > 0 ? (ssize_t)beat : HTTP_STREAM_WAIT;
+    }
+    return n == DRAW_READER_END ? HTTP_STREAM_END : HTTP_STREAM_ERROR;
 }
 
 static void draw_stream_changed(job_watcher *w) {
@@ -155,7 +217,8 @@ static void draw_stream_changed(job_watcher *w) {
 
 static void draw_stream_free(void *ctx) {
     draw_stream *s = ctx;
-    if (s->linked) job_unwatch(s->job, &s->w);
+    if (s->linked) job_unwatch(s->b.job, &s->b.w);
+    beat_unlink(&s->b);
     draw_reader_free(s->reader);
     if (s->fd >= 0) close(s->fd);
     if (s->stats_fd >= 0) close(s->stats_fd);
@@ -291,14 +354,14 @@ void streams_draws(app *a, job *j, http_request *req) {
         http_respond_error(req, 500, "internal", "cannot read the draws", NULL);
         return;
     }
-    s->job = j;
-    s->w.on_change = draw_stream_changed;
+    s->b.job = j;
+    s->b.w.on_change = draw_stream_changed;
     draw_stream_update(s);
     uint64_t size = q.out.follow ? UINT64_MAX : draw_reader_content_length(s->reader);
-    s->w.stream = http_respond_stream(req, 200, draw_format_content_type(q.out.fmt), size,
-                                      draw_stream_read, draw_stream_free, s);
-    if (!s->w.stream) return;
-    job_watch(j, &s->w); /* also keeps a deleted job's memory until we end */
+    s->b.w.stream = http_respond_stream(req, 200, draw_format_content_type(q.out.fmt), size,
+                                        draw_stream_read, draw_stream_free, s);
+    if (!s->b.w.stream) return;
+    job_watch(j, &s->b.w); /* also keeps a deleted job's memory until we end */
     s->linked = 1;
-    (void)a;
+    if (q.out.follow) beat_link(&s->b, a, j, draw_stream_beat);
 }

@@ -167,28 +167,43 @@ int users_set_limit(registry *reg, const char *name, limit_id id, int clear, uin
     return status;
 }
 
-int users_list(registry *reg, user_fn fn, void *ctx) {
-    sqlite3_stmt *st;
-    int status = prepare(reg, "SELECT " USER_COLUMNS " FROM users ORDER BY id", &st);
-    if (status) return status;
-    /* copy out first: fn may call back into the registry */
-    size_t n = 0, cap = 0;
-    user_record *rows = NULL;
+/* Copies every row of st (bound) out with read_row into a new array of
+ * size-byte rows, then finalizes st: callbacks may then use the registry. */
+static int collect_rows(registry *reg, sqlite3_stmt *st, size_t size,
+                        void (*read_row)(sqlite3_stmt *, void *), char **out, size_t *n) {
+    size_t cap = 0;
+    char *rows = NULL;
     int rc;
+    *n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            user_record *r = realloc(rows, (cap = cap ? 2 * cap : 16) * sizeof *r);
+        if (*n == cap) {
+            char *r = realloc(rows, (cap = cap ? 2 * cap : 16) * size);
             if (!r) break;
             rows = r;
         }
-        user_from_row(st, &rows[n++]);
+        read_row(st, rows + (*n)++ * size);
     }
-    status = rc == SQLITE_DONE  ? REGISTRY_OK
-             : rc == SQLITE_ROW ? registry_fail(reg, REGISTRY_ENOMEM, "out of memory")
-                                : registry_sqlite_failed(reg);
+    int status = rc == SQLITE_DONE  ? REGISTRY_OK
+                 : rc == SQLITE_ROW ? registry_fail(reg, REGISTRY_ENOMEM, "out of memory")
+                                    : registry_sqlite_failed(reg);
     sqlite3_finalize(st);
+    *out = rows;
+    return status;
+}
+
+static void read_user_row(sqlite3_stmt *st, void *row) {
+    user_from_row(st, row);
+}
+
+int users_list(registry *reg, user_fn fn, void *ctx) {
+    sqlite3_stmt *st;
+    char *rows = NULL;
+    size_t n = 0;
+    int status = prepare(reg, "SELECT " USER_COLUMNS " FROM users ORDER BY id", &st);
+    if (status == REGISTRY_OK)
+        status = collect_rows(reg, st, sizeof(user_record), read_user_row, &rows, &n);
     for (size_t i = 0; status == REGISTRY_OK && i < n; i++)
-        status = fn(ctx, &rows[i]);
+        status = fn(ctx, (user_record *)rows + i);
     free(rows);
     return status;
 }
@@ -290,31 +305,23 @@ static void token_from_row(sqlite3_stmt *st, token_record *t) {
     t->last_used_ms = sqlite3_column_int64(st, 6);
 }
 
+static void read_token_row(sqlite3_stmt *st, void *row) {
+    token_from_row(st, row);
+}
+
 int tokens_list(registry *reg, const char *user, token_fn fn, void *ctx) {
     sqlite3_stmt *st;
+    char *rows = NULL;
+    size_t n = 0;
     int status = prepare(reg,
                          "SELECT " TOKEN_COLUMNS " FROM tokens t JOIN users u ON u.id = t.user_id"
                          " WHERE ?1 IS NULL OR u.name = ?1 ORDER BY u.id, t.created, t.id",
                          &st);
     if (status) return status;
     if (user) sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
-    size_t n = 0, cap = 0;
-    token_record *rows = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            token_record *r = realloc(rows, (cap = cap ? 2 * cap : 16) * sizeof *r);
-            if (!r) break;
-            rows = r;
-        }
-        token_from_row(st, &rows[n++]);
-    }
-    status = rc == SQLITE_DONE  ? REGISTRY_OK
-             : rc == SQLITE_ROW ? registry_fail(reg, REGISTRY_ENOMEM, "out of memory")
-                                : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    status = collect_rows(reg, st, sizeof(token_record), read_token_row, &rows, &n);
     for (size_t i = 0; status == REGISTRY_OK && i < n; i++)
-        status = fn(ctx, &rows[i]);
+        status = fn(ctx, (token_record *)rows + i);
     free(rows);
     return status;
 }

@@ -17,9 +17,9 @@ c() { curl -s --max-time 20 "$@"; }
 # the value of a JSON field: jget FILE 'expr on j'
 jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 
-# Starts the daemon on $work/data (more serve options: the arguments), sets
-# daemon_pid and URL; returns 1 (with its stderr shown) when it does not say
-# where it listens within 20 s.
+# Starts the daemon on $work/data (more `serve` options may follow, e.g.
+# --config FILE), sets daemon_pid and URL; returns 1 (with its stderr shown)
+# when it does not say where it listens within 20 s.
 start_daemon() {
     "$MCMCD" serve --port 0 --data-dir "$work/data" "$@" >"$work/daemon.out" 2>>"$work/daemon.err" &
     daemon_pid=$!

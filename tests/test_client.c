@@ -1,10 +1,12 @@
 /* test_client.c - libmcmcclient against a real mcmcd started here (an
  * ephemeral port, a temporary data dir, 2 workers): every call, its error
  * paths (an unreachable server, unknown ids, invalid specs with their
- * field paths, answers that are not what they claim), and an event watch
- * that survives connections cut mid-stream by a TCP proxy in this process,
- * delivering every seq exactly once. A fake HTTP server in a thread serves
- * the malformed answers and records what the client sent. */
+ * field paths, answers that are not what they claim), tokens (none, a bad
+ * one, the admin's from MCMC_TOKEN, another user's, a metrics-scope one:
+ * 401, 403 and whoami), and an event watch that survives connections cut
+ * mid-stream by a TCP proxy in this process, delivering every seq exactly
+ * once. A fake HTTP server in a thread serves the malformed answers (and
+ * 401, 403, 429 answers) and records what the client sent. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -114,6 +116,41 @@ static int start_daemon(void) {
     return 0;
 }
 
+/* The admin token the daemon wrote on its first start (its data dir is
+ * not the default one, so the library's loopback search would not find
+ * it): MCMC_TOKEN for every client made with a NULL token. */
+static int export_admin_token(void) {
+    char path[128], token[256] = "";
+    snprintf(path, sizeof path, "%s/data/admin.token", g.dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "no %s: the daemon made no admin token\n", path);
+        return -1;
+    }
+    int ok = fgets(token, sizeof token, f) != NULL;
+    fclose(f);
+    token[strcspn(token, "\r\n")] = '\0';
+    if (!ok || !token[0]) return -1;
+    return setenv("MCMC_TOKEN", token, 1);
+}
+
+/* `mcmcd ARGS --data-dir DIR` on the test daemon's data dir, its first
+ * stdout line in out; the exit status (-1 when it could not run). */
+static int mcmcd_command(const char *args, char *out, size_t cap) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' %s --data-dir '%s/data' 2>>'%s/commands.err'", MCMCD_BINARY,
+             args, g.dir, g.dir);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    out[0] = '\0';
+    if (fgets(out, (int)cap, p)) out[strcspn(out, "\r\n")] = '\0';
+    char rest[256];
+    while (fgets(rest, sizeof rest, p)) {
+    }
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static void stop_daemon(void) {
     if (g.pid > 0) {
         kill(g.pid, SIGTERM);
@@ -197,7 +234,7 @@ static int group_setup(void **state) {
                              "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
     for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
         unsetenv(proxies[i]);
-    if (start_daemon() != 0) return -1;
+    if (start_daemon() != 0 || export_admin_token() != 0) return -1;
     if (mcmc_client_new(g.url, NULL, &g.c) != MCMC_CLIENT_OK) return -1;
     make_rows();
     mcmc_error err;
@@ -1223,7 +1260,7 @@ static void test_protocol_errors(void **state) {
     fake_server_start(&f, npy, (size_t)n + sizeof body);
     mcmc_client_free(c);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
-    assert_int_equal(mcmc_client_new(url, NULL, &c), MCMC_CLIENT_OK);
+    assert_int_equal(mcmc_client_new(url, "", &c), MCMC_CLIENT_OK); /* "": no token */
     assert_int_equal(mcmc_fetch_draws(c, "abc", NULL, NULL, 0, &shape, &err), MCMC_CLIENT_PROTOCOL);
     assert_non_null(strstr(err.message, "<f8"));
     assert_null(strstr(f.request, "Authorization"));
@@ -1242,6 +1279,178 @@ static void test_protocol_errors(void **state) {
     assert_int_equal(err.ndetails, 0);
     fake_server_stop(&f);
     mcmc_client_free(c);
+}
+
+/* --- tests: tokens, 401, 403, 429 ---------------------------------------- */
+
+/* A fake server's error answer: status, its JSON error, extra headers. */
+static int error_answer(char *buf, size_t cap, int status, const char *reason, const char *headers,
+                        const char *code, const char *message) {
+    char body[512];
+    int n = snprintf(body, sizeof body, "{\"error\": {\"code\": \"%s\", \"message\": \"%s\"}}",
+                     code, message);
+    return snprintf(buf, cap,
+                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: "
+                    "%d\r\nConnection: close\r\n\r\n%s",
+                    status, reason, headers, n, body);
+}
+
+static void test_auth_statuses(void **state) {
+    (void)state;
+    static fake_server f;
+    static char answer[1024];
+    struct {
+        int status;
+        const char *reason, *headers, *code, *message;
+        mcmc_client_status want;
+    } cases[] = {
+        {401, "Unauthorized", "WWW-Authenticate: Bearer realm=\"mcmcd\"\r\n", "unauthorized",
+         "a bearer token is required", MCMC_CLIENT_UNAUTHORIZED},
+        {403, "Forbidden", "", "forbidden", "admins only", MCMC_CLIENT_FORBIDDEN},
+        {429, "Too Many Requests", "Retry-After: 30\r\n", "quota_exceeded",
+         "queued_jobs: 1 of 1 in use", MCMC_CLIENT_RATE_LIMITED},
+    };
+    char url[64];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int n = error_answer(answer, sizeof answer, cases[i].status, cases[i].reason,
+                             cases[i].headers, cases[i].code, cases[i].message);
+        fake_server_start(&f, answer, (size_t)n);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
+        mcmc_client *c;
+        assert_int_equal(mcmc_client_new(url, "tok", &c), MCMC_CLIENT_OK);
+        mcmc_error err;
+        mcmc_job job;
+        mcmc_user user;
+        assert_int_equal(mcmc_get_job(c, "abc", &job, &err), cases[i].want);
+        assert_int_equal(err.status, cases[i].status);
+        assert_string_equal(err.code, cases[i].code);
+        assert_string_equal(err.message, cases[i].message);
+        assert_true(mcmc_client_status_is_http(cases[i].want));
+        assert_int_equal(mcmc_whoami(c, &user, &err), cases[i].want);
+        assert_non_null(strstr(f.request, "GET /v1/users/me HTTP/1.1\r\n"));
+        assert_int_equal(user.nlimits, 0);
+        /* a watch does not retry an answer: it ends with its status */
+        assert_int_equal(mcmc_watch_job(c, "abc", NULL, ignore_event, NULL, NULL, &err),
+                         cases[i].want);
+        assert_int_equal(err.status, cases[i].status);
+        mcmc_client_free(c);
+        fake_server_stop(&f);
+    }
+    /* a NULL token: MCMC_TOKEN's is sent */
+    const char *empty = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    fake_server_start(&f, empty, strlen(empty));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
+    char *saved = strdup(getenv("MCMC_TOKEN") ? getenv("MCMC_TOKEN") : "");
+    setenv("MCMC_TOKEN", "token-from-env", 1);
+    mcmc_client *c;
+    assert_int_equal(mcmc_client_new(url, NULL, &c), MCMC_CLIENT_OK);
+    assert_string_equal(mcmc_client_token_source(c), "MCMC_TOKEN");
+    mcmc_user user;
+    mcmc_error err;
+    assert_int_equal(mcmc_whoami(c, &user, &err), MCMC_CLIENT_PROTOCOL); /* {} is no user */
+    assert_non_null(strstr(f.request, "\r\nAuthorization: Bearer token-from-env\r\n"));
+    mcmc_client_free(c);
+    setenv("MCMC_TOKEN", saved, 1);
+    free(saved);
+    fake_server_stop(&f);
+}
+
+/* A client of the test daemon with token (NULL: MCMC_TOKEN's, the admin). */
+static mcmc_client *client_with(const char *token) {
+    mcmc_client *c;
+    assert_int_equal(mcmc_client_new(g.url, token, &c), MCMC_CLIENT_OK);
+    return c;
+}
+
+static void test_unauthorized(void **state) {
+    (void)state;
+    mcmc_client *none = client_with(""),
+                *bad =
+                    client_with("mcmcd_0000000000000000_"
+                                "0000000000000000000000000000000000000000000000000000000000000000");
+    mcmc_error err;
+    mcmc_job_list list;
+    assert_int_equal(mcmc_list_jobs(none, MCMC_JOB_UNKNOWN, 0, NULL, &list, &err),
+                     MCMC_CLIENT_UNAUTHORIZED);
+    assert_int_equal(err.status, 401);
+    assert_string_equal(err.code, "unauthorized");
+    assert_true(err.message[0] != '\0');
+    mcmc_job job;
+    assert_int_equal(mcmc_get_job(none, g.job_id, &job, &err), MCMC_CLIENT_UNAUTHORIZED);
+    mcmc_user user;
+    assert_int_equal(mcmc_whoami(bad, &user, &err), MCMC_CLIENT_UNAUTHORIZED);
+    assert_int_equal(err.status, 401);
+    assert_string_equal(err.code, "invalid_token");
+    assert_null(strstr(err.message, "0000000000000000000000")); /* never echoed */
+    assert_int_equal(mcmc_watch_job(bad, g.job_id, NULL, ignore_event, NULL, NULL, &err),
+                     MCMC_CLIENT_UNAUTHORIZED);
+    /* public routes need none */
+    char *info = NULL;
+    assert_int_equal(mcmc_get_info_json(none, &info, &err), MCMC_CLIENT_OK);
+    free(info);
+    mcmc_client_free(none);
+    mcmc_client_free(bad);
+}
+
+static void test_whoami(void **state) {
+    (void)state;
+    mcmc_user me;
+    mcmc_error err;
+    assert_non_null(mcmc_client_token_source(g.c));
+    assert_string_equal(mcmc_client_token_source(g.c), "MCMC_TOKEN");
+    assert_int_equal(mcmc_whoami(g.c, &me, &err), MCMC_CLIENT_OK);
+    assert_string_equal(me.name, "admin");
+    assert_int_equal(me.admin, 1);
+    assert_true(me.nlimits >= 5);
+    assert_true(me.nusage >= 3);
+    const char *limits[] = {"running_chains", "queued_jobs", "stored_bytes"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = 0;
+        while (k < me.nlimits && strcmp(me.limits[k].name, limits[i]) != 0)
+            k++;
+        assert_true(k < me.nlimits);
+        k = 0;
+        while (k < me.nusage && strcmp(me.usage[k].name, limits[i]) != 0)
+            k++;
+        assert_true(k < me.nusage);
+    }
+    /* the fixture's dataset counts */
+    assert_true(mcmc_user_value_get(me.usage, me.nusage, "stored_bytes") >= g.ds.bytes);
+    assert_int_equal(mcmc_user_value_get(me.usage, me.nusage, "no_such_value"), 0);
+    mcmc_user_free(&me);
+    mcmc_user_free(&me); /* twice is safe */
+
+    /* another user: not an admin, and none of the admin's jobs */
+    char token[256];
+    assert_int_equal(mcmcd_command("user add bob", token, sizeof token), 0);
+    assert_int_equal(mcmcd_command("token new bob", token, sizeof token), 0);
+    mcmc_client *bob = client_with(token);
+    assert_int_equal(mcmc_whoami(bob, &me, &err), MCMC_CLIENT_OK);
+    assert_string_equal(me.name, "bob");
+    assert_int_equal(me.admin, 0);
+    mcmc_user_free(&me);
+    mcmc_job job;
+    assert_int_equal(mcmc_get_job(bob, g.job_id, &job, &err), MCMC_CLIENT_HTTP);
+    assert_int_equal(err.status, 404);
+    mcmc_client_free(bob);
+}
+
+static void test_forbidden(void **state) {
+    (void)state;
+    char token[256];
+    assert_int_equal(mcmcd_command("token new admin --scope metrics", token, sizeof token), 0);
+    mcmc_client *metrics = client_with(token);
+    mcmc_user me;
+    mcmc_error err;
+    assert_int_equal(mcmc_whoami(metrics, &me, &err), MCMC_CLIENT_FORBIDDEN);
+    assert_int_equal(err.status, 403);
+    assert_string_equal(err.code, "forbidden");
+    assert_true(err.message[0] != '\0');
+    mcmc_job_list list;
+    assert_int_equal(mcmc_list_jobs(metrics, MCMC_JOB_UNKNOWN, 0, NULL, &list, &err),
+                     MCMC_CLIENT_FORBIDDEN);
+    mcmc_client_free(metrics);
 }
 
 int main(void) {
@@ -1268,6 +1477,10 @@ int main(void) {
         cmocka_unit_test(test_fetch_draws),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_protocol_errors),
+        cmocka_unit_test(test_auth_statuses),
+        cmocka_unit_test(test_unauthorized),
+        cmocka_unit_test(test_whoami),
+        cmocka_unit_test(test_forbidden),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

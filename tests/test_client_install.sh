@@ -12,7 +12,7 @@ set -u
 MCMCD=${1:?usage: test_client_install.sh PATH/TO/mcmcd}
 BUILD=$(cd "$(dirname "$MCMCD")/.." && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy MCMC_TOKEN
 export NO_PROXY='*' no_proxy='*'
 
 work=$(mktemp -d /tmp/mcmc-client-install.XXXXXX)
@@ -60,7 +60,7 @@ export PKG_CONFIG_PATH=$lib/pkgconfig
 echo "# \$ pkg-config --cflags --libs mcmcclient"
 pkg-config --cflags --libs mcmcclient 2>&1 | show
 check "pkg-config knows mcmcclient $(pkg-config --modversion mcmcclient 2>/dev/null)" \
-    "pkg-config --exists 'mcmcclient >= 1.0'"
+    "pkg-config --exists 'mcmcclient >= 1.1'"
 # shellcheck disable=SC2046
 check "example.c builds with pkg-config (-Wall -Wextra -Werror)" \
     "cc -std=c17 -Wall -Wextra -Werror $san '$SRC/client/examples/example.c' \
@@ -88,6 +88,16 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 check "the daemon listens ($URL)" "[ -n '$URL' ]"
+# its admin token (not at the default data dir, so the library's loopback
+# search would not find it): MCMC_TOKEN for the examples, which pass NULL
+for _ in $(seq 100); do
+    [ -s "$work/data/admin.token" ] && break
+    sleep 0.1
+done
+if [ -s "$work/data/admin.token" ]; then
+    MCMC_TOKEN=$(head -n 1 "$work/data/admin.token")
+    export MCMC_TOKEN
+fi
 
 # every run prints the same means: same rows, same spec, same key
 run_example() { # NAME BINARY [ARGS...]

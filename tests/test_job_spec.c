@@ -213,6 +213,39 @@ static void test_iteration_limit_boundary(void **state) {
 
 /* ---- Errors: structure ---- */
 
+/* Labels: name, tags and priority are kept, written back, and checked. */
+static void test_labels(void **state) {
+    (void)state;
+    job_spec spec;
+    assert_valid("{\"data\": {\"dataset\": \"d1\"}, \"sampler\": {\"type\": \"mala\"},"
+                 " \"name\": \"sweep 3\", \"tags\": [\"lr\", \"a=b/c\"], \"priority\": -5}",
+                 &spec);
+    assert_string_equal(spec.name, "sweep 3");
+    assert_int_equal(spec.ntags, 2);
+    assert_string_equal(spec.tags[1], "a=b/c");
+    assert_int_equal(spec.priority, -5);
+    json_t *back = job_spec_to_json(&spec);
+    assert_string_equal(json_string_value(json_object_get(back, "name")), "sweep 3");
+    assert_int_equal(json_array_size(json_object_get(back, "tags")), 2);
+    assert_int_equal(json_integer_value(json_object_get(back, "priority")), -5);
+    json_decref(back);
+    job_spec_free(&spec);
+    const char *base = "{\"data\": {\"dataset\": \"d1\"}, \"sampler\": {\"type\": \"mala\"}, ";
+    char text[512];
+    snprintf(text, sizeof text, "%s\"name\": 7}", base);
+    expect_only_error(text, "name", "expected a string");
+    snprintf(text, sizeof text, "%s\"name\": \"a\\nb\"}", base);
+    expect_only_error(text, "name", "without control characters");
+    snprintf(text, sizeof text, "%s\"tags\": [\"ok\", \"no space\"]}", base);
+    expect_only_error(text, "tags[1]", "a tag is");
+    snprintf(text, sizeof text, "%s\"tags\": [\"x\", \"x\"]}", base);
+    expect_only_error(text, "tags[1]", "given twice");
+    snprintf(text, sizeof text, "%s\"priority\": 101}", base);
+    expect_only_error(text, "priority", "from -100 to 100");
+    snprintf(text, sizeof text, "%s\"priority\": 1.5}", base);
+    expect_only_error(text, "priority", "from -100 to 100");
+}
+
 static void test_root_not_object(void **state) {
     (void)state;
     expect_only_error("[1, 2]", "", "expected a JSON object");
@@ -1018,6 +1051,7 @@ int main(void) {
         cmocka_unit_test(test_sgld_full_batch),
         cmocka_unit_test(test_integral_reals),
         cmocka_unit_test(test_iteration_limit_boundary),
+        cmocka_unit_test(test_labels),
         cmocka_unit_test(test_root_not_object),
         cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_type_errors),

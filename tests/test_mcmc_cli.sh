@@ -9,7 +9,12 @@
 # --param and --set, `mcmc run` and `mcmc draws` files equal byte
 # for byte to `mcmcd run`'s in .npy, CSV and JSON (and selections to the
 # daemon's own), plain progress lines off a terminal, and progress bars
-# redrawn with ANSI cursor movement on one (under script(1)).
+# redrawn with ANSI cursor movement on one (under script(1)); tokens: the
+# one-line 401 hint, --token, MCMC_TOKEN, `mcmc whoami`, `mcmc login` from
+# a pipe into the token store (modes 0600/0700, one line per server) and
+# commands working from it, a store others may read skipped, the local
+# daemon's admin token for a loopback server, 403 for a metrics-scope
+# token, 429 over a per-user queued-jobs limit.
 # Usage: test_mcmc_cli.sh PATH/TO/mcmcd (mcmc is BUILD/client/mcmc; KEEP=1
 # keeps the work directory for a look afterwards).
 set -u
@@ -21,9 +26,15 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy MCMC_SER
 export NO_PROXY='*' no_proxy='*'
 
 work=$(mktemp -d /tmp/mcmc-cli.XXXXXX)
-daemon_pid=''
+# a HOME of our own: no token store or admin token of the user's is found,
+# and `mcmc login` writes here
+unset MCMC_TOKEN XDG_CONFIG_HOME XDG_STATE_HOME
+export HOME=$work/home
+mkdir -p "$HOME"
+daemon_pid='' quota_pid=''
 cleanup() {
     if [ -n "$daemon_pid" ]; then kill -KILL "$daemon_pid" 2>/dev/null; fi
+    if [ -n "$quota_pid" ]; then kill -KILL "$quota_pid" 2>/dev/null; fi
     [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,6 +52,13 @@ m() {
 }
 # the same with MCMC_SERVER naming a closed port: only --server can reach the daemon
 ms() { MCMC_SERVER=http://127.0.0.1:1 m "$@"; }
+# the same with MCMC_TOKEN unset
+mn() {
+    local saved=${MCMC_TOKEN:-}
+    unset MCMC_TOKEN
+    m "$@"
+    export MCMC_TOKEN=$saved
+}
 # the value of a JSON document's field: jget FILE 'expr on j'
 jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 
@@ -52,7 +70,7 @@ fi
 
 # --- usage, before any daemon: --help everywhere, usage errors -------------
 for cmd in "" "help" "data put" "data ls" "data rm" submit watch status ls cancel delete draws \
-    summary run samplers; do
+    summary run samplers whoami login; do
     # shellcheck disable=SC2086
     timeout 10 "$MCMC" $cmd --help >"$work/help" 2>"$work/help.err"
     hrc=$?
@@ -67,7 +85,7 @@ for args in "frobnicate" "data" "data frob" "ls --bogus" "status" "status a b" "
     "draws JOB -o x.txt" "draws JOB -o x.npy --thin 0" "draws JOB -o x.npy --chain -1" \
     "ls --state sleeping" "submit" "run spec.json" "watch J --progress fancy" \
     "submit /nonexistent/spec.json" "submit -p adapt_delta" "submit --set =1" "run -s mala" \
-    "submit -s mala,delta" "samplers a b"; do
+    "submit -s mala,delta" "samplers a b" "whoami x" "login x" "--token" "ls --token"; do
     # shellcheck disable=SC2086
     m $args
     check "mcmc $args: exit 2 with a 'mcmc: ' message" "[ $rc -eq 2 ] && grep -q '^mcmc: ' '$work/err'"
@@ -94,6 +112,16 @@ http://127.0.0.1:[0-9]*) ok "daemon listens on $URL" ;;
 esac
 export MCMC_SERVER=$URL
 cd "$work" || exit 1
+# the admin token the daemon made on its first start (this data dir is not
+# the default one, so only MCMC_TOKEN brings it to mcmc)
+for _ in $(seq 100); do
+    [ -s "$work/data/admin.token" ] && break
+    sleep 0.1
+done
+TOK=$(head -n 1 "$work/data/admin.token" 2>/dev/null)
+check "the daemon wrote data/admin.token, mode 600" \
+    "[ -n '$TOK' ] && [ \"\$(stat -c %a '$work/data/admin.token')\" = 600 ]"
+export MCMC_TOKEN=$TOK
 
 cat >spec.json <<'JSON'
 {"data": {"synthetic": {"n": 500, "d": 3, "seed": 4}},
@@ -244,7 +272,7 @@ check "numpy loads the .npy: 4 x 2000 x 3 float64" \
     "$PY -c 'import numpy as np; a = np.load(\"draws.npy\"); assert a.shape == (4, 2000, 3) and a.dtype == np.float64'"
 for ext in csv json npy; do
     m draws "$JOB" -o "sel.$ext" --chain 2 --start 10 --stop 300 --thin 7
-    timeout 20 curl -s -o "sel-curl.$ext" \
+    timeout 20 curl -s -H "Authorization: Bearer $TOK" -o "sel-curl.$ext" \
         "$URL/v1/jobs/$JOB/draws?format=$ext&chain=2&start=10&stop=300&thin=7"
     check "draws --chain 2 --start 10 --stop 300 --thin 7 (.$ext): the daemon's bytes" \
         "[ $rc -eq 0 ] && cmp -s sel.$ext sel-curl.$ext"
@@ -356,6 +384,146 @@ JSON
 else
     bad "script(1) (bsdutils, which ./dev installs) is missing: the terminal mode went untested"
 fi
+
+# --- tokens: 401 and its hint, --token, whoami, login, 403 --------------------
+HINT="(set MCMC_TOKEN, or run 'mcmc login')"
+BAD=mcmcd_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000
+mn ls
+show <err
+check "no token: exit 1, one line: 'mcmc: 401 unauthorized: <message> $HINT'" \
+    "[ $rc -eq 1 ] && [ \$(wc -l <err) -eq 1 ] &&
+     grep -Eq \"^mcmc: 401 unauthorized: .+ \\\\(set MCMC_TOKEN, or run 'mcmc login'\\\\)\\\$\" err"
+m --token "$BAD" status "$JOB"
+check "a bad --token (before the command) wins over MCMC_TOKEN: the 401 hint" \
+    "[ $rc -eq 1 ] && grep -qF \"\$HINT\" err && ! grep -q '0000000000000000000000' err"
+mn ls --token "$TOK"
+check "--token after the command, no MCMC_TOKEN: exit 0" "[ $rc -eq 0 ] && grep -q '$JOB' out"
+MCMC_TOKEN=$BAD m watch "$JOB"
+check "watch with a bad token: exit 1 at once, the 401 hint" "[ $rc -eq 1 ] && grep -qF \"\$HINT\" err"
+m --token 'two words' ls
+check "--token that is not a token: exit 2" "[ $rc -eq 2 ] && grep -q 'not a token' err"
+
+echo "# \$ mcmc whoami"
+m whoami
+show <out
+check "whoami: name admin, role admin, the token from MCMC_TOKEN" \
+    "[ $rc -eq 0 ] && grep -Eq '^name +admin\$' out && grep -Eq '^role +admin\$' out &&
+     grep -Eq '^token +MCMC_TOKEN\$' out"
+check "whoami: a row per limit with its value and usage" \
+    "grep -Eq '^queued_jobs +[0-9]+ +[0-9]+\$' out && grep -Eq '^running_chains +(none|[0-9]+) +[0-9]+\$' out &&
+     grep -Eq '^stored_bytes +[^ ]+( [KMGT]?i?B)? +[0-9.]+ [KMGT]?i?B\$' out"
+m whoami --json
+check "whoami --json: name, admin, limits and usage as the server has them" \
+    "[ $rc -eq 0 ] && [ \"\$(jget out 'j[\"name\"], j[\"admin\"], \"queued_jobs\" in j[\"limits\"],
+        all(k in j[\"usage\"] for k in (\"queued_jobs\", \"running_chains\", \"stored_bytes\"))')\" = 'admin True True True' ]"
+"$MCMCD" user add bob --data-dir "$work/data" >/dev/null 2>"$work/user.err"
+BOB=$("$MCMCD" token new bob --data-dir "$work/data" 2>>"$work/user.err")
+check "mcmcd user add bob; token new bob: a token" "[ -n '$BOB' ]"
+[ -n "$BOB" ] || show <"$work/user.err"
+mn --token "$BOB" whoami
+check "whoami --token BOB: bob, role user" \
+    "[ $rc -eq 0 ] && grep -Eq '^name +bob\$' out && grep -Eq '^role +user\$' out"
+
+STORE=$HOME/.config/mcmc/tokens
+echo "# \$ echo BOB | mcmc login"
+mn login <<<"$BOB"
+show <out
+check "login from a pipe: exit 0, says who and where" \
+    "[ $rc -eq 0 ] && grep -q 'logged in to $URL as bob (user)' out && grep -qF '$STORE' out"
+check "login: the store is mode 600 in a directory of mode 700, one line 'URL TOKEN'" \
+    "[ \"\$(stat -c %a '$STORE') \$(stat -c %a '$HOME/.config/mcmc')\" = '600 700' ] &&
+     [ \"\$(cat '$STORE')\" = '$URL $BOB' ]"
+mn whoami
+check "no MCMC_TOKEN after login: whoami is bob, the token from the store" \
+    "[ $rc -eq 0 ] && grep -Eq '^name +bob\$' out && grep -Eq '^token +$STORE\$' out"
+mn ls
+check "no MCMC_TOKEN after login: ls works, and bob sees none of admin's jobs" \
+    "[ $rc -eq 0 ] && ! grep -q '$JOB' out"
+mn status "$JOB"
+check "bob: admin's job is 404" "[ $rc -eq 1 ] && grep -q '404' err"
+mn login <<<"$BAD"
+check "login with a token the server refuses: exit 1, nothing stored" \
+    "[ $rc -eq 1 ] && grep -q 'refused' err && [ \"\$(cat '$STORE')\" = '$URL $BOB' ]"
+mn login --server "$URL/" <<<"  $TOK  "
+check "login again (URL with a slash, token with spaces around): that URL's line replaced" \
+    "[ $rc -eq 0 ] && [ \"\$(cat '$STORE')\" = '$URL $TOK' ] && [ \"\$(stat -c %a '$STORE')\" = 600 ]"
+mn login --server http://127.0.0.1:1 --token "$TOK"
+check "login to a server that is not there: exit 3, nothing stored" \
+    "[ $rc -eq 3 ] && [ \$(wc -l <'$STORE') -eq 1 ]"
+mn whoami
+check "whoami after the second login: admin" "[ $rc -eq 0 ] && grep -Eq '^name +admin\$' out"
+if command -v script >/dev/null 2>&1; then
+    # on a terminal: a prompt, and the token typed is not echoed
+    mkfifo login.fifo
+    env -u MCMC_TOKEN timeout 60 script -qfec "'$MCMC' login" /dev/null <login.fifo >tty-login.out 2>&1 &
+    login_pid=$!
+    exec 7>login.fifo
+    for _ in $(seq 300); do # the prompt shows once echo is off: up to 30 s
+        grep -q 'Token for' tty-login.out && break
+        sleep 0.1
+    done
+    printf '%s\n' "$TOK" >&7
+    wait "$login_pid"
+    lrc=$?
+    exec 7>&-
+    tr -d '\r' <tty-login.out | show
+    check "login on a terminal: a prompt, the token not echoed, stored" \
+        "[ $lrc -eq 0 ] && grep -q 'Token for $URL: ' tty-login.out && grep -q 'logged in' tty-login.out &&
+         ! grep -qF '$TOK' tty-login.out && [ \"\$(cat '$STORE')\" = '$URL $TOK' ]"
+fi
+chmod 644 "$STORE"
+mn ls
+show <err
+check "a store others may read is skipped: the 401 hint, and a line naming it" \
+    "[ $rc -eq 1 ] && grep -qF \"\$HINT\" err && grep -qF 'skipped $STORE' err"
+chmod 600 "$STORE"
+
+# the loopback rule: the local daemon's admin token at its default data dir
+mv "$STORE" "$STORE.away"
+mkdir -p "$work/state"
+ln -s "$work/data" "$work/state/mcmcd"
+XDG_STATE_HOME=$work/state mn whoami
+check "no MCMC_TOKEN, no store, a loopback server: the default data dir's admin.token" \
+    "[ $rc -eq 0 ] && grep -Eq '^name +admin\$' out && grep -q 'state/mcmcd/admin.token' out"
+PORT=${URL##*:}
+XDG_STATE_HOME=$work/state mn --server "http://localhost:$PORT" ls
+check "... and through localhost" "[ $rc -eq 0 ]"
+mv "$STORE.away" "$STORE"
+
+MT=$("$MCMCD" token new admin --scope metrics --data-dir "$work/data" 2>>"$work/user.err")
+MCMC_TOKEN=$MT m whoami
+show <err
+check "a metrics-scope token: whoami is 403 forbidden, exit 1" \
+    "[ -n '$MT' ] && [ $rc -eq 1 ] && grep -q 'HTTP 403 forbidden' err"
+
+# --- 429: a per-user limit of one queued job (a second daemon) ---------------
+printf 'user_queued_jobs = 1\n' >quota.conf
+"$MCMCD" serve --config quota.conf --port 0 --data-dir "$work/data2" >"$work/quota.out" 2>"$work/quota.err" &
+quota_pid=$!
+QURL=''
+for _ in $(seq 200); do
+    line=$(head -n 1 "$work/quota.out" 2>/dev/null)
+    case "$line" in "mcmcd listening on http://"*) QURL=${line#mcmcd listening on } && break ;; esac
+    kill -0 "$quota_pid" 2>/dev/null || break
+    sleep 0.1
+done
+check "a daemon with user_queued_jobs = 1 listens" "[ -n '$QURL' ]"
+[ -n "$QURL" ] || show <"$work/quota.err"
+"$MCMCD" user add carol --data-dir "$work/data2" >/dev/null 2>>"$work/user.err"
+CAROL=$("$MCMCD" token new carol --data-dir "$work/data2" 2>>"$work/user.err")
+MCMC_TOKEN=$CAROL m --server "$QURL" submit long.json
+FIRST=$(head -n 1 out)
+check "carol's first job: queued" "[ $rc -eq 0 ] && [ -n '$FIRST' ]"
+MCMC_TOKEN=$CAROL m --server "$QURL" submit long.json
+show <err
+check "carol's second job: exit 1, 429 quota_exceeded with the server's message" \
+    "[ $rc -eq 1 ] && grep -q 'HTTP 429 quota_exceeded' err && grep -q 'queued_jobs' err"
+MCMC_TOKEN=$CAROL m --server "$QURL" whoami
+check "whoami on it: queued_jobs limit 1, used 1" "[ $rc -eq 0 ] && grep -Eq '^queued_jobs +1 +1\$' out"
+MCMC_TOKEN=$CAROL m --server "$QURL" cancel "$FIRST"
+kill -TERM "$quota_pid"
+wait "$quota_pid"
+quota_pid=''
 
 # --- the daemon gone: unreachable is exit 3 -----------------------------------
 kill -TERM "$daemon_pid"

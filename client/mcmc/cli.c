@@ -31,12 +31,14 @@ static int stop(cli *c, int rc) {
     return CLI_OPT_STOP;
 }
 
-/* The command's long options, then --server and --help, into c->longs. */
+/* The command's long options, then --server, --token and --help, into
+ * c->longs. */
 static void merge_longs(cli *c, const struct option *longs) {
-    size_t n = 0, max = sizeof c->longs / sizeof c->longs[0] - 3;
+    size_t n = 0, max = sizeof c->longs / sizeof c->longs[0] - 4;
     for (; longs && longs[n].name && n < max; n++)
         c->longs[n] = longs[n];
     c->longs[n++] = (struct option){"server", required_argument, 0, OPT_SERVER};
+    c->longs[n++] = (struct option){"token", required_argument, 0, OPT_TOKEN};
     c->longs[n++] = (struct option){"help", no_argument, 0, 'h'};
     c->longs[n] = (struct option){0, 0, 0, 0};
 }
@@ -55,6 +57,9 @@ int cli_getopt(cli *c, int argc, char **argv, const char *shorts, const struct o
         switch (opt) {
         case OPT_SERVER:
             c->server = optarg;
+            continue;
+        case OPT_TOKEN:
+            c->token = optarg;
             continue;
         case 'h':
             cli_print_help(c, stdout, c->cmd);
@@ -98,7 +103,12 @@ mcmc_client *cli_client(cli *c) {
         cli_usage_error(c, "the server '%s' is not an http:// or https:// URL", c->server);
         return NULL;
     }
-    if (mcmc_client_new(c->server, NULL, &c->client) != MCMC_CLIENT_OK) {
+    mcmc_client_status st = mcmc_client_new(c->server, c->token, &c->client);
+    if (st == MCMC_CLIENT_INVALID) {
+        cli_usage_error(c, "--token: not a token (spaces or control characters)");
+        return NULL;
+    }
+    if (st != MCMC_CLIENT_OK) {
         cli_error("out of memory");
         return NULL;
     }
@@ -128,13 +138,24 @@ static void print_details(const mcmc_error *err) {
     }
 }
 
+void cli_unauthorized(cli *c, const mcmc_error *err) {
+    fprintf(stderr, "mcmc: 401 unauthorized: %s (set MCMC_TOKEN, or run 'mcmc login')\n",
+            err && err->message[0] ? err->message : "no token");
+    const char *note = mcmc_client_token_note(c->client);
+    if (note) fprintf(stderr, "mcmc: %s\n", note);
+}
+
 int cli_fail(cli *c, const char *what, mcmc_client_status st, const mcmc_error *err) {
     const char *msg = err && err->message[0] ? err->message : mcmc_client_status_name(st);
     if (st == MCMC_CLIENT_UNREACHABLE) {
         fprintf(stderr, "mcmc: %s: cannot reach the server: %s\n", what, msg);
         return CLI_UNREACHABLE;
     }
-    if (st == MCMC_CLIENT_HTTP && err) {
+    if (st == MCMC_CLIENT_UNAUTHORIZED) {
+        cli_unauthorized(c, err);
+        return CLI_FAILED;
+    }
+    if (mcmc_client_status_is_http(st) && err) {
         fprintf(stderr, "mcmc: %s: %s (HTTP %d %s)\n", what, msg, err->status, err->code);
         print_details(err);
         return CLI_FAILED;

@@ -30,6 +30,7 @@ typedef struct cli_command cli_command;
 
 typedef struct cli {
     const char *server;      /* --server, else $MCMC_SERVER, else the default */
+    const char *token;       /* --token, else NULL: the library's search */
     mcmc_client *client;     /* made on first use by cli_client */
     const cli_command *cmd;  /* the subcommand running */
     int rc;                  /* what cli_getopt's CLI_OPT_STOP means to return */
@@ -53,9 +54,11 @@ void cli_print_help(cli *c, FILE *out, const cli_command *cmd);
 
 /* --- options ------------------------------------------------------------- */
 
-/* Long-only option codes. Every subcommand takes --server and --help. */
+/* Long-only option codes. Every subcommand takes --server, --token and
+ * --help. */
 enum {
     OPT_SERVER = 256,
+    OPT_TOKEN,
     OPT_JSON,
     OPT_WATCH,
     OPT_STATE,
@@ -76,7 +79,8 @@ int cli_stop(cli *c, int rc);
 
 /* getopt_long over a subcommand's argv (argv[0] is its name) with its own
  * options (longs: NULL, or ended by a zeroed entry) and the common ones,
- * options anywhere among the operands. Handles --server and -h/--help (the
+ * options anywhere among the operands. Handles --server, --token and
+ * -h/--help (the
  * help goes to stdout, then CLI_OPT_STOP with rc 0) and reports unknown
  * options and missing values (CLI_OPT_STOP with rc CLI_USAGE). Returns
  * the next option of the subcommand's own, or -1 at the end; operands
@@ -92,12 +96,16 @@ int cli_parse_u64(cli *c, const char *option, const char *text, uint64_t *out);
 
 /* --- the server and its errors ------------------------------------------- */
 
-/* The client for c->server, made once; NULL after an error message. */
+/* The client for c->server with c->token (NULL: the library finds one),
+ * made once; NULL after an error message. */
 mcmc_client *cli_client(cli *c);
 /* Reports a failed call ("mcmc: <what>: ..." and the server's details,
- * one line per field path) and returns its exit code: CLI_UNREACHABLE
- * when the server could not be reached, else CLI_FAILED. */
+ * one line per field path; a 401 as "mcmc: 401 unauthorized: <message>"
+ * with a hint) and returns its exit code: CLI_UNREACHABLE when the server
+ * could not be reached, else CLI_FAILED. */
 int cli_fail(cli *c, const char *what, mcmc_client_status st, const mcmc_error *err);
+/* The line cli_fail prints for a 401, the server's message in it. */
+void cli_unauthorized(cli *c, const mcmc_error *err);
 /* "mcmc: " and a message on stderr; returns CLI_FAILED. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -145,6 +153,8 @@ void jw_dataset(jw *w, const mcmc_dataset *ds);
 void jw_job(jw *w, const mcmc_job *job);
 void jw_summary(jw *w, const mcmc_summary *s);
 void jw_event(jw *w, const char *job_id, const mcmc_event *ev);
+/* {"name", "admin", "limits": {...}, "usage": {...}} as GET /v1/users/me. */
+void jw_user(jw *w, const mcmc_user *u);
 
 /* --- progress (progress.c) ----------------------------------------------- */
 
@@ -265,5 +275,7 @@ int cmd_summary(cli *c, int argc, char **argv);
 int cmd_draws(cli *c, int argc, char **argv);
 int cmd_run(cli *c, int argc, char **argv);
 int cmd_samplers(cli *c, int argc, char **argv);
+int cmd_whoami(cli *c, int argc, char **argv);
+int cmd_login(cli *c, int argc, char **argv);
 
 #endif

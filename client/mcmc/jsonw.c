@@ -260,3 +260,21 @@ void jw_event(jw *w, const char *job_id, const mcmc_event *ev) {
     }
     jw_end(w);
 }
+
+static void key_values(jw *w, const char *key, const mcmc_user_value *v, size_t n) {
+    jw_key(w, key);
+    jw_begin_object(w);
+    for (size_t i = 0; i < n; i++)
+        key_u64(w, v[i].name, v[i].value);
+    jw_end(w);
+}
+
+void jw_user(jw *w, const mcmc_user *u) {
+    jw_begin_object(w);
+    key_string(w, "name", u->name);
+    jw_key(w, "admin");
+    jw_raw(w, u->admin ? "true" : "false");
+    key_values(w, "limits", u->limits, u->nlimits);
+    key_values(w, "usage", u->usage, u->nusage);
+    jw_end(w);
+}

@@ -1,7 +1,8 @@
 /* main.c - the mcmc command-line tool: the table of subcommands with their
  * help texts, the options that may come before a subcommand (--server,
- * --help, --version), and dispatch. Each subcommand lives in the file of
- * its group: cmd_data.c, cmd_jobs.c, watch.c, draws.c, run.c. */
+ * --token, --help, --version), and dispatch. Each subcommand lives in the
+ * file of its group: cmd_data.c, cmd_jobs.c, cmd_user.c, watch.c, draws.c,
+ * run.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,9 @@
 
 #define SERVER_HELP                                                                                \
     "  --server URL     the daemon (default: $MCMC_SERVER, else " CLI_DEFAULT_SERVER ")\n"         \
+    "  --token TOKEN    the bearer token (default: $MCMC_TOKEN, else the one `mcmc\n"              \
+    "                   login` stored for the server, else, for a server on this\n"                \
+    "                   machine, its admin token file; see 'mcmc help login')\n"                   \
     "  -h, --help       this text\n"
 
 #define PROGRESS_HELP                                                                              \
@@ -19,7 +23,7 @@
     "  -q, --quiet      the same as --progress none\n"
 
 static const char main_usage[] =
-    "usage: mcmc [--server URL] COMMAND [ARGS...]\n"
+    "usage: mcmc [--server URL] [--token TOKEN] COMMAND [ARGS...]\n"
     "\n"
     "The command-line client of mcmcd, the sampling service.\n"
     "\n"
@@ -39,6 +43,10 @@ static const char main_usage[] =
     "  draws JOB -o FILE                fetch draws as .npy, .csv or .json\n"
     "  summary JOB                      posterior summary and convergence diagnostics\n"
     "  run SPEC.json -o FILE            submit, watch and fetch the draws in one\n"
+    "Account:\n"
+    "  whoami                           who the token acts for: role, limits, usage\n"
+    "  login                            check a token (read from stdin) and store it\n"
+    "                                   for the server\n"
     "Samplers and models:\n"
     "  samplers [NAME]                  what a spec may name, with every parameter,\n"
     "                                   its default and bounds (the server's GET /v1/info)\n"
@@ -50,9 +58,16 @@ static const char main_usage[] =
     "Progress (submit --watch, watch, run) goes to stderr, so stdout holds only\n"
     "what a script reads (a job id, JSON).\n"
     "\n"
+    "Tokens: every request but help carries a bearer token, the first of --token,\n"
+    "$MCMC_TOKEN, the token `mcmc login` stored for the server, and (for a server\n"
+    "on this machine) the local daemon's admin.token. A server that refuses it\n"
+    "prints 'mcmc: 401 unauthorized: ...' and a hint. Token files that group or\n"
+    "others may read are skipped (chmod 600 them).\n"
+    "\n"
     "Exit status: 0 done (the command, and for submit --watch, watch and run the\n"
     "job, succeeded); 1 the job failed or was cancelled, or the server answered an\n"
-    "error (its message, and the field path of each problem, on stderr); 2 a usage\n"
+    "error (its message, and the field path of each problem, on stderr; 401\n"
+    "unauthorized, 403 forbidden, 429 over a limit among them); 2 a usage\n"
     "error or an unreadable input file; 3 the server could not be reached;\n"
     "130 interrupted.\n";
 
@@ -185,6 +200,31 @@ static const cli_command commands[] = {
      "  NAME             only this sampler or model\n"
      "  --json           print {\"samplers\": [...], \"models\": [...]} (or the one\n"
      "                   entry) as /v1/info has them\n" SERVER_HELP},
+    {"whoami", cmd_whoami,
+     "usage: mcmc whoami [--json]\n"
+     "\n"
+     "Who the token acts for on the server (GET /v1/users/me): the user's name,\n"
+     "role (admin or user), where the token came from, and a table of the user's\n"
+     "limits (\"none\" for no limit) next to the usage so far.\n"
+     "\n"
+     "  --json           print the user as the server has it: {\"name\", \"admin\",\n"
+     "                   \"limits\": {...}, \"usage\": {...}}\n" SERVER_HELP},
+    {"login", cmd_login,
+     "usage: mcmc login [--server URL]\n"
+     "\n"
+     "Reads a token from stdin (asked for without echo on a terminal; from a pipe,\n"
+     "the first line), checks it with the server (GET /v1/users/me), and stores it\n"
+     "for that server's URL in the token store, so later commands need neither\n"
+     "--token nor MCMC_TOKEN:\n"
+     "\n"
+     "  $XDG_CONFIG_HOME/mcmc/tokens, else ~/.config/mcmc/tokens\n"
+     "\n"
+     "one line \"URL TOKEN\" per server, replaced on a new login; the file is mode\n"
+     "0600 in a directory of mode 0700, written whole through a temporary file.\n"
+     "A token the server refuses is not stored (exit 1). With --token, that\n"
+     "token is checked and stored instead of one from stdin. An administrator\n"
+     "makes tokens with `mcmcd token new NAME`.\n"
+     "\n" SERVER_HELP},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -261,9 +301,16 @@ static int global_options(cli *c, int argc, char **argv) {
             c->server = argv[++i];
         } else if (!strncmp(a, "--server=", 9)) {
             c->server = a + 9;
+        } else if (!strcmp(a, "--token") && i + 1 < argc) {
+            c->token = argv[++i];
+        } else if (!strncmp(a, "--token=", 8)) {
+            c->token = a + 8;
         } else {
             fprintf(stderr, "mcmc: %s '%s'; see 'mcmc --help'\n",
-                    !strcmp(a, "--server") ? "a URL must follow" : "unknown option", a);
+                    !strcmp(a, "--server")  ? "a URL must follow"
+                    : !strcmp(a, "--token") ? "a token must follow"
+                                            : "unknown option",
+                    a);
             return cli_stop(c, CLI_USAGE);
         }
     }
