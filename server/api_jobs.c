@@ -266,14 +266,24 @@ static int list_one(void *ctx, const registry_job *row) {
     return 0;
 }
 
-/* ?tag=a,b: the jobs that have both; split in place into tags[]. */
-static int split_tags(char *text, const char **tags, size_t *n) {
+/* ?tag=a&tag=b (or ?tag=a,b): the jobs that have every one; split into
+ * tags[] in buf. -1 when there are too many. */
+static int query_tags(http_request *req, char *buf, size_t cap, const char **tags, size_t *n) {
+    const char *given[REGISTRY_FILTER_TAGS_MAX + 1];
+    size_t ngiven = http_request_query_all(req, "tag", given, REGISTRY_FILTER_TAGS_MAX + 1),
+           used = 0;
     *n = 0;
-    for (char *save = NULL, *t = strtok_r(text, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (*n == REGISTRY_FILTER_TAGS_MAX) return -1;
-        tags[(*n)++] = t;
+    for (size_t i = 0; i < ngiven && i <= REGISTRY_FILTER_TAGS_MAX; i++) {
+        int len = snprintf(buf + used, cap - used, "%s", given[i]);
+        if (len < 0 || (size_t)len >= cap - used) return -1;
+        char *save = NULL;
+        for (char *t = strtok_r(buf + used, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (*n == REGISTRY_FILTER_TAGS_MAX) return -1;
+            tags[(*n)++] = t;
+        }
+        used += (size_t)len + 1;
     }
-    return 0;
+    return ngiven > REGISTRY_FILTER_TAGS_MAX ? -1 : 0;
 }
 
 /* The owner filter: the caller, or for admins ?owner=NAME (none: all). */
@@ -308,11 +318,9 @@ void api_jobs_list(api_call *c) {
     const char *tags[REGISTRY_FILTER_TAGS_MAX];
     registry_job_filter f = {
         .state = state_name ? &st : NULL, .name = http_request_query(req, "name"), .tags = tags};
-    const char *tag = http_request_query(req, "tag");
-    snprintf(tagbuf, sizeof tagbuf, "%s", tag ? tag : "");
-    if (split_tags(tagbuf, tags, &f.ntags) != 0) {
-        http_respond_error(req, 400, "invalid_query", "tag takes at most 16 tags, comma-separated",
-                           NULL);
+    if (query_tags(req, tagbuf, sizeof tagbuf, tags, &f.ntags) != 0) {
+        http_respond_error(req, 400, "invalid_query",
+                           "tag: at most 16 tags of at most 64 characters", NULL);
         return;
     }
     owner_filter(c, &f.owner);

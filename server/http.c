@@ -228,6 +228,30 @@ const char *http_request_query(const http_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct query_walk {
+    const char *name;
+    const char **out;
+    size_t max, n;
+} query_walk;
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind;
+    query_walk *w = cls;
+    if (key && !strcmp(key, w->name)) {
+        if (w->n < w->max) w->out[w->n] = value ? value : "";
+        w->n++;
+    }
+    return MHD_YES;
+}
+
+size_t http_request_query_all(const http_request *req, const char *name, const char **out,
+                              size_t max) {
+    query_walk w = {name, out, max, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query, &w);
+    return w.n;
+}
+
 const char *http_request_body(const http_request *req, size_t *len) {
     *len = req->len;
     return req->body ? req->body : "";

@@ -50,6 +50,10 @@ const char *http_request_method(const http_request *req);
 const char *http_request_path(const http_request *req); /* without the query */
 const char *http_request_header(const http_request *req, const char *name);
 const char *http_request_query(const http_request *req, const char *name);
+/* Every value of a repeated query parameter (?tag=a&tag=b), in order: the
+ * first max into out; returns how many there are. */
+size_t http_request_query_all(const http_request *req, const char *name, const char **out,
+                              size_t max);
 const char *http_request_body(const http_request *req, size_t *len);
 /* The media type of Content-Type, lowercased, without parameters ("" if
  * none), in a buffer of the request. */
