@@ -102,4 +102,7 @@ check "alice's priority-10 job, submitted last, started before her waiting prior
 for id in $("$PY" -c 'import json,sys; [print(j["id"]) for j in json.load(open(sys.argv[1]))["jobs"]]' "$work/all.json"); do
     c -o /dev/null -X POST "$URL/v1/jobs/$id/cancel"
 done
+stop_daemon
+check "no sanitizer or crash report on the daemon's stderr" \
+    "! grep -qE 'ERROR: (Address|Leak|Undefined)|runtime error|Segmentation' '$work/daemon.err'"
 finish

@@ -241,4 +241,7 @@ check "after a restart users/me shows the same usage ($after)" "[ \"$before\" = 
 check "... and the stopped job's reason is still time_limit" \
     "[ \"\$(job_field '$TLJ' 'j[\"reason\"]')\" = time_limit ]"
 
+stop_daemon
+check "no sanitizer or crash report on the daemon's stderr" \
+    "! grep -qE 'ERROR: (Address|Leak|Undefined)|runtime error|Segmentation' '$work/daemon.err'"
 finish
