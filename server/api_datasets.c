@@ -15,6 +15,7 @@
 #include "dataset_store.h"
 #include "errors.h"
 #include "idempotency.h"
+#include "quota.h"
 
 typedef enum upload_kind { UPLOAD_JSON, UPLOAD_CSV } upload_kind;
 
@@ -134,6 +135,15 @@ static void upload_after(uv_work_t *req, int status) {
                             .bytes = (int64_t)t->bytes,
                             .created_ms = app_now_ms()};
     int rc = registry_dataset_put(a->reg, &row);
+    quota_over over;
+    if ((rc == REGISTRY_OK || rc == REGISTRY_EXISTS) &&
+        quota_check_upload(a, t->user, t->id, t->bytes, &over)) {
+        registry_dataset_collect(a->reg, remove_payload, a); /* a new row nobody needs */
+        idempotency_release(a, &t->idem);
+        quota_respond(t->http, &over);
+        free(t);
+        return;
+    }
     if (rc == REGISTRY_OK || rc == REGISTRY_EXISTS)
         rc = registry_dataset_ref_put(a->reg, t->user, t->id, t->name, row.created_ms);
     registry_dataset stored;

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "audit.h"
 #include "idempotency.h"
+#include "quota.h"
 #include "sweep.h"
 
 void api_summary(app *a, job *j, http_request *req); /* summary.c */
@@ -125,6 +126,8 @@ static json_t *job_json(job *j, int with_spec) {
                   json_number_or_null(slowest));
     if (!o) return NULL;
     json_object_set_new(o, "expires", json_time_ms(job_expires_ms(j)));
+    const char *reason = job_reason(j);
+    json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
     json_object_set_new(
         o, "shape",
         json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
@@ -224,6 +227,12 @@ void api_jobs_post(api_call *c) {
         job_spec_free(&spec);
         http_request_add_header(req, "Retry-After", "10");
         http_respond_error(req, 429, "too_many_jobs", "the queue is full; retry later", NULL);
+        return;
+    }
+    quota_over over;
+    if (quota_check_job(a, c->who->user_id, &spec, d, &over)) {
+        job_spec_free(&spec);
+        quota_respond(req, &over);
         return;
     }
     job *j;

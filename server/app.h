@@ -47,7 +47,8 @@ typedef struct chain_counts {
 struct job {
     app *app;
     char id[JOB_ID_LEN + 1];
-    int64_t owner; /* the user's id */
+    int64_t owner;  /* the user's id */
+    app_user *user; /* its entry in the loop's table (lives as long as the app) */
     job_spec spec;
     char *spec_json; /* canonical */
     char dataset_id[SPEC_DATASET_ID_MAX];
@@ -83,9 +84,11 @@ struct job {
     char prep_error[256];
     uint32_t chains_started, chains_done;
     int chain_rc;
+    uint64_t time_limit_s; /* nonzero: stopped by its owner's job_seconds of that many s */
     int64_t last_persist_ms;
     uint64_t persisted_seq; /* the seq the registry holds */
-    job *queue_next;        /* in app->queue while queued */
+    job *queue_next;        /* in app->queue while it has chains to start */
+    uint64_t queue_order;   /* when it joined the queue: smaller is older */
 };
 
 /* A report from a worker thread, queued for the loop. */
@@ -105,14 +108,19 @@ struct app {
     char datasets_dir[4200], jobs_dir[4200];
     job **jobs; /* every job known, by creation */
     size_t njobs, cap_jobs;
-    job *queue_head, *queue_tail; /* FIFO of queued jobs */
+    /* jobs with chains still to start, in the order they came; schedule()
+     * in jobs.c picks from it by fair share */
+    job *queue_head, *queue_tail;
     size_t queued;
+    uint64_t queue_seq;    /* the last queue_order handed out */
+    unsigned preparing;    /* jobs preparing on the thread pool (at most one) */
     unsigned busy_workers; /* chains running */
     unsigned pending_work; /* thread-pool items in flight, chains included */
     uv_async_t reports_async;
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
     uv_timer_t heartbeat;
+    uv_timer_t quota_timer;           /* quota.c: the wall-time check */
     uv_timer_t sweep;                 /* sweep.c, every sweep_seconds */
     struct idem_flight *idem_flights; /* idempotency.c: keys being answered */
     struct stream_beat *live_streams; /* streams.c: event and following draw streams */
@@ -140,6 +148,18 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
 int jobs_cancel(app *a, job *j);
 size_t jobs_active(const app *a);
 int jobs_delete(app *a, job *j);
+/* Stops a running job that passed its owner's wall-time limit of limit_s
+ * seconds: its chains stop at their next block, unstarted ones never
+ * start, and it ends failed, its draws kept, with an error that starts
+ * "time_limit:". Does nothing to a job that is not running or is already
+ * stopping. */
+void jobs_stop_time_limit(app *a, job *j, uint64_t limit_s);
+/* The bytes of a job's draws and statistics files at their full size:
+ * chains x kept rows x (d + statistics) x 8, what stored_bytes counts. */
+uint64_t jobs_draw_bytes(const chain_config *c, size_t d);
+/* Why the job ended where its state alone does not say: "time_limit", or
+ * NULL. Read from the stored error, so it holds after a restart. */
+const char *job_reason(const job *j);
 void jobs_shutdown(app *a); /* cancels running chains for a restart */
 void jobs_drain_reports(app *a);
 void jobs_free_all(app *a);
@@ -190,6 +210,9 @@ struct app_user {
     uint32_t running_chains; /* chains of the user's jobs on workers now */
     uint32_t active_jobs;    /* queued or running */
     uint64_t draw_bytes;     /* the draws and statistics files of the user's jobs */
+    /* schedule()'s scratch: the user's next job and their oldest waiting one */
+    job *sched_pick;
+    uint64_t sched_oldest;
 };
 
 /* The user's entry, made (and read from the registry) on first use; NULL

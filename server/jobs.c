@@ -1,7 +1,10 @@
-/* jobs.c - the life of a job in the daemon: submit, queue (first in, first
- * out), prepare (load the dataset and build the model on the thread pool),
- * run its chains on worker slots, fold worker reports into progress events,
- * finish, cancel, delete, and restore after a restart.
+/* jobs.c - the life of a job in the daemon: submit, queue (fair share
+ * between users: see schedule()), prepare (load the dataset and build the
+ * model on the thread pool), run its chains on worker slots, fold worker
+ * reports into progress events, finish, cancel, stop at the wall-time
+ * limit, delete, and restore after a restart. It keeps each user's usage
+ * counters (app_user: running chains, active jobs, draw bytes), which
+ * quota.c checks.
  *
  * Threads: everything here runs on the loop thread except chain_work and
  * the block callback it drives, which write draws and statistics straight
@@ -269,6 +272,7 @@ static char *job_tags_text(const job *j) {
 
 static void queue_push(app *a, job *j) {
     j->queue_next = NULL;
+    j->queue_order = ++a->queue_seq;
     if (a->queue_tail)
         a->queue_tail->queue_next = j;
     else
@@ -286,6 +290,40 @@ static void queue_remove(app *a, job *j) {
     if (a->queue_tail == j) a->queue_tail = prev;
     j->queue_next = NULL;
     a->queued--;
+}
+
+/* --- usage: what each user's jobs hold ------------------------------------ */
+
+uint64_t jobs_draw_bytes(const chain_config *c, size_t d) {
+    uint64_t width = (uint64_t)d + chain_stat_count(chain_config_stats(c));
+    return (uint64_t)c->chains * chain_kept_draws(c) * width * sizeof(double);
+}
+
+/* The same for a job as it is (a spec this build cannot read included). */
+static uint64_t job_draw_bytes(const job *j) {
+    uint64_t width = (uint64_t)j->d + chain_stat_count(j->stats);
+    return (uint64_t)j->chains * j->samples * width * sizeof(double);
+}
+
+/* A job joins its owner's usage: its files always, the active count while
+ * it has not ended. */
+static void usage_add(job *j) {
+    j->user->draw_bytes += job_draw_bytes(j);
+    if (!job_is_final(j)) j->user->active_jobs++;
+}
+
+#define TIME_LIMIT_PREFIX "time_limit:"
+
+const char *job_reason(const job *j) {
+    return j->state == REGISTRY_JOB_FAILED && j->error &&
+                   !strncmp(j->error, TIME_LIMIT_PREFIX, strlen(TIME_LIMIT_PREFIX))
+               ? "time_limit"
+               : NULL;
+}
+
+static void time_limit_message(const job *j, char *buf, size_t cap) {
+    snprintf(buf, cap, TIME_LIMIT_PREFIX " the job ran past the wall-time limit of %llu s",
+             (unsigned long long)j->time_limit_s);
 }
 
 /* --- progress, persisted ------------------------------------------------- */
@@ -369,6 +407,7 @@ static void job_finish(job *j, registry_job_state st, const char *error) {
     registry_job_set_state(a->reg, j->id, st, error, j->finished_ms);
     j->state = st;
     metrics_job_finished(j);
+    j->user->active_jobs--;
     if (j->dataset_id[0]) registry_dataset_collect(a->reg, remove_dataset_payload, a);
     uint64_t *draws = calloc(j->chains, sizeof *draws);
     for (uint32_t c = 0; draws && c < j->chains; c++)
@@ -414,6 +453,9 @@ static void job_chains_finished(job *j) {
     char msg[160];
     if (j->cancel_requested) {
         job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
+    } else if (j->time_limit_s) {
+        time_limit_message(j, msg, sizeof msg);
+        job_finish(j, REGISTRY_JOB_FAILED, msg);
     } else if (j->chain_rc == MCMC_ENONFINITE) {
         nonfinite_message(j, msg, sizeof msg);
         job_finish(j, REGISTRY_JOB_FAILED, msg);
@@ -547,6 +589,7 @@ static void chain_after(uv_work_t *req, int status) {
     app *a = j->app;
     a->busy_workers--;
     a->pending_work--;
+    j->user->running_chains--;
     jobs_drain_reports(a); /* this chain's last reports come before its end */
     if (status != 0 && t->rc == MCMC_OK) t->rc = MCMC_ECANCELLED;
     if (t->rc == MCMC_ENONFINITE) {
@@ -577,7 +620,15 @@ static void chain_start(job *j, uint32_t c) {
     t->req.data = t;
     a->busy_workers++;
     a->pending_work++;
+    j->user->running_chains++;
     uv_queue_work(a->loop, &t->req, chain_work, chain_after);
+}
+
+/* Starts the job's next chain; a job whose chains have all started leaves
+ * the queue. */
+static void chain_start_next(job *j) {
+    chain_start(j, j->chains_started++);
+    if (j->chains_started == j->chains) queue_remove(j->app, j);
 }
 
 /* --- preparing: dataset, model, draws file, on the thread pool ------------ */
@@ -628,23 +679,37 @@ static void prepare_work(uv_work_t *req) {
     if (prepare_model(j) == 0) prepare_draws_file(j);
 }
 
+/* Whether the user may start one more chain now (running_chains). */
+static int user_may_run(const app_user *u) {
+    uint64_t limit = u->limits.v[LIMIT_RUNNING_CHAINS];
+    return limit == 0 || u->running_chains < limit;
+}
+
 static void prepare_after(uv_work_t *req, int status) {
     prepare_task *t = req->data;
     job *j = t->job;
     app *a = j->app;
     free(t);
     a->pending_work--;
+    a->preparing--;
     j->preparing = 0;
     if (status != 0 && !j->prep_error[0])
         snprintf(j->prep_error, sizeof j->prep_error, "cancelled");
-    if (j->prep_error[0] || j->cancel_requested || a->shutting_down) {
+    if (j->prep_error[0] || j->cancel_requested || j->time_limit_s || a->shutting_down) {
+        char msg[160];
         queue_remove(a, j);
-        if (a->shutting_down)
+        if (a->shutting_down) {
             job_release_run_state(j);
-        else if (j->cancel_requested)
+        } else if (j->cancel_requested) {
             job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
-        else
+        } else if (j->time_limit_s) {
+            time_limit_message(j, msg, sizeof msg);
+            job_finish(j, REGISTRY_JOB_FAILED, msg);
+        } else {
             job_finish(j, REGISTRY_JOB_FAILED, j->prep_error);
+        }
+    } else if (a->busy_workers < a->cfg.workers && user_may_run(j->user)) {
+        chain_start_next(j); /* the worker it was picked for */
     }
     schedule(a);
 }
@@ -670,22 +735,84 @@ static void job_begin(job *j) {
     t->job = j;
     t->req.data = t;
     j->preparing = 1;
+    a->preparing++;
     a->pending_work++;
     uv_queue_work(a->loop, &t->req, prepare_work, prepare_after);
 }
 
-/* Fills free worker slots from the head of the queue, first in first out:
- * a job's chains all start before the next job's. */
-static void schedule(app *a) {
-    while (!a->shutting_down && a->queue_head && a->busy_workers < a->cfg.workers) {
-        job *j = a->queue_head;
-        if (j->state == REGISTRY_JOB_QUEUED) job_begin(j);
-        if (j->preparing || j->state != REGISTRY_JOB_RUNNING) return;
-        while (j->chains_started < j->chains && a->busy_workers < a->cfg.workers)
-            chain_start(j, j->chains_started++);
-        if (j->chains_started < j->chains) return;
-        queue_remove(a, j);
+/* Whether x goes before y among one user's waiting jobs: a job already
+ * running (prepared, some chains started) first, then higher priority,
+ * then the older. */
+static int job_goes_before(const job *x, const job *y) {
+    int rx = x->state == REGISTRY_JOB_RUNNING, ry = y->state == REGISTRY_JOB_RUNNING;
+    if (rx != ry) return rx;
+    if (x->spec.priority != y->spec.priority) return x->spec.priority > y->spec.priority;
+    return x->queue_order < y->queue_order;
+}
+
+/* The job whose chain starts next, or NULL: one pass over the users and
+ * one over the queue. */
+static job *pick_next(app *a) {
+    for (size_t i = 0; i < a->nusers; i++) {
+        a->users[i]->sched_pick = NULL;
+        a->users[i]->sched_oldest = UINT64_MAX;
     }
+    for (job *j = a->queue_head; j; j = j->queue_next) {
+        app_user *u = j->user;
+        if (j->preparing || !user_may_run(u)) continue;
+        if (!u->sched_pick || job_goes_before(j, u->sched_pick)) u->sched_pick = j;
+        if (j->queue_order < u->sched_oldest) u->sched_oldest = j->queue_order;
+    }
+    app_user *best = NULL;
+    for (size_t i = 0; i < a->nusers; i++) {
+        app_user *u = a->users[i];
+        if (u->sched_pick &&
+            (!best || u->running_chains < best->running_chains ||
+             (u->running_chains == best->running_chains && u->sched_oldest < best->sched_oldest)))
+            best = u;
+    }
+    return best ? best->sched_pick : NULL;
+}
+
+/* Fills free worker slots, one chain at a time, by fair share: a free
+ * worker goes to the user with the fewest chains running now (ties: the
+ * user whose waiting job is oldest); within one user's jobs, a job whose
+ * chains are partly started comes first, then higher spec.priority, then
+ * first in first out. Users at their running_chains limit are skipped, so
+ * their jobs wait (a job with more chains than the limit runs in waves).
+ * A queued job picked is prepared first; while one prepares nothing else
+ * starts, and when it is ready it takes the worker it was picked for.
+ * Each decision is O(users + queued jobs). */
+static void schedule(app *a) {
+    while (!a->shutting_down && !a->preparing && a->busy_workers < a->cfg.workers) {
+        job *j = pick_next(a);
+        if (!j) return;
+        if (j->state == REGISTRY_JOB_QUEUED)
+            job_begin(j);
+        else
+            chain_start_next(j);
+    }
+}
+
+/* A running job that is stopping (cancel, time limit) starts no more
+ * chains: those not started count as done, and with none on a worker it
+ * ends now. A job still preparing ends when its preparation returns. */
+static void job_stop_unstarted(job *j) {
+    if (j->preparing || j->chains_started == j->chains) return;
+    queue_remove(j->app, j);
+    j->chains_done += j->chains - j->chains_started;
+    j->chains_started = j->chains;
+    if (j->chains_done == j->chains) job_chains_finished(j);
+}
+
+void jobs_stop_time_limit(app *a, job *j, uint64_t limit_s) {
+    if (j->state != REGISTRY_JOB_RUNNING || j->time_limit_s || j->cancel_requested ||
+        j->interrupted || a->shutting_down)
+        return;
+    j->time_limit_s = limit_s ? limit_s : 1;
+    atomic_store(&j->cancel, 1); /* chains stop at their next block */
+    job_stop_unstarted(j);
+    schedule(a);
 }
 
 /* --- submit, cancel, delete ---------------------------------------------- */
@@ -704,6 +831,10 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
     j->spec_json = text;
     j->d = d;
     j->owner = owner;
+    if (!(j->user = app_user_get(a, owner))) {
+        job_free(j);
+        return REGISTRY_ENOMEM;
+    }
     j->created_ms = app_now_ms();
     j->state = REGISTRY_JOB_QUEUED;
     if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
@@ -730,6 +861,7 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
         return rc;
     }
     job_events_add_state(j->events, "queued", NULL, app_now());
+    usage_add(j);
     queue_push(a, j);
     schedule(a);
     *out = j;
@@ -754,6 +886,8 @@ int jobs_cancel(app *a, job *j) {
     }
     j->cancel_requested = 1;
     atomic_store(&j->cancel, 1); /* chains stop at their next block */
+    job_stop_unstarted(j);
+    schedule(a);
     return 0;
 }
 
@@ -764,6 +898,7 @@ int jobs_delete(app *a, job *j) {
     if (rc != REGISTRY_OK && rc != REGISTRY_NOT_FOUND) return rc;
     job_remove_files(j);
     jobs_remove(a, j);
+    j->user->draw_bytes -= job_draw_bytes(j);
     j->deleted = 1;
     if (!j->watchers)
         job_free(j);
@@ -843,6 +978,7 @@ static int restore_one(void *ctx, const registry_job *row) {
     j->spec_json = strdup(row->spec);
     j->d = (size_t)row->d;
     j->owner = row->owner;
+    j->user = app_user_get(a, row->owner);
     j->state = row->state;
     j->created_ms = row->created_ms;
     j->started_ms = row->started_ms;
@@ -860,7 +996,7 @@ static int restore_one(void *ctx, const registry_job *row) {
         free(j->error);
         j->error = unreadable;
     }
-    if (jobs_add(a, j) != 0) {
+    if (!j->user || jobs_add(a, j) != 0) {
         job_free(j);
         return REGISTRY_ENOMEM;
     }
@@ -918,9 +1054,11 @@ int jobs_restore(app *a, char *err, size_t errlen) {
         snprintf(err, errlen, "registry: %s", registry_status_str(rc));
         return -1;
     }
-    for (size_t i = 0; i < a->njobs; i++) /* progress of a rerun starts over */
-        if (a->jobs[i]->state == REGISTRY_JOB_QUEUED)
-            memset(a->jobs[i]->counts, 0, a->jobs[i]->chains * sizeof(chain_counts));
+    for (size_t i = 0; i < a->njobs; i++) { /* progress of a rerun starts over */
+        job *j = a->jobs[i];
+        if (j->state == REGISTRY_JOB_QUEUED) memset(j->counts, 0, j->chains * sizeof(chain_counts));
+        usage_add(j); /* a job whose spec is unreadable is final by now */
+    }
     schedule(a);
     return 0;
 }

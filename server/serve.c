@@ -12,6 +12,7 @@
 #include "app.h"
 #include "config.h"
 #include "metrics.h"
+#include "quota.h"
 #include "serve.h"
 #include "sweep.h"
 
@@ -113,6 +114,7 @@ static int app_open(app *a, char *err, size_t errlen) {
     a->heartbeat.data = a;
     uint64_t hb = (uint64_t)(a->cfg.heartbeat_seconds * 1000);
     uv_timer_start(&a->heartbeat, on_heartbeat, hb, hb);
+    quota_timer_start(a);
     uv_signal_init(a->loop, &a->sigint);
     uv_signal_init(a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
