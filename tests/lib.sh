@@ -76,3 +76,22 @@ finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
 }
+
+# test_workdir NAME: a fresh $work (/tmp/mcmcd-NAME.XXXXXX), removed at exit
+# after the daemon is stopped. Call it right after sourcing this file.
+test_workdir() {
+    work=$(mktemp -d "/tmp/mcmcd-$1.XXXXXX")
+    daemon_pid=''
+    trap 'stop_daemon; rm -rf "$work"' EXIT
+    trap 'exit 130' INT TERM
+}
+
+# daemon_or_exit [serve options]: start_daemon, or fail the whole test now.
+daemon_or_exit() {
+    if ! start_daemon "$@"; then
+        bad "the daemon starts"
+        finish
+        exit 1
+    fi
+    ok "the daemon listens at $URL"
+}

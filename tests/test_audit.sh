@@ -12,23 +12,11 @@
 set -u
 MCMCD=${1:?usage: test_audit.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-audit.XXXXXX)
-daemon_pid=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir audit
 
-if ! start_daemon; then
-    bad "the daemon starts"
-    finish
-    exit 1
-fi
-ok "the daemon listens at $URL"
+daemon_or_exit
 
 cli() { "$MCMCD" "$@" --data-dir "$work/data"; }
 # as alice: her token, not the admin's curlrc

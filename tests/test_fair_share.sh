@@ -11,23 +11,11 @@
 set -u
 MCMCD=${1:?usage: test_fair_share.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-fair.XXXXXX)
-daemon_pid=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir fair
 
-if ! start_daemon --workers 2; then
-    bad "the daemon starts"
-    finish
-    exit 1
-fi
-ok "the daemon listens at $URL"
+daemon_or_exit --workers 2
 
 cli() { "$MCMCD" "$@" --data-dir "$work/data" 2>/dev/null; }
 cli user add alice >/dev/null && cli user add bob >/dev/null

@@ -11,15 +11,9 @@
 set -u
 MCMCD=${1:?usage: test_idempotency.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-idem.XXXXXX)
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir idem
 
 # post NAME KEY CTYPE BODYFILE PATH [curl args]: POSTs as admin (as bob when
 # $who is bob), keeps NAME.hdr and NAME.body in $work, prints the status.

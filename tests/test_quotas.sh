@@ -15,24 +15,12 @@
 set -u
 MCMCD=${1:?usage: test_quotas.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-quotas.XXXXXX)
-daemon_pid=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir quotas
 
 printf 'user_queued_jobs = 3\n' >"$work/mcmcd.conf"
-if ! start_daemon --workers 2 --config "$work/mcmcd.conf"; then
-    bad "the daemon starts"
-    finish
-    exit 1
-fi
-ok "the daemon listens at $URL"
+daemon_or_exit --workers 2 --config "$work/mcmcd.conf"
 
 cli() { "$MCMCD" "$@" --data-dir "$work/data"; }
 cli user add alice >/dev/null

@@ -10,15 +10,9 @@
 set -u
 MCMCD=${1:?usage: test_retention.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-retention.XXXXXX)
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir retention
 
 RETENTION_MS=3000
 cat >"$work/mcmcd.conf" <<'EOF'

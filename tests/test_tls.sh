@@ -14,16 +14,9 @@
 set -u
 MCMCD=${1:?usage: test_tls.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-tls.XXXXXX)
-daemon_pid=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir tls
 
 # --- a CA and a certificate it signed for 127.0.0.1 and localhost ----------
 make_certs() (
