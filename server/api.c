@@ -10,6 +10,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "clock.h"
 #include "audit.h"
 #include "simd.h"
 #include "tables.h"

@@ -11,6 +11,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "clock.h"
 #include "audit.h"
 #include "dataset_store.h"
 #include "errors.h"

@@ -136,9 +136,6 @@ struct app {
     size_t nusers, cap_users;
 };
 
-double app_now(void); /* unix seconds */
-int64_t app_now_ms(void);
-
 /* jobs.c */
 int jobs_restore(app *a, char *err, size_t errlen);
 job *jobs_find(app *a, const char *id);

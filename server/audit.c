@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "clock.h"
 #include "registry_internal.h"
 
 #define PAGE_TOKEN_PREFIX "a1" /* then the seq to continue below, 16 hex digits */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "clock.h"
 #include "registry_internal.h"
 
 /* A key being answered: retries get 409 until it is kept or dropped. */

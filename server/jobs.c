@@ -25,6 +25,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "clock.h"
 #include "dataset_store.h"
 #include "errors.h"
 #include "metrics.h"

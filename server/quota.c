@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+
 #define QUOTA_TICK_MS 1000
 #define QUEUED_RETRY_AFTER "10" /* seconds; a job's end frees a place */
 

@@ -6,25 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "metrics.h"
 #include "quota.h"
 #include "serve.h"
 #include "sweep.h"
-
-double app_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-int64_t app_now_ms(void) {
-    return (int64_t)(app_now() * 1000.0);
-}
 
 int serve_make_dirs(const char *path) {
     char buf[4200];

@@ -13,6 +13,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "clock.h"
 #include "draw_reader.h"
 #include "errors.h"
 
