@@ -119,7 +119,8 @@ struct app {
     uv_async_t reports_async;
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
-    uv_timer_t heartbeat;
+    uv_timer_t heartbeat;             /* streams.c: marks live streams due */
+    uv_timer_t rates_timer;           /* metrics.c: draws and gradients per second */
     uv_timer_t quota_timer;           /* quota.c: the wall-time check */
     uv_timer_t sweep;                 /* sweep.c, every sweep_seconds */
     struct idem_flight *idem_flights; /* idempotency.c: keys being answered */
@@ -229,6 +230,9 @@ void api_handle(void *app, http_request *req);
 /* streams.c */
 void streams_events(app *a, job *j, http_request *req);
 void streams_draws(app *a, job *j, http_request *req);
-void streams_heartbeat(app *a);
+/* The heartbeat timer: every heartbeat_seconds each live stream is marked
+ * due and woken. */
+void streams_start(app *a);
+void streams_stop(app *a);
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api_util.h"
+#include "clock.h"
 #include "simd.h"
 
 #ifndef MCMCD_VERSION
@@ -217,6 +218,26 @@ static void print_jobs(metrics_buf *m, app *a) {
         if (s != REGISTRY_JOB_QUEUED && s != REGISTRY_JOB_RUNNING)
             histogram_print(m, "mcmcd_job_duration_seconds", "state", registry_job_state_name(s),
                             &counted.jobs[s], job_bounds, NB(job_bounds));
+}
+
+static void on_rates(uv_timer_t *t) {
+    app *a = t->data;
+    double now = app_now(), dt = now - a->last_rate_time;
+    if (dt > 0) {
+        a->draws_per_s = (double)(a->draws_total - a->last_draws_total) / dt;
+        a->grad_evals_per_s = (double)(a->grad_evals_total - a->last_grad_evals_total) / dt;
+    }
+    a->last_rate_time = now;
+    a->last_draws_total = a->draws_total;
+    a->last_grad_evals_total = a->grad_evals_total;
+}
+
+void metrics_start(app *a) {
+    a->last_rate_time = app_now();
+    uv_timer_init(a->loop, &a->rates_timer);
+    a->rates_timer.data = a;
+    uint64_t ms = (uint64_t)(a->cfg.heartbeat_seconds * 1000);
+    uv_timer_start(&a->rates_timer, on_rates, ms, ms);
 }
 
 static void print_work(metrics_buf *m, app *a) {

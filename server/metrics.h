@@ -10,6 +10,9 @@
 /* The route label is the request's (http_request_set_label: api.c sets the
  * route's pattern), "unmatched" where none was set. */
 void metrics_http_done(void *ctx, http_request *req, unsigned status, double seconds);
+/* Starts the timer that measures draws and gradient evaluations per second
+ * over each heartbeat period (heartbeat_seconds). */
+void metrics_start(app *a);
 /* A job reached its final state; one that never started is not timed. */
 void metrics_job_finished(const job *j);
 

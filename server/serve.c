@@ -32,19 +32,6 @@ static void on_reports(uv_async_t *h) {
     jobs_drain_reports(h->data);
 }
 
-static void on_heartbeat(uv_timer_t *t) {
-    app *a = t->data;
-    double now = app_now(), dt = now - a->last_rate_time;
-    if (dt > 0) {
-        a->draws_per_s = (double)(a->draws_total - a->last_draws_total) / dt;
-        a->grad_evals_per_s = (double)(a->grad_evals_total - a->last_grad_evals_total) / dt;
-    }
-    a->last_rate_time = now;
-    a->last_draws_total = a->draws_total;
-    a->last_grad_evals_total = a->grad_evals_total;
-    streams_heartbeat(a);
-}
-
 static void on_sweep(uv_timer_t *t) {
     app *a = t->data;
     if (!a->shutting_down) sweep_run(a, app_now_ms());
@@ -69,6 +56,7 @@ static void on_drain_check(uv_timer_t *t) {
     if (a->pending_work > 0) return;
     uv_timer_stop(t);
     jobs_drain_reports(a);
+    streams_stop(a);
     http_server_stop(a->http);
     uv_walk(a->loop, close_handle, NULL);
 }
@@ -100,17 +88,15 @@ static int app_open(app *a, char *err, size_t errlen) {
     pthread_mutex_init(&a->reports_lock, NULL);
     uv_async_init(a->loop, &a->reports_async, on_reports);
     a->reports_async.data = a;
-    uv_timer_init(a->loop, &a->heartbeat);
-    a->heartbeat.data = a;
-    uint64_t hb = (uint64_t)(a->cfg.heartbeat_seconds * 1000);
-    uv_timer_start(&a->heartbeat, on_heartbeat, hb, hb);
+    streams_start(a);
+    metrics_start(a);
     quota_timer_start(a);
     uv_signal_init(a->loop, &a->sigint);
     uv_signal_init(a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-    a->started_at = a->last_rate_time = app_now();
+    a->started_at = app_now();
     if (jobs_restore(a, err, errlen) != 0) return -1;
     sweep_timer_start(a);
     return 0;

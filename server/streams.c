@@ -2,9 +2,9 @@
  * over state the loop owns (the job's event log, its draws and statistics
  * files) and a watcher of its job: when the job has news the stream is
  * woken, and when it has nothing to send it waits suspended, costing no
- * thread. Heartbeats come from a timer that marks every live stream (event
- * streams and following draw streams) due and wakes it; a stream sends its
- * heartbeat line when it has nothing else to send. */
+ * thread. Heartbeats come from a timer (streams_start) that marks every
+ * live stream (event streams and following draw streams) due and wakes it;
+ * a stream sends its heartbeat line when it has nothing else to send. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,11 +74,24 @@ static size_t beat_read(stream_beat *b, char *out, size_t max, int start) {
     return n;
 }
 
-void streams_heartbeat(app *a) {
+static void on_heartbeat(uv_timer_t *t) {
+    app *a = t->data;
     for (stream_beat *b = a->live_streams; b; b = b->next) {
         b->due = 1;
         http_stream_wake(b->w.stream);
     }
+}
+
+void streams_start(app *a) {
+    uv_timer_init(a->loop, &a->heartbeat);
+    a->heartbeat.data = a;
+    uint64_t ms = (uint64_t)(a->cfg.heartbeat_seconds * 1000);
+    uv_timer_start(&a->heartbeat, on_heartbeat, ms, ms);
+}
+
+void streams_stop(app *a) {
+    uv_handle_t *h = (uv_handle_t *)&a->heartbeat;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 /* --- events -------------------------------------------------------------- */
