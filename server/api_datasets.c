@@ -21,7 +21,7 @@
 typedef enum upload_kind { UPLOAD_JSON, UPLOAD_CSV } upload_kind;
 
 typedef struct upload_task {
-    uv_work_t req;
+    app_work work;
     app *app;
     http_request *http;
     int64_t user; /* the uploader */
@@ -120,7 +120,6 @@ static void upload_work(uv_work_t *req) {
 static void upload_after(uv_work_t *req, int status) {
     upload_task *t = req->data;
     app *a = t->app;
-    a->pending_work--;
     if (status != 0 && !t->status) t->status = 503;
     if (t->status) {
         idempotency_release(a, &t->idem);
@@ -192,9 +191,7 @@ void api_datasets_post(api_call *c) {
     t->body = http_request_body(req, &t->len);
     const char *name = http_request_query(req, "name");
     if (csv && name) snprintf(t->name, sizeof t->name, "%s", name);
-    t->req.data = t;
-    a->pending_work++;
-    uv_queue_work(a->loop, &t->req, upload_work, upload_after);
+    app_queue_work(a, &t->work, t, upload_work, upload_after);
     http_request_defer(req);
 }
 

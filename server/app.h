@@ -115,7 +115,7 @@ struct app {
     uint64_t queue_seq;    /* the last queue_order handed out */
     unsigned preparing;    /* jobs preparing on the thread pool (at most one) */
     unsigned busy_workers; /* chains running */
-    unsigned pending_work; /* thread-pool items in flight, chains included */
+    unsigned pending_work; /* app_work.c: thread-pool items in flight, chains included */
     uv_async_t reports_async;
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
@@ -136,6 +136,18 @@ struct app {
     app_user **users; /* app_users.c */
     size_t nusers, cap_users;
 };
+
+/* app_work.c: a thread-pool item, counted from app_queue_work until its
+ * after-callback has run. */
+typedef struct app_work {
+    uv_work_t req; /* what work and after get; req.data is the caller's data */
+    app *app;
+    uv_after_work_cb after;
+} app_work;
+/* uv_queue_work, counted: 0, or libuv's error (then after never runs). */
+int app_queue_work(app *a, app_work *w, void *data, uv_work_cb work, uv_after_work_cb after);
+/* Items queued whose after-callback has not run yet. */
+unsigned app_work_pending(const app *a);
 
 /* jobs.c */
 int jobs_restore(app *a, char *err, size_t errlen);

@@ -510,7 +510,7 @@ void jobs_drain_reports(app *a) {
 /* --- chains on the thread pool ------------------------------------------- */
 
 typedef struct chain_task {
-    uv_work_t req;
+    app_work work;
     job *job;
     uint32_t chain;
     int rc;
@@ -589,7 +589,6 @@ static void chain_after(uv_work_t *req, int status) {
     job *j = t->job;
     app *a = j->app;
     a->busy_workers--;
-    a->pending_work--;
     j->user->running_chains--;
     jobs_drain_reports(a); /* this chain's last reports come before its end */
     if (status != 0 && t->rc == MCMC_OK) t->rc = MCMC_ECANCELLED;
@@ -618,11 +617,9 @@ static void chain_start(job *j, uint32_t c) {
     }
     t->job = j;
     t->chain = c;
-    t->req.data = t;
     a->busy_workers++;
-    a->pending_work++;
     j->user->running_chains++;
-    uv_queue_work(a->loop, &t->req, chain_work, chain_after);
+    app_queue_work(a, &t->work, t, chain_work, chain_after);
 }
 
 /* Starts the job's next chain; a job whose chains have all started leaves
@@ -635,7 +632,7 @@ static void chain_start_next(job *j) {
 /* --- preparing: dataset, model, draws file, on the thread pool ------------ */
 
 typedef struct prepare_task {
-    uv_work_t req;
+    app_work work;
     job *job;
 } prepare_task;
 
@@ -691,7 +688,6 @@ static void prepare_after(uv_work_t *req, int status) {
     job *j = t->job;
     app *a = j->app;
     free(t);
-    a->pending_work--;
     a->preparing--;
     j->preparing = 0;
     if (status != 0 && !j->prep_error[0])
@@ -734,11 +730,9 @@ static void job_begin(job *j) {
         return;
     }
     t->job = j;
-    t->req.data = t;
     j->preparing = 1;
     a->preparing++;
-    a->pending_work++;
-    uv_queue_work(a->loop, &t->req, prepare_work, prepare_after);
+    app_queue_work(a, &t->work, t, prepare_work, prepare_after);
 }
 
 /* Whether x goes before y among one user's waiting jobs: a job already

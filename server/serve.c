@@ -53,7 +53,7 @@ static void close_handle(uv_handle_t *h, void *arg) {
 /* Waits for the thread pool to empty, then stops HTTP and the loop. */
 static void on_drain_check(uv_timer_t *t) {
     app *a = t->data;
-    if (a->pending_work > 0) return;
+    if (app_work_pending(a) > 0) return;
     uv_timer_stop(t);
     jobs_drain_reports(a);
     streams_stop(a);

@@ -32,7 +32,7 @@ typedef struct chain_diag {
 } chain_diag;
 
 typedef struct summary_task {
-    uv_work_t req;
+    app_work work;
     app *app;
     http_request *http;
     char path[4500], stats_path[4500], job_id[JOB_ID_LEN + 1];
@@ -226,7 +226,6 @@ static void summary_free(summary_task *t) {
 
 static void summary_after(uv_work_t *req, int status) {
     summary_task *t = req->data;
-    t->app->pending_work--;
     job *j = jobs_find(t->app, t->job_id);
     if (!j)
         respond_not_found(t->http, "job", t->job_id);
@@ -279,9 +278,7 @@ void api_summary(app *a, job *j, http_request *req) {
     }
     t->app = a;
     t->http = req;
-    t->req.data = t;
     job_adaptation_load(j); /* on the loop, before the worker runs */
-    a->pending_work++;
-    uv_queue_work(a->loop, &t->req, summary_work, summary_after);
+    app_queue_work(a, &t->work, t, summary_work, summary_after);
     http_request_defer(req);
 }
