@@ -126,6 +126,7 @@ struct app {
     struct idem_flight *idem_flights; /* idempotency.c: keys being answered */
     struct stream_beat *live_streams; /* streams.c: event and following draw streams */
     uv_signal_t sigint, sigterm;
+    uv_timer_t drain_timer; /* serve.c: at shutdown, waits for the thread pool */
     int shutting_down;
     double started_at;
     /* metrics */

@@ -61,8 +61,6 @@ static void on_drain_check(uv_timer_t *t) {
     uv_walk(a->loop, close_handle, NULL);
 }
 
-static uv_timer_t drain_timer;
-
 static void on_signal(uv_signal_t *s, int sig) {
     app *a = s->data;
     if (a->shutting_down) return;
@@ -70,9 +68,9 @@ static void on_signal(uv_signal_t *s, int sig) {
     jobs_shutdown(a);
     uv_signal_stop(&a->sigint);
     uv_signal_stop(&a->sigterm);
-    uv_timer_init(a->loop, &drain_timer);
-    drain_timer.data = a;
-    uv_timer_start(&drain_timer, on_drain_check, 0, 20);
+    uv_timer_init(a->loop, &a->drain_timer);
+    a->drain_timer.data = a;
+    uv_timer_start(&a->drain_timer, on_drain_check, 0, 20);
 }
 
 static int app_open(app *a, char *err, size_t errlen) {
