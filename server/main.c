@@ -7,23 +7,7 @@
  *   mcmcd token new|list|revoke ...                        API tokens
  *   mcmcd version
  *
- * How the daemon (serve.c) uses threads. One libuv loop thread owns
- * everything that outlives a request: the SQLite registry, the job table
- * and queue, every job's event log, and every HTTP connection.
- * libmicrohttpd runs inside that loop in external epoll mode (http.c), so
- * request handlers and streaming callbacks run on the loop thread too.
- * libuv's thread pool runs the chains, one work item per chain with at most
- * `workers` at a time, plus short jobs (dataset parsing, summaries). A
- * chain writes its draws into the job's draws file itself (pwrite at their
- * final offset) and queues a small report that reaches the loop through a
- * uv_async handle; the loop turns reports into progress events and wakes
- * the streams watching that job (jobs.c, streams.c). A watcher with nothing
- * to send is a suspended connection: it costs no thread.
- *
- * Shutdown (SIGINT, SIGTERM): answer 503 to new requests, ask running
- * chains to stop at their next block (their jobs stay "running" on disk and
- * run again, bit for bit, at the next start), wait for the thread pool, end
- * the streams, close the registry, exit 0.
+ * How the daemon uses threads: the top of serve.c.
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,25 @@
-/* serve.c - `mcmcd serve`: start-up, the loop, shutdown. The threading
- * model is described at the top of main.c. */
+/* serve.c - `mcmcd serve`: start-up, the loop, shutdown; it sizes the
+ * thread pool and runs the loop.
+ *
+ * Threads. One libuv loop thread owns everything that outlives a request:
+ * the SQLite registry, the job table and queue, every job's event log, and
+ * every HTTP connection. libmicrohttpd runs inside that loop in external
+ * epoll mode (http.c), so request handlers and streaming callbacks run on
+ * the loop thread too. libuv's thread pool runs the chains, one work item
+ * per chain with at most `workers` at a time, plus short jobs (dataset
+ * parsing, summaries), each queued through app_queue_work (app_work.c),
+ * which counts it. A chain writes its draws into the job's draws file
+ * itself (pwrite at their final offset) and queues a small report that
+ * reaches the loop through a uv_async handle; the loop turns reports into
+ * progress events and wakes the streams watching that job (jobs.c,
+ * streams.c). A watcher with nothing to send is a suspended connection: it
+ * costs no thread.
+ *
+ * Shutdown (SIGINT, SIGTERM): answer 503 to new requests, ask running
+ * chains to stop at their next block (their jobs stay "running" on disk and
+ * run again, bit for bit, at the next start), wait for the thread pool, end
+ * the streams, close the registry, exit 0.
+ */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
