@@ -132,6 +132,12 @@ static const route routes[] = {
 #define NROUTES (sizeof routes / sizeof routes[0])
 #define ID_MAX 256
 
+void api_print_routes(FILE *out) {
+    static const char *const access[] = {"public", "user", "admin", "metrics"};
+    for (size_t i = 0; i < NROUTES; i++)
+        fprintf(out, "%s %s %s\n", routes[i].method, routes[i].pattern, access[routes[i].access]);
+}
+
 /* Whether path matches pattern; the {id} segment is copied into id. */
 static int route_matches(const char *pattern, const char *path, char id[ID_MAX]) {
     while (*pattern && *path) {

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "auth.h"
@@ -239,6 +240,9 @@ uint64_t app_user_stored_bytes(app *a, app_user *u);
 
 /* api.c */
 void api_handle(void *app, http_request *req);
+/* The route table, one "METHOD PATTERN ACCESS" line per route (ACCESS:
+ * public, user, admin or metrics): `mcmcd routes`, test_openapi.sh. */
+void api_print_routes(FILE *out);
 
 /* streams.c */
 void streams_events(app *a, job *j, http_request *req);

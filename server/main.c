@@ -5,6 +5,7 @@
  *   mcmcd samplers [NAME]                                  the sampler table, as Markdown
  *   mcmcd user add|list|rm|set ...                         users and their limits
  *   mcmcd token new|list|revoke ...                        API tokens
+ *   mcmcd routes                                           the API's route table
  *   mcmcd version
  *
  * How the daemon uses threads: the top of serve.c.
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "describe.h"
 #include "run.h"
 #include "serve.h"
@@ -30,6 +32,7 @@ static void usage(FILE *out) {
           "  samplers  list the samplers and every parameter they take\n"
           "  user      add, list, remove users; set their limits\n"
           "  token     make, list, revoke API tokens\n"
+          "  routes    print the API's routes: METHOD PATTERN ACCESS, one a line\n"
           "  version   print the version\n"
           "\n"
           "Run 'mcmcd <command> --help' for a command's options.\n",
@@ -47,6 +50,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "samplers")) return describe_samplers_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "user")) return users_cli_user_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "token")) return users_cli_token_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "routes")) {
+        api_print_routes(stdout);
+        return 0;
+    }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("mcmcd %s\n", MCMCD_VERSION);
         return 0;

@@ -2,8 +2,9 @@
 # test_openapi.sh - proto/openapi.yaml against the daemon it describes: the
 # document is well formed (every $ref and discriminator target resolves,
 # path parameters are declared, examples and defaults fit their schemas),
-# its operations are exactly the routes server/api.c serves (each one
-# routed, each route documented, other methods 405 with the documented
+# its operations are exactly the routes of server/api.c's table as
+# `mcmcd routes` prints it (each one routed, each route documented, public
+# exactly where the table says, other methods 405 with the documented
 # Allow list), its samplers and models are the tables /v1/info serves (each
 # sampler's schema lists exactly its parameters with the table's types,
 # defaults, bounds and enums), and what a real daemon answers (status codes, content types,
@@ -50,26 +51,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The routes the daemon serves: server/api.c (route_fixed, route_job) and
-# server/api_datasets.c (api_datasets), as METHOD PATH-TEMPLATE.
-ROUTES='GET /healthz
-GET /metrics
-GET /v1/info
-GET /v1/jobs
-POST /v1/jobs
-GET /v1/jobs/{id}
-DELETE /v1/jobs/{id}
-POST /v1/jobs/{id}/cancel
-GET /v1/jobs/{id}/events
-GET /v1/jobs/{id}/draws
-GET /v1/jobs/{id}/summary
-GET /v1/datasets
-POST /v1/datasets
-GET /v1/datasets/{id}
-DELETE /v1/datasets/{id}
-GET /v1/users/me
-GET /v1/users
-GET /v1/audit'
+# The routes the daemon serves, from server/api.c's route table itself:
+# `mcmcd routes` prints METHOD PATTERN ACCESS, one a line.
+if ! ROUTES=$("$MCMCD" routes) || [ -z "$ROUTES" ]; then
+    bad "mcmcd routes prints the route table"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+ok "mcmcd routes prints the route table ($(printf '%s\n' "$ROUTES" | wc -l) routes)"
 export ROUTES
 
 check "proto/openapi.yaml exists" "[ -s '$DOC' ]"
@@ -121,7 +110,9 @@ DOC_PATH, PORT = sys.argv[1], int(sys.argv[2])
 TOKEN = os.environ.get("MCMCD_TOKEN", "")
 # well formed, but no token the daemon made
 BAD_TOKEN = "mcmcd_" + "0" * 16 + "_" + "0" * 64
-ROUTES = sorted(tuple(l.split()) for l in os.environ["ROUTES"].strip().splitlines())
+# (METHOD, PATTERN) -> ACCESS (public, user, admin, metrics), from `mcmcd routes`
+ACCESS = {(m, p): acc for m, p, acc in (l.split() for l in os.environ["ROUTES"].strip().splitlines())}
+ROUTES = sorted(ACCESS)
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DUMMY = {"/v1/datasets/": "0" * 32, "/v1/jobs/": "0" * 24}
 
@@ -597,6 +588,11 @@ def routing():
            "undocumented: %s" % ", ".join(" ".join(r) for r in missing))
     result("every documented operation is a route of server/api.c", not extra,
            "not served: %s" % ", ".join(" ".join(r) for r in extra))
+    security = {(m.upper(), p): op.get("security") == [] for p, m, _, op in operations()}
+    wrong = ["%s %s: %s in api.c, %s in the document" %
+             (m, p, ACCESS[(m, p)], "public" if security[(m, p)] else "a bearer token")
+             for m, p in ROUTES if (m, p) in security and security[(m, p)] != (ACCESS[(m, p)] == "public")]
+    result("the document's public operations are api.c's public routes", not wrong, "\n".join(wrong))
     for method, tmpl in doc_ops:
         body = {} if method == "POST" and tmpl in ("/v1/jobs", "/v1/datasets") else None
         resp = call(method, url_of(tmpl), body)
