@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
+#include "accept.h"
 #include "job_events.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -495,87 +495,9 @@ int job_events_parse_resume(const char *after_query, const char *last_event_id, 
     return 0;
 }
 
-static int is_ows(char c) {
-    return c == ' ' || c == '\t';
-}
-
-static const char *skip_ows(const char *s) {
-    while (is_ows(*s))
-        s++;
-    return s;
-}
-
-/* A token up to one of `stops` (or the end), without surrounding spaces. */
-static const char *scan_token(const char *s, const char *stops, const char **start, size_t *len) {
-    s = skip_ows(s);
-    *start = s;
-    while (*s && !strchr(stops, *s))
-        s++;
-    const char *end = s;
-    while (end > *start && is_ows(end[-1]))
-        end--;
-    *len = (size_t)(end - *start);
-    return s;
-}
-
-/* A parameter value: a token or a quoted string (its quotes kept). */
-static const char *scan_value(const char *s, const char **start, size_t *len) {
-    s = skip_ows(s);
-    if (*s != '"') return scan_token(s, ";,", start, len);
-    *start = s++;
-    while (*s && *s != '"')
-        s += (s[0] == '\\' && s[1]) ? 2 : 1;
-    if (*s == '"') s++;
-    *len = (size_t)(s - *start);
-    return s;
-}
-
-/* A qvalue in thousandths: "0", "0.5", "1", "1.000". Anything else reads
- * as 1000: the client did list the type. */
-static int parse_qvalue(const char *s, size_t len) {
-    if (len == 0 || (s[0] != '0' && s[0] != '1') || (len > 1 && s[1] != '.') || len > 5)
-        return 1000;
-    int q = (s[0] - '0') * 1000, scale = 100;
-    for (size_t i = 2; i < len; i++, scale /= 10) {
-        if (s[i] < '0' || s[i] > '9') return 1000;
-        q += (s[i] - '0') * scale;
-    }
-    return q > 1000 ? 1000 : q;
-}
-
-static int token_is(const char *s, size_t len, const char *word) {
-    return len == strlen(word) && strncasecmp(s, word, len) == 0;
-}
-
-/* Reads one element of an Accept list ("type/sub;p=v;q=0.5") at s: its
- * media range and q in thousandths. Returns where the next element starts. */
-static const char *scan_accept_element(const char *s, const char **type, size_t *type_len, int *q) {
-    s = scan_token(s, ";,", type, type_len);
-    *q = 1000;
-    while (*s == ';') {
-        const char *name, *value = "";
-        size_t name_len, value_len = 0;
-        s = scan_token(s + 1, "=;,", &name, &name_len);
-        if (*s == '=') s = scan_value(s + 1, &value, &value_len);
-        if (token_is(name, name_len, "q")) *q = parse_qvalue(value, value_len);
-        s = skip_ows(s);
-        while (*s && *s != ';' && *s != ',')
-            s++; /* stray characters after a quoted value */
-    }
-    return *s == ',' ? s + 1 : s;
-}
-
 event_framing event_framing_from_accept(const char *accept) {
-    int sse_q = 0, ndjson_q = 0;
-    for (const char *s = accept; s && *s;) {
-        const char *type;
-        size_t len;
-        int q;
-        s = scan_accept_element(s, &type, &len, &q);
-        if (token_is(type, len, "text/event-stream") && q > sse_q) sse_q = q;
-        if (token_is(type, len, "application/x-ndjson") && q > ndjson_q) ndjson_q = q;
-    }
-    return sse_q > 0 && sse_q >= ndjson_q ? EVENT_FRAMING_SSE : EVENT_FRAMING_NDJSON;
+    static const char *const offered[] = {"text/event-stream", "application/x-ndjson"};
+    return accept_choose(accept, offered, 2) == 0 ? EVENT_FRAMING_SSE : EVENT_FRAMING_NDJSON;
 }
 
 const char *event_framing_content_type(event_framing framing) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "api_util.h"
 #include "app.h"
 #include "clock.h"
@@ -243,7 +244,8 @@ static void draw_stream_free(void *ctx) {
     free(s);
 }
 
-/* ?format= wins; then Accept; JSON by default. -1 for an unknown name. */
+/* ?format= wins; then Accept (accept.c: q-values count); JSON by default.
+ * -1 for an unknown name. */
 static int draws_format_of(http_request *req) {
     static const char *const names[] = {"npy", "csv", "json", "ndjson", "cmdstan"};
     const char *f = http_request_query(req, "format");
@@ -252,13 +254,12 @@ static int draws_format_of(http_request *req) {
             if (!strcmp(f, names[i])) return i;
         return -1;
     }
-    const char *accept = http_request_header(req, "Accept");
-    if (accept && strstr(accept, "application/x-npy")) return DRAW_NPY;
-    if (accept && strstr(accept, "text/csv") && strstr(accept, "profile=cmdstan"))
-        return DRAW_CMDSTAN;
-    if (accept && strstr(accept, "text/csv")) return DRAW_CSV;
-    if (accept && strstr(accept, "application/x-ndjson")) return DRAW_NDJSON;
-    return DRAW_JSON;
+    /* most preferred first: a tie goes to the more specific */
+    static const char *const offered[] = {"application/x-npy", "text/csv;profile=cmdstan",
+                                          "text/csv", "application/x-ndjson", "application/json"};
+    static const int formats[] = {DRAW_NPY, DRAW_CMDSTAN, DRAW_CSV, DRAW_NDJSON, DRAW_JSON};
+    int i = accept_choose(http_request_header(req, "Accept"), offered, 5);
+    return i < 0 ? DRAW_JSON : formats[i];
 }
 
 /* A 0/1 (or false/true) query flag: its value, def when absent, -1 when
