@@ -130,6 +130,9 @@ struct app {
     uv_timer_t drain_timer; /* serve.c: at shutdown, waits for the thread pool */
     int shutting_down;
     double started_at;
+    /* called by jobs.c as each job reaches its final state; serve.c sets it
+     * to metrics_job_finished (so jobs.c does not depend on metrics.c) */
+    void (*on_job_finished)(registry_job_state st, int64_t started_ms, int64_t finished_ms);
     /* metrics */
     uint64_t draws_total, grad_evals_total;
     double draws_per_s, grad_evals_per_s; /* over the last heartbeat period */

@@ -28,7 +28,6 @@
 #include "clock.h"
 #include "dataset_store.h"
 #include "errors.h"
-#include "metrics.h"
 
 #define PERSIST_EVERY_MS 1000
 /* After a restart a job that had not ended numbers its events from its
@@ -407,7 +406,7 @@ static void job_finish(job *j, registry_job_state st, const char *error) {
     j->finished_ms = app_now_ms();
     registry_job_set_state(a->reg, j->id, st, error, j->finished_ms);
     j->state = st;
-    metrics_job_finished(j);
+    if (a->on_job_finished) a->on_job_finished(st, j->started_ms, j->finished_ms);
     j->user->active_jobs--;
     if (j->dataset_id[0]) registry_dataset_collect(a->reg, remove_dataset_payload, a);
     uint64_t *draws = calloc(j->chains, sizeof *draws);

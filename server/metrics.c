@@ -122,10 +122,10 @@ void metrics_http_done(void *ctx, http_request *req, unsigned status, double sec
     time_request(route, seconds);
 }
 
-void metrics_job_finished(const job *j) {
-    if (j->started_ms <= 0 || j->finished_ms < j->started_ms) return;
-    histogram_observe(&counted.jobs[j->state], job_bounds, NB(job_bounds),
-                      (double)(j->finished_ms - j->started_ms) / 1000.0);
+void metrics_job_finished(registry_job_state st, int64_t started_ms, int64_t finished_ms) {
+    if (started_ms <= 0 || finished_ms < started_ms) return;
+    histogram_observe(&counted.jobs[st], job_bounds, NB(job_bounds),
+                      (double)(finished_ms - started_ms) / 1000.0);
 }
 
 /* --- the text ------------------------------------------------------------------ */

@@ -115,6 +115,7 @@ static int app_open(app *a, char *err, size_t errlen) {
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     a->started_at = app_now();
+    a->on_job_finished = metrics_job_finished;
     if (jobs_restore(a, err, errlen) != 0) return -1;
     sweep_timer_start(a);
     return 0;
