@@ -18,7 +18,7 @@ void api_summary(app *a, job *j, http_request *req); /* summary.c */
 /* The job named by the route's {id}, or NULL after answering 404. */
 static job *call_job(api_call *c) {
     job *j = jobs_find(c->app, c->id);
-    if (j && api_may_see(c, j->owner)) return j;
+    if (j && api_may_see(c, job_owner(j))) return j;
     respond_not_found(c->req, "job", c->id);
     return NULL;
 }
@@ -27,7 +27,7 @@ static job *call_job(api_call *c) {
 
 static json_t *job_links(const job *j) {
     char base[64];
-    snprintf(base, sizeof base, "/v1/jobs/%s", j->id);
+    snprintf(base, sizeof base, "/v1/jobs/%s", job_id(j));
     json_t *l = json_object();
     const char *rel[] = {"events", "draws", "summary", "cancel"};
     json_object_set_new(l, "self", json_string(base));
@@ -54,7 +54,7 @@ static void chain_sampler_json(json_t *o, const chain_counts *k) {
 }
 
 static json_t *chain_json(const job *j, uint32_t c) {
-    const chain_counts *k = &j->counts[c];
+    const chain_counts *k = job_counts(j, c);
     job_progress p = job_chain_progress(j, c);
     if (job_is_final(j)) p.eta_s = 0; /* nothing is left to run */
     json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
@@ -70,7 +70,7 @@ static json_t *chain_json(const job *j, uint32_t c) {
  * chain's warmup ends): what a spec takes back as a warm start. */
 static json_t *adaptation_json(job *j) {
     json_t *arr = json_array();
-    for (uint32_t c = 0; arr && c < j->chains; c++)
+    for (uint32_t c = 0; arr && c < job_shape_of(j).chains; c++)
         json_array_append_new(arr, job_adaptation_json(j, c));
     return arr;
 }
@@ -80,31 +80,33 @@ static json_t *param_names_json(job *j) {
     const char *const *names = job_param_names(j);
     if (!names) return json_null();
     json_t *a = json_array();
-    for (size_t k = 0; a && k < j->d; k++)
+    for (size_t k = 0, d = job_shape_of(j).d; a && k < d; k++)
         json_array_append_new(a, json_string(names[k]));
     return a;
 }
 
 /* The job's owner and labels: name, tags, priority. */
 static void job_labels_json(job *j, json_t *o) {
-    app_user *u = app_user_get(j->app, j->owner);
+    app_user *u = app_user_get(job_app(j), job_owner(j));
+    const job_spec *s = job_spec_of(j);
     json_object_set_new(o, "owner", u ? json_string(u->name) : json_null());
-    json_object_set_new(o, "name", j->spec.name[0] ? json_string(j->spec.name) : json_null());
+    json_object_set_new(o, "name", s->name[0] ? json_string(s->name) : json_null());
     json_t *tags = json_array();
-    for (size_t i = 0; tags && i < j->spec.ntags; i++)
-        json_array_append_new(tags, json_string(j->spec.tags[i]));
+    for (size_t i = 0; tags && i < s->ntags; i++)
+        json_array_append_new(tags, json_string(s->tags[i]));
     json_object_set_new(o, "tags", tags);
-    json_object_set_new(o, "priority", json_integer(j->spec.priority));
+    json_object_set_new(o, "priority", json_integer(s->priority));
 }
 
 /* The status of a job: state, times, per-chain progress, overall rates;
  * with_spec: the spec and the chains' adaptation too. */
 static json_t *job_json(job *j, int with_spec) {
-    uint64_t total = chain_total_iterations(&j->spec.chain), iter = 0, acc = 0;
+    job_shape sh = job_shape_of(j);
+    uint64_t total = chain_total_iterations(&job_spec_of(j)->chain), iter = 0, acc = 0;
     double slowest = 0, elapsed = 0;
     json_t *chains = json_array();
-    for (uint32_t c = 0; c < j->chains; c++) {
-        const chain_counts *k = &j->counts[c];
+    for (uint32_t c = 0; c < sh.chains; c++) {
+        const chain_counts *k = job_counts(j, c);
         iter += k->iter, acc += k->accepted;
         if (k->elapsed > elapsed) elapsed = k->elapsed;
         double rate = k->elapsed > 0 ? (double)k->iter / k->elapsed : NAN;
@@ -115,31 +117,32 @@ static json_t *job_json(job *j, int with_spec) {
     }
     if (job_is_final(j)) slowest = 0;
     double accept = iter && job_reports_accept(j) ? (double)acc / (double)iter : NAN;
-    json_t *o =
-        json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:o, s:o, s:o}", "id", j->id,
-                  "state", job_state_name(j), "created", json_time_ms(j->created_ms), "started",
-                  json_time_ms(j->started_ms), "finished", json_time_ms(j->finished_ms), "error",
-                  j->error ? json_string(j->error) : json_null(), "dataset",
-                  j->dataset_id[0] ? json_string(j->dataset_id) : json_null(), "progress", "iter",
-                  (json_int_t)iter, "total", (json_int_t)(total * j->chains), "accept_rate",
-                  json_number_or_null(accept), "elapsed", json_number_or_null(elapsed), "eta_s",
-                  json_number_or_null(slowest));
+    const char *error = job_error(j), *ds_id = job_dataset(j);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:o, s:o, s:o}", "id", job_id(j),
+        "state", job_state_name(j), "created", json_time_ms(job_created_ms(j)), "started",
+        json_time_ms(job_started_ms(j)), "finished", json_time_ms(job_finished_ms(j)), "error",
+        error ? json_string(error) : json_null(), "dataset",
+        ds_id ? json_string(ds_id) : json_null(), "progress", "iter", (json_int_t)iter, "total",
+        (json_int_t)(total * sh.chains), "accept_rate", json_number_or_null(accept), "elapsed",
+        json_number_or_null(elapsed), "eta_s", json_number_or_null(slowest));
     if (!o) return NULL;
     json_object_set_new(o, "expires", json_time_ms(job_expires_ms(j)));
     const char *reason = job_reason(j);
     json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
     json_object_set_new(
         o, "shape",
-        json_pack("[I, I, I]", (json_int_t)j->chains, (json_int_t)j->samples, (json_int_t)j->d));
-    json_object_set_new(o, "warmup_draws", json_integer((json_int_t)j->warmup_rows));
+        json_pack("[I, I, I]", (json_int_t)sh.chains, (json_int_t)sh.rows, (json_int_t)sh.d));
+    json_object_set_new(o, "warmup_draws", json_integer((json_int_t)sh.warmup_rows));
     job_labels_json(j, o);
     json_object_set_new(o, "parameters", param_names_json(j));
     json_object_set_new(o, "chains", chains);
     if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
-    if (with_spec && j->spec_json) {
+    const char *spec_text = job_spec_text(j);
+    if (with_spec && spec_text) {
         /* the stored text, as is; a spec this build cannot read is still JSON */
-        json_t *spec = json_loads(j->spec_json, 0, NULL);
-        json_object_set_new(o, "spec", spec ? spec : json_string(j->spec_json));
+        json_t *spec = json_loads(spec_text, 0, NULL);
+        json_object_set_new(o, "spec", spec ? spec : json_string(spec_text));
     }
     json_object_set_new(o, "links", job_links(j));
     return o;
@@ -245,9 +248,9 @@ void api_jobs_post(api_call *c) {
         http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
         return;
     }
-    audit_call(c, "job.submit", j->id, 201, NULL);
+    audit_call(c, "job.submit", job_id(j), 201, NULL);
     char loc[64];
-    snprintf(loc, sizeof loc, "/v1/jobs/%s", j->id);
+    snprintf(loc, sizeof loc, "/v1/jobs/%s", job_id(j));
     idempotency_respond(a, &idem, req, 201, loc, job_json(j, 0));
 }
 
@@ -264,7 +267,8 @@ static int list_one(void *ctx, const registry_job *row) {
     job *j = jobs_find(l->a, row->id);
     /* an ended job whose stored spec this build cannot read is shown as
      * failed, though the registry keeps the state it ended in */
-    if (j && (!l->state || j->state == *l->state)) json_array_append_new(l->arr, job_json(j, 0));
+    if (j && (!l->state || job_state(j) == *l->state))
+        json_array_append_new(l->arr, job_json(j, 0));
     return 0;
 }
 
@@ -348,7 +352,7 @@ void api_job_cancel(api_call *c) {
     job *j = call_job(c);
     if (!j) return;
     int refused = jobs_cancel(c->app, j) != 0;
-    audit_call(c, "job.cancel", j->id, refused ? 409 : 202, NULL);
+    audit_call(c, "job.cancel", job_id(j), refused ? 409 : 202, NULL);
     if (refused) {
         char msg[96];
         snprintf(msg, sizeof msg, "the job has already %s", job_state_name(j));

@@ -196,6 +196,38 @@ void job_draws_path(const job *j, char *buf, size_t cap); /* the raw float64 bod
 void job_stats_path(const job *j, char *buf, size_t cap); /* the statistics' body */
 const char *job_model_name(const job *j);
 
+/* job_view.c: a job as the other modules read it. */
+app *job_app(const job *j);
+const char *job_id(const job *j);
+int64_t job_owner(const job *j);
+app_user *job_user(const job *j); /* the owner's entry */
+registry_job_state job_state(const job *j);
+int job_is_deleted(const job *j);
+int job_time_limited(const job *j); /* stopping, or stopped, by its wall-time limit */
+int64_t job_created_ms(const job *j);
+int64_t job_started_ms(const job *j);  /* 0: not yet */
+int64_t job_finished_ms(const job *j); /* 0: not yet */
+const char *job_error(const job *j);   /* NULL when none */
+const char *job_dataset(const job *j); /* its stored dataset's id; NULL when none */
+const job_spec *job_spec_of(const job *j);
+const char *job_spec_text(const job *j); /* the canonical spec JSON */
+/* The shape of its draws and statistics files. */
+typedef struct job_shape {
+    uint32_t chains;
+    uint64_t rows;        /* per chain: chain_kept_draws */
+    uint64_t warmup_rows; /* of those, the saved warmup's, first */
+    size_t d;
+    unsigned stats; /* STAT_BIT mask of the statistics in stats.f64 */
+} job_shape;
+job_shape job_shape_of(const job *j);
+const chain_counts *job_counts(const job *j, uint32_t c); /* chain c's */
+const job_events *job_event_log(const job *j);
+/* Chain c's adaptation (known once its warmup ended), loaded on demand. */
+const chain_adaptation *job_chain_adaptation(job *j, uint32_t c);
+/* Calls fn on every job known, by creation, until it returns nonzero. */
+void jobs_each(app *a, int (*fn)(job *j, void *ctx), void *ctx);
+size_t jobs_count(const app *a);
+
 /* job_adapt.c: each chain's adapted step size and inverse metric, kept in
  * adapt.json in the job dir. */
 int job_adaptation_save(const job *j);

@@ -199,10 +199,14 @@ static void histogram_print(metrics_buf *m, const char *name, const char *key, c
     metrics_printf(m, " %llu\n", (unsigned long long)h->count);
 }
 
+static int count_state(job *j, void *ctx) {
+    ((uint64_t *)ctx)[job_state(j)]++;
+    return 0;
+}
+
 static void print_jobs(metrics_buf *m, app *a) {
     uint64_t counts[REGISTRY_JOB_STATES] = {0};
-    for (size_t i = 0; i < a->njobs; i++)
-        counts[a->jobs[i]->state]++;
+    jobs_each(a, count_state, counts);
     metrics_family(m, "mcmcd_jobs", "gauge", "Jobs known to the daemon, by state.");
     for (int s = 0; s < REGISTRY_JOB_STATES; s++)
         metrics_printf(m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),

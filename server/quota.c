@@ -78,16 +78,26 @@ void quota_respond(http_request *req, const quota_over *o) {
 
 /* Stops every running job past its owner's job_seconds. The limit is read
  * now, so a `mcmcd user set` seen since the job started counts. */
+typedef struct tick {
+    app *a;
+    int64_t now;
+} tick;
+
+static int check_wall_time(job *j, void *ctx) {
+    const tick *t = ctx;
+    app *a = t->a;
+    if (a->shutting_down) return 1;
+    app_user *u = job_user(j);
+    if (job_state(j) != REGISTRY_JOB_RUNNING || job_time_limited(j) || !u) return 0;
+    uint64_t limit = u->limits.v[LIMIT_JOB_SECONDS];
+    if (limit && t->now - job_started_ms(j) >= (int64_t)(limit * 1000))
+        jobs_stop_time_limit(a, j, limit);
+    return 0;
+}
+
 static void on_tick(uv_timer_t *t) {
-    app *a = t->data;
-    int64_t now = app_now_ms();
-    for (size_t i = 0; !a->shutting_down && i < a->njobs; i++) {
-        job *j = a->jobs[i];
-        if (j->state != REGISTRY_JOB_RUNNING || j->time_limit_s || !j->user) continue;
-        uint64_t limit = j->user->limits.v[LIMIT_JOB_SECONDS];
-        if (limit && now - j->started_ms >= (int64_t)(limit * 1000))
-            jobs_stop_time_limit(a, j, limit);
-    }
+    tick k = {t->data, app_now_ms()};
+    jobs_each(k.a, check_wall_time, &k);
 }
 
 void quota_timer_start(app *a) {

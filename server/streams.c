@@ -125,7 +125,7 @@ static ssize_t event_stream_read(void *ctx, char *out, size_t max) {
     if (s->off < s->buf.len) return event_stream_flush(s, out, max);
     s->buf.len = s->off = 0;
     job *j = s->b.job;
-    if (j->deleted) return HTTP_STREAM_END;
+    if (job_is_deleted(j)) return HTTP_STREAM_END;
     if (s->preamble_due) {
         char pre[64];
         n = job_events_format_sse_preamble(JOB_EVENTS_SSE_RETRY_MS, pre, sizeof pre);
@@ -133,9 +133,9 @@ static ssize_t event_stream_read(void *ctx, char *out, size_t max) {
         if (n < sizeof pre) memcpy(out, pre, n < max ? n : max);
         return (ssize_t)(n < max ? n : max);
     }
-    if (job_events_format_after(j->events, s->after, s->framing, 64, &s->buf, &s->after) > 0)
+    if (job_events_format_after(job_event_log(j), s->after, s->framing, 64, &s->buf, &s->after) > 0)
         return event_stream_flush(s, out, max);
-    if (job_events_watcher_finished(j->events, s->after)) return HTTP_STREAM_END;
+    if (job_events_watcher_finished(job_event_log(j), s->after)) return HTTP_STREAM_END;
     n = beat_read(&s->b, out, max, 1);
     return n > 0 ? (ssize_t)n : HTTP_STREAM_WAIT;
 }
@@ -191,10 +191,11 @@ typedef struct draw_stream {
 
 static void draw_stream_update(draw_stream *s) {
     job *j = s->b.job;
-    uint64_t *avail = calloc(j->chains, sizeof *avail);
+    uint32_t chains = job_shape_of(j).chains;
+    uint64_t *avail = calloc(chains, sizeof *avail);
     if (!avail) return;
-    for (uint32_t c = 0; c < j->chains; c++)
-        avail[c] = j->counts[c].draws;
+    for (uint32_t c = 0; c < chains; c++)
+        avail[c] = job_counts(j, c)->draws;
     draw_reader_set_available(s->reader, avail, job_is_final(j));
     free(avail);
 }
@@ -212,7 +213,7 @@ static size_t draw_stream_beat(const stream_beat *b, char *buf, size_t cap) {
 
 static ssize_t draw_stream_read(void *ctx, char *out, size_t max) {
     draw_stream *s = ctx;
-    if (s->b.job->deleted) return HTTP_STREAM_ERROR;
+    if (job_is_deleted(s->b.job)) return HTTP_STREAM_ERROR;
     size_t beat = beat_read(&s->b, out, max, 0);
     if (beat > 0) return (ssize_t)beat;
     ssize_t n = draw_reader_read(s->reader, out, max);
@@ -298,16 +299,17 @@ static const char *draws_request_error(http_request *req, const job *j, draws_re
     if (follow < 0 || stats < 0 || q->include_warmup < 0)
         return "follow, stats and include_warmup take 0 or 1";
     if (fmt < 0) return "format must be one of npy, csv, json, ndjson, cmdstan";
+    job_shape sh = job_shape_of(j);
     if (follow && fmt != DRAW_NDJSON) return "follow=1 streams NDJSON: use format=ndjson";
     if (stats && fmt == DRAW_NPY)
         return "stats=1 needs format=csv, json or ndjson (npy holds the draws alone)";
-    if (fmt == DRAW_CMDSTAN && j->chains > 1 && !dq.chain)
+    if (fmt == DRAW_CMDSTAN && sh.chains > 1 && !dq.chain)
         return "format=cmdstan is one chain's file: give chain=c";
-    if ((stats || fmt == DRAW_CMDSTAN) && chain_stat_count(j->stats) == 0)
+    if ((stats || fmt == DRAW_CMDSTAN) && chain_stat_count(sh.stats) == 0)
         return "this job's sampler reports no statistics";
-    if (draw_selection_resolve(&q->sel, &dq, j->chains, j->samples, err, errlen) != MCMC_OK)
+    if (draw_selection_resolve(&q->sel, &dq, sh.chains, sh.rows, err, errlen) != MCMC_OK)
         return err;
-    if (!q->include_warmup) drop_warmup(&q->sel, j->warmup_rows);
+    if (!q->include_warmup) drop_warmup(&q->sel, sh.warmup_rows);
     q->out = (draw_output){.fmt = (draw_format)fmt, .follow = follow, .with_stats = stats};
     return NULL;
 }
@@ -323,15 +325,15 @@ static int draws_request_check(http_request *req, const job *j, draws_request *q
  * its warmup ended, the timing once the job ended. */
 static int cmdstan_texts(draw_stream *s, job *j, const draws_request *q) {
     uint32_t c = q->sel.chain == DRAW_ALL_CHAINS ? 0 : q->sel.chain;
-    chain_config cfg = j->spec.chain;
+    chain_config cfg = job_spec_of(j)->chain;
     cfg.save_warmup = cfg.save_warmup && q->include_warmup; /* what the file holds */
     s->prologue = cmdstan_prologue(&cfg, job_model_name(j), c);
-    job_adaptation_load(j);
-    if (j->adapt[c].known) s->adaptation = cmdstan_adaptation(&j->adapt[c]);
-    const chain_counts *k = &j->counts[c];
+    const chain_adaptation *adapt = job_chain_adaptation(j, c);
+    if (adapt->known) s->adaptation = cmdstan_adaptation(adapt);
+    const chain_counts *k = job_counts(j, c);
     if (job_is_final(j))
         s->epilogue = cmdstan_timing(k->warmup_elapsed, k->elapsed - k->warmup_elapsed);
-    return s->prologue && (!j->adapt[c].known || s->adaptation) && (!job_is_final(j) || s->epilogue)
+    return s->prologue && (!adapt->known || s->adaptation) && (!job_is_final(j) || s->epilogue)
                ? 0
                : -1;
 }
@@ -348,14 +350,15 @@ static int draw_stream_open(draw_stream *s, job *j, draws_request *q) {
     q->out.adaptation = s->adaptation;
     q->out.epilogue = s->epilogue;
     s->names = job_param_names_copy(j);
+    job_shape sh = job_shape_of(j);
     draw_body body = {.draws_fd = s->fd,
                       .stats_fd = s->stats_fd,
                       .names = s->names,
-                      .chains = j->chains,
-                      .rows = j->samples,
-                      .warmup_rows = j->warmup_rows,
-                      .d = j->d,
-                      .stats = s->stats_fd >= 0 ? j->stats : 0};
+                      .chains = sh.chains,
+                      .rows = sh.rows,
+                      .warmup_rows = sh.warmup_rows,
+                      .d = sh.d,
+                      .stats = s->stats_fd >= 0 ? sh.stats : 0};
     return draw_reader_open_body(&s->reader, &body, &q->sel, &q->out) == MCMC_OK ? 0 : -1;
 }
 

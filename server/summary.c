@@ -181,7 +181,7 @@ static json_t *parameter_json(const char *const *names, size_t j, const diag_sum
 }
 
 static json_t *chain_summary_json(job *j, const summary_task *t, uint32_t c) {
-    const chain_counts *k = &j->counts[c];
+    const chain_counts *k = job_counts(j, c);
     const chain_diag *g = &t->diag[c];
     double accept = job_chain_progress(j, c).accept_rate; /* null without an accept step */
     json_t *o =
@@ -206,12 +206,12 @@ static void respond_summary(job *j, const summary_task *t) {
     const char *const *names = job_param_names(j);
     for (size_t p = 0; p < t->d; p++)
         json_array_append_new(params, parameter_json(names, p, &t->out[p]));
-    for (uint32_t c = 0; c < j->chains; c++) {
+    for (uint32_t c = 0; c < t->chains; c++) {
         json_array_append_new(chains, chain_summary_json(j, t, c));
-        if (j->counts[c].nonfinite) json_array_append_new(nonfinite, json_integer(c));
+        if (job_counts(j, c)->nonfinite) json_array_append_new(nonfinite, json_integer(c));
     }
     http_respond_json(t->http, 200,
-                      json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "job", j->id, "state",
+                      json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "job", job_id(j), "state",
                                 job_state_name(j), "draws_per_chain", (json_int_t)t->rows,
                                 "warmup_draws", (json_int_t)t->first, "nonfinite", nonfinite,
                                 "parameters", params, "chains", chains));
@@ -238,32 +238,33 @@ static void summary_after(uv_work_t *req, int status) {
 
 /* Post-warmup draws of chain c that are finite: up to, not including, the
  * one where it went non-finite. */
-static uint64_t finite_rows(const job *j, uint32_t c) {
-    const chain_counts *k = &j->counts[c];
-    uint64_t end = k->draws < j->samples ? k->draws : j->samples;
+static uint64_t finite_rows(const job *j, const job_shape *sh, uint32_t c) {
+    const chain_counts *k = job_counts(j, c);
+    uint64_t end = k->draws < sh->rows ? k->draws : sh->rows;
     if (k->nonfinite && k->nonfinite_at < end) end = k->nonfinite_at;
     if (k->nonfinite && k->nonfinite_at == UINT64_MAX) end = 0; /* in an unsaved warmup */
-    return end > j->warmup_rows ? end - j->warmup_rows : 0;
+    return end > sh->warmup_rows ? end - sh->warmup_rows : 0;
 }
 
 static int summary_setup(summary_task *t, job *j) {
     job_draws_path(j, t->path, sizeof t->path);
     job_stats_path(j, t->stats_path, sizeof t->stats_path);
-    snprintf(t->job_id, sizeof t->job_id, "%s", j->id);
-    t->chains = j->chains;
-    t->samples = j->samples;
-    t->first = j->warmup_rows;
-    t->d = j->d;
-    t->stats = j->stats;
-    t->max_depth =
-        sampler_param(j->spec.chain.sampler, j->spec.chain.params, "max_tree_depth", NAN);
-    t->out = calloc(j->d ? j->d : 1, sizeof *t->out);
-    t->diag = calloc(j->chains, sizeof *t->diag);
-    t->chain_rows = calloc(j->chains, sizeof *t->chain_rows);
+    snprintf(t->job_id, sizeof t->job_id, "%s", job_id(j));
+    job_shape sh = job_shape_of(j);
+    const chain_config *cfg = &job_spec_of(j)->chain;
+    t->chains = sh.chains;
+    t->samples = sh.rows;
+    t->first = sh.warmup_rows;
+    t->d = sh.d;
+    t->stats = sh.stats;
+    t->max_depth = sampler_param(cfg->sampler, cfg->params, "max_tree_depth", NAN);
+    t->out = calloc(sh.d ? sh.d : 1, sizeof *t->out);
+    t->diag = calloc(sh.chains, sizeof *t->diag);
+    t->chain_rows = calloc(sh.chains, sizeof *t->chain_rows);
     if (!t->out || !t->diag || !t->chain_rows) return -1;
     t->rows = UINT64_MAX;
-    for (uint32_t c = 0; c < j->chains; c++) {
-        t->chain_rows[c] = finite_rows(j, c);
+    for (uint32_t c = 0; c < sh.chains; c++) {
+        t->chain_rows[c] = finite_rows(j, &sh, c);
         if (t->chain_rows[c] < t->rows) t->rows = t->chain_rows[c]; /* rectangular */
     }
     return 0;

@@ -10,24 +10,37 @@
 #include "idempotency.h"
 
 int64_t job_expires_ms(job *j) {
-    if (!job_is_final(j) || j->finished_ms <= 0) return 0;
-    app_user *u = app_user_get(j->app, j->owner);
+    int64_t finished = job_finished_ms(j);
+    if (!job_is_final(j) || finished <= 0) return 0;
+    app_user *u = app_user_get(job_app(j), job_owner(j));
     uint64_t keep_s = u ? u->limits.v[LIMIT_JOB_RETENTION] : 0;
-    return keep_s ? j->finished_ms + (int64_t)keep_s * 1000 : 0;
+    return keep_s ? finished + (int64_t)keep_s * 1000 : 0;
+}
+
+typedef struct due_jobs {
+    job **due;
+    size_t n;
+    int64_t now_ms;
+} due_jobs;
+
+static int collect_due(job *j, void *ctx) {
+    due_jobs *d = ctx;
+    int64_t at = job_expires_ms(j);
+    if (at > 0 && at <= d->now_ms) d->due[d->n++] = j;
+    return 0;
 }
 
 /* Deletes the finished jobs whose time has come; returns how many. */
 static unsigned expire_jobs(app *a, int64_t now_ms) {
-    job **due = a->njobs ? malloc(a->njobs * sizeof *due) : NULL;
-    size_t n = 0;
-    for (size_t i = 0; due && i < a->njobs; i++) {
-        int64_t at = job_expires_ms(a->jobs[i]);
-        if (at > 0 && at <= now_ms) due[n++] = a->jobs[i];
-    }
+    size_t njobs = jobs_count(a);
+    due_jobs d = {njobs ? malloc(njobs * sizeof *d.due) : NULL, 0, now_ms};
+    if (d.due) jobs_each(a, collect_due, &d);
+    job **due = d.due;
+    size_t n = d.n;
     unsigned deleted = 0;
     for (size_t i = 0; i < n; i++) {
         char id[JOB_ID_LEN + 1];
-        snprintf(id, sizeof id, "%s", due[i]->id); /* jobs_delete may free it */
+        snprintf(id, sizeof id, "%s", job_id(due[i])); /* jobs_delete may free it */
         int rc = jobs_delete(a, due[i]);
         if (rc == 0)
             deleted++;
