@@ -188,8 +188,9 @@ job_progress job_chain_progress(const job *j, uint32_t c);
 void job_watch(job *j, job_watcher *w);
 void job_unwatch(job *j, job_watcher *w);
 void job_notify(job *j);
-/* A file of the job's dir by name ("adapt.json"), and a JSON document
- * written there whole (a temporary file, then a rename): 0 or MCMC_EIO. */
+/* job_files.c: a file of the job's dir by name ("adapt.json"), and a JSON
+ * document written there whole (a temporary file, then a rename): 0 or
+ * MCMC_EIO. */
 void job_file_path(const job *j, const char *name, char *buf, size_t cap);
 int job_file_save_json(const job *j, const char *name, const json_t *root);
 void job_draws_path(const job *j, char *buf, size_t cap); /* the raw float64 body */
