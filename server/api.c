@@ -19,10 +19,6 @@
 #define MCMCD_VERSION "0.1.0"
 #endif
 
-int api_may_see(const api_call *c, int64_t owner) {
-    return c->who->admin || (c->who->user_id && c->who->user_id == owner);
-}
-
 /* --- public routes ---------------------------------------------------------- */
 
 static void healthz(api_call *call) {

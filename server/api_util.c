@@ -1,4 +1,5 @@
-/* api_util.c - JSON and error helpers for the route handlers. */
+/* api_util.c - what the route handlers share: who may see what, JSON and
+ * error helpers. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +8,10 @@
 #include <time.h>
 
 #include "api_util.h"
+
+int api_may_see(const api_call *c, int64_t owner) {
+    return c->who->admin || (c->who->user_id && c->who->user_id == owner);
+}
 
 json_t *json_number_or_null(double v) {
     return isfinite(v) ? json_real(v) : json_null();
