@@ -10,8 +10,8 @@
 
 #include "api_util.h"
 #include "app.h"
-#include "clock.h"
 #include "audit.h"
+#include "clock.h"
 #include "simd.h"
 #include "tables.h"
 

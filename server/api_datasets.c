@@ -11,8 +11,8 @@
 
 #include "api_util.h"
 #include "app.h"
-#include "clock.h"
 #include "audit.h"
+#include "clock.h"
 #include "dataset_store.h"
 #include "errors.h"
 #include "idempotency.h"
