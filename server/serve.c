@@ -213,7 +213,8 @@ static int listen_prepare(const serve_config *c, listen_setup *ls, char *err, si
 static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
     http_options opt = {.listen_fd = ls->fd,
                         .max_body = a->cfg.max_body_bytes,
-                        .max_connections = a->cfg.max_streams + 64,
+                        .max_streams = a->cfg.max_streams,
+                        .idle_timeout = a->cfg.idle_timeout_seconds,
                         .tls_cert_pem = ls->cert_pem,
                         .tls_key_pem = ls->key_pem};
     int tls = ls->cert_pem != NULL;
