@@ -74,6 +74,10 @@ struct http_request {
     int too_large, dispatched, suspended;
     int target_status; /* on_uri found the target over a limit: 400 or 414 */
     size_t nargs;      /* query arguments in the target */
+    /* a stream refused: its context, freed with the request (the handler
+     * may still touch it as http_respond_stream returns) */
+    http_stream_free_fn refused_free;
+    void *refused_ctx;
     struct MHD_Response *pending;
     unsigned pending_status;
     header_pair *headers;
@@ -130,6 +134,7 @@ static void list_remove_request(http_request *req) {
 }
 
 static void request_free(http_request *req) {
+    if (req->refused_free) req->refused_free(req->refused_ctx);
     if (req->suspended) list_remove_request(req);
     if (req->pending) MHD_destroy_response(req->pending);
     for (size_t i = 0; i < req->nheaders; i++)
@@ -600,8 +605,8 @@ static void stream_free(void *cls) {
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
                                  uint64_t size, http_stream_fn fn, http_stream_free_fn free_fn,
                                  void *ctx) {
+    req->refused_free = free_fn, req->refused_ctx = ctx; /* until it is adopted */
     if (req->srv->max_streams && req->srv->streams >= req->srv->max_streams) {
-        if (free_fn) free_fn(ctx);
         char msg[128];
         snprintf(msg, sizeof msg, "all %u streams are open (max_streams); retry later",
                  req->srv->max_streams);
@@ -619,10 +624,10 @@ http_stream *http_respond_stream(http_request *req, unsigned status, const char 
     }
     if (!r) {
         free(st);
-        if (free_fn) free_fn(ctx);
         http_respond_error(req, 500, "internal", "out of memory", NULL);
         return NULL;
     }
+    req->refused_free = NULL;
     st->next = req->srv->stream_list;
     if (st->next) st->next->prev = st;
     req->srv->stream_list = st;

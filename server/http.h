@@ -144,7 +144,10 @@ typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 typedef void (*http_stream_free_fn)(void *ctx);
 
 /* size: the exact length, or UINT64_MAX for chunked. The stream handle
- * stays valid until free_fn runs. */
+ * stays valid until free_fn runs. NULL when refused: 503 unavailable (with
+ * Retry-After) when max_streams are open, 500 when out of memory; the
+ * answer is made, and free_fn(ctx) runs once the request is done, so ctx
+ * is still valid as this returns. */
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
                                  uint64_t size, http_stream_fn fn, http_stream_free_fn free_fn,
                                  void *ctx);
