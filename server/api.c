@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "simd.h"
 #include "tables.h"
+#include "utf8.h"
 
 #ifndef MCMCD_VERSION
 #define MCMCD_VERSION "0.1.0"
@@ -165,8 +166,9 @@ static const route *route_find(http_request *req, char id[ID_MAX]) {
     if (*allow) {
         respond_method_not_allowed(req, allow);
     } else {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no route for %.200s; see GET /v1/info", path);
+        char msg[300], clean[201];
+        snprintf(msg, sizeof msg, "no route for %s; see GET /v1/info",
+                 utf8_clip(clean, sizeof clean, path));
         http_respond_error(req, 404, "not_found", msg, NULL);
     }
     return NULL;
@@ -223,10 +225,25 @@ static int identify(app *a, const route *r, http_request *req, principal *who) {
     return 0;
 }
 
+/* A Host the daemon does not answer to: a page whose DNS name was made to
+ * point at this machine (DNS rebinding), or a misdirected request. */
+static void respond_unknown_host(http_request *req) {
+    char msg[200], host[101];
+    snprintf(msg, sizeof msg,
+             "this server does not answer to Host '%s'; its names are set by the config key "
+             "hosts",
+             utf8_clip(host, sizeof host, http_request_header(req, "Host")));
+    http_respond_error(req, 421, "misdirected_request", msg, NULL);
+}
+
 void api_handle(void *ctx, http_request *req) {
     app *a = ctx;
     if (a->shutting_down) {
         http_respond_error(req, 503, "shutting_down", "the server is stopping", NULL);
+        return;
+    }
+    if (!serve_config_host_allowed(&a->cfg, http_request_header(req, "Host"))) {
+        respond_unknown_host(req);
         return;
     }
     char id[ID_MAX] = "";

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api_util.h"
+#include "utf8.h"
 #include "app.h"
 #include "audit.h"
 #include "clock.h"
@@ -79,7 +80,7 @@ static int upload_parse_json(upload_task *t, dataset **ds) {
     int synth = root && json_is_object(root) && json_object_get(root, "synthetic");
     if (synth) {
         json_t *name = json_object_get(root, "name");
-        if (json_is_string(name)) snprintf(t->name, sizeof t->name, "%s", json_string_value(name));
+        if (json_is_string(name)) utf8_clip(t->name, sizeof t->name, json_string_value(name));
         int rc = upload_synthetic(t, root, ds);
         json_decref(root);
         return rc;
@@ -190,7 +191,7 @@ void api_datasets_post(api_call *c) {
     t->kind = csv ? UPLOAD_CSV : UPLOAD_JSON;
     t->body = http_request_body(req, &t->len);
     const char *name = http_request_query(req, "name");
-    if (csv && name) snprintf(t->name, sizeof t->name, "%s", name);
+    if (csv && name) utf8_clip(t->name, sizeof t->name, name); /* cut between characters */
     app_queue_work(a, &t->work, t, upload_work, upload_after);
     http_request_defer(req);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api_util.h"
+#include "utf8.h"
 
 int api_may_see(const api_call *c, int64_t owner) {
     return c->who->admin || (c->who->user_id && c->who->user_id == owner);
@@ -47,22 +48,22 @@ int query_u64(http_request *req, const char *name, uint64_t max, uint64_t *out) 
 }
 
 void respond_not_found(http_request *req, const char *what, const char *id) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "no %s with id '%.100s'", what, id);
+    char msg[256], clean[101];
+    snprintf(msg, sizeof msg, "no %s with id '%s'", what, utf8_clip(clean, sizeof clean, id));
     http_respond_error(req, 404, "not_found", msg, NULL);
 }
 
 void respond_method_not_allowed(http_request *req, const char *allow) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s is not allowed here; allowed: %s", http_request_method(req),
-             allow);
+    char msg[200], method[65];
+    snprintf(msg, sizeof msg, "%s is not allowed here; allowed: %s",
+             utf8_clip(method, sizeof method, http_request_method(req)), allow);
     http_request_add_header(req, "Allow", allow);
     http_respond_error(req, 405, "method_not_allowed", msg, NULL);
 }
 
 void respond_unsupported_type(http_request *req, const char *expected) {
-    char msg[256];
-    const char *ct = http_request_content_type(req);
+    char msg[256], ct[97];
+    utf8_clip(ct, sizeof ct, http_request_content_type(req));
     snprintf(msg, sizeof msg, "Content-Type '%s' is not accepted here; send %s",
              *ct ? ct : "(none)", expected);
     http_respond_error(req, 415, "unsupported_media_type", msg, NULL);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ typedef enum cfg_kind {
     CFG_DOUBLE, /* finite double */
     CFG_CHOICE, /* string: one of the words in choices, '|' between them */
     CFG_LIMIT,  /* a per-user limit (user_limits.h), lo holds its limit_id */
+    CFG_HOSTS,  /* string: host names or IP literals ([v6]), ',' between; or "*" */
 } cfg_kind;
 
 typedef struct cfg_key {
@@ -44,6 +46,7 @@ typedef struct cfg_key {
 
 #define FIELD(f) offsetof(serve_config, f), sizeof(((serve_config *)0)->f)
 #define KIB 1024ull
+#define DEFAULT_HOSTS "localhost,127.0.0.1,[::1]"
 #define GIB (1024ull * 1024 * 1024)
 
 static const cfg_key cfg_keys[] = {
@@ -75,6 +78,12 @@ static const cfg_key cfg_keys[] = {
     {"tls_key", CFG_PATH, FIELD(tls_key), 0, 0, 0, 0, "none", "PEM private key of tls_cert", NULL},
     {"sweep_seconds", CFG_DOUBLE, FIELD(sweep_seconds), 0, 0, 0.05, 86400, "60",
      "how often expired jobs and idempotency keys are swept", NULL},
+    {"idle_timeout_seconds", CFG_INT, FIELD(idle_timeout_seconds), 1, 86400, 0, 0, "30",
+     "a connection with no traffic for this long is closed (streams send heartbeats)", NULL},
+    {"hosts", CFG_HOSTS, FIELD(hosts), 0, 0, 0, 0, DEFAULT_HOSTS,
+     "names the Host header may carry (any port), comma-separated, besides the bind address; "
+     "other Hosts get 421 (DNS rebinding); * accepts any",
+     NULL},
 #define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
     {"user_" name,                                                                                 \
      CFG_LIMIT,                                                                                    \
@@ -157,6 +166,30 @@ static int valid_host(const char *s) {
     return name;
 }
 
+/* One entry of hosts: a host name, an IPv4 literal or a bracketed IPv6
+ * literal, len bytes at s. */
+static int valid_host_entry(const char *s, size_t len) {
+    char buf[256];
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    if (buf[0] != '[') return !strchr(buf, ':') && valid_host(buf);
+    if (buf[len - 1] != ']') return 0;
+    buf[len - 1] = 0;
+    unsigned char a6[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET6, buf + 1, a6) == 1;
+}
+
+static int valid_hosts(const char *s) {
+    if (!strcmp(s, "*")) return 1;
+    for (;;) {
+        size_t n = strcspn(s, ",");
+        if (!valid_host_entry(s, n)) return 0;
+        if (!s[n]) return 1;
+        s += n + 1;
+    }
+}
+
 static void format_range(const cfg_key *k, char *buf, size_t cap) {
     char lo[32], hi[32];
     if (k->kind == CFG_DOUBLE) {
@@ -190,6 +223,11 @@ static int set_string(serve_config *c, const cfg_key *k, const char *v, char *ms
     if (strlen(v) >= k->size) return fail(msg, cap, "longer than %zu bytes", k->size - 1);
     if (k->kind == CFG_HOST && !valid_host(v))
         return fail(msg, cap, "must be an IP address or a host name (got '%.64s')", v);
+    if (k->kind == CFG_HOSTS && !valid_hosts(v))
+        return fail(msg, cap,
+                    "must be host names or IP addresses ([...] for IPv6) with ',' between, or * "
+                    "(got '%.64s')",
+                    v);
     memcpy((char *)c + k->off, v, strlen(v) + 1);
     return 0;
 }
@@ -215,6 +253,7 @@ static int set_value(serve_config *c, const cfg_key *k, const char *v, char *msg
     switch (k->kind) {
     case CFG_HOST:
     case CFG_PATH:
+    case CFG_HOSTS:
         return set_string(c, k, v, msg, cap);
     case CFG_INT:
         if (units_parse_count(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
@@ -244,6 +283,7 @@ static void format_value(const serve_config *c, const cfg_key *k, char *buf, siz
     switch (k->kind) {
     case CFG_HOST:
     case CFG_PATH:
+    case CFG_HOSTS:
     case CFG_CHOICE:
         if (*p && !strpbrk(p, " \t"))
             snprintf(buf, cap, "%s", p);
@@ -296,6 +336,8 @@ void serve_config_defaults(serve_config *c) {
     c->max_streams = 1024;
     snprintf(c->auth, sizeof c->auth, "token");
     c->sweep_seconds = 60;
+    c->idle_timeout_seconds = 30;
+    snprintf(c->hosts, sizeof c->hosts, DEFAULT_HOSTS);
     for (int i = 0; i < LIMIT_COUNT; i++)
         c->limits.v[i] = limit_get((limit_id)i)->dflt;
 }
@@ -470,6 +512,40 @@ int serve_config_parse_args(serve_config *c, int argc, char **argv, char *err, s
     return SERVE_CONFIG_OK;
 }
 
+/* --- the Host check -------------------------------------------------------- */
+
+/* Whether name (len bytes) equals the entry e (elen bytes), ignoring case;
+ * a bare IPv6 bind address matches its bracketed form. */
+static int host_equal(const char *name, size_t len, const char *e, size_t elen) {
+    if (len == elen + 2 && name[0] == '[' && e[0] != '[' && strchr(e, ':'))
+        return !strncasecmp(name + 1, e, elen) && name[len - 1] == ']';
+    return len == elen && !strncasecmp(name, e, len);
+}
+
+static int host_listed(const char *list, const char *name, size_t len) {
+    for (;;) {
+        size_t n = strcspn(list, ",");
+        if (n && host_equal(name, len, list, n)) return 1;
+        if (!list[n]) return 0;
+        list += n + 1;
+    }
+}
+
+int serve_config_host_allowed(const serve_config *c, const char *host) {
+    if (!host) return 1; /* HTTP/1.0; browsers always send one */
+    if (!strcmp(c->hosts, "*")) return 1;
+    size_t len = strlen(host);
+    const char *colon = strrchr(host, ':');
+    if (colon && (host[0] != '[' || colon > strchr(host, ']'))) { /* a port */
+        for (const char *p = colon + 1; *p; p++)
+            if (!isdigit((unsigned char)*p)) return 0;
+        len = (size_t)(colon - host);
+    }
+    if (len && host[len - 1] == '.') len--; /* "localhost." is localhost */
+    if (!len) return 0;
+    return host_listed(c->hosts, host, len) || host_listed(c->bind, host, len);
+}
+
 /* --- help and the log line ------------------------------------------------- */
 
 /* Writes text word-wrapped to 80 columns, continuation lines indented to
@@ -516,7 +592,8 @@ void serve_config_usage(FILE *out) {
         char range[80] = "", text[400];
         if (k->kind == CFG_CHOICE)
             snprintf(range, sizeof range, "%s", k->choices);
-        else if (k->kind != CFG_HOST && k->kind != CFG_PATH && k->kind != CFG_LIMIT)
+        else if (k->kind != CFG_HOST && k->kind != CFG_PATH && k->kind != CFG_LIMIT &&
+                 k->kind != CFG_HOSTS)
             format_range(k, range, sizeof range);
         char dflt[32];
         if (k->kind == CFG_LIMIT)

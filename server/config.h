@@ -44,6 +44,14 @@ typedef struct serve_config {
                                            serve accepts only on a loopback bind */
     char tls_cert[4096], tls_key[4096]; /* PEM files; both set: HTTPS */
     double sweep_seconds;               /* expiry sweep period, default 60 */
+    uint32_t idle_timeout_seconds;      /* a connection with no traffic this
+                                           long is closed (streams are kept
+                                           alive by their heartbeats),
+                                           1..86400; default 30 */
+    char hosts[1024];                   /* Host header names the daemon answers
+                                           (any port), comma-separated; the bind
+                                           address is always one; "*": any.
+                                           Default localhost,127.0.0.1,[::1] */
     user_limits limits;                 /* defaults of the per-user limits,
                                            keys user_<name> (user_limits.h) */
 } serve_config;
@@ -73,6 +81,11 @@ int serve_config_load_file(serve_config *c, const char *path, char *err, size_t 
  * errors. Uses getopt_long (resets optind, so it may be called again, but
  * not from two threads at once). */
 int serve_config_parse_args(serve_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Whether a request's Host header (NULL: none sent, as HTTP/1.0 may) is
+ * one of c's hosts or its bind address, with any port. Names compare
+ * without regard to case; IPv6 literals in brackets. */
+int serve_config_host_allowed(const serve_config *c, const char *host);
 
 /* Help text: every option and every config key with its default. */
 void serve_config_usage(FILE *out);

@@ -317,6 +317,7 @@ static int write_atomically(const char *dir, const char *path, const char *id, c
     if (store_path(tmp, dir, name, ".tmp.XXXXXX") != 0) return MCMC_EIO;
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) return MCMC_EIO;
+    fchmod(fd, 0600); /* mkostemp's mode, whatever the umask: data stays private */
     int e = write_file_contents(fd, ds, digest);
     if (close(fd) != 0 && !e) e = errno;
     if (!e && rename(tmp, path) != 0) e = errno;

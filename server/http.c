@@ -1,7 +1,10 @@
 /* http.c - libmicrohttpd in external epoll mode on the libuv loop.
  *
- * Lifecycle of a request: MHD calls on_access once with the headers (we
- * refuse a declared body over the limit with 413 right there), then with
+ * Lifecycle of a request: MHD calls on_uri with the raw request target
+ * before it files the query arguments (a target over the limits has its
+ * query cut off there, see http.h), then on_access once with the headers
+ * (the limits of http.h are checked right there, and a declared body over
+ * the limit refused with 413), then with
  * each chunk of body, then with *upload_size == 0; that last call hands the
  * request to the application handler. An answer is kept as `pending` and
  * queued on return; with no answer yet the connection is suspended, and
@@ -22,11 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http.h"
+#include "utf8.h"
 
 /* The first message libmicrohttpd logs while capture is on. */
 typedef struct mhd_log {
@@ -43,6 +49,7 @@ struct http_server {
     void *app;
     http_done_fn done; /* NULL: nobody observes answers */
     uint64_t max_body;
+    unsigned max_streams, idle_timeout, conn_limit;
     int stopping, handles_open;
     unsigned streams;
     http_request *deferred; /* suspended requests waiting for an answer */
@@ -65,6 +72,12 @@ struct http_request {
     const char *label;   /* http_request_set_label */
     uint64_t arrived_ns; /* uv_hrtime() */
     int too_large, dispatched, suspended;
+    int target_status; /* on_uri found the target over a limit: 400 or 414 */
+    size_t nargs;      /* query arguments in the target */
+    /* a stream refused: its context, freed with the request (the handler
+     * may still touch it as http_respond_stream returns) */
+    http_stream_free_fn refused_free;
+    void *refused_ctx;
     struct MHD_Response *pending;
     unsigned pending_status;
     header_pair *headers;
@@ -121,6 +134,7 @@ static void list_remove_request(http_request *req) {
 }
 
 static void request_free(http_request *req) {
+    if (req->refused_free) req->refused_free(req->refused_ctx);
     if (req->suspended) list_remove_request(req);
     if (req->pending) MHD_destroy_response(req->pending);
     for (size_t i = 0; i < req->nheaders; i++)
@@ -162,19 +176,36 @@ static int body_append(http_request *req, const char *data, size_t n) {
     return 0;
 }
 
-static http_request *request_new(http_server *s, struct MHD_Connection *conn, const char *url,
-                                 const char *method) {
+static http_request *request_new(http_server *s, struct MHD_Connection *conn) {
     http_request *req = calloc(1, sizeof *req);
     if (!req) return NULL;
     req->srv = s;
     req->conn = conn;
     req->arrived_ns = uv_hrtime();
-    req->method = strdup(method);
-    req->path = strdup(url);
-    if (!req->method || !req->path) {
-        request_free(req);
-        return NULL;
+    return req;
+}
+
+/* Called by MHD with the request target as it came (path and query),
+ * before the query is split into arguments in the connection's memory
+ * pool: too many arguments exhaust the pool and MHD then never answers
+ * (0.9.75). Over a limit, the query is cut off here (the target lies in
+ * MHD's writable read buffer; MHD looks for '?' before this call and
+ * parses what follows it after) and on_access answers 400 or 414. The
+ * request made here is the one on_access gets. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    http_request *req = request_new(cls, conn);
+    if (!req) return NULL;
+    char *query = strchr(uri, '?');
+    if (query) {
+        req->nargs = 1;
+        for (const char *p = query + 1; *p; p++)
+            req->nargs += *p == '&';
     }
+    if (strlen(uri) > HTTP_MAX_URL)
+        req->target_status = 414;
+    else if (req->nargs > HTTP_MAX_QUERY_ARGS)
+        req->target_status = 400;
+    if (req->target_status && query) query[1] = 0;
     return req;
 }
 
@@ -186,6 +217,44 @@ static enum MHD_Result queue_pending(http_request *req) {
     MHD_destroy_response(req->pending);
     req->pending = NULL;
     return r;
+}
+
+typedef struct framing {
+    unsigned content_length, transfer_encoding;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    (void)kind, (void)value;
+    framing *f = cls;
+    if (key && !strcasecmp(key, "Content-Length")) f->content_length++;
+    if (key && !strcasecmp(key, "Transfer-Encoding")) f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* Two Content-Lengths, or one with Transfer-Encoding: a proxy in front
+ * may read the body differently, so neither reading is safe. */
+static int framing_ambiguous(http_request *req) {
+    framing f = {0, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_framing, &f);
+    return f.content_length > 1 || (f.content_length && f.transfer_encoding);
+}
+
+typedef struct bad_arg {
+    char name[64];
+    int found;
+} bad_arg;
+
+static enum MHD_Result find_bad_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    bad_arg *b = cls;
+    if ((key && !utf8_valid(key)) || (value && !utf8_valid(value))) {
+        utf8_clip(b->name, sizeof b->name, key);
+        b->found = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 static int declared_too_large(http_request *req) {
@@ -201,17 +270,84 @@ static void respond_too_large(http_request *req) {
     http_respond_error(req, 413, "body_too_large", msg, NULL);
 }
 
+/* What request_refused answers. */
+typedef struct refusal {
+    unsigned status;
+    const char *code;
+    char msg[160];
+    json_t *details;
+} refusal;
+
+/* Whether the target, framing or query breaks a limit of http.h; fills r. */
+static int request_malformed(http_request *req, refusal *r) {
+    bad_arg arg = {.found = 0};
+    if (req->target_status == 414) {
+        *r = (refusal){414, "uri_too_long", "", NULL};
+        snprintf(r->msg, sizeof r->msg, "the request target is longer than %d bytes", HTTP_MAX_URL);
+    } else if (req->target_status) {
+        *r = (refusal){400, "invalid_query", "", NULL};
+        snprintf(r->msg, sizeof r->msg, "%zu query arguments; the limit is %d", req->nargs,
+                 HTTP_MAX_QUERY_ARGS);
+    } else if (framing_ambiguous(req)) {
+        *r = (refusal){400, "bad_request",
+                       "ambiguous framing: Content-Length twice, or with Transfer-Encoding", NULL};
+    } else if (MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_bad_arg, &arg),
+               arg.found) {
+        *r = (refusal){400, "invalid_query", "", NULL};
+        snprintf(r->msg, sizeof r->msg, "query parameter %s is not valid UTF-8",
+                 *arg.name ? arg.name : "(empty)");
+        r->details = json_pack("[{s:s, s:s}]", "path", arg.name, "message", "not valid UTF-8");
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Over one of http.h's limits, or too busy: answers (closing the
+ * connection) and returns 1. Checked once the headers are in, before any
+ * body is read. */
+static int request_refused(http_request *req) {
+    http_server *s = req->srv;
+    refusal r = {0, NULL, "", NULL};
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (request_malformed(req, &r)) {
+        /* r is filled */
+    } else if (declared_too_large(req)) {
+        req->too_large = 1;
+        respond_too_large(req);
+        return 1;
+    } else if (di && di->num_connections + 16 > s->conn_limit) {
+        r = (refusal){503, "unavailable", "too many open connections; retry shortly", NULL};
+        http_request_add_header(req, "Retry-After", "1");
+    } else {
+        return 0;
+    }
+    http_request_add_header(req, "Connection", "close");
+    http_respond_error(req, r.status, r.code, r.msg, r.details);
+    return 1;
+}
+
+/* Fills in what on_uri could not know; NULL when out of memory. */
+static http_request *request_begin(http_server *s, struct MHD_Connection *conn, void **con_cls,
+                                   const char *url, const char *method) {
+    http_request *req = *con_cls;
+    if (!req && !(req = *con_cls = request_new(s, conn))) return NULL;
+    req->method = strdup(method);
+    req->path = strdup(url);
+    return req->method && req->path ? req : NULL;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls) {
     (void)version;
     http_server *s = cls;
     http_request *req = *con_cls;
-    if (!req) {
-        if (!(req = *con_cls = request_new(s, conn, url, method))) return MHD_NO;
-        if (!declared_too_large(req)) return MHD_YES;
-        req->too_large = req->dispatched = 1;
-        respond_too_large(req);
+    if (!req || !req->method) {
+        if (!(req = request_begin(s, conn, con_cls, url, method))) return MHD_NO;
+        if (!request_refused(req)) return MHD_YES;
+        req->dispatched = 1;
         return queue_pending(req);
     }
     if (*upload_size) {
@@ -361,11 +497,32 @@ void http_respond(http_request *req, unsigned status, const char *content_type, 
     request_set_answer(req, status, r);
 }
 
+/* 16 hex digits to find a 500 in the log by. */
+static void error_id(char out[17]) {
+    static uint64_t counter;
+    uint64_t x;
+    if (getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x)
+        x = (uv_hrtime() ^ (uint64_t)getpid() << 48) + 0x9E3779B97F4A7C15ull * ++counter;
+    snprintf(out, 17, "%016llx", (unsigned long long)x);
+}
+
+/* The last resort when an answer cannot be made: a fixed 500, logged. */
+static void respond_unencodable(http_request *req) {
+    char id[17], text[160];
+    error_id(id);
+    fprintf(stderr, "mcmcd: error %s: the answer to a request could not be encoded as JSON\n", id);
+    int n = snprintf(text, sizeof text,
+                     "{\"error\":{\"code\":\"internal\",\"message\":\"the answer could not be "
+                     "encoded\",\"id\":\"%s\"}}\n",
+                     id);
+    http_respond(req, 500, "application/json", text, (size_t)n);
+}
+
 void http_respond_json(http_request *req, unsigned status, json_t *body) {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text) {
-        http_respond(req, 500, "application/json", "{\"error\":{\"code\":\"internal\"}}\n", 30);
+        respond_unencodable(req);
         return;
     }
     size_t n = strlen(text);
@@ -380,13 +537,31 @@ void http_respond_json(http_request *req, unsigned status, json_t *body) {
     free(text);
 }
 
+/* Logs a 500 with its cause under a new id, which goes into err. */
+static void log_internal(http_request *req, const char *cause, json_t *err) {
+    char id[17], method[17], path[201];
+    error_id(id);
+    fprintf(stderr, "mcmcd: error %s: %s %s: %s\n", id,
+            utf8_clip(method, sizeof method, req->method), utf8_clip(path, sizeof path, req->path),
+            cause);
+    json_object_set_new(err, "id", json_string(id));
+}
+
 void http_respond_error(http_request *req, unsigned status, const char *code, const char *message,
                         json_t *details) {
+    char *clean = NULL;
+    if (!message || !*message) message = "internal error";
+    if (!utf8_valid(message)) { /* bytes of the request made it in: repair */
+        size_t cap = strlen(message) * 3 + 1;
+        message = (clean = malloc(cap)) ? utf8_clip(clean, cap, message) : "(not UTF-8)";
+    }
     json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
     if (err && details)
         json_object_set_new(err, "details", details);
     else
         json_decref(details);
+    if (err && status == 500) log_internal(req, message, err);
+    free(clean);
     http_respond_json(req, status, err ? json_pack("{s:o}", "error", err) : NULL);
 }
 
@@ -430,6 +605,15 @@ static void stream_free(void *cls) {
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
                                  uint64_t size, http_stream_fn fn, http_stream_free_fn free_fn,
                                  void *ctx) {
+    req->refused_free = free_fn, req->refused_ctx = ctx; /* until it is adopted */
+    if (req->srv->max_streams && req->srv->streams >= req->srv->max_streams) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "all %u streams are open (max_streams); retry later",
+                 req->srv->max_streams);
+        http_request_add_header(req, "Retry-After", "5");
+        http_respond_error(req, 503, "unavailable", msg, NULL);
+        return NULL;
+    }
     http_stream *st = calloc(1, sizeof *st);
     struct MHD_Response *r = NULL;
     if (st) {
@@ -440,10 +624,10 @@ http_stream *http_respond_stream(http_request *req, unsigned status, const char 
     }
     if (!r) {
         free(st);
-        if (free_fn) free_fn(ctx);
         http_respond_error(req, 500, "internal", "out of memory", NULL);
         return NULL;
     }
+    req->refused_free = NULL;
     st->next = req->srv->stream_list;
     if (st->next) st->next->prev = st;
     req->srv->stream_list = st;
@@ -598,7 +782,13 @@ static http_server *server_new(uv_loop_t *loop, const http_options *opt, http_ha
                                void *app) {
     http_server *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    *s = (http_server){.loop = loop, .fn = fn, .app = app, .max_body = opt->max_body};
+    *s = (http_server){.loop = loop,
+                       .fn = fn,
+                       .app = app,
+                       .max_body = opt->max_body,
+                       .max_streams = opt->max_streams,
+                       .idle_timeout = opt->idle_timeout ? opt->idle_timeout : 30,
+                       .conn_limit = opt->max_streams + HTTP_MAX_OTHER_CONNECTIONS};
     s->tls_cert = copy_secret(opt->tls_cert_pem);
     s->tls_key = copy_secret(opt->tls_key_pem);
     if (!s->tls_cert != !opt->tls_cert_pem || !s->tls_key != !opt->tls_key_pem) {
@@ -608,7 +798,7 @@ static http_server *server_new(uv_loop_t *loop, const http_options *opt, http_ha
     return s;
 }
 
-static struct MHD_Daemon *server_daemon(http_server *s, int fd, unsigned max_connections) {
+static struct MHD_Daemon *server_daemon(http_server *s, int fd) {
     int tls = s->tls_cert && s->tls_key;
     struct MHD_OptionItem tls_opts[] = {
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
@@ -621,8 +811,9 @@ static struct MHD_Daemon *server_daemon(http_server *s, int fd, unsigned max_con
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &s->log,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_LIMIT, max_connections ? max_connections : 1024u,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_LIMIT, s->conn_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     s->log.capture = 0;
     return d;
 }
@@ -637,7 +828,7 @@ int http_server_start(uv_loop_t *loop, const http_options *opt, http_handler_fn 
         return -1;
     }
     s->port = socket_port(opt->listen_fd);
-    s->daemon = server_daemon(s, opt->listen_fd, opt->max_connections);
+    s->daemon = server_daemon(s, opt->listen_fd);
     if (!s->daemon) {
         snprintf(err, errlen, "libmicrohttpd did not start: %s",
                  s->log.text[0] ? s->log.text : "no reason given");

@@ -43,11 +43,34 @@ int http_tls_supported(void);
  * GnuTLS's reason when they do not load or do not match. */
 int http_tls_check(const char *cert_pem, const char *key_pem, char *err, size_t errlen);
 
+/* Limits of every request, each answered at once with a JSON 4xx (the
+ * README's error section lists them):
+ * - more than HTTP_MAX_QUERY_ARGS query arguments: 400 bad_request (the
+ *   arguments are cut off before libmicrohttpd files them, whose
+ *   per-connection memory they would otherwise exhaust, with no answer);
+ * - a request target (path and query) over HTTP_MAX_URL bytes: 414;
+ * - Content-Length with Transfer-Encoding, or Content-Length twice: 400;
+ * - a query argument that is not valid UTF-8: 400 invalid_query.
+ * libmicrohttpd answers by itself (HTML) when the request line and headers
+ * do not fit in HTTP_CONNECTION_MEMORY bytes (414, 431) and for a
+ * malformed request (400) or HTTP version (505). A chunked body that runs
+ * past max_body is cut off by closing the connection; a client that stops
+ * sending is closed after idle_timeout seconds. */
+#define HTTP_MAX_QUERY_ARGS 100
+#define HTTP_MAX_URL 8192
+#define HTTP_CONNECTION_MEMORY (64 * 1024)
+/* Connections beyond the streams that may stay open: idle ones are closed
+ * after idle_timeout seconds; past this many more, requests get 503. */
+#define HTTP_MAX_OTHER_CONNECTIONS 4096
+
 typedef struct http_options {
     int listen_fd; /* from http_listen; http_server_start takes it over and
                       closes it, even when it fails */
     uint64_t max_body;
-    unsigned max_connections;
+    unsigned max_streams;  /* open streams; one more is answered 503 */
+    unsigned idle_timeout; /* seconds without traffic before a connection
+                              is closed; streams waiting for data are not
+                              (their heartbeats are traffic) */
     /* both set: HTTPS with this PEM certificate chain and key (the server
      * keeps copies); both NULL: plain HTTP */
     const char *tls_cert_pem, *tls_key_pem;
@@ -99,7 +122,10 @@ void http_request_add_header(http_request *req, const char *name, const char *va
 void http_respond(http_request *req, unsigned status, const char *content_type, const char *body,
                   size_t len);
 void http_respond_json(http_request *req, unsigned status, json_t *body); /* steals body */
-/* {"error": {"code", "message", "details"?}}; details is stolen. */
+/* {"error": {"code", "message", "details"?}}; details is stolen. A message
+ * that is not valid UTF-8 is repaired (U+FFFD). A 500 also gets an "id"
+ * (16 hex digits), and is logged to stderr with the message as its cause
+ * under that id. */
 void http_respond_error(http_request *req, unsigned status, const char *code, const char *message,
                         json_t *details);
 void http_respond_empty(http_request *req, unsigned status);
@@ -118,7 +144,10 @@ typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 typedef void (*http_stream_free_fn)(void *ctx);
 
 /* size: the exact length, or UINT64_MAX for chunked. The stream handle
- * stays valid until free_fn runs. */
+ * stays valid until free_fn runs. NULL when refused: 503 unavailable (with
+ * Retry-After) when max_streams are open, 500 when out of memory; the
+ * answer is made, and free_fn(ctx) runs once the request is done, so ctx
+ * is still valid as this returns. */
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
                                  uint64_t size, http_stream_fn fn, http_stream_free_fn free_fn,
                                  void *ctx);

@@ -21,10 +21,12 @@
  * the streams, close the registry, exit 0.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,10 +44,72 @@ int serve_make_dirs(const char *path) {
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
             *p = '/';
         }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* --- files: modes and leftovers ----------------------------------------------- */
+
+/* Whether name is a temporary file of a write cut short: a dataset's
+ * ".ID.tmp.XXXXXX" (dataset_store.c) in datasets/, or a job file's
+ * "NAME.tmp" (jobs.c) in its job dir. */
+static int is_leftover(const char *name, int in_job_dir) {
+    size_t n = strlen(name);
+    if (in_job_dir) return n > 4 && !strcmp(name + n - 4, ".tmp");
+    return name[0] == '.' && strstr(name, ".tmp.") != NULL;
+}
+
+/* Removes dir's leftovers; with job_dirs, those of each directory in it.
+ * Returns how many went. */
+static unsigned sweep_dir(const char *dir, int job_dirs, int in_job_dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    unsigned removed = 0;
+    char path[4600];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (job_dirs && e->d_type == DT_DIR)
+            removed += sweep_dir(path, 0, 1);
+        else if (is_leftover(e->d_name, in_job_dir) && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+/* Temporary files a crash left behind, swept before anything runs. */
+static void sweep_leftovers(const app *a) {
+    unsigned n = sweep_dir(a->datasets_dir, 0, 0) + sweep_dir(a->jobs_dir, 1, 0);
+    if (n)
+        fprintf(stderr,
+                "mcmcd: removed %u temporary file%s left by an interrupted write "
+                "(datasets/.ID.tmp.*, jobs/ID/*.tmp)\n",
+                n, n == 1 ? "" : "s");
+}
+
+/* The data dir 0700 and the registry's files 0600, also when an older
+ * version made them readable to others; new files follow umask 077. */
+static void tighten_modes(const app *a) {
+    static const char *const files[] = {"registry.db", "registry.db-wal", "registry.db-shm"};
+    char path[4300];
+    chmod(a->cfg.data_dir, 0700);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", a->cfg.data_dir, files[i]);
+        chmod(path, 0600);
+    }
+}
+
+/* Room for every connection the server may hold (http.h), as far as the
+ * hard limit allows. */
+static void raise_fd_limit(const serve_config *c) {
+    struct rlimit rl;
+    rlim_t want = (rlim_t)c->max_streams + HTTP_MAX_OTHER_CONNECTIONS + 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 static void on_reports(uv_async_t *h) {
@@ -101,7 +165,9 @@ static int app_open(app *a, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot create %.900s: %s", a->cfg.data_dir, strerror(errno));
         return -1;
     }
+    sweep_leftovers(a);
     if (registry_open(a->cfg.data_dir, &a->reg, err, errlen) != REGISTRY_OK) return -1;
+    tighten_modes(a);
     if (auth_first_start(a->reg, &a->cfg, app_now_ms(), err, errlen) != 0) return -1;
     pthread_mutex_init(&a->reports_lock, NULL);
     uv_async_init(a->loop, &a->reports_async, on_reports);
@@ -208,7 +274,8 @@ static int listen_prepare(const serve_config *c, listen_setup *ls, char *err, si
 static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
     http_options opt = {.listen_fd = ls->fd,
                         .max_body = a->cfg.max_body_bytes,
-                        .max_connections = a->cfg.max_streams + 64,
+                        .max_streams = a->cfg.max_streams,
+                        .idle_timeout = a->cfg.idle_timeout_seconds,
                         .tls_cert_pem = ls->cert_pem,
                         .tls_key_pem = ls->key_pem};
     int tls = ls->cert_pem != NULL;
@@ -245,6 +312,8 @@ int serve_main(int argc, char **argv) {
     snprintf(pool, sizeof pool, "%u", a.cfg.workers + 4);
     setenv("UV_THREADPOOL_SIZE", pool, 1); /* before the pool starts */
     signal(SIGPIPE, SIG_IGN);
+    umask(077); /* registry, datasets, draws: the daemon's user's alone */
+    raise_fd_limit(&a.cfg);
     a.loop = uv_default_loop();
     listen_setup ls = {.fd = -1};
     if (listen_prepare(&a.cfg, &ls, err, sizeof err) != 0 || app_open(&a, err, sizeof err) != 0 ||

@@ -661,6 +661,38 @@ static void test_auth_and_limits(void **state) {
     assert_non_null(strstr(err, ":1: user_job_seconds: must be 0 (no limit) to 365d"));
 }
 
+/* hosts: names with any port, the bind address always, * for any. */
+static void test_hosts(void **state) {
+    fixture *fx = *state;
+    serve_config c;
+    char err[256];
+    defaults_at(&c);
+    assert_int_equal(c.idle_timeout_seconds, 30);
+    static const char *const yes[] = {NULL,          "localhost", "LocalHost:8470", "127.0.0.1",
+                                      "127.0.0.1:1", "[::1]",     "[::1]:8470",     "localhost."};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!serve_config_host_allowed(&c, yes[i])) fail_msg("refused '%s'", yes[i]);
+    static const char *const no[] = {"",          "evil.example", "evil.example:8470",
+                                     "127.0.0.2", "localhost:x",  "localhost.evil.example",
+                                     ":8470",     "[::2]:8470"};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (serve_config_host_allowed(&c, no[i])) fail_msg("allowed '%s'", no[i]);
+    write_conf(fx, "hosts = mcmc.example.org,[fe80::1]\nbind = 10.0.0.5\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_true(serve_config_host_allowed(&c, "MCMC.example.org:443"));
+    assert_true(serve_config_host_allowed(&c, "[fe80::1]:8470"));
+    assert_true(serve_config_host_allowed(&c, "10.0.0.5:8470"));
+    assert_false(serve_config_host_allowed(&c, "localhost"));
+    write_conf(fx, "hosts = *\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_true(serve_config_host_allowed(&c, "evil.example"));
+    write_conf(fx, "hosts = a b\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_ERR);
+    assert_non_null(strstr(err, "hosts: must be host names"));
+    write_conf(fx, "idle_timeout_seconds = 0\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_ERR);
+}
+
 static void test_describe(void **state) {
     serve_config c;
     char buf[2048];
@@ -671,7 +703,8 @@ static void test_describe(void **state) {
                              "workers=8 max_body_bytes=256M max_queued_jobs=10000 "
                              "max_chains_per_job=1024 max_draw_values_per_job=2147483648 "
                              "heartbeat_seconds=5 max_streams=1024 auth=token tls_cert=\"\" "
-                             "tls_key=\"\" sweep_seconds=60 user_running_chains=0 "
+                             "tls_key=\"\" sweep_seconds=60 idle_timeout_seconds=30 "
+                             "hosts=localhost,127.0.0.1,[::1] user_running_chains=0 "
                              "user_queued_jobs=1000 user_stored_bytes=0 "
                              "user_draw_values_per_job=0 user_job_seconds=0 "
                              "user_job_retention=30d");
@@ -720,6 +753,7 @@ int main(void) {
         cmocka_unit_test(test_args_repeated_calls),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_and_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
