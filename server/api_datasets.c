@@ -14,6 +14,7 @@
 #include "app.h"
 #include "audit.h"
 #include "clock.h"
+#include "budget.h"
 #include "dataset_store.h"
 #include "errors.h"
 #include "idempotency.h"
@@ -33,6 +34,8 @@ typedef struct upload_task {
     char code[32], err[512], name[256];
     char id[DATASET_ID_LEN + 1];
     uint64_t n, d, bytes;
+    int too_large; /* over the memory budget: over says why */
+    budget_over over;
     idem_ticket idem; /* held from the request to its answer */
 } upload_task;
 
@@ -69,6 +72,12 @@ static int upload_synthetic(upload_task *t, json_t *root, dataset **ds) {
                  e ? e->message : "invalid");
         return -1;
     }
+    /* sized before anything is allocated */
+    if (budget_check_dataset(&t->app->cfg, s.synthetic.n, s.synthetic.d, "synthetic.n", &t->over)) {
+        job_spec_free(&s);
+        t->too_large = 1;
+        return -1;
+    }
     int rc = dataset_synthesize(&s.synthetic, ds);
     job_spec_free(&s);
     return rc == MCMC_OK ? 0 : -1;
@@ -99,8 +108,16 @@ static void upload_work(uv_work_t *req) {
     int ok = t->kind == UPLOAD_CSV
                  ? dataset_parse_csv(t->body, t->len, &ds, t->err, sizeof t->err) == MCMC_OK
                  : upload_parse_json(t, &ds) == 0;
+    /* rows parsed from a body are bounded by max_body_bytes; sized here,
+     * before they are stored */
+    if (ok && budget_check_dataset(&t->app->cfg, ds->n, ds->d, "X", &t->over)) {
+        t->too_large = 1;
+        ok = 0;
+    }
     if (!ok) {
-        if (!t->status) {
+        if (t->too_large) {
+            t->status = 413;
+        } else if (!t->status) {
             t->status = t->kind == UPLOAD_CSV ? 400 : 422;
             snprintf(t->code, sizeof t->code,
                      t->kind == UPLOAD_CSV ? "invalid_csv" : "invalid_dataset");
@@ -122,6 +139,12 @@ static void upload_after(uv_work_t *req, int status) {
     upload_task *t = req->data;
     app *a = t->app;
     if (status != 0 && !t->status) t->status = 503;
+    if (t->too_large) {
+        idempotency_release(a, &t->idem);
+        budget_respond(t->http, &t->over);
+        free(t);
+        return;
+    }
     if (t->status) {
         idempotency_release(a, &t->idem);
         http_respond_error(t->http, (unsigned)t->status, t->code[0] ? t->code : "unavailable",

@@ -9,6 +9,7 @@
 #include "api_util.h"
 #include "app.h"
 #include "audit.h"
+#include "budget.h"
 #include "idempotency.h"
 #include "quota.h"
 #include "sweep.h"
@@ -215,8 +216,9 @@ void api_jobs_post(api_call *c) {
         respond_spec_errors(req, &errs);
         return;
     }
-    size_t n, d = 0;
+    size_t n, d = 0, data_d = 0;
     if (resolve_shape(c, &spec, &n, &d, &errs) == 0) {
+        data_d = d;
         job_spec_check_shape(&spec, n, d, &errs);
         d = job_spec_model_dim(&spec, d); /* from here on: the parameters */
         check_limits(a, &spec, d, &errs);
@@ -224,6 +226,12 @@ void api_jobs_post(api_call *c) {
     if (errs.count) {
         job_spec_free(&spec);
         respond_spec_errors(req, &errs);
+        return;
+    }
+    budget_over too_large;
+    if (budget_check_job(&a->cfg, &spec, n, data_d, &too_large)) {
+        job_spec_free(&spec);
+        budget_respond(req, &too_large);
         return;
     }
     if (jobs_active(a) >= a->cfg.max_queued_jobs) {
@@ -351,12 +359,21 @@ void api_jobs_list(api_call *c) {
 void api_job_cancel(api_call *c) {
     job *j = call_job(c);
     if (!j) return;
-    int refused = jobs_cancel(c->app, j) != 0;
-    audit_call(c, "job.cancel", job_id(j), refused ? 409 : 202, NULL);
-    if (refused) {
+    int rc = jobs_cancel(c->app, j);
+    int status = rc == 0 ? 202 : rc == REGISTRY_BAD_TRANSITION ? 409 : 503;
+    audit_call(c, "job.cancel", job_id(j), status, NULL);
+    if (status == 409) {
         char msg[96];
         snprintf(msg, sizeof msg, "the job has already %s", job_state_name(j));
         http_respond_error(c->req, 409, "conflict", msg, NULL);
+        return;
+    }
+    if (status == 503) { /* not recorded: answering 202 could be undone by a crash */
+        char msg[320];
+        snprintf(msg, sizeof msg, "the cancel could not be recorded (%s); retry",
+                 registry_last_error(c->app->reg));
+        http_request_add_header(c->req, "Retry-After", "1");
+        http_respond_error(c->req, 503, "unavailable", msg, NULL);
         return;
     }
     http_respond_json(c->req, 202, job_json(j, 0));

@@ -90,6 +90,8 @@ struct job {
     uint64_t persisted_seq; /* the seq the registry holds */
     job *queue_next;        /* in app->queue while it has chains to start */
     uint64_t queue_order;   /* when it joined the queue: smaller is older */
+    uint64_t mem_bytes;     /* memory it holds while running (budget.h) */
+    int mem_held;           /* counted in app->mem_in_use now */
 };
 
 /* A report from a worker thread, queued for the loop. */
@@ -117,6 +119,7 @@ struct app {
     unsigned preparing;    /* jobs preparing on the thread pool (at most one) */
     unsigned busy_workers; /* chains running */
     unsigned pending_work; /* app_work.c: thread-pool items in flight, chains included */
+    uint64_t mem_in_use;   /* mem_bytes of the jobs preparing or running */
     uv_async_t reports_async;
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
@@ -160,6 +163,10 @@ job *jobs_find(app *a, const char *id);
 /* Records a parsed, shape-checked spec as a new queued job (durable on
  * return). Returns 0 or a registry status; *out is the job. */
 int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d, job **out);
+/* Cancels a queued job now, or a running one at its chains' next block,
+ * once the request is in the registry (so that a crash cannot undo it).
+ * Returns 0, REGISTRY_BAD_TRANSITION when the job has already ended, or
+ * another registry status when the request could not be recorded. */
 int jobs_cancel(app *a, job *j);
 size_t jobs_active(const app *a);
 int jobs_delete(app *a, job *j);

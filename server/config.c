@@ -65,6 +65,11 @@ static const cfg_key cfg_keys[] = {
      "chains in one job", NULL},
     {"max_draw_values_per_job", CFG_INT, FIELD(max_draw_values_per_job), 1, 1ull << 40, 0, 0,
      "2147483648", "chains * samples * d of one job", NULL},
+    {"memory_budget", CFG_SIZE, FIELD(memory_budget), 1024 * KIB, 1024 * 1024 * GIB, 0, 0,
+     "half the physical memory",
+     "memory that running jobs may hold together; a job or upload that needs more alone is "
+     "refused with 413, one that does not fit beside the running jobs waits",
+     NULL},
     {"heartbeat_seconds", CFG_DOUBLE, FIELD(heartbeat_seconds), 0, 0, 0.1, 3600, "5",
      "heartbeat on idle streams", NULL},
     {"max_streams", CFG_INT, FIELD(max_streams), 1, 1048576, 0, 0, "1024",
@@ -321,6 +326,13 @@ static void default_data_dir(char *dir, size_t cap) {
     snprintf(dir, cap, "./mcmcd-data");
 }
 
+/* Half the physical memory, within the key's range. */
+static uint64_t default_memory_budget(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    uint64_t half = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 2 : 4 * GIB;
+    return half < 1024 * KIB ? 1024 * KIB : half;
+}
+
 void serve_config_defaults(serve_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->bind, sizeof c->bind, "127.0.0.1");
@@ -332,6 +344,7 @@ void serve_config_defaults(serve_config *c) {
     c->max_queued_jobs = 10000;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;
+    c->memory_budget = default_memory_budget();
     c->heartbeat_seconds = 5.0;
     c->max_streams = 1024;
     snprintf(c->auth, sizeof c->auth, "token");

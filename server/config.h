@@ -36,6 +36,10 @@ typedef struct serve_config {
     uint32_t max_chains_per_job;        /* 1..65536; default 1024 */
     uint64_t max_draw_values_per_job;   /* chains * samples * d, 1..2^40;
                                            default 2^31 */
+    uint64_t memory_budget;             /* bytes that running jobs may hold
+                                           together, and the most one job or
+                                           upload may need, 1M..1024T; default
+                                           half the physical memory */
     double heartbeat_seconds;           /* idle-stream heartbeat, 0.1..3600;
                                            default 5 */
     uint32_t max_streams;               /* open event/draw streams, 1..1048576;

@@ -26,6 +26,7 @@
 #include "api_util.h"
 #include "app.h"
 #include "clock.h"
+#include "budget.h"
 #include "dataset_store.h"
 #include "errors.h"
 
@@ -35,6 +36,9 @@
  * second and every GAP/2 events, so no seq a client saw is handed out again
  * even after a crash. */
 #define SEQ_RESTART_GAP 1000000
+/* A job that was running when the daemon died this many times in a row
+ * (no clean stop between) is not run again: it ends failed, crash_loop. */
+#define CRASH_LOOP_LIMIT 3
 
 static void schedule(app *a);
 
@@ -120,7 +124,10 @@ static void jobs_remove(app *a, job *j) {
         }
 }
 
+static void memory_give_back(job *j);
+
 static void job_release_run_state(job *j) {
+    memory_give_back(j);
     model_free(j->model);
     dataset_free(j->ds);
     j->model = NULL;
@@ -298,11 +305,60 @@ static void usage_add(job *j) {
 
 #define TIME_LIMIT_PREFIX "time_limit:"
 
+/* A failed job's reason is the word before the colon that starts its
+ * error, for the errors that start so. */
 const char *job_reason(const job *j) {
-    return j->state == REGISTRY_JOB_FAILED && j->error &&
-                   !strncmp(j->error, TIME_LIMIT_PREFIX, strlen(TIME_LIMIT_PREFIX))
-               ? "time_limit"
-               : NULL;
+    static const char *const reasons[] = {"time_limit", "crash_loop", "too_large"};
+    if (j->state != REGISTRY_JOB_FAILED || !j->error) return NULL;
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        size_t len = strlen(reasons[i]);
+        if (!strncmp(j->error, reasons[i], len) && j->error[len] == ':') return reasons[i];
+    }
+    return NULL;
+}
+
+/* --- memory: what preparing and running jobs hold, against the budget ---- */
+
+/* The data's shape that sizes the job: the spec's synthetic data, or its
+ * stored dataset's (0 x 0 for the models without data, or when the row is
+ * gone: such a job fails as it prepares). */
+static void job_data_shape(app *a, const job *j, uint64_t *n, uint64_t *d) {
+    *n = *d = 0;
+    if (j->spec.model->y == Y_NONE) return;
+    if (j->spec.data == SPEC_DATA_SYNTHETIC) {
+        *n = j->spec.synthetic.n;
+        *d = j->spec.synthetic.d;
+        return;
+    }
+    registry_dataset ds;
+    if (j->dataset_id[0] && registry_dataset_get(a->reg, j->dataset_id, &ds) == REGISTRY_OK) {
+        *n = (uint64_t)ds.n;
+        *d = (uint64_t)ds.d;
+    }
+    registry_dataset_clear(&ds);
+}
+
+static void job_size(job *j) {
+    uint64_t n, d;
+    job_data_shape(j->app, j, &n, &d);
+    j->mem_bytes = budget_job_bytes(&j->app->cfg, &j->spec, n, d);
+}
+
+/* Whether the job, not yet holding its memory, fits beside those that do. */
+static int memory_fits(const app *a, const job *j) {
+    return footprint_add(a->mem_in_use, j->mem_bytes) <= a->cfg.memory_budget;
+}
+
+static void memory_take(job *j) {
+    if (j->mem_held) return;
+    j->app->mem_in_use = footprint_add(j->app->mem_in_use, j->mem_bytes);
+    j->mem_held = 1;
+}
+
+static void memory_give_back(job *j) {
+    if (!j->mem_held) return;
+    j->app->mem_in_use -= j->mem_bytes;
+    j->mem_held = 0;
 }
 
 static void time_limit_message(const job *j, char *buf, size_t cap) {
@@ -701,6 +757,7 @@ static void job_begin(job *j) {
         chain_adaptation_clear(&j->adapt[c]);
     job_adaptation_remove(j);
     j->adapt_loaded = 1;
+    memory_take(j); /* held until its run state goes: job_release_run_state */
     j->started_ms = app_now_ms();
     registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms);
     j->state = REGISTRY_JOB_RUNNING;
@@ -729,15 +786,23 @@ static int job_goes_before(const job *x, const job *y) {
 }
 
 /* The job whose chain starts next, or NULL: one pass over the users and
- * one over the queue. */
+ * one over the queue (which is in queue_order). A queued job whose memory
+ * does not fit beside the running jobs' waits, and so does every queued
+ * job younger than it, so that small jobs cannot starve a large one;
+ * chains of jobs already running hold their memory and go on starting. */
 static job *pick_next(app *a) {
     for (size_t i = 0; i < a->nusers; i++) {
         a->users[i]->sched_pick = NULL;
         a->users[i]->sched_oldest = UINT64_MAX;
     }
+    int memory_blocked = 0;
     for (job *j = a->queue_head; j; j = j->queue_next) {
         app_user *u = j->user;
         if (j->preparing || !user_may_run(u)) continue;
+        if (j->state == REGISTRY_JOB_QUEUED && (memory_blocked || !memory_fits(a, j))) {
+            memory_blocked = 1;
+            continue;
+        }
         if (!u->sched_pick || job_goes_before(j, u->sched_pick)) u->sched_pick = j;
         if (j->queue_order < u->sched_oldest) u->sched_oldest = j->queue_order;
     }
@@ -760,6 +825,8 @@ static job *pick_next(app *a) {
  * their jobs wait (a job with more chains than the limit runs in waves).
  * A queued job picked is prepared first; while one prepares nothing else
  * starts, and when it is ready it takes the worker it was picked for.
+ * Memory comes first: a queued job starts only when its memory fits in
+ * memory_budget beside the jobs preparing or running (pick_next).
  * Each decision is O(users + queued jobs). */
 static void schedule(app *a) {
     while (!a->shutting_down && !a->preparing && a->busy_workers < a->cfg.workers) {
@@ -816,6 +883,7 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
     j->created_ms = app_now_ms();
     j->state = REGISTRY_JOB_QUEUED;
     if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
+    job_size(j);
     registry_job row = {.id = id,
                         .spec = text,
                         .dataset_id = (char *)dataset_id,
@@ -854,13 +922,19 @@ size_t jobs_active(const app *a) {
     return n;
 }
 
-/* Returns 0, or -1 when the job has already ended. */
 int jobs_cancel(app *a, job *j) {
-    if (job_is_final(j)) return -1;
+    if (job_is_final(j)) return REGISTRY_BAD_TRANSITION;
     if (j->state == REGISTRY_JOB_QUEUED) {
         queue_remove(a, j);
         job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
         return 0;
+    }
+    if (!j->cancel_requested) {
+        /* durable before it is answered: a restart ends the job cancelled,
+         * with the draws its progress counts */
+        int rc = registry_job_request_cancel(a->reg, j->id);
+        if (rc != REGISTRY_OK) return rc;
+        persist_progress(j, 0);
     }
     j->cancel_requested = 1;
     atomic_store(&j->cancel, 1); /* chains stop at their next block */
@@ -889,6 +963,9 @@ int jobs_delete(app *a, job *j) {
  * "running" on disk, so the next start runs them again (same bits). */
 void jobs_shutdown(app *a) {
     a->shutting_down = 1;
+    /* a clean stop: no running job's start counts towards a crash loop */
+    if (registry_jobs_stopped_cleanly(a->reg) != REGISTRY_OK)
+        fprintf(stderr, "mcmcd: cannot record the clean stop: %s\n", registry_last_error(a->reg));
     for (size_t i = 0; i < a->njobs; i++) {
         job *j = a->jobs[i];
         if (j->state == REGISTRY_JOB_RUNNING) {
@@ -1015,12 +1092,55 @@ static int restore_queue_one(void *ctx, const char *id) {
     return 0;
 }
 
-int jobs_restore(app *a, char *err, size_t errlen) {
-    int n = registry_jobs_requeue_interrupted(a->reg);
-    if (n < 0) {
+/* A queued job that needs more memory than the budget (lowered since the
+ * job was accepted) could never start: it fails now, too_large. */
+static void fail_too_large(app *a) {
+    for (size_t i = 0; i < a->njobs; i++) {
+        job *j = a->jobs[i];
+        if (j->state != REGISTRY_JOB_QUEUED) continue;
+        job_size(j);
+        if (j->mem_bytes <= a->cfg.memory_budget) continue;
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "too_large: the job needs %llu bytes of memory; the memory budget is %llu",
+                 (unsigned long long)j->mem_bytes, (unsigned long long)a->cfg.memory_budget);
+        fprintf(stderr, "mcmcd: job %s: %s\n", j->id, msg);
+        queue_remove(a, j);
+        j->started_ms = app_now_ms();
+        registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms);
+        j->state = REGISTRY_JOB_RUNNING;
+        job_finish(j, REGISTRY_JOB_FAILED, msg);
+    }
+}
+
+/* The jobs an unclean stop left running: a cancel that was answered 202
+ * ends them cancelled, CRASH_LOOP_LIMIT deaths in a row end them failed,
+ * the rest run again. */
+static int recover_interrupted(app *a, char *err, size_t errlen) {
+    char crash[200];
+    snprintf(crash, sizeof crash,
+             "crash_loop: the daemon died %d times in a row while this job was running; it is "
+             "not run again",
+             CRASH_LOOP_LIMIT);
+    registry_recovery_args args = {.crash_limit = CRASH_LOOP_LIMIT,
+                                   .crash_error = crash,
+                                   .now_ms = app_now_ms(),
+                                   .seq_gap = SEQ_RESTART_GAP};
+    registry_recovery rec;
+    if (registry_jobs_recover(a->reg, &args, &rec) != REGISTRY_OK) {
         snprintf(err, errlen, "registry: %s", registry_last_error(a->reg));
         return -1;
     }
+    if (rec.cancelled || rec.crash_looped)
+        fprintf(stderr,
+                "mcmcd: of the jobs left running: %d cancelled as asked before the stop, %d "
+                "failed (crash_loop), %d to run again\n",
+                rec.cancelled, rec.crash_looped, rec.requeued);
+    return 0;
+}
+
+int jobs_restore(app *a, char *err, size_t errlen) {
+    if (recover_interrupted(a, err, errlen) != 0) return -1;
     char token[REGISTRY_TOKEN_SIZE] = "";
     int rc;
     do {
@@ -1037,6 +1157,7 @@ int jobs_restore(app *a, char *err, size_t errlen) {
         if (j->state == REGISTRY_JOB_QUEUED) memset(j->counts, 0, j->chains * sizeof(chain_counts));
         usage_add(j); /* a job whose spec is unreadable is final by now */
     }
+    fail_too_large(a);
     schedule(a);
     return 0;
 }

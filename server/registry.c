@@ -21,7 +21,7 @@ _Static_assert((int)REGISTRY_ENOMEM == (int)MCMC_ENOMEM && (int)REGISTRY_EIO == 
                    (int)REGISTRY_EINVAL == (int)MCMC_EINVAL,
                "registry codes share the values of mcmc_status");
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 5000
 #define TOKEN_VERSION 1
 
@@ -112,6 +112,14 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  response  TEXT NOT NULL,"
     "  created   INTEGER NOT NULL,"
     "  PRIMARY KEY (user_id, route, key));",
+
+    /* 3: what a restart needs to end a job instead of running it again:
+     * starts counts the job's starts since the daemon last stopped cleanly
+     * (a crash loop shows as starts piling up), cancel_requested is set
+     * when a cancel of a running job was accepted. */
+    "ALTER TABLE jobs ADD COLUMN starts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (cancel_requested IN (0, 1));",
 };
 
 /* --- statements ------------------------------------------------------- */
@@ -119,7 +127,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
 #define DATASET_COLUMNS "id, name, n, d, bytes, created"
 #define JOB_COLUMNS                                                                                \
     "id, spec, dataset_id, state, created, started, finished, error, chains, num_samples, d, "     \
-    "progress, seq, owner, name, tags"
+    "progress, seq, owner, name, tags, starts, cancel_requested"
 #define ACTIVE "('queued', 'running')"
 /* A user's reference joined with its dataset: the columns of dataset_from_row. */
 #define REF_COLUMNS "d.id, r.name, d.n, d.d, d.bytes, r.created, r.user_id"
@@ -145,6 +153,10 @@ enum stmt_id {
     JOB_SET_PROGRESS,
     JOB_DELETE,
     JOB_REQUEUE,
+    JOB_RECOVER_CANCELLED,
+    JOB_RECOVER_CRASHED,
+    JOB_REQUEST_CANCEL,
+    JOB_CLEAN_STOP,
     JOB_QUEUED_IDS,
     JOB_COUNTS,
     STMT_COUNT
@@ -179,11 +191,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
     [JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
     [JOB_SET_STATE] = "UPDATE jobs SET state = ?2, error = ?3, started = coalesce(?4, started),"
-                      " finished = coalesce(?5, finished) WHERE id = ?1 AND state = ?6",
+                      " finished = coalesce(?5, finished), starts = starts + (?2 = 'running')"
+                      " WHERE id = ?1 AND state = ?6",
     [JOB_SET_PROGRESS] = "UPDATE jobs SET progress = ?2, seq = ?3 WHERE id = ?1",
     [JOB_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state NOT IN " ACTIVE,
     [JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', started = NULL, progress = NULL"
                     " WHERE state = 'running'",
+    [JOB_RECOVER_CANCELLED] = "UPDATE jobs SET state = 'cancelled', error = NULL, finished = ?1,"
+                              " seq = seq + ?2 WHERE state = 'running' AND cancel_requested = 1",
+    [JOB_RECOVER_CRASHED] = "UPDATE jobs SET state = 'failed', error = ?3, finished = ?1,"
+                            " seq = seq + ?2 WHERE state = 'running' AND starts >= ?4",
+    [JOB_REQUEST_CANCEL] =
+        "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state IN " ACTIVE,
+    [JOB_CLEAN_STOP] = "UPDATE jobs SET starts = 0 WHERE state = 'running'",
     [JOB_QUEUED_IDS] = "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, id",
     [JOB_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
 };
@@ -794,6 +814,8 @@ static int job_from_row(registry *reg, sqlite3_stmt *st, registry_job *job) {
     job->d = sqlite3_column_int64(st, 10);
     job->seq = sqlite3_column_int64(st, 12);
     job->owner = sqlite3_column_int64(st, 13);
+    job->starts = sqlite3_column_int64(st, 16);
+    job->cancel_requested = sqlite3_column_int(st, 17);
     if (copy_column(st, 0, &job->id) || copy_column(st, 1, &job->spec) ||
         copy_column(st, 2, &job->dataset_id) || copy_column(st, 7, &job->error) ||
         copy_column(st, 11, &job->progress) || copy_column(st, 14, &job->name) ||
@@ -911,6 +933,57 @@ int registry_job_delete(registry *reg, const char *id) {
 int registry_jobs_requeue_interrupted(registry *reg) {
     if (step_write(reg, reg->stmt[JOB_REQUEUE]) != SQLITE_DONE) return REGISTRY_EIO;
     return sqlite3_changes(reg->db);
+}
+
+/* One recovery step: binds what the statement takes, runs it, counts. */
+static int recover_step(registry *reg, enum stmt_id id, const registry_recovery_args *r,
+                        int *changed) {
+    sqlite3_stmt *st = reg->stmt[id];
+    int bad = 0;
+    if (id != JOB_REQUEUE)
+        bad = sqlite3_bind_int64(st, 1, r->now_ms) || sqlite3_bind_int64(st, 2, r->seq_gap);
+    if (!bad && id == JOB_RECOVER_CRASHED)
+        bad = bind_text(st, 3, r->crash_error) || sqlite3_bind_int64(st, 4, r->crash_limit);
+    if (bad) return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    *changed = sqlite3_changes(reg->db);
+    return REGISTRY_OK;
+}
+
+int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
+                          registry_recovery *out) {
+    *out = (registry_recovery){0};
+    if (args->crash_limit < 1 || !args->crash_error || args->seq_gap < 0)
+        return fail(reg, REGISTRY_EINVAL, "bad recovery arguments");
+    int status = exec(reg, "BEGIN IMMEDIATE");
+    if (status == REGISTRY_OK)
+        status = recover_step(reg, JOB_RECOVER_CANCELLED, args, &out->cancelled);
+    if (status == REGISTRY_OK)
+        status = recover_step(reg, JOB_RECOVER_CRASHED, args, &out->crash_looped);
+    if (status == REGISTRY_OK) status = recover_step(reg, JOB_REQUEUE, args, &out->requeued);
+    if (status == REGISTRY_OK) status = exec(reg, "COMMIT");
+    if (status != REGISTRY_OK) {
+        sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+        *out = (registry_recovery){0};
+    }
+    return status;
+}
+
+int registry_job_request_cancel(registry *reg, const char *id) {
+    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
+    sqlite3_stmt *st = reg->stmt[JOB_REQUEST_CANCEL];
+    if (bind_text(st, 1, id)) return bind_failed(reg, st);
+    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
+    registry_job_state state;
+    int status = read_job_state(reg, id, &state);
+    if (status != REGISTRY_OK) return status;
+    return fail(reg, REGISTRY_BAD_TRANSITION, "job %s has already %s", id, state_names[state]);
+}
+
+int registry_jobs_stopped_cleanly(registry *reg) {
+    if (step_write(reg, reg->stmt[JOB_CLEAN_STOP]) != SQLITE_DONE) return REGISTRY_EIO;
+    return REGISTRY_OK;
 }
 
 /* --- jobs: lists ------------------------------------------------------------ */

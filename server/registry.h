@@ -71,6 +71,8 @@ typedef struct registry_job {
     int64_t owner;  /* the user's id */
     char *name;     /* "" when the job has none */
     char *tags;     /* a JSON array of strings, "[]" when none */
+    int64_t starts; /* times it went running since the daemon last stopped cleanly */
+    int cancel_requested; /* a cancel was accepted while it ran */
 } registry_job;
 
 /* Which jobs a list walks: those passing every field that is set. */
@@ -148,7 +150,8 @@ void registry_job_clear(registry_job *job);
 
 /* queued -> running | cancelled, running -> succeeded | failed | cancelled;
  * anything else is REGISTRY_BAD_TRANSITION. Records error (NULL clears it);
- * now_ms becomes started_ms on running, finished_ms on a final state. */
+ * now_ms becomes started_ms on running, finished_ms on a final state.
+ * Going running adds one to the job's starts. */
 int registry_job_set_state(registry *reg, const char *id, registry_job_state to, const char *error,
                            int64_t now_ms);
 int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
@@ -167,6 +170,30 @@ int registry_job_list(registry *reg, const registry_job_filter *filter, int page
 /* At startup: jobs left running by a crash go back to queued, losing their
  * started_ms and progress but keeping seq. Returns how many, or an error. */
 int registry_jobs_requeue_interrupted(registry *reg);
+
+/* At startup, in one transaction, the jobs that a crash (or a stop) left
+ * running: those whose cancel was accepted (registry_job_request_cancel)
+ * end cancelled; those that went running crash_limit times or more since
+ * the daemon last stopped cleanly end failed with crash_error; both keep
+ * their progress, get finished = now_ms, and seq_gap is added to their seq
+ * (event numbers a client saw are not handed out again). The rest go back
+ * to queued as registry_jobs_requeue_interrupted does. */
+typedef struct registry_recovery_args {
+    int64_t crash_limit; /* >= 1 */
+    const char *crash_error;
+    int64_t now_ms, seq_gap;
+} registry_recovery_args;
+typedef struct registry_recovery {
+    int cancelled, crash_looped, requeued;
+} registry_recovery;
+int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
+                          registry_recovery *out);
+/* Records that a cancel of the queued or running job was accepted, so that
+ * it holds across a crash. REGISTRY_BAD_TRANSITION once it has ended. */
+int registry_job_request_cancel(registry *reg, const char *id);
+/* The daemon stops cleanly: its running jobs' starts go back to 0, since
+ * the stop was no crash of theirs. */
+int registry_jobs_stopped_cleanly(registry *reg);
 /* The ids of queued jobs, first in first out: by (created, id). */
 int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx);
 

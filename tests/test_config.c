@@ -124,6 +124,23 @@ static void test_defaults(void **state) {
     assert_int_equal(c.max_draw_values_per_job, 2147483648ull);
     assert_true(c.heartbeat_seconds == 5.0);
     assert_int_equal(c.max_streams, 1024);
+    uint64_t half = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 2;
+    assert_true(c.memory_budget == half);
+}
+
+/* memory_budget: a size, 1M at least. */
+static void test_memory_budget(void **state) {
+    fixture *fx = *state;
+    serve_config c;
+    char err[256];
+    defaults_at(&c);
+    write_conf(fx, "memory_budget = 64M\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_true(c.memory_budget == 64ull << 20);
+    write_conf(fx, "memory_budget = 1000\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_ERR);
+    assert_non_null(strstr(err, ":1: memory_budget: must be 1M.."));
+    assert_true(c.memory_budget == 64ull << 20);
 }
 
 static void test_defaults_data_dir(void **state) {
@@ -698,16 +715,18 @@ static void test_describe(void **state) {
     char buf[2048];
     defaults_at(&c);
     c.workers = 8;
+    c.memory_budget = 8ull << 30; /* the default depends on the machine */
     serve_config_describe(&c, buf, sizeof buf);
-    assert_string_equal(buf, "bind=127.0.0.1 port=8470 data_dir=/home/tester/.local/state/mcmcd "
-                             "workers=8 max_body_bytes=256M max_queued_jobs=10000 "
-                             "max_chains_per_job=1024 max_draw_values_per_job=2147483648 "
-                             "heartbeat_seconds=5 max_streams=1024 auth=token tls_cert=\"\" "
-                             "tls_key=\"\" sweep_seconds=60 idle_timeout_seconds=30 "
-                             "hosts=localhost,127.0.0.1,[::1] user_running_chains=0 "
-                             "user_queued_jobs=1000 user_stored_bytes=0 "
-                             "user_draw_values_per_job=0 user_job_seconds=0 "
-                             "user_job_retention=30d");
+    assert_string_equal(
+        buf, "bind=127.0.0.1 port=8470 data_dir=/home/tester/.local/state/mcmcd "
+             "workers=8 max_body_bytes=256M max_queued_jobs=10000 "
+             "max_chains_per_job=1024 max_draw_values_per_job=2147483648 "
+             "memory_budget=8G heartbeat_seconds=5 max_streams=1024 auth=token tls_cert=\"\" "
+             "tls_key=\"\" sweep_seconds=60 idle_timeout_seconds=30 "
+             "hosts=localhost,127.0.0.1,[::1] user_running_chains=0 "
+             "user_queued_jobs=1000 user_stored_bytes=0 "
+             "user_draw_values_per_job=0 user_job_seconds=0 "
+             "user_job_retention=30d");
     assert_null(strchr(buf, '\n'));
 
     snprintf(c.data_dir, sizeof c.data_dir, "/with space");
@@ -754,6 +773,7 @@ int main(void) {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_describe),
         cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_and_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

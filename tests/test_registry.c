@@ -213,11 +213,11 @@ static void test_open_wal_and_schema(void **state) {
     query_text(f->dir, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
     query_text(f->dir, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "2");
+    assert_string_equal(text, "3");
     /* Opening again (the schema is there) changes nothing. */
     reopen(f);
     query_text(f->dir, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "2");
+    assert_string_equal(text, "3");
 }
 
 static void test_open_failures(void **state) {
@@ -883,6 +883,98 @@ static void test_job_counts(void **state) {
         assert_int_equal(counts[s], want[s]);
 }
 
+/* --- recovery after a crash: durable cancels, crash loops ---------------- */
+
+static registry_job job_row(registry *reg, const char *id) {
+    registry_job job;
+    assert_int_equal(registry_job_get(reg, id, &job), REGISTRY_OK);
+    return job;
+}
+
+/* A crash: every running job goes back to queued, then starts again. */
+static void crash_and_restart(registry *reg, const char *id) {
+    assert_true(registry_jobs_requeue_interrupted(reg) >= 1);
+    set_state(reg, id, REGISTRY_JOB_RUNNING, 1500);
+}
+
+static void test_recover_cancels_and_crash_loops(void **state) {
+    fixture *f = *state;
+    insert_job(f->reg, "queued", NULL, 10);
+    insert_job(f->reg, "again", NULL, 20);
+    insert_job(f->reg, "cancel", NULL, 30);
+    insert_job(f->reg, "loop", NULL, 40);
+    insert_job(f->reg, "done", NULL, 50);
+    drive_to(f->reg, "done", REGISTRY_JOB_SUCCEEDED);
+    drive_to(f->reg, "loop", REGISTRY_JOB_RUNNING);
+    crash_and_restart(f->reg, "loop");
+    crash_and_restart(f->reg, "loop");
+    drive_to(f->reg, "again", REGISTRY_JOB_RUNNING);
+    drive_to(f->reg, "cancel", REGISTRY_JOB_RUNNING);
+    registry_job row = job_row(f->reg, "loop");
+    assert_int_equal(row.starts, 3);
+    assert_int_equal(row.cancel_requested, 0);
+    registry_job_clear(&row);
+
+    /* a cancel is recorded while the job is active, refused once it ended */
+    assert_int_equal(registry_job_request_cancel(f->reg, "cancel"), REGISTRY_OK);
+    assert_int_equal(registry_job_request_cancel(f->reg, "done"), REGISTRY_BAD_TRANSITION);
+    assert_int_equal(registry_job_request_cancel(f->reg, "nosuch"), REGISTRY_NOT_FOUND);
+    assert_int_equal(registry_job_set_progress(f->reg, "cancel", "[{\"draws\":7}]", 40),
+                     REGISTRY_OK);
+    assert_int_equal(registry_job_set_progress(f->reg, "loop", "[{\"draws\":3}]", 50), REGISTRY_OK);
+
+    registry_recovery_args args = {
+        .crash_limit = 3, .crash_error = "crash_loop: x", .now_ms = 7777, .seq_gap = 1000};
+    registry_recovery rec;
+    assert_int_equal(registry_jobs_recover(f->reg, &args, &rec), REGISTRY_OK);
+    assert_int_equal(rec.cancelled, 1);
+    assert_int_equal(rec.crash_looped, 1);
+    assert_int_equal(rec.requeued, 1);
+
+    row = job_row(f->reg, "cancel"); /* ends as asked, its progress kept */
+    assert_int_equal(row.state, REGISTRY_JOB_CANCELLED);
+    assert_int_equal(row.finished_ms, 7777);
+    assert_int_equal(row.seq, 1040);
+    assert_string_equal(row.progress, "[{\"draws\":7}]");
+    assert_null(row.error);
+    registry_job_clear(&row);
+    row = job_row(f->reg, "loop");
+    assert_int_equal(row.state, REGISTRY_JOB_FAILED);
+    assert_string_equal(row.error, "crash_loop: x");
+    assert_string_equal(row.progress, "[{\"draws\":3}]");
+    assert_int_equal(row.seq, 1050);
+    registry_job_clear(&row);
+    row = job_row(f->reg, "again"); /* one start: runs again, its count kept */
+    assert_int_equal(row.state, REGISTRY_JOB_QUEUED);
+    assert_int_equal(row.starts, 1);
+    registry_job_clear(&row);
+    assert_int_equal(state_of(f->reg, "queued"), REGISTRY_JOB_QUEUED);
+    assert_int_equal(state_of(f->reg, "done"), REGISTRY_JOB_SUCCEEDED);
+
+    /* nothing left running: a second pass changes nothing */
+    assert_int_equal(registry_jobs_recover(f->reg, &args, &rec), REGISTRY_OK);
+    assert_int_equal(rec.cancelled + rec.crash_looped + rec.requeued, 0);
+    args.crash_limit = 0;
+    assert_int_equal(registry_jobs_recover(f->reg, &args, &rec), REGISTRY_EINVAL);
+}
+
+/* A clean stop is no crash: the running jobs' starts go back to 0. */
+static void test_clean_stop_resets_starts(void **state) {
+    fixture *f = *state;
+    insert_job(f->reg, "a", NULL, 10);
+    drive_to(f->reg, "a", REGISTRY_JOB_RUNNING);
+    crash_and_restart(f->reg, "a");
+    assert_int_equal(registry_jobs_stopped_cleanly(f->reg), REGISTRY_OK);
+    registry_job row = job_row(f->reg, "a");
+    assert_int_equal(row.starts, 0);
+    registry_job_clear(&row);
+    registry_recovery_args args = {.crash_limit = 1, .crash_error = "crash_loop: x", .now_ms = 1};
+    registry_recovery rec;
+    assert_int_equal(registry_jobs_recover(f->reg, &args, &rec), REGISTRY_OK);
+    assert_int_equal(rec.requeued, 1);
+    assert_int_equal(rec.crash_looped, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_wal_and_schema, setup, teardown),
@@ -901,6 +993,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_restart_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_after_crash_requeues_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_cancels_and_crash_loops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_stop_resets_starts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
