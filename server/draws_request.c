@@ -34,8 +34,13 @@ static int query_flag(draws_query_get_fn get, void *ctx, const char *name, int d
 /* include_warmup=0: the selection starts after the saved warmup rows. */
 static void drop_warmup(draw_selection *sel, uint64_t warmup_rows) {
     if (sel->start >= warmup_rows) return;
-    uint64_t skipped = (warmup_rows - sel->start + sel->thin - 1) / sel->thin; /* keep the grid */
-    sel->start += skipped * sel->thin;
+    /* keep the grid; no overflow with a thin near UINT64_MAX (the fuzzer's find) */
+    uint64_t skipped = (warmup_rows - sel->start - 1) / sel->thin + 1;
+    uint64_t room = sel->stop - sel->start;
+    if (skipped > room / sel->thin)
+        sel->start = sel->stop;
+    else
+        sel->start += skipped * sel->thin;
     if (sel->start > sel->stop) sel->start = sel->stop;
 }
 
