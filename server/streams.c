@@ -16,6 +16,7 @@
 #include "app.h"
 #include "clock.h"
 #include "draw_reader.h"
+#include "draws_request.h"
 #include "errors.h"
 
 /* --- heartbeats ---------------------------------------------------------- */
@@ -245,78 +246,17 @@ static void draw_stream_free(void *ctx) {
     free(s);
 }
 
-/* ?format= wins; then Accept (accept.c: q-values count); JSON by default.
- * -1 for an unknown name. */
-static int draws_format_of(http_request *req) {
-    static const char *const names[] = {"npy", "csv", "json", "ndjson", "cmdstan"};
-    const char *f = http_request_query(req, "format");
-    if (f) {
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(f, names[i])) return i;
-        return -1;
-    }
-    /* most preferred first: a tie goes to the more specific */
-    static const char *const offered[] = {"application/x-npy", "text/csv;profile=cmdstan",
-                                          "text/csv", "application/x-ndjson", "application/json"};
-    static const int formats[] = {DRAW_NPY, DRAW_CMDSTAN, DRAW_CSV, DRAW_NDJSON, DRAW_JSON};
-    int i = accept_choose(http_request_header(req, "Accept"), offered, 5);
-    return i < 0 ? DRAW_JSON : formats[i];
-}
-
-/* A 0/1 (or false/true) query flag: its value, def when absent, -1 when
- * malformed. */
-static int query_flag(http_request *req, const char *name, int def) {
-    const char *v = http_request_query(req, name);
-    if (!v) return def;
-    if (!strcmp(v, "1") || !strcmp(v, "true")) return 1;
-    if (!strcmp(v, "0") || !strcmp(v, "false")) return 0;
-    return -1;
-}
-
-/* What a draws request asks for, checked. */
-typedef struct draws_request {
-    draw_selection sel;
-    draw_output out;
-    int include_warmup;
-} draws_request;
-
-/* include_warmup=0: the selection starts after the saved warmup rows. */
-static void drop_warmup(draw_selection *sel, uint64_t warmup_rows) {
-    if (sel->start >= warmup_rows) return;
-    uint64_t skipped = (warmup_rows - sel->start + sel->thin - 1) / sel->thin; /* keep the grid */
-    sel->start += skipped * sel->thin;
-    if (sel->start > sel->stop) sel->start = sel->stop;
-}
-
-static const char *draws_request_error(http_request *req, const job *j, draws_request *q, char *err,
-                                       size_t errlen) {
-    draw_query dq = {http_request_query(req, "chain"), http_request_query(req, "start"),
-                     http_request_query(req, "stop"), http_request_query(req, "thin")};
-    int follow = query_flag(req, "follow", 0), stats = query_flag(req, "stats", 0);
-    q->include_warmup = query_flag(req, "include_warmup", 1);
-    int fmt = draws_format_of(req);
-    if (follow == 1 && !http_request_query(req, "format")) fmt = DRAW_NDJSON;
-    if (follow < 0 || stats < 0 || q->include_warmup < 0)
-        return "follow, stats and include_warmup take 0 or 1";
-    if (fmt < 0) return "format must be one of npy, csv, json, ndjson, cmdstan";
-    job_shape sh = job_shape_of(j);
-    if (follow && fmt != DRAW_NDJSON) return "follow=1 streams NDJSON: use format=ndjson";
-    if (stats && fmt == DRAW_NPY)
-        return "stats=1 needs format=csv, json or ndjson (npy holds the draws alone)";
-    if (fmt == DRAW_CMDSTAN && sh.chains > 1 && !dq.chain)
-        return "format=cmdstan is one chain's file: give chain=c";
-    if ((stats || fmt == DRAW_CMDSTAN) && chain_stat_count(sh.stats) == 0)
-        return "this job's sampler reports no statistics";
-    if (draw_selection_resolve(&q->sel, &dq, sh.chains, sh.rows, err, errlen) != MCMC_OK)
-        return err;
-    if (!q->include_warmup) drop_warmup(&q->sel, sh.warmup_rows);
-    q->out = (draw_output){.fmt = (draw_format)fmt, .follow = follow, .with_stats = stats};
-    return NULL;
+/* The request's query parameters, for draws_request_parse. */
+static const char *request_query(void *req, const char *name) {
+    return http_request_query(req, name);
 }
 
 static int draws_request_check(http_request *req, const job *j, draws_request *q) {
     char err[DRAW_SELECTION_ERROR_MAX];
-    const char *msg = draws_request_error(req, j, q, err, sizeof err);
+    job_shape sh = job_shape_of(j);
+    draws_job_shape shape = {sh.chains, sh.rows, sh.warmup_rows, sh.stats};
+    const char *msg = draws_request_parse(q, request_query, req, http_request_header(req, "Accept"),
+                                          &shape, err, sizeof err);
     if (msg) http_respond_error(req, 400, "invalid_query", msg, NULL);
     return msg ? -1 : 0;
 }

@@ -31,6 +31,7 @@
 #include "draw_reader.h"
 #include "draws_file.h"
 #include "draws_format.h"
+#include "draws_request.h"
 #include "errors.h"
 #include "sampler.h"
 
@@ -998,6 +999,35 @@ static void test_layout_names(void **state) {
     free(buf);
 }
 
+/* draws_request_parse reads key=value pairs from a NULL-terminated list. */
+static const char *pairs_get(void *ctx, const char *name) {
+    for (const char *const *p = ctx; *p; p += 2)
+        if (!strcmp(p[0], name)) return p[1];
+    return NULL;
+}
+
+/* include_warmup=0 moves start past the warmup on the thin grid; a thin
+ * near UINT64_MAX once overflowed and left start in the warmup (found by
+ * tests/fuzz/fuzz_draws_query). */
+static void test_request_drop_warmup(void **state) {
+    (void)state;
+    draws_job_shape shape = {.chains = 2, .samples = 20, .warmup_rows = 10};
+    draws_request q;
+    char err[DRAW_SELECTION_ERROR_MAX];
+    const char *grid[] = {"include_warmup", "0", "start", "1", "thin", "4", NULL};
+    assert_null(draws_request_parse(&q, pairs_get, grid, NULL, &shape, err, sizeof err));
+    assert_int_equal(q.sel.start, 13);
+    assert_int_equal(q.sel.stop, 20);
+    const char *huge[] = {"include_warmup", "0", "thin", "18446744073709551615", NULL};
+    assert_null(draws_request_parse(&q, pairs_get, huge, NULL, &shape, err, sizeof err));
+    assert_int_equal(q.sel.start, 20); /* nothing left: the one grid point is warmup */
+    assert_int_equal(q.sel.stop, 20);
+    const char *bad[] = {"follow", "1", "format", "csv", NULL};
+    assert_string_equal(draws_request_parse(&q, pairs_get, bad, NULL, &shape, err, sizeof err),
+                        "follow=1 streams NDJSON: use format=ndjson");
+    assert_int_equal(draws_format_from(NULL, "text/csv;profile=cmdstan"), DRAW_CMDSTAN);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_as_draws_file),
@@ -1015,6 +1045,7 @@ int main(void) {
         cmocka_unit_test(test_cmdstan),
         cmocka_unit_test(test_stats_errors),
         cmocka_unit_test(test_layout_names),
+        cmocka_unit_test(test_request_drop_warmup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,46 @@
+/* draws_request.h - what GET /v1/jobs/{id}/draws asks for: its query
+ * (format, chain, start, stop, thin, follow, stats, include_warmup) and its
+ * Accept header, read and checked against the job's shape. A pure function
+ * of its strings, so the fuzz harness and the unit tests call it as the
+ * daemon does.
+ */
+#ifndef MCMCD_DRAWS_REQUEST_H
+#define MCMCD_DRAWS_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "draw_reader.h"
+
+/* A query parameter's value by name; NULL when absent. */
+typedef const char *(*draws_query_get_fn)(void *ctx, const char *name);
+
+/* What the checks need of the job. */
+typedef struct draws_job_shape {
+    uint32_t chains;
+    uint64_t samples;     /* rows per chain in the files */
+    uint64_t warmup_rows; /* of those, the saved warmup's, first */
+    unsigned stats;       /* STAT_BIT mask of the statistics the job has */
+} draws_job_shape;
+
+/* What a draws request asks for, checked. */
+typedef struct draws_request {
+    draw_selection sel;
+    draw_output out; /* fmt, follow and with_stats; no comment blocks */
+    int include_warmup;
+} draws_request;
+
+/* ?format= (its value, or NULL) wins; then Accept (NULL: none); JSON by
+ * default. A draw_format, or -1 for an unknown format name. */
+int draws_format_from(const char *format, const char *accept);
+
+/* Reads the request; NULL when it is valid (*q filled in), else the
+ * message for a 400: a static string, or err (errlen bytes, at least
+ * DRAW_SELECTION_ERROR_MAX; never NULL). follow=1 without format= picks
+ * NDJSON; include_warmup=0 moves the start past the saved warmup rows,
+ * keeping the thinning grid. */
+const char *draws_request_parse(draws_request *q, draws_query_get_fn get, void *ctx,
+                                const char *accept, const draws_job_shape *job, char *err,
+                                size_t errlen);
+
+#endif
