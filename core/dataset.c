@@ -10,6 +10,7 @@
 #include "dataset.h"
 #include "errors.h"
 #include "rng.h"
+#include "utf8.h"
 
 static void dataset_drop_names(dataset *ds) {
     for (size_t j = 0; ds->names && j < ds->d; j++)
@@ -28,6 +29,7 @@ static const char *name_problem(const char *const *names, size_t j) {
     size_t len = strlen(names[j]);
     if (len == 0) return "is empty";
     if (len >= DATASET_NAME_MAX) return "is too long";
+    if (!utf8_valid(names[j])) return "is not valid UTF-8";
     for (const unsigned char *c = (const unsigned char *)names[j]; *c; c++)
         if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == ',')
             return "holds a control character, '\"' or ','";

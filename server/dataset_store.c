@@ -8,6 +8,7 @@
  * Saving and loading hold nothing but the dataset and one such buffer; the
  * JSON parser holds jansson's tree of the body while it copies it out. */
 #include "dataset_store.h"
+#include "utf8.h"
 #include "job_spec.h"
 
 #include <errno.h>
@@ -745,9 +746,11 @@ int dataset_from_json(const char *text, size_t len, dataset **out, char *name_ou
     if (name_out && name_cap) name_out[0] = 0;
     if (errlen) err[0] = 0;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!root)
+    if (!root) { /* jansson quotes the input near the error: maybe cut mid-character */
+        char clipped[sizeof jerr.text];
         return fail(err, errlen, MCMC_EPARSE, "invalid JSON at byte %d: %s", jerr.position,
-                    jerr.text);
+                    utf8_clip(clipped, sizeof clipped, jerr.text));
+    }
     int rc = dataset_from_object(&c, root, out, name_out, name_cap);
     json_decref(root);
     if (rc != MCMC_OK && name_out && name_cap) name_out[0] = 0;

@@ -218,6 +218,12 @@ static void test_parse_header_names(void **state) {
     EXPECT_PARSE_ERROR("a,a,y\n1,2,0\n", 1, "header", "column 2", "repeats");
     EXPECT_PARSE_ERROR("\n\na,b,c,y\n1,2,0\n", 3, "header has 4 fields");
     EXPECT_PARSE_ERROR("a,\"\",y\n1,2,0\n", 1, "column 2", "empty");
+    /* names go back out as JSON strings: not UTF-8, not a name (a fuzz find) */
+    EXPECT_PARSE_ERROR("a,b\xff,y\n1,2,0\n", 1, "column 2", "UTF-8");
+    EXPECT_PARSE_ERROR("\xc3,b,y\n1,2,0\n", 1, "column 1", "UTF-8");
+    ds = parse_ok("\xc3\xa9t\xc3\xa9,b,y\n1,2,0\n"); /* "été" is fine */
+    assert_string_equal(ds->names[0], "\xc3\xa9t\xc3\xa9");
+    dataset_free(ds);
 }
 
 static void test_error_empty(void **state) {

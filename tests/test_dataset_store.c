@@ -25,6 +25,7 @@
 
 #include "dataset.h"
 #include "dataset_store.h"
+#include "utf8.h"
 #include "errors.h"
 #include "sha256.h"
 
@@ -1016,8 +1017,27 @@ static void test_json_error_buffer_small(void **state) {
     assert_int_equal(dataset_from_json(body, strlen(body), &ds, NULL, 0, NULL, 0), MCMC_EINVAL);
 }
 
+/* A parse error quotes the input near it; the message stays valid UTF-8
+ * even when the quote would cut a character (a fuzz find). */
+static void test_json_error_is_utf8(void **state) {
+    (void)state;
+    const char *bad[] = {"{\"name\": \"\xc3\xa9\xc3\xa9\xc3\xa9\\q\"}",
+                         "{\"X\": [[1]], \"y\": [0], \"name\": \"\xe2\x82\xac\xe2\x82",
+                         "[\"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dataset *ds = NULL;
+        char name[64], err[256];
+        assert_int_not_equal(
+            dataset_from_json(bad[i], strlen(bad[i]), &ds, name, sizeof name, err, sizeof err),
+            MCMC_OK);
+        assert_null(ds);
+        assert_true(utf8_valid(err));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_error_is_utf8),
         cmocka_unit_test(test_sha256_fips_vectors),
         cmocka_unit_test(test_sha256_million_a),
         cmocka_unit_test(test_sha256_padding_boundaries),

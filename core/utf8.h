@@ -1,4 +1,4 @@
-/* utf8.h - untrusted bytes made safe to echo: whether a string is valid
+/* utf8.h - untrusted bytes made safe to store and echo: whether a string is valid
  * UTF-8, and a copy that is, cut only between whole characters. Used for
  * every piece of a request (path, id, method, content type, query value,
  * dataset name) that goes back into an error message: jansson refuses
