@@ -918,16 +918,25 @@ int registry_job_set_progress(registry *reg, const char *id, const char *progres
     return REGISTRY_OK;
 }
 
-int registry_job_delete(registry *reg, const char *id) {
+/* Runs the write stmt, bound to the job id and guarded by its state in
+ * SQL. When it changed nothing, tells a missing job (REGISTRY_NOT_FOUND)
+ * from one in a state the guard refused: refused, with the message
+ * "job ID BEFORE STATE AFTER". */
+static int guarded_job_write(registry *reg, enum stmt_id stmt, const char *id, int refused,
+                             const char *before, const char *after) {
     if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
-    sqlite3_stmt *st = reg->stmt[JOB_DELETE];
+    sqlite3_stmt *st = reg->stmt[stmt];
     if (bind_text(st, 1, id)) return bind_failed(reg, st);
     if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
     if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
     registry_job_state state;
     int status = read_job_state(reg, id, &state);
     if (status != REGISTRY_OK) return status;
-    return fail(reg, REGISTRY_IN_USE, "job %s is %s: cancel it first", id, state_names[state]);
+    return fail(reg, refused, "job %s %s %s%s", id, before, state_names[state], after);
+}
+
+int registry_job_delete(registry *reg, const char *id) {
+    return guarded_job_write(reg, JOB_DELETE, id, REGISTRY_IN_USE, "is", ": cancel it first");
 }
 
 int registry_jobs_requeue_interrupted(registry *reg) {
@@ -970,15 +979,8 @@ int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
 }
 
 int registry_job_request_cancel(registry *reg, const char *id) {
-    if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
-    sqlite3_stmt *st = reg->stmt[JOB_REQUEST_CANCEL];
-    if (bind_text(st, 1, id)) return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
-    if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
-    registry_job_state state;
-    int status = read_job_state(reg, id, &state);
-    if (status != REGISTRY_OK) return status;
-    return fail(reg, REGISTRY_BAD_TRANSITION, "job %s has already %s", id, state_names[state]);
+    return guarded_job_write(reg, JOB_REQUEST_CANCEL, id, REGISTRY_BAD_TRANSITION, "has already",
+                             "");
 }
 
 int registry_jobs_stopped_cleanly(registry *reg) {
