@@ -76,6 +76,14 @@ int cli_getopt(cli *c, int argc, char **argv, const char *shorts, const struct o
     }
 }
 
+int cli_json_option(cli *c, int argc, char **argv, int *json) {
+    static const struct option longs[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = cli_getopt(c, argc, argv, "", longs)) >= 0)
+        if (opt == OPT_JSON) *json = 1;
+    return opt == CLI_OPT_STOP ? CLI_OPT_STOP : 0;
+}
+
 int cli_operands(cli *c, int argc, char **argv, int n, const char *what) {
     int have = argc - optind;
     if (have == n) return 0;

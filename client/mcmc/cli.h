@@ -87,6 +87,11 @@ int cli_stop(cli *c, int rc);
  * are then argv[optind ...]. */
 int cli_getopt(cli *c, int argc, char **argv, const char *shorts, const struct option *longs);
 
+/* The options of a command whose only option is --json: sets *json when
+ * given. 0 to go on; CLI_OPT_STOP when the caller returns c->rc (--help,
+ * a usage error). */
+int cli_json_option(cli *c, int argc, char **argv, int *json);
+
 /* "mcmc: <cmd>: <message>" and a hint on stderr; returns CLI_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Checks that exactly n operands remain (what names them, for the error). */

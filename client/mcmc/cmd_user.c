@@ -67,11 +67,8 @@ static void print_user(cli *c, const mcmc_user *u) {
 }
 
 int cmd_whoami(cli *c, int argc, char **argv) {
-    static const struct option longs[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    int json = 0, opt;
-    while ((opt = cli_getopt(c, argc, argv, "", longs)) >= 0)
-        if (opt == OPT_JSON) json = 1;
-    if (opt == CLI_OPT_STOP) return c->rc;
+    int json = 0;
+    if (cli_json_option(c, argc, argv, &json) == CLI_OPT_STOP) return c->rc;
     if (cli_operands(c, argc, argv, 0, "")) return CLI_USAGE;
     mcmc_client *client = cli_client(c);
     if (!client) return CLI_USAGE;

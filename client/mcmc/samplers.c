@@ -176,11 +176,8 @@ static const json_t *find_entry(const json_t *info, const char *name) {
 }
 
 int cmd_samplers(cli *c, int argc, char **argv) {
-    static const struct option longs[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    int json = 0, opt;
-    while ((opt = cli_getopt(c, argc, argv, "", longs)) >= 0)
-        if (opt == OPT_JSON) json = 1;
-    if (opt == CLI_OPT_STOP) return c->rc;
+    int json = 0;
+    if (cli_json_option(c, argc, argv, &json) == CLI_OPT_STOP) return c->rc;
     if (argc - optind > 1) return cli_usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
     const char *only = optind < argc ? argv[optind] : NULL;
     int from_server;
