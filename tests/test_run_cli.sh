@@ -5,14 +5,10 @@
 # Ctrl-C. Usage: test_run_cli.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_run_cli.sh PATH/TO/mcmcd}
-PY=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir run-cli
 
 cat >"$work/spec.json" <<'JSON'
 {"data": {"synthetic": {"n": 500, "d": 3, "seed": 4}},
@@ -137,5 +133,4 @@ PY"
 check "--report to a path that cannot be written: exit 1, says so" \
     "[ \$? -eq 1 ] && grep -q 'cannot write' '$work/err'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
