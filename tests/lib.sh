@@ -16,6 +16,8 @@ show() { sed 's/^/# /'; } # stdin -> '# ' lines
 c() { curl -s --max-time 20 "$@"; }
 # the value of a JSON field: jget FILE 'expr on j'
 jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+# the same of the JSON on stdin: ... | jin 'expr on j'
+jin() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)" 2>/dev/null; }
 
 # Starts the daemon on $work/data (more `serve` options may follow, e.g.
 # --config FILE), sets daemon_pid and URL; returns 1 (with its stderr shown)
