@@ -48,14 +48,45 @@ use_token() {
     printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" >"$work/.curlrc"
 }
 
-# SIGTERM, then up to 2 s before SIGKILL.
+# stop_daemon [SECONDS]: SIGTERM, then up to SECONDS (2) before SIGKILL.
+# Sets stop_rc (its exit status, or "killed") and stop_ms (how long it took).
 stop_daemon() {
+    stop_rc='' stop_ms=0
     [ -n "${daemon_pid:-}" ] || return 0
+    local t0
+    t0=$(date +%s%N)
     kill -TERM "$daemon_pid" 2>/dev/null
-    for _ in $(seq 40); do
+    for _ in $(seq $((${1:-2} * 20))); do
         kill -0 "$daemon_pid" 2>/dev/null || break
         sleep 0.05
     done
+    if kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -KILL "$daemon_pid" 2>/dev/null
+        stop_rc=killed
+    fi
+    wait "$daemon_pid" 2>/dev/null
+    local rc=$?
+    [ -n "$stop_rc" ] || stop_rc=$rc
+    stop_ms=$((($(date +%s%N) - t0) / 1000000))
+    daemon_pid=''
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds;
+# its status once SECONDS have passed.
+wait_for() {
+    local tries=$(($1 * 10))
+    shift
+    for _ in $(seq "$tries"); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+gone() { ! kill -0 "$1" 2>/dev/null; } # gone PID: the process has ended
+
+# SIGKILL, as at a crash or an OOM kill; the daemon is reaped.
+crash_daemon() {
+    [ -n "${daemon_pid:-}" ] || return 0
     kill -KILL "$daemon_pid" 2>/dev/null
     wait "$daemon_pid" 2>/dev/null
     daemon_pid=''
@@ -79,12 +110,21 @@ finish() {
     [ "$failed" -eq 0 ]
 }
 
+# Background helpers of the test (watchers, clients) go in bg_pids
+# (bg_pids="$bg_pids $!"); they are killed at exit.
+kill_bg() {
+    local p
+    for p in ${bg_pids:-}; do kill "$p" 2>/dev/null; done
+    bg_pids=''
+}
+
 # test_workdir NAME: a fresh $work (/tmp/mcmcd-NAME.XXXXXX), removed at exit
-# after the daemon is stopped. Call it right after sourcing this file.
+# after the background helpers and the daemon are stopped. Call it right
+# after sourcing this file.
 test_workdir() {
     work=$(mktemp -d "/tmp/mcmcd-$1.XXXXXX")
-    daemon_pid=''
-    trap 'stop_daemon; rm -rf "$work"' EXIT
+    daemon_pid='' bg_pids=''
+    trap 'kill_bg; stop_daemon; rm -rf "$work"' EXIT
     trap 'exit 130' INT TERM
 }
 
