@@ -147,11 +147,16 @@ finish() {
 }
 
 # Background helpers of the test (watchers, clients) go in bg_pids
-# (bg_pids="$bg_pids $!"); they are killed at exit.
+# (bg_pids="$bg_pids $!"), or, started from a subshell, one a line in a
+# file $work/bg.pids.*; they are killed at exit.
 kill_bg() {
-    local p
+    local p f
     for p in ${bg_pids:-}; do kill "$p" 2>/dev/null; done
     bg_pids=''
+    for f in "$work"/bg.pids.*; do
+        [ -f "$f" ] || continue
+        while read -r p; do kill "$p" 2>/dev/null; done <"$f"
+    done
 }
 
 # test_workdir NAME: a fresh $work (/tmp/mcmcd-NAME.XXXXXX), removed at exit
