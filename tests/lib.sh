@@ -1,6 +1,8 @@
-# lib.sh - helpers shared by the script tests (source it): TAP-style
-# checks, curl with a time limit, JSON fields, and a daemon on an ephemeral
-# port over a temporary data dir. Callers set $MCMCD and $work first.
+# lib.sh - helpers shared by the script tests and the bench scripts (source
+# it): TAP-style checks, curl with a time limit, JSON fields, a work dir
+# removed at exit, daemons on ephemeral ports over data dirs in it (start,
+# restart on the same dir, a second one beside, stop, crash), and waits
+# with a time limit. Callers set $MCMCD, then call test_workdir.
 
 PY=/usr/bin/python3
 # loopback only: never let a proxy setting route these requests elsewhere
@@ -118,7 +120,7 @@ wait_for() {
     done
     "$@"
 }
-gone() { ! kill -0 "$1" 2>/dev/null; } # gone PID: the process has ended
+pid_gone() { ! kill -0 "$1" 2>/dev/null; } # pid_gone PID: the process has ended
 
 # SIGKILL, as at a crash or an OOM kill; the daemon is reaped.
 crash_daemon() {

@@ -298,7 +298,7 @@ t_cancel=$(date +%s%N)
 code=$(c -o "$work/cancel.json" -w '%{http_code}' -X POST "$URL/v1/jobs/$LONG/cancel")
 show_cut 200 <"$work/cancel.json"
 check "cancel answers 202" "[ '$code' = 202 ]"
-wait_for 10 gone "$watcher" # the watcher ends with the done event
+wait_for 10 pid_gone "$watcher" # the watcher ends with the done event
 wait "$watcher" 2>/dev/null
 took=$((($(date +%s%N) - t_cancel) / 1000000))
 tail -n 1 "$work/long.events" | show
@@ -364,7 +364,7 @@ echo "# \$ kill -TERM \$(pidof mcmcd)   (a job running, a watcher attached)"
 stop_daemon
 tail -n 2 "$work/daemon.err" | show
 check "SIGTERM: exit status 0 (got $stop_rc) within 2 s (took $stop_ms ms)" "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
-wait_for 2 gone "$watcher"
+wait_for 2 pid_gone "$watcher"
 check "SIGTERM: the watcher's stream was closed too" "! kill -0 $watcher 2>/dev/null"
 check "SIGTERM: every line the watcher got is valid JSON" \
     "$PY -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' '$work/long2.events'"
@@ -404,7 +404,7 @@ bg_pids="$bg_pids $watcher"
 wait_for 10 grep -q '"progress"' "$work/long2b.events"
 head -n 2 "$work/long2b.events" | cut -c 1-150 | show
 c -o /dev/null -X POST "$URL/v1/jobs/$LONG2/cancel"
-wait_for 10 gone "$watcher"
+wait_for 10 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 tail -n 1 "$work/long2b.events" | show
 check "the interrupted job runs again; resuming after seq $last gives only later events, then done cancelled" \
@@ -436,7 +436,7 @@ wait_for 10 grep -q '"progress"' "$work/long3.events"
 sleep 1.5
 echo "# \$ kill -KILL \$(pidof mcmcd)   (a job running, a watcher attached)"
 crash_daemon
-wait_for 2 gone "$watcher"
+wait_for 2 pid_gone "$watcher"
 kill "$watcher" 2>/dev/null
 wait "$watcher" 2>/dev/null
 seen=$("$PY" -c '
@@ -453,7 +453,7 @@ watcher=$!
 bg_pids="$bg_pids $watcher"
 wait_for 10 grep -q '"progress"' "$work/long3b.events"
 c -o /dev/null -X POST "$URL/v1/jobs/$LONG3/cancel"
-wait_for 10 gone "$watcher"
+wait_for 10 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 echo "# before the crash the watcher saw seq up to $seen; after the restart the job's events are:"
 head -n 2 "$work/long3b.events" | cut -c 1-150 | show

@@ -311,7 +311,7 @@ check "status of the deleted job: exit 1, 404 on stderr" "[ $rc -eq 1 ] && grep 
 run_pid=$!
 wait_for 20 grep -q 'chain' int.err # the job submitted and its progress flowing
 kill -INT "$run_pid"
-wait_for 30 gone "$run_pid" # to cancel and exit
+wait_for 30 pid_gone "$run_pid" # to cancel and exit
 kill -KILL "$run_pid" 2>/dev/null
 wait "$run_pid"
 irc=$?
