@@ -93,9 +93,13 @@ cat >"$work/long.json" <<'JSON'
 {"data": {"synthetic": {"n": 20000, "d": 5}}, "sampler": {"type": "ula", "step_size": 1e-4},
  "num_samples": 100000000, "chains": 2, "progress_every": 100}
 JSON
-"$MCMCD" run -q --spec "$work/long.json" --out "$work/long.npy" 2>/dev/null &
+# Not -q: its first progress line says the chains run, so the handler is
+# set. (A background job of a script starts with SIGINT ignored: a signal
+# sent before the handler is set would be lost, as a fixed sleep allowed
+# under ASan on a busy machine.)
+"$MCMCD" run --spec "$work/long.json" --out "$work/long.npy" 2>"$work/long.err" &
 pid=$!
-sleep 1
+wait_for 60 grep -q 'it/s' "$work/long.err"
 kill -INT $pid
 start=$(date +%s%N)
 wait $pid
