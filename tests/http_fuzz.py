@@ -54,6 +54,15 @@ CSV = b"a,b,y\n0.5,1.25,1\n-1,2e-3,0\n3,4,1\n"
 QUERY_NAMES = ["format", "chain", "start", "stop", "thin", "follow", "stats",
                "include_warmup", "after", "state", "page_size", "page_token", "name",
                "tag", "user", "action", "priority", "owner", "q", ""]
+# the parameters each route reads (the rest come from QUERY_NAMES)
+ROUTE_QUERY = {
+    "/draws": ["format", "chain", "start", "stop", "thin", "follow", "stats",
+               "include_warmup"],
+    "/events": ["after"],
+    "/v1/jobs": ["state", "page_size", "page_token", "tag", "name"],
+    "/v1/audit": ["user", "action", "page_size", "page_token"],
+    "/v1/datasets": ["name", "page_size", "page_token"],
+}
 QUERY_VALUES = ["json", "csv", "npy", "ndjson", "cmdstan", "xml", "0", "1", "-1", "2",
                 "99999999999999999999", "1e3", "true", "false", "queued", "running",
                 "succeeded", "failed", "cancelled", "admin", "job.delete", "", "%", "%zz",
@@ -89,12 +98,15 @@ class Request:
         self.unfinished = False  # the daemon may wait for more (then time out)
         self.big_chunked = False  # a chunked body past max_body: a close will do
         self.mode = "whole"
+        self.kind = "jobs"  # what a 201 made: its id joins the pool
 
 
 class Generator:
     def __init__(self, rng, routes, ids, token, host, max_body):
         self.r, self.routes, self.ids, self.token, self.host = rng, routes, ids, token, host
         self.max_body = max_body
+        self.deep = [m_p for m_p in routes if m_p[0] == "POST" or "{id}/" in m_p[1]] * 2
+        self.pattern = ""
         self._unfinished = False
 
     # -- pieces --
@@ -176,7 +188,9 @@ class Generator:
 
     def path(self):
         r = self.r
-        method, pattern = r.choice(self.routes)
+        # the routes that take a body or an id get more of the requests
+        method, pattern = r.choice(self.routes + self.deep)
+        self.pattern = pattern
         kind = "datasets" if "datasets" in pattern else "jobs"
         p = pattern.encode().replace(b"{id}", self.an_id(kind))
         x = r.random()
@@ -208,8 +222,9 @@ class Generator:
         if x < 0.48:  # over the target limit: 414
             return b"?q=" + b"x" * r.randint(8000, 12000)
         parts = []
+        names = next((v for k, v in ROUTE_QUERY.items() if self.pattern.endswith(k)), QUERY_NAMES)
         for _ in range(r.randint(1, 6)):
-            name = r.choice(QUERY_NAMES)
+            name = r.choice(names if r.random() < 0.7 else QUERY_NAMES)
             value = r.choice(QUERY_VALUES)
             if r.random() < 0.1:
                 value = "v" * r.randint(100, 3000)
@@ -303,6 +318,7 @@ class Generator:
         q = Request()
         self._unfinished = False
         route_method, path = self.path()
+        q.kind = "datasets" if b"datasets" in path else "jobs"
         method = route_method if r.random() < 0.8 else r.choice(METHODS)
         q.head = method == b"HEAD"
         target = path + self.query()
@@ -605,7 +621,8 @@ class Worker(threading.Thread):
         s.close()
 
     def check(self, q, a):
-        self.report.seen(a.status)
+        html = a.status and "content-type" not in a.headers and a.status >= 400
+        self.report.seen("%sh" % a.status if html else a.status)
         if a.status is None:
             if a.timeout:
                 self.report.fail(self.n, self.count, q, a,
@@ -618,6 +635,11 @@ class Worker(threading.Thread):
                 self.report.closed_without_answer(self.n, self.count, q)
             return
         why = judge(q, a)
+        if not why and a.status == 201:
+            try:  # later requests use the new job's or dataset's id too
+                self.gen.ids.setdefault(q.kind, []).append(json.loads(a.body)["id"])
+            except (ValueError, KeyError, TypeError):
+                pass
         if why:
             self.report.fail(self.n, self.count, q, a, why)
 
@@ -696,7 +718,8 @@ def main():
         print("# closed without an answer: worker %d request %d (%s): %s" % (
             worker, n, q.mode, shorten(q.data, 300)))
     counts = " ".join("%s:%d" % (k, v) for k, v in sorted(report.statuses.items(), key=str))
-    print("# statuses (None: closed or cut off by the client) %s" % counts)
+    print("# statuses (NNNh: libmicrohttpd's own answer; None: closed, or cut off by the"
+          " client) %s" % counts)
     print("%d requests, %d failures, %d complete requests closed without an answer" % (
         total, len(report.failures), len(silent)))
     alive = any(w.is_alive() for w in workers)
