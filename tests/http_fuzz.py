@@ -9,7 +9,8 @@ many arguments), headers (Host, the admin token or none or a bad one,
 duplicates, huge, invalid UTF-8 in Content-Type, Content-Length against
 Transfer-Encoding, bad chunk sizes such as 0xffffffffffffffff) and a body
 (mutated job specs, dataset CSVs and JSON, truncated, huge numbers), sent
-at once, slowly, pipelined, cut off (early close) or left unfinished.
+at once, slowly, pipelined, cut off (early close), sent whole and then
+abandoned before or while the answer comes, or left unfinished.
 
 Checks, per answer:
 - every answer is JSON (an error is {"error": {"code", "message"}} with
@@ -348,6 +349,8 @@ class Generator:
             q.unfinished = True
         elif x < 0.27 and not q.unfinished:
             q.mode = "pipeline"
+        elif x < 0.35:
+            q.mode = "abandon"  # all sent, then gone before (or while) the answer comes
         return q
 
     def framing(self, body):
@@ -591,10 +594,15 @@ class Worker(threading.Thread):
             data = q.data
             if q.mode == "pipeline":
                 data = data.replace(b"Connection: close", b"Connection: keep-alive") + data
-            if q.mode == "early":
-                s.sendall(data[:r.randrange(len(data) + 1)])
+            if q.mode in ("early", "abandon"):
+                s.sendall(data[:r.randrange(len(data) + 1)] if q.mode == "early" else data)
+                if q.mode == "abandon":
+                    time.sleep(r.choice([0, 0, 0.001, 0.01, 0.05]))
+                    if r.random() < 0.5:
+                        s.recv(r.choice([1, 100, 4096]))
                 if r.random() < 0.5:  # a reset rather than a close
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                s.close()
                 return
             if q.mode == "stall":
                 s.sendall(data[:r.randrange(len(data))] if data else b"")
