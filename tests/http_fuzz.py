@@ -20,13 +20,13 @@ Checks, per answer:
   0.9.75 also sends the head of some of its 400s twice, the second copy
   inside the Content-Length;
 - no 500: a client cannot cause a server fault;
-- a request the daemon has all of is answered within --answer-timeout,
-  except that libmicrohttpd 0.9.75 answers a request with
-  "Expect: 100-continue" and no body that has more bytes behind it (a
-  pipelined request) with "100 Continue" and a close (a minimal MHD
-  server does the same; counted as mhd-expect-close);
+- a request the daemon has all of is answered within --answer-timeout;
   one left unfinished is answered or closed within the idle timeout (plus
-  slack); a chunked body past max_body may be cut off by a close;
+  slack); a chunked body past max_body may be cut off by a close. One
+  exception, libmicrohttpd's (0.9.75; a minimal MHD server does the
+  same): a request with "Expect: 100-continue" and no body, with more
+  bytes behind it (a pipelined request), gets "100 Continue" and a close
+  (counted as mhd-expect-close);
 - the daemon keeps accepting connections.
 Prints one line per failure (the worker, the request's number, the
 request and the answer, shortened), then "N requests, M failures" and a
