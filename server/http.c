@@ -50,6 +50,7 @@ struct http_server {
     http_done_fn done; /* NULL: nobody observes answers */
     uint64_t max_body;
     unsigned max_streams, idle_timeout, conn_limit;
+    unsigned connections; /* open TCP connections, counted by on_connection */
     int stopping, handles_open;
     unsigned streams;
     http_request *deferred; /* suspended requests waiting for an answer */
@@ -151,6 +152,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls, (void)conn, (void)code;
     if (*con_cls) request_free(*con_cls);
     *con_cls = NULL;
+}
+
+/* Counts open connections for request_refused. Asking MHD instead
+ * (MHD_get_daemon_info with MHD_DAEMON_INFO_CURRENT_CONNECTIONS) from
+ * inside on_access frees the connections MHD has closed while MHD_run is
+ * still walking them: a use after free inside libmicrohttpd (0.9.75)
+ * that crashed the daemon under tests/http_fuzz.py. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)conn, (void)socket_context;
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        s->connections++;
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED && s->connections)
+        s->connections--;
 }
 
 static int body_append(http_request *req, const char *data, size_t n) {
@@ -309,15 +325,13 @@ static int request_malformed(http_request *req, refusal *r) {
 static int request_refused(http_request *req) {
     http_server *s = req->srv;
     refusal r = {0, NULL, "", NULL};
-    const union MHD_DaemonInfo *di =
-        MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (request_malformed(req, &r)) {
         /* r is filled */
     } else if (declared_too_large(req)) {
         req->too_large = 1;
         respond_too_large(req);
         return 1;
-    } else if (di && di->num_connections + 16 > s->conn_limit) {
+    } else if (s->connections + 16 > s->conn_limit) {
         r = (refusal){503, "unavailable", "too many open connections; retry shortly", NULL};
         http_request_add_header(req, "Retry-After", "1");
     } else {
@@ -811,9 +825,10 @@ static struct MHD_Daemon *server_daemon(http_server *s, int fd) {
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &s->log,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_LIMIT, s->conn_limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_CONNECTION_LIMIT, s->conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     s->log.capture = 0;
     return d;
 }
