@@ -132,6 +132,19 @@ void http_respond_empty(http_request *req, unsigned status);
 /* The handler returns without answering; it answers later from the loop. */
 void http_request_defer(http_request *req);
 
+/* --- answers to writes wait for the disk ---------------------------------- */
+
+/* With a hold function set, a 2xx answer to POST, PUT, PATCH or DELETE is
+ * not sent when it is made: fn returns a ticket for the changes made so far
+ * (durable.h) and the answer waits, its connection suspended, until
+ * http_server_release passes that ticket. Every write route is covered
+ * without a change of its own, retries of an idempotent request included. */
+typedef uint64_t (*http_hold_fn)(void *ctx);
+void http_server_hold_writes(http_server *s, http_hold_fn fn, void *ctx);
+/* Sends the held answers whose tickets are up to done. failed (an errno):
+ * every held answer becomes a 500 saying the change may not be on disk. */
+void http_server_release(http_server *s, uint64_t done, int failed);
+
 /* --- streaming ------------------------------------------------------------ */
 
 #define HTTP_STREAM_WAIT 0     /* nothing now: suspend until http_stream_wake */
