@@ -52,6 +52,7 @@ struct http_server {
     void *hold_ctx;
     uint64_t released; /* held answers with tickets up to this went out */
     uint64_t max_body;
+    http_body_limit_fn body_limit; /* NULL: max_body for every route */
     unsigned max_streams, idle_timeout, conn_limit;
     int stopping, handles_open;
     unsigned streams;
@@ -75,6 +76,7 @@ struct http_request {
     const char *label;   /* http_request_set_label */
     uint64_t arrived_ns; /* uv_hrtime() */
     int too_large, dispatched, suspended;
+    uint64_t max_body; /* this request's: body_limit's, or the server's */
     int held;          /* a 2xx to a write, waiting for http_server_release */
     uint64_t ticket;   /* from hold, while held */
     int target_status; /* on_uri found the target over a limit: 400 or 414 */
@@ -159,7 +161,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static int body_append(http_request *req, const char *data, size_t n) {
-    if (req->too_large || req->len + n > req->srv->max_body) {
+    if (req->too_large || req->len + n > req->max_body) {
         req->too_large = 1;
         free(req->body);
         req->body = NULL;
@@ -264,13 +266,13 @@ static enum MHD_Result find_bad_arg(void *cls, enum MHD_ValueKind kind, const ch
 
 static int declared_too_large(http_request *req) {
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
-    return cl && strtoull(cl, NULL, 10) > req->srv->max_body;
+    return cl && strtoull(cl, NULL, 10) > req->max_body;
 }
 
 static void respond_too_large(http_request *req) {
     char msg[128];
     snprintf(msg, sizeof msg, "the body is larger than the limit of %llu bytes",
-             (unsigned long long)req->srv->max_body);
+             (unsigned long long)req->max_body);
     http_request_add_header(req, "Connection", "close");
     http_respond_error(req, 413, "body_too_large", msg, NULL);
 }
@@ -340,6 +342,11 @@ static http_request *request_begin(http_server *s, struct MHD_Connection *conn, 
     if (!req && !(req = *con_cls = request_new(s, conn))) return NULL;
     req->method = strdup(method);
     req->path = strdup(url);
+    req->max_body = s->max_body;
+    if (s->body_limit && req->method && req->path) {
+        uint64_t route_max = s->body_limit(s->app, req->method, req->path);
+        if (route_max < req->max_body) req->max_body = route_max;
+    }
     return req->method && req->path ? req : NULL;
 }
 
@@ -834,6 +841,7 @@ static http_server *server_new(uv_loop_t *loop, const http_options *opt, http_ha
                        .fn = fn,
                        .app = app,
                        .max_body = opt->max_body,
+                       .body_limit = opt->body_limit,
                        .max_streams = opt->max_streams,
                        .idle_timeout = opt->idle_timeout ? opt->idle_timeout : 30,
                        .conn_limit = opt->max_streams + HTTP_MAX_OTHER_CONNECTIONS};

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api_util.h"
 #include "app.h"
 #include "clock.h"
 #include "config.h"
@@ -302,6 +303,7 @@ static int listen_prepare(const serve_config *c, listen_setup *ls, char *err, si
 static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
     http_options opt = {.listen_fd = ls->fd,
                         .max_body = a->cfg.max_body_bytes,
+                        .body_limit = api_body_limit,
                         .max_streams = a->cfg.max_streams,
                         .idle_timeout = a->cfg.idle_timeout_seconds,
                         .tls_cert_pem = ls->cert_pem,
