@@ -34,6 +34,7 @@ done
 test_workdir submit-watchers
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
 echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions, $CLIENTS clients, $WATCHERS watchers, $RUNS runs per mode"
 printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$work/mcmcd.conf"
@@ -67,16 +68,19 @@ for i in $(seq "$RUNS"); do
     one_run reference || echo "# reference run $i: refused requests or no daemon" >&2
 done
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root/bench/results"
 out="$root/bench/results/submit_watchers-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
-"$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" >"$out" <<'PY'
+"$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" \
+    "$(nproc)" "$load_before" "$load_after" >"$out" <<'PY'
 import json, statistics, sys
-work, cpu, build, subs, clients, watchers, runs = sys.argv[1:]
+work, cpu, build, subs, clients, watchers, runs, cores, load0, load1 = sys.argv[1:]
 modes = {"durable": "sync thread (as shipped)", "reference": "fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
 data = {m: [json.loads(l) for l in open(f"{work}/{m}.jsonl")] for m in modes}
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 print(f"# submit_watchers: {subs} POST /v1/jobs from {clients} clients, {watchers} event watchers\n")
-print(f"CPU: {cpu}; build: {build}; medians over {runs} runs per mode (each run a fresh daemon);")
+print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; build: {build};")
+print(f"medians over {runs} runs per mode, alternating (each run a fresh daemon);")
 print("latencies in ms, p99 over each run's requests, then the median of those over runs.\n")
 print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open |")
 print("|---|---|---|---|---|---|---|---|")
