@@ -144,6 +144,7 @@ static void on_drain_check(uv_timer_t *t) {
     jobs_drain_reports(a);
     durable_stop(a->durable); /* sends the answers still waiting for a sync */
     a->durable = NULL;
+    http_server_hold_writes(a->http, NULL, NULL);
     streams_stop(a);
     http_server_stop(a->http);
     uv_walk(a->loop, close_handle, NULL);
