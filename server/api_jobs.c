@@ -234,6 +234,7 @@ static void submit_parse(uv_work_t *w) {
     t->values = 1;
     for (const char *p = t->body, *end = p + t->len; (p = memchr(p, ',', (size_t)(end - p))); p++)
         t->values++;
+    idempotency_hash_body(&t->idem, t->body, t->len);
     if (t->values > JOB_SPEC_VALUES_MAX) return;
     json_t *root = json_loadb(t->body, t->len, JSON_REJECT_DUPLICATES, &t->json_error);
     t->json_ok = root != NULL;
@@ -289,7 +290,9 @@ static void submit_after(uv_work_t *w, int status) {
     submit_task *t = w->data;
     app *a = t->call.app;
     http_request *req = t->call.req;
-    if (status != 0 || a->shutting_down) {
+    if (status == 0 && !a->shutting_down && idempotency_check(&t->call, IDEM_HOLD, &t->idem) != 0) {
+        if (t->json_ok && !t->bad) job_spec_free(&t->spec); /* answered: a retry */
+    } else if (status != 0 || a->shutting_down) {
         if (status == 0 && t->json_ok && !t->bad) job_spec_free(&t->spec);
         idempotency_release(a, &t->idem);
         http_respond_error(req, 503, "shutting_down", "the server is stopping", NULL);
@@ -326,7 +329,7 @@ void api_jobs_post(api_call *c) {
     t->call = *c;
     t->call.who = &t->who;
     t->call.id = NULL;
-    if (idempotency_begin(&t->call, NULL, IDEM_HOLD, &t->idem) != 0) {
+    if (idempotency_read(&t->call, NULL, &t->idem) != 0) {
         free(t);
         return;
     }
