@@ -107,6 +107,7 @@ struct app {
     uv_loop_t *loop;
     serve_config cfg;
     registry *reg;
+    struct durable *durable; /* serve.c starts it: the registry's syncs (NULL: on the loop) */
     http_server *http;
     char datasets_dir[4200], jobs_dir[4200];
     job **jobs; /* every job known, by creation */
