@@ -192,6 +192,8 @@ int jobs_restore(app *a, char *err, size_t errlen);
  * pointer stays valid until the caller returns to the loop, or for as long
  * as a watcher is attached (job_watch): a watched job is never evicted. */
 job *jobs_find(app *a, const char *id);
+/* The same for a row the caller has just read (a listing): no second read. */
+job *jobs_find_row(app *a, const registry_job *row);
 /* Records a parsed, shape-checked spec as a new queued job (durable on
  * return). Returns 0 or a registry status; *out is the job. */
 int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d, job **out);

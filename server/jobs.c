@@ -197,18 +197,20 @@ void jobs_prune_live(app *a) {
 
 static job *job_from_row(app *a, const registry_job *row);
 
-job *jobs_find(app *a, const char *id) {
+/* The job in memory, now most recently used if it has ended; or NULL. */
+static job *find_in_memory(app *a, const char *id) {
     job *j = a->jobs_by_id ? job_table_get(a->jobs_by_id, id) : NULL;
-    if (j) {
-        if (j->residence == JOB_RESIDENT_CACHED || job_may_leave_live(j)) cache_touch(a, j);
-        cache_trim(a);
-        return j;
-    }
-    registry_job row;
-    if (registry_job_get(a->reg, id, &row) != REGISTRY_OK) return NULL;
-    /* a job that has not ended is always in memory: one that is not is gone */
-    j = registry_job_state_is_final(row.state) ? job_from_row(a, &row) : NULL;
-    registry_job_clear(&row);
+    if (!j) return NULL;
+    if (j->residence == JOB_RESIDENT_CACHED || job_may_leave_live(j)) cache_touch(a, j);
+    cache_trim(a);
+    return j;
+}
+
+/* An ended job read back from its row, at the cache's head; NULL if the
+ * row is of a job that has not ended (such a job is always in memory: one
+ * that is not is being deleted) or memory runs out. */
+static job *read_back(app *a, const registry_job *row) {
+    job *j = registry_job_state_is_final(row->state) ? job_from_row(a, row) : NULL;
     if (!j) return NULL;
     if (job_table_put(a->jobs_by_id, j->id, j) != 0) {
         job_free(j);
@@ -217,6 +219,20 @@ job *jobs_find(app *a, const char *id) {
     cache_touch(a, j);
     cache_trim(a);
     return j;
+}
+
+job *jobs_find(app *a, const char *id) {
+    job *j = find_in_memory(a, id);
+    registry_job row;
+    if (j || !a->jobs_by_id || registry_job_get(a->reg, id, &row) != REGISTRY_OK) return j;
+    j = read_back(a, &row);
+    registry_job_clear(&row);
+    return j;
+}
+
+job *jobs_find_row(app *a, const registry_job *row) {
+    job *j = find_in_memory(a, row->id);
+    return j || !a->jobs_by_id ? j : read_back(a, row);
 }
 
 /* A new or restored job that has not ended joins the live jobs. */
