@@ -1,6 +1,7 @@
 /* job_events.c - one job's event log: state and done events in a growing
  * array (a handful per job), progress events in a ring of fixed capacity
- * plus each chain's latest, and the NDJSON and SSE framing of all of them.
+ * (allocated as it fills) plus each chain's latest, and the NDJSON and SSE
+ * framing of all of them.
  *
  * A chain's latest progress event outlives the ring: when it drops out of
  * the ring it stays in `latest`, and reading merges the three sources
@@ -20,6 +21,7 @@
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define SEQ_MAX ((uint64_t)INT64_MAX) /* seq goes out as a JSON integer */
+#define RING_FIRST 8                  /* progress events a new log has room for */
 
 static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
 enum { STATE_COUNT = sizeof state_names / sizeof state_names[0], FIRST_TERMINAL_STATE = 2 };
@@ -61,6 +63,7 @@ struct job_events {
 
     progress_event *ring; /* the last ring_cap progress events */
     size_t ring_cap, ring_start, ring_len;
+    size_t ring_alloc; /* grows to ring_cap as events come (start is 0 until then) */
 
     progress_event *latest;    /* per chain */
     uint64_t *draws_per_chain; /* the done event's; NULL until then */
@@ -103,8 +106,9 @@ job_events *job_events_new(const char *job_id, uint32_t chains, uint64_t base_se
     log->last_seq = base_seq;
     log->state = -1;
     log->ring_cap = progress_capacity;
+    log->ring_alloc = progress_capacity < RING_FIRST ? progress_capacity : RING_FIRST;
     log->job_id = strdup(job_id);
-    log->ring = malloc(progress_capacity * sizeof *log->ring);
+    log->ring = malloc(log->ring_alloc * sizeof *log->ring);
     log->latest = calloc(chains, sizeof *log->latest);
     if (!log->job_id || !log->ring || !log->latest) {
         job_events_free(log);
@@ -162,8 +166,20 @@ uint64_t job_events_add_state(job_events *log, const char *state, const char *er
     return add_milestone(log, s, error, 0, time);
 }
 
+/* Room for one more progress event before the ring is full: 0 or -1. */
+static int ring_reserve(job_events *log) {
+    if (log->ring_len < log->ring_alloc || log->ring_alloc == log->ring_cap) return 0;
+    size_t alloc = 2 * log->ring_alloc < log->ring_cap ? 2 * log->ring_alloc : log->ring_cap;
+    progress_event *grown = realloc(log->ring, alloc * sizeof *grown);
+    if (!grown) return -1;
+    log->ring = grown;
+    log->ring_alloc = alloc;
+    return 0;
+}
+
 uint64_t job_events_add_progress(job_events *log, const job_progress *p, double time) {
-    if (!log_accepts_events(log) || !p || p->chain >= log->chains) return 0;
+    if (!log_accepts_events(log) || !p || p->chain >= log->chains || ring_reserve(log) != 0)
+        return 0;
     progress_event e = {.seq = ++log->last_seq, .time = time, .p = *p};
     if (log->ring_len == log->ring_cap) {
         log->ring[log->ring_start] = e;
