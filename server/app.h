@@ -188,9 +188,11 @@ unsigned app_work_pending(const app *a);
  * in its owner's usage; ended jobs stay in the registry until asked for. */
 int jobs_restore(app *a, char *err, size_t errlen);
 /* The job by id: from memory, else (an ended job) read back from the
- * registry into the cache of ended jobs; NULL when there is none. The
- * pointer stays valid until the caller returns to the loop, or for as long
- * as a watcher is attached (job_watch): a watched job is never evicted. */
+ * registry into the cache of ended jobs; NULL when there is none. An ended
+ * job's pointer stays valid until the caller's next jobs_find, jobs_submit
+ * or jobs_each_live (each may evict it) or its return to the loop, and for
+ * as long as a watcher is attached (job_watch): a watched job is never
+ * evicted. A job that has not ended stays until it is deleted. */
 job *jobs_find(app *a, const char *id);
 /* The same for a row the caller has just read (a listing): no second read. */
 job *jobs_find_row(app *a, const registry_job *row);

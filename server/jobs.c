@@ -162,7 +162,8 @@ static void job_evict(app *a, job *j) {
 /* Evicts from the cache's tail down to job_cache; watched jobs move to the
  * head instead (each at most once a call). */
 static void cache_trim(app *a) {
-    for (size_t tries = a->cached.count; a->cached.count > a->cfg.job_cache && tries > 0; tries--) {
+    size_t keep = a->cfg.job_cache ? a->cfg.job_cache : 1; /* the job just used stays */
+    for (size_t tries = a->cached.count; a->cached.count > keep && tries > 0; tries--) {
         job *j = a->cached.tail;
         if (j->watchers) {
             list_unlink(&a->cached, j);
