@@ -13,6 +13,8 @@
 # fsync reaches a disk, and the run is bound by the CPU; 100 000 jobs take
 # about 2 GB there, most of it the 4 KiB blocks of their small files).
 # BUILD (build-release) is configured and built with CMAKE_BUILD_TYPE=Release.
+# JOBS_FLAT_MCMCD=PATH runs that daemon instead (a reference build, e.g. of
+# an older commit), still with BUILD's bench_jobs_flat.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -24,7 +26,7 @@ BUILD=${BUILD:-$root/build-release}
 
 cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
     cmake --build "$BUILD" -j2 --target mcmcd bench_jobs_flat >/dev/null || exit 1
-MCMCD=$BUILD/server/mcmcd
+MCMCD=${JOBS_FLAT_MCMCD:-$BUILD/server/mcmcd}
 # shellcheck source=tests/lib.sh
 . "$root/tests/lib.sh"
 test_workdir jobs-flat
@@ -45,7 +47,11 @@ out=$here/results/jobs_flat-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).txt
 {
     echo "# bench/jobs_flat.sh: $N jobs, a row every $STEP, $SAMPLES GETs of each kind per row"
     echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
-    echo "# mcmcd $(git -C "$root" rev-parse --short HEAD 2>/dev/null), Release, workers = $WORKERS, job_cache = 256 (default)"
+    if [ -n "${JOBS_FLAT_MCMCD:-}" ]; then
+        echo "# mcmcd: $JOBS_FLAT_MCMCD, workers = $WORKERS"
+    else
+        echo "# mcmcd $(git -C "$root" rev-parse --short HEAD 2>/dev/null), Release, workers = $WORKERS, job_cache = 256 (default)"
+    fi
     echo "# data dir on: $(df --output=fstype "$work/data/" 2>/dev/null | tail -n 1)"
     echo "# latencies in ms; rss of the daemon once every job so far has ended"
     "$BUILD/bench/bench_jobs_flat" "$URL" "$TOKEN" "$daemon_pid" "$N" "$STEP" "$SAMPLES"
