@@ -102,8 +102,8 @@ void job_notify(job *j) {
  * prune (jobs_prune_live: each walk of the live jobs, each lookup of it,
  * and whenever the live list has doubled since the last prune), and the
  * cache keeps the job_cache most recently used; the one evicted saves its
- * events (job_log.c) and is freed. A watched job is skipped (a stream
- * holds it): it goes back to the cache's head. jobs_find reads an ended
+ * events (job_log.c) and is freed. A watched job is passed over (a stream
+ * holds it) and stays until it is no longer watched. jobs_find reads an ended
  * job that is not in memory back from the registry. */
 
 static void list_push_head(job_list *l, job *j) {
@@ -159,18 +159,15 @@ static void job_evict(app *a, job *j) {
     job_free(j);
 }
 
-/* Evicts from the cache's tail down to job_cache; watched jobs move to the
- * head instead (each at most once a call). */
+/* Evicts from the cache's tail down to job_cache, passing over watched
+ * jobs and never evicting the head: the job just used, which a caller of
+ * jobs_find is about to read. */
 static void cache_trim(app *a) {
-    size_t keep = a->cfg.job_cache ? a->cfg.job_cache : 1; /* the job just used stays */
-    for (size_t tries = a->cached.count; a->cached.count > keep && tries > 0; tries--) {
-        job *j = a->cached.tail;
-        if (j->watchers) {
-            list_unlink(&a->cached, j);
-            list_push_head(&a->cached, j);
-        } else {
-            job_evict(a, j);
-        }
+    job *j = a->cached.tail;
+    while (a->cached.count > a->cfg.job_cache && j && j != a->cached.head) {
+        job *newer = j->res_prev;
+        if (!j->watchers) job_evict(a, j);
+        j = newer;
     }
 }
 
