@@ -38,7 +38,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-PY=/usr/bin/python3
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh" # PY, test_workdir
 MCMCD="$root/build/server/mcmcd"
 SAMPLES=5000
 RUNS=3
@@ -63,9 +64,7 @@ done
 [ -x "$MCMCD" ] || { echo "chain_scaling.sh: no mcmcd binary at $MCMCD; pass --mcmcd PATH" >&2; exit 2; }
 
 C=$(nproc)
-work=$(mktemp -d /tmp/mcmcd-scaling.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+test_workdir bench-scaling # $work, removed at exit
 
 # the rows: name sampler N d step
 rows="ula-1e5x5 ula 100000 5 5e-5

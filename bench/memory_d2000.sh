@@ -28,7 +28,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-PY=/usr/bin/python3
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh" # PY, test_workdir
 MCMCD="$root/build/server/mcmcd"
 SAMPLES=20000
 SMALL=''
@@ -57,9 +58,7 @@ if ! [ -x /usr/bin/time ] || ! /usr/bin/time --version 2>&1 | grep -q GNU; then
     exit 2
 fi
 
-work=$(mktemp -d /tmp/mcmcd-mem.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+test_workdir bench-mem # $work, removed at exit
 
 spec_for() { # sampler dtype samples -> spec JSON on stdout
     local batch=''

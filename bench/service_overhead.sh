@@ -23,7 +23,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-PY=/usr/bin/python3
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh" # PY, c, test_workdir, start_daemon, stop_daemon
 MCMCD=''
 RUNS=5
 WATCHERS=10
@@ -55,26 +56,10 @@ if [ -z "$MCMCD" ]; then
 fi
 [ -x "$MCMCD" ] || { echo "service_overhead.sh: no mcmcd binary; pass --mcmcd PATH" >&2; exit 2; }
 
-# loopback only: never let a proxy setting route these requests elsewhere
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-export NO_PROXY='*' no_proxy='*'
-
-work=$(mktemp -d /tmp/mcmcd-bench.XXXXXX)
-daemon_pid='' watcher_pids=''
-cleanup() {
-    for p in $watcher_pids; do kill "$p" 2>/dev/null; done
-    if [ -n "$daemon_pid" ]; then
-        kill -TERM "$daemon_pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$daemon_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# the daemon and the watchers are stopped at exit, $work removed
+test_workdir bench-service
 
 now_ns() { date +%s%N; }
-c() { curl -s --max-time 900 "$@"; }
 
 # --- the workloads: sampler N d step batch ------------------------------------
 if [ "$ROWS" = all ]; then
@@ -122,18 +107,10 @@ JSON
 }
 
 # --- start the daemon -----------------------------------------------------------
-"$MCMCD" serve --port 0 --data-dir "$work/data" --workers 2 >"$work/daemon.out" 2>"$work/daemon.err" &
-daemon_pid=$!
-URL=''
-for _ in $(seq 200); do
-    line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-    case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && break ;; esac
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
+start_daemon --workers 2 || { echo "service_overhead.sh: the daemon did not start" >&2; exit 1; }
 case "$URL" in
 http://127.0.0.1:[0-9]*) ;;
-*) echo "service_overhead.sh: the daemon did not start:" >&2; cat "$work/daemon.err" >&2; exit 1 ;;
+*) echo "service_overhead.sh: the daemon listens at $URL, not on loopback" >&2; exit 1 ;;
 esac
 
 # One job through the daemon with W watchers; prints "CLIENT_S SERVER_S
@@ -150,16 +127,16 @@ service_once() { # spec W tag
     job=${job%%\"*}
     case "$job" in *[!0-9a-f]* | '') job='' ;; esac
     [ -n "$job" ] || { echo "submit failed: $(cat "$work/job.json")" >&2; return 1; }
-    watcher_pids=''
+    bg_pids=''
     for i in $(seq "$w"); do
         curl -sN --max-time 900 "$URL/v1/jobs/$job/events" >"$work/w$i.ndjson" &
-        watcher_pids="$watcher_pids $!"
+        bg_pids="$bg_pids $!"
     done
     curl -sN --max-time 900 "$URL/v1/jobs/$job/events" >"$work/events.ndjson"
     c -o "$work/last.npy" "$URL/v1/jobs/$job/draws?format=npy&start=$((ITERS - 1))"
     t1=$(now_ns)
-    for p in $watcher_pids; do wait "$p" 2>/dev/null; done
-    watcher_pids=''
+    for p in $bg_pids; do wait "$p" 2>/dev/null; done
+    bg_pids=''
     local ev=0 times
     if [ "$w" -gt 0 ]; then ev=$(wc -l <"$work/w1.ndjson"); fi
     times=$("$PY" - "$work/events.ndjson" "$w" "$work" <<'PY'
@@ -263,4 +240,5 @@ doc = {"benchmark": "service_overhead",
 json.dump(doc, open(path, "w"), indent=1)
 print("# wrote " + path)
 PY
+stop_daemon 5
 exit $status

@@ -1,6 +1,7 @@
 /* api_jobs.c - the job routes: submit, list, status, cancel, delete, and
  * the hand-off to streams.c (events, draws) and summary.c. A job of
  * another user answers 404 unless the caller is an admin. */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,69 +198,149 @@ static void check_limits(const app *a, const job_spec *s, size_t d, spec_errors 
                         values, (unsigned long long)a->cfg.max_draw_values_per_job);
 }
 
-void api_jobs_post(api_call *c) {
+/* A job spec's body: JOB_SPEC_BODY_MAX at most, refused with 413 before
+ * it is read when its Content-Length says so. Parsed, JSON takes up to
+ * ~30 times its text (a bare "0," becomes a ~60-byte value), so a body
+ * whose commas say it may hold more than JOB_SPEC_VALUES_MAX values is
+ * refused with 413 before it is parsed: one submission's parse holds at
+ * most ~120 MB, the arrays of a Gaussian with d = 1400 still fit. */
+#define JOB_SPEC_BODY_MAX (16u << 20)
+#define JOB_SPEC_VALUES_MAX 2000000
+
+uint64_t api_body_limit(void *ctx, const char *method, const char *path) {
+    (void)ctx;
+    return !strcmp(method, "POST") && !strcmp(path, "/v1/jobs") ? JOB_SPEC_BODY_MAX : UINT64_MAX;
+}
+
+/* A submission while the thread pool parses its body. */
+typedef struct submit_task {
+    app_work work;
+    api_call call; /* who and route point into the task */
+    principal who;
+    idem_ticket idem;
+    const char *body; /* the request's */
+    size_t len;
+    json_error_t json_error;
+    size_t values; /* at most this many, by its commas */
+    int json_ok, bad;
+    job_spec spec; /* parsed when json_ok and !bad */
+    spec_errors errs;
+} submit_task;
+
+/* On the thread pool: the JSON and the spec, which for a large body take
+ * long (and the memory of the parsed tree, freed here). */
+static void submit_parse(uv_work_t *w) {
+    submit_task *t = w->data;
+    t->values = 1;
+    for (const char *p = t->body, *end = p + t->len; (p = memchr(p, ',', (size_t)(end - p))); p++)
+        t->values++;
+    idempotency_hash_body(&t->idem, t->body, t->len);
+    if (t->values > JOB_SPEC_VALUES_MAX) return;
+    json_t *root = json_loadb(t->body, t->len, JSON_REJECT_DUPLICATES, &t->json_error);
+    t->json_ok = root != NULL;
+    if (root) t->bad = job_spec_parse(root, &t->spec, &t->errs);
+    json_decref(root);
+#ifdef __GLIBC__
+    if (t->len > (1u << 20)) malloc_trim(0); /* the tree's pages back to the OS */
+#endif
+}
+
+/* The checks that need the loop's state, then the job; answers. */
+static void submit_job(api_call *c, job_spec *spec, spec_errors *errs, idem_ticket *idem) {
     app *a = c->app;
+    http_request *req = c->req;
+    size_t n, d = 0, data_d = 0;
+    if (resolve_shape(c, spec, &n, &d, errs) == 0) {
+        data_d = d;
+        job_spec_check_shape(spec, n, d, errs);
+        d = job_spec_model_dim(spec, d); /* from here on: the parameters */
+        check_limits(a, spec, d, errs);
+    }
+    budget_over too_large;
+    quota_over over;
+    if (errs->count) {
+        respond_spec_errors(req, errs);
+    } else if (budget_check_job(&a->cfg, spec, n, data_d, &too_large)) {
+        budget_respond(req, &too_large);
+    } else if (jobs_active(a) >= a->cfg.max_queued_jobs) {
+        http_request_add_header(req, "Retry-After", "10");
+        http_respond_error(req, 429, "too_many_jobs", "the queue is full; retry later", NULL);
+    } else if (quota_check_job(a, c->who->user_id, spec, d, &over)) {
+        quota_respond(req, &over);
+    } else {
+        job *j;
+        const char *ds = spec->data == SPEC_DATA_DATASET ? spec->dataset_id : NULL;
+        char ds_copy[SPEC_DATASET_ID_MAX] = "";
+        if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
+        int rc = jobs_submit(a, c->who->user_id, spec, ds ? ds_copy : NULL, d, &j);
+        if (rc == REGISTRY_OK) { /* the job owns the spec now */
+            audit_call(c, "job.submit", job_id(j), 201, NULL);
+            char loc[64];
+            snprintf(loc, sizeof loc, "/v1/jobs/%s", job_id(j));
+            idempotency_respond(a, idem, req, 201, loc, job_json(j, 0));
+            return;
+        }
+        http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
+    }
+    job_spec_free(spec);
+    idempotency_release(a, idem);
+}
+
+static void submit_after(uv_work_t *w, int status) {
+    submit_task *t = w->data;
+    app *a = t->call.app;
+    http_request *req = t->call.req;
+    if (status == 0 && !a->shutting_down && idempotency_check(&t->call, IDEM_HOLD, &t->idem) != 0) {
+        if (t->json_ok && !t->bad) job_spec_free(&t->spec); /* answered: a retry */
+    } else if (status != 0 || a->shutting_down) {
+        if (status == 0 && t->json_ok && !t->bad) job_spec_free(&t->spec);
+        idempotency_release(a, &t->idem);
+        http_respond_error(req, 503, "shutting_down", "the server is stopping", NULL);
+    } else if (t->values > JOB_SPEC_VALUES_MAX) {
+        idempotency_release(a, &t->idem);
+        char msg[160];
+        snprintf(msg, sizeof msg, "a job spec holds at most %d values; this one may hold %zu",
+                 JOB_SPEC_VALUES_MAX, t->values);
+        http_respond_error(req, 413, "body_too_large", msg, NULL);
+    } else if (!t->json_ok) {
+        idempotency_release(a, &t->idem);
+        api_respond_json_error(req, &t->json_error);
+    } else if (t->bad) {
+        idempotency_release(a, &t->idem);
+        respond_spec_errors(req, &t->errs);
+    } else {
+        submit_job(&t->call, &t->spec, &t->errs, &t->idem);
+    }
+    free(t);
+}
+
+void api_jobs_post(api_call *c) {
     http_request *req = c->req;
     if (strcmp(http_request_content_type(req), "application/json") != 0) {
         respond_unsupported_type(req, "application/json");
         return;
     }
-    json_t *root;
-    idem_ticket idem;
-    if (idempotency_begin(c, NULL, IDEM_NOW, &idem) != 0) return;
-    if (api_parse_body_json(req, &root) != 0) return;
-    job_spec spec;
-    spec_errors errs = {0};
-    int bad = job_spec_parse(root, &spec, &errs);
-    json_decref(root);
-    if (bad) {
-        respond_spec_errors(req, &errs);
+    submit_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        http_respond_error(req, 500, "internal", "out of memory", NULL);
         return;
     }
-    size_t n, d = 0, data_d = 0;
-    if (resolve_shape(c, &spec, &n, &d, &errs) == 0) {
-        data_d = d;
-        job_spec_check_shape(&spec, n, d, &errs);
-        d = job_spec_model_dim(&spec, d); /* from here on: the parameters */
-        check_limits(a, &spec, d, &errs);
-    }
-    if (errs.count) {
-        job_spec_free(&spec);
-        respond_spec_errors(req, &errs);
+    t->who = *c->who;
+    t->call = *c;
+    t->call.who = &t->who;
+    t->call.id = NULL;
+    if (idempotency_read(&t->call, NULL, &t->idem) != 0) {
+        free(t);
         return;
     }
-    budget_over too_large;
-    if (budget_check_job(&a->cfg, &spec, n, data_d, &too_large)) {
-        job_spec_free(&spec);
-        budget_respond(req, &too_large);
+    t->body = http_request_body(req, &t->len);
+    if (app_queue_work(c->app, &t->work, t, submit_parse, submit_after) != 0) {
+        idempotency_release(c->app, &t->idem);
+        free(t);
+        http_respond_error(req, 500, "internal", "cannot queue the spec's parse", NULL);
         return;
     }
-    if (jobs_active(a) >= a->cfg.max_queued_jobs) {
-        job_spec_free(&spec);
-        http_request_add_header(req, "Retry-After", "10");
-        http_respond_error(req, 429, "too_many_jobs", "the queue is full; retry later", NULL);
-        return;
-    }
-    quota_over over;
-    if (quota_check_job(a, c->who->user_id, &spec, d, &over)) {
-        job_spec_free(&spec);
-        quota_respond(req, &over);
-        return;
-    }
-    job *j;
-    const char *ds = spec.data == SPEC_DATA_DATASET ? spec.dataset_id : NULL;
-    char ds_copy[SPEC_DATASET_ID_MAX] = "";
-    if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
-    int rc = jobs_submit(a, c->who->user_id, &spec, ds ? ds_copy : NULL, d, &j);
-    if (rc != REGISTRY_OK) {
-        job_spec_free(&spec);
-        http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
-        return;
-    }
-    audit_call(c, "job.submit", job_id(j), 201, NULL);
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/jobs/%s", job_id(j));
-    idempotency_respond(a, &idem, req, 201, loc, job_json(j, 0));
+    http_request_defer(req);
 }
 
 /* --- listing, status, cancel, delete ------------------------------------- */

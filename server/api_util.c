@@ -69,16 +69,11 @@ void respond_unsupported_type(http_request *req, const char *expected) {
     http_respond_error(req, 415, "unsupported_media_type", msg, NULL);
 }
 
-int api_parse_body_json(http_request *req, json_t **root) {
-    size_t len;
-    const char *body = http_request_body(req, &len);
-    json_error_t e;
-    *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-    if (*root) return 0;
+void api_respond_json_error(http_request *req, const json_error_t *error) {
+    const json_error_t e = *error;
     char msg[320];
     snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d (byte offset %d): %s", e.line,
              e.column, e.position, e.text);
     json_t *d = json_pack("[{s:s, s:s, s:i}]", "path", "", "message", e.text, "offset", e.position);
     http_respond_error(req, 400, "invalid_json", msg, d);
-    return -1;
 }

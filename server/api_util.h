@@ -35,8 +35,14 @@ int query_u64(http_request *req, const char *name, uint64_t max, uint64_t *out);
 void respond_not_found(http_request *req, const char *what, const char *id);
 void respond_method_not_allowed(http_request *req, const char *allow);
 void respond_unsupported_type(http_request *req, const char *expected);
-/* Parses the request body as JSON; -1 after answering 400. */
-int api_parse_body_json(http_request *req, json_t **root);
+/* Answers 400 invalid_json for a body jansson could not parse (the
+ * parse runs where the route likes: a large body on the thread pool). */
+void api_respond_json_error(http_request *req, const json_error_t *error);
+
+/* api_jobs.c */
+/* A route's body limit (http.h's http_body_limit_fn): a job spec's is
+ * smaller than max_body_bytes. */
+uint64_t api_body_limit(void *ctx, const char *method, const char *path);
 
 /* api_jobs.c */
 void api_jobs_post(api_call *c);

@@ -128,6 +128,7 @@ struct app {
     uv_loop_t *loop;
     serve_config cfg;
     registry *reg;
+    struct durable *durable; /* serve.c starts it: the registry's syncs (NULL: on the loop) */
     http_server *http;
     char datasets_dir[4200], jobs_dir[4200];
     /* Jobs in memory (jobs.c): every job that has not ended, and at most

@@ -48,8 +48,13 @@ struct http_server {
     http_handler_fn fn;
     void *app;
     http_done_fn done; /* NULL: nobody observes answers */
+    http_hold_fn hold; /* NULL: answers to writes go out at once */
+    void *hold_ctx;
+    uint64_t released; /* held answers with tickets up to this went out */
     uint64_t max_body;
+    http_body_limit_fn body_limit; /* NULL: max_body for every route */
     unsigned max_streams, idle_timeout, conn_limit;
+    unsigned connections; /* open TCP connections, counted by on_connection */
     int stopping, handles_open;
     unsigned streams;
     http_request *deferred; /* suspended requests waiting for an answer */
@@ -72,6 +77,9 @@ struct http_request {
     const char *label;   /* http_request_set_label */
     uint64_t arrived_ns; /* uv_hrtime() */
     int too_large, dispatched, suspended;
+    uint64_t max_body; /* this request's: body_limit's, or the server's */
+    int held;          /* a 2xx to a write, waiting for http_server_release */
+    uint64_t ticket;   /* from hold, while held */
     int target_status; /* on_uri found the target over a limit: 400 or 414 */
     size_t nargs;      /* query arguments in the target */
     /* a stream refused: its context, freed with the request (the handler
@@ -153,8 +161,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Counts open connections for request_refused. Asking MHD instead
+ * (MHD_get_daemon_info with MHD_DAEMON_INFO_CURRENT_CONNECTIONS) from
+ * inside on_access frees the connections MHD has closed while MHD_run is
+ * still walking them: a use after free inside libmicrohttpd (0.9.75)
+ * that crashed the daemon under tests/http_fuzz.py. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)conn, (void)socket_context;
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        s->connections++;
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED && s->connections)
+        s->connections--;
+}
+
 static int body_append(http_request *req, const char *data, size_t n) {
-    if (req->too_large || req->len + n > req->srv->max_body) {
+    if (req->too_large || req->len + n > req->max_body) {
         req->too_large = 1;
         free(req->body);
         req->body = NULL;
@@ -259,13 +282,13 @@ static enum MHD_Result find_bad_arg(void *cls, enum MHD_ValueKind kind, const ch
 
 static int declared_too_large(http_request *req) {
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
-    return cl && strtoull(cl, NULL, 10) > req->srv->max_body;
+    return cl && strtoull(cl, NULL, 10) > req->max_body;
 }
 
 static void respond_too_large(http_request *req) {
     char msg[128];
     snprintf(msg, sizeof msg, "the body is larger than the limit of %llu bytes",
-             (unsigned long long)req->srv->max_body);
+             (unsigned long long)req->max_body);
     http_request_add_header(req, "Connection", "close");
     http_respond_error(req, 413, "body_too_large", msg, NULL);
 }
@@ -309,15 +332,13 @@ static int request_malformed(http_request *req, refusal *r) {
 static int request_refused(http_request *req) {
     http_server *s = req->srv;
     refusal r = {0, NULL, "", NULL};
-    const union MHD_DaemonInfo *di =
-        MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (request_malformed(req, &r)) {
         /* r is filled */
     } else if (declared_too_large(req)) {
         req->too_large = 1;
         respond_too_large(req);
         return 1;
-    } else if (di && di->num_connections + 16 > s->conn_limit) {
+    } else if (s->connections + 16 > s->conn_limit) {
         r = (refusal){503, "unavailable", "too many open connections; retry shortly", NULL};
         http_request_add_header(req, "Retry-After", "1");
     } else {
@@ -335,6 +356,11 @@ static http_request *request_begin(http_server *s, struct MHD_Connection *conn, 
     if (!req && !(req = *con_cls = request_new(s, conn))) return NULL;
     req->method = strdup(method);
     req->path = strdup(url);
+    req->max_body = s->max_body;
+    if (s->body_limit && req->method && req->path) {
+        uint64_t route_max = s->body_limit(s->app, req->method, req->path);
+        if (route_max < req->max_body) req->max_body = route_max;
+    }
     return req->method && req->path ? req : NULL;
 }
 
@@ -362,8 +388,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         respond_too_large(req);
     else
         s->fn(s->app, req);
-    if (req->pending) return queue_pending(req);
-    /* deferred: wait for http_respond without holding a thread */
+    if (req->pending && !req->held) return queue_pending(req);
+    /* deferred, or its answer held: wait without holding a thread */
     MHD_suspend_connection(conn);
     req->suspended = 1;
     req->next = s->deferred;
@@ -469,7 +495,29 @@ void http_request_add_header(http_request *req, const char *name, const char *va
     req->nheaders++;
 }
 
-/* Adopts resp as the answer; a deferred request is resumed to send it. */
+static void request_resume(http_request *req) {
+    list_remove_request(req);
+    req->suspended = 0;
+    MHD_resume_connection(req->conn);
+    server_kick(req->srv);
+}
+
+static int method_writes(const char *m) {
+    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
+}
+
+/* Whether the answer waits for the changes made so far to reach the disk:
+ * a 2xx to a write, when the server holds those (http_server_hold_writes). */
+static int answer_must_wait(http_request *req, unsigned status) {
+    http_server *s = req->srv;
+    if (!s->hold || status < 200 || status > 299 || !req->method || !method_writes(req->method))
+        return 0;
+    req->ticket = s->hold(s->hold_ctx);
+    return req->ticket > s->released;
+}
+
+/* Adopts resp as the answer; a deferred request is resumed to send it,
+ * unless the answer is held. */
 static void request_set_answer(http_request *req, unsigned status, struct MHD_Response *resp) {
     if (!resp) { /* out of memory: close the connection */
         resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -481,11 +529,32 @@ static void request_set_answer(http_request *req, unsigned status, struct MHD_Re
     if (req->pending) MHD_destroy_response(req->pending);
     req->pending = resp;
     req->pending_status = status;
-    if (req->suspended) {
-        list_remove_request(req);
-        req->suspended = 0;
-        MHD_resume_connection(req->conn);
-        server_kick(req->srv);
+    req->held = answer_must_wait(req, status);
+    if (req->suspended && !req->held) request_resume(req);
+}
+
+void http_server_hold_writes(http_server *s, http_hold_fn fn, void *ctx) {
+    s->hold = fn;
+    s->hold_ctx = ctx;
+}
+
+void http_server_release(http_server *s, uint64_t done, int failed) {
+    if (done > s->released) s->released = done;
+    http_request *next;
+    for (http_request *req = s->deferred; req; req = next) {
+        next = req->next;
+        if (!req->held || (req->ticket > s->released && !failed)) continue;
+        req->held = 0;
+        if (!failed) {
+            request_resume(req);
+            continue;
+        }
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "the change was made but could not be written to disk (%s); it may be lost if "
+                 "the machine stops",
+                 strerror(failed));
+        http_respond_error(req, 500, "internal", msg, NULL); /* resumes it */
     }
 }
 
@@ -786,6 +855,7 @@ static http_server *server_new(uv_loop_t *loop, const http_options *opt, http_ha
                        .fn = fn,
                        .app = app,
                        .max_body = opt->max_body,
+                       .body_limit = opt->body_limit,
                        .max_streams = opt->max_streams,
                        .idle_timeout = opt->idle_timeout ? opt->idle_timeout : 30,
                        .conn_limit = opt->max_streams + HTTP_MAX_OTHER_CONNECTIONS};
@@ -811,9 +881,10 @@ static struct MHD_Daemon *server_daemon(http_server *s, int fd) {
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &s->log,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_LIMIT, s->conn_limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_CONNECTION_LIMIT, s->conn_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     s->log.capture = 0;
     return d;
 }

@@ -63,14 +63,19 @@ int http_tls_check(const char *cert_pem, const char *key_pem, char *err, size_t 
  * after idle_timeout seconds; past this many more, requests get 503. */
 #define HTTP_MAX_OTHER_CONNECTIONS 4096
 
+/* A route's own body limit, under max_body (e.g. a job spec's): called
+ * once the request line is in, before any body is read. */
+typedef uint64_t (*http_body_limit_fn)(void *app, const char *method, const char *path);
+
 typedef struct http_options {
     int listen_fd; /* from http_listen; http_server_start takes it over and
                       closes it, even when it fails */
     uint64_t max_body;
-    unsigned max_streams;  /* open streams; one more is answered 503 */
-    unsigned idle_timeout; /* seconds without traffic before a connection
-                              is closed; streams waiting for data are not
-                              (their heartbeats are traffic) */
+    http_body_limit_fn body_limit; /* NULL: max_body for every route */
+    unsigned max_streams;          /* open streams; one more is answered 503 */
+    unsigned idle_timeout;         /* seconds without traffic before a connection
+                                      is closed; streams waiting for data are not
+                                      (their heartbeats are traffic) */
     /* both set: HTTPS with this PEM certificate chain and key (the server
      * keeps copies); both NULL: plain HTTP */
     const char *tls_cert_pem, *tls_key_pem;
@@ -131,6 +136,19 @@ void http_respond_error(http_request *req, unsigned status, const char *code, co
 void http_respond_empty(http_request *req, unsigned status);
 /* The handler returns without answering; it answers later from the loop. */
 void http_request_defer(http_request *req);
+
+/* --- answers to writes wait for the disk ---------------------------------- */
+
+/* With a hold function set, a 2xx answer to POST, PUT, PATCH or DELETE is
+ * not sent when it is made: fn returns a ticket for the changes made so far
+ * (durable.h) and the answer waits, its connection suspended, until
+ * http_server_release passes that ticket. Every write route is covered
+ * without a change of its own, retries of an idempotent request included. */
+typedef uint64_t (*http_hold_fn)(void *ctx);
+void http_server_hold_writes(http_server *s, http_hold_fn fn, void *ctx);
+/* Sends the held answers whose tickets are up to done. failed (an errno):
+ * every held answer becomes a 500 saying the change may not be on disk. */
+void http_server_release(http_server *s, uint64_t done, int failed);
 
 /* --- streaming ------------------------------------------------------------ */
 

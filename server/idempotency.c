@@ -43,24 +43,27 @@ static void hash_part(sha256_ctx *h, const char *s) {
     sha256_update(h, s, strlen(s) + 1);
 }
 
-static void request_hash(http_request *req, const char *const *query, char hex[]) {
-    sha256_ctx h;
-    sha256_init(&h);
-    hash_part(&h, http_request_method(req));
-    hash_part(&h, http_request_path(req));
+/* Everything but the body, into t->partial. */
+static void request_hash_head(http_request *req, const char *const *query, idem_ticket *t) {
+    sha256_ctx *h = &t->partial;
+    sha256_init(h);
+    hash_part(h, http_request_method(req));
+    hash_part(h, http_request_path(req));
     for (size_t i = 0; query && query[i]; i++) {
         const char *v = http_request_query(req, query[i]);
-        hash_part(&h, query[i]);
-        hash_part(&h, v ? "=" : "");
-        hash_part(&h, v ? v : "");
+        hash_part(h, query[i]);
+        hash_part(h, v ? "=" : "");
+        hash_part(h, v ? v : "");
     }
-    hash_part(&h, http_request_content_type(req));
-    size_t len;
-    const char *body = http_request_body(req, &len);
-    sha256_update(&h, body, len);
+    hash_part(h, http_request_content_type(req));
+}
+
+void idempotency_hash_body(idem_ticket *t, const char *body, size_t len) {
+    if (!t->key[0]) return;
+    sha256_update(&t->partial, body, len);
     uint8_t digest[SHA256_DIGEST_LEN];
-    sha256_final(&h, digest);
-    sha256_hex(digest, SHA256_DIGEST_LEN, hex);
+    sha256_final(&t->partial, digest);
+    sha256_hex(digest, SHA256_DIGEST_LEN, t->hash);
 }
 
 /* --- keys in flight ------------------------------------------------------ */
@@ -230,7 +233,7 @@ static int answer_known(api_call *c, idem_ticket *t) {
     return rc == REGISTRY_NOT_FOUND ? 0 : -1;
 }
 
-int idempotency_begin(api_call *c, const char *const *query, idem_mode mode, idem_ticket *t) {
+int idempotency_read(api_call *c, const char *const *query, idem_ticket *t) {
     memset(t, 0, sizeof *t);
     const char *key = http_request_header(c->req, IDEM_HEADER);
     if (!key) return 0;
@@ -241,7 +244,20 @@ int idempotency_begin(api_call *c, const char *const *query, idem_mode mode, ide
     t->user = c->who->user_id;
     snprintf(t->route, sizeof t->route, "%s %s", http_request_method(c->req), c->route);
     snprintf(t->key, sizeof t->key, "%s", key);
-    request_hash(c->req, query, t->hash);
+    request_hash_head(c->req, query, t);
+    return 0;
+}
+
+int idempotency_begin(api_call *c, const char *const *query, idem_mode mode, idem_ticket *t) {
+    if (idempotency_read(c, query, t) != 0) return -1;
+    size_t len;
+    const char *body = http_request_body(c->req, &len);
+    idempotency_hash_body(t, body, len);
+    return idempotency_check(c, mode, t);
+}
+
+int idempotency_check(api_call *c, idem_mode mode, idem_ticket *t) {
+    if (!t->key[0]) return 0;
     if (answer_known(c, t) != 0) return -1;
     if (mode == IDEM_HOLD && flight_add(c->app, t) != 0) {
         http_respond_error(c->req, 500, "internal", "out of memory", NULL);

@@ -31,7 +31,8 @@ typedef struct idem_ticket {
     char route[32];             /* "POST /v1/jobs" */
     char key[IDEM_KEY_MAX + 1]; /* "": the request has no key */
     char hash[SHA256_HEX_LEN + 1];
-    int held; /* in the loop's in-flight set */
+    sha256_ctx partial; /* the request but its body, until the body is in */
+    int held;           /* in the loop's in-flight set */
 } idem_ticket;
 
 /* How the handler answers: at once, or later from the loop (the key is
@@ -44,6 +45,16 @@ typedef enum idem_mode { IDEM_NOW, IDEM_HOLD } idem_mode;
  * registry fails. query: the NULL-terminated names of the query parameters
  * the route reads (NULL: none); they are part of the request. */
 int idempotency_begin(api_call *c, const char *const *query, idem_mode mode, idem_ticket *t);
+
+/* idempotency_begin in three steps, for a body too large to hash on the
+ * loop: idempotency_read (loop: the key, and the request but its body;
+ * same returns), idempotency_hash_body (any thread; nothing without a
+ * key), idempotency_check (loop: what idempotency_begin does then, same
+ * returns). A retry that arrives meanwhile runs its own steps; the one
+ * that checks second gets the kept answer or 409. */
+int idempotency_read(api_call *c, const char *const *query, idem_ticket *t);
+void idempotency_hash_body(idem_ticket *t, const char *body, size_t len);
+int idempotency_check(api_call *c, idem_mode mode, idem_ticket *t);
 
 /* Answers req with status, Location (NULL: none) and body (stolen). A 2xx
  * answer to a request with a key is kept first, for its retries. Releases

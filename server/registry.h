@@ -2,7 +2,8 @@
  * SQLite at <dir>/registry.db. One connection, owned by the event-loop
  * thread: calls are synchronous and must not run concurrently. A call that
  * changes anything has reached the disk when it returns (WAL journal,
- * synchronous=FULL), so a job answered with 201 survives a crash.
+ * synchronous=FULL), unless durable.h has taken the syncing over: the
+ * daemon's answers to writes then wait for its sync thread instead.
  *
  * Ownership: strings passed in are copied; structs filled by a get call own
  * their strings until the matching clear call; structs handed to a list

@@ -30,9 +30,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api_util.h"
 #include "app.h"
 #include "clock.h"
 #include "config.h"
+#include "durable.h"
 #include "metrics.h"
 #include "quota.h"
 #include "serve.h"
@@ -140,6 +142,9 @@ static void on_drain_check(uv_timer_t *t) {
     if (app_work_pending(a) > 0) return;
     uv_timer_stop(t);
     jobs_drain_reports(a);
+    durable_stop(a->durable); /* sends the answers still waiting for a sync */
+    a->durable = NULL;
+    http_server_hold_writes(a->http, NULL, NULL);
     streams_stop(a);
     http_server_stop(a->http);
     uv_walk(a->loop, close_handle, NULL);
@@ -155,6 +160,31 @@ static void on_signal(uv_signal_t *s, int sig) {
     uv_timer_init(a->loop, &a->drain_timer);
     a->drain_timer.data = a;
     uv_timer_start(&a->drain_timer, on_drain_check, 0, 20);
+}
+
+/* durable.h: answers to writes wait for the sync thread. */
+static uint64_t hold_write(void *ctx) {
+    return durable_ticket(ctx);
+}
+
+static void on_synced(void *ctx, uint64_t done, int failed) {
+    app *a = ctx;
+    static int logged;
+    if (failed && !logged++)
+        fprintf(stderr,
+                "mcmcd: error: syncing the registry failed: %s; answers to writes are 500 from "
+                "now on (restart the daemon once the disk is fixed)\n",
+                strerror(failed));
+    if (a->http) http_server_release(a->http, done, failed);
+}
+
+/* The registry's syncs leave the loop, once start-up's writes are done
+ * (those were synced as they were made). MCMCD_SYNC_ON_LOOP=1 keeps them
+ * on the loop: a reference for bench/submit_watchers. */
+static int app_durable_start(app *a, char *err, size_t errlen) {
+    const char *on_loop = getenv("MCMCD_SYNC_ON_LOOP");
+    if (on_loop && !strcmp(on_loop, "1")) return 0;
+    return durable_start(a->loop, a->reg, a->cfg.data_dir, on_synced, a, &a->durable, err, errlen);
 }
 
 static int app_open(app *a, char *err, size_t errlen) {
@@ -184,7 +214,7 @@ static int app_open(app *a, char *err, size_t errlen) {
     a->on_job_finished = metrics_job_finished;
     if (jobs_restore(a, err, errlen) != 0) return -1;
     sweep_timer_start(a);
-    return 0;
+    return app_durable_start(a, err, errlen);
 }
 
 /* What app_listen needs, made before app_open, so that a bad TLS setup or a
@@ -274,6 +304,7 @@ static int listen_prepare(const serve_config *c, listen_setup *ls, char *err, si
 static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
     http_options opt = {.listen_fd = ls->fd,
                         .max_body = a->cfg.max_body_bytes,
+                        .body_limit = api_body_limit,
                         .max_streams = a->cfg.max_streams,
                         .idle_timeout = a->cfg.idle_timeout_seconds,
                         .tls_cert_pem = ls->cert_pem,
@@ -323,6 +354,7 @@ int serve_main(int argc, char **argv) {
         return 1;
     }
     http_server_on_done(a.http, metrics_http_done);
+    if (a.durable) http_server_hold_writes(a.http, hold_write, a.durable);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     jobs_free_all(&a);

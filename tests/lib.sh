@@ -1,6 +1,8 @@
-# lib.sh - helpers shared by the script tests (source it): TAP-style
-# checks, curl with a time limit, JSON fields, and a daemon on an ephemeral
-# port over a temporary data dir. Callers set $MCMCD and $work first.
+# lib.sh - helpers shared by the script tests and the bench scripts (source
+# it): TAP-style checks, curl with a time limit, JSON fields, a work dir
+# removed at exit, daemons on ephemeral ports over data dirs in it (start,
+# restart on the same dir, a second one beside, stop, crash), and waits
+# with a time limit. Callers set $MCMCD, then call test_workdir.
 
 PY=/usr/bin/python3
 # loopback only: never let a proxy setting route these requests elsewhere
@@ -16,25 +18,55 @@ show() { sed 's/^/# /'; } # stdin -> '# ' lines
 c() { curl -s --max-time 20 "$@"; }
 # the value of a JSON field: jget FILE 'expr on j'
 jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+# the same of the JSON on stdin: ... | jin 'expr on j'
+jin() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)" 2>/dev/null; }
 
-# Starts the daemon on $work/data (more `serve` options may follow, e.g.
-# --config FILE), sets daemon_pid and URL; returns 1 (with its stderr shown)
-# when it does not say where it listens within 20 s.
-start_daemon() {
-    "$MCMCD" serve --port 0 --data-dir "$work/data" "$@" >"$work/daemon.out" 2>>"$work/daemon.err" &
-    daemon_pid=$!
-    URL=''
-    local line
+# launch_daemon DIR OUT ERR [serve options]: `mcmcd serve` on an ephemeral
+# port over data dir DIR, stdout to OUT, stderr appended to ERR; sets
+# launched_pid and launched_url; returns 1 (with its stderr shown) when it
+# does not say where it listens, with its token written, within 20 s.
+launch_daemon() {
+    local dir=$1 out=$2 err=$3 line
+    shift 3
+    "$MCMCD" serve --port 0 --data-dir "$dir" "$@" >"$out" 2>>"$err" &
+    launched_pid=$!
+    launched_url=''
     for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
-        line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
+        line=$(head -n 1 "$out" 2>/dev/null)
         case "$line" in "mcmcd listening on http://"* | "mcmcd listening on https://"*)
-            URL=${line#mcmcd listening on } && use_token "$work/data" && return 0 ;;
+            if [ -s "$dir/admin.token" ]; then
+                launched_url=${line#mcmcd listening on } && return 0
+            fi ;;
         esac
-        kill -0 "$daemon_pid" 2>/dev/null || break
+        kill -0 "$launched_pid" 2>/dev/null || break
         sleep 0.1
     done
-    show <"$work/daemon.err"
+    show <"$err"
     return 1
+}
+
+# Starts the daemon on $work/data (more `serve` options may follow, e.g.
+# --config FILE), sets daemon_pid and URL and takes its admin token
+# (use_token); returns 1 (with its stderr shown) when it does not start.
+# Called again, it restarts on the same data dir.
+start_daemon() {
+    launch_daemon "$work/data" "$work/daemon.out" "$work/daemon.err" "$@"
+    local rc=$?
+    daemon_pid=$launched_pid URL=$launched_url
+    [ "$rc" -eq 0 ] && use_token "$work/data"
+}
+
+# other_daemon NAME [serve options]: a second daemon beside the first, on
+# data dir $work/NAME (output in $work/NAME.out, NAME.err); sets other_pid
+# and other_url, and leaves the first's URL and token alone.
+# stop_other_daemon ends it (at exit too).
+other_daemon() {
+    local name=$1
+    shift
+    launch_daemon "$work/$name" "$work/$name.out" "$work/$name.err" "$@"
+    local rc=$?
+    other_pid=$launched_pid other_url=$launched_url
+    return "$rc"
 }
 
 # Every curl of the test (and mcmc, libmcmcclient) carries the admin
@@ -46,14 +78,53 @@ use_token() {
     printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" >"$work/.curlrc"
 }
 
-# SIGTERM, then up to 2 s before SIGKILL.
-stop_daemon() {
-    [ -n "${daemon_pid:-}" ] || return 0
-    kill -TERM "$daemon_pid" 2>/dev/null
-    for _ in $(seq 40); do
-        kill -0 "$daemon_pid" 2>/dev/null || break
+# stop_pid PID [SECONDS]: SIGTERM, then up to SECONDS (2) before SIGKILL.
+# Sets stop_rc (its exit status, or "killed") and stop_ms (how long it took).
+stop_pid() {
+    stop_rc='' stop_ms=0
+    [ -n "$1" ] || return 0
+    local t0 rc
+    t0=$(date +%s%N)
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq $((${2:-2} * 20))); do
+        kill -0 "$1" 2>/dev/null || break
         sleep 0.05
     done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -KILL "$1" 2>/dev/null
+        stop_rc=killed
+    fi
+    wait "$1" 2>/dev/null
+    rc=$?
+    [ -n "$stop_rc" ] || stop_rc=$rc
+    stop_ms=$((($(date +%s%N) - t0) / 1000000))
+}
+# stop_daemon [SECONDS], stop_other_daemon [SECONDS]: stop_pid on each.
+stop_daemon() {
+    stop_pid "${daemon_pid:-}" "${1:-2}"
+    daemon_pid=''
+}
+stop_other_daemon() {
+    stop_pid "${other_pid:-}" "${1:-2}"
+    other_pid=''
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds;
+# its status once SECONDS have passed.
+wait_for() {
+    local tries=$(($1 * 10))
+    shift
+    for _ in $(seq "$tries"); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+pid_gone() { ! kill -0 "$1" 2>/dev/null; } # pid_gone PID: the process has ended
+
+# SIGKILL, as at a crash or an OOM kill; the daemon is reaped.
+crash_daemon() {
+    [ -n "${daemon_pid:-}" ] || return 0
     kill -KILL "$daemon_pid" 2>/dev/null
     wait "$daemon_pid" 2>/dev/null
     daemon_pid=''
@@ -77,12 +148,26 @@ finish() {
     [ "$failed" -eq 0 ]
 }
 
+# Background helpers of the test (watchers, clients) go in bg_pids
+# (bg_pids="$bg_pids $!"), or, started from a subshell, one a line in a
+# file $work/bg.pids.*; they are killed at exit.
+kill_bg() {
+    local p f
+    for p in ${bg_pids:-}; do kill "$p" 2>/dev/null; done
+    bg_pids=''
+    for f in "$work"/bg.pids.*; do
+        [ -f "$f" ] || continue
+        while read -r p; do kill "$p" 2>/dev/null; done <"$f"
+    done
+}
+
 # test_workdir NAME: a fresh $work (/tmp/mcmcd-NAME.XXXXXX), removed at exit
-# after the daemon is stopped. Call it right after sourcing this file.
+# (kept with KEEP=1) after the background helpers and the daemons are
+# stopped. Call it right after sourcing this file.
 test_workdir() {
     work=$(mktemp -d "/tmp/mcmcd-$1.XXXXXX")
-    daemon_pid=''
-    trap 'stop_daemon; rm -rf "$work"' EXIT
+    daemon_pid='' other_pid='' bg_pids=''
+    trap 'kill_bg; stop_daemon; stop_other_daemon; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
     trap 'exit 130' INT TERM
 }
 

@@ -12,23 +12,11 @@ set -u
 MCMCD=${1:?usage: test_client_install.sh PATH/TO/mcmcd}
 BUILD=$(cd "$(dirname "$MCMCD")/.." && pwd)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy MCMC_TOKEN
-export NO_PROXY='*' no_proxy='*'
-
-work=$(mktemp -d /tmp/mcmc-client-install.XXXXXX)
+# shellcheck source=tests/lib.sh
+. "$SRC/tests/lib.sh"
+test_workdir client-install
+unset MCMC_TOKEN
 prefix=$work/prefix
-daemon_pid=''
-cleanup() {
-    if [ -n "$daemon_pid" ]; then kill -KILL "$daemon_pid" 2>/dev/null; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-show() { sed 's/^/# /'; }
 
 # --- install ----------------------------------------------------------------
 echo "# \$ cmake --install BUILD --prefix $prefix"
@@ -78,26 +66,10 @@ check "the static build does not need libmcmcclient.so" \
     "! readelf -d '$work/example-static/mcmc_example' | grep -q libmcmcclient"
 
 # --- a daemon, and the examples against it ------------------------------------
-"$MCMCD" serve --port 0 --data-dir "$work/data" --workers 2 >"$work/daemon.out" 2>"$work/daemon.err" &
-daemon_pid=$!
-URL=''
-for _ in $(seq 300); do
-    line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-    case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && break ;; esac
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-check "the daemon listens ($URL)" "[ -n '$URL' ]"
-# its admin token (not at the default data dir, so the library's loopback
-# search would not find it): MCMC_TOKEN for the examples, which pass NULL
-for _ in $(seq 100); do
-    [ -s "$work/data/admin.token" ] && break
-    sleep 0.1
-done
-if [ -s "$work/data/admin.token" ]; then
-    MCMC_TOKEN=$(head -n 1 "$work/data/admin.token")
-    export MCMC_TOKEN
-fi
+# its admin token is not at the default data dir, so the library's loopback
+# search would not find it: start_daemon exports MCMC_TOKEN for the
+# examples, which pass NULL
+daemon_or_exit --workers 2
 
 # every run prints the same means: same rows, same spec, same key
 run_example() { # NAME BINARY [ARGS...]
@@ -139,8 +111,5 @@ run_example example-csv "$BUILD/client/mcmc_example" "$URL" "$work/rows.csv"
 check "the example uploads a CSV file (2 covariates) and samples it, named from the header" \
     "grep -q '^theta.x2: mean' '$work/example-csv.out' && ! grep -q '^theta.3' '$work/example-csv.out'"
 
-kill -TERM "$daemon_pid" 2>/dev/null
-wait "$daemon_pid" 2>/dev/null
-daemon_pid=''
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+stop_daemon
+finish

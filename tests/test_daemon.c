@@ -43,6 +43,11 @@
  *     behind it runs too; event numbers go on; metrics match the list.
  *   - Deleting a job while its draws download leaves the daemon sound.
  *
+ * Every test starts its own daemon in its own temporary directory and makes
+ * the history it needs (datasets, finished jobs), so each runs alone and in
+ * any order: `test_daemon NAME` runs test_NAME only, and ctest runs each as
+ * test_daemon.NAME, in parallel.
+ *
  * Job lengths come from a calibration job (iterations per second of this
  * build on this machine), so the plain and the sanitized builds run jobs of
  * about the same duration. The daemon's stderr goes to a log file per start
@@ -156,6 +161,8 @@ typedef struct buf {
     char *data;
     size_t len, cap;
 } buf;
+
+static buf mala_npy; /* a MALA_SPEC job's .npy */
 
 static int buf_try_add(buf *b, const void *p, size_t n) {
     if (b->len + n + 1 > b->cap) {
@@ -1022,9 +1029,33 @@ static void calibrate(void) {
     json_decref(j);
 }
 
-static int group_setup(void **state) {
+/* Uploads the small CSV (201, Location) as "small-csv"; sets g.csv_id and
+ * returns its metadata (the caller's). */
+static json_t *upload_small_csv(void) {
+    buf csv = {0}, js = {0};
+    make_dataset_texts(&csv, &js);
+    spit(g.csv_path, csv.data, csv.len);
+    resp r = {0};
+    http_opts up = {.ctype = "text/csv", .body = csv.data, .len = csv.len};
+    http(&r, &up, "/v1/datasets?name=small-csv");
+    expect_status(&r, 201);
+    json_t *meta = resp_json(&r);
+    check_dataset_meta(meta, "small-csv", DS_ROWS, DS_D);
+    snprintf(g.csv_id, sizeof g.csv_id, "%s", jstr(meta, "id"));
+    char loc[200];
+    snprintf(loc, sizeof loc, "/v1/datasets/%s", g.csv_id);
+    assert_header(&r, "Location", loc);
+    resp_free(&r);
+    buf_free(&csv);
+    buf_free(&js);
+    return meta;
+}
+
+/* Each test gets its own directory and daemon, so any one runs alone and
+ * in any order (ctest runs them as test_daemon.NAME, in parallel). */
+static int daemon_setup(void **state) {
     (void)state;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    memset(&g, 0, sizeof g);
     snprintf(g.dir, sizeof g.dir, "/tmp/mcmcd-e2e-XXXXXX");
     if (!mkdtemp(g.dir)) return -1;
     snprintf(g.data_dir, sizeof g.data_dir, "%s/data", g.dir);
@@ -1033,14 +1064,14 @@ static int group_setup(void **state) {
     const char *conf = "# idle streams get a heartbeat twice a second\nheartbeat_seconds = 0.5\n";
     spit(g.conf, conf, strlen(conf));
     daemon_start();
-    calibrate();
     return 0;
 }
 
-static int group_teardown(void **state) {
+/* Stops the daemon a test left up: it must exit 0 with a clean log. */
+static int daemon_teardown(void **state) {
     (void)state;
     int rc = 0;
-    if (g.pid > 0) { /* a test failed with the daemon up */
+    if (g.pid > 0) {
         kill(g.pid, SIGTERM);
         int st = wait_child(g.pid, 10 * SLOW);
         if (st == -1) kill(g.pid, SIGKILL), waitpid(g.pid, NULL, 0);
@@ -1054,10 +1085,13 @@ static int group_teardown(void **state) {
             rc = -1;
         }
         buf_free(&b);
-        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) rc = -1;
+        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            print_error("the daemon did not exit 0 on SIGTERM (wait status %#x)\n", st);
+            rc = -1;
+        }
     }
+    buf_free(&mala_npy);
     if (!getenv("MCMCD_E2E_KEEP")) nftw(g.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    curl_global_cleanup();
     return rc;
 }
 
@@ -1065,6 +1099,7 @@ static int group_teardown(void **state) {
 
 static void test_health_info_metrics(void **state) {
     (void)state;
+    calibrate(); /* a job that succeeded, for the metrics */
     resp r = {0};
     get(&r, "/healthz");
     expect_status(&r, 200);
@@ -1127,21 +1162,11 @@ static void test_datasets(void **state) {
     (void)state;
     buf csv = {0}, js = {0};
     make_dataset_texts(&csv, &js);
-    spit(g.csv_path, csv.data, csv.len);
+    json_t *first = upload_small_csv();
     resp r = {0};
 
-    http_opts up = {.ctype = "text/csv", .body = csv.data, .len = csv.len};
-    http(&r, &up, "/v1/datasets?name=small-csv");
-    expect_status(&r, 201);
-    json_t *first = resp_json(&r);
-    check_dataset_meta(first, "small-csv", DS_ROWS, DS_D);
-    snprintf(g.csv_id, sizeof g.csv_id, "%s", jstr(first, "id"));
-    char loc[200];
-    snprintf(loc, sizeof loc, "/v1/datasets/%s", g.csv_id);
-    assert_header(&r, "Location", loc);
-
     /* the same rows as JSON: the same content hash, 200, the stored row */
-    up = (http_opts){.ctype = "application/json", .body = js.data, .len = js.len};
+    http_opts up = {.ctype = "application/json", .body = js.data, .len = js.len};
     http(&r, &up, "/v1/datasets");
     expect_status(&r, 200);
     json_t *again = resp_json(&r);
@@ -1241,8 +1266,42 @@ static void test_datasets(void **state) {
     "\"step_size\": 0.01}, \"num_samples\": 1000, \"chains\": 2, \"key\": 42, \"init\": "          \
     "\"true\", \"progress_every\": 100}"
 
+/* A short job run to succeeded, and one cancelled while it runs: history
+ * for the list, restart and metrics checks. */
+static void finish_two_jobs(void) {
+    char id[JOB_ID_MAX];
+    submit("{\"model\": {\"type\": \"gaussian\", \"mean\": [1, -1], \"cov\": [[1, 0], [0, "
+           "1]]}, \"sampler\": {\"type\": \"mala\", \"step_size\": 0.5}, \"num_samples\": 100, "
+           "\"key\": 7}",
+           id);
+    json_decref(wait_state(id, "succeeded", 20 * SLOW));
+    submit("{\"data\": {\"synthetic\": {\"n\": 300, \"d\": 2, \"seed\": 5}}, \"sampler\": "
+           "{\"type\": \"ula\", \"step_size\": 0.001}, \"num_samples\": 100, \"thin\": 10000000, "
+           "\"progress_every\": 10000}",
+           id);
+    json_decref(wait_draws(id, 0, 30 * SLOW));
+    resp r = {0};
+    call(&r, "POST", "/v1/jobs/%s/cancel", id);
+    expect_status(&r, 202);
+    json_decref(wait_state(id, "cancelled", 5 * SLOW));
+    resp_free(&r);
+}
+
+/* Runs MALA_SPEC to succeeded; keeps its id and its .npy draws. */
+static void run_mala(void) {
+    submit(MALA_SPEC, g.mala_id);
+    json_decref(wait_state(g.mala_id, "succeeded", 30 * SLOW));
+    resp r = {0};
+    get(&r, "/v1/jobs/%s/draws?format=npy", g.mala_id);
+    expect_status(&r, 200);
+    buf_free(&mala_npy);
+    buf_add(&mala_npy, r.body.data, r.body.len);
+    resp_free(&r);
+}
+
 static void test_job_events(void **state) {
     (void)state;
+    finish_two_jobs();
     submit(MALA_SPEC, g.mala_id);
     const char *id = g.mala_id;
     resp r = {0};
@@ -1346,13 +1405,11 @@ static void test_job_events(void **state) {
         assert_true(++pages < 100);
     } while (token[0]);
     assert_int_equal(found, 1);
-    assert_true(total >= 3); /* calibration, the cancelled dataset job, this one */
+    assert_true(total >= 3); /* the two finished before, this one */
     resp_free(&r);
 }
 
 /* --- 3. draws equal `mcmcd run`'s ------------------------------------- */
-
-static buf mala_npy; /* the MALA job's .npy, for the summary test */
 
 /* The daemon's draws of job id in every format equal the files `mcmcd run`
  * writes for spec (rows from data when not NULL). Keeps the .npy. */
@@ -1401,7 +1458,8 @@ static void check_draws_like_offline(const char *id, const char *spec, const cha
 
 static void test_draws_equal_offline(void **state) {
     (void)state;
-    assert_true(g.mala_id[0] && g.csv_id[0]);
+    json_decref(upload_small_csv());
+    submit(MALA_SPEC, g.mala_id);
     json_decref(wait_state(g.mala_id, "succeeded", 30 * SLOW));
     check_draws_like_offline(g.mala_id, MALA_SPEC, NULL, "mala-synthetic", &mala_npy);
 
@@ -1481,7 +1539,7 @@ static void test_draws_equal_offline(void **state) {
 
 static void test_summary(void **state) {
     (void)state;
-    assert_true(mala_npy.len > 0);
+    run_mala();
     npy n;
     npy_parse(&mala_npy, &n);
     resp r = {0};
@@ -1545,6 +1603,7 @@ static void test_summary(void **state) {
 
 static void test_follow_draws(void **state) {
     (void)state;
+    calibrate();
     enum { CHAINS = 2, SAMPLES = 400 };
     char spec[512], id[JOB_ID_MAX];
     timed_spec(spec, sizeof spec, 1.5, CHAINS, SAMPLES, 20, 5);
@@ -1807,6 +1866,8 @@ static void test_bad_input(void **state) {
     (void)state;
     enum { CHAINS = 2, SAMPLES = 300 };
     char spec[512], id[JOB_ID_MAX];
+    calibrate();
+    json_decref(upload_small_csv());
     timed_spec(spec, sizeof spec, 2.0, CHAINS, SAMPLES, 10, 17);
     submit(spec, id); /* runs through all of this */
     json_decref(wait_draws(id, 0, 30 * SLOW));
@@ -2094,13 +2155,15 @@ static void test_statistics_and_warmup(void **state) {
 /* ULA with a step far past stability blows up to inf: the job fails and
  * says where, keeps the draws up to there, and the summary is taken over
  * the finite prefix. */
+#define NONFINITE_SPEC                                                                             \
+    "{\"model\": {\"type\": \"gaussian\", \"mean\": [1, 2], \"cov\": [[1, 0], [0, 1]]}, "          \
+    "\"sampler\": {\"type\": \"ula\", \"step_size\": 10}, \"num_samples\": 1000, "                 \
+    "\"chains\": 2, \"key\": 1, \"init\": [0.5, 0.5], \"progress_every\": 100}"
+
 static void test_nonfinite_chain(void **state) {
     (void)state;
     char id[JOB_ID_MAX];
-    submit("{\"model\": {\"type\": \"gaussian\", \"mean\": [1, 2], \"cov\": [[1, 0], [0, 1]]}, "
-           "\"sampler\": {\"type\": \"ula\", \"step_size\": 10}, \"num_samples\": 1000, "
-           "\"chains\": 2, \"key\": 1, \"init\": [0.5, 0.5], \"progress_every\": 100}",
-           id);
+    submit(NONFINITE_SPEC, id);
     json_t *st = wait_state(id, "failed", 20 * SLOW);
     json_t *c0 = json_array_get(json_object_get(st, "chains"), 0);
     assert_true(json_is_true(json_object_get(c0, "nonfinite")));
@@ -2130,6 +2193,14 @@ static void test_nonfinite_chain(void **state) {
 
 static void test_restart(void **state) {
     (void)state;
+    /* history: a dataset, jobs succeeded, cancelled and failed */
+    calibrate();
+    json_decref(upload_small_csv());
+    finish_two_jobs();
+    run_mala();
+    char failed[JOB_ID_MAX];
+    submit(NONFINITE_SPEC, failed);
+    json_decref(wait_state(failed, "failed", 20 * SLOW));
     resp r = {0};
     /* what must survive: datasets, final jobs, their draws */
     get(&r, "/v1/datasets");
@@ -2282,7 +2353,6 @@ static void test_restart(void **state) {
 
 static void test_delete_while_downloading(void **state) {
     (void)state;
-    if (!g.pid) daemon_start(); /* the restart test failed half-way */
     char id[JOB_ID_MAX];
     submit("{\"data\": {\"synthetic\": {\"n\": 50, \"d\": 5, \"seed\": 1}}, \"sampler\": "
            "{\"type\": \"ula\", \"step_size\": 0.001}, \"chains\": 2, \"num_samples\": 200000, "
@@ -2314,22 +2384,39 @@ static void test_delete_while_downloading(void **state) {
     daemon_stop(); /* exit 0, and no sanitizer report */
 }
 
-int main(void) {
+#define DAEMON_TEST(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
+
+/* `test_daemon [NAME]`: every test, or only test_NAME (ctest runs each as
+ * test_daemon.NAME); a NAME that is no test fails. */
+int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_health_info_metrics),
-        cmocka_unit_test(test_datasets),
-        cmocka_unit_test(test_job_events),
-        cmocka_unit_test(test_draws_equal_offline),
-        cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_follow_draws),
-        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_statistics_and_warmup),
-        cmocka_unit_test(test_nonfinite_chain),
-        cmocka_unit_test(test_restart),
-        cmocka_unit_test(test_delete_while_downloading),
+        DAEMON_TEST(test_health_info_metrics),
+        DAEMON_TEST(test_datasets),
+        DAEMON_TEST(test_job_events),
+        DAEMON_TEST(test_draws_equal_offline),
+        DAEMON_TEST(test_summary),
+        DAEMON_TEST(test_follow_draws),
+        DAEMON_TEST(test_cancel),
+        DAEMON_TEST(test_bad_input),
+        DAEMON_TEST(test_statistics_and_warmup),
+        DAEMON_TEST(test_nonfinite_chain),
+        DAEMON_TEST(test_restart),
+        DAEMON_TEST(test_delete_while_downloading),
     };
-    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-    buf_free(&mala_npy);
+    if (argc > 1) {
+        static char filter[128];
+        snprintf(filter, sizeof filter, "test_%s", argv[1]);
+        size_t k = 0, n = sizeof tests / sizeof tests[0];
+        while (k < n && strcmp(tests[k].name, filter) != 0)
+            k++;
+        if (k == n) {
+            fprintf(stderr, "test_daemon: no test named %s\n", filter);
+            return 2;
+        }
+        cmocka_set_test_filter(filter);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
     return rc;
 }

@@ -12,61 +12,22 @@
 # reads as a walk-through. Usage: test_daemon_curl.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_daemon_curl.sh PATH/TO/mcmcd}
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib.sh
-. "$here/lib.sh" # ok, bad, check, show, c, jget, use_token; start/stop are this file's
-
-work=$(mktemp -d /tmp/mcmcd-curl.XXXXXX)
-daemon_pid='' bg_pids=''
-cleanup() {
-    for p in $bg_pids; do kill "$p" 2>/dev/null; done
-    if [ -n "$daemon_pid" ]; then kill -KILL "$daemon_pid" 2>/dev/null; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$here/lib.sh"
+test_workdir curl
 t0=$(date +%s%N)
 show_cut() { { head -c "${1:-600}"; echo; } | sed '/^$/d; s/^/# /'; } # the start of an answer
-
-# Starts the daemon on $work/data (ephemeral port), sets daemon_pid, URL and
-# line (its first line on stdout); stderr accumulates in daemon.err.
-start_daemon() {
-    "$MCMCD" serve --port 0 --data-dir "$work/data" >"$work/daemon.out" 2>>"$work/daemon.err" &
-    daemon_pid=$!
-    URL='' line=''
-    for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
-        line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-        case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && break ;; esac
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -z "$URL" ] || use_token "$work/data"
-}
-# SIGTERM, then up to 2 s for the daemon to exit; sets rc and took (ms)
-stop_daemon() {
-    local t=$(date +%s%N)
-    kill -TERM "$daemon_pid"
-    for _ in $(seq 40); do
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid" 2>/dev/null
-    wait "$daemon_pid"
-    rc=$?
-    took=$((($(date +%s%N) - t) / 1000000))
-    daemon_pid=''
-}
 
 # --- start the daemon: ephemeral port, temporary data dir ---------------------
 start_daemon
 echo "# \$ mcmcd serve --port 0 --data-dir DIR"
-echo "# $line"
+echo "# mcmcd listening on $URL"
 case "$URL" in
 http://127.0.0.1:[0-9]*) ok "daemon listens on an ephemeral loopback port ($URL)" ;;
 *)
     bad "daemon did not print 'mcmcd listening on http://127.0.0.1:PORT'"
-    show <"$work/daemon.err"
-    echo "$passed passed, $failed failed"
+    finish
     exit 1
     ;;
 esac
@@ -326,22 +287,18 @@ LONG=$(jget "$work/long.json" 'j["id"]')
 timeout 60 curl -sN "$URL/v1/jobs/$LONG/events" >"$work/long.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-state=''
-for _ in $(seq 100); do # up to 10 s for the first block
-    state=$(c "$URL/v1/jobs/$LONG" | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(j["state"], j["progress"]["iter"])' 2>/dev/null)
-    case "$state" in "running "[1-9]*) break ;; esac
-    sleep 0.1
-done
+long_running() { # sets state
+    state=$(c "$URL/v1/jobs/$LONG" | jin 'j["state"], j["progress"]["iter"]')
+    case "$state" in "running "[1-9]*) true ;; *) false ;; esac
+}
+wait_for 10 long_running # the first block
 check "a long job (2 chains x 1e8 draws) is running ($state)" "case '$state' in 'running '[1-9]*) true;; *) false;; esac"
 echo "# \$ curl -s -X POST $URL/v1/jobs/$LONG/cancel"
 t_cancel=$(date +%s%N)
 code=$(c -o "$work/cancel.json" -w '%{http_code}' -X POST "$URL/v1/jobs/$LONG/cancel")
 show_cut 200 <"$work/cancel.json"
 check "cancel answers 202" "[ '$code' = 202 ]"
-for _ in $(seq 100); do # the watcher ends with the done event
-    kill -0 "$watcher" 2>/dev/null || break
-    sleep 0.1
-done
+wait_for 10 pid_gone "$watcher" # the watcher ends with the done event
 wait "$watcher" 2>/dev/null
 took=$((($(date +%s%N) - t_cancel) / 1000000))
 tail -n 1 "$work/long.events" | show
@@ -402,18 +359,12 @@ LONG2=$(jget "$work/long2.json" 'j["id"]')
 timeout 60 curl -sN "$URL/v1/jobs/$LONG2/events" >"$work/long2.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-for _ in $(seq 100); do
-    grep -q '"progress"' "$work/long2.events" 2>/dev/null && break
-    sleep 0.1
-done
+wait_for 10 grep -q '"progress"' "$work/long2.events"
 echo "# \$ kill -TERM \$(pidof mcmcd)   (a job running, a watcher attached)"
 stop_daemon
 tail -n 2 "$work/daemon.err" | show
-check "SIGTERM: exit status 0 (got $rc) within 2 s (took $took ms)" "[ $rc -eq 0 ] && [ $took -lt 2000 ]"
-for _ in $(seq 40); do
-    kill -0 "$watcher" 2>/dev/null || break
-    sleep 0.05
-done
+check "SIGTERM: exit status 0 (got $stop_rc) within 2 s (took $stop_ms ms)" "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
+wait_for 2 pid_gone "$watcher"
 check "SIGTERM: the watcher's stream was closed too" "! kill -0 $watcher 2>/dev/null"
 check "SIGTERM: every line the watcher got is valid JSON" \
     "$PY -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' '$work/long2.events'"
@@ -421,7 +372,7 @@ check "SIGTERM: every line the watcher got is valid JSON" \
 # --- restart on the same data dir: finished jobs kept, the interrupted one resumes ----
 start_daemon
 echo "# \$ mcmcd serve --port 0 --data-dir DIR   (the same DIR again)"
-echo "# $line"
+echo "# mcmcd listening on $URL"
 check "restart on the same data dir" "[ -n '$URL' ]"
 c "$URL/v1/jobs/$JOB" >"$work/status2.json"
 c -o draws2.npy "$URL/v1/jobs/$JOB/draws?format=npy"
@@ -448,16 +399,10 @@ echo "# \$ curl -sN -H 'Last-Event-ID: $last' $URL/v1/jobs/$LONG2/events   (the 
 timeout 60 curl -sN -H "Last-Event-ID: ${last:-0}" "$URL/v1/jobs/$LONG2/events" >"$work/long2b.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-for _ in $(seq 100); do
-    grep -q '"progress"' "$work/long2b.events" 2>/dev/null && break
-    sleep 0.1
-done
+wait_for 10 grep -q '"progress"' "$work/long2b.events"
 head -n 2 "$work/long2b.events" | cut -c 1-150 | show
 c -o /dev/null -X POST "$URL/v1/jobs/$LONG2/cancel"
-for _ in $(seq 100); do
-    kill -0 "$watcher" 2>/dev/null || break
-    sleep 0.1
-done
+wait_for 10 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 tail -n 1 "$work/long2b.events" | show
 check "the interrupted job runs again; resuming after seq $last gives only later events, then done cancelled" \
@@ -472,7 +417,7 @@ assert any(e['type'] == 'progress' for e in evs)
 assert evs[-1]['type'] == 'done' and evs[-1]['state'] == 'cancelled', evs[-1]
 PY"
 stop_daemon
-check "SIGTERM again: exit 0 (got $rc) within 2 s (took $took ms)" "[ $rc -eq 0 ] && [ $took -lt 2000 ]"
+check "SIGTERM again: exit 0 (got $stop_rc) within 2 s (took $stop_ms ms)" "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
 
 # --- a crash: SIGKILL while a job runs, then restart ---------------------------------
 # The job runs again from the start; its event numbers must go on after every
@@ -484,19 +429,12 @@ LONG3=$(jget "$work/long3.json" 'j["id"]')
 timeout 60 curl -sN "$URL/v1/jobs/$LONG3/events" >"$work/long3.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-for _ in $(seq 100); do # progress for 1.5 s: past the daemon's periodic save of its counters
-    [ "$(grep -c '"progress"' "$work/long3.events" 2>/dev/null)" -ge 1 ] && break
-    sleep 0.1
-done
+# progress for 1.5 s: past the daemon's periodic save of its counters
+wait_for 10 grep -q '"progress"' "$work/long3.events"
 sleep 1.5
 echo "# \$ kill -KILL \$(pidof mcmcd)   (a job running, a watcher attached)"
-kill -KILL "$daemon_pid"
-wait "$daemon_pid" 2>/dev/null
-daemon_pid=''
-for _ in $(seq 20); do
-    kill -0 "$watcher" 2>/dev/null || break
-    sleep 0.1
-done
+crash_daemon
+wait_for 2 pid_gone "$watcher"
 kill "$watcher" 2>/dev/null
 wait "$watcher" 2>/dev/null
 seen=$("$PY" -c '
@@ -511,15 +449,9 @@ check "restart after SIGKILL" "[ -n '$URL' ]"
 timeout 10 curl -sN "$URL/v1/jobs/$LONG3/events?after=0" >"$work/long3b.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-for _ in $(seq 100); do
-    grep -q '"progress"' "$work/long3b.events" 2>/dev/null && break
-    sleep 0.1
-done
+wait_for 10 grep -q '"progress"' "$work/long3b.events"
 c -o /dev/null -X POST "$URL/v1/jobs/$LONG3/cancel"
-for _ in $(seq 100); do
-    kill -0 "$watcher" 2>/dev/null || break
-    sleep 0.1
-done
+wait_for 10 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 echo "# before the crash the watcher saw seq up to $seen; after the restart the job's events are:"
 head -n 2 "$work/long3b.events" | cut -c 1-150 | show
@@ -533,8 +465,8 @@ assert all(a < b for a, b in zip(seqs, seqs[1:])), seqs
 assert seqs[0] > int(sys.argv[2]), 'seq %d..%d reused: the first event after the restart is %s' % (seqs[0], int(sys.argv[2]), evs[0])
 PY"
 stop_daemon
-check "SIGTERM after the crash recovery: exit 0 (got $rc) within 2 s (took $took ms)" \
-    "[ $rc -eq 0 ] && [ $took -lt 2000 ]"
+check "SIGTERM after the crash recovery: exit 0 (got $stop_rc) within 2 s (took $stop_ms ms)" \
+    "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
 
 # --- sanitizers ------------------------------------------------------------------
 check "daemon stderr: no AddressSanitizer, LeakSanitizer or UBSan report" \
@@ -544,5 +476,4 @@ if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work/daem
 fi
 
 echo "# session took $((($(date +%s%N) - t0) / 1000000)) ms"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -13,9 +13,10 @@
 # report on stderr. Usage: test_many_clients.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_many_clients.sh PATH/TO/mcmcd}
-PY=/usr/bin/python3
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-export NO_PROXY='*' no_proxy='*'
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir many
 
 N_JOBS=200      # jobs in all
 SUBMITTERS=5    # concurrent submitting processes, 40 jobs each
@@ -37,54 +38,15 @@ else
     SANITIZED=0
 fi
 
-work=$(mktemp -d /tmp/mcmcd-many.XXXXXX)
-. "$(cd "$(dirname "$0")" && pwd)/lib.sh" # use_token
 mkdir -p "$work/sub" "$work/w" "$work/draws"
-daemon_pid='' monitor_pid=''
-cleanup() {
-    if [ -n "$monitor_pid" ]; then kill "$monitor_pid" 2>/dev/null; fi
-    # background curls and their launchers, each by its own pid
-    for f in "$work"/sub/pids.*; do
-        [ -f "$f" ] || continue
-        while read -r p; do kill "$p" 2>/dev/null; done <"$f"
-    done
-    for f in "$work"/sub/submitter.pid.*; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
-    if [ -n "$daemon_pid" ]; then kill -KILL "$daemon_pid" 2>/dev/null; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 now_ms() { date +%s%3N; }
 metric() { # metric NAME: its value in the file $work/metrics
     awk -v n="$1" '$1 == n { print $2 }' "$work/metrics"
 }
 
 # --- the daemon ---------------------------------------------------------------
-"$MCMCD" serve --port 0 --workers 2 --data-dir "$work/data" \
-    >"$work/daemon.out" 2>"$work/daemon.err" &
-daemon_pid=$!
-URL=''
-for _ in $(seq 200); do # up to 20 s
-    line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-    case "$line" in "mcmcd listening on http://127.0.0.1:"*) URL=${line#mcmcd listening on } && break ;; esac
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[ -z "$URL" ] || use_token "$work/data"
-if [ -z "$URL" ]; then
-    bad "daemon did not start on loopback"
-    sed 's/^/# /' "$work/daemon.err"
-    echo "$passed passed, $failed failed"
-    exit 1
-fi
-ok "daemon (--workers 2) listens at $URL"
+daemon_or_exit --workers 2
+check "it listens on loopback" "case '$URL' in http://127.0.0.1:[0-9]*) true ;; *) false ;; esac"
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null; }
 rss_start=$(rss_kb)
 echo "# RSS at start: $rss_start KiB (limit $RSS_LIMIT_KB KiB, sanitized build: $SANITIZED)"
@@ -106,6 +68,7 @@ echo "# RSS at start: $rss_start KiB (limit $RSS_LIMIT_KB KiB, sanitized build: 
     done >"$work/monitor"
 ) &
 monitor_pid=$!
+bg_pids="$bg_pids $monitor_pid"
 
 # --- 200 jobs from 5 concurrent curl processes --------------------------------
 # Job i: ula or mala (i % 4 < 2 or not), 1 or 2 chains (2 when 3 | i), 500..2000
@@ -153,6 +116,7 @@ t_start=$MS
 for ((k = 0; k < SUBMITTERS; k++)); do
     timeout "$TIME_LIMIT" curl -s -K "$work/sub/curl.$k.conf" >"$work/sub/wo.$k" 2>/dev/null &
     echo $! >"$work/sub/submitter.pid.$k"
+    bg_pids="$bg_pids $!"
 done
 for ((k = 0; k < SUBMITTERS; k++)); do wait "$(cat "$work/sub/submitter.pid.$k")"; done
 ms
@@ -184,7 +148,7 @@ launcher() { # launcher L: the jobs i with (i / 2) % LAUNCHERS == L
             ms
             echo "$i $id $MS" >"$work/w/$i.$w.meta"
             curl -sN --max-time "$TIME_LIMIT" "$URL/v1/jobs/$id/events" >"$work/w/$i.$w.out" 2>/dev/null &
-            echo $! >>"$work/sub/pids.watchers.$l"
+            echo $! >>"$work/bg.pids.watchers.$l"
         done
     done
     ms
@@ -194,6 +158,7 @@ launcher() { # launcher L: the jobs i with (i / 2) % LAUNCHERS == L
 for ((l = 0; l < LAUNCHERS; l++)); do
     launcher "$l" &
     echo $! >"$work/sub/submitter.pid.launcher.$l"
+    bg_pids="$bg_pids $!"
 done
 
 # --- wait, bounded, for every job to end and every watcher to finish -------------
@@ -355,11 +320,11 @@ check "at least 50 watchers attached to queued or running jobs ($live)" "[ ${liv
 check "at least 50 event streams open at once (peak $peak)" "[ ${peak:-0} -ge 50 ]"
 
 # --- at the end: nothing queued, no stream open, memory bounded ----------------------------
-for _ in $(seq 30); do # streams close as the server notices: up to 3 s
+streams_closed() {
     curl -s --max-time 5 "$URL/metrics" >"$work/metrics"
-    [ "$(metric mcmcd_open_streams)" = 0 ] && break
-    sleep 0.1
-done
+    [ "$(metric mcmcd_open_streams)" = 0 ]
+}
+wait_for 3 streams_closed # streams close as the server notices
 echo "# metrics at the end:" $(grep -E '^mcmcd_(jobs|queue_length|open_streams|busy_workers|http_requests_total)' "$work/metrics")
 check "/metrics: queue length 0, open streams 0, busy workers 0, 200 succeeded" \
     "[ '$(metric mcmcd_queue_length)' = 0 ] && [ '$(metric mcmcd_open_streams)' = 0 ] &&
@@ -375,21 +340,12 @@ check "daemon RSS stayed under $((RSS_LIMIT_KB / 1024)) MiB (peak $((rss_max / 1
     "[ $rss_max -gt 0 ] && [ $rss_max -lt $RSS_LIMIT_KB ]"
 
 # --- a clean stop -----------------------------------------------------------------------
-kill -TERM "$daemon_pid"
-for _ in $(seq 100); do
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.05
-done
-kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid" 2>/dev/null
-wait "$daemon_pid"
-rc=$?
-daemon_pid=''
-check "SIGTERM after the burst: exit 0 within 5 s (rc $rc)" "[ $rc -eq 0 ]"
+stop_daemon 5
+check "SIGTERM after the burst: exit 0 within 5 s (rc $stop_rc)" "[ '$stop_rc' = 0 ]"
 check "daemon stderr: no AddressSanitizer, LeakSanitizer or UBSan report" \
     "! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' '$work/daemon.err'"
 grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work/daemon.err" |
     head -n 60 | sed 's/^/# /'
 
 echo "# whole script: $((($(now_ms) - t_start) / 1000)) s after the first submit"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -20,31 +20,16 @@
 set -u
 MCMCD=${1:?usage: test_mcmc_cli.sh PATH/TO/mcmcd}
 MCMC=$(cd "$(dirname "$MCMCD")/.." && pwd)/client/mcmc
-PY=/usr/bin/python3
-# loopback only: never let a proxy setting route these requests elsewhere
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy MCMC_SERVER
-export NO_PROXY='*' no_proxy='*'
-
-work=$(mktemp -d /tmp/mcmc-cli.XXXXXX)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir mcmc-cli
+unset MCMC_SERVER
 # a HOME of our own: no token store or admin token of the user's is found,
 # and `mcmc login` writes here
 unset MCMC_TOKEN XDG_CONFIG_HOME XDG_STATE_HOME
 export HOME=$work/home
 mkdir -p "$HOME"
-daemon_pid='' quota_pid=''
-cleanup() {
-    if [ -n "$daemon_pid" ]; then kill -KILL "$daemon_pid" 2>/dev/null; fi
-    if [ -n "$quota_pid" ]; then kill -KILL "$quota_pid" 2>/dev/null; fi
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-show() { sed 's/^/# /'; }
 # mcmc with a time limit; stdout and stderr to $work/out and $work/err, rc in $rc
 m() {
     timeout 60 "$MCMC" "$@" >"$work/out" 2>"$work/err"
@@ -59,12 +44,10 @@ mn() {
     m "$@"
     export MCMC_TOKEN=$saved
 }
-# the value of a JSON document's field: jget FILE 'expr on j'
-jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 
 if [ ! -x "$MCMC" ]; then
     bad "the mcmc binary is at $MCMC"
-    echo "$passed passed, $failed failed"
+    finish
     exit 1
 fi
 
@@ -92,36 +75,16 @@ for args in "frobnicate" "data" "data frob" "ls --bogus" "status" "status a b" "
 done
 
 # --- the daemon: ephemeral port, temporary data dir -------------------------
-"$MCMCD" serve --port 0 --data-dir "$work/data" >"$work/daemon.out" 2>"$work/daemon.err" &
-daemon_pid=$!
-URL=''
-for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
-    line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-    case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && break ;; esac
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-case "$URL" in
-http://127.0.0.1:[0-9]*) ok "daemon listens on $URL" ;;
-*)
-    bad "daemon did not start"
-    show <"$work/daemon.err"
-    echo "$passed passed, $failed failed"
-    exit 1
-    ;;
-esac
+daemon_or_exit
+check "it listens on loopback" "case '$URL' in http://127.0.0.1:[0-9]*) true ;; *) false ;; esac"
 export MCMC_SERVER=$URL
 cd "$work" || exit 1
 # the admin token the daemon made on its first start (this data dir is not
-# the default one, so only MCMC_TOKEN brings it to mcmc)
-for _ in $(seq 100); do
-    [ -s "$work/data/admin.token" ] && break
-    sleep 0.1
-done
+# the default one, so only MCMC_TOKEN, which start_daemon exports, brings it
+# to mcmc)
 TOK=$(head -n 1 "$work/data/admin.token" 2>/dev/null)
 check "the daemon wrote data/admin.token, mode 600" \
-    "[ -n '$TOK' ] && [ \"\$(stat -c %a '$work/data/admin.token')\" = 600 ]"
-export MCMC_TOKEN=$TOK
+    "[ -n '$TOK' ] && [ '$TOK' = \"\$MCMC_TOKEN\" ] && [ \"\$(stat -c %a '$work/data/admin.token')\" = 600 ]"
 
 cat >spec.json <<'JSON'
 {"data": {"synthetic": {"n": 500, "d": 3, "seed": 4}},
@@ -346,15 +309,9 @@ check "status of the deleted job: exit 1, 404 on stderr" "[ $rc -eq 1 ] && grep 
 # (mcmc itself gets the signal: timeout(1) would send it twice)
 "$MCMC" run long.json -o int.npy --progress lines >int.out 2>int.err &
 run_pid=$!
-for _ in $(seq 200); do # the job submitted and its progress flowing: up to 20 s
-    grep -q 'chain' int.err 2>/dev/null && break
-    sleep 0.1
-done
+wait_for 20 grep -q 'chain' int.err # the job submitted and its progress flowing
 kill -INT "$run_pid"
-for _ in $(seq 300); do # at most 30 s to cancel and exit
-    kill -0 "$run_pid" 2>/dev/null || break
-    sleep 0.1
-done
+wait_for 30 pid_gone "$run_pid" # to cancel and exit
 kill -KILL "$run_pid" 2>/dev/null
 wait "$run_pid"
 irc=$?
@@ -458,10 +415,7 @@ if command -v script >/dev/null 2>&1; then
     env -u MCMC_TOKEN timeout 60 script -qfec "'$MCMC' login" /dev/null <login.fifo >tty-login.out 2>&1 &
     login_pid=$!
     exec 7>login.fifo
-    for _ in $(seq 300); do # the prompt shows once echo is off: up to 30 s
-        grep -q 'Token for' tty-login.out && break
-        sleep 0.1
-    done
+    wait_for 30 grep -q 'Token for' tty-login.out # the prompt shows once echo is off
     printf '%s\n' "$TOK" >&7
     wait "$login_pid"
     lrc=$?
@@ -498,17 +452,9 @@ check "a metrics-scope token: whoami is 403 forbidden, exit 1" \
 
 # --- 429: a per-user limit of one queued job (a second daemon) ---------------
 printf 'user_queued_jobs = 1\n' >quota.conf
-"$MCMCD" serve --config quota.conf --port 0 --data-dir "$work/data2" >"$work/quota.out" 2>"$work/quota.err" &
-quota_pid=$!
-QURL=''
-for _ in $(seq 200); do
-    line=$(head -n 1 "$work/quota.out" 2>/dev/null)
-    case "$line" in "mcmcd listening on http://"*) QURL=${line#mcmcd listening on } && break ;; esac
-    kill -0 "$quota_pid" 2>/dev/null || break
-    sleep 0.1
-done
+other_daemon data2 --config quota.conf
+QURL=$other_url
 check "a daemon with user_queued_jobs = 1 listens" "[ -n '$QURL' ]"
-[ -n "$QURL" ] || show <"$work/quota.err"
 "$MCMCD" user add carol --data-dir "$work/data2" >/dev/null 2>>"$work/user.err"
 CAROL=$("$MCMCD" token new carol --data-dir "$work/data2" 2>>"$work/user.err")
 MCMC_TOKEN=$CAROL m --server "$QURL" submit long.json
@@ -521,14 +467,10 @@ check "carol's second job: exit 1, 429 quota_exceeded with the server's message"
 MCMC_TOKEN=$CAROL m --server "$QURL" whoami
 check "whoami on it: queued_jobs limit 1, used 1" "[ $rc -eq 0 ] && grep -Eq '^queued_jobs +1 +1\$' out"
 MCMC_TOKEN=$CAROL m --server "$QURL" cancel "$FIRST"
-kill -TERM "$quota_pid"
-wait "$quota_pid"
-quota_pid=''
+stop_other_daemon 60
 
 # --- the daemon gone: unreachable is exit 3 -----------------------------------
-kill -TERM "$daemon_pid"
-wait "$daemon_pid"
-daemon_pid=''
+stop_daemon 60
 for args in "ls" "status $JOB" "data ls" "submit spec.json" "run spec.json -o y.npy"; do
     # shellcheck disable=SC2086
     m $args
@@ -543,5 +485,4 @@ check "submit --help with the server gone: this build's tables" \
 MCMC_SERVER=$URL m --server http://127.0.0.1:1 ls
 check "--server wins over MCMC_SERVER: a closed port, exit 3" "[ $rc -eq 3 ]"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

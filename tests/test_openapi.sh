@@ -16,46 +16,17 @@
 # Usage: test_openapi.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_openapi.sh PATH/TO/mcmcd}
-PY=/usr/bin/python3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DOC="$here/../proto/openapi.yaml"
-work=$(mktemp -d)
-pid=""
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-bad() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-
-stop_daemon() { # SIGTERM, then at most 10 s for it to exit; its status in $stop_rc
-    stop_rc=""
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
-        stop_rc=killed
-    fi
-    wait "$pid" 2>/dev/null
-    local rc=$?
-    [ -n "$stop_rc" ] || stop_rc=$rc
-    pid=""
-}
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir openapi
 
 # The routes the daemon serves, from server/api.c's route table itself:
 # `mcmcd routes` prints METHOD PATTERN ACCESS, one a line.
 if ! ROUTES=$("$MCMCD" routes) || [ -z "$ROUTES" ]; then
     bad "mcmcd routes prints the route table"
-    echo "$passed passed, $failed failed"
+    finish
     exit 1
 fi
 ok "mcmcd routes prints the route table ($(printf '%s\n' "$ROUTES" | wc -l) routes)"
@@ -64,7 +35,7 @@ export ROUTES
 check "proto/openapi.yaml exists" "[ -s '$DOC' ]"
 if ! "$PY" -c 'import yaml' 2>/dev/null; then
     bad "python3-yaml is installed (needed to read the OpenAPI document; add it to ./dev's PACKAGES)"
-    echo "$passed passed, $failed failed"
+    finish
     exit 1
 fi
 
@@ -75,27 +46,14 @@ max_queued_jobs = 2
 max_body_bytes = 64k
 heartbeat_seconds = 0.2
 CONF
-"$MCMCD" serve --config "$work/mcmcd.conf" --bind 127.0.0.1 --port 0 --data-dir "$work/data" \
-    >"$work/out" 2>"$work/err" &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n '1s|^mcmcd listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$work/out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+start_daemon --config "$work/mcmcd.conf" --bind 127.0.0.1
+port=$(printf '%s\n' "$URL" | sed -n 's|^http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p')
 check "the daemon starts and prints its port first" "[ -n '$port' ]"
 if [ -z "$port" ]; then
-    sed 's/^/# /' "$work/err"
-    echo "$passed passed, $failed failed"
+    finish
     exit 1
 fi
 # On its first start the daemon makes the admin user and writes its token.
-for _ in $(seq 1 50); do
-    [ -s "$work/data/admin.token" ] && break
-    sleep 0.1
-done
 check "the daemon wrote data/admin.token (mode 0600)" \
     "[ -s '$work/data/admin.token' ] && [ \"\$(stat -c %a '$work/data/admin.token')\" = 600 ]"
 MCMCD_TOKEN=$(head -n 1 "$work/data/admin.token" 2>/dev/null)
@@ -871,9 +829,8 @@ while IFS= read -r line; do
     esac
 done < <(timeout 240 "$PY" "$work/check.py" "$DOC" "$port" 2>&1 || echo "not ok - the checker exited with status $?")
 
-stop_daemon
+stop_daemon 10
 check "SIGTERM stops the daemon cleanly (status $stop_rc)" "[ '$stop_rc' = 0 ]"
-check "no sanitizer or crash report on stderr" "! grep -qE 'ERROR: (Address|Leak|Undefined)|runtime error|Segmentation' '$work/err'"
+check "no sanitizer or crash report on stderr" "! grep -qE 'ERROR: (Address|Leak|Undefined)|runtime error|Segmentation' '$work/daemon.err'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -1,0 +1,232 @@
+/* submit_watchers.c - bench_submit_watchers: job submissions against a
+ * running daemon with event watchers attached (issue 11): `clients`
+ * threads share `submissions` POST /v1/jobs (keep-alive, one libcurl
+ * handle each) while `watchers` event streams of a running job stay open
+ * and one more thread times GET status, GET list and the first byte of a
+ * new event stream, over and over, until the last POST is answered.
+ * Prints one JSON object: accepted per second and each route's latency
+ * percentiles in milliseconds. bench/submit_watchers.sh starts the daemons
+ * and runs this several times against each.
+ *
+ * Usage: bench_submit_watchers URL TOKEN JOB_ID [submissions clients watchers] */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { ROUTE_POST, ROUTE_STATUS, ROUTE_LIST, ROUTE_EVENTS, ROUTES };
+static const char *const route_names[ROUTES] = {"post", "get_status", "get_list",
+                                                "events_first_byte"};
+
+typedef struct samples {
+    double *ms;
+    size_t n, cap;
+} samples;
+
+static const char *url, *job_id;
+static char auth[300];
+static const char *spec = "{\"data\": {\"synthetic\": {\"n\": 100, \"d\": 2, \"seed\": 1}}, "
+                          "\"sampler\": {\"type\": \"rwm\", \"step_size\": 0.1}, "
+                          "\"num_samples\": 100}";
+static atomic_int next_submission, accepted, refused, submitting_done;
+static int submissions;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void add(samples *s, double ms) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->ms = realloc(s->ms, s->cap * sizeof *s->ms);
+        if (!s->ms) abort();
+    }
+    s->ms[s->n++] = ms;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ctx) {
+    (void)p, (void)ctx;
+    return size * n;
+}
+
+/* An event stream's first bytes: enough, stop there. */
+static size_t first_bytes(char *p, size_t size, size_t n, void *ctx) {
+    (void)p, (void)size, (void)n;
+    *(int *)ctx = 1;
+    return 0;
+}
+
+static CURL *handle(struct curl_slist **headers) {
+    CURL *h = curl_easy_init();
+    *headers = curl_slist_append(NULL, auth);
+    *headers = curl_slist_append(*headers, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    return h;
+}
+
+/* One request; its milliseconds, or -1 when it failed or got status != want. */
+static double timed(CURL *h, long want) {
+    double t0 = now_s();
+    CURLcode rc = curl_easy_perform(h);
+    double ms = (now_s() - t0) * 1e3;
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    return rc == CURLE_OK && status == want ? ms : -1;
+}
+
+static void *submitter(void *arg) {
+    samples *s = arg;
+    struct curl_slist *hdr;
+    CURL *h = handle(&hdr);
+    char target[512];
+    snprintf(target, sizeof target, "%s/v1/jobs", url);
+    curl_easy_setopt(h, CURLOPT_URL, target);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, spec);
+    while (atomic_fetch_add(&next_submission, 1) < submissions) {
+        double ms = timed(h, 201);
+        if (ms < 0) {
+            atomic_fetch_add(&refused, 1);
+            continue;
+        }
+        atomic_fetch_add(&accepted, 1);
+        add(s, ms);
+    }
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdr);
+    return NULL;
+}
+
+/* GET status, GET list, an event stream's first byte, round and round. */
+static void *prober(void *arg) {
+    samples *s = arg;
+    struct curl_slist *hdr;
+    CURL *h = handle(&hdr);
+    char status_url[512], list_url[512], events_url[512];
+    snprintf(status_url, sizeof status_url, "%s/v1/jobs/%s", url, job_id);
+    snprintf(list_url, sizeof list_url, "%s/v1/jobs?page_size=50", url);
+    snprintf(events_url, sizeof events_url, "%s/v1/jobs/%s/events", url, job_id);
+    while (!atomic_load(&submitting_done)) {
+        curl_easy_setopt(h, CURLOPT_URL, status_url);
+        double ms = timed(h, 200);
+        if (ms >= 0) add(&s[ROUTE_STATUS], ms);
+        curl_easy_setopt(h, CURLOPT_URL, list_url);
+        if ((ms = timed(h, 200)) >= 0) add(&s[ROUTE_LIST], ms);
+        int got = 0;
+        CURL *e = curl_easy_duphandle(h);
+        curl_easy_setopt(e, CURLOPT_URL, events_url);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, first_bytes);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &got);
+        double t0 = now_s();
+        curl_easy_perform(e);
+        if (got) add(&s[ROUTE_EVENTS], (now_s() - t0) * 1e3);
+        curl_easy_cleanup(e);
+    }
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdr);
+    return NULL;
+}
+
+/* The watchers: event streams held open by one multi handle. */
+typedef struct watchers {
+    int count;
+    atomic_int open;
+    atomic_int stop;
+} watchers;
+
+static void *watch(void *arg) {
+    watchers *w = arg;
+    CURLM *m = curl_multi_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, auth);
+    char events_url[512];
+    snprintf(events_url, sizeof events_url, "%s/v1/jobs/%s/events", url, job_id);
+    for (int i = 0; i < w->count; i++) {
+        CURL *e = curl_easy_init();
+        curl_easy_setopt(e, CURLOPT_URL, events_url);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+        curl_multi_add_handle(m, e);
+    }
+    int running = 1;
+    while (!atomic_load(&w->stop) && running) {
+        curl_multi_perform(m, &running);
+        w->open = running;
+        curl_multi_poll(m, NULL, 0, 50, NULL);
+    }
+    curl_multi_cleanup(m); /* the easy handles leak at exit: the process ends */
+    curl_slist_free_all(hdr);
+    return NULL;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(samples *s, double p) {
+    if (!s->n) return -1;
+    size_t i = (size_t)(p * (double)(s->n - 1) + 0.5);
+    return s->ms[i];
+}
+
+static void print_route(const char *name, samples *s, int last) {
+    qsort(s->ms, s->n, sizeof *s->ms, cmp);
+    printf("\"%s\": {\"n\": %zu, \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s", name, s->n,
+           pct(s, 0.5), pct(s, 0.99), pct(s, 1.0), last ? "" : ", ");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s URL TOKEN JOB_ID [submissions clients watchers]\n", argv[0]);
+        return 2;
+    }
+    url = argv[1];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", argv[2]);
+    job_id = argv[3];
+    submissions = argc > 4 ? atoi(argv[4]) : 1000;
+    int clients = argc > 5 ? atoi(argv[5]) : 8;
+    watchers w = {.count = argc > 6 ? atoi(argv[6]) : 200};
+    if (submissions < 1 || clients < 1 || clients > 64 || w.count < 0) return 2;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_t wt, pt, st[64];
+    pthread_create(&wt, NULL, watch, &w);
+    for (int i = 0; i < 100 && w.open < w.count; i++) { /* the watchers connect */
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    int watching = w.open;
+    samples per_client[64] = {0}, probes[ROUTES] = {0}, post = {0};
+    pthread_create(&pt, NULL, prober, probes);
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++)
+        pthread_create(&st[i], NULL, submitter, &per_client[i]);
+    for (int i = 0; i < clients; i++)
+        pthread_join(st[i], NULL);
+    double wall = now_s() - t0;
+    atomic_store(&submitting_done, 1);
+    pthread_join(pt, NULL);
+    int still_watching = w.open;
+    atomic_store(&w.stop, 1);
+    pthread_join(wt, NULL);
+    for (int i = 0; i < clients; i++)
+        for (size_t k = 0; k < per_client[i].n; k++)
+            add(&post, per_client[i].ms[k]);
+    printf("{\"submissions\": %d, \"clients\": %d, \"watchers\": %d, \"watching_at_end\": %d, "
+           "\"accepted\": %d, \"refused\": %d, \"seconds\": %.3f, \"accepted_per_s\": %.1f, ",
+           submissions, clients, watching, still_watching, atomic_load(&accepted),
+           atomic_load(&refused), wall, atomic_load(&accepted) / wall);
+    print_route(route_names[ROUTE_POST], &post, 0);
+    for (int r = ROUTE_STATUS; r < ROUTES; r++)
+        print_route(route_names[r], &probes[r], r == ROUTES - 1);
+    printf("}\n");
+    curl_global_cleanup();
+    return atomic_load(&refused) ? 1 : 0;
+}

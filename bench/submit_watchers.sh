@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# submit_watchers.sh - issue 11's submission benchmark: 1,000 POST /v1/jobs
+# from 8 client threads while 200 event streams of a running job are open,
+# with GET status, GET list and a new event stream's first byte timed during
+# the run (bench_submit_watchers, libcurl). Each run gets a fresh daemon and
+# data dir; the runs alternate between the daemon as it ships (registry
+# syncs on the sync thread, durable.h) and the reference, the same binary
+# with MCMCD_SYNC_ON_LOOP=1 (synchronous=FULL, every commit's fsync on the
+# loop thread, as before issue 11). Prints the CPU, every run, and the
+# medians over runs; writes a table to bench/results/.
+#
+# Usage: bench/submit_watchers.sh [--runs N] [--submissions N] [--clients N]
+#                                 [--watchers N] [--build DIR]
+set -u
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 BUILD=$root/build
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --runs) RUNS=$2 && shift 2 ;;
+    --submissions) SUBMISSIONS=$2 && shift 2 ;;
+    --clients) CLIENTS=$2 && shift 2 ;;
+    --watchers) WATCHERS=$2 && shift 2 ;;
+    --build) BUILD=$2 && shift 2 ;;
+    *) echo "submit_watchers.sh: unknown option $1" >&2 && exit 2 ;;
+    esac
+done
+MCMCD=$BUILD/server/mcmcd
+BENCH=$BUILD/bench/bench_submit_watchers
+for f in "$MCMCD" "$BENCH"; do
+    [ -x "$f" ] || { echo "submit_watchers.sh: no $f; build first (cmake --build $BUILD)" >&2 && exit 2; }
+done
+# shellcheck source=tests/lib.sh
+. "$root/tests/lib.sh"
+test_workdir submit-watchers
+
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
+echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions, $CLIENTS clients, $WATCHERS watchers, $RUNS runs per mode"
+printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$work/mcmcd.conf"
+LONG='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+
+# one_run MODE: a fresh daemon, the long job running, the benchmark; its
+# JSON line goes to $work/MODE.jsonl.
+one_run() {
+    rm -rf "$work/data"
+    if [ "$1" = reference ]; then
+        MCMCD_SYNC_ON_LOOP=1 start_daemon --config "$work/mcmcd.conf" || return 1
+    else
+        start_daemon --config "$work/mcmcd.conf" || return 1
+    fi
+    local id state=''
+    id=$(c --json "$LONG" "$URL/v1/jobs" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    for _ in $(seq 100); do
+        state=$(c "$URL/v1/jobs/$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+        [ "$state" = running ] && break
+        sleep 0.1
+    done
+    "$BENCH" "$URL" "$TOKEN" "$id" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" >>"$work/$1.jsonl"
+    local rc=$?
+    stop_daemon
+    tail -n 1 "$work/$1.jsonl" | sed "s/^/# $1: /"
+    return $rc
+}
+
+for i in $(seq "$RUNS"); do
+    one_run durable || echo "# durable run $i: refused requests or no daemon" >&2
+    one_run reference || echo "# reference run $i: refused requests or no daemon" >&2
+done
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p "$root/bench/results"
+out="$root/bench/results/submit_watchers-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
+"$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" \
+    "$(nproc)" "$load_before" "$load_after" >"$out" <<'PY'
+import json, statistics, sys
+work, cpu, build, subs, clients, watchers, runs, cores, load0, load1 = sys.argv[1:]
+modes = {"durable": "sync thread (as shipped)", "reference": "fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
+data = {m: [json.loads(l) for l in open(f"{work}/{m}.jsonl")] for m in modes}
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+print(f"# submit_watchers: {subs} POST /v1/jobs from {clients} clients, {watchers} event watchers\n")
+print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; build: {build};")
+print(f"medians over {runs} runs per mode, alternating (each run a fresh daemon);")
+print("latencies in ms, p99 over each run's requests, then the median of those over runs.\n")
+print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open |")
+print("|---|---|---|---|---|---|---|---|")
+for m, label in modes.items():
+    rs = data[m]
+    p = lambda route, q: med([r[route][q] for r in rs])
+    print(f"| {label} | {med([r['accepted_per_s'] for r in rs]):.0f} | {p('post', 'p50'):.2f} | "
+          f"{p('post', 'p99'):.2f} | {p('get_status', 'p99'):.2f} | {p('get_list', 'p99'):.2f} | "
+          f"{p('events_first_byte', 'p99'):.2f} | {min(r['watching_at_end'] for r in rs)} |")
+d, r = data["durable"], data["reference"]
+ratio = med([x["post"]["p99"] for x in r]) / med([x["post"]["p99"] for x in d])
+print(f"\nPOST p99, reference over shipped: {ratio:.2f}x. Every run:\n")
+for m in modes:
+    for x in data[m]:
+        print(f"    {m}: {json.dumps(x)}")
+PY
+cat "$out"
+echo "# written to $out"

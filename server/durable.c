@@ -1,0 +1,256 @@
+/* durable.c - the registry's sync thread (durable.h): group commit of the
+ * WAL, and checkpoints off the loop.
+ *
+ * The loop counts commits (SQLite's WAL hook, which fires after each one)
+ * and, when an answer needs them on disk, raises `asked` unless an earlier
+ * ask already covers them. The sync thread takes the latest ask, fsyncs the
+ * WAL, publishes it as `synced` and wakes the loop through a uv_async
+ * handle. Asks that arrive during an fsync are served by the next one, so
+ * there is never more than one fsync in flight and n waiting answers cost
+ * one fsync, not n. */
+#include "durable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "registry_internal.h"
+
+struct durable {
+    uv_loop_t *loop;
+    uv_async_t async; /* the sync thread's "synced" */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    sqlite3 *db;      /* the loop's (the registry's) connection */
+    sqlite3 *ckpt_db; /* the sync thread's, for checkpoints */
+    int wal_fd;       /* registry.db-wal, read-only: fsync needs no more */
+    durable_synced_fn fn;
+    void *ctx;
+    /* under lock */
+    uint64_t asked, synced;
+    int failed; /* the errno of the first fsync that failed */
+    int checkpoint_due, stopping;
+    durable_counts counts;
+    /* the loop's alone */
+    uint64_t commits, commits_asked;
+    uint64_t reported; /* the last done handed to fn */
+    int thread_running;
+};
+
+/* --- the sync thread ------------------------------------------------------- */
+
+static void checkpoint(durable *d) {
+    int log_frames = 0, done_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(d->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &done_frames);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        fprintf(stderr, "mcmcd: registry checkpoint failed: %s\n", sqlite3_errmsg(d->ckpt_db));
+}
+
+/* Waits for an ask or a due checkpoint; 0 when stopping. */
+static int next_round(durable *d, uint64_t *target, int *ckpt) {
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping && d->asked == d->synced && !d->checkpoint_due)
+        pthread_cond_wait(&d->wake, &d->lock);
+    *target = d->asked;
+    *ckpt = d->checkpoint_due;
+    d->checkpoint_due = 0;
+    int go = !d->stopping;
+    pthread_mutex_unlock(&d->lock);
+    return go;
+}
+
+static void *sync_thread(void *arg) {
+    durable *d = arg;
+    uint64_t target;
+    int ckpt;
+    while (next_round(d, &target, &ckpt)) {
+        pthread_mutex_lock(&d->lock);
+        int pending = target != d->synced;
+        pthread_mutex_unlock(&d->lock);
+        if (pending) {
+            int e = fdatasync(d->wal_fd) == 0 ? 0 : errno;
+            pthread_mutex_lock(&d->lock);
+            if (e && !d->failed) d->failed = e;
+            d->synced = target;
+            d->counts.syncs++;
+            pthread_mutex_unlock(&d->lock);
+            uv_async_send(&d->async);
+        }
+        if (ckpt) {
+            checkpoint(d);
+            pthread_mutex_lock(&d->lock);
+            d->counts.checkpoints++;
+            pthread_mutex_unlock(&d->lock);
+        }
+    }
+    return NULL;
+}
+
+/* --- the loop -------------------------------------------------------------- */
+
+static void report(durable *d) {
+    pthread_mutex_lock(&d->lock);
+    uint64_t done = d->synced;
+    int failed = d->failed;
+    pthread_mutex_unlock(&d->lock);
+    if (done == d->reported && !failed) return;
+    d->reported = done;
+    d->fn(d->ctx, done, failed);
+}
+
+static void on_synced(uv_async_t *h) {
+    report(h->data);
+}
+
+/* SQLite calls this on the loop after each commit of the loop's
+ * connection, with the frames now in the WAL. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int frames) {
+    (void)db, (void)name;
+    durable *d = arg;
+    d->commits++;
+    if (frames >= DURABLE_CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&d->lock);
+        if (!d->checkpoint_due) {
+            d->checkpoint_due = 1;
+            pthread_cond_signal(&d->wake);
+        }
+        pthread_mutex_unlock(&d->lock);
+    }
+    return SQLITE_OK;
+}
+
+uint64_t durable_ticket(durable *d) {
+    pthread_mutex_lock(&d->lock);
+    if (d->commits != d->commits_asked) {
+        d->commits_asked = d->commits;
+        d->asked++;
+        d->counts.asks++;
+        pthread_cond_signal(&d->wake);
+    }
+    uint64_t t = d->asked;
+    pthread_mutex_unlock(&d->lock);
+    return t;
+}
+
+durable_counts durable_counts_of(durable *d) {
+    pthread_mutex_lock(&d->lock);
+    durable_counts c = d->counts;
+    pthread_mutex_unlock(&d->lock);
+    return c;
+}
+
+/* --- start and stop -------------------------------------------------------- */
+
+static int fail(char *err, size_t errlen, const char *what, const char *path, const char *why) {
+    snprintf(err, errlen, "%s %.900s: %s", what, path, why);
+    return -1;
+}
+
+/* The -wal file (it exists once the registry has read its schema) and the
+ * directory entry that names it, made durable once. */
+static int open_wal(durable *d, const char *dir, char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/registry.db-wal", dir);
+    d->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (d->wal_fd < 0) return fail(err, errlen, "cannot open", path, strerror(errno));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = dfd < 0 || fsync(dfd) != 0 ? errno : 0;
+    if (dfd >= 0) close(dfd);
+    return e ? fail(err, errlen, "cannot sync", dir, strerror(e)) : 0;
+}
+
+static int open_checkpointer(durable *d, const char *dir, char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/registry.db", dir);
+    if (sqlite3_open_v2(path, &d->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(d->ckpt_db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(err, errlen, "cannot open", path,
+                    d->ckpt_db ? sqlite3_errmsg(d->ckpt_db) : "out of memory");
+    return 0;
+}
+
+/* The loop's connection: no sync at commit, no checkpoint (the WAL hook
+ * replaces SQLite's autocheckpoint, which is a WAL hook too). */
+static int take_over(durable *d, char *err, size_t errlen) {
+    if (sqlite3_exec(d->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(err, errlen, "cannot set", "synchronous", sqlite3_errmsg(d->db));
+    sqlite3_wal_hook(d->db, on_commit, d);
+    return 0;
+}
+
+static void give_back(durable *d) {
+    sqlite3_wal_autocheckpoint(d->db, DURABLE_CHECKPOINT_FRAMES); /* drops our hook */
+    sqlite3_exec(d->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+}
+
+static void free_durable(durable *d) {
+    if (d->wal_fd >= 0) close(d->wal_fd);
+    sqlite3_close(d->ckpt_db);
+    pthread_cond_destroy(&d->wake);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+int durable_start(uv_loop_t *loop, registry *reg, const char *dir, durable_synced_fn fn, void *ctx,
+                  durable **out, char *err, size_t errlen) {
+    *out = NULL;
+    durable *d = calloc(1, sizeof *d);
+    if (!d) return fail(err, errlen, "cannot start", "the registry's sync thread", "out of memory");
+    d->loop = loop;
+    d->db = registry_sqlite(reg);
+    d->fn = fn;
+    d->ctx = ctx;
+    d->wal_fd = -1;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    if (open_wal(d, dir, err, errlen) != 0 || open_checkpointer(d, dir, err, errlen) != 0) {
+        free_durable(d);
+        return -1;
+    }
+    int rc = pthread_create(&d->thread, NULL, sync_thread, d);
+    if (rc != 0) {
+        free_durable(d);
+        return fail(err, errlen, "cannot start", "the registry's sync thread", strerror(rc));
+    }
+    d->thread_running = 1;
+    uv_async_init(loop, &d->async, on_synced);
+    d->async.data = d;
+    if (take_over(d, err, errlen) != 0) {
+        durable_stop(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h) {
+    free_durable(h->data);
+}
+
+void durable_stop(durable *d) {
+    if (!d) return;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = 1;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    if (d->thread_running) pthread_join(d->thread, NULL);
+    d->thread_running = 0;
+    give_back(d);
+    /* the last asks, on this thread: nothing is left to wait for */
+    int e = fdatasync(d->wal_fd) == 0 ? 0 : errno;
+    pthread_mutex_lock(&d->lock);
+    if (e && !d->failed) d->failed = e;
+    d->synced = d->asked;
+    pthread_mutex_unlock(&d->lock);
+    report(d);
+    if (!uv_is_closing((uv_handle_t *)&d->async)) uv_close((uv_handle_t *)&d->async, on_closed);
+}
