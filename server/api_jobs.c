@@ -353,7 +353,7 @@ typedef struct list_ctx {
 
 static int list_one(void *ctx, const registry_job *row) {
     list_ctx *l = ctx;
-    job *j = jobs_find(l->a, row->id);
+    job *j = jobs_find_row(l->a, row);
     /* an ended job whose stored spec this build cannot read is shown as
      * failed, though the registry keeps the state it ended in */
     if (j && (!l->state || job_state(j) == *l->state))

@@ -25,6 +25,22 @@
 typedef struct app app;
 typedef struct job job;
 typedef struct app_user app_user;
+struct job_table;
+
+/* A list of jobs through their res_prev/res_next links (jobs.c). */
+typedef struct job_list {
+    job *head, *tail;
+    size_t count;
+} job_list;
+
+/* Where a job in memory is kept (jobs.c): every job that may not have
+ * ended is live; an ended one is cached until evicted, or pinned out of
+ * both lists when deleted while still watched. */
+typedef enum job_residence {
+    JOB_RESIDENT_NONE,
+    JOB_RESIDENT_LIVE,
+    JOB_RESIDENT_CACHED
+} job_residence;
 
 /* A watcher of a job: an event stream or a following draw stream. */
 typedef struct job_watcher {
@@ -74,8 +90,13 @@ struct job {
      * restart: job_param_names); NULL until then */
     const char **param_names;
     int names_loaded;
+    /* NULL for an ended job read back from the registry until its events
+     * are asked for (job_event_log: job_log_load) */
     job_events *events;
+    int events_unsaved; /* it holds events that events.ndjson does not */
     job_watcher *watchers;
+    job_residence residence;
+    job *res_prev, *res_next; /* in app->live or app->cached */
     /* while running */
     dataset *ds;
     model *model;
@@ -110,8 +131,13 @@ struct app {
     struct durable *durable; /* serve.c starts it: the registry's syncs (NULL: on the loop) */
     http_server *http;
     char datasets_dir[4200], jobs_dir[4200];
-    job **jobs; /* every job known, by creation */
-    size_t njobs, cap_jobs;
+    /* Jobs in memory (jobs.c): every job that has not ended, and at most
+     * job_cache ended ones, most recently used first; the registry holds
+     * the rest, read back on demand by jobs_find. */
+    struct job_table *jobs_by_id; /* all of them, by id */
+    job_list live;                /* by creation; an ended job leaves at the next prune */
+    job_list cached;
+    size_t live_after_prune; /* live.count after the last prune */
     /* jobs with chains still to start, in the order they came; schedule()
      * in jobs.c picks from it by fair share */
     job *queue_head, *queue_tail;
@@ -159,8 +185,18 @@ int app_queue_work(app *a, app_work *w, void *data, uv_work_cb work, uv_after_wo
 unsigned app_work_pending(const app *a);
 
 /* jobs.c */
+/* Brings back the jobs that have not ended and counts every job's files
+ * in its owner's usage; ended jobs stay in the registry until asked for. */
 int jobs_restore(app *a, char *err, size_t errlen);
+/* The job by id: from memory, else (an ended job) read back from the
+ * registry into the cache of ended jobs; NULL when there is none. An ended
+ * job's pointer stays valid until the caller's next jobs_find, jobs_submit
+ * or jobs_each_live (each may evict it) or its return to the loop, and for
+ * as long as a watcher is attached (job_watch): a watched job is never
+ * evicted. A job that has not ended stays until it is deleted. */
 job *jobs_find(app *a, const char *id);
+/* The same for a row the caller has just read (a listing): no second read. */
+job *jobs_find_row(app *a, const registry_job *row);
 /* Records a parsed, shape-checked spec as a new queued job (durable on
  * return). Returns 0 or a registry status; *out is the job. */
 int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d, job **out);
@@ -169,6 +205,7 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
  * Returns 0, REGISTRY_BAD_TRANSITION when the job has already ended, or
  * another registry status when the request could not be recorded. */
 int jobs_cancel(app *a, job *j);
+/* Jobs queued or running: what max_queued_jobs bounds (the owners' counts). */
 size_t jobs_active(const app *a);
 int jobs_delete(app *a, job *j);
 /* Stops a running job that passed its owner's wall-time limit of limit_s
@@ -185,6 +222,7 @@ uint64_t jobs_draw_bytes(const chain_config *c, size_t d);
 const char *job_reason(const job *j);
 void jobs_shutdown(app *a); /* cancels running chains for a restart */
 void jobs_drain_reports(app *a);
+/* At shutdown: saves the logs of ended jobs in memory, frees every job. */
 void jobs_free_all(app *a);
 const char *job_state_name(const job *j);
 int job_is_final(const job *j);
@@ -230,12 +268,25 @@ typedef struct job_shape {
 } job_shape;
 job_shape job_shape_of(const job *j);
 const chain_counts *job_counts(const job *j, uint32_t c); /* chain c's */
-const job_events *job_event_log(const job *j);
+/* The job's event log, read back (job_log_load) on first use for an ended
+ * job out of the registry; NULL only when memory runs out. */
+const job_events *job_event_log(job *j);
 /* Chain c's adaptation (known once its warmup ended), loaded on demand. */
 const chain_adaptation *job_chain_adaptation(job *j, uint32_t c);
-/* Calls fn on every job known, by creation, until it returns nonzero. */
-void jobs_each(app *a, int (*fn)(job *j, void *ctx), void *ctx);
-size_t jobs_count(const app *a);
+/* Calls fn on every job that has not ended (queued, preparing, running),
+ * by creation, until it returns nonzero. Ended jobs are in the registry:
+ * registry_job_counts, registry_jobs_ended_before. */
+void jobs_each_live(app *a, int (*fn)(job *j, void *ctx), void *ctx);
+/* jobs.c: moves the jobs that have ended since the last prune from the
+ * live list to the cache, evicting from the cache what passes job_cache. */
+void jobs_prune_live(app *a);
+
+/* job_log.c: an ended job's event log on disk (events.ndjson). */
+/* Saves it whole: 0 or an MCMC_E* code (MCMC_EINVAL: the log is not done). */
+int job_log_save(const job *j);
+/* The saved log, else one made from the job's registry fields: its state
+ * and done events after its stored seq, at its finish time. NULL: ENOMEM. */
+job_events *job_log_load(const job *j);
 
 /* job_adapt.c: each chain's adapted step size and inverse metric, kept in
  * adapt.json in the job dir. */

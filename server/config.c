@@ -89,6 +89,8 @@ static const cfg_key cfg_keys[] = {
      "names the Host header may carry (any port), comma-separated, besides the bind address; "
      "other Hosts get 421 (DNS rebinding); * accepts any",
      NULL},
+    {"job_cache", CFG_INT, FIELD(job_cache), 1, 1000000, 0, 0, "256",
+     "ended jobs kept in memory; the others are read back from the registry when asked for", NULL},
 #define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
     {"user_" name,                                                                                 \
      CFG_LIMIT,                                                                                    \
@@ -342,6 +344,7 @@ void serve_config_defaults(serve_config *c) {
     c->workers = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (unsigned)cpus;
     c->max_body_bytes = 256ull << 20;
     c->max_queued_jobs = 10000;
+    c->job_cache = 256;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;
     c->memory_budget = default_memory_budget();

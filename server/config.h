@@ -56,6 +56,9 @@ typedef struct serve_config {
                                            (any port), comma-separated; the bind
                                            address is always one; "*": any.
                                            Default localhost,127.0.0.1,[::1] */
+    uint32_t job_cache;                 /* ended jobs kept in memory (the rest
+                                           are read back from the registry on
+                                           demand), 1..1000000; default 256 */
     user_limits limits;                 /* defaults of the per-user limits,
                                            keys user_<name> (user_limits.h) */
 } serve_config;

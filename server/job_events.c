@@ -1,6 +1,7 @@
 /* job_events.c - one job's event log: state and done events in a growing
  * array (a handful per job), progress events in a ring of fixed capacity
- * plus each chain's latest, and the NDJSON and SSE framing of all of them.
+ * (allocated as it fills) plus each chain's latest, and the NDJSON and SSE
+ * framing of all of them.
  *
  * A chain's latest progress event outlives the ring: when it drops out of
  * the ring it stays in `latest`, and reading merges the three sources
@@ -20,6 +21,7 @@
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define SEQ_MAX ((uint64_t)INT64_MAX) /* seq goes out as a JSON integer */
+#define RING_FIRST 8                  /* progress events a new log has room for */
 
 static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
 enum { STATE_COUNT = sizeof state_names / sizeof state_names[0], FIRST_TERMINAL_STATE = 2 };
@@ -39,6 +41,16 @@ typedef struct progress_event {
     job_progress p;
 } progress_event;
 
+/* An event of a log read back from text: where its JSON is in `saved`. */
+typedef struct saved_line {
+    uint64_t seq;
+    size_t off, len; /* the JSON, without its newline */
+    int type;        /* index into event_types */
+} saved_line;
+
+static const char *const event_types[] = {"state", "progress", "done"};
+enum { TYPE_STATE, TYPE_PROGRESS, TYPE_DONE, TYPE_COUNT };
+
 struct job_events {
     char *job_id;
     uint32_t chains;
@@ -51,9 +63,16 @@ struct job_events {
 
     progress_event *ring; /* the last ring_cap progress events */
     size_t ring_cap, ring_start, ring_len;
+    size_t ring_alloc; /* grows to ring_cap as events come (start is 0 until then) */
 
     progress_event *latest;    /* per chain */
     uint64_t *draws_per_chain; /* the done event's; NULL until then */
+
+    /* read back from its saved text (job_events_from_ndjson): the events
+     * as they were framed, one line each; nothing above is used then */
+    char *saved;
+    saved_line *lines;
+    size_t line_count;
 };
 
 /* ---- progress records ---- */
@@ -87,8 +106,9 @@ job_events *job_events_new(const char *job_id, uint32_t chains, uint64_t base_se
     log->last_seq = base_seq;
     log->state = -1;
     log->ring_cap = progress_capacity;
+    log->ring_alloc = progress_capacity < RING_FIRST ? progress_capacity : RING_FIRST;
     log->job_id = strdup(job_id);
-    log->ring = malloc(progress_capacity * sizeof *log->ring);
+    log->ring = malloc(log->ring_alloc * sizeof *log->ring);
     log->latest = calloc(chains, sizeof *log->latest);
     if (!log->job_id || !log->ring || !log->latest) {
         job_events_free(log);
@@ -105,6 +125,8 @@ void job_events_free(job_events *log) {
     free(log->ring);
     free(log->latest);
     free(log->draws_per_chain);
+    free(log->saved);
+    free(log->lines);
     free(log->job_id);
     free(log);
 }
@@ -144,8 +166,20 @@ uint64_t job_events_add_state(job_events *log, const char *state, const char *er
     return add_milestone(log, s, error, 0, time);
 }
 
+/* Room for one more progress event before the ring is full: 0 or -1. */
+static int ring_reserve(job_events *log) {
+    if (log->ring_len < log->ring_alloc || log->ring_alloc == log->ring_cap) return 0;
+    size_t alloc = 2 * log->ring_alloc < log->ring_cap ? 2 * log->ring_alloc : log->ring_cap;
+    progress_event *grown = realloc(log->ring, alloc * sizeof *grown);
+    if (!grown) return -1;
+    log->ring = grown;
+    log->ring_alloc = alloc;
+    return 0;
+}
+
 uint64_t job_events_add_progress(job_events *log, const job_progress *p, double time) {
-    if (!log_accepts_events(log) || !p || p->chain >= log->chains) return 0;
+    if (!log_accepts_events(log) || !p || p->chain >= log->chains || ring_reserve(log) != 0)
+        return 0;
     progress_event e = {.seq = ++log->last_seq, .time = time, .p = *p};
     if (log->ring_len == log->ring_cap) {
         log->ring[log->ring_start] = e;
@@ -214,7 +248,7 @@ static int is_outlived(const job_events *log, uint32_t c) {
 }
 
 size_t job_events_retained(const job_events *log) {
-    size_t n = log->milestone_count + log->ring_len;
+    size_t n = log->milestone_count + log->ring_len + log->line_count;
     for (uint32_t c = 0; c < log->chains; c++)
         n += (size_t)is_outlived(log, c);
     return n;
@@ -429,8 +463,12 @@ static int append_one(const job_events *log, const milestone *m, const progress_
     return rc;
 }
 
+static ssize_t format_saved_after(const job_events *log, uint64_t after, event_framing framing,
+                                  size_t max_events, event_buf *buf, uint64_t *new_after);
+
 ssize_t job_events_format_after(const job_events *log, uint64_t after, event_framing framing,
                                 size_t max_events, event_buf *buf, uint64_t *new_after) {
+    if (log->saved) return format_saved_after(log, after, framing, max_events, buf, new_after);
     event_cursor cur;
     if (cursor_open(&cur, log, after) != 0) return -1;
     size_t start_len = buf->len, count = 0;
@@ -449,6 +487,111 @@ ssize_t job_events_format_after(const job_events *log, uint64_t after, event_fra
     cursor_close(&cur);
     *new_after = last;
     return (ssize_t)count;
+}
+
+/* ---- a log read back from its saved text ---- */
+
+/* One event framed from its saved JSON: the same bytes buf_append_event
+ * made from the stored numbers. */
+static int append_saved(const job_events *log, const saved_line *l, event_framing framing,
+                        event_buf *b) {
+    if (framing == EVENT_FRAMING_SSE) {
+        char head[96];
+        int n =
+            snprintf(head, sizeof head, "id: %llu\nevent: %s\ndata: ", (unsigned long long)l->seq,
+                     event_types[l->type]);
+        if (buf_append(b, head, (size_t)n) != 0) return -1;
+    }
+    if (buf_append(b, log->saved + l->off, l->len) != 0) return -1;
+    return framing == EVENT_FRAMING_SSE ? buf_append(b, "\n\n", 2) : buf_append(b, "\n", 1);
+}
+
+static ssize_t format_saved_after(const job_events *log, uint64_t after, event_framing framing,
+                                  size_t max_events, event_buf *buf, uint64_t *new_after) {
+    size_t lo = 0, hi = log->line_count, start_len = buf->len, count = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->lines[mid].seq <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t last = after;
+    for (size_t i = lo; i < log->line_count && (max_events == 0 || count < max_events); i++) {
+        if (append_saved(log, &log->lines[i], framing, buf) != 0) {
+            buf->len = start_len;
+            return -1;
+        }
+        last = log->lines[i].seq;
+        count++;
+    }
+    *new_after = last;
+    return (ssize_t)count;
+}
+
+/* Reads one saved line's seq, type and (state and done events) state;
+ * -1 when it is not an event of this log. */
+static int parse_saved_line(const job_events *log, const char *text, size_t len, saved_line *l,
+                            int *state) {
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *seq = json_object_get(o, "seq"), *job = json_object_get(o, "job");
+    const char *type = json_string_value(json_object_get(o, "type"));
+    int rc = -1;
+    l->type = -1;
+    for (int t = 0; type && t < TYPE_COUNT; t++)
+        if (!strcmp(type, event_types[t])) l->type = t;
+    if (json_is_integer(seq) && json_integer_value(seq) > 0 && l->type >= 0 &&
+        json_is_string(job) && !strcmp(json_string_value(job), log->job_id)) {
+        l->seq = (uint64_t)json_integer_value(seq);
+        *state = state_index(json_string_value(json_object_get(o, "state")));
+        rc = l->type == TYPE_PROGRESS || *state >= 0 ? 0 : -1;
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* Indexes the saved text: one event a line, seqs increasing, the done
+ * event last and only there. */
+static int index_saved(job_events *log, size_t len) {
+    size_t cap = 0;
+    for (size_t off = 0; off < len;) {
+        const char *nl = memchr(log->saved + off, '\n', len - off);
+        if (!nl || log->done_seq) return -1; /* a cut line, or events after done */
+        size_t line_len = (size_t)(nl - (log->saved + off));
+        if (log->line_count == cap) {
+            cap = cap ? 2 * cap : 16;
+            saved_line *grown = realloc(log->lines, cap * sizeof *grown);
+            if (!grown) return -1;
+            log->lines = grown;
+        }
+        saved_line *l = &log->lines[log->line_count];
+        int state;
+        if (parse_saved_line(log, log->saved + off, line_len, l, &state) != 0 ||
+            l->seq <= log->last_seq)
+            return -1;
+        *l = (saved_line){.seq = l->seq, .off = off, .len = line_len, .type = l->type};
+        log->line_count++;
+        log->last_seq = l->seq;
+        if (l->type != TYPE_PROGRESS) log->state = state;
+        if (l->type == TYPE_DONE) log->done_seq = l->seq;
+        off += line_len + 1;
+    }
+    return log->done_seq ? 0 : -1;
+}
+
+job_events *job_events_from_ndjson(const char *job_id, uint32_t chains, const char *text,
+                                   size_t len) {
+    job_events *log = job_events_new(job_id, chains, 0, 1);
+    if (!log || !text || !(log->saved = malloc(len ? len : 1))) {
+        job_events_free(log);
+        return NULL;
+    }
+    memcpy(log->saved, text, len);
+    if (index_saved(log, len) != 0) {
+        job_events_free(log);
+        return NULL;
+    }
+    return log;
 }
 
 /* ---- heartbeats, preamble ---- */

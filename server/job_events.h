@@ -124,6 +124,17 @@ void event_buf_free(event_buf *buf);
 ssize_t job_events_format_after(const job_events *log, uint64_t after, event_framing framing,
                                 size_t max_events, event_buf *buf, uint64_t *new_after);
 
+/* A log read back from the NDJSON text of every event a finished log
+ * retained (job_events_format_after from 0 with NDJSON framing and no
+ * limit), as kept on disk once its job leaves memory. It holds the text,
+ * not the numbers: it formats, in either framing, exactly the bytes the
+ * log it came from did, answers last_seq, is_done, watcher_finished,
+ * state and retained as it did, and knows no chain's progress (NULL).
+ * NULL when memory runs out or the text is not such a log: every line one
+ * event of job_id, seqs rising, the done event last and present. */
+job_events *job_events_from_ndjson(const char *job_id, uint32_t chains, const char *text,
+                                   size_t len);
+
 /* A heartbeat, NUL-terminated in buf: an NDJSON line, or an SSE comment.
  * Returns its length; a result >= cap means buf was too small (nothing
  * usable was written) and 0 means memory ran out. */

@@ -1,8 +1,8 @@
 /* job_view.c - what the modules outside jobs.c read of a job (app.h,
  * "job_view.c"): its identity, state, times, labels, the shape of its
  * draws and each chain's counters, by function rather than by reaching
- * into struct job. Only jobs.c (and its job_adapt.c and job_names.c)
- * writes a job. */
+ * into struct job. Only jobs.c (and its job_adapt.c, job_names.c and
+ * job_log.c) writes a job. */
 #include "app.h"
 
 app *job_app(const job *j) {
@@ -73,7 +73,8 @@ const chain_counts *job_counts(const job *j, uint32_t c) {
     return &j->counts[c];
 }
 
-const job_events *job_event_log(const job *j) {
+const job_events *job_event_log(job *j) {
+    if (!j->events) j->events = job_log_load(j); /* an ended job read back */
     return j->events;
 }
 
@@ -82,11 +83,10 @@ const chain_adaptation *job_chain_adaptation(job *j, uint32_t c) {
     return &j->adapt[c];
 }
 
-void jobs_each(app *a, int (*fn)(job *j, void *ctx), void *ctx) {
-    for (size_t i = 0; i < a->njobs; i++)
-        if (fn(a->jobs[i], ctx)) return;
-}
-
-size_t jobs_count(const app *a) {
-    return a->njobs;
+void jobs_each_live(app *a, int (*fn)(job *j, void *ctx), void *ctx) {
+    jobs_prune_live(a);
+    for (job *j = a->live.head, *next; j; j = next) {
+        next = j->res_next; /* fn may end j; it stays in the list until the next prune */
+        if (fn(j, ctx)) return;
+    }
 }

@@ -29,6 +29,7 @@
 #include "budget.h"
 #include "dataset_store.h"
 #include "errors.h"
+#include "job_table.h"
 
 #define PERSIST_EVERY_MS 1000
 /* After a restart a job that had not ended numbers its events from its
@@ -95,33 +96,158 @@ void job_notify(job *j) {
     }
 }
 
-/* --- the table of jobs --------------------------------------------------- */
+/* --- the jobs in memory --------------------------------------------------- *
+ * Every job that has not ended is live: in app->live and in the table by
+ * id, for as long as it runs. An ended job moves to app->cached at the next
+ * prune (jobs_prune_live: each walk of the live jobs, each lookup of it,
+ * and whenever the live list has doubled since the last prune), and the
+ * cache keeps the job_cache most recently used; the one evicted saves its
+ * events (job_log.c) and is freed. A watched job is passed over (a stream
+ * holds it) and stays until it is no longer watched. jobs_find reads an ended
+ * job that is not in memory back from the registry. */
 
-job *jobs_find(app *a, const char *id) {
-    for (size_t i = 0; i < a->njobs; i++)
-        if (!strcmp(a->jobs[i]->id, id)) return a->jobs[i];
-    return NULL;
+static void list_push_head(job_list *l, job *j) {
+    j->res_prev = NULL;
+    j->res_next = l->head;
+    if (l->head)
+        l->head->res_prev = j;
+    else
+        l->tail = j;
+    l->head = j;
+    l->count++;
 }
 
-static int jobs_add(app *a, job *j) {
-    if (a->njobs == a->cap_jobs) {
-        size_t cap = a->cap_jobs ? a->cap_jobs * 2 : 64;
-        job **t = realloc(a->jobs, cap * sizeof *t);
-        if (!t) return -1;
-        a->jobs = t;
-        a->cap_jobs = cap;
+static void list_push_tail(job_list *l, job *j) {
+    j->res_next = NULL;
+    j->res_prev = l->tail;
+    if (l->tail)
+        l->tail->res_next = j;
+    else
+        l->head = j;
+    l->tail = j;
+    l->count++;
+}
+
+static void list_unlink(job_list *l, job *j) {
+    if (j->res_prev)
+        j->res_prev->res_next = j->res_next;
+    else
+        l->head = j->res_next;
+    if (j->res_next)
+        j->res_next->res_prev = j->res_prev;
+    else
+        l->tail = j->res_prev;
+    j->res_prev = j->res_next = NULL;
+    l->count--;
+}
+
+/* Takes j out of whichever list holds it. */
+static void residence_leave(app *a, job *j) {
+    if (j->residence == JOB_RESIDENT_LIVE) list_unlink(&a->live, j);
+    if (j->residence == JOB_RESIDENT_CACHED) list_unlink(&a->cached, j);
+    j->residence = JOB_RESIDENT_NONE;
+}
+
+/* Saves the job's events if they are not on disk yet, and frees it. */
+static void job_evict(app *a, job *j) {
+    if (j->events_unsaved && j->events && job_events_is_done(j->events) &&
+        job_log_save(j) != MCMC_OK)
+        fprintf(stderr, "mcmcd: job %s: cannot save its events; a restart shows only its end\n",
+                j->id);
+    residence_leave(a, j);
+    job_table_remove(a->jobs_by_id, j->id);
+    job_free(j);
+}
+
+/* Evicts from the cache's tail down to job_cache, passing over watched
+ * jobs and never evicting the head: the job just used, which a caller of
+ * jobs_find is about to read. */
+static void cache_trim(app *a) {
+    job *j = a->cached.tail;
+    while (a->cached.count > a->cfg.job_cache && j && j != a->cached.head) {
+        job *newer = j->res_prev;
+        if (!j->watchers) job_evict(a, j);
+        j = newer;
     }
-    a->jobs[a->njobs++] = j;
+}
+
+/* The ended job was just used: the cache's head. */
+static void cache_touch(app *a, job *j) {
+    residence_leave(a, j);
+    list_push_head(&a->cached, j);
+    j->residence = JOB_RESIDENT_CACHED;
+}
+
+/* Whether the job has ended, on disk too (a queued job whose spec is
+ * unreadable is final in memory before jobs_restore records it so). */
+static int job_may_leave_live(const job *j) {
+    return job_is_final(j) && !(j->spec_unreadable && j->stored_state == REGISTRY_JOB_QUEUED);
+}
+
+void jobs_prune_live(app *a) {
+    for (job *j = a->live.head, *next; j; j = next) {
+        next = j->res_next;
+        if (job_may_leave_live(j)) cache_touch(a, j);
+    }
+    a->live_after_prune = a->live.count;
+    cache_trim(a);
+}
+
+static job *job_from_row(app *a, const registry_job *row);
+
+/* The job in memory, now most recently used if it has ended; or NULL. */
+static job *find_in_memory(app *a, const char *id) {
+    job *j = a->jobs_by_id ? job_table_get(a->jobs_by_id, id) : NULL;
+    if (!j) return NULL;
+    if (j->residence == JOB_RESIDENT_CACHED || job_may_leave_live(j)) cache_touch(a, j);
+    cache_trim(a);
+    return j;
+}
+
+/* An ended job read back from its row, at the cache's head; NULL if the
+ * row is of a job that has not ended (such a job is always in memory: one
+ * that is not is being deleted) or memory runs out. */
+static job *read_back(app *a, const registry_job *row) {
+    job *j = registry_job_state_is_final(row->state) ? job_from_row(a, row) : NULL;
+    if (!j) return NULL;
+    if (job_table_put(a->jobs_by_id, j->id, j) != 0) {
+        job_free(j);
+        return NULL;
+    }
+    cache_touch(a, j);
+    cache_trim(a);
+    return j;
+}
+
+job *jobs_find(app *a, const char *id) {
+    job *j = find_in_memory(a, id);
+    registry_job row;
+    if (j || !a->jobs_by_id || registry_job_get(a->reg, id, &row) != REGISTRY_OK) return j;
+    j = read_back(a, &row);
+    registry_job_clear(&row);
+    return j;
+}
+
+job *jobs_find_row(app *a, const registry_job *row) {
+    job *j = find_in_memory(a, row->id);
+    return j || !a->jobs_by_id ? j : read_back(a, row);
+}
+
+/* A new or restored job that has not ended joins the live jobs. */
+static int jobs_add(app *a, job *j) {
+    if (!a->jobs_by_id && !(a->jobs_by_id = job_table_new())) return -1;
+    if (job_table_put(a->jobs_by_id, j->id, j) != 0) return -1;
+    list_push_tail(&a->live, j);
+    j->residence = JOB_RESIDENT_LIVE;
+    if (a->live.count >= 2 * a->live_after_prune + 64) jobs_prune_live(a);
     return 0;
 }
 
+/* The job leaves memory's lists and table (it is being deleted); the
+ * caller frees it, or its last watcher does. */
 static void jobs_remove(app *a, job *j) {
-    for (size_t i = 0; i < a->njobs; i++)
-        if (a->jobs[i] == j) {
-            memmove(a->jobs + i, a->jobs + i + 1, (a->njobs - i - 1) * sizeof *a->jobs);
-            a->njobs--;
-            return;
-        }
+    residence_leave(a, j);
+    job_table_remove(a->jobs_by_id, j->id);
 }
 
 static void memory_give_back(job *j);
@@ -151,7 +277,8 @@ static void job_free(job *j) {
     free(j);
 }
 
-static job *job_new(app *a, const char *id, job_spec *spec, uint64_t base_seq) {
+/* A job without its event log (job_log_load brings it when asked). */
+static job *job_new_bare(app *a, const char *id, job_spec *spec) {
     job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->app = a;
@@ -165,22 +292,33 @@ static job *job_new(app *a, const char *id, job_spec *spec, uint64_t base_seq) {
     j->stats = chain_config_stats(&j->spec.chain);
     j->counts = calloc(j->chains, sizeof *j->counts);
     j->adapt = calloc(j->chains, sizeof *j->adapt);
-    j->events = job_events_new(id, j->chains, base_seq, 256);
     for (uint32_t c = 0; j->counts && c < j->chains; c++)
         j->counts[c].nonfinite_at = UINT64_MAX;
-    if (!j->counts || !j->adapt || !j->events) {
+    if (!j->counts || !j->adapt) {
         job_free(j);
         return NULL;
     }
     return j;
 }
 
+/* A job that will run, with an empty log numbered after base_seq. */
+static job *job_new(app *a, const char *id, job_spec *spec, uint64_t base_seq) {
+    job *j = job_new_bare(a, id, spec);
+    if (j && !(j->events = job_events_new(id, j->chains, base_seq, 256))) {
+        job_free(j);
+        return NULL;
+    }
+    if (j) j->events_unsaved = 1;
+    return j;
+}
+
 void jobs_free_all(app *a) {
-    for (size_t i = 0; i < a->njobs; i++)
-        job_free(a->jobs[i]);
-    free(a->jobs);
-    a->jobs = NULL;
-    a->njobs = 0;
+    while (a->live.head) /* saves the logs of those that ended since the last prune */
+        job_evict(a, a->live.head);
+    while (a->cached.head)
+        job_evict(a, a->cached.head);
+    job_table_free(a->jobs_by_id);
+    a->jobs_by_id = NULL;
 }
 
 /* --- files --------------------------------------------------------------- */
@@ -917,8 +1055,8 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
 /* Jobs queued or running: what max_queued_jobs bounds. */
 size_t jobs_active(const app *a) {
     size_t n = 0;
-    for (size_t i = 0; i < a->njobs; i++)
-        n += !job_is_final(a->jobs[i]);
+    for (size_t i = 0; i < a->nusers; i++)
+        n += a->users[i]->active_jobs;
     return n;
 }
 
@@ -966,8 +1104,7 @@ void jobs_shutdown(app *a) {
     /* a clean stop: no running job's start counts towards a crash loop */
     if (registry_jobs_stopped_cleanly(a->reg) != REGISTRY_OK)
         fprintf(stderr, "mcmcd: cannot record the clean stop: %s\n", registry_last_error(a->reg));
-    for (size_t i = 0; i < a->njobs; i++) {
-        job *j = a->jobs[i];
+    for (job *j = a->live.head; j; j = j->res_next) {
         if (j->state == REGISTRY_JOB_RUNNING) {
             j->interrupted = 1;
             atomic_store(&j->cancel, 1);
@@ -1016,28 +1153,27 @@ static int unreadable_spec(const registry_job *row, const spec_errors *errs, job
     return 0;
 }
 
-static int restore_one(void *ctx, const registry_job *row) {
-    app *a = ctx;
+/* A job as its registry row has it, without its event log. */
+static job *job_from_row(app *a, const registry_job *row) {
     job_spec spec;
     spec_errors errs;
     char *unreadable = NULL;
     if (job_spec_parse_stored(row->spec, strlen(row->spec), &spec, &errs) != 0 &&
         unreadable_spec(row, &errs, &spec, &unreadable) != 0)
-        return REGISTRY_ENOMEM;
-    uint64_t gap = registry_job_state_is_final(row->state) ? 0 : SEQ_RESTART_GAP;
-    job *j = job_new(a, row->id, &spec, (uint64_t)row->seq + gap);
-    if (!j) {
+        return NULL;
+    job *j = job_new_bare(a, row->id, &spec);
+    if (!j || !(j->spec_json = strdup(row->spec)) || !(j->user = app_user_get(a, row->owner))) {
+        if (j) job_free(j);
         free(unreadable);
-        return REGISTRY_ENOMEM;
+        return NULL;
     }
-    j->spec_json = strdup(row->spec);
     j->d = (size_t)row->d;
     j->owner = row->owner;
-    j->user = app_user_get(a, row->owner);
     j->state = row->state;
     j->created_ms = row->created_ms;
     j->started_ms = row->started_ms;
     j->finished_ms = row->finished_ms;
+    j->persisted_seq = (uint64_t)row->seq;
     if (row->dataset_id)
         snprintf(j->dataset_id, sizeof j->dataset_id, "%s", row->dataset_id);
     else if (j->spec.data == SPEC_DATA_DATASET)
@@ -1051,12 +1187,30 @@ static int restore_one(void *ctx, const registry_job *row) {
         free(j->error);
         j->error = unreadable;
     }
-    if (!j->user || jobs_add(a, j) != 0) {
+    return j;
+}
+
+/* A job that had not ended comes back live, its log numbered after a gap;
+ * an ended one only counts in its owner's usage (jobs_find reads it back
+ * when it is asked for). */
+static int restore_one(void *ctx, const registry_job *row) {
+    app *a = ctx;
+    job *j = job_from_row(a, row);
+    if (!j) return REGISTRY_ENOMEM;
+    if (registry_job_state_is_final(row->state)) {
+        usage_add(j);
+        job_free(j);
+        return 0;
+    }
+    if (!(j->events =
+              job_events_new(j->id, j->chains, (uint64_t)row->seq + SEQ_RESTART_GAP, 256)) ||
+        jobs_add(a, j) != 0) {
         job_free(j);
         return REGISTRY_ENOMEM;
     }
+    j->events_unsaved = 1;
     job_events_add_state(j->events, job_state_name(j), j->error, app_now());
-    if (job_is_final(j)) {
+    if (job_is_final(j)) { /* an unreadable spec: it failed as it came back */
         uint64_t *draws = calloc(j->chains, sizeof *draws);
         for (uint32_t c = 0; draws && c < j->chains; c++)
             draws[c] = j->counts[c].draws;
@@ -1071,8 +1225,7 @@ static int restore_one(void *ctx, const registry_job *row) {
  * registry's state filters and counts agree with what is shown. A job that
  * had ended keeps its stored state, for a build that reads its spec. */
 static void fail_unreadable_queued(app *a) {
-    for (size_t i = 0; i < a->njobs; i++) {
-        job *j = a->jobs[i];
+    for (job *j = a->live.head; j; j = j->res_next) {
         if (!j->spec_unreadable || j->stored_state != REGISTRY_JOB_QUEUED) continue;
         j->started_ms = j->finished_ms = app_now_ms();
         if (registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms) !=
@@ -1095,8 +1248,7 @@ static int restore_queue_one(void *ctx, const char *id) {
 /* A queued job that needs more memory than the budget (lowered since the
  * job was accepted) could never start: it fails now, too_large. */
 static void fail_too_large(app *a) {
-    for (size_t i = 0; i < a->njobs; i++) {
-        job *j = a->jobs[i];
+    for (job *j = a->live.head; j; j = j->res_next) {
         if (j->state != REGISTRY_JOB_QUEUED) continue;
         job_size(j);
         if (j->mem_bytes <= a->cfg.memory_budget) continue;
@@ -1140,6 +1292,10 @@ static int recover_interrupted(app *a, char *err, size_t errlen) {
 }
 
 int jobs_restore(app *a, char *err, size_t errlen) {
+    if (!a->jobs_by_id && !(a->jobs_by_id = job_table_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (recover_interrupted(a, err, errlen) != 0) return -1;
     char token[REGISTRY_TOKEN_SIZE] = "";
     int rc;
@@ -1152,8 +1308,7 @@ int jobs_restore(app *a, char *err, size_t errlen) {
         snprintf(err, errlen, "registry: %s", registry_status_str(rc));
         return -1;
     }
-    for (size_t i = 0; i < a->njobs; i++) { /* progress of a rerun starts over */
-        job *j = a->jobs[i];
+    for (job *j = a->live.head; j; j = j->res_next) { /* progress of a rerun starts over */
         if (j->state == REGISTRY_JOB_QUEUED) memset(j->counts, 0, j->chains * sizeof(chain_counts));
         usage_add(j); /* a job whose spec is unreadable is final by now */
     }

@@ -199,14 +199,25 @@ static void histogram_print(metrics_buf *m, const char *name, const char *key, c
     metrics_printf(m, " %llu\n", (unsigned long long)h->count);
 }
 
-static int count_state(job *j, void *ctx) {
+static int count_live_state(job *j, void *ctx) {
     ((uint64_t *)ctx)[job_state(j)]++;
     return 0;
 }
 
+/* Ended jobs as the registry counts them (they are not all in memory);
+ * queued and running ones from the live jobs, as they are now. */
+static void count_jobs(app *a, uint64_t counts[REGISTRY_JOB_STATES]) {
+    if (registry_job_counts(a->reg, counts) != REGISTRY_OK)
+        memset(counts, 0, REGISTRY_JOB_STATES * sizeof counts[0]);
+    uint64_t live[REGISTRY_JOB_STATES] = {0};
+    jobs_each_live(a, count_live_state, live);
+    counts[REGISTRY_JOB_QUEUED] = live[REGISTRY_JOB_QUEUED];
+    counts[REGISTRY_JOB_RUNNING] = live[REGISTRY_JOB_RUNNING];
+}
+
 static void print_jobs(metrics_buf *m, app *a) {
-    uint64_t counts[REGISTRY_JOB_STATES] = {0};
-    jobs_each(a, count_state, counts);
+    uint64_t counts[REGISTRY_JOB_STATES];
+    count_jobs(a, counts);
     metrics_family(m, "mcmcd_jobs", "gauge", "Jobs known to the daemon, by state.");
     for (int s = 0; s < REGISTRY_JOB_STATES; s++)
         metrics_printf(m, "mcmcd_jobs{state=\"%s\"} %llu\n", registry_job_state_name(s),

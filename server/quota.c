@@ -97,7 +97,7 @@ static int check_wall_time(job *j, void *ctx) {
 
 static void on_tick(uv_timer_t *t) {
     tick k = {t->data, app_now_ms()};
-    jobs_each(k.a, check_wall_time, &k);
+    jobs_each_live(k.a, check_wall_time, &k);
 }
 
 void quota_timer_start(app *a) {

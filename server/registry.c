@@ -159,6 +159,7 @@ enum stmt_id {
     JOB_CLEAN_STOP,
     JOB_QUEUED_IDS,
     JOB_COUNTS,
+    JOB_ENDED_BEFORE,
     STMT_COUNT
 };
 
@@ -206,6 +207,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [JOB_CLEAN_STOP] = "UPDATE jobs SET starts = 0 WHERE state = 'running'",
     [JOB_QUEUED_IDS] = "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created, id",
     [JOB_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [JOB_ENDED_BEFORE] = "SELECT id FROM jobs WHERE owner = ?1 AND state NOT IN " ACTIVE
+                         " AND finished > 0 AND finished <= ?2 ORDER BY finished, id LIMIT ?3",
 };
 
 struct registry {
@@ -1081,8 +1084,8 @@ static void free_ids(row_vec *ids) {
     free(ids->rows);
 }
 
-int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx) {
-    sqlite3_stmt *st = reg->stmt[JOB_QUEUED_IDS];
+/* Steps st to its end, then calls fn with each id of its first column. */
+static int walk_ids(registry *reg, sqlite3_stmt *st, registry_id_fn fn, void *ctx) {
     row_vec ids = {.row_size = sizeof(char *)};
     int rc, status = REGISTRY_OK;
     while (status == REGISTRY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1096,6 +1099,21 @@ int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx) {
         status = fn(ctx, *(char **)row_vec_at(&ids, i));
     free_ids(&ids);
     return status;
+}
+
+int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx) {
+    return walk_ids(reg, reg->stmt[JOB_QUEUED_IDS], fn, ctx);
+}
+
+int registry_jobs_ended_before(registry *reg, int64_t owner, int64_t finished_ms, int limit,
+                               registry_id_fn fn, void *ctx) {
+    sqlite3_stmt *st = reg->stmt[JOB_ENDED_BEFORE];
+    if (limit <= 0) return fail(reg, REGISTRY_EINVAL, "limit must be positive");
+    if (sqlite3_bind_int64(st, 1, owner) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, finished_ms) != SQLITE_OK ||
+        sqlite3_bind_int(st, 3, limit) != SQLITE_OK)
+        return bind_failed(reg, st);
+    return walk_ids(reg, st, fn, ctx);
 }
 
 int registry_job_counts(registry *reg, uint64_t counts[REGISTRY_JOB_STATES]) {

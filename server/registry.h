@@ -198,6 +198,12 @@ int registry_jobs_stopped_cleanly(registry *reg);
 /* The ids of queued jobs, first in first out: by (created, id). */
 int registry_job_next_queued(registry *reg, registry_id_fn fn, void *ctx);
 
+/* The ids of owner's ended jobs that finished at or before finished_ms,
+ * the earliest first, at most limit (> 0) of them: what the retention
+ * sweep deletes, without reading every job. */
+int registry_jobs_ended_before(registry *reg, int64_t owner, int64_t finished_ms, int limit,
+                               registry_id_fn fn, void *ctx);
+
 /* counts[state]: how many jobs are in each state. */
 int registry_job_counts(registry *reg, uint64_t counts[REGISTRY_JOB_STATES]);
 

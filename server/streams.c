@@ -134,9 +134,11 @@ static ssize_t event_stream_read(void *ctx, char *out, size_t max) {
         if (n < sizeof pre) memcpy(out, pre, n < max ? n : max);
         return (ssize_t)(n < max ? n : max);
     }
-    if (job_events_format_after(job_event_log(j), s->after, s->framing, 64, &s->buf, &s->after) > 0)
+    const job_events *log = job_event_log(j);
+    if (!log) return HTTP_STREAM_ERROR; /* out of memory reading it back */
+    if (job_events_format_after(log, s->after, s->framing, 64, &s->buf, &s->after) > 0)
         return event_stream_flush(s, out, max);
-    if (job_events_watcher_finished(job_event_log(j), s->after)) return HTTP_STREAM_END;
+    if (job_events_watcher_finished(log, s->after)) return HTTP_STREAM_END;
     n = beat_read(&s->b, out, max, 1);
     return n > 0 ? (ssize_t)n : HTTP_STREAM_WAIT;
 }

@@ -17,39 +17,40 @@ int64_t job_expires_ms(job *j) {
     return keep_s ? finished + (int64_t)keep_s * 1000 : 0;
 }
 
-typedef struct due_jobs {
-    job **due;
-    size_t n;
-    int64_t now_ms;
-} due_jobs;
+#define EXPIRE_BATCH 1000 /* per user and sweep; the rest go at the next */
 
-static int collect_due(job *j, void *ctx) {
-    due_jobs *d = ctx;
-    int64_t at = job_expires_ms(j);
-    if (at > 0 && at <= d->now_ms) d->due[d->n++] = j;
+typedef struct expiring {
+    app *a;
+    int64_t now_ms;
+    unsigned deleted;
+} expiring;
+
+static int expire_one(void *ctx, const char *id) {
+    expiring *e = ctx;
+    job *j = jobs_find(e->a, id);
+    int64_t at = j ? job_expires_ms(j) : 0;
+    if (at <= 0 || at > e->now_ms) return 0;
+    int rc = jobs_delete(e->a, j);
+    if (rc == 0)
+        e->deleted++;
+    else
+        fprintf(stderr, "mcmcd: sweep: job %s: cannot delete it: %s\n", id,
+                registry_status_str(rc));
     return 0;
 }
 
-/* Deletes the finished jobs whose time has come; returns how many. */
+/* Deletes the finished jobs whose time has come, each owner's from the
+ * registry (ended jobs are not all in memory); returns how many. */
 static unsigned expire_jobs(app *a, int64_t now_ms) {
-    size_t njobs = jobs_count(a);
-    due_jobs d = {njobs ? malloc(njobs * sizeof *d.due) : NULL, 0, now_ms};
-    if (d.due) jobs_each(a, collect_due, &d);
-    job **due = d.due;
-    size_t n = d.n;
-    unsigned deleted = 0;
-    for (size_t i = 0; i < n; i++) {
-        char id[JOB_ID_LEN + 1];
-        snprintf(id, sizeof id, "%s", job_id(due[i])); /* jobs_delete may free it */
-        int rc = jobs_delete(a, due[i]);
-        if (rc == 0)
-            deleted++;
-        else
-            fprintf(stderr, "mcmcd: sweep: job %s: cannot delete it: %s\n", id,
-                    registry_status_str(rc));
+    expiring e = {a, now_ms, 0};
+    for (size_t i = 0; i < a->nusers; i++) {
+        const app_user *u = a->users[i];
+        uint64_t keep_s = u->limits.v[LIMIT_JOB_RETENTION];
+        if (keep_s && registry_jobs_ended_before(a->reg, u->id, now_ms - (int64_t)keep_s * 1000,
+                                                 EXPIRE_BATCH, expire_one, &e) != REGISTRY_OK)
+            fprintf(stderr, "mcmcd: sweep: jobs: %s\n", registry_last_error(a->reg));
     }
-    free(due);
-    return deleted;
+    return e.deleted;
 }
 
 typedef struct collect_ctx {

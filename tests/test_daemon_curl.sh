@@ -384,16 +384,14 @@ for k in ('state', 'created', 'started', 'finished', 'shape', 'progress'):
     assert a[k] == b[k], (k, a[k], b[k])
 PY"
 timeout 30 curl -sN "$URL/v1/jobs/$JOB/events" >"$work/events2.ndjson"
-check "after the restart: its events still end with done succeeded, numbered after the old ones" \
-    "$PY - '$work/events.ndjson' '$work/events2.ndjson' <<'PY'
+check "after the restart: its events are the same bytes as before it (kept at the stop), ending with done succeeded" \
+    "cmp -s '$work/events.ndjson' '$work/events2.ndjson' && $PY - '$work/events2.ndjson' <<'PY'
 import json, sys
-old = [json.loads(l) for l in open(sys.argv[1])]
-new = [json.loads(l) for l in open(sys.argv[2])]
+new = [json.loads(l) for l in open(sys.argv[1])]
 seqs = [e['seq'] for e in new]
 assert seqs and all(a < b for a, b in zip(seqs, seqs[1:])), seqs
 assert new[-1]['type'] == 'done' and new[-1]['state'] == 'succeeded', new[-1]
 assert new[-1]['draws_per_chain'] == [2000] * 4, new[-1]
-assert seqs[0] > old[-1]['seq'], (seqs, old[-1]['seq'])
 PY"
 # the job that SIGTERM interrupted runs again; a client resumes from its last seq
 last=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["seq"])' "$work/long2.events" 2>/dev/null)

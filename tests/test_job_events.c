@@ -625,6 +625,111 @@ static void test_parse_resume(void **state) {
     assert_int_equal(after, 42);
 }
 
+/* ---- a log read back from its saved text ---- */
+
+/* A finished log with milestones, an overflowed ring, an error with
+ * escapes and a non-finite number, saved as NDJSON. */
+static job_events *finished_log(event_buf *saved) {
+    job_events *log = job_events_new("job-saved", 3, 40, 8);
+    job_events_add_state(log, "queued", NULL, T0);
+    job_events_add_state(log, "running", NULL, T0 + 1);
+    for (uint64_t i = 1; i <= 30; i++)
+        add_progress(log, (uint32_t)(i % 3 == 0 ? 1 : i % 2), i);
+    job_progress p = progress(2, 7);
+    p.step_size = NAN;
+    job_events_add_progress(log, &p, T0 + 0.1);
+    uint64_t draws[3] = {30, 29, 7};
+    job_events_add_done(log, "failed", "chain 2: \"bad\"\nline", draws, T0 + 99);
+    uint64_t last;
+    saved->len = 0;
+    assert_true(job_events_format_after(log, 0, EVENT_FRAMING_NDJSON, 0, saved, &last) > 0);
+    return log;
+}
+
+static void assert_same_bytes(const job_events *a, const job_events *b, uint64_t after,
+                              event_framing framing, size_t max) {
+    event_buf x = {0}, y = {0};
+    uint64_t ax = 7, ay = 9;
+    ssize_t nx = job_events_format_after(a, after, framing, max, &x, &ax);
+    ssize_t ny = job_events_format_after(b, after, framing, max, &y, &ay);
+    assert_int_equal(nx, ny);
+    assert_int_equal(ax, ay);
+    assert_int_equal(x.len, y.len);
+    assert_memory_equal(x.data ? x.data : "", y.data ? y.data : "", x.len);
+    event_buf_free(&x);
+    event_buf_free(&y);
+}
+
+static void test_saved_log_formats_the_same_bytes(void **state) {
+    (void)state;
+    event_buf saved = {0};
+    job_events *log = finished_log(&saved);
+    job_events *back = job_events_from_ndjson("job-saved", 3, saved.data, saved.len);
+    assert_non_null(back);
+    assert_int_equal(job_events_last_seq(back), job_events_last_seq(log));
+    assert_int_equal(job_events_retained(back), job_events_retained(log));
+    assert_true(job_events_is_done(back));
+    assert_string_equal(job_events_state(back), "failed");
+    assert_false(job_events_watcher_finished(back, job_events_last_seq(log) - 1));
+    assert_true(job_events_watcher_finished(back, job_events_last_seq(log)));
+    assert_null(job_events_chain_progress(back, 0));
+    uint64_t last = job_events_last_seq(log);
+    for (uint64_t after = 0; after <= last + 2; after++)
+        for (int f = 0; f < 2; f++)
+            for (size_t max = 0; max < 4; max++)
+                assert_same_bytes(log, back, after, (event_framing)f, max);
+    /* a saved log takes no more events */
+    job_progress p = progress(0, 5);
+    assert_int_equal(job_events_add_progress(back, &p, T0), 0);
+    assert_int_equal(job_events_add_state(back, "running", NULL, T0), 0);
+    job_events_free(back);
+    job_events_free(log);
+    event_buf_free(&saved);
+}
+
+static job_events *read_back(const char *id, const char *text) {
+    return job_events_from_ndjson(id, 3, text, strlen(text));
+}
+
+static void test_saved_log_refuses_other_text(void **state) {
+    (void)state;
+    event_buf saved = {0};
+    job_events *log = finished_log(&saved);
+    char *text = calloc(1, saved.len + 1);
+    memcpy(text, saved.data, saved.len);
+    job_events *ok = read_back("job-saved", text);
+    assert_non_null(ok);
+    job_events_free(ok);
+    assert_null(read_back("job-other", text)); /* another job's events */
+    text[saved.len - 1] = 0;                   /* the last line cut */
+    assert_null(read_back("job-saved", text));
+    char *done = strstr(text, "\"type\":\"done\"");
+    char *line = done;
+    while (line > text && line[-1] != '\n')
+        line--;
+    *line = 0; /* no done event */
+    assert_null(read_back("job-saved", text));
+    assert_null(read_back("job-saved", ""));
+    assert_null(read_back("job-saved", "not json\n"));
+    const char *backwards =
+        "{\"seq\":5,\"type\":\"state\",\"job\":\"j\",\"time\":1,\"state\":\"queued\"}\n"
+        "{\"seq\":4,\"type\":\"done\",\"job\":\"j\",\"time\":1,\"state\":\"failed\"}\n";
+    assert_null(read_back("j", backwards));
+    const char *after_done =
+        "{\"seq\":4,\"type\":\"done\",\"job\":\"j\",\"time\":1,\"state\":\"failed\"}\n"
+        "{\"seq\":5,\"type\":\"state\",\"job\":\"j\",\"time\":1,\"state\":\"queued\"}\n";
+    assert_null(read_back("j", after_done));
+    const char *fine =
+        "{\"seq\":4,\"type\":\"done\",\"job\":\"j\",\"time\":1,\"state\":\"failed\"}\n";
+    job_events *one = read_back("j", fine);
+    assert_non_null(one);
+    assert_int_equal(job_events_last_seq(one), 4);
+    job_events_free(one);
+    free(text);
+    job_events_free(log);
+    event_buf_free(&saved);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seq_starts_at_one),
@@ -646,6 +751,8 @@ int main(void) {
         cmocka_unit_test(test_heartbeat_formats),
         cmocka_unit_test(test_framing_from_accept),
         cmocka_unit_test(test_parse_resume),
+        cmocka_unit_test(test_saved_log_formats_the_same_bytes),
+        cmocka_unit_test(test_saved_log_refuses_other_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

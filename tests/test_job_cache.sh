@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test_job_cache.sh - ended jobs leave memory and come back the same: with
+# job_cache = 2, a job that ended is evicted once newer ones end (its log
+# is then saved as events.ndjson), and its events (NDJSON, SSE, resumed),
+# status and draws are served byte for byte as before, from the registry
+# and that file, and again after a clean restart. A job that ended just
+# before a kill -9 (its log never saved) gets the same made-up log on
+# every read and every restart. Evicted jobs list, count in /metrics, and
+# delete as before. Usage: test_job_cache.sh PATH/TO/mcmcd
+set -u
+MCMCD=${1:?usage: test_job_cache.sh PATH/TO/mcmcd}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir job-cache
+
+cat >"$work/mcmcd.conf" <<'CONF'
+workers = 1
+job_cache = 2
+CONF
+SPEC='{"data": {"synthetic": {"n": 40, "d": 2, "seed": 3}}, "sampler": {"type": "mala", "step_size": 0.05},
+       "num_samples": 300, "num_warmup": 100, "chains": 2, "progress_every": 25}'
+
+submit() {
+    c -X POST -H 'Content-Type: application/json' -d "$SPEC" "$URL/v1/jobs" >"$work/submit.json"
+    jget "$work/submit.json" 'j["id"]'
+}
+# snapshot JOB TAG: what a client reads of the job, into $work/TAG.*
+snapshot() {
+    c "$URL/v1/jobs/$1/events" >"$work/$2.ndjson"
+    c -H 'Accept: text/event-stream' "$URL/v1/jobs/$1/events" >"$work/$2.sse"
+    c -H 'Last-Event-ID: 3' "$URL/v1/jobs/$1/events" >"$work/$2.resumed"
+    c "$URL/v1/jobs/$1" >"$work/$2.status"
+    c "$URL/v1/jobs/$1/draws?format=csv" >"$work/$2.csv"
+}
+same() { # TAG1 TAG2
+    local k
+    for k in ndjson sse resumed status csv; do
+        cmp -s "$work/$1.$k" "$work/$2.$k" || { echo "# $1.$k differs from $2.$k"; return 1; }
+    done
+}
+saved() { [ -s "$work/data/jobs/$1/events.ndjson" ]; }
+n_lines() { wc -l <"$work/$1.ndjson"; }
+
+daemon_or_exit --config "$work/mcmcd.conf"
+A=$(submit)
+check "the first job succeeds" "[ \"\$(wait_job '$A')\" = succeeded ]"
+snapshot "$A" a1
+check "its events hold states, progress and done" \
+    "[ \$(n_lines a1) -gt 6 ] && grep -q '\"type\":\"progress\"' '$work/a1.ndjson' &&
+     tail -n 1 '$work/a1.ndjson' | grep -q '\"type\":\"done\"'"
+check "while it is in memory its log is not on disk" "! saved '$A'"
+
+ids=''
+for _ in 1 2 3 4; do
+    id=$(submit)
+    ids="$ids $id"
+    [ "$(wait_job "$id")" = succeeded ] || bad "job $id succeeds"
+done
+c "$URL/v1/jobs?page_size=10" >/dev/null
+sleep 1.3 # the wall-time tick prunes the live jobs every second
+c "$URL/metrics" >/dev/null
+check "once four newer jobs ended it was evicted, its log saved" "saved '$A'"
+snapshot "$A" a2
+check "read back, its events, status and draws are the same bytes" "same a1 a2"
+c "$URL/v1/jobs?page_size=10" >"$work/list.json"
+check "every job is listed, succeeded" \
+    "[ \"\$(jget '$work/list.json' 'sum(x[\"state\"] == \"succeeded\" for x in j[\"jobs\"])')\" = 5 ]"
+c "$URL/metrics" >"$work/metrics.txt"
+check "/metrics counts the evicted jobs" "grep -q '^mcmcd_jobs{state=\"succeeded\"} 5$' '$work/metrics.txt'"
+E=$(submit)
+check "one more job succeeds" "[ \"\$(wait_job '$E')\" = succeeded ]"
+snapshot "$E" e1
+check "it is in memory, its log not on disk" "! saved '$E'"
+
+stop_daemon
+check "a clean stop saves the log of the jobs still in memory" "saved '$E'"
+daemon_or_exit --config "$work/mcmcd.conf"
+snapshot "$A" a3
+snapshot "$E" e2
+check "after a restart the evicted job reads the same" "same a1 a3"
+check "after a restart the job that was in memory reads the same" "same e1 e2"
+
+# A job that ends right before a kill -9: its log was never saved.
+F=$(submit)
+check "a job run before the kill succeeds" "[ \"\$(wait_job '$F')\" = succeeded ]"
+kill -KILL "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null
+daemon_pid=''
+daemon_or_exit --config "$work/mcmcd.conf"
+snapshot "$F" f1
+check "its log is made from its row: state and done" \
+    "[ \$(n_lines f1) = 2 ] && head -n 1 '$work/f1.ndjson' | grep -q '\"state\":\"succeeded\"'"
+for id in $ids; do c "$URL/v1/jobs/$id/events" >/dev/null; done # evicts F
+sleep 1.3
+snapshot "$F" f2
+stop_daemon
+daemon_or_exit --config "$work/mcmcd.conf"
+snapshot "$F" f3
+check "that log is the same after eviction and after a restart" "same f1 f2 && same f1 f3"
+
+check "an evicted job can be deleted" \
+    "[ \"\$(c -o /dev/null -w '%{http_code}' -X DELETE '$URL/v1/jobs/$A')\" = 204 ] &&
+     [ \"\$(c -o /dev/null -w '%{http_code}' '$URL/v1/jobs/$A')\" = 404 ] &&
+     [ \"\$(c -o /dev/null -w '%{http_code}' '$URL/v1/jobs/$A/events')\" = 404 ] &&
+     [ ! -e '$work/data/jobs/$A' ]"
+check "an unknown job is 404" \
+    "[ \"\$(c -o /dev/null -w '%{http_code}' '$URL/v1/jobs/000000000000000000000000')\" = 404 ]"
+stop_daemon
+check "no sanitizer or crash report on stderr" \
+    "! grep -qE 'ERROR: (Address|Leak|Undefined)|runtime error|Segmentation' '$work/daemon.err'"
+finish
