@@ -451,12 +451,12 @@ static int release_reserve(registry *reg);
 
 /* Steps a statement that returns no rows, then resets it. Returns the
  * sqlite code, SQLITE_DONE on success; on failure the message is saved
- * and reg->failure says what it means. A statement of its own (not inside
- * a transaction) that finds the disk full is tried once more after the
- * reserve is released. */
-static int step_write(registry *reg, sqlite3_stmt *st) {
+ * and reg->failure says what it means. With use_reserve, a statement of
+ * its own (not inside a transaction) that finds the disk full is tried
+ * once more after the reserve is released. */
+static int step_write_reserve(registry *reg, sqlite3_stmt *st, int use_reserve) {
     int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && sqlite_status(reg) == REGISTRY_FULL &&
+    if (rc != SQLITE_DONE && use_reserve && sqlite_status(reg) == REGISTRY_FULL &&
         sqlite3_get_autocommit(reg->db) && release_reserve(reg) == 0) {
         sqlite3_reset(st);
         rc = sqlite3_step(st);
@@ -464,6 +464,12 @@ static int step_write(registry *reg, sqlite3_stmt *st) {
     if (rc != SQLITE_DONE) sqlite_failed(reg);
     stmt_done(st);
     return rc;
+}
+
+/* Every write but progress may use the reserve: progress is advisory and
+ * frequent, and would use it up before a job's end needs it. */
+static int step_write(registry *reg, sqlite3_stmt *st) {
+    return step_write_reserve(reg, st, 1);
 }
 
 /* Rows changed by the last write: 0 tells "no such row" or a refused guard. */
@@ -989,7 +995,7 @@ int registry_job_set_progress(registry *reg, const char *id, const char *progres
     sqlite3_stmt *st = reg->stmt[JOB_SET_PROGRESS];
     if (bind_text(st, 1, id) || bind_text(st, 2, progress_json) || sqlite3_bind_int64(st, 3, seq))
         return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
+    if (step_write_reserve(reg, st, 0) != SQLITE_DONE) return reg->failure;
     if (last_write_changed_nothing(reg)) return fail(reg, REGISTRY_NOT_FOUND, "no job %s", id);
     return REGISTRY_OK;
 }
@@ -1030,11 +1036,8 @@ static int recover_step(registry *reg, enum stmt_id id, const registry_recovery_
     return REGISTRY_OK;
 }
 
-int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
-                          registry_recovery *out) {
-    *out = (registry_recovery){0};
-    if (args->crash_limit < 1 || !args->crash_error || args->seq_gap < 0)
-        return fail(reg, REGISTRY_EINVAL, "bad recovery arguments");
+/* One try of the recovery, in one transaction. */
+static int recover_once(registry *reg, const registry_recovery_args *args, registry_recovery *out) {
     int status = exec(reg, "BEGIN IMMEDIATE");
     if (status == REGISTRY_OK)
         status = recover_step(reg, JOB_RECOVER_CANCELLED, args, &out->cancelled);
@@ -1046,6 +1049,17 @@ int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
         sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
         *out = (registry_recovery){0};
     }
+    return status;
+}
+
+int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
+                          registry_recovery *out) {
+    *out = (registry_recovery){0};
+    if (args->crash_limit < 1 || !args->crash_error || args->seq_gap < 0)
+        return fail(reg, REGISTRY_EINVAL, "bad recovery arguments");
+    int status = recover_once(reg, args, out);
+    /* a start on a full disk: the reserve makes room for it */
+    if (status == REGISTRY_FULL && release_reserve(reg) == 0) status = recover_once(reg, args, out);
     return status;
 }
 
