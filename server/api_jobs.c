@@ -12,6 +12,7 @@
 #include "budget.h"
 #include "idempotency.h"
 #include "quota.h"
+#include "storage.h"
 #include "sweep.h"
 
 void api_summary(app *a, job *j, http_request *req); /* summary.c */
@@ -253,7 +254,7 @@ void api_jobs_post(api_call *c) {
     int rc = jobs_submit(a, c->who->user_id, &spec, ds ? ds_copy : NULL, d, &j);
     if (rc != REGISTRY_OK) {
         job_spec_free(&spec);
-        http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
+        storage_respond(req, rc, registry_last_error(a->reg));
         return;
     }
     audit_call(c, "job.submit", job_id(j), 201, NULL);
@@ -388,7 +389,7 @@ void api_job_delete(api_call *c) {
         http_respond_error(c->req, 409, "conflict",
                            "the job is still queued or running; cancel it first", NULL);
     else if (rc != 0)
-        http_respond_error(c->req, 500, "internal", registry_status_str(rc), NULL);
+        storage_respond(c->req, rc, registry_last_error(c->app->reg));
     else
         http_respond_empty(c->req, 204);
 }
