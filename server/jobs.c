@@ -969,8 +969,8 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
     /* most jobs that cannot fit are refused here, before anything is made;
      * the message goes where the registry's errors go (registry_last_error) */
     uint64_t bytes = jobs_draw_bytes(&spec->chain, d);
-    if (storage_check_room(a->jobs_dir, bytes, "the job's draws and statistics", why, sizeof why) !=
-        0)
+    if (storage_check_room(a->jobs_dir, bytes, "the job's draws and statistics files", why,
+                           sizeof why) != 0)
         return registry_fail(a->reg, REGISTRY_FULL, why);
     json_t *canon = job_spec_to_json(spec);
     char *text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -1013,7 +1013,7 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
         job_free(j);
         if (rc == REGISTRY_ENOMEM) return registry_fail(a->reg, rc, "out of memory");
         if (!added && rc == REGISTRY_FULL) /* the files' space could not be taken */
-            storage_full_message(a->jobs_dir, bytes, "the job's draws and statistics", why,
+            storage_full_message(a->jobs_dir, bytes, "the job's draws and statistics files", why,
                                  sizeof why);
         return added ? rc : registry_fail(a->reg, rc, why);
     }

@@ -20,9 +20,8 @@ uint64_t storage_free_bytes(const char *path) {
 void storage_full_message(const char *path, uint64_t bytes, const char *what, char *why,
                           size_t cap) {
     snprintf(why, cap,
-             "insufficient storage: %s needs %llu bytes; only %llu are free on the data "
-             "dir's disk",
-             what, (unsigned long long)bytes, (unsigned long long)storage_free_bytes(path));
+             "insufficient storage: %s: %llu bytes needed, %llu free on the data dir's disk", what,
+             (unsigned long long)bytes, (unsigned long long)storage_free_bytes(path));
 }
 
 int storage_check_room(const char *path, uint64_t bytes, const char *what, char *why, size_t cap) {
