@@ -13,6 +13,7 @@
  * statistics.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -216,6 +217,23 @@ static int output_fits(const draw_body *b, const draw_selection *sel, const draw
     return o->fmt != DRAW_CMDSTAN || sel->chain != DRAW_ALL_CHAINS || b->chains == 1;
 }
 
+/* Whether fd is a regular file of at least width x chains x rows float64
+ * (a directory, or a file cut short, put in its place would otherwise
+ * read as no rows, after the answer's first line); errno says why not. */
+static int body_file_fits(const draw_body *b, int fd, size_t width) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return 0;
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        return 0;
+    }
+    if ((uint64_t)st.st_size < (uint64_t)b->chains * b->rows * width * sizeof(double)) {
+        errno = EIO;
+        return 0;
+    }
+    return 1;
+}
+
 int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_selection *sel,
                           const draw_output *o) {
     if (!out) return MCMC_EINVAL;
@@ -240,6 +258,14 @@ int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_s
     if (allocate_buffers(r) != MCMC_OK) {
         draw_reader_free(r);
         return MCMC_ENOMEM;
+    }
+    unsigned nstats = stats_out(r);
+    if (!body_file_fits(body, body->draws_fd, body->d) ||
+        (nstats && !body_file_fits(body, body->stats_fd, chain_stat_count(body->stats)))) {
+        int e = errno;
+        draw_reader_free(r);
+        errno = e;
+        return MCMC_EIO;
     }
     r->visit_budget = o->follow ? rows_per_chunk(&r->draws, sel->thin) : UINT64_MAX;
     r->visit_left = r->visit_budget;
