@@ -217,21 +217,15 @@ static int output_fits(const draw_body *b, const draw_selection *sel, const draw
     return o->fmt != DRAW_CMDSTAN || sel->chain != DRAW_ALL_CHAINS || b->chains == 1;
 }
 
-/* Whether fd is a regular file of at least width x chains x rows float64
- * (a directory, or a file cut short, put in its place would otherwise
- * read as no rows, after the answer's first line); errno says why not. */
-static int body_file_fits(const draw_body *b, int fd, size_t width) {
+/* Whether fd is a regular file: a directory put in a body's place would
+ * otherwise read as no rows, after the answer's first line. errno says why
+ * not. (A file cut short is read up to its end, then the read fails.) */
+static int body_file_usable(int fd) {
     struct stat st;
     if (fstat(fd, &st) != 0) return 0;
-    if (!S_ISREG(st.st_mode)) {
-        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        return 0;
-    }
-    if ((uint64_t)st.st_size < (uint64_t)b->chains * b->rows * width * sizeof(double)) {
-        errno = EIO;
-        return 0;
-    }
-    return 1;
+    if (S_ISREG(st.st_mode)) return 1;
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return 0;
 }
 
 int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_selection *sel,
@@ -260,8 +254,7 @@ int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_s
         return MCMC_ENOMEM;
     }
     unsigned nstats = stats_out(r);
-    if (!body_file_fits(body, body->draws_fd, body->d) ||
-        (nstats && !body_file_fits(body, body->stats_fd, chain_stat_count(body->stats)))) {
+    if (!body_file_usable(body->draws_fd) || (nstats && !body_file_usable(body->stats_fd))) {
         int e = errno;
         draw_reader_free(r);
         errno = e;
