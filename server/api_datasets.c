@@ -5,9 +5,11 @@
  * drops the reference; the bytes go when no reference and no queued or
  * running job needs them. Parsing, hashing and writing the payload run on
  * the thread pool; the registry rows are written on the loop. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api_util.h"
 #include "utf8.h"
@@ -284,13 +286,28 @@ int api_dataset_resolve(api_call *c, const char *id_or_name, char *id_out, size_
     return 0;
 }
 
+/* Whether the dataset's file is still in the data dir; if not, a 500 that
+ * names it, logged with the cause (something removed it under the
+ * daemon: jobs on it fail as they start). */
+static int payload_present(api_call *c, const char *id) {
+    char path[4400], msg[4600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s.ds", c->app->datasets_dir, id);
+    int e = stat(path, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EISDIR;
+    if (!e) return 1;
+    snprintf(msg, sizeof msg, "dataset %s: its file %s is missing or unreadable (%s)", id, path,
+             strerror(e));
+    http_respond_error(c->req, 500, "internal", msg, NULL);
+    return 0;
+}
+
 void api_dataset_get(api_call *c) {
     registry_dataset ds;
     if (find_ref(c, c->id, &ds) != REGISTRY_OK) {
         respond_not_found(c->req, "dataset", c->id);
         return;
     }
-    http_respond_json(c->req, 200, dataset_json(c->app, &ds));
+    if (payload_present(c, ds.id)) http_respond_json(c->req, 200, dataset_json(c->app, &ds));
     registry_dataset_clear(&ds);
 }
 

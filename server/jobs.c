@@ -769,9 +769,14 @@ static int prepare_model(job *j) {
                  ? dataset_synthesize(&s->synthetic, &j->ds)
                  : dataset_store_load(j->app->datasets_dir, j->dataset_id, &j->ds, j->prep_error,
                                       sizeof j->prep_error);
+    if (rc == DATASET_STORE_ENOENT) /* removed from under the daemon */
+        snprintf(j->prep_error, sizeof j->prep_error,
+                 "dataset %.64s: its file is missing from the data dir (datasets/%.64s.ds)",
+                 j->dataset_id, j->dataset_id);
     if (rc != MCMC_OK) {
         if (!j->prep_error[0])
-            snprintf(j->prep_error, sizeof j->prep_error, "dataset: %s", mcmc_status_str(rc));
+            snprintf(j->prep_error, sizeof j->prep_error, "dataset %.64s: %s", j->dataset_id,
+                     mcmc_status_str(rc));
         return -1;
     }
     j->model = job_spec_build_model(s, j->ds, j->prep_error, sizeof j->prep_error);
