@@ -185,7 +185,8 @@ static void upload_after(uv_work_t *req, int status) {
     quota_over over;
     if ((rc == REGISTRY_OK || rc == REGISTRY_EXISTS) &&
         quota_check_upload(a, t->user, t->id, t->bytes, &over)) {
-        registry_dataset_collect(a->reg, remove_payload, a); /* a new row nobody needs */
+        /* a new row nobody needs; refused, the sweep collects it later */
+        registry_dataset_collect(a->reg, remove_payload, a);
         idempotency_release(a, &t->idem);
         quota_respond(t->http, &over);
         free(t);

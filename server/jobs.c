@@ -481,7 +481,11 @@ static void job_ended(job *j, registry_job_state st, const char *error) {
     j->end_pending = 0;
     if (a->on_job_finished) a->on_job_finished(st, j->started_ms, j->finished_ms);
     j->user->active_jobs--;
-    if (j->dataset_id[0]) registry_dataset_collect(a->reg, remove_dataset_payload, a);
+    /* refused, the sweep collects it later: nothing is lost by waiting */
+    if (j->dataset_id[0] &&
+        registry_dataset_collect(a->reg, remove_dataset_payload, a) != REGISTRY_OK)
+        fprintf(stderr, "mcmcd: job %s: its dataset is collected later: %s\n", j->id,
+                registry_last_error(a->reg));
     uint64_t *draws = calloc(j->chains, sizeof *draws);
     for (uint32_t c = 0; draws && c < j->chains; c++)
         draws[c] = j->counts[c].draws;
