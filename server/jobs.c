@@ -498,8 +498,10 @@ static void job_ended(job *j, registry_job_state st, const char *error) {
  * the done event to come), then its state. REGISTRY_OK or the failure. */
 static int job_record_end(job *j, registry_job_state st, const char *error) {
     persist_progress(j, 1); /* advisory: the state below is what counts */
-    j->finished_ms = app_now_ms();
-    return registry_job_set_state(j->app->reg, j->id, st, error, j->finished_ms);
+    int64_t now = app_now_ms();
+    int rc = registry_job_set_state(j->app->reg, j->id, st, error, now);
+    if (rc == REGISTRY_OK) j->finished_ms = now;
+    return rc;
 }
 
 /* Moves the job to a final state: registry first (durable), then the
