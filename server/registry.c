@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -646,21 +647,47 @@ static int reserve_path_set(registry *reg, const char *dir) {
     return REGISTRY_OK;
 }
 
+/* Opens, configures, migrates and prepares: one try. */
+static registry *open_once(const char *dir, int *status) {
+    registry *reg = calloc(1, sizeof *reg);
+    if (!reg) {
+        *status = REGISTRY_ENOMEM;
+        return NULL;
+    }
+    *status = reserve_path_set(reg, dir);
+    if (*status == REGISTRY_OK) *status = open_database(reg, dir);
+    if (*status == REGISTRY_OK) *status = configure(reg);
+    if (*status == REGISTRY_OK) *status = migrate(reg);
+    if (*status == REGISTRY_OK) *status = prepare_statements(reg);
+    return reg;
+}
+
+/* Whether dir's disk has less room than the files SQLite makes as it opens
+ * a database whose WAL a clean stop removed (the -shm, 32 KiB, the -wal). */
+static int disk_is_full(const char *dir) {
+    struct statvfs sv;
+    return statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < (256u << 10);
+}
+
 int registry_open(const char *dir, registry **out, char *err, size_t errlen) {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
-    registry *reg = calloc(1, sizeof *reg);
-    if (!reg) {
-        if (err && errlen) snprintf(err, errlen, "out of memory");
-        return REGISTRY_ENOMEM;
+    int status;
+    registry *reg = open_once(dir, &status);
+    if (reg && status != REGISTRY_OK && status != REGISTRY_SCHEMA_TOO_NEW && disk_is_full(dir) &&
+        unlink(reg->reserve_path) == 0) {
+        /* a start on a full disk: the reserve makes room to open */
+        fprintf(stderr,
+                "mcmcd: warning: the disk is full: released the registry's reserve (%s) to open "
+                "it\n",
+                reg->reserve_path);
+        registry_close(reg);
+        reg = open_once(dir, &status);
     }
-    int status = reserve_path_set(reg, dir);
-    if (status == REGISTRY_OK) status = open_database(reg, dir);
-    if (status == REGISTRY_OK) status = configure(reg);
-    if (status == REGISTRY_OK) status = migrate(reg);
-    if (status == REGISTRY_OK) status = prepare_statements(reg);
     if (status != REGISTRY_OK) {
-        if (err && errlen) snprintf(err, errlen, "%s", reg->error);
+        if (err && errlen)
+            snprintf(err, errlen, "%s%s", reg ? reg->error : "out of memory",
+                     disk_is_full(dir) ? " (the data dir's disk is full)" : "");
         registry_close(reg);
         return status;
     }

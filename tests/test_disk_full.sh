@@ -10,7 +10,8 @@
 #   jobs and uploads get 507;
 # - with the space back, a new job runs to the end, with no restart;
 # - a restart on the full disk (kill -9 with a job running) starts and
-#   serves reads; once there is room the job can be cancelled and deleted.
+#   serves reads; once there is room the job can be cancelled and deleted;
+#   a start on a full disk after a clean stop serves reads too.
 # It runs in a mount namespace of its own (unshare -m as root, -Urm
 # otherwise), so the tmpfs goes with it; a system where neither can mount
 # a tmpfs fails the test, saying why.
@@ -143,6 +144,14 @@ rm -f "$work/data"/filler.*
 st=$(status_of -X POST "$URL/v1/jobs/$R/cancel")
 check "with room again it is cancelled (202), ends cancelled and is deleted (204)" \
     "[ '$st' = 202 ] && [ \"\$(wait_job '$R')\" = cancelled ] && [ \"\$(status_of -X DELETE '$URL/v1/jobs/$R')\" = 204 ]"
+# a clean stop removes SQLite's -wal and -shm files: they are made again
+# at the next start, on a full disk too (the registry's reserve makes room)
+fill 3
+stop_daemon
+check "the disk is full again, the daemon stopped cleanly" "[ \"\$(avail)\" -lt 4096 ]"
+daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
+check "after a clean stop, a start on the full disk serves reads: list and draws 200" \
+    "[ \"\$(status_of '$URL/v1/jobs')\$(status_of '$URL/v1/jobs/$S/draws')\" = 200200 ]"
 stop_daemon
 grep -i 'sanitizer\|runtime error' "$work/daemon.err" | show
 check "no sanitizer report" "! grep -qi 'sanitizer\|runtime error' '$work/daemon.err'"
