@@ -434,8 +434,8 @@ static void progress_restore(job *j, const char *text) {
 
 /* Saves the chains' counters and the seq of the last event sent (or of the
  * one about to be sent: ahead > 0), so numbering continues after a restart.
- * Advisory: when the registry refuses the write, persisted_seq and the
- * time stay as they were, so the next report tries again; the error is
+ * Advisory: when the registry refuses the write, persisted_seq stays as
+ * it was and the next persist (a second later) tries again; the error is
  * returned (and logged once per job until a write goes through). */
 static int persist_progress(job *j, uint64_t ahead) {
     char *text = progress_json(j);
@@ -448,6 +448,7 @@ static int persist_progress(job *j, uint64_t ahead) {
             fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id,
                     rc == REGISTRY_ENOMEM ? "out of memory" : registry_last_error(j->app->reg));
         j->progress_unsaved = 1;
+        j->last_persist_ms = app_now_ms(); /* not at every report: each may wait out a lock */
         return rc;
     }
     j->progress_unsaved = 0;

@@ -4,6 +4,8 @@
 #   BEGIN EXCLUSIVE, 8 s): a submit gets 503 with Retry-After within the
 #   busy timeout (5 s) plus a margin, not a hang and not a crash; once the
 #   lock is gone the same submit gets 201;
+# - a job that ends while the lock is held stays running until its end
+#   can be recorded, then shows succeeded, as the registry does;
 # - a dataset file removed from under the daemon: GET of the dataset is a
 #   JSON 500 naming it (logged with its id), and a queued job on it fails
 #   as it starts with an error naming the dataset;
@@ -54,6 +56,39 @@ check "the daemon is alive" "[ \"\$(c -o /dev/null -w '%{http_code}' '$URL/healt
 S=$(submit "$SMALL")
 check "with the lock gone the submit is accepted and succeeds ($S)" \
     "[ -n '$S' ] && [ \"\$(wait_job '$S')\" = succeeded ]"
+
+# --- a job ends while the lock is held: its end waits for the registry -------
+# python3 ready first, so that the lock comes within milliseconds of "go";
+# it holds the lock until the daemon logs that the job's end waits (at most
+# 60 s), then 2 s more
+rm -f "$work/lock.out" "$work/go"
+"$PY" - "$work/data/registry.db" "$work/go" "$work/daemon.err" >"$work/lock.out" 2>&1 <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.005)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+end = time.time() + 60
+while time.time() < end and "cannot record that it" not in open(sys.argv[3]).read():
+    time.sleep(0.2)
+time.sleep(2)
+db.execute("ROLLBACK")
+PY
+locker=$!
+E=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 2}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 20000, "chains": 1, "progress_every": 100}')
+for _ in $(seq 200); do
+    [ "$(field "$E" 'j["chains"][0]["draws"]')" -gt 0 ] 2>/dev/null && break
+    sleep 0.05
+done
+touch "$work/go"
+wait "$locker"
+check "a job that ended while the lock was held: its end could not be recorded then" \
+    "grep -q 'job $E: cannot record that it succeeded' '$work/daemon.err'"
+check "once the lock is gone it is recorded, and the job shows succeeded" \
+    "[ \"\$(wait_job '$E')\" = succeeded ] && grep -q 'job $E: its end (succeeded) is recorded now' '$work/daemon.err'"
+row=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select state from jobs where id=?', (sys.argv[2],)).fetchone()[0])" "$work/data/registry.db" "$E")
+check "the registry agrees: $row" "[ '$row' = succeeded ]"
 
 # --- a dataset file removed from under the daemon ----------------------------
 c -o "$work/ds.json" --json '{"X": [[1, 2], [3, 4], [5, 6]], "y": [0, 1, 1]}' "$URL/v1/datasets"
