@@ -5,9 +5,11 @@
  * drops the reference; the bytes go when no reference and no queued or
  * running job needs them. Parsing, hashing and writing the payload run on
  * the thread pool; the registry rows are written on the loop. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api_util.h"
 #include "utf8.h"
@@ -19,6 +21,7 @@
 #include "errors.h"
 #include "idempotency.h"
 #include "quota.h"
+#include "storage.h"
 
 typedef enum upload_kind { UPLOAD_JSON, UPLOAD_CSV } upload_kind;
 
@@ -102,6 +105,28 @@ static int upload_parse_json(upload_task *t, dataset **ds) {
     return -1;
 }
 
+/* Writes the parsed rows to the store: a disk without room for them is a
+ * 507 that says how much was needed and is free, never a bare 500. An
+ * identical file already stored is not written again, so it needs no
+ * room. */
+static void upload_store(upload_task *t, dataset *ds) {
+    const char *dir = t->app->datasets_dir;
+    uint64_t size = dataset_store_file_size(ds);
+    int rc = dataset_store_save(dir, ds, t->id, &t->bytes);
+    int e = errno;
+    if (rc == MCMC_OK) return;
+    if (rc == MCMC_EIO && storage_errno_is_full(e)) {
+        t->status = 507;
+        snprintf(t->code, sizeof t->code, "insufficient_storage");
+        storage_full_message(dir, size, "the dataset", t->err, sizeof t->err);
+        return;
+    }
+    t->status = 500;
+    snprintf(t->code, sizeof t->code, "internal");
+    snprintf(t->err, sizeof t->err, "cannot store the dataset: %s",
+             rc == MCMC_EIO ? strerror(e) : mcmc_status_str(rc));
+}
+
 static void upload_work(uv_work_t *req) {
     upload_task *t = req->data;
     dataset *ds = NULL;
@@ -127,11 +152,7 @@ static void upload_work(uv_work_t *req) {
     }
     t->n = ds->n;
     t->d = ds->d;
-    if (dataset_store_save(t->app->datasets_dir, ds, t->id, &t->bytes) != MCMC_OK) {
-        t->status = 500;
-        snprintf(t->code, sizeof t->code, "internal");
-        snprintf(t->err, sizeof t->err, "cannot store the dataset");
-    }
+    upload_store(t, ds);
     dataset_free(ds);
 }
 
@@ -159,10 +180,13 @@ static void upload_after(uv_work_t *req, int status) {
                             .bytes = (int64_t)t->bytes,
                             .created_ms = app_now_ms()};
     int rc = registry_dataset_put(a->reg, &row);
+    /* a row not recorded leaves a payload nobody needs: the sweep (or the
+     * next start's collect) removes it once no row names it */
     quota_over over;
     if ((rc == REGISTRY_OK || rc == REGISTRY_EXISTS) &&
         quota_check_upload(a, t->user, t->id, t->bytes, &over)) {
-        registry_dataset_collect(a->reg, remove_payload, a); /* a new row nobody needs */
+        /* a new row nobody needs; refused, the sweep collects it later */
+        registry_dataset_collect(a->reg, remove_payload, a);
         idempotency_release(a, &t->idem);
         quota_respond(t->http, &over);
         free(t);
@@ -184,7 +208,8 @@ static void upload_after(uv_work_t *req, int status) {
         registry_dataset_clear(&stored);
     } else {
         idempotency_release(a, &t->idem);
-        http_respond_error(t->http, 500, "internal", registry_last_error(a->reg), NULL);
+        storage_respond(t->http, rc == REGISTRY_OK || rc == REGISTRY_EXISTS ? REGISTRY_EIO : rc,
+                        registry_last_error(a->reg));
     }
     free(t);
 }
@@ -233,9 +258,10 @@ static int list_dataset(void *ctx, const registry_dataset *ds) {
 void api_datasets_list(api_call *c) {
     list_ctx l = {c->app, json_array()};
     int64_t user = c->who->admin ? 0 : c->who->user_id;
-    if (registry_dataset_list(c->app->reg, user, list_dataset, &l) != REGISTRY_OK) {
+    int rc = registry_dataset_list(c->app->reg, user, list_dataset, &l);
+    if (rc != REGISTRY_OK) {
         json_decref(l.arr);
-        http_respond_error(c->req, 500, "internal", registry_last_error(c->app->reg), NULL);
+        storage_respond(c->req, rc, registry_last_error(c->app->reg));
         return;
     }
     http_respond_json(c->req, 200, json_pack("{s:o}", "datasets", l.arr));
@@ -261,13 +287,28 @@ int api_dataset_resolve(api_call *c, const char *id_or_name, char *id_out, size_
     return 0;
 }
 
+/* Whether the dataset's file is still in the data dir; if not, a 500 that
+ * names it, logged with the cause (something removed it under the
+ * daemon: jobs on it fail as they start). */
+static int payload_present(api_call *c, const char *id) {
+    char path[4400], msg[4600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s.ds", c->app->datasets_dir, id);
+    int e = stat(path, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EISDIR;
+    if (!e) return 1;
+    snprintf(msg, sizeof msg, "dataset %s: its file %s is missing or unreadable (%s)", id, path,
+             strerror(e));
+    http_respond_error(c->req, 500, "internal", msg, NULL);
+    return 0;
+}
+
 void api_dataset_get(api_call *c) {
     registry_dataset ds;
     if (find_ref(c, c->id, &ds) != REGISTRY_OK) {
         respond_not_found(c->req, "dataset", c->id);
         return;
     }
-    http_respond_json(c->req, 200, dataset_json(c->app, &ds));
+    if (payload_present(c, ds.id)) http_respond_json(c->req, 200, dataset_json(c->app, &ds));
     registry_dataset_clear(&ds);
 }
 
@@ -287,7 +328,7 @@ void api_dataset_delete(api_call *c) {
                ds.name && *ds.name ? ds.name : NULL);
     registry_dataset_clear(&ds);
     if (rc != REGISTRY_OK)
-        http_respond_error(c->req, 500, "internal", registry_last_error(a->reg), NULL);
+        storage_respond(c->req, rc, registry_last_error(a->reg));
     else
         http_respond_empty(c->req, 204);
 }

@@ -13,6 +13,7 @@
 #include "budget.h"
 #include "idempotency.h"
 #include "quota.h"
+#include "storage.h"
 #include "sweep.h"
 
 void api_summary(app *a, job *j, http_request *req); /* summary.c */
@@ -280,7 +281,7 @@ static void submit_job(api_call *c, job_spec *spec, spec_errors *errs, idem_tick
             idempotency_respond(a, idem, req, 201, loc, job_json(j, 0));
             return;
         }
-        http_respond_error(req, 500, "internal", registry_status_str(rc), NULL);
+        storage_respond(req, rc, registry_last_error(a->reg));
     }
     job_spec_free(spec);
     idempotency_release(a, idem);
@@ -469,7 +470,7 @@ void api_job_delete(api_call *c) {
         http_respond_error(c->req, 409, "conflict",
                            "the job is still queued or running; cancel it first", NULL);
     else if (rc != 0)
-        http_respond_error(c->req, 500, "internal", registry_status_str(rc), NULL);
+        storage_respond(c->req, rc, registry_last_error(c->app->reg));
     else
         http_respond_empty(c->req, 204);
 }

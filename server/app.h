@@ -106,6 +106,13 @@ struct job {
     char prep_error[256];
     uint32_t chains_started, chains_done;
     int chain_rc;
+    int write_errno;      /* of the first draws or statistics write that failed (on_block) */
+    int progress_unsaved; /* the registry refused its last progress write */
+    /* its end could not be recorded (the registry refused the write): it
+     * stays running, as on disk, and jobs.c tries again every second */
+    int end_pending;
+    registry_job_state end_state;
+    char end_error[320];   /* "" for none */
     uint64_t time_limit_s; /* nonzero: stopped by its owner's job_seconds of that many s */
     int64_t last_persist_ms;
     uint64_t persisted_seq; /* the seq the registry holds */
@@ -158,6 +165,11 @@ struct app {
     struct stream_beat *live_streams; /* streams.c: event and following draw streams */
     uv_signal_t sigint, sigterm;
     uv_timer_t drain_timer; /* serve.c: at shutdown, waits for the thread pool */
+    /* jobs.c: state writes the registry refused (disk full, write lock held
+     * elsewhere) are tried again by this timer, every second while any is
+     * pending; meanwhile no queued job starts */
+    uv_timer_t retry_timer;
+    int starts_paused, recovery_pending;
     int shutting_down;
     double started_at;
     /* called by jobs.c as each job reaches its final state; serve.c sets it

@@ -330,6 +330,10 @@ static int write_atomically(const char *dir, const char *path, const char *id, c
     return fsync_dir(dir) == 0 ? MCMC_OK : MCMC_EIO;
 }
 
+uint64_t dataset_store_file_size(const dataset *ds) {
+    return saved_length(ds);
+}
+
 int dataset_store_save(const char *dir, const dataset *ds, char id_out[DATASET_ID_LEN + 1],
                        uint64_t *bytes_out) {
     uint8_t digest[SHA256_DIGEST_LEN];

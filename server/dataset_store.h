@@ -84,6 +84,9 @@ int dataset_hash(const dataset *ds, char id_out[DATASET_ID_LEN + 1]);
 int dataset_store_save(const char *dir, const dataset *ds, char id_out[DATASET_ID_LEN + 1],
                        uint64_t *bytes_out);
 
+/* The bytes dataset_store_save writes for ds (the file's length). */
+uint64_t dataset_store_file_size(const dataset *ds);
+
 /* Reads and validates dir/<id>.ds into a new dataset (the caller frees it
  * with dataset_free); *out is NULL on failure, with a message in err.
  * MCMC_EINVAL: a malformed id (the filesystem is not touched).

@@ -13,6 +13,7 @@
  * statistics.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -216,6 +217,17 @@ static int output_fits(const draw_body *b, const draw_selection *sel, const draw
     return o->fmt != DRAW_CMDSTAN || sel->chain != DRAW_ALL_CHAINS || b->chains == 1;
 }
 
+/* Whether fd is a regular file: a directory put in a body's place would
+ * otherwise read as no rows, after the answer's first line. errno says why
+ * not. (A file cut short is read up to its end, then the read fails.) */
+static int body_file_usable(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return 0;
+    if (S_ISREG(st.st_mode)) return 1;
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return 0;
+}
+
 int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_selection *sel,
                           const draw_output *o) {
     if (!out) return MCMC_EINVAL;
@@ -240,6 +252,13 @@ int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_s
     if (allocate_buffers(r) != MCMC_OK) {
         draw_reader_free(r);
         return MCMC_ENOMEM;
+    }
+    unsigned nstats = stats_out(r);
+    if (!body_file_usable(body->draws_fd) || (nstats && !body_file_usable(body->stats_fd))) {
+        int e = errno;
+        draw_reader_free(r);
+        errno = e;
+        return MCMC_EIO;
     }
     r->visit_budget = o->follow ? rows_per_chunk(&r->draws, sel->thin) : UINT64_MAX;
     r->visit_left = r->visit_budget;

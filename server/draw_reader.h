@@ -133,8 +133,9 @@ typedef struct draw_output {
 
 /* A reader of body for the selection sel (NULL: everything). DRAW_CMDSTAN
  * needs one chain (sel->chain, or a job of one chain). MCMC_OK, MCMC_EINVAL
- * (bad shape, selection or output) or MCMC_ENOMEM; *out is NULL on
- * failure. */
+ * (bad shape, selection or output), MCMC_EIO (a file it reads is not a
+ * regular file: errno says why, EISDIR for a directory) or MCMC_ENOMEM;
+ * *out is NULL on failure. */
 int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_selection *sel,
                           const draw_output *o);
 /* The plain case: fd's draws, no statistics, no warmup rows. Follow needs

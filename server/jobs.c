@@ -30,6 +30,9 @@
 #include "dataset_store.h"
 #include "errors.h"
 #include "job_table.h"
+#include "registry_internal.h"
+#include "storage.h"
+#include "utf8.h"
 
 #define PERSIST_EVERY_MS 1000
 /* After a restart a job that had not ended numbers its events from its
@@ -362,20 +365,37 @@ static void job_remove_files(const job *j) {
     rmdir(dir);
 }
 
-/* The job's directory, its draws file and its statistics file, sized
- * (sparse) for every draw, so that readers can open them from the start. */
-static int job_create_files(const job *j) {
+/* A body at its full size with its blocks taken now; 0 or an errno. */
+static int create_body(const job *j, const char *path, size_t width) {
+    int fd = open_body(j, path, width, O_TRUNC);
+    if (fd < 0) return errno;
+    int e = storage_reserve(fd, (uint64_t)j->chains * j->samples * width * sizeof(double));
+    close(fd);
+    return e;
+}
+
+/* The job's directory, its draws file and its statistics file at their
+ * full size, their space taken now (storage_reserve), so that a job
+ * accepted does not find the disk full as it runs, and readers can open
+ * them from the start. REGISTRY_OK, REGISTRY_FULL or REGISTRY_EIO, with
+ * why. */
+static int job_create_files(const job *j, char *why, size_t cap) {
     char dir[4400], path[4500];
     job_dir(j, dir, sizeof dir);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
-    job_draws_path(j, path, sizeof path);
-    int fd = open_body(j, path, j->d, O_TRUNC);
-    if (fd < 0) return -1;
-    close(fd);
-    job_stats_path(j, path, sizeof path);
-    fd = open_body(j, path, chain_stat_count(j->stats), O_TRUNC);
-    if (fd >= 0) close(fd);
-    return fd >= 0 ? 0 : -1;
+    int e = mkdir(dir, 0700) != 0 && errno != EEXIST ? errno : 0;
+    snprintf(path, sizeof path, "%s", dir);
+    if (!e) {
+        job_draws_path(j, path, sizeof path);
+        e = create_body(j, path, j->d);
+    }
+    if (!e) {
+        job_stats_path(j, path, sizeof path);
+        e = create_body(j, path, chain_stat_count(j->stats));
+    }
+    if (!e) return REGISTRY_OK;
+    if (storage_errno_is_full(e)) return REGISTRY_FULL; /* the caller says how full */
+    snprintf(why, cap, "cannot create %.200s: %s", path, strerror(e));
+    return REGISTRY_EIO;
 }
 
 /* A random id: 96 bits as 24 hex characters. */
@@ -442,11 +462,12 @@ static void usage_add(job *j) {
 }
 
 #define TIME_LIMIT_PREFIX "time_limit:"
+#define DISK_FULL_PREFIX "disk_full:"
 
 /* A failed job's reason is the word before the colon that starts its
  * error, for the errors that start so. */
 const char *job_reason(const job *j) {
-    static const char *const reasons[] = {"time_limit", "crash_loop", "too_large"};
+    static const char *const reasons[] = {"time_limit", "crash_loop", "too_large", "disk_full"};
     if (j->state != REGISTRY_JOB_FAILED || !j->error) return NULL;
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         size_t len = strlen(reasons[i]);
@@ -550,13 +571,28 @@ static void progress_restore(job *j, const char *text) {
 }
 
 /* Saves the chains' counters and the seq of the last event sent (or of the
- * one about to be sent: ahead > 0), so numbering continues after a restart. */
-static void persist_progress(job *j, uint64_t ahead) {
+ * one about to be sent: ahead > 0), so numbering continues after a restart.
+ * Advisory: when the registry refuses the write, persisted_seq stays as
+ * it was and the next persist (a second later) tries again; the error is
+ * returned (and logged once per job until a write goes through). */
+static int persist_progress(job *j, uint64_t ahead) {
     char *text = progress_json(j);
-    j->persisted_seq = job_events_last_seq(j->events) + ahead;
-    if (text) registry_job_set_progress(j->app->reg, j->id, text, (int64_t)j->persisted_seq);
+    uint64_t seq = job_events_last_seq(j->events) + ahead;
+    int rc =
+        text ? registry_job_set_progress(j->app->reg, j->id, text, (int64_t)seq) : REGISTRY_ENOMEM;
     free(text);
+    if (rc != REGISTRY_OK) {
+        if (!j->progress_unsaved)
+            fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id,
+                    rc == REGISTRY_ENOMEM ? "out of memory" : registry_last_error(j->app->reg));
+        j->progress_unsaved = 1;
+        j->last_persist_ms = app_now_ms(); /* not at every report: each may wait out a lock */
+        return rc;
+    }
+    j->progress_unsaved = 0;
+    j->persisted_seq = seq;
     j->last_persist_ms = app_now_ms();
+    return REGISTRY_OK;
 }
 
 /* --- finishing ----------------------------------------------------------- */
@@ -571,28 +607,66 @@ static int remove_dataset_payload(void *ctx, const char *id) {
     return 0;
 }
 
-/* Moves the job to a final state: registry first (durable), then the
- * event log and the watchers. A dataset that only this job still needed
- * (its users dropped their references meanwhile) goes now. */
-static void job_finish(job *j, registry_job_state st, const char *error) {
+static void retry_arm(app *a);
+
+/* The job has reached its final state in the registry: the same in
+ * memory, then the event log and the watchers. A dataset that only this
+ * job still needed (its users dropped their references meanwhile) goes
+ * now. */
+static void job_ended(job *j, registry_job_state st, const char *error) {
     app *a = j->app;
-    if (j->draws_fd >= 0) fdatasync(j->draws_fd);
-    if (j->stats_fd >= 0) fdatasync(j->stats_fd);
-    job_release_run_state(j);
     job_set_error(j, error);
-    persist_progress(j, 1); /* the done event below */
-    j->finished_ms = app_now_ms();
-    registry_job_set_state(a->reg, j->id, st, error, j->finished_ms);
     j->state = st;
+    j->end_pending = 0;
     if (a->on_job_finished) a->on_job_finished(st, j->started_ms, j->finished_ms);
     j->user->active_jobs--;
-    if (j->dataset_id[0]) registry_dataset_collect(a->reg, remove_dataset_payload, a);
+    /* refused, the sweep collects it later: nothing is lost by waiting */
+    if (j->dataset_id[0] &&
+        registry_dataset_collect(a->reg, remove_dataset_payload, a) != REGISTRY_OK)
+        fprintf(stderr, "mcmcd: job %s: its dataset is collected later: %s\n", j->id,
+                registry_last_error(a->reg));
     uint64_t *draws = calloc(j->chains, sizeof *draws);
     for (uint32_t c = 0; draws && c < j->chains; c++)
         draws[c] = j->counts[c].draws;
     job_events_add_done(j->events, job_state_name(j), error, draws, app_now());
     free(draws);
     job_notify(j);
+}
+
+/* Records the job's end in the registry: its progress (with the seq of
+ * the done event to come), then its state. REGISTRY_OK or the failure. */
+static int job_record_end(job *j, registry_job_state st, const char *error) {
+    persist_progress(j, 1); /* advisory: the state below is what counts */
+    int64_t now = app_now_ms();
+    int rc = registry_job_set_state(j->app->reg, j->id, st, error, now);
+    if (rc == REGISTRY_OK) j->finished_ms = now;
+    return rc;
+}
+
+/* Moves the job to a final state: registry first (durable), then the
+ * rest (job_ended). When the registry refuses the write (the disk is full
+ * past its reserve, its write lock is held elsewhere), the job stays as
+ * the registry has it, still running with no chain left, and the same end
+ * is tried again every second (retry_pending) until it is recorded: what
+ * a client sees never runs ahead of the disk. Returns the registry's
+ * status. */
+static int job_finish(job *j, registry_job_state st, const char *error) {
+    if (j->draws_fd >= 0) fdatasync(j->draws_fd);
+    if (j->stats_fd >= 0) fdatasync(j->stats_fd);
+    job_release_run_state(j);
+    int rc = job_record_end(j, st, error);
+    if (rc == REGISTRY_OK) {
+        job_ended(j, st, error);
+        return rc;
+    }
+    if (!j->end_pending)
+        fprintf(stderr, "mcmcd: job %s: cannot record that it %s (tried again every second): %s\n",
+                j->id, registry_job_state_name(st), registry_last_error(j->app->reg));
+    j->end_pending = 1;
+    j->end_state = st;
+    utf8_clip(j->end_error, sizeof j->end_error, error ? error : "");
+    retry_arm(j->app);
+    return rc;
 }
 
 /* "chain 2 went non-finite at draw 1234" for the first chain that did
@@ -621,6 +695,17 @@ static void nonfinite_message(const job *j, char *buf, size_t cap) {
         snprintf(buf + n, cap - (size_t)n, " (and %u more chain%s)", more, more > 1 ? "s" : "");
 }
 
+/* A write of the draws failed: "disk_full: ..." when the disk was full. */
+static void write_failed_message(const job *j, char *buf, size_t cap) {
+    if (storage_errno_is_full(j->write_errno))
+        snprintf(buf, cap,
+                 DISK_FULL_PREFIX " the disk was full as the job wrote its draws (%s); the "
+                                  "draws written before are kept",
+                 strerror(j->write_errno));
+    else
+        snprintf(buf, cap, "cannot write the job's draws: %s", strerror(j->write_errno));
+}
+
 /* All chains have returned: decide how the job ended. */
 static void job_chains_finished(job *j) {
     if (j->interrupted) { /* shutdown: stays "running" on disk, rerun at restart */
@@ -636,6 +721,9 @@ static void job_chains_finished(job *j) {
         job_finish(j, REGISTRY_JOB_FAILED, msg);
     } else if (j->chain_rc == MCMC_ENONFINITE) {
         nonfinite_message(j, msg, sizeof msg);
+        job_finish(j, REGISTRY_JOB_FAILED, msg);
+    } else if (j->chain_rc == MCMC_EIO && j->write_errno) {
+        write_failed_message(j, msg, sizeof msg);
         job_finish(j, REGISTRY_JOB_FAILED, msg);
     } else if (j->chain_rc != MCMC_OK) {
         job_finish(j, REGISTRY_JOB_FAILED, mcmc_status_str(j->chain_rc));
@@ -692,6 +780,7 @@ typedef struct chain_task {
     uint32_t chain;
     int rc;
     int adapt_reported; /* the chain's adaptation went to the loop */
+    int write_errno;    /* a write of the files failed so */
     int nonfinite;      /* a block said where the chain went non-finite */
     uint64_t nonfinite_at;
 } chain_task;
@@ -704,6 +793,7 @@ static int write_rows(const job *j, int fd, const chain_block *b, const double *
     for (size_t done = 0; done < bytes;) {
         ssize_t w = pwrite(fd, (const char *)rows + done, bytes - done, off + (off_t)done);
         if (w < 0 && errno == EINTR) continue;
+        if (w == 0) errno = ENOSPC; /* no room for one more byte */
         if (w <= 0) return -1;
         done += (size_t)w;
     }
@@ -730,9 +820,12 @@ static chain_counts block_counts(const chain_task *t, const chain_block *b) {
 static int on_block(void *ctx, const chain_block *b) {
     chain_task *t = ctx;
     job *j = t->job;
-    if (write_rows(j, j->draws_fd, b, b->draws, b->d) != 0) return 1;
-    if (b->nstats && j->stats_fd >= 0 && write_rows(j, j->stats_fd, b, b->stats, b->nstats) != 0)
+    if (write_rows(j, j->draws_fd, b, b->draws, b->d) != 0 ||
+        (b->nstats && j->stats_fd >= 0 &&
+         write_rows(j, j->stats_fd, b, b->stats, b->nstats) != 0)) {
+        t->write_errno = errno ? errno : EIO; /* the block is not reported: not kept */
         return 1;
+    }
     if (b->nonfinite_at != UINT64_MAX && !t->nonfinite) {
         t->nonfinite = 1;
         t->nonfinite_at = b->nonfinite_at;
@@ -758,7 +851,7 @@ static void chain_work(uv_work_t *req) {
     chain_task *t = req->data;
     job *j = t->job;
     t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
-    if (t->rc == MCMC_ECANCELLED && !atomic_load(&j->cancel)) t->rc = MCMC_EIO; /* write failed */
+    if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
 }
 
 static void chain_after(uv_work_t *req, int status) {
@@ -777,6 +870,7 @@ static void chain_after(uv_work_t *req, int status) {
     } else if (t->rc != MCMC_OK && t->rc != MCMC_ECANCELLED &&
                (j->chain_rc == MCMC_OK || j->chain_rc == MCMC_ENONFINITE)) {
         j->chain_rc = t->rc;
+        j->write_errno = t->write_errno;
         atomic_store(&j->cancel, 1); /* one chain failed: stop the others */
     }
     free(t);
@@ -820,9 +914,14 @@ static int prepare_model(job *j) {
                  ? dataset_synthesize(&s->synthetic, &j->ds)
                  : dataset_store_load(j->app->datasets_dir, j->dataset_id, &j->ds, j->prep_error,
                                       sizeof j->prep_error);
+    if (rc == DATASET_STORE_ENOENT) /* removed from under the daemon */
+        snprintf(j->prep_error, sizeof j->prep_error,
+                 "dataset %.64s: its file is missing from the data dir (datasets/%.64s.ds)",
+                 j->dataset_id, j->dataset_id);
     if (rc != MCMC_OK) {
         if (!j->prep_error[0])
-            snprintf(j->prep_error, sizeof j->prep_error, "dataset: %s", mcmc_status_str(rc));
+            snprintf(j->prep_error, sizeof j->prep_error, "dataset %.64s: %s", j->dataset_id,
+                     mcmc_status_str(rc));
         return -1;
     }
     j->model = job_spec_build_model(s, j->ds, j->prep_error, sizeof j->prep_error);
@@ -888,16 +987,29 @@ static void prepare_after(uv_work_t *req, int status) {
     schedule(a);
 }
 
-/* queued -> running: durable first, then announced; then prepare. */
+/* queued -> running: durable first, then announced; then prepare. When
+ * the registry refuses the write, the job stays queued (as on disk), and
+ * no queued job starts until the retry timer has tried again (a second
+ * later): the refusal is the registry's, not the job's. */
 static void job_begin(job *j) {
     app *a = j->app;
+    int64_t now = app_now_ms();
+    if (registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, now) != REGISTRY_OK) {
+        if (!a->starts_paused)
+            fprintf(stderr,
+                    "mcmcd: job %s: cannot record its start (no queued job starts until it "
+                    "can; tried again every second): %s\n",
+                    j->id, registry_last_error(a->reg));
+        a->starts_paused = 1;
+        retry_arm(a);
+        return;
+    }
     for (uint32_t c = 0; c < j->chains; c++) /* a rerun adapts again */
         chain_adaptation_clear(&j->adapt[c]);
     job_adaptation_remove(j);
     j->adapt_loaded = 1;
     memory_take(j); /* held until its run state goes: job_release_run_state */
-    j->started_ms = app_now_ms();
-    registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms);
+    j->started_ms = now;
     j->state = REGISTRY_JOB_RUNNING;
     job_events_add_state(j->events, "running", NULL, app_now());
     job_notify(j);
@@ -937,7 +1049,8 @@ static job *pick_next(app *a) {
     for (job *j = a->queue_head; j; j = j->queue_next) {
         app_user *u = j->user;
         if (j->preparing || !user_may_run(u)) continue;
-        if (j->state == REGISTRY_JOB_QUEUED && (memory_blocked || !memory_fits(a, j))) {
+        if (j->state == REGISTRY_JOB_QUEUED &&
+            (a->starts_paused || a->recovery_pending || memory_blocked || !memory_fits(a, j))) {
             memory_blocked = 1;
             continue;
         }
@@ -990,7 +1103,7 @@ static void job_stop_unstarted(job *j) {
 
 void jobs_stop_time_limit(app *a, job *j, uint64_t limit_s) {
     if (j->state != REGISTRY_JOB_RUNNING || j->time_limit_s || j->cancel_requested ||
-        j->interrupted || a->shutting_down)
+        j->interrupted || j->end_pending || a->recovery_pending || a->shutting_down)
         return;
     j->time_limit_s = limit_s ? limit_s : 1;
     atomic_store(&j->cancel, 1); /* chains stop at their next block */
@@ -1002,7 +1115,13 @@ void jobs_stop_time_limit(app *a, job *j, uint64_t limit_s) {
 
 int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
                 job **out) {
-    char id[JOB_ID_LEN + 1];
+    char id[JOB_ID_LEN + 1], why[400];
+    /* most jobs that cannot fit are refused here, before anything is made;
+     * the message goes where the registry's errors go (registry_last_error) */
+    uint64_t bytes = jobs_draw_bytes(&spec->chain, d);
+    if (storage_check_room(a->jobs_dir, bytes, "the job's draws and statistics files", why,
+                           sizeof why) != 0)
+        return registry_fail(a->reg, REGISTRY_FULL, why);
     json_t *canon = job_spec_to_json(spec);
     char *text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(canon);
@@ -1034,7 +1153,7 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
     char *tags = job_tags_text(j);
     row.tags = tags;
     /* files first: the registry row is the commit point */
-    int added = 0, rc = job_create_files(j) != 0 ? REGISTRY_EIO : REGISTRY_OK;
+    int added = 0, rc = job_create_files(j, why, sizeof why);
     if (rc == REGISTRY_OK) rc = (added = jobs_add(a, j) == 0) ? REGISTRY_OK : REGISTRY_ENOMEM;
     if (rc == REGISTRY_OK) rc = tags ? registry_job_insert(a->reg, &row) : REGISTRY_ENOMEM;
     free(tags);
@@ -1042,7 +1161,11 @@ int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, s
         if (added) jobs_remove(a, j);
         job_remove_files(j);
         job_free(j);
-        return rc;
+        if (rc == REGISTRY_ENOMEM) return registry_fail(a->reg, rc, "out of memory");
+        if (!added && rc == REGISTRY_FULL) /* the files' space could not be taken */
+            storage_full_message(a->jobs_dir, bytes, "the job's draws and statistics files", why,
+                                 sizeof why);
+        return added ? rc : registry_fail(a->reg, rc, why);
     }
     job_events_add_state(j->events, "queued", NULL, app_now());
     usage_add(j);
@@ -1063,8 +1186,12 @@ size_t jobs_active(const app *a) {
 int jobs_cancel(app *a, job *j) {
     if (job_is_final(j)) return REGISTRY_BAD_TRANSITION;
     if (j->state == REGISTRY_JOB_QUEUED) {
+        /* recorded first: refused, the job stays queued and the caller
+         * answers so (nothing is left to be tried again) */
+        int rc = job_record_end(j, REGISTRY_JOB_CANCELLED, NULL);
+        if (rc != REGISTRY_OK) return rc;
         queue_remove(a, j);
-        job_finish(j, REGISTRY_JOB_CANCELLED, NULL);
+        job_ended(j, REGISTRY_JOB_CANCELLED, NULL);
         return 0;
     }
     if (!j->cancel_requested) {
@@ -1257,18 +1384,22 @@ static void fail_too_large(app *a) {
                  "too_large: the job needs %llu bytes of memory; the memory budget is %llu",
                  (unsigned long long)j->mem_bytes, (unsigned long long)a->cfg.memory_budget);
         fprintf(stderr, "mcmcd: job %s: %s\n", j->id, msg);
-        queue_remove(a, j);
         j->started_ms = app_now_ms();
-        registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms);
+        if (registry_job_set_state(a->reg, j->id, REGISTRY_JOB_RUNNING, NULL, j->started_ms) !=
+            REGISTRY_OK) { /* it stays queued, as on disk; the next start tries again */
+            fprintf(stderr, "mcmcd: job %s: cannot record that it failed: %s\n", j->id,
+                    registry_last_error(a->reg));
+            j->started_ms = 0;
+            continue;
+        }
+        queue_remove(a, j);
         j->state = REGISTRY_JOB_RUNNING;
-        job_finish(j, REGISTRY_JOB_FAILED, msg);
+        job_finish(j, REGISTRY_JOB_FAILED, msg); /* refused: tried again every second */
     }
 }
 
-/* The jobs an unclean stop left running: a cancel that was answered 202
- * ends them cancelled, CRASH_LOOP_LIMIT deaths in a row end them failed,
- * the rest run again. */
-static int recover_interrupted(app *a, char *err, size_t errlen) {
+/* The registry's recovery of the jobs an unclean stop left running. */
+static int recover_in_registry(app *a, registry_recovery *rec) {
     char crash[200];
     snprintf(crash, sizeof crash,
              "crash_loop: the daemon died %d times in a row while this job was running; it is "
@@ -1278,8 +1409,27 @@ static int recover_interrupted(app *a, char *err, size_t errlen) {
                                    .crash_error = crash,
                                    .now_ms = app_now_ms(),
                                    .seq_gap = SEQ_RESTART_GAP};
+    return registry_jobs_recover(a->reg, &args, rec);
+}
+
+/* The jobs an unclean stop left running: a cancel that was answered 202
+ * ends them cancelled, CRASH_LOOP_LIMIT deaths in a row end them failed,
+ * the rest run again. */
+static int recover_interrupted(app *a, char *err, size_t errlen) {
     registry_recovery rec;
-    if (registry_jobs_recover(a->reg, &args, &rec) != REGISTRY_OK) {
+    int rc = recover_in_registry(a, &rec);
+    if (rc == REGISTRY_FULL || rc == REGISTRY_BUSY) {
+        /* reads are still served: the jobs left running stay so, on disk
+         * and in memory, until the retry timer recovers them */
+        fprintf(stderr,
+                "mcmcd: warning: cannot recover the jobs left running (%s): they stay "
+                "\"running\", not run, and are recovered once the registry can be written "
+                "(tried every second)\n",
+                registry_last_error(a->reg));
+        a->recovery_pending = 1;
+        return 0;
+    }
+    if (rc != REGISTRY_OK) {
         snprintf(err, errlen, "registry: %s", registry_last_error(a->reg));
         return -1;
     }
@@ -1291,11 +1441,84 @@ static int recover_interrupted(app *a, char *err, size_t errlen) {
     return 0;
 }
 
+/* --- writes the registry refused, tried again ------------------------------ */
+
+/* A job restored while the recovery was pending, as the registry has it
+ * now that it is done: queued again, or ended (cancelled, crash_loop). */
+static int apply_recovery(job *j, void *ctx) {
+    (void)ctx;
+    registry_job row;
+    if (j->state != REGISTRY_JOB_RUNNING || j->end_pending ||
+        registry_job_get(j->app->reg, j->id, &row) != REGISTRY_OK)
+        return 0;
+    if (row.state == REGISTRY_JOB_QUEUED) {
+        j->state = REGISTRY_JOB_QUEUED;
+        j->started_ms = 0;
+        memset(j->counts, 0, j->chains * sizeof(chain_counts)); /* a rerun starts over */
+        queue_push(j->app, j);
+        job_events_add_state(j->events, "queued", NULL, app_now());
+        job_notify(j);
+    } else if (registry_job_state_is_final(row.state)) {
+        j->finished_ms = row.finished_ms;
+        job_ended(j, row.state, row.error);
+    }
+    registry_job_clear(&row);
+    return 0;
+}
+
+/* The recovery that start-up could not write. While it is pending no
+ * queued job starts (pick_next), so every job running is one it covers. */
+static void recover_again(app *a) {
+    registry_recovery rec;
+    if (recover_in_registry(a, &rec) != REGISTRY_OK) return;
+    a->recovery_pending = 0;
+    fprintf(stderr,
+            "mcmcd: recovered the jobs left running: %d cancelled as asked before the stop, %d "
+            "failed (crash_loop), %d to run again\n",
+            rec.cancelled, rec.crash_looped, rec.requeued);
+    jobs_each_live(a, apply_recovery, NULL);
+}
+
+static int retry_end(job *j, void *ctx) {
+    int *pending = ctx;
+    if (!j->end_pending) return 0;
+    const char *error = j->end_error[0] ? j->end_error : NULL;
+    if (job_record_end(j, j->end_state, error) == REGISTRY_OK) {
+        fprintf(stderr, "mcmcd: job %s: its end (%s) is recorded now\n", j->id,
+                registry_job_state_name(j->end_state));
+        job_ended(j, j->end_state, error);
+    } else {
+        *pending = 1;
+    }
+    return 0;
+}
+
+/* Every second while a write is pending: the recovery, each job's end,
+ * then the starts (schedule pauses them again if the registry still
+ * refuses). */
+static void retry_pending(uv_timer_t *t) {
+    app *a = t->data;
+    if (a->shutting_down) return;
+    if (a->recovery_pending) recover_again(a);
+    int pending = a->recovery_pending;
+    jobs_each_live(a, retry_end, &pending);
+    a->starts_paused = 0;
+    schedule(a);
+    if (pending) retry_arm(a);
+}
+
+static void retry_arm(app *a) {
+    if (!uv_is_active((uv_handle_t *)&a->retry_timer))
+        uv_timer_start(&a->retry_timer, retry_pending, 1000, 0);
+}
+
 int jobs_restore(app *a, char *err, size_t errlen) {
     if (!a->jobs_by_id && !(a->jobs_by_id = job_table_new())) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    uv_timer_init(a->loop, &a->retry_timer);
+    a->retry_timer.data = a;
     if (recover_interrupted(a, err, errlen) != 0) return -1;
     char token[REGISTRY_TOKEN_SIZE] = "";
     int rc;
@@ -1313,6 +1536,7 @@ int jobs_restore(app *a, char *err, size_t errlen) {
         usage_add(j); /* a job whose spec is unreadable is final by now */
     }
     fail_too_large(a);
+    if (a->recovery_pending) retry_arm(a);
     schedule(a);
     return 0;
 }

@@ -7,10 +7,15 @@
  * reset the query before any callback runs. */
 #include "registry.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -215,6 +220,9 @@ struct registry {
     sqlite3 *db;
     sqlite3_stmt *stmt[STMT_COUNT];
     char error[256];
+    int failure;        /* the status of the last SQLite failure (sqlite_failed) */
+    char *reserve_path; /* <dir>/registry.reserve */
+    int reserve_held;   /* the reserve file is there, at its full size */
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -231,9 +239,24 @@ static int fail(registry *reg, int status, const char *fmt, ...) {
     return status;
 }
 
+/* What a failed SQLite call means to the caller: the disk is full (also
+ * an I/O error whose errno is ENOSPC or EDQUOT), the write lock is held
+ * elsewhere, or any other storage error. */
+static int sqlite_status(registry *reg) {
+    int code = sqlite3_extended_errcode(reg->db), e = sqlite3_system_errno(reg->db);
+    if ((code & 0xff) == SQLITE_FULL ||
+        ((code & 0xff) == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT)))
+        return REGISTRY_FULL;
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) return REGISTRY_BUSY;
+    return REGISTRY_EIO;
+}
+
 /* Call right after the failing sqlite call, before anything resets it. */
 static int sqlite_failed(registry *reg) {
-    return fail(reg, REGISTRY_EIO, "sqlite: %s", sqlite3_errmsg(reg->db));
+    reg->failure = sqlite_status(reg);
+    const char *why =
+        reg->failure == REGISTRY_BUSY ? " (another process holds the registry's write lock)" : "";
+    return fail(reg, reg->failure, "sqlite: %s%s", sqlite3_errmsg(reg->db), why);
 }
 
 sqlite3 *registry_sqlite(registry *reg) {
@@ -274,6 +297,10 @@ const char *registry_status_str(int status) {
         return "malformed page token";
     case REGISTRY_SCHEMA_TOO_NEW:
         return "registry written by a newer mcmcd";
+    case REGISTRY_FULL:
+        return "the disk is full";
+    case REGISTRY_BUSY:
+        return "the registry is locked by another process";
     default:
         return "unknown registry status";
     }
@@ -424,13 +451,29 @@ static int bind_failed(registry *reg, sqlite3_stmt *st) {
     return status;
 }
 
+static int release_reserve(registry *reg);
+
 /* Steps a statement that returns no rows, then resets it. Returns the
- * sqlite code, SQLITE_DONE on success; on failure the message is saved. */
-static int step_write(registry *reg, sqlite3_stmt *st) {
+ * sqlite code, SQLITE_DONE on success; on failure the message is saved
+ * and reg->failure says what it means. With use_reserve, a statement of
+ * its own (not inside a transaction) that finds the disk full is tried
+ * once more after the reserve is released. */
+static int step_write_reserve(registry *reg, sqlite3_stmt *st, int use_reserve) {
     int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && use_reserve && sqlite_status(reg) == REGISTRY_FULL &&
+        sqlite3_get_autocommit(reg->db) && release_reserve(reg) == 0) {
+        sqlite3_reset(st);
+        rc = sqlite3_step(st);
+    }
     if (rc != SQLITE_DONE) sqlite_failed(reg);
     stmt_done(st);
     return rc;
+}
+
+/* Every write but progress may use the reserve: progress is advisory and
+ * frequent, and would use it up before a job's end needs it. */
+static int step_write(registry *reg, sqlite3_stmt *st) {
+    return step_write_reserve(reg, st, 1);
 }
 
 /* Rows changed by the last write: 0 tells "no such row" or a refused guard. */
@@ -570,23 +613,88 @@ static int prepare_statements(registry *reg) {
     return REGISTRY_OK;
 }
 
+/* --- the reserve ---------------------------------------------------------- */
+
+int registry_keep_reserve(registry *reg) {
+    struct stat sb;
+    if (reg->reserve_held) return 0;
+    int fd = open(reg->reserve_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    /* a file left by an earlier run counts once its blocks are all there */
+    int held = fstat(fd, &sb) == 0 && sb.st_size == REGISTRY_RESERVE_BYTES &&
+               (uint64_t)sb.st_blocks * 512 >= REGISTRY_RESERVE_BYTES;
+    if (!held) held = posix_fallocate(fd, 0, REGISTRY_RESERVE_BYTES) == 0;
+    close(fd);
+    if (!held) unlink(reg->reserve_path); /* what it got goes back */
+    reg->reserve_held = held;
+    return held ? 0 : -1;
+}
+
+/* The disk is full: the reserve goes, so that the write can be tried
+ * again. 0 when there was one to release. */
+static int release_reserve(registry *reg) {
+    if (!reg->reserve_held) return -1;
+    reg->reserve_held = 0;
+    if (unlink(reg->reserve_path) != 0) return -1;
+    fprintf(stderr,
+            "mcmcd: the disk is full: released the registry's reserve (%d bytes, %s) so that "
+            "job states can still be recorded; it is made again once there is room\n",
+            REGISTRY_RESERVE_BYTES, reg->reserve_path);
+    return 0;
+}
+
+static int reserve_path_set(registry *reg, const char *dir) {
+    size_t len = strlen(dir) + sizeof "/registry.reserve";
+    if (!(reg->reserve_path = malloc(len))) return fail(reg, REGISTRY_ENOMEM, "out of memory");
+    snprintf(reg->reserve_path, len, "%s/registry.reserve", dir);
+    return REGISTRY_OK;
+}
+
+/* Opens, configures, migrates and prepares: one try. */
+static registry *open_once(const char *dir, int *status) {
+    registry *reg = calloc(1, sizeof *reg);
+    if (!reg) {
+        *status = REGISTRY_ENOMEM;
+        return NULL;
+    }
+    *status = reserve_path_set(reg, dir);
+    if (*status == REGISTRY_OK) *status = open_database(reg, dir);
+    if (*status == REGISTRY_OK) *status = configure(reg);
+    if (*status == REGISTRY_OK) *status = migrate(reg);
+    if (*status == REGISTRY_OK) *status = prepare_statements(reg);
+    return reg;
+}
+
+/* Whether dir's disk has less room than the files SQLite makes as it opens
+ * a database whose WAL a clean stop removed (the -shm, 32 KiB, the -wal). */
+static int disk_is_full(const char *dir) {
+    struct statvfs sv;
+    return statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < (256u << 10);
+}
+
 int registry_open(const char *dir, registry **out, char *err, size_t errlen) {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
-    registry *reg = calloc(1, sizeof *reg);
-    if (!reg) {
-        if (err && errlen) snprintf(err, errlen, "out of memory");
-        return REGISTRY_ENOMEM;
+    int status;
+    registry *reg = open_once(dir, &status);
+    if (reg && status != REGISTRY_OK && status != REGISTRY_SCHEMA_TOO_NEW && disk_is_full(dir) &&
+        unlink(reg->reserve_path) == 0) {
+        /* a start on a full disk: the reserve makes room to open */
+        fprintf(stderr,
+                "mcmcd: warning: the disk is full: released the registry's reserve (%s) to open "
+                "it\n",
+                reg->reserve_path);
+        registry_close(reg);
+        reg = open_once(dir, &status);
     }
-    int status = open_database(reg, dir);
-    if (status == REGISTRY_OK) status = configure(reg);
-    if (status == REGISTRY_OK) status = migrate(reg);
-    if (status == REGISTRY_OK) status = prepare_statements(reg);
     if (status != REGISTRY_OK) {
-        if (err && errlen) snprintf(err, errlen, "%s", reg->error);
+        if (err && errlen)
+            snprintf(err, errlen, "%s%s", reg ? reg->error : "out of memory",
+                     disk_is_full(dir) ? " (the data dir's disk is full)" : "");
         registry_close(reg);
         return status;
     }
+    registry_keep_reserve(reg); /* without room now, the sweep tries again */
     *out = reg;
     return REGISTRY_OK;
 }
@@ -596,6 +704,7 @@ void registry_close(registry *reg) {
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(reg->stmt[i]);
     sqlite3_close(reg->db);
+    free(reg->reserve_path);
     free(reg);
 }
 
@@ -633,7 +742,7 @@ int registry_dataset_put(registry *reg, const registry_dataset *ds) {
     int rc = step_write(reg, st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return fail(reg, REGISTRY_EXISTS, "dataset %s exists", ds->id);
-    return rc == SQLITE_DONE ? REGISTRY_OK : REGISTRY_EIO;
+    return rc == SQLITE_DONE ? REGISTRY_OK : reg->failure;
 }
 
 int registry_dataset_get(registry *reg, const char *id, registry_dataset *out) {
@@ -657,7 +766,7 @@ int registry_dataset_delete(registry *reg, const char *id) {
     if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
     sqlite3_stmt *st = reg->stmt[DATASET_DELETE];
     if (bind_text(st, 1, id)) return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
     /* Nothing deleted: tell a missing dataset from one in use. */
     registry_dataset ds;
@@ -718,12 +827,12 @@ int registry_dataset_ref_put(registry *reg, int64_t user, const char *id, const 
     int rc = step_write(reg, st);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return fail(reg, REGISTRY_NOT_FOUND, "no dataset %s or no user %lld", id, (long long)user);
-    if (rc != SQLITE_DONE) return REGISTRY_EIO;
+    if (rc != SQLITE_DONE) return reg->failure;
     if (!exists && name && *name) { /* a name means the newest upload that took it */
         st = reg->stmt[REF_UNNAME];
         if (sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, name) || bind_text(st, 3, id))
             return bind_failed(reg, st);
-        if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+        if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     }
     return exists ? REGISTRY_EXISTS : REGISTRY_OK;
 }
@@ -752,7 +861,7 @@ int registry_dataset_ref_delete(registry *reg, int64_t user, const char *id) {
     if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
     sqlite3_stmt *st = reg->stmt[REF_DELETE];
     if (sqlite3_bind_int64(st, 1, user) || bind_text(st, 2, id)) return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     if (last_write_changed_nothing(reg)) return fail(reg, REGISTRY_NOT_FOUND, "no dataset %s", id);
     return REGISTRY_OK;
 }
@@ -847,7 +956,7 @@ int registry_job_insert(registry *reg, const registry_job *job) {
         return fail(reg, REGISTRY_EXISTS, "job %s exists", job->id);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return fail(reg, REGISTRY_NOT_FOUND, "no dataset %s", job->dataset_id);
-    return rc == SQLITE_DONE ? REGISTRY_OK : REGISTRY_EIO;
+    return rc == SQLITE_DONE ? REGISTRY_OK : reg->failure;
 }
 
 int registry_job_get(registry *reg, const char *id, registry_job *out) {
@@ -904,7 +1013,7 @@ int registry_job_set_state(registry *reg, const char *id, registry_job_state to,
         bind_time_if(st, 5, registry_job_state_is_final(to), now_ms) ||
         bind_text(st, 6, state_names[from]))
         return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     /* The guard on the old state failed: someone else changed it. */
     if (last_write_changed_nothing(reg)) return bad_transition(reg, id, from, to);
     return REGISTRY_OK;
@@ -916,7 +1025,7 @@ int registry_job_set_progress(registry *reg, const char *id, const char *progres
     sqlite3_stmt *st = reg->stmt[JOB_SET_PROGRESS];
     if (bind_text(st, 1, id) || bind_text(st, 2, progress_json) || sqlite3_bind_int64(st, 3, seq))
         return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write_reserve(reg, st, 0) != SQLITE_DONE) return reg->failure;
     if (last_write_changed_nothing(reg)) return fail(reg, REGISTRY_NOT_FOUND, "no job %s", id);
     return REGISTRY_OK;
 }
@@ -930,7 +1039,7 @@ static int guarded_job_write(registry *reg, enum stmt_id stmt, const char *id, i
     if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
     sqlite3_stmt *st = reg->stmt[stmt];
     if (bind_text(st, 1, id)) return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     if (!last_write_changed_nothing(reg)) return REGISTRY_OK;
     registry_job_state state;
     int status = read_job_state(reg, id, &state);
@@ -940,11 +1049,6 @@ static int guarded_job_write(registry *reg, enum stmt_id stmt, const char *id, i
 
 int registry_job_delete(registry *reg, const char *id) {
     return guarded_job_write(reg, JOB_DELETE, id, REGISTRY_IN_USE, "is", ": cancel it first");
-}
-
-int registry_jobs_requeue_interrupted(registry *reg) {
-    if (step_write(reg, reg->stmt[JOB_REQUEUE]) != SQLITE_DONE) return REGISTRY_EIO;
-    return sqlite3_changes(reg->db);
 }
 
 /* One recovery step: binds what the statement takes, runs it, counts. */
@@ -957,16 +1061,13 @@ static int recover_step(registry *reg, enum stmt_id id, const registry_recovery_
     if (!bad && id == JOB_RECOVER_CRASHED)
         bad = bind_text(st, 3, r->crash_error) || sqlite3_bind_int64(st, 4, r->crash_limit);
     if (bad) return bind_failed(reg, st);
-    if (step_write(reg, st) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     *changed = sqlite3_changes(reg->db);
     return REGISTRY_OK;
 }
 
-int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
-                          registry_recovery *out) {
-    *out = (registry_recovery){0};
-    if (args->crash_limit < 1 || !args->crash_error || args->seq_gap < 0)
-        return fail(reg, REGISTRY_EINVAL, "bad recovery arguments");
+/* One try of the recovery, in one transaction. */
+static int recover_once(registry *reg, const registry_recovery_args *args, registry_recovery *out) {
     int status = exec(reg, "BEGIN IMMEDIATE");
     if (status == REGISTRY_OK)
         status = recover_step(reg, JOB_RECOVER_CANCELLED, args, &out->cancelled);
@@ -981,13 +1082,24 @@ int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
     return status;
 }
 
+int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
+                          registry_recovery *out) {
+    *out = (registry_recovery){0};
+    if (args->crash_limit < 1 || !args->crash_error || args->seq_gap < 0)
+        return fail(reg, REGISTRY_EINVAL, "bad recovery arguments");
+    int status = recover_once(reg, args, out);
+    /* a start on a full disk: the reserve makes room for it */
+    if (status == REGISTRY_FULL && release_reserve(reg) == 0) status = recover_once(reg, args, out);
+    return status;
+}
+
 int registry_job_request_cancel(registry *reg, const char *id) {
     return guarded_job_write(reg, JOB_REQUEST_CANCEL, id, REGISTRY_BAD_TRANSITION, "has already",
                              "");
 }
 
 int registry_jobs_stopped_cleanly(registry *reg) {
-    if (step_write(reg, reg->stmt[JOB_CLEAN_STOP]) != SQLITE_DONE) return REGISTRY_EIO;
+    if (step_write(reg, reg->stmt[JOB_CLEAN_STOP]) != SQLITE_DONE) return reg->failure;
     return REGISTRY_OK;
 }
 

@@ -29,6 +29,8 @@ enum registry_status {
     REGISTRY_BAD_TRANSITION = -23, /* the job's state cannot change that way */
     REGISTRY_BAD_TOKEN = -24,      /* a page token this registry did not make */
     REGISTRY_SCHEMA_TOO_NEW = -25, /* registry.db was written by a newer mcmcd */
+    REGISTRY_FULL = -26,           /* the disk is full: nothing was written */
+    REGISTRY_BUSY = -27,           /* another process held the write lock past the busy timeout */
 };
 
 /* Ids: 1 to REGISTRY_ID_MAX characters from [A-Za-z0-9._-]. */
@@ -94,6 +96,15 @@ typedef int (*registry_id_fn)(void *ctx, const char *id);
  * dir must exist. On failure *out is NULL and err says why. */
 int registry_open(const char *dir, registry **out, char *err, size_t errlen);
 void registry_close(registry *reg); /* NULL is fine */
+
+/* The space held for the registry's own writes: <dir>/registry.reserve,
+ * REGISTRY_RESERVE_BYTES, made at open when there is room. A write that
+ * finds the disk full releases it and is tried once more, so that a job's
+ * end, a cancel or a delete is still recorded on a full disk (each release
+ * is logged). This makes it again once there is room (the sweep calls it);
+ * 0 when it is there, else -1 (no room, or no fallocate). */
+#define REGISTRY_RESERVE_BYTES (1 << 20)
+int registry_keep_reserve(registry *reg);
 
 /* What went wrong in the last call that failed. */
 const char *registry_last_error(const registry *reg);
@@ -168,17 +179,13 @@ int registry_job_list(registry *reg, const registry_job_filter *filter, int page
                       const char *page_token, registry_job_fn fn, void *ctx,
                       char next_token[REGISTRY_TOKEN_SIZE]);
 
-/* At startup: jobs left running by a crash go back to queued, losing their
- * started_ms and progress but keeping seq. Returns how many, or an error. */
-int registry_jobs_requeue_interrupted(registry *reg);
-
 /* At startup, in one transaction, the jobs that a crash (or a stop) left
  * running: those whose cancel was accepted (registry_job_request_cancel)
  * end cancelled; those that went running crash_limit times or more since
  * the daemon last stopped cleanly end failed with crash_error; both keep
  * their progress, get finished = now_ms, and seq_gap is added to their seq
  * (event numbers a client saw are not handed out again). The rest go back
- * to queued as registry_jobs_requeue_interrupted does. */
+ * to queued, losing their started_ms and progress but keeping seq. */
 typedef struct registry_recovery_args {
     int64_t crash_limit; /* >= 1 */
     const char *crash_error;

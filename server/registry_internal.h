@@ -11,7 +11,8 @@
 sqlite3 *registry_sqlite(registry *reg);
 /* Saves message for registry_last_error; returns status. */
 int registry_fail(registry *reg, int status, const char *message);
-/* Saves sqlite's last message; returns REGISTRY_EIO. */
+/* Saves sqlite's last message; returns REGISTRY_FULL, REGISTRY_BUSY or
+ * REGISTRY_EIO (registry.h). */
 int registry_sqlite_failed(registry *reg);
 
 #endif

@@ -187,14 +187,38 @@ static int app_durable_start(app *a, char *err, size_t errlen) {
     return durable_start(a->loop, a->reg, a->cfg.data_dir, on_synced, a, &a->durable, err, errlen);
 }
 
-static int app_open(app *a, char *err, size_t errlen) {
-    snprintf(a->datasets_dir, sizeof a->datasets_dir, "%s/datasets", a->cfg.data_dir);
-    snprintf(a->jobs_dir, sizeof a->jobs_dir, "%s/jobs", a->cfg.data_dir);
-    if (serve_make_dirs(a->cfg.data_dir) != 0 || serve_make_dirs(a->datasets_dir) != 0 ||
-        serve_make_dirs(a->jobs_dir) != 0) {
-        snprintf(err, errlen, "cannot create %.900s: %s", a->cfg.data_dir, strerror(errno));
+/* A directory the daemon can list, read and write, or -1 with err naming
+ * the path and why (a data dir that is a file, or that this user may not
+ * use, stops the start with that message, not with SQLite's). */
+static int dir_usable(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || access(path, R_OK | W_OK | X_OK) != 0) {
+        int e = errno;
+        if (e == 0 || (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))) e = ENOTDIR;
+        snprintf(err, errlen, "cannot use the data dir %.900s: %s", path, strerror(e));
         return -1;
     }
+    return 0;
+}
+
+static int app_dirs(app *a, char *err, size_t errlen) {
+    snprintf(a->datasets_dir, sizeof a->datasets_dir, "%s/datasets", a->cfg.data_dir);
+    snprintf(a->jobs_dir, sizeof a->jobs_dir, "%s/jobs", a->cfg.data_dir);
+    const char *dirs[] = {a->cfg.data_dir, a->datasets_dir, a->jobs_dir};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        errno = 0;
+        if (serve_make_dirs(dirs[i]) != 0 && errno != ENOTDIR) {
+            snprintf(err, errlen, "cannot create the data dir %.900s: %s", dirs[i],
+                     strerror(errno));
+            return -1;
+        }
+        if (dir_usable(dirs[i], err, errlen) != 0) return -1;
+    }
+    return 0;
+}
+
+static int app_open(app *a, char *err, size_t errlen) {
+    if (app_dirs(a, err, errlen) != 0) return -1;
     sweep_leftovers(a);
     if (registry_open(a->cfg.data_dir, &a->reg, err, errlen) != REGISTRY_OK) return -1;
     tighten_modes(a);

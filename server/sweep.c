@@ -1,5 +1,6 @@
 /* sweep.c - the periodic housekeeping of sweep.h: expired jobs, old
- * idempotency keys, unneeded datasets, and the users' table. */
+ * idempotency keys, unneeded datasets, the users' table, and the
+ * registry's reserve of disk space. */
 #include "sweep.h"
 
 #include <stdio.h>
@@ -84,6 +85,9 @@ sweep_counts sweep_run(app *a, int64_t now_ms) {
     if (registry_dataset_collect(a->reg, remove_payload, &k) != REGISTRY_OK)
         fprintf(stderr, "mcmcd: sweep: datasets: %s\n", registry_last_error(a->reg));
     n.datasets = k.removed;
+    /* the registry's reserve, released on a full disk, comes back once
+     * there is room again */
+    registry_keep_reserve(a->reg);
     log_counts(&n);
     return n;
 }
