@@ -58,8 +58,8 @@ export function showJob(main, id, ctx) {
   const sections = {
     progress: el("section", { id: "progress" }, el("h2", {}, "Progress")),
     traces: el("section", { id: "traces" }, el("h2", {}, "Traces")),
-    hists: el("section", { id: "histograms" }, el("h2", {}, "Marginals per chain")),
-    ranks: el("section", { id: "ranks" }, el("h2", {}, "Rank plots")),
+    hists: el("section", { id: "histograms", class: "grid" }, el("h2", {}, "Marginals per chain")),
+    ranks: el("section", { id: "ranks", class: "grid" }, el("h2", {}, "Rank plots")),
     summary: el("section", { id: "summary" }, el("h2", {}, "Summary")),
     sampler: el("section", { id: "sampler-stats", hidden: true }, el("h2", {}, "Sampler statistics")),
   };
@@ -85,8 +85,9 @@ export function showJob(main, id, ctx) {
     const statNames = sampler.stats.filter((n) => n !== "lp__");
     const store = drawStore(job, thin, statNames);
     sections.traces.append(el("p", { class: "note" }, thin > 1
-      ? `Every ${thin}th draw of each chain is plotted (${store.K} of ${job.shape[1]}); divergent ones among them are marked.`
-      : "Every draw is plotted; divergent ones are marked."));
+      ? `One draw in ${thin} of each chain is plotted (${store.K} of ${job.shape[1]}, thinned by the server); ` +
+        "divergent ones among them are marked with red triangles."
+      : "Every draw is plotted; divergent ones are marked with red triangles."));
     const traces = names.map((n, p) => {
       const box = el("div", { class: "chart trace", dataset: { param: n } });
       sections.traces.append(box);

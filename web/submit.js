@@ -65,8 +65,8 @@ function readParams(box, prefix, obj) {
   return obj;
 }
 
-function textInput(placeholder) {
-  return el("input", { type: "text", placeholder, autocomplete: "off" });
+function textInput(placeholder, type = "integer") {
+  return el("input", { type: "text", placeholder, autocomplete: "off", dataset: { type } });
 }
 
 export function showSubmit(main, ctx) {
@@ -95,7 +95,7 @@ function build(main, info, datasets, status) {
     field("data.synthetic.d", "covariates d", textInput("e.g. 5")),
     field("data.synthetic.seed", "seed", textInput("0")));
   const upload = el("input", { type: "file", accept: ".csv,text/csv", id: "f-upload" });
-  const uploadName = textInput("name (the file's by default)");
+  const uploadName = textInput("name (the file's by default)", "string");
   uploadName.id = "f-upload-name";
   const uploadBtn = el("button", { type: "button", id: "upload" }, "Upload CSV");
   const uploadMsg = el("span", { class: "field-error", dataset: { errorFor: "upload" } });
@@ -133,13 +133,14 @@ function build(main, info, datasets, status) {
   });
 
   const top = {
-    name: field("name", "name", textInput("optional")),
-    tags: field("tags", "tags", textInput("comma separated")),
+    name: field("name", "name", textInput("optional", "string")),
+    tags: field("tags", "tags", textInput("comma separated", "string")),
     chains: field("chains", "chains", textInput("1")),
     num_samples: field("num_samples", "samples per chain", textInput("1000")),
     num_warmup: field("num_warmup", "warmup", textInput("0")),
     thin: field("thin", "thin", textInput("1")),
     key: field("key", "key (seed)", textInput("0")),
+    progress_every: field("progress_every", "progress every", textInput("1000"), "iterations per progress event and block of draws"),
   };
   const general = el("ul", { class: "errors", id: "submit-errors" });
   const submit = el("button", { type: "submit", id: "submit" }, "Submit");
@@ -149,7 +150,7 @@ function build(main, info, datasets, status) {
     el("fieldset", {}, el("legend", {}, "Data"), field("data", "data", dataSel), synth,
       el("div", { class: "field" }, el("label", { for: "f-upload" }, "or upload"), upload, uploadName, uploadBtn, uploadMsg)),
     el("fieldset", {}, el("legend", {}, "Sampler"), field("sampler.type", "sampler", samplerSel), samplerBox),
-    el("fieldset", {}, el("legend", {}, "Run"), top.chains, top.num_samples, top.num_warmup, top.thin, top.key),
+    el("fieldset", {}, el("legend", {}, "Run"), top.chains, top.num_samples, top.num_warmup, top.thin, top.key, top.progress_every),
     general, submit);
   main.append(form);
   paramFields(modelBox, "model", info.models[0]);
@@ -169,7 +170,7 @@ function build(main, info, datasets, status) {
     if (dataSel.value.startsWith("id:")) spec.data = { dataset: dataSel.value.slice(3) };
     else if (dataSel.value === "synthetic") spec.data = { synthetic: readParams(synth, "data.synthetic", {}) };
     spec.sampler = readParams(samplerBox, "sampler", { type: samplerSel.value });
-    for (const k of ["chains", "num_samples", "num_warmup", "thin"]) {
+    for (const k of ["chains", "num_samples", "num_warmup", "thin", "progress_every"]) {
       const v = parseValue("integer", text(k));
       if (v !== undefined) spec[k] = v;
     }
