@@ -11,14 +11,13 @@ import { showDatasets } from "./datasets.js";
 
 const main = document.getElementById("main");
 let stopView = null;
-let me = null; // GET /v1/users/me, or {name: null} when auth is off
+let me = null; // GET /v1/users/me (authOff: it answered without a token)
 
 async function whoAmI() {
   try {
     return await getJson("/v1/users/me");
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return null;
-    if (e instanceof ApiError && e.status === 404) return { name: null, admin: true }; // auth = none
     throw e;
   }
 }
@@ -62,9 +61,9 @@ function route() {
   stopView = null;
   if (!me) return showSignIn();
   document.getElementById("nav").hidden = false;
-  document.getElementById("sign-out").hidden = me.name === null;
+  document.getElementById("sign-out").hidden = !!me.authOff;
   document.getElementById("who").textContent =
-    me.name === null ? "auth off" : me.name + (me.admin ? " (admin)" : "");
+    me.name + (me.admin ? " (admin)" : "") + (me.authOff ? ", auth off" : "");
   const hash = location.hash || "#/jobs";
   const parts = hash.slice(2).split("/");
   for (const a of document.querySelectorAll("[data-nav]"))
@@ -95,23 +94,14 @@ document.getElementById("sign-out").addEventListener("click", () => {
 });
 window.addEventListener("hashchange", route);
 
+// With auth = none the API answers without a token: no sign-in then.
 (async () => {
   try {
-    me = getToken() ? await whoAmI() : null;
-    if (!me) me = await autoSignIn();
+    me = await whoAmI();
+    if (me && !getToken()) me.authOff = true;
   } catch (e) {
     main.append(errorBox(e));
     return;
   }
   route();
 })();
-
-// With auth = none the API answers without a token.
-async function autoSignIn() {
-  try {
-    await getJson("/v1/jobs?page_size=1");
-    return { name: null, admin: true };
-  } catch (_) {
-    return null;
-  }
-}
