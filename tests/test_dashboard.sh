@@ -55,4 +55,50 @@ failed=$((failed + $(grep -c '^not ok - ' "$work/browser.out")))
 check "the browser session ends by itself and reports (exit status $rc)" \
     "[ $rc -eq 0 ] || grep -q '^not ok - ' '$work/browser.out'"
 check "the daemon is still up" "kill -0 $daemon_pid"
+
+# --- through the shipped nginx config, with TLS -------------------------------
+# deploy/nginx.conf with its root paths under $work, its TLS lines on (a
+# throwaway self-signed certificate) listening on a free port, proxying to
+# this daemon; the admin's job of 16 chains x 5 parameters streams through.
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+need "nginx" "[ -x '$NGINX' ]" "./dev installs Debian's nginx"
+ng="$work/ng"
+mkdir -p "$ng/run" "$ng/log" "$ng/lib"
+chmod 755 "$work" # nginx's workers (www-data when run as root) use its temp dirs
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -keyout "$ng/key.pem" -out "$ng/cert.pem" >/dev/null 2>&1
+port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -e "s#/run/#$ng/run/#; s#/var/log/nginx/#$ng/log/#; s#/var/lib/nginx/#$ng/lib/#" \
+    -e "/^ *listen 80;/d; s/^\( *\)# listen 443 ssl\(.*\)/\1listen 127.0.0.1:$port ssl\2/" \
+    -e 's/^\( *\)# \(ssl_[a-z_]* \)/\1\2/' \
+    -e "s#/etc/ssl/certs/mcmc.example.org.pem#$ng/cert.pem#; s#/etc/ssl/private/mcmc.example.org.key#$ng/key.pem#" \
+    -e "s#server 127.0.0.1:8470;#server ${URL#http://};#" "$here/../deploy/nginx.conf" >"$ng/tls.conf"
+"$NGINX" -p "$ng/" -e "$ng/log/startup.log" -c "$ng/tls.conf" -g 'daemon off;' 2>>"$work/nginx.err" &
+nginx_pid=$!
+trap '[ -n "${nginx_pid:-}" ] && kill -QUIT "$nginx_pid" 2>/dev/null; stop_daemon; rm -rf "$work"' EXIT
+P="https://127.0.0.1:$port"
+code=''
+for _ in $(seq 100); do # up to 10 s
+    code=$(c -k -o /dev/null -w '%{http_code}' "$P/")
+    [ "$code" = 200 ] && break
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.1
+done
+check "nginx with TLS serves the page ($P/: $code)" "[ '$code' = 200 ]"
+[ "$code" = 200 ] || { show <"$work/nginx.err"; show <"$ng/log/error.log" 2>/dev/null; }
+
+many='{"data": {"synthetic": {"n": 2000, "d": 5, "seed": 4}}, "name": "sixteen", "chains": 16,
+ "sampler": {"type": "nuts"}, "num_samples": 200000, "num_warmup": 200, "progress_every": 500}'
+c --json "$many" "$URL/v1/jobs" >"$work/many.json"
+JOB16=$(jget "$work/many.json" 'j["id"]')
+check "the admin has a job of 16 chains x 5 parameters ($JOB16)" "[ \${#JOB16} -eq 24 ]"
+MODE=proxy PAGE_URL=$P ADMIN_TOKEN=$TOKEN JOB16=$JOB16 OUT=$OUT CHROMIUM=$CHROMIUM \
+    timeout 200 node "$here/browser/dashboard.cjs" >"$work/proxy.out" 2>&1
+rc=$?
+cat "$work/proxy.out"
+passed=$((passed + $(grep -c '^ok - ' "$work/proxy.out")))
+failed=$((failed + $(grep -c '^not ok - ' "$work/proxy.out")))
+check "the proxied browser session ends by itself and reports (exit status $rc)" \
+    "[ $rc -eq 0 ] || grep -q '^not ok - ' '$work/proxy.out'"
+c -X POST -o /dev/null "$URL/v1/jobs/$JOB16/cancel"
 finish

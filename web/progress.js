@@ -35,13 +35,14 @@ export function progressBars(section, job) {
     r.tr.dataset.total = String(p.total);
     r.tr.dataset.phase = p.phase;
     r.cells[0].textContent = ` ${p.iter} / ${p.total}`;
-    r.cells[1].textContent = p.phase;
+    // a chain not started yet (waiting for a worker) has no phase to show
+    r.cells[1].textContent = p.iter === 0 ? "waiting" : p.phase;
     r.cells[2].textContent = num(p.it_per_s, 3);
     r.cells[3].textContent = seconds(p.eta_s);
     r.cells[4].textContent = percent(p.accept_rate);
     r.cells[5].textContent = String(p.divergent ?? 0);
     r.cells[5].classList.toggle("warn", (p.divergent || 0) > 0);
-    r.cells[6].textContent = num(p.step_size, 3);
+    r.cells[6].textContent = p.iter === 0 ? "-" : num(p.step_size, 3);
   };
   for (const c of job.chains || [])
     update(Object.assign({}, c, { phase: c.warmup ? "warmup" : "sampling" }));

@@ -70,17 +70,20 @@ const liveState = () => ({
   state: (document.getElementById("job-state") || {}).textContent,
 });
 
-async function main() {
+// Chromium with a page that records script errors and CSP violations in
+// problems and accepts every confirmation; null (and a failure) when it
+// cannot start.
+async function launch(extraArgs = []) {
   const puppeteer = createRequire(path.join(root, "tools/web/package.json"))("puppeteer-core");
   let browser;
   try {
     browser = await puppeteer.launch({
       executablePath: env.CHROMIUM || "/usr/bin/chromium", headless: true, timeout: 60000,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", ...extraArgs],
     });
   } catch (e) {
     result("Chromium starts (" + (env.CHROMIUM || "/usr/bin/chromium") + ")", false, e.message);
-    return;
+    return null;
   }
   result("Chromium starts: " + (await browser.version()), true);
   const page = await browser.newPage();
@@ -92,7 +95,13 @@ async function main() {
     if (m.type() === "error" && !/status of (401|404|422)/.test(m.text())) problems.push("console: " + m.text());
   });
   page.on("dialog", (d) => d.accept());
+  return { browser, page, problems };
+}
 
+async function main() {
+  const b = await launch();
+  if (!b) return;
+  const { browser, page, problems } = b;
   try {
     // --- the page and its headers ---
     const r = await fetch(URL + "/");
@@ -273,7 +282,54 @@ async function main() {
   }
 }
 
-main()
+// Through nginx (deploy/nginx.conf with its TLS lines on, a self-signed
+// certificate) at PAGE_URL: sign in, open a running job of 16 chains and
+// 5 parameters (JOB16, the admin's), and see every chain and its plots
+// fill in through the proxy's unbuffered streams. How long the page's main
+// thread was busy meanwhile (long tasks) is printed, not judged: timings
+// belong to benchmarks.
+async function throughProxy() {
+  const b = await launch(["--ignore-certificate-errors"]);
+  if (!b) return;
+  const { browser, page, problems } = b;
+  try {
+    const PAGE = env.PAGE_URL;
+    await page.goto(PAGE + "/", { waitUntil: "load" });
+    await page.waitForSelector("#token", { timeout: 20000 });
+    await page.type("#token", env.ADMIN_TOKEN);
+    await page.click("#sign-in button[type=submit]");
+    const listed = await waitIn(page, () => document.querySelector("#jobs tbody tr"));
+    result("through nginx with TLS (" + PAGE + "): the admin signs in, the list shows", !!listed);
+    await page.evaluate(() => {
+      window.__long = [];
+      new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration)))
+        .observe({ type: "longtask", buffered: false });
+    });
+    await page.evaluate((id) => (location.hash = "#/job/" + id), env.JOB16);
+    const rows = await waitIn(page, () => document.querySelectorAll("#progress tr.chain").length === 16 || null);
+    result("through nginx: a progress bar for each of the 16 chains", !!rows);
+    const first = await waitIn(page, () => {
+      const t = document.querySelectorAll("#traces .chart.trace");
+      const p = t.length ? Number(t[0].dataset.points || 0) : 0;
+      return t.length === 5 && p > 0 ? p : null;
+    });
+    result("through nginx: 5 trace plots with points", !!first);
+    const grown = await waitIn(page, (f) => {
+      const p = Number(document.querySelector("#traces .chart.trace").dataset.points || 0);
+      return p > f ? p : null;
+    }, first || 0);
+    result(`through nginx: the plotted points grow while the job runs (${first} -> ${grown})`, !!grown);
+    const long = await page.evaluate(() => window.__long);
+    console.log(`# page main thread while 16 chains x 5 parameters stream: ${long.length} long tasks (> 50 ms), ` +
+      `longest ${Math.round(Math.max(0, ...long))} ms, ${Math.round(long.reduce((a, b) => a + b, 0))} ms in all`);
+    await page.screenshot({ path: path.join(OUT, "job16-nginx-tls.png") });
+    result("no script error, CSP violation or failed request through the proxy", problems.length === 0, problems.join("\n"));
+  } finally {
+    await browser.close();
+  }
+}
+
+(env.MODE === "proxy" ? throughProxy() : main())
   .catch((e) => result("the browser session runs to its end", false, e.stack || e))
   .finally(() => {
     console.log(`# browser: ${passed} passed, ${failed} failed`);
