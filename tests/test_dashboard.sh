@@ -7,7 +7,10 @@
 # to its field), watches the progress bars and trace plots grow while it
 # runs, cancels it, checks the summary table against GET /summary, deletes
 # it from the list, uploads and deletes a dataset; the admin then sees
-# bob's job. A screenshot of the job page mid-run is kept in
+# bob's job, and on a NUTS job on Neal's funnel the divergent draws marked
+# and the downloads (.npy, CSV, spec) equal to the API's bytes. Then the
+# page again through deploy/nginx.conf with TLS, on a job of 16 chains x 5
+# parameters. A screenshot of the job page mid-run is kept in
 # test_dashboard.out/ beside where ctest runs it. A missing Chromium, Node
 # or puppeteer-core fails the test with why.
 # Usage: test_dashboard.sh PATH/TO/mcmcd
@@ -45,8 +48,15 @@ c -q -H "Authorization: Bearer $BOB" --json "$bobs" "$URL/v1/jobs" >"$work/bob.j
 BOB_JOB=$(jget "$work/bob.json" 'j["id"]')
 check "bob has a job ($BOB_JOB)" "[ \${#BOB_JOB} -eq 24 ]"
 
+funnel='{"model": {"type": "funnel", "dim": 4}, "name": "funnel", "chains": 2,
+ "sampler": {"type": "nuts"}, "num_samples": 400, "num_warmup": 200, "key": 3}'
+c --json "$funnel" "$URL/v1/jobs" >"$work/funnel.json"
+FUNNEL=$(jget "$work/funnel.json" 'j["id"]')
+check "the admin's NUTS job on Neal's funnel ends (${FUNNEL:-none})" \
+    "[ \${#FUNNEL} -eq 24 ] && [ \"\$(wait_job '$FUNNEL')\" = succeeded ]"
+
 rm -rf "$OUT" && mkdir -p "$OUT"
-URL=$URL ALICE_TOKEN=$ALICE ADMIN_TOKEN=$TOKEN BOB_JOB=$BOB_JOB OUT=$OUT CHROMIUM=$CHROMIUM \
+URL=$URL ALICE_TOKEN=$ALICE ADMIN_TOKEN=$TOKEN BOB_JOB=$BOB_JOB FUNNEL=$FUNNEL OUT=$OUT CHROMIUM=$CHROMIUM \
     timeout 300 node "$here/browser/dashboard.cjs" >"$work/browser.out" 2>&1
 rc=$?
 cat "$work/browser.out"

@@ -276,10 +276,58 @@ async function main() {
     const adminSees = await waitIn(page, (id) => document.querySelector(`#jobs tr[data-job="${id}"]`) ? true : null, env.BOB_JOB);
     result("the admin's list shows bob's job", !!adminSees);
 
+    // --- divergences marked, downloads: a finished funnel job of the admin's ---
+    await divergencesAndDownloads(page);
+
     result("no script error, CSP violation or failed request on any page", problems.length === 0, problems.join("\n"));
   } finally {
     await browser.close();
   }
+}
+
+// FUNNEL (the admin's, finished: NUTS on Neal's funnel, which diverges):
+// the trace plot marks exactly the divergent draws that GET draws?stats=1
+// reports, and the page's downloads are the API's bytes.
+async function divergencesAndDownloads(page) {
+  const id = env.FUNNEL;
+  const draws = (await api("GET", `/v1/jobs/${id}/draws?format=json&stats=1`, env.ADMIN_TOKEN)).json;
+  const col = draws.stat_names.indexOf("divergent__");
+  const want = draws.stats.reduce((a, chain) => a + chain.filter((row) => row[col] === 1).length, 0);
+  await page.evaluate((j) => (location.hash = "#/job/" + j), id);
+  const marked = await waitIn(page, (n) => {
+    const t = document.querySelector("#traces .chart.trace");
+    const s = document.getElementById("summary-table");
+    return t && s && s.dataset.state === "succeeded" && Number(t.dataset.points) === n ? t.dataset.divergent : null;
+  }, draws.shape[0] * draws.shape[1]);
+  result(`the funnel's trace plot marks its ${want} divergent draws (marked: ${marked})`,
+    want > 0 && Number(marked) === want);
+
+  const dir = path.join(OUT, "downloads");
+  fs.mkdirSync(dir, { recursive: true });
+  const cdp = await page.createCDPSession();
+  await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: dir });
+  for (const [label, query, file] of [[".npy", "format=npy", id + ".npy"], ["CSV", "format=csv", id + ".csv"]]) {
+    await page.click(`button.download[data-format="${label}"]`);
+    const got = await waitForFile(path.join(dir, file));
+    const r = await fetch(`${URL}/v1/jobs/${id}/draws?${query}`, { headers: { Authorization: "Bearer " + env.ADMIN_TOKEN } });
+    const bytes = Buffer.from(await r.arrayBuffer());
+    result(`the ${label} download (with the token, through a Blob URL) is the API's ${bytes.length} bytes`,
+      got && Buffer.compare(got, bytes) === 0, got ? `${got.length} bytes` : "no file");
+  }
+  await page.click('button.download[data-format="spec"]');
+  const spec = await waitForFile(path.join(dir, id + ".spec.json"));
+  const apiSpec = (await api("GET", "/v1/jobs/" + id, env.ADMIN_TOKEN)).json.spec;
+  result("the spec JSON download is the job's spec",
+    spec && JSON.stringify(JSON.parse(spec.toString())) === JSON.stringify(apiSpec));
+}
+
+// The file's bytes once it is whole (Chromium writes NAME.crdownload first).
+async function waitForFile(file, ms = 20000) {
+  for (let t = 0; t < ms; t += 100) {
+    if (fs.existsSync(file)) return fs.readFileSync(file);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }
 
 // Through nginx (deploy/nginx.conf with its TLS lines on, a self-signed
