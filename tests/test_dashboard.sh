@@ -36,6 +36,37 @@ need "puppeteer-core" "[ -f '$here/../tools/web/node_modules/puppeteer-core/pack
     "./dev build, or npm ci --prefix tools/web"
 
 daemon_or_exit --workers 2
+
+# --- the files, as any client gets them (no token) ---------------------------
+c -q -D "$work/index.hdr" -o "$work/index.html" "$URL/"
+hdr() { sed -n "s/^$1: //Ip" "$2" | tr -d '\r'; }
+etag=$(hdr ETag "$work/index.hdr")
+check "GET / without a token: 200 text/html with an ETag, no-cache, nosniff and DENY framing" \
+    "head -n 1 '$work/index.hdr' | grep -q ' 200' && hdr Content-Type '$work/index.hdr' | grep -q '^text/html' &&
+     [ -n '$etag' ] && [ \"\$(hdr Cache-Control '$work/index.hdr')\" = no-cache ] &&
+     [ \"\$(hdr X-Content-Type-Options '$work/index.hdr')\" = nosniff ] &&
+     [ \"\$(hdr X-Frame-Options '$work/index.hdr')\" = DENY ]"
+csp=$(hdr Content-Security-Policy "$work/index.hdr")
+check "its CSP: scripts, styles and API calls from this origin only, nothing inline, no framing" \
+    "echo \"\$csp\" | grep -q \"default-src 'none'\" && echo \"\$csp\" | grep -q \"script-src 'self';\" &&
+     echo \"\$csp\" | grep -q \"style-src 'self';\" && echo \"\$csp\" | grep -q \"connect-src 'self';\" &&
+     echo \"\$csp\" | grep -q \"frame-ancestors 'none'\" && ! echo \"\$csp\" | grep -q unsafe"
+check "the page has no inline script or style" \
+    "! grep -Eiq '<script>|<script [^>]*>[^<]|<style|style=' '$work/index.html'"
+code=$(c -q -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$URL/")
+check "If-None-Match with its ETag: 304" "[ '$code' = 304 ]"
+c -q -D "$work/uplot.hdr" -o "$work/uplot.js" "$URL/ui/uPlot.iife.min.js"
+check "/ui/uPlot.iife.min.js is tools/web's uplot, byte for byte, as text/javascript" \
+    "cmp -s '$work/uplot.js' '$here/../tools/web/node_modules/uplot/dist/uPlot.iife.min.js' &&
+     hdr Content-Type '$work/uplot.hdr' | grep -q '^text/javascript'"
+for f in app.js app.css uPlot.min.css; do
+    check "/ui/$f is web/'s file (or uplot's css), byte for byte" \
+        "c -q '$URL/ui/$f' | cmp -s - '$here/../web/$f' ||
+         c -q '$URL/ui/$f' | cmp -s - '$here/../tools/web/node_modules/uplot/dist/$f'"
+done
+code=$(c -q -o "$work/nope.json" -w '%{http_code}' "$URL/ui/nope.js")
+check "an unknown /ui/ file: 404 not_found (JSON)" \
+    "[ '$code' = 404 ] && [ \"\$(jget '$work/nope.json' 'j[\"error\"][\"code\"]')\" = not_found ]"
 cli() { "$MCMCD" "$@" --data-dir "$work/data"; }
 cli user add alice >/dev/null && cli user add bob >/dev/null
 ALICE=$(cli token new alice 2>/dev/null)

@@ -144,10 +144,18 @@ export function showJob(main, id, ctx) {
 
     // --- the summary, polled while the job runs ---
     const table = summaryTable(sections.summary, job.shape[0]);
-    const refreshSummary = async () => {
+    // Answers may cross: one asked while the job ran can come back after
+    // the final one (and then already names the final state: the server
+    // reads the state as it answers), so only the latest asked is shown,
+    // and the table is marked final (data-final) once asked after "done".
+    let asked = 0, shown = 0;
+    const refreshSummary = async (final) => {
+      const mine = ++asked;
       try {
         const s = await getJson(`/v1/jobs/${id}/summary`);
-        table.update(s);
+        if (mine < shown) return;
+        shown = mine;
+        table.update(s, final === true);
         if (samplerView) samplerView.table(s);
       } catch (e) {
         if (e.status === 401) return ctx.onAuthLost();
@@ -165,13 +173,12 @@ export function showJob(main, id, ctx) {
       if (ev.seq) lastSeq = ev.seq;
       if (ev.type === "progress") bars.update(ev);
       if (ev.type === "state" || ev.type === "done") {
-        const was = state;
         state = ev.state;
         head.setState(state, ev.error);
-        if (active(was) && !active(state)) {
-          refreshSummary();
-          later(derive, 300);
-        }
+      }
+      if (ev.type === "done") {
+        refreshSummary(true);
+        later(derive, 300);
       }
     };
     const followEvents = async () => {

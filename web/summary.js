@@ -24,7 +24,8 @@ export function summaryTable(section, chains) {
     el("p", { class: "note" }, `Highlighted: R-hat > 1.01, ESS < ${100 * chains} (100 per chain).`));
   const lowEss = 100 * chains;
   return {
-    update(s) {
+    update(s, final) {
+      table.dataset.final = final ? "1" : "0";
       info.textContent = `${s.draws_per_chain} post-warmup draws per chain (state ${s.state})` +
         (s.nonfinite && s.nonfinite.length ? `; chains ${s.nonfinite.join(", ")} went non-finite` : "");
       table.dataset.state = s.state;

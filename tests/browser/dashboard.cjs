@@ -219,7 +219,7 @@ async function main() {
     // --- the summary table is GET /summary's ---
     const table = await waitIn(page, () => {
       const t = document.getElementById("summary-table");
-      if (!t || t.dataset.state !== "cancelled") return null;
+      if (!t || t.dataset.final !== "1") return null;
       return [...t.querySelectorAll("tbody tr")].map((r) => [r.dataset.param, [...r.querySelectorAll("td")].map((d) => d.dataset.value)]);
     });
     const sum = (await api("GET", `/v1/jobs/${jobId}/summary`, env.ALICE_TOKEN)).json;
@@ -297,7 +297,7 @@ async function divergencesAndDownloads(page) {
   const marked = await waitIn(page, (n) => {
     const t = document.querySelector("#traces .chart.trace");
     const s = document.getElementById("summary-table");
-    return t && s && s.dataset.state === "succeeded" && Number(t.dataset.points) === n ? t.dataset.divergent : null;
+    return t && s && s.dataset.final === "1" && Number(t.dataset.points) === n ? t.dataset.divergent : null;
   }, draws.shape[0] * draws.shape[1]);
   result(`the funnel's trace plot marks its ${want} divergent draws (marked: ${marked})`,
     want > 0 && Number(marked) === want);
