@@ -5,8 +5,8 @@
 // summary table (refreshed while the job runs), the sampler's statistics
 // and download links.
 import { download, getJson, request, streamLines } from "./api.js";
-import { el, clear, errorBox, num, percent, seconds } from "./dom.js";
-import { chainColor, stepPlot, tracePlot } from "./plots.js";
+import { el, clear, errorBox } from "./dom.js";
+import { stepPlot, tracePlot } from "./plots.js";
 import { energyHistograms, histograms, rankHistograms } from "./stats.js";
 import { progressBars } from "./progress.js";
 import { summaryTable, samplerTable } from "./summary.js";
@@ -196,7 +196,9 @@ export function showJob(main, id, ctx) {
     const followDraws = async () => {
       const stats = statNames.length ? "&stats=1" : "";
       while (!stopped) {
-        const start = Math.min(...store.received) * thin;
+        const have = Math.min(...store.received);
+        if (have >= store.K) break; // every row is here
+        const start = have * thin;
         try {
           await streamLines(`/v1/jobs/${id}/draws?follow=1&thin=${thin}&start=${start}${stats}`,
             (row) => {

@@ -2,7 +2,7 @@
 // events: phase, iterations per second, ETA, accept rate and divergences.
 // Each row's data-iter and data-phase say what it shows (the browser test
 // reads them).
-import { el, clear, num, percent, seconds } from "./dom.js";
+import { el, num, percent, seconds } from "./dom.js";
 import { chainColor } from "./plots.js";
 
 export function progressBars(section, job) {
