@@ -306,7 +306,24 @@ async function divergencesAndDownloads(page) {
   fs.mkdirSync(dir, { recursive: true });
   const cdp = await page.createCDPSession();
   await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: dir });
-  for (const [label, query, file] of [[".npy", "format=npy", id + ".npy"], ["CSV", "format=csv", id + ".csv"]]) {
+  // highlighted exactly where R-hat > 1.01 or an ESS is under 100 per chain
+  const cells = await page.$$eval("#summary-table tbody td", (tds) => tds.map((t) => [t.dataset.value, t.classList.contains("warn")]));
+  const chains = draws.shape[0];
+  const warnWanted = cells.map((_, i) => {
+    const col = i % 9, v = Number(cells[i][0]);
+    return (col === 8 && v > 1.01) || ((col === 6 || col === 7) && v < 100 * chains);
+  });
+  const wrong = cells.filter((c, i) => c[1] !== warnWanted[i]).length;
+  result(`the summary highlights R-hat > 1.01 and ESS < ${100 * chains}, nothing else ` +
+    `(${warnWanted.filter(Boolean).length} cells here)`, cells.length > 0 && wrong === 0, JSON.stringify(cells));
+  const ebfmi = await page.$$eval("#sampler-table tbody tr", (rows) => rows.map((r) => r.children[3].dataset.value));
+  const sum = (await api("GET", `/v1/jobs/${id}/summary`, env.ADMIN_TOKEN)).json;
+  result("the sampler table's E-BFMI per chain is the summary's",
+    JSON.stringify(ebfmi) === JSON.stringify(sum.chains.map((c) => (c.ebfmi === null ? "null" : String(c.ebfmi)))),
+    JSON.stringify(ebfmi));
+
+  for (const [label, query, file] of [[".npy", "format=npy", id + ".npy"], ["CSV", "format=csv", id + ".csv"],
+    ["JSON", "format=json", id + ".json"]]) {
     await page.click(`button.download[data-format="${label}"]`);
     const got = await waitForFile(path.join(dir, file));
     const r = await fetch(`${URL}/v1/jobs/${id}/draws?${query}`, { headers: { Authorization: "Bearer " + env.ADMIN_TOKEN } });
