@@ -142,4 +142,9 @@ failed=$((failed + $(grep -c '^not ok - ' "$work/proxy.out")))
 check "the proxied browser session ends by itself and reports (exit status $rc)" \
     "[ $rc -eq 0 ] || grep -q '^not ok - ' '$work/proxy.out'"
 c -X POST -o /dev/null "$URL/v1/jobs/$JOB16/cancel"
+kill -QUIT "$nginx_pid" 2>/dev/null
+stop_daemon
+check "no sanitizer or crash report in the daemon's stderr" \
+    "! grep -Eq 'Sanitizer|runtime error|SUMMARY:' '$work/daemon.err'"
+grep -E 'Sanitizer|runtime error' "$work/daemon.err" | head -5 | show
 finish
