@@ -76,7 +76,8 @@ export function showJob(main, id, ctx) {
   (async () => {
     const [job, info] = await Promise.all([getJson("/v1/jobs/" + id), getJson("/v1/info")]);
     if (stopped) return;
-    const sampler = (info.samplers || []).find((s) => s.name === job.spec.sampler.type) || { stats: [] };
+    const samplerType = job.spec && job.spec.sampler && job.spec.sampler.type;
+    const sampler = (info.samplers || []).find((s) => s.name === samplerType) || { stats: [] };
     const names = job.parameters || Array.from({ length: job.shape[2] }, (_, i) => "theta." + (i + 1));
     let state = job.state;
     const head = jobHeader(header, job, ctx, () => state);
