@@ -149,14 +149,14 @@ export function showJob(main, id, ctx) {
     // the final one (and then already names the final state: the server
     // reads the state as it answers), so only the latest asked is shown,
     // and the table is marked final (data-final) once asked after "done".
-    let asked = 0, shown = 0;
-    const refreshSummary = async (final) => {
-      const mine = ++asked;
+    let asked = 0, shown = 0, done = false;
+    const refreshSummary = async () => {
+      const mine = ++asked, final = done;
       try {
         const s = await getJson(`/v1/jobs/${id}/summary`);
         if (mine < shown) return;
         shown = mine;
-        table.update(s, final === true);
+        table.update(s, final);
         if (samplerView) samplerView.table(s);
       } catch (e) {
         if (e.status === 401) return ctx.onAuthLost();
@@ -178,7 +178,8 @@ export function showJob(main, id, ctx) {
         head.setState(state, ev.error);
       }
       if (ev.type === "done") {
-        refreshSummary(true);
+        done = true;
+        refreshSummary();
         later(derive, 300);
       }
     };

@@ -101,11 +101,11 @@ function build(main, info, datasets, status) {
   const uploadMsg = el("span", { class: "field-error", dataset: { errorFor: "upload" } });
   const fillData = (selectId) => {
     const y = (info.models.find((m) => m.name === modelSel.value) || {}).y;
-    clear(dataSel).append(
-      y === "none" ? el("option", { value: "none" }, "no data (this model takes none)") : null,
-      y !== "none" ? datasets.map((d) => el("option", { value: "id:" + d.id },
-        `${d.name || d.id.slice(0, 12)} (n ${d.n}, d ${d.d}, ${bytes(d.bytes)})`)) : null,
-      y !== "none" ? el("option", { value: "synthetic" }, "synthetic rows") : null);
+    const options = y === "none" ? [el("option", { value: "none" }, "no data (this model takes none)")]
+      : [...datasets.map((d) => el("option", { value: "id:" + d.id },
+        `${d.name || d.id.slice(0, 12)} (n ${d.n}, d ${d.d}, ${bytes(d.bytes)})`)),
+      el("option", { value: "synthetic" }, "synthetic rows")];
+    clear(dataSel).append(...options);
     if (selectId) dataSel.value = "id:" + selectId;
     synth.hidden = dataSel.value !== "synthetic";
   };

@@ -131,6 +131,21 @@ async function main() {
     const info = (await api("GET", "/v1/info", env.ALICE_TOKEN)).json;
     result("the form offers every sampler of /v1/info", JSON.stringify(samplers) === JSON.stringify(info.samplers.map((s) => s.name)),
       samplers.join(","));
+    // a CSV uploaded from the form becomes the chosen dataset
+    const formCsv = path.join(OUT, "form.csv");
+    fs.mkdirSync(OUT, { recursive: true });
+    fs.writeFileSync(formCsv, "a,b,c,y\n1,2,3,0\n3,4,5,1\n0.5,-1,2,1\n2,2,2,0\n");
+    await (await page.$("#f-upload")).uploadFile(formCsv);
+    await page.type("#f-upload-name", "from-form");
+    await page.click("#upload");
+    const chosen = await waitIn(page, () => {
+      const sel = document.getElementById("f-data");
+      const o = sel && sel.selectedOptions[0];
+      return o && o.textContent.startsWith("from-form") ? o.textContent : null;
+    });
+    result("a CSV uploaded from the form is chosen as the data (" + chosen + ")",
+      !!chosen && /n 4, d 3/.test(chosen), await page.$eval("#f-data", (e) => e.value + " | " + [...e.options].map((o) => o.value + "=" + o.textContent).join(" | ")));
+
     await setField(page, "f-sampler-type", "nuts");
     await setField(page, "f-data", "synthetic");
     const nutsFields = await page.$$eval("#submit-form .params [data-path^='sampler.']", (i) => i.map((x) => x.dataset.path));
@@ -237,6 +252,12 @@ async function main() {
     result("the job's row shows name, state, sampler, model, progress, owner and tags",
       row && row[0] === "dash-run" && row[1] === "cancelled" && row[2] === "nuts" && row[3] === "logistic_regression" &&
       /%$/.test(row[4]) && row[5] === "alice" && row[6] === "browserlive", JSON.stringify(row));
+    await page.type("#filter-name", "no-such-name");
+    const byName = await waitIn(page, (id) => !document.querySelector(`#jobs tr[data-job="${id}"]`) || null, jobId, 5000);
+    await page.$eval("#filter-name", (e) => { e.value = "DASH"; e.dispatchEvent(new Event("input")); });
+    const back = await waitIn(page, (id) => document.querySelector(`#jobs tr[data-job="${id}"]`) ? true : null, jobId, 5000);
+    result("filtering by part of the name hides and shows the job", !!byName && !!back);
+    await page.$eval("#filter-name", (e) => { e.value = ""; e.dispatchEvent(new Event("input")); });
     await page.select("#filter-state", "running");
     const filtered = await waitIn(page, (id) => !document.querySelector(`#jobs tr[data-job="${id}"]`) || null, jobId, 10000);
     result("filtering by state 'running' hides the cancelled job", !!filtered);
@@ -246,6 +267,19 @@ async function main() {
     const gone = await waitIn(page, (id) => !document.querySelector(`#jobs tr[data-job="${id}"]`) || null, jobId);
     const after = await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN);
     result("Delete (confirmed) from the list removes the job (API: 404)", !!gone && after.status === 404, after.text);
+
+    // --- cancel from the list ---
+    const long = await api("POST", "/v1/jobs", env.ALICE_TOKEN, { name: "to-cancel", data: { synthetic: { n: 500, d: 2 } },
+      sampler: { type: "mala", step_size: 0.01 }, num_samples: 100000000 });
+    const lid = long.json && long.json.id;
+    const cancelButton = await waitIn(page, (id) => !!document.querySelector(`#jobs tr[data-job="${id}"] button.cancel`) || null, lid);
+    if (cancelButton) await page.click(`#jobs tr[data-job="${lid}"] button.cancel`);
+    const listState = await waitIn(page, (id) => {
+      const r = document.querySelector(`#jobs tr[data-job="${id}"]`);
+      return r && r.dataset.state === "cancelled" ? "cancelled" : null;
+    }, lid);
+    result("Cancel (confirmed) from the list stops a job; its row turns cancelled",
+      listState === "cancelled" && (await api("GET", "/v1/jobs/" + lid, env.ALICE_TOKEN)).json.state === "cancelled");
 
     // --- datasets: upload a CSV through the page, see its size, delete it ---
     await page.evaluate(() => (location.hash = "#/datasets"));
