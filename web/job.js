@@ -128,15 +128,25 @@ export function showJob(main, id, ctx) {
     const touch = () => {
       if (!dirty) (dirty = true), later(redraw, REDRAW_MS);
     };
-    const derive = () => {
-      const from = store.warmupK;
-      names.forEach((_, p) => {
-        const h = histograms(store.theta[p], from, store.top);
-        if (h) hists[p].update(h.edges, h.dens);
-        const r = rankHistograms(store.theta[p], from, store.top);
-        if (r) ranks[p].update(r.edges, r.counts, r.expected);
-      });
-      if (samplerView) samplerView.energy(from);
+    // one parameter per task, so the main thread is never held for all of
+    // them at once; a call while one runs makes it run once more at the end
+    let deriving = false, again = false;
+    const derive = async () => {
+      if (deriving) return void (again = true);
+      deriving = true;
+      do {
+        again = false;
+        const from = store.warmupK;
+        for (let p = 0; p < names.length && !stopped; p++) {
+          const h = histograms(store.theta[p], from, store.top);
+          if (h) hists[p].update(h.edges, h.dens);
+          const r = rankHistograms(store.theta[p], from, store.top);
+          if (r) ranks[p].update(r.edges, r.counts, r.expected);
+          await new Promise((res) => setTimeout(res, 0));
+        }
+        if (samplerView && !stopped) samplerView.energy(from);
+      } while (again && !stopped);
+      deriving = false;
     };
     const deriveLoop = () => {
       derive();

@@ -66,3 +66,14 @@ test("energy: E - mean E and the transitions, pooled over chains", () => {
   assert.equal(h.dens[0][0], 0); // no centred value below -1
   assert.ok(h.dens[1][0] > 0 && h.dens[1][3] > 0); // transitions at -2 and +2
 });
+
+test("rank histograms: tied draws share their average rank, favouring no chain", () => {
+  // a sampler that rejects repeats a draw: here every draw is the same, and
+  // ranking ties in order would put chain 0 low and chain 1 high
+  const r = rankHistograms([[1, 1, 1, 1], [1, 1, 1, 1]], 0, Infinity, 2);
+  assert.deepEqual(r.counts[0], r.counts[1]);
+  // ties across chains at the middle, distinct values around them
+  const s = rankHistograms([[0, 5, 9], [1, 5, 8]], 0, Infinity, 3);
+  assert.deepEqual(s.counts[0].slice(0, 3), [1, 1, 1]);
+  assert.deepEqual(s.counts[1].slice(0, 3), [1, 1, 1]);
+});
