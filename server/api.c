@@ -15,6 +15,7 @@
 #include "simd.h"
 #include "tables.h"
 #include "utf8.h"
+#include "web_assets.h"
 
 #ifndef MCMCD_VERSION
 #define MCMCD_VERSION "0.1.0"
@@ -106,6 +107,8 @@ typedef struct route {
 } route;
 
 static const route routes[] = {
+    {"GET", "/", ACCESS_PUBLIC, api_web_index},        /* the dashboard */
+    {"GET", "/ui/{id}", ACCESS_PUBLIC, api_web_asset}, /* its files */
     {"GET", "/healthz", ACCESS_PUBLIC, healthz},
     {"GET", "/v1/info", ACCESS_PUBLIC, info},
     {"GET", "/metrics", ACCESS_METRICS, api_metrics},

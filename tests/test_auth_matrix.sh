@@ -36,6 +36,8 @@ WHO='none bad malformed other owner admin metrics'
 MATRIX='
 GET    /healthz                   200 200 200 200 200 200 200
 GET    /v1/info                   200 200 200 200 200 200 200
+GET    /                          200 200 200 200 200 200 200
+GET    /ui/{id}                   200 200 200 200 200 200 200
 GET    /metrics                   401 401 401 403 403 200 200
 GET    /v1/users/me               401 401 401 200 200 200 403
 GET    /v1/users                  401 401 401 403 403 200 403
@@ -175,6 +177,7 @@ target() {
         case "$path" in
         /v1/jobs/*) path=${path/'{id}'/$J} ;;
         /v1/datasets/*) path=${path/'{id}'/$DS} ;;
+        /ui/*) path=${path/'{id}'/app.js} ;; # the dashboard's script
         esac
         ;;
     esac

@@ -1970,7 +1970,7 @@ static void test_bad_input(void **state) {
     get(&r, "/v1/datasets/%s", nobody);
     expect_error(&r, 404, "not_found");
     static const char *const routes[] = {
-        "/", "/v2/jobs", "/v1/nope", "/v1/jobs/x/y/z", "/v1/jobs/x/draws/z", "/v1"};
+        "/ui", "/v2/jobs", "/v1/nope", "/v1/jobs/x/y/z", "/v1/jobs/x/draws/z", "/v1"};
     for (int k = 0; k < 6; k++) {
         get(&r, "%s", routes[k]);
         expect_error(&r, 404, "not_found");

@@ -5,8 +5,9 @@
 # no warning, and the lint is not vacuous (a copy of the document without
 # its security requirement is refused). The ignore file silences one rule
 # only, and the document's security is what the API does: a bearer scheme,
-# required everywhere but GET /healthz and GET /v1/info, every protected
-# operation documenting 401 with WWW-Authenticate, and the admin routes 403.
+# required everywhere but GET /healthz, GET /v1/info and the dashboard's
+# GET / and GET /ui/{id}, every protected operation documenting 401 with
+# WWW-Authenticate, and the admin routes 403.
 # A missing node or redocly fails, saying to run ./dev.
 # Usage: test_openapi_lint.sh [PATH/TO/mcmcd] (the daemon is not needed)
 set -u
@@ -94,7 +95,7 @@ check "the lint catches a document without security (security-defined: ${n:-no r
 "$PY" - "$root/proto/openapi.yaml" >"$work/security.txt" 2>&1 <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
-PUBLIC = {("get", "/healthz"), ("get", "/v1/info")}
+PUBLIC = {("get", "/healthz"), ("get", "/v1/info"), ("get", "/"), ("get", "/ui/{id}")}
 ADMIN = {("get", "/v1/users"), ("get", "/v1/audit"), ("get", "/metrics")}
 comp = doc.get("components", {})
 

@@ -1,0 +1,108 @@
+// api.js - the daemon's API as the dashboard calls it: the token (kept in
+// sessionStorage, sent as a bearer header, never put in a URL), JSON calls
+// whose errors keep the server's code and field paths, NDJSON streams read
+// through fetch (EventSource cannot send a header), and downloads that
+// carry the token.
+
+const TOKEN_KEY = "mcmcd.token";
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// An error answer of the API: status, code, message and the details
+// ([{path, message}]) of an invalid spec.
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || "";
+    this.details = Array.isArray(e.details) ? e.details : [];
+  }
+}
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  const t = getToken();
+  if (t) h["Authorization"] = "Bearer " + t;
+  return h;
+}
+
+// fetch with the token; throws ApiError for a 4xx/5xx answer.
+export async function request(method, path, { body, type, signal, token, accept } = {}) {
+  const h = headers(type ? { "Content-Type": type } : {});
+  if (accept) h["Accept"] = accept;
+  if (token !== undefined) h["Authorization"] = "Bearer " + token;
+  const r = await fetch(path, { method, headers: h, body, signal, cache: "no-store" });
+  if (!r.ok) {
+    let j = null;
+    try {
+      j = await r.json();
+    } catch (_) {
+      j = null;
+    }
+    throw new ApiError(r.status, j);
+  }
+  return r;
+}
+
+export async function getJson(path, opts) {
+  const r = await request("GET", path, opts);
+  return r.json();
+}
+
+export async function sendJson(method, path, value) {
+  const r = await request(method, path, {
+    body: value === undefined ? undefined : JSON.stringify(value),
+    type: value === undefined ? undefined : "application/json",
+  });
+  return r.status === 204 ? null : r.json();
+}
+
+// Reads an NDJSON answer line by line, calling onLine(object) for each,
+// until it ends or signal aborts. Lines that are not JSON are skipped.
+export async function streamLines(path, onLine, signal) {
+  const r = await request("GET", path, { signal, accept: "application/x-ndjson" });
+  const reader = r.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      let obj;
+      try {
+        obj = JSON.parse(line);
+      } catch (_) {
+        continue;
+      }
+      onLine(obj);
+    }
+  }
+}
+
+// Downloads path (with the token) as a file named filename, through a
+// Blob URL: a plain link could not carry the Authorization header.
+export async function download(path, filename) {
+  const r = await request("GET", path);
+  const blob = await r.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
