@@ -9,8 +9,14 @@
 # loop thread, as before issue 11). Prints the CPU, every run, and the
 # medians over runs; writes a table to bench/results/.
 #
+# A durable answer waits for at least one fdatasync of the registry's WAL,
+# so the disk under the data dir sets a floor on POST latency: the script
+# measures fdatasync on that file system first (200 syncs of a 4 KiB page)
+# and prints it beside the results. --tmpdir /dev/shm puts the data dir on
+# tmpfs, where that floor is ~0: what is left is the daemon's own cost.
+#
 # Usage: bench/submit_watchers.sh [--runs N] [--submissions N] [--clients N]
-#                                 [--watchers N] [--build DIR]
+#                                 [--watchers N] [--build DIR] [--tmpdir DIR]
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 BUILD=$root/build
@@ -21,6 +27,7 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2 && shift 2 ;;
     --watchers) WATCHERS=$2 && shift 2 ;;
     --build) BUILD=$2 && shift 2 ;;
+    --tmpdir) export TMPDIR=$2 && shift 2 ;;
     *) echo "submit_watchers.sh: unknown option $1" >&2 && exit 2 ;;
     esac
 done
@@ -33,12 +40,34 @@ done
 . "$root/tests/lib.sh"
 test_workdir submit-watchers
 
+# fsync_floor DIR: "p50 p90 p99" of fdatasync in ms on DIR's file system.
+fsync_floor() {
+    "$PY" - "$1" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "fsync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+ts = []
+for i in range(200):
+    os.pwrite(fd, b"x" * 4096, (i % 16) * 4096)
+    t = time.perf_counter()
+    os.fdatasync(fd)
+    ts.append((time.perf_counter() - t) * 1000)
+os.close(fd)
+os.unlink(path)
+ts.sort()
+print(f"{ts[100]:.2f} {ts[180]:.2f} {ts[198]:.2f}")
+PY
+}
+floor=$(fsync_floor "$work")
+
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
 echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions, $CLIENTS clients, $WATCHERS watchers, $RUNS runs per mode"
 printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$work/mcmcd.conf"
-LONG='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+# runs for the whole benchmark (1e8 iterations) but keeps 1e4 draws, so its
+# files (taken whole at submit) stay small
+LONG='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
 
 # one_run MODE: a fresh daemon, the long job running, the benchmark; its
 # JSON line goes to $work/MODE.jsonl.
@@ -72,14 +101,16 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root/bench/results"
 out="$root/bench/results/submit_watchers-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
 "$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" \
-    "$(nproc)" "$load_before" "$load_after" >"$out" <<'PY'
+    "$(nproc)" "$load_before" "$load_after" "$floor" "$(df --output=fstype "$work" | tail -n 1)" >"$out" <<'PY'
 import json, statistics, sys
-work, cpu, build, subs, clients, watchers, runs, cores, load0, load1 = sys.argv[1:]
+work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype = sys.argv[1:]
 modes = {"durable": "sync thread (as shipped)", "reference": "fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
 data = {m: [json.loads(l) for l in open(f"{work}/{m}.jsonl")] for m in modes}
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 print(f"# submit_watchers: {subs} POST /v1/jobs from {clients} clients, {watchers} event watchers\n")
 print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; build: {build};")
+print(f"data dir on {fstype}; its fdatasync (4 KiB) p50/p90/p99: {' / '.join(floor.split())} ms,")
+print("the floor under any durable answer's latency;")
 print(f"medians over {runs} runs per mode, alternating (each run a fresh daemon);")
 print("latencies in ms, p99 over each run's requests, then the median of those over runs.\n")
 print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open |")

@@ -165,7 +165,7 @@ kill_bg() {
 # (kept with KEEP=1) after the background helpers and the daemons are
 # stopped. Call it right after sourcing this file.
 test_workdir() {
-    work=$(mktemp -d "/tmp/mcmcd-$1.XXXXXX")
+    work=$(mktemp -d "${TMPDIR:-/tmp}/mcmcd-$1.XXXXXX")
     daemon_pid='' other_pid='' bg_pids=''
     trap 'kill_bg; stop_daemon; stop_other_daemon; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
     trap 'exit 130' INT TERM
