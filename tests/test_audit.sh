@@ -28,7 +28,7 @@ check "alice and her token are made from the command line" "[ \${#AT} -eq 87 ]"
 
 # --- alice's job: submit, cancel, delete -------------------------------------------
 long='{"data": {"synthetic": {"n": 2000, "d": 3, "seed": 1}},
- "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "chains": 1}'
+ "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 10000, "thin": 10000, "chains": 1}'
 code=$(ca -o "$work/job.json" -w '%{http_code}' --json "$long" "$URL/v1/jobs")
 JOB=$(jget "$work/job.json" 'j["id"]')
 check "alice submits a job (201)" "[ '$code' = 201 ] && [ -n '$JOB' ]"

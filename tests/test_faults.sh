@@ -24,7 +24,7 @@ daemon_or_exit --workers 1
 field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 SMALL='{"data": {"synthetic": {"n": 100, "d": 2}}, "sampler": {"type": "mala", "step_size": 0.1}, "num_samples": 200}'
-LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
 
 # --- the registry's write lock held by another process ----------------------
 # a request first, so that the token's last_used (written hourly) is not

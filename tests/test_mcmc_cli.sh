@@ -281,7 +281,7 @@ check "malformed JSON from stdin: exit 1 with the byte offset" "[ $rc -eq 1 ] &&
 # --- a cancelled job: watch exits 1; delete ----------------------------------
 cat >long.json <<'JSON'
 {"data": {"synthetic": {"n": 20000, "d": 5}}, "sampler": {"type": "ula", "step_size": 1e-4},
- "num_samples": 100000000, "chains": 2, "progress_every": 100}
+ "num_samples": 10000, "thin": 10000, "chains": 2, "progress_every": 100}
 JSON
 m submit long.json --json
 LONG=$(jget out 'j["id"]')

@@ -742,7 +742,7 @@ def scenarios():
 
     # a long job on the slow dataset: 409s, 429, live streams, cancel, delete
     slow = {"data": {"dataset": big.get("id", "0" * 32)}, "sampler": {"type": "ula", "step_size": 1e-6},
-            "num_samples": 100000000, "progress_every": 500}
+            "num_samples": 10000, "thin": 10000, "progress_every": 500}
     long1 = (req("submit a long job", "POST", "/v1/jobs", 201, body=slow).json() or {}).get("id", "0" * 24)
     # running once its chain reported: it has then left the queue
     wait_for("the long job to run", lambda: (call("GET", JB + long1).json() or {})
