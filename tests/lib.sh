@@ -33,6 +33,9 @@ launch_daemon() {
         [ "$prev" = --auth ] && [ "$a" = none ] && token=''
         prev=$a
     done
+    # emptied first: a restart must not read the last run's line (the
+    # child's own > may come after the first look below)
+    : >"$out"
     "$MCMCD" serve --port 0 --data-dir "$dir" "$@" >"$out" 2>>"$err" &
     launched_pid=$!
     launched_url=''
