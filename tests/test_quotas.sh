@@ -207,7 +207,7 @@ j = json.load(open(sys.argv[1]))
 assert j['state'] == 'failed' and j['reason'] == 'time_limit', (j['state'], j['reason'])
 assert j['error'] == 'time_limit: the job ran past the wall-time limit of 2 s', j['error']
 took = (t(j['finished']) - t(j['started'])).total_seconds()
-assert 2 <= took < 10, took
+assert 2 <= took < 60, took  # 60: far short of its 1e8 draws; not a speed check
 assert j['chains'][0]['draws'] > 0, j['chains']
 PY"
 kept=$(jget "$work/tl.json" 'j["chains"][0]["draws"]')
