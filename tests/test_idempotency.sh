@@ -97,7 +97,7 @@ check "and its retry replays it" \
 # a key older than 24 h is swept (every 0.2 s here); the request then runs anew
 sql "UPDATE idempotency SET created = created - 25 * 3600 * 1000 WHERE key = 'job-1'" >/dev/null
 key_gone() { [ "$(sql "SELECT count(*) FROM idempotency WHERE key = '$1'")" = 0 ]; }
-check "keys older than 24 h are swept (within 10 s)" 'wait_for 10 key_gone job-1'
+check "keys older than 24 h are swept" 'wait_for 30 key_gone job-1' # 30 s: a hang guard
 check "the daemon logged it" 'grep -Eq "sweep: deleted .* 2 idempotency keys" "$work/daemon.err"'
 s12=$(post j12 job-1 application/json "$work/spec.json" /v1/jobs)
 check "the old key's request runs again: 201, a new job, not replayed" \
