@@ -24,17 +24,25 @@ jin() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)" 2>/dev/nul
 # launch_daemon DIR OUT ERR [serve options]: `mcmcd serve` on an ephemeral
 # port over data dir DIR, stdout to OUT, stderr appended to ERR; sets
 # launched_pid and launched_url; returns 1 (with its stderr shown) when it
-# does not say where it listens, with its token written, within 20 s.
+# does not say where it listens, with its token written (unless given
+# --auth none), within 20 s.
 launch_daemon() {
-    local dir=$1 out=$2 err=$3 line
+    local dir=$1 out=$2 err=$3 line token=yes a prev=''
     shift 3
+    for a in "$@"; do # --auth none writes no token
+        [ "$prev" = --auth ] && [ "$a" = none ] && token=''
+        prev=$a
+    done
+    # emptied first: a restart must not read the last run's line (the
+    # child's own > may come after the first look below)
+    : >"$out"
     "$MCMCD" serve --port 0 --data-dir "$dir" "$@" >"$out" 2>>"$err" &
     launched_pid=$!
     launched_url=''
     for _ in $(seq 200); do # up to 20 s (an ASan build starts slowly)
         line=$(head -n 1 "$out" 2>/dev/null)
         case "$line" in "mcmcd listening on http://"* | "mcmcd listening on https://"*)
-            if [ -s "$dir/admin.token" ]; then
+            if [ -z "$token" ] || [ -s "$dir/admin.token" ]; then
                 launched_url=${line#mcmcd listening on } && return 0
             fi ;;
         esac
@@ -121,6 +129,24 @@ wait_for() {
     "$@"
 }
 pid_gone() { ! kill -0 "$1" 2>/dev/null; } # pid_gone PID: the process has ended
+
+# refused_daemon DIR [serve options]: `mcmcd serve` on an ephemeral port
+# (a later --port wins) over data dir DIR, one that must not start: waits
+# up to 30 s (a hang guard) for it to exit. Sets refused_rc (its exit
+# status, or "running", with refused_pid, then killed at exit); its stdout
+# is in $work/refused.out, its stderr in $work/refused.err.
+refused_daemon() {
+    local dir=$1
+    shift
+    "$MCMCD" serve --port 0 --data-dir "$dir" "$@" >"$work/refused.out" 2>"$work/refused.err" &
+    refused_pid=$! refused_rc=running
+    if wait_for 30 pid_gone "$refused_pid"; then
+        wait "$refused_pid"
+        refused_rc=$? refused_pid=''
+    else
+        bg_pids="${bg_pids:-} $refused_pid"
+    fi
+}
 
 # SIGKILL, as at a crash or an OOM kill; the daemon is reaped.
 crash_daemon() {

@@ -18,14 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 DOC="$here/../proto/openapi.yaml"
 
-work=$(mktemp -d /tmp/mcmcd-matrix.XXXXXX)
+test_workdir matrix
 mkdir -p "$work/resp"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # The callers, in the table's column order.
 WHO='none bad malformed other owner admin metrics'
@@ -92,12 +86,7 @@ check "every operation of proto/openapi.yaml has a row, and every row an operati
 
 # --- the daemon, the users and their tokens ------------------------------
 
-if ! start_daemon; then
-    bad "the daemon starts"
-    finish
-    exit 1
-fi
-ok "the daemon starts ($URL)"
+daemon_or_exit
 ADMIN=$TOKEN
 "$MCMCD" user add alice --data-dir "$work/data" >/dev/null
 "$MCMCD" user add bob --data-dir "$work/data" >/dev/null

@@ -24,22 +24,12 @@ BUDGET=$((32 << 20))
 printf 'memory_budget = 32M\n' >"$work/mcmcd.conf"
 daemon_or_exit --workers 2 --config "$work/mcmcd.conf"
 
-kill9() { # the daemon dies now, as at an OOM kill
-    kill -KILL "$daemon_pid" 2>/dev/null
-    wait "$daemon_pid" 2>/dev/null
-    daemon_pid=''
-}
 field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 # submit SPEC: prints the new job's id (empty on failure)
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
-# until job $1's state is $2 and chain 0 has draws (at most 60 s)
-wait_running() {
-    for _ in $(seq 600); do
-        [ "$(field "$1" 'j["state"] == "'"$2"'" and j["chains"][0]["draws"] > 0')" = True ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# job $1's state is $2 and chain 0 has draws
+has_draws_in() { [ "$(field "$1" 'j["state"] == "'"$2"'" and j["chains"][0]["draws"] > 0')" = True ]; }
+wait_running() { wait_for 60 has_draws_in "$1" "$2"; } # at most 60 s
 # too_large FILE PATH: a 413 body naming the size and the limit at PATH
 too_large() {
     "$PY" - "$1" "$2" "$BUDGET" <<'PY'
@@ -88,7 +78,7 @@ check "then the second runs and succeeds" "[ \"\$(wait_job '$B')\" = succeeded ]
 C=$(submit "$LONG")
 check "a long job runs and has draws ($C)" "[ -n '$C' ] && wait_running '$C' running"
 st=$(c -o /dev/null -w '%{http_code}' -X POST "$URL/v1/jobs/$C/cancel")
-kill9
+crash_daemon # as at an OOM kill
 check "cancel answered 202, then kill -9" "[ '$st' = 202 ]"
 daemon_or_exit --workers 2 --config "$work/mcmcd.conf"
 check "after the restart the job is cancelled, with the draws it wrote" \
@@ -112,7 +102,7 @@ c -o /dev/null -X POST "$URL/v1/jobs/$L/cancel"
 check "its dataset file deleted, it fails as it starts" "[ \"\$(wait_job '$F')\" = failed ]"
 jget "$work/status.json" 'j["error"]' | show
 started=$(field "$F" 'j["started"]')
-kill9
+crash_daemon # as at an OOM kill
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 sleep 1
 check "after a restart it is still failed, not started again" \
@@ -122,7 +112,7 @@ check "after a restart it is still failed, not started again" \
 K=$(submit "$LONG")
 for i in 1 2 3; do
     check "death $i: the job is running ($K)" "wait_running '$K' running"
-    kill9
+    crash_daemon # as at an OOM kill
     daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 done
 check "after the third, the job is failed with reason crash_loop" \

@@ -13,23 +13,10 @@
 set -u
 MCMCD=${1:?usage: test_cmdstan_csv.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-cmdstan.XXXXXX)
-daemon_pid=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if ! start_daemon; then
-    bad "the daemon starts"
-    finish
-    exit 1
-fi
-ok "the daemon listens at $URL"
+test_workdir cmdstan
+daemon_or_exit
 
 sampler=nuts
 

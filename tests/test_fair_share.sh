@@ -38,13 +38,12 @@ BJ=$(jget "$work/bob.json" 'j["id"]')
 check "alice queued 21 jobs, then bob submitted one ($BJ)" "[ -n '$BJ' ]"
 
 # until bob's job and alice's urgent one have started (at most 60 s)
-urgent=''
-for _ in $(seq 300); do
-    bs=$(as "$BOB" "$URL/v1/jobs/$BJ" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["started"] is not None)' 2>/dev/null)
-    urgent=$(as "$ALICE" "$URL/v1/jobs?name=a-urgent" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["started"] is not None)' 2>/dev/null)
-    [ "$bs $urgent" = 'True True' ] && break
-    sleep 0.2
-done
+both_started() {
+    bs=$(as "$BOB" "$URL/v1/jobs/$BJ" | jin 'j["started"] is not None')
+    urgent=$(as "$ALICE" "$URL/v1/jobs?name=a-urgent" | jin 'j["jobs"][0]["started"] is not None')
+    [ "$bs $urgent" = 'True True' ]
+}
+wait_for 60 both_started
 check "bob's job and alice's priority-10 job have started" "[ '$bs $urgent' = 'True True' ]"
 c "$URL/v1/jobs?page_size=100" >"$work/all.json"
 "$PY" - "$work/all.json" <<'PY' | show

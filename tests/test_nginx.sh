@@ -21,19 +21,10 @@ set -u
 MCMCD=${1:?usage: test_nginx.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 deploy="$here/../deploy"
-work=$(mktemp -d /tmp/mcmcd-nginx.XXXXXX)
-chmod 755 "$work" # nginx's workers (www-data when run as root) use its temp dirs
-daemon_pid='' nginx_pid='' bg_pids=''
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-cleanup() {
-    for p in $bg_pids; do kill "$p" 2>/dev/null; done
-    [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-    stop_daemon
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_workdir nginx
+chmod 755 "$work" # nginx's workers (www-data when run as root) use its temp dirs
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$NGINX" ]; then
@@ -83,12 +74,7 @@ check "client_max_body_size ($nginx_body) = mcmcd.conf's max_body_bytes ($mcmcd_
 
 # --- mcmcd behind it --------------------------------------------------------
 printf 'heartbeat_seconds = 1\n' >"$work/mcmcd.conf"
-if ! start_daemon --config "$work/mcmcd.conf" --workers 1; then
-    bad "the daemon starts"
-    finish
-    exit 1
-fi
-ok "the daemon listens at $URL"
+daemon_or_exit --config "$work/mcmcd.conf" --workers 1
 # (start_daemon made every curl here send the admin's token: curl -q does not)
 
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -97,14 +83,15 @@ sed -e "s/^\( *\)listen 80;/\1listen 127.0.0.1:$port;/; s/proxy_read_timeout [0-
     -e "s#server 127.0.0.1:8470;#server ${URL#http://};#" "$ng/checked.conf" >"$ng/run.conf"
 "$NGINX" -p "$ng/" -e "$ng/log/startup.log" -c "$ng/run.conf" -g 'daemon off;' 2>>"$work/nginx.err" &
 nginx_pid=$!
+bg_pids="$bg_pids $nginx_pid" # (SIGTERM at exit: nginx's fast shutdown)
 P="http://127.0.0.1:$port"
 code=''
-for _ in $(seq 100); do # up to 10 s
+# true once nginx answers /healthz with 200, or has exited
+nginx_answers() {
     code=$(c -o "$work/healthz" -w '%{http_code}' "$P/healthz")
-    [ "$code" = 200 ] && break
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.1
-done
+    [ "$code" = 200 ] || pid_gone "$nginx_pid"
+}
+wait_for 20 nginx_answers
 check "through nginx: /healthz answers 200" "[ '$code' = 200 ]"
 if [ "$code" != 200 ]; then
     show <"$work/nginx.err"
@@ -151,22 +138,23 @@ for line in iter(sys.stdin.buffer.readline, b""):
 ' >"$out.lines"
 }
 stamped "$work/draws" 8 "$P/v1/jobs/$JOB/draws?follow=1" &
-bg_pids="$bg_pids $!"
+readers=$!
 stamped "$work/events" 8 "$P/v1/jobs/$JOB/events" &
-bg_pids="$bg_pids $!"
-wait $bg_pids
-bg_pids=''
+readers="$readers $!"
+bg_pids="$bg_pids $readers"
+wait $readers
 head -n 3 "$work/draws.lines" | show
 for s in draws events; do
     check "through nginx: the queued job's $s stream is open after 8 s (curl $(cat "$work/$s.rc" 2>/dev/null))" \
         "[ \"\$(cat '$work/$s.rc' 2>/dev/null)\" = 28 ]"
-    check "through nginx: its $s heartbeats come through as sent: >= 4 in 8 s, the first within 2.5 s" \
+    # a buffering proxy would hold these small lines until the stream ends
+    check "through nginx: its $s heartbeats come through while the stream is open (not buffered): >= 2" \
         "$PY - '$work/$s.lines' $s <<'PY'
 import json, sys
 rows = [l.split('\t', 1) for l in open(sys.argv[1])]
 beats = [float(t) for t, l in rows if ('heartbeat' in json.loads(l) if sys.argv[2] == 'draws'
                                        else json.loads(l).get('type') == 'heartbeat')]
-assert len(beats) >= 4 and beats[0] < 2.5, rows
+assert len(beats) >= 2, rows
 PY"
 done
 check "through nginx: the draw heartbeats say the job is queued" "$PY - '$work/draws.lines' <<'PY'
@@ -178,12 +166,11 @@ PY"
 # it runs: its draws come through whole, and the stream ends with the job
 curl -sN --max-time 60 "$P/v1/jobs/$JOB/draws?follow=1" >"$work/follow.ndjson" &
 follower=$!
-bg_pids=$follower
-sleep 1.5
+bg_pids="$bg_pids $follower"
+wait_for 30 test -s "$work/follow.ndjson" # its first heartbeat came through
 c -X POST "$P/v1/jobs/$LONG/cancel" >/dev/null
 wait "$follower"
 rc=$?
-bg_pids=''
 check "through nginx: once it runs, its 200 draws follow and the stream ends (curl $rc)" \
     "[ $rc -eq 0 ] && $PY - '$work/follow.ndjson' <<'PY'
 import json, sys
@@ -193,4 +180,6 @@ assert [(d['chain'], d['draw']) for d in draws] == [(0, k) for k in range(200)],
 assert any('heartbeat' in r for r in rows), rows[:3]
 PY"
 
+kill -QUIT "$nginx_pid" 2>/dev/null # graceful, before the work dir goes
+wait "$nginx_pid" 2>/dev/null
 finish

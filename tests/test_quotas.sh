@@ -33,14 +33,10 @@ usage() { me && jget "$work/me.json" "j['usage']['$1']"; }
 # submit SPEC as alice: the status; the body in $work/sub.json, headers in $work/sub.hdr
 submit() { ac -D "$work/sub.hdr" -o "$work/sub.json" -w '%{http_code}' --json "$1" "$URL/v1/jobs"; }
 job_field() { ac "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
+alice_job_ended() { case "$(job_field "$1" 'j["state"]')" in succeeded | failed | cancelled) ;; *) return 1 ;; esac; }
 wait_alice() { # polls alice's job until it ends (at most 60 s); prints its state
-    local state=''
-    for _ in $(seq 600); do
-        state=$(job_field "$1" 'j["state"]')
-        case "$state" in succeeded | failed | cancelled) break ;; esac
-        sleep 0.1
-    done
-    echo "$state"
+    wait_for 60 alice_job_ended "$1"
+    job_field "$1" 'j["state"]'
 }
 # quota_answer STATUS WANT_STATUS NAME VALUE USAGE REQUESTED (REQUESTED '-': any)
 quota_answer() {
@@ -211,7 +207,7 @@ j = json.load(open(sys.argv[1]))
 assert j['state'] == 'failed' and j['reason'] == 'time_limit', (j['state'], j['reason'])
 assert j['error'] == 'time_limit: the job ran past the wall-time limit of 2 s', j['error']
 took = (t(j['finished']) - t(j['started'])).total_seconds()
-assert 2 <= took < 10, took
+assert 2 <= took < 60, took  # 60: far short of its 1e8 draws; not a speed check
 assert j['chains'][0]['draws'] > 0, j['chains']
 PY"
 kept=$(jget "$work/tl.json" 'j["chains"][0]["draws"]')

@@ -40,12 +40,7 @@ fi
 ok "openssl makes a CA and a server certificate"
 
 # --- the daemon over HTTPS ---------------------------------------------------
-if ! start_daemon --tls-cert "$work/server.pem" --tls-key "$work/server.key"; then
-    bad "the daemon starts with --tls-cert and --tls-key"
-    finish
-    exit 1
-fi
-ok "the daemon starts with --tls-cert and --tls-key: $URL"
+daemon_or_exit --tls-cert "$work/server.pem" --tls-key "$work/server.key" # (with both)
 check "it says it listens on https://127.0.0.1:PORT" \
     '[ "${URL%:*}" = https://127.0.0.1 ] && [ "${URL##*:}" -gt 0 ]'
 port=${URL##*:}
@@ -82,18 +77,17 @@ check "... and the daemon still answers HTTPS after it" \
 stop_daemon
 
 # --- setups that must not start ------------------------------------------------
-# refused NAME EXPECTED_TEXT ARGS...: exit 1 within the time limit, stderr
-# holding EXPECTED_TEXT, no data dir made.
+# refused NAME EXPECTED_TEXT ARGS...: exit 1, stderr holding
+# EXPECTED_TEXT, no data dir made.
 refused() {
     local name=$1 want=$2
     shift 2
     rm -rf "$work/bad"
-    timeout 20 "$MCMCD" serve --port 0 --data-dir "$work/bad" "$@" >"$work/bad.out" 2>"$work/bad.err"
-    local rc=$?
-    show <"$work/bad.err"
-    check "$name: exits 1 (got $rc)" '[ "$rc" = 1 ]'
-    check "$name: says '$want'" 'grep -qF -- "$want" "$work/bad.err"'
-    check "$name: creates nothing" '[ ! -e "$work/bad" ] && [ ! -s "$work/bad.out" ]'
+    refused_daemon "$work/bad" "$@"
+    show <"$work/refused.err"
+    check "$name: exits 1 (got $refused_rc)" '[ "$refused_rc" = 1 ]'
+    check "$name: says '$want'" 'grep -qF -- "$want" "$work/refused.err"'
+    check "$name: creates nothing" '[ ! -e "$work/bad" ] && [ ! -s "$work/refused.out" ]'
 }
 
 refused "--tls-cert without --tls-key" "tls_key is not" --tls-cert "$work/server.pem"
@@ -101,6 +95,6 @@ refused "a missing key file" "$work/missing.key" \
     --tls-cert "$work/server.pem" --tls-key "$work/missing.key"
 refused "a key that is not the certificate's" "$work/server.pem and key $work/ca.key" \
     --tls-cert "$work/server.pem" --tls-key "$work/ca.key"
-check "... and says they do not match" 'grep -qi "do not match" "$work/bad.err"'
+check "... and says they do not match" 'grep -qi "do not match" "$work/refused.err"'
 
 finish
