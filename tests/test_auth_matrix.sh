@@ -118,7 +118,7 @@ header() { tr -d '\r' <"$1" | sed -n "s/^$2: //Ip" | head -n 1; } # header FILE 
 jid() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null; }
 
 QUICK='{"data": {"synthetic": {"n": 50, "d": 2, "seed": 1}}, "sampler": {"type": "ula", "step_size": 0.01}, "num_samples": 200, "chains": 1}'
-LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
 # new_job WHO SPEC: prints the id of a job WHO submits
 new_job() { req "$1" POST /v1/jobs -H 'Content-Type: application/json' --data-binary "$2" && jid <"$body"; }
 # A CSV no other upload has: datasets are stored by content, and the

@@ -26,7 +26,7 @@ as() {
 }
 header() { tr -d '\r' <"$work/hdr" | sed -n "s/^$1: //Ip" | head -n 1; }
 data=$work/data
-LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
 QUICK='{"data": {"synthetic": {"n": 50, "d": 2, "seed": 1}}, "sampler": {"type": "ula", "step_size": 0.01}, "num_samples": 200, "chains": 1}'
 
 # --- one worker, busy --------------------------------------------------------
