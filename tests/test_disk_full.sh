@@ -43,7 +43,16 @@ printf 'sweep_seconds = 1\n' >"$work/mcmcd.conf"
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 
 avail() { df -B1 --output=avail "$work/data" | tail -n 1 | tr -d ' '; }
-fill() { fallocate -l "$(avail)" "$work/data/filler.$1"; }
+# fill NAME: takes what is free, in pieces if the daemon writes meanwhile (a
+# fallocate of all that was free a moment ago then fails whole)
+fill() {
+    local i=0 n
+    while n=$(avail) && [ "$n" -ge 4096 ] && [ $i -lt 20 ]; do
+        fallocate -l "$n" "$work/data/filler.$1.$i" 2>/dev/null ||
+            fallocate -l $((n / 2)) "$work/data/filler.$1.$i" 2>/dev/null
+        i=$((i + 1))
+    done
+}
 field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
