@@ -651,8 +651,6 @@ static int job_record_end(job *j, registry_job_state st, const char *error) {
  * a client sees never runs ahead of the disk. Returns the registry's
  * status. */
 static int job_finish(job *j, registry_job_state st, const char *error) {
-    if (j->draws_fd >= 0) fdatasync(j->draws_fd);
-    if (j->stats_fd >= 0) fdatasync(j->stats_fd);
     job_release_run_state(j);
     int rc = job_record_end(j, st, error);
     if (rc == REGISTRY_OK) {
@@ -852,6 +850,13 @@ static void chain_work(uv_work_t *req) {
     job *j = t->job;
     t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
     if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
+    /* the chain's rows on disk before the loop hears that it ended, so the
+     * job's end, recorded after its last chain's, follows its draws; here
+     * and not on the loop, which a sync of large files would stall */
+    if (fdatasync(j->draws_fd) != 0 || (j->stats_fd >= 0 && fdatasync(j->stats_fd) != 0)) {
+        if (t->rc == MCMC_OK) t->rc = MCMC_EIO;
+        if (!t->write_errno) t->write_errno = errno ? errno : EIO;
+    }
 }
 
 static void chain_after(uv_work_t *req, int status) {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# test_loose_ends.sh - the small faults issue 11's helpers found, each
+# seen from outside the daemon:
+# - a job's draws are synced (fdatasync) by the chains' worker threads,
+#   never by the loop thread (strace -f attached to the daemon), and the
+#   job still ends succeeded;
+# Usage: test_loose_ends.sh PATH/TO/mcmcd
+set -u
+MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir loose-ends
+
+if ! command -v strace >/dev/null; then
+    bad "strace is installed (the sync and summary checks trace the daemon)"
+    finish
+    exit 1
+fi
+
+daemon_or_exit --workers 1
+field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
+submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
+LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+
+# --- the draws are synced off the loop thread --------------------------------
+strace -f -y -qq -p "$daemon_pid" -e trace=fdatasync -o "$work/sync.trace" 2>"$work/strace.err" &
+tracer=$!
+bg_pids="$bg_pids $tracer"
+sleep 1 # attached to every thread before the job starts
+S=$(submit '{"data": {"synthetic": {"n": 200, "d": 3, "seed": 3}}, "sampler": {"type": "mala", "step_size": 0.1}, "num_samples": 2000, "chains": 2}')
+check "a job traced by strace succeeds ($S)" "[ -n '$S' ] && [ \"\$(wait_job '$S')\" = succeeded ]"
+kill "$tracer" 2>/dev/null
+wait "$tracer" 2>/dev/null
+grep "draws.f64\|stats.f64" "$work/sync.trace" | show
+check "its draws were synced (fdatasync on draws.f64)" \
+    "grep -q 'fdatasync(.*/jobs/$S/draws.f64' '$work/sync.trace'"
+check "never by the loop thread ($daemon_pid)" \
+    "! grep -qE '^$daemon_pid +fdatasync\\(.*/jobs/$S/' '$work/sync.trace'"
+
+stop_daemon
+finish
