@@ -4,6 +4,7 @@
 # - a job's draws are synced (fdatasync) by the chains' worker threads,
 #   never by the loop thread (strace -f attached to the daemon), and the
 #   job still ends succeeded;
+# - a draws file that became a directory: the 500 names the cause (EISDIR);
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -37,6 +38,14 @@ check "its draws were synced (fdatasync on draws.f64)" \
     "grep -q 'fdatasync(.*/jobs/$S/draws.f64' '$work/sync.trace'"
 check "never by the loop thread ($daemon_pid)" \
     "! grep -qE '^$daemon_pid +fdatasync\\(.*/jobs/$S/' '$work/sync.trace'"
+
+# --- a draws file that is a directory: the cause in the 500 ------------------
+rm "$work/data/jobs/$S/draws.f64" && mkdir "$work/data/jobs/$S/draws.f64"
+st=$(c -o "$work/dir.json" -w '%{http_code}' "$URL/v1/jobs/$S/draws")
+jget "$work/dir.json" 'j["error"]["message"]' | show
+check "reading it: 500 whose message says why (Is a directory)" \
+    "[ '$st' = 500 ] && jget '$work/dir.json' 'j[\"error\"][\"message\"]' | grep -q 'Is a directory'"
+check "and the log says so, with the job" "grep -q 'job $S: cannot read the draws: Is a directory' '$work/daemon.err'"
 
 stop_daemon
 finish
