@@ -5,6 +5,9 @@
 #   never by the loop thread (strace -f attached to the daemon), and the
 #   job still ends succeeded;
 # - a draws file that became a directory: the 500 names the cause (EISDIR);
+# - a token's first request while another process holds the registry's
+#   write lock is answered at once, not after the 5 s busy timeout (its
+#   last_used is written by a later request);
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -46,6 +49,34 @@ jget "$work/dir.json" 'j["error"]["message"]' | show
 check "reading it: 500 whose message says why (Is a directory)" \
     "[ '$st' = 500 ] && jget '$work/dir.json' 'j[\"error\"][\"message\"]' | grep -q 'Is a directory'"
 check "and the log says so, with the job" "grep -q 'job $S: cannot read the draws: Is a directory' '$work/daemon.err'"
+
+# --- a token's last_used does not wait for the registry's write lock ---------
+"$MCMCD" user add bob --data-dir "$work/data" >/dev/null 2>&1
+BOB=$("$MCMCD" token new bob --data-dir "$work/data" 2>/dev/null)
+check "a token for bob, never used" "[ -n '$BOB' ]"
+bob() { curl -q -s --max-time 20 -H "Authorization: Bearer $BOB" "$@"; } # -q: not the admin's curlrc
+"$PY" - "$work/data/registry.db" 8 >"$work/lock.out" 2>&1 <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+PY
+locker=$!
+bg_pids="$bg_pids $locker"
+wait_for 10 grep -q locked "$work/lock.out"
+check "another process holds the registry's write lock" "grep -q locked '$work/lock.out'"
+t0=$(date +%s%N)
+st=$(bob -o /dev/null -w '%{http_code}' "$URL/v1/jobs")
+ms=$((($(date +%s%N) - t0) / 1000))
+ms=$((ms / 1000))
+check "bob's first request is answered 200 without the busy timeout: ${ms} ms (not 5000)" \
+    "[ '$st' = 200 ] && [ $ms -lt 2500 ]"
+wait "$locker"
+bob -o /dev/null "$URL/v1/jobs"
+used=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select max(t.last_used) from tokens t join users u on u.id = t.user_id where u.name = ?', ('bob',)).fetchone()[0] or 0)" "$work/data/registry.db")
+check "with the lock gone, a later request writes last_used ($used)" "[ '$used' -gt 0 ]"
 
 stop_daemon
 finish
