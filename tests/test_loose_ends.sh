@@ -8,6 +8,9 @@
 # - a token's first request while another process holds the registry's
 #   write lock is answered at once, not after the 5 s busy timeout (its
 #   last_used is written by a later request);
+# - a summary asked while a job runs and answered after it was cancelled
+#   (strace delays the summary's open of the draws by 3 s) says the state
+#   its rows had: running;
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -77,6 +80,29 @@ wait "$locker"
 bob -o /dev/null "$URL/v1/jobs"
 used=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select max(t.last_used) from tokens t join users u on u.id = t.user_id where u.name = ?', ('bob',)).fetchone()[0] or 0)" "$work/data/registry.db")
 check "with the lock gone, a later request writes last_used ($used)" "[ '$used' -gt 0 ]"
+
+# --- a summary keeps the state its rows had -----------------------------------
+L=$(submit "$LONG")
+for _ in $(seq 200); do
+    [ "$(field "$L" 'j["chains"][0]["draws"]')" -gt 1000 ] 2>/dev/null && break
+    sleep 0.05
+done
+strace -f -qq -p "$daemon_pid" -P "$work/data/jobs/$L/draws.f64" -e trace=openat \
+    -e inject=openat:delay_exit=3000000 -o "$work/delay.trace" 2>"$work/strace2.err" &
+tracer=$!
+bg_pids="$bg_pids $tracer"
+sleep 1
+c -o "$work/summary.json" "$URL/v1/jobs/$L/summary" &
+summ=$!
+sleep 0.5 # the request is in, its open waits
+c -o /dev/null -X POST "$URL/v1/jobs/$L/cancel"
+check "the job is cancelled while the summary reads" "[ \"\$(wait_job '$L')\" = cancelled ]"
+wait "$summ"
+kill "$tracer" 2>/dev/null
+wait "$tracer" 2>/dev/null
+check "the summary's open of the draws was delayed" "grep -q DELAYED '$work/delay.trace'"
+sstate=$(jget "$work/summary.json" 'j["state"]')
+check "the summary says the state its rows had: running (got $sstate)" "[ '$sstate' = running ]"
 
 stop_daemon
 finish
