@@ -53,9 +53,12 @@ int job_is_final(const job *j) {
     return registry_job_state_is_final(j->state);
 }
 
+/* Only a sampler with an accept step counts accepts: for nuts, whose
+ * accept_stat__ is a mean over its trajectory, the accept rate is null and
+ * the summary's mean_accept_stat is the figure to read. */
 int job_reports_accept(const job *j) {
     const sampler_def *s = j->spec.chain.sampler;
-    return s && (s->stats & STAT_BIT(STAT_ACCEPT));
+    return s && (s->flags & SAMPLER_ACCEPTS);
 }
 
 job_progress job_chain_progress(const job *j, uint32_t c) {

@@ -11,6 +11,9 @@
 # - a summary asked while a job runs and answered after it was cancelled
 #   (strace delays the summary's open of the draws by 3 s) says the state
 #   its rows had: running;
+# - nuts has no accept step: accept_rate is null in the status, its chains,
+#   its progress events and its summary, which has mean_accept_stat; hmc
+#   still reports one;
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -103,6 +106,26 @@ wait "$tracer" 2>/dev/null
 check "the summary's open of the draws was delayed" "grep -q DELAYED '$work/delay.trace'"
 sstate=$(jget "$work/summary.json" 'j["state"]')
 check "the summary says the state its rows had: running (got $sstate)" "[ '$sstate' = running ]"
+
+# --- nuts: no accept rate; hmc: one --------------------------------------------
+N=$(submit '{"data": {"synthetic": {"n": 200, "d": 3, "seed": 4}}, "sampler": {"type": "nuts"}, "num_warmup": 200, "num_samples": 300, "chains": 2}')
+H=$(submit '{"data": {"synthetic": {"n": 200, "d": 3, "seed": 4}}, "sampler": {"type": "hmc", "num_steps": 5}, "num_warmup": 200, "num_samples": 300, "chains": 2}')
+check "a nuts and an hmc job succeed ($N, $H)" \
+    "[ \"\$(wait_job '$N')\" = succeeded ] && [ \"\$(wait_job '$H')\" = succeeded ]"
+c "$URL/v1/jobs/$N" >"$work/nuts.json"
+c "$URL/v1/jobs/$N/events" >"$work/nuts.events"
+c "$URL/v1/jobs/$N/summary" >"$work/nuts.summary"
+check "nuts: accept_rate null in its status and in each chain" \
+    "jget '$work/nuts.json' 'j[\"accept_rate\"] is None and all(k[\"accept_rate\"] is None for k in j[\"chains\"])' | grep -qx True"
+check "nuts: null in every progress event" \
+    "$PY -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; p=[x for x in e if x.get(\"type\")==\"progress\"]; sys.exit(not (p and all(x[\"accept_rate\"] is None for x in p)))' '$work/nuts.events'"
+jget "$work/nuts.summary" '[(k["accept_rate"], k["mean_accept_stat"]) for k in j["chains"]]' | show
+check "nuts: null in its summary, whose mean_accept_stat is in (0.5, 1]" \
+    "jget '$work/nuts.summary' 'all(k[\"accept_rate\"] is None and 0.5 < k[\"mean_accept_stat\"] <= 1 for k in j[\"chains\"])' | grep -qx True"
+c "$URL/v1/jobs/$H" >"$work/hmc.json"
+c "$URL/v1/jobs/$H/summary" >"$work/hmc.summary"
+check "hmc: an accept rate in (0, 1] in its status and its summary" \
+    "jget '$work/hmc.json' '0 < j[\"accept_rate\"] <= 1' | grep -qx True && jget '$work/hmc.summary' 'all(0 < k[\"accept_rate\"] <= 1 for k in j[\"chains\"])' | grep -qx True"
 
 stop_daemon
 finish
