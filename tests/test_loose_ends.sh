@@ -14,6 +14,8 @@
 # - nuts has no accept step: accept_rate is null in the status, its chains,
 #   its progress events and its summary, which has mean_accept_stat; hmc
 #   still reports one;
+# - chains not started yet, with warmup to run, say warmup: true, and no
+#   progress event says sampling before the warmup is done;
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -126,6 +128,22 @@ c "$URL/v1/jobs/$H" >"$work/hmc.json"
 c "$URL/v1/jobs/$H/summary" >"$work/hmc.summary"
 check "hmc: an accept rate in (0, 1] in its status and its summary" \
     "jget '$work/hmc.json' '0 < j[\"accept_rate\"] <= 1' | grep -qx True && jget '$work/hmc.summary' 'all(0 < k[\"accept_rate\"] <= 1 for k in j[\"chains\"])' | grep -qx True"
+
+# --- chains not started yet are in warmup --------------------------------------
+W=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 5}}, "sampler": {"type": "mala", "step_size": 1e-4}, "num_warmup": 200, "num_samples": 100000000, "chains": 3, "progress_every": 10}')
+for _ in $(seq 200); do
+    [ "$(field "$W" 'j["chains"][0]["iter"]')" -gt 300 ] 2>/dev/null && break
+    sleep 0.05
+done
+c "$URL/v1/jobs/$W" >"$work/w.json"
+jget "$work/w.json" '[(k["iter"], k["warmup"]) for k in j["chains"]]' | show
+check "one worker: chain 0 samples, chains 1 and 2 have not started and say warmup: true" \
+    "jget '$work/w.json' 'j[\"chains\"][0][\"warmup\"] is False and all(k[\"iter\"] == 0 and k[\"warmup\"] is True for k in j[\"chains\"][1:])' | grep -qx True"
+c "$URL/v1/jobs/$W/events" >"$work/w.events"
+check "its progress events (those the log still holds) say warmup before iteration 200, sampling after" \
+    "$PY -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; p=[x for x in e if x.get(\"type\")==\"progress\" and x[\"iter\"]!=200]; sys.exit(not (p and all((x[\"phase\"]==\"warmup\")==(x[\"iter\"]<200) for x in p)))' '$work/w.events'"
+c -o /dev/null -X POST "$URL/v1/jobs/$W/cancel"
+wait_job "$W" >/dev/null
 
 stop_daemon
 finish
