@@ -353,13 +353,27 @@ typedef struct list_ctx {
     const registry_job_state *state; /* the filter, or NULL */
 } list_ctx;
 
+/* A job in a list: its status, and what it samples with what, so a list
+ * tells jobs apart without their specs (null: a spec this build cannot
+ * read). */
+static json_t *list_item_json(job *j) {
+    json_t *o = job_json(j, 0);
+    const job_spec *spec = job_spec_of(j);
+    const sampler_def *s = spec->chain.sampler;
+    if (o) {
+        json_object_set_new(o, "sampler", s ? json_string(s->name) : json_null());
+        json_object_set_new(o, "model", spec->model ? json_string(spec->model->name) : json_null());
+    }
+    return o;
+}
+
 static int list_one(void *ctx, const registry_job *row) {
     list_ctx *l = ctx;
     job *j = jobs_find_row(l->a, row);
     /* an ended job whose stored spec this build cannot read is shown as
      * failed, though the registry keeps the state it ended in */
     if (j && (!l->state || job_state(j) == *l->state))
-        json_array_append_new(l->arr, job_json(j, 0));
+        json_array_append_new(l->arr, list_item_json(j));
     return 0;
 }
 

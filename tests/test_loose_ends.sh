@@ -16,6 +16,7 @@
 #   still reports one;
 # - chains not started yet, with warmup to run, say warmup: true, and no
 #   progress event says sampling before the warmup is done;
+# - the items of GET /v1/jobs carry the sampler and the model.
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -144,6 +145,15 @@ check "its progress events (those the log still holds) say warmup before iterati
     "$PY -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; p=[x for x in e if x.get(\"type\")==\"progress\" and x[\"iter\"]!=200]; sys.exit(not (p and all((x[\"phase\"]==\"warmup\")==(x[\"iter\"]<200) for x in p)))' '$work/w.events'"
 c -o /dev/null -X POST "$URL/v1/jobs/$W/cancel"
 wait_job "$W" >/dev/null
+
+# --- the list says what each job samples --------------------------------------
+c "$URL/v1/jobs?page_size=100" >"$work/list.json"
+c "$URL/v1/jobs/$N" >"$work/n.json"
+model=$(jget "$work/n.json" 'j["spec"]["model"]["type"]')
+check "GET /v1/jobs: the nuts job's item says sampler nuts, model $model" \
+    "jget '$work/list.json' '[(x[\"sampler\"], x[\"model\"]) for x in j[\"jobs\"] if x[\"id\"] == \"$N\"] == [(\"nuts\", \"$model\")]' | grep -qx True"
+check "every item has a sampler and a model" \
+    "jget '$work/list.json' 'len(j[\"jobs\"]) >= 5 and all(isinstance(x[\"sampler\"], str) and isinstance(x[\"model\"], str) for x in j[\"jobs\"])' | grep -qx True"
 
 stop_daemon
 finish
