@@ -314,12 +314,12 @@ void streams_draws(app *a, job *j, http_request *req) {
     if (s) s->fd = s->stats_fd = -1;
     errno = 0;
     if (!s || draw_stream_open(s, j, &q) != 0) {
-        /* the cause, as draw_reader or open(2) left it: EISDIR, ENOENT... */
+        /* the cause, as draw_reader or open(2) left it: EISDIR, ENOENT...
+         * (the HTTP layer logs a 500's message with its path) */
         char msg[200];
         snprintf(msg, sizeof msg, "cannot read the draws: %s",
                  strerror(s && errno ? errno : ENOMEM));
         if (s) draw_stream_free(s);
-        fprintf(stderr, "mcmcd: job %s: %s\n", job_id(j), msg);
         http_respond_error(req, 500, "internal", msg, NULL);
         return;
     }

@@ -57,7 +57,7 @@ st=$(c -o "$work/dir.json" -w '%{http_code}' "$URL/v1/jobs/$S/draws")
 jget "$work/dir.json" 'j["error"]["message"]' | show
 check "reading it: 500 whose message says why (Is a directory)" \
     "[ '$st' = 500 ] && jget '$work/dir.json' 'j[\"error\"][\"message\"]' | grep -q 'Is a directory'"
-check "and the log says so, with the job" "grep -q 'job $S: cannot read the draws: Is a directory' '$work/daemon.err'"
+check "and the log says so, with the job" "grep -q 'GET /v1/jobs/$S/draws: cannot read the draws: Is a directory' '$work/daemon.err'"
 
 # --- a token's last_used does not wait for the registry's write lock ---------
 "$MCMCD" user add bob --data-dir "$work/data" >/dev/null 2>&1
