@@ -34,7 +34,8 @@ fi
 daemon_or_exit --workers 1
 field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
-LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 100000000, "chains": 1, "progress_every": 100}'
+# long jobs thin: a job's files take their full size at submit (40 MB here)
+LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 1000000, "thin": 100, "chains": 1, "progress_every": 100}'
 
 # --- the draws are synced off the loop thread --------------------------------
 strace -f -y -qq -p "$daemon_pid" -e trace=fdatasync -o "$work/sync.trace" 2>"$work/strace.err" &
@@ -90,7 +91,7 @@ check "with the lock gone, a later request writes last_used ($used)" "[ '$used' 
 # --- a summary keeps the state its rows had -----------------------------------
 L=$(submit "$LONG")
 for _ in $(seq 200); do
-    [ "$(field "$L" 'j["chains"][0]["draws"]')" -gt 1000 ] 2>/dev/null && break
+    [ "$(field "$L" 'j["chains"][0]["draws"]')" -gt 20 ] 2>/dev/null && break
     sleep 0.05
 done
 strace -f -qq -p "$daemon_pid" -P "$work/data/jobs/$L/draws.f64" -e trace=openat \
@@ -131,7 +132,7 @@ check "hmc: an accept rate in (0, 1] in its status and its summary" \
     "jget '$work/hmc.json' '0 < j[\"accept_rate\"] <= 1' | grep -qx True && jget '$work/hmc.summary' 'all(0 < k[\"accept_rate\"] <= 1 for k in j[\"chains\"])' | grep -qx True"
 
 # --- chains not started yet are in warmup --------------------------------------
-W=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 5}}, "sampler": {"type": "mala", "step_size": 1e-4}, "num_warmup": 200, "num_samples": 100000000, "chains": 3, "progress_every": 10}')
+W=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 5}}, "sampler": {"type": "mala", "step_size": 1e-4}, "num_warmup": 200, "num_samples": 1000000, "thin": 100, "chains": 3, "progress_every": 10}')
 for _ in $(seq 200); do
     [ "$(field "$W" 'j["chains"][0]["iter"]')" -gt 300 ] 2>/dev/null && break
     sleep 0.05
