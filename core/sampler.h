@@ -53,6 +53,9 @@ enum sampler_flags {
     SAMPLER_ADAPTS = 2,      /* warmup adapts the step size (dual averaging) and, with
                                 SAMPLER_USES_METRIC, the metric in Stan's windows */
     SAMPLER_MINIBATCH = 4,   /* the step may estimate the gradient on a minibatch */
+    SAMPLER_ACCEPTS = 8,     /* the step accepts or rejects one proposal and counts the
+                                accepts in s->accepted (NUTS does not: it draws from its
+                                trajectory; its accept_stat__ is a mean statistic) */
 };
 
 typedef struct sampler_state sampler_state;

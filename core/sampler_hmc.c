@@ -97,7 +97,7 @@ const sampler_def sampler_hmc = {
     .stats = STAT_BIT(STAT_LP) | STAT_BIT(STAT_ACCEPT) | STAT_BIT(STAT_STEPSIZE) |
              STAT_BIT(STAT_NLEAPFROG) | STAT_BIT(STAT_DIVERGENT) | STAT_BIT(STAT_ENERGY) |
              STAT_BIT(STAT_INT_TIME),
-    .flags = SAMPLER_USES_METRIC | SAMPLER_ADAPTS,
+    .flags = SAMPLER_USES_METRIC | SAMPLER_ADAPTS | SAMPLER_ACCEPTS,
     .default_delta = 0.8,
     .scratch_size = hmc_scratch_size,
     .init = NULL,

@@ -129,6 +129,7 @@ static void upload_store(upload_task *t, dataset *ds) {
 
 static void upload_work(uv_work_t *req) {
     upload_task *t = req->data;
+    idempotency_hash_body(&t->idem, t->body, t->len); /* up to the body limit: not on the loop */
     dataset *ds = NULL;
     int ok = t->kind == UPLOAD_CSV
                  ? dataset_parse_csv(t->body, t->len, &ds, t->err, sizeof t->err) == MCMC_OK
@@ -159,6 +160,14 @@ static void upload_work(uv_work_t *req) {
 static void upload_after(uv_work_t *req, int status) {
     upload_task *t = req->data;
     app *a = t->app;
+    /* the key, now that the body is hashed: a retry of a request already
+     * answered is answered here (what this one stored is the same dataset,
+     * or a payload the sweep collects) */
+    api_call call = {.app = a, .req = t->http};
+    if (status == 0 && idempotency_check(&call, IDEM_HOLD, &t->idem) != 0) {
+        free(t);
+        return;
+    }
     if (status != 0 && !t->status) t->status = 503;
     if (t->too_large) {
         idempotency_release(a, &t->idem);
@@ -229,7 +238,7 @@ void api_datasets_post(api_call *c) {
         return;
     }
     static const char *const query[] = {"name", NULL}; /* read for CSV */
-    if (idempotency_begin(c, query, IDEM_HOLD, &t->idem) != 0) {
+    if (idempotency_read(c, query, &t->idem) != 0) {   /* the body is hashed in upload_work */
         free(t);
         return;
     }
@@ -240,7 +249,11 @@ void api_datasets_post(api_call *c) {
     t->body = http_request_body(req, &t->len);
     const char *name = http_request_query(req, "name");
     if (csv && name) utf8_clip(t->name, sizeof t->name, name); /* cut between characters */
-    app_queue_work(a, &t->work, t, upload_work, upload_after);
+    if (app_queue_work(a, &t->work, t, upload_work, upload_after) != 0) {
+        free(t);
+        http_respond_error(req, 500, "internal", "cannot queue the upload", NULL);
+        return;
+    }
     http_request_defer(req);
 }
 

@@ -42,10 +42,11 @@ static json_t *job_links(const job *j) {
     return l;
 }
 
-/* What the chain's sampler reported: warmup or sampling, the step size,
+/* What the chain's sampler reported: warmup or sampling (p's: a chain not
+ * started yet is in warmup when it has warmup to run), the step size,
  * divergences, where it went non-finite. */
-static void chain_sampler_json(json_t *o, const chain_counts *k) {
-    json_object_set_new(o, "warmup", json_boolean(k->warmup));
+static void chain_sampler_json(json_t *o, const chain_counts *k, const job_progress *p) {
+    json_object_set_new(o, "warmup", json_boolean(p->warmup));
     json_object_set_new(o, "step_size", json_number_or_null(k->step_size));
     json_object_set_new(o, "divergent", json_integer((json_int_t)k->divergent));
     json_object_set_new(o, "warmup_elapsed", json_number_or_null(k->warmup_elapsed));
@@ -65,7 +66,7 @@ static json_t *chain_json(const job *j, uint32_t c) {
                           (json_int_t)k->draws, "accept_rate", json_number_or_null(p.accept_rate),
                           "it_per_s", json_number_or_null(p.it_per_s), "elapsed",
                           json_number_or_null(k->elapsed), "eta_s", json_number_or_null(p.eta_s));
-    if (o) chain_sampler_json(o, k);
+    if (o) chain_sampler_json(o, k, &p);
     return o;
 }
 
@@ -352,13 +353,27 @@ typedef struct list_ctx {
     const registry_job_state *state; /* the filter, or NULL */
 } list_ctx;
 
+/* A job in a list: its status, and what it samples with what, so a list
+ * tells jobs apart without their specs (null: a spec this build cannot
+ * read). */
+static json_t *list_item_json(job *j) {
+    json_t *o = job_json(j, 0);
+    const job_spec *spec = job_spec_of(j);
+    const sampler_def *s = spec->chain.sampler;
+    if (o) {
+        json_object_set_new(o, "sampler", s ? json_string(s->name) : json_null());
+        json_object_set_new(o, "model", spec->model ? json_string(spec->model->name) : json_null());
+    }
+    return o;
+}
+
 static int list_one(void *ctx, const registry_job *row) {
     list_ctx *l = ctx;
     job *j = jobs_find_row(l->a, row);
     /* an ended job whose stored spec this build cannot read is shown as
      * failed, though the registry keeps the state it ended in */
     if (j && (!l->state || job_state(j) == *l->state))
-        json_array_append_new(l->arr, job_json(j, 0));
+        json_array_append_new(l->arr, list_item_json(j));
     return 0;
 }
 

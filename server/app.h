@@ -329,6 +329,7 @@ struct app_user {
     uint32_t running_chains; /* chains of the user's jobs on workers now */
     uint32_t active_jobs;    /* queued or running */
     uint64_t draw_bytes;     /* the draws and statistics files of the user's jobs */
+    uint64_t dataset_bytes;  /* their dataset references, as last read from the registry */
     /* schedule()'s scratch: the user's next job and their oldest waiting one */
     job *sched_pick;
     uint64_t sched_oldest;
@@ -342,7 +343,8 @@ void app_user_update(app *a, const principal *p);
 /* Reads every user again from the registry (the sweep). */
 void app_users_reload(app *a);
 void app_users_free(app *a);
-/* The user's stored bytes: their dataset references and their jobs' files. */
+/* The user's stored bytes: their dataset references and their jobs' files.
+ * When the registry cannot say (logged), the datasets' bytes last read. */
 uint64_t app_user_stored_bytes(app *a, app_user *u);
 
 /* api.c */

@@ -86,6 +86,13 @@ void app_users_free(app *a) {
 
 uint64_t app_user_stored_bytes(app *a, app_user *u) {
     int64_t datasets = 0;
-    registry_user_dataset_bytes(a->reg, u->id, &datasets);
-    return (uint64_t)datasets + u->draw_bytes;
+    int rc = registry_user_dataset_bytes(a->reg, u->id, &datasets);
+    if (rc == REGISTRY_OK && datasets >= 0)
+        u->dataset_bytes = (uint64_t)datasets;
+    else /* not 0: a quota would let through what it should refuse */
+        fprintf(stderr,
+                "mcmcd: user %s: cannot read the size of their datasets (the last "
+                "one read counts): %s\n",
+                u->name, registry_last_error(a->reg));
+    return u->dataset_bytes + u->draw_bytes;
 }

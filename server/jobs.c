@@ -53,9 +53,12 @@ int job_is_final(const job *j) {
     return registry_job_state_is_final(j->state);
 }
 
+/* Only a sampler with an accept step counts accepts: for nuts, whose
+ * accept_stat__ is a mean over its trajectory, the accept rate is null and
+ * the summary's mean_accept_stat is the figure to read. */
 int job_reports_accept(const job *j) {
     const sampler_def *s = j->spec.chain.sampler;
-    return s && (s->stats & STAT_BIT(STAT_ACCEPT));
+    return s && (s->flags & SAMPLER_ACCEPTS);
 }
 
 job_progress job_chain_progress(const job *j, uint32_t c) {
@@ -651,8 +654,6 @@ static int job_record_end(job *j, registry_job_state st, const char *error) {
  * a client sees never runs ahead of the disk. Returns the registry's
  * status. */
 static int job_finish(job *j, registry_job_state st, const char *error) {
-    if (j->draws_fd >= 0) fdatasync(j->draws_fd);
-    if (j->stats_fd >= 0) fdatasync(j->stats_fd);
     job_release_run_state(j);
     int rc = job_record_end(j, st, error);
     if (rc == REGISTRY_OK) {
@@ -852,6 +853,13 @@ static void chain_work(uv_work_t *req) {
     job *j = t->job;
     t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
     if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
+    /* the chain's rows on disk before the loop hears that it ended, so the
+     * job's end, recorded after its last chain's, follows its draws; here
+     * and not on the loop, which a sync of large files would stall */
+    if (fdatasync(j->draws_fd) != 0 || (j->stats_fd >= 0 && fdatasync(j->stats_fd) != 0)) {
+        if (t->rc == MCMC_OK) t->rc = MCMC_EIO;
+        if (!t->write_errno) t->write_errno = errno ? errno : EIO;
+    }
 }
 
 static void chain_after(uv_work_t *req, int status) {

@@ -27,7 +27,6 @@ _Static_assert((int)REGISTRY_ENOMEM == (int)MCMC_ENOMEM && (int)REGISTRY_EIO == 
                "registry codes share the values of mcmc_status");
 
 #define SCHEMA_VERSION 3
-#define BUSY_TIMEOUT_MS 5000
 #define TOKEN_VERSION 1
 
 /* --- schema ----------------------------------------------------------- */
@@ -554,7 +553,7 @@ static int open_database(registry *reg, const char *dir) {
 static int configure(registry *reg) {
     char mode[16], fk[16];
     sqlite3_extended_result_codes(reg->db, 1);
-    sqlite3_busy_timeout(reg->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(reg->db, REGISTRY_BUSY_TIMEOUT_MS);
     int status = query_text(reg, "PRAGMA journal_mode = WAL", mode, sizeof mode);
     if (status == REGISTRY_OK && strcmp(mode, "wal") != 0)
         return fail(reg, REGISTRY_EIO, "journal_mode is %s, want wal", mode);

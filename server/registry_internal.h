@@ -8,6 +8,9 @@
 
 #include "registry.h"
 
+/* How long a statement waits for another connection's write lock. */
+#define REGISTRY_BUSY_TIMEOUT_MS 5000
+
 sqlite3 *registry_sqlite(registry *reg);
 /* Saves message for registry_last_error; returns status. */
 int registry_fail(registry *reg, int status, const char *message);

@@ -5,6 +5,7 @@
  * thread. Heartbeats come from a timer (streams_start) that marks every
  * live stream (event streams and following draw streams) due and wakes it;
  * a stream sends its heartbeat line when it has nothing else to send. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,13 +281,15 @@ static int cmdstan_texts(draw_stream *s, job *j, const draws_request *q) {
                : -1;
 }
 
+/* 0, or -1 with errno saying why (0 when only memory ran out). */
 static int draw_stream_open(draw_stream *s, job *j, draws_request *q) {
     char path[4500];
     job_draws_path(j, path, sizeof path);
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) return -1; /* errno says why */
     job_stats_path(j, path, sizeof path);
     s->stats_fd = open(path, O_RDONLY | O_CLOEXEC); /* a job from before statistics: none */
-    if (s->fd < 0) return -1;
+    errno = 0;
     if (q->out.fmt == DRAW_CMDSTAN && cmdstan_texts(s, j, q) != 0) return -1;
     q->out.prologue = s->prologue;
     q->out.adaptation = s->adaptation;
@@ -309,9 +312,15 @@ void streams_draws(app *a, job *j, http_request *req) {
     if (draws_request_check(req, j, &q) != 0) return;
     draw_stream *s = calloc(1, sizeof *s);
     if (s) s->fd = s->stats_fd = -1;
+    errno = 0;
     if (!s || draw_stream_open(s, j, &q) != 0) {
+        /* the cause, as draw_reader or open(2) left it: EISDIR, ENOENT...
+         * (the HTTP layer logs a 500's message with its path) */
+        char msg[200];
+        snprintf(msg, sizeof msg, "cannot read the draws: %s",
+                 strerror(s && errno ? errno : ENOMEM));
         if (s) draw_stream_free(s);
-        http_respond_error(req, 500, "internal", "cannot read the draws", NULL);
+        http_respond_error(req, 500, "internal", msg, NULL);
         return;
     }
     s->b.job = j;

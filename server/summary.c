@@ -46,6 +46,11 @@ typedef struct summary_task {
     double max_depth;  /* the sampler's max_tree_depth; NaN: none */
     diag_summary *out; /* d */
     chain_diag *diag;  /* chains */
+    /* the job as the rows were fixed (summary_setup), so that the answer
+     * does not pair them with a state or counts that came later */
+    char state[16];
+    chain_counts *counts; /* chains */
+    double *accept;       /* chains: the accept rate, NaN without one */
     int failed;
 } summary_task;
 
@@ -181,9 +186,9 @@ static json_t *parameter_json(const char *const *names, size_t j, const diag_sum
 }
 
 static json_t *chain_summary_json(job *j, const summary_task *t, uint32_t c) {
-    const chain_counts *k = job_counts(j, c);
+    const chain_counts *k = &t->counts[c];
     const chain_diag *g = &t->diag[c];
-    double accept = job_chain_progress(j, c).accept_rate; /* null without an accept step */
+    double accept = t->accept[c]; /* null without an accept step */
     json_t *o =
         json_pack("{s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "chain", (json_int_t)c,
                   "accept_rate", json_number_or_null(accept), "draws", (json_int_t)k->draws,
@@ -208,19 +213,21 @@ static void respond_summary(job *j, const summary_task *t) {
         json_array_append_new(params, parameter_json(names, p, &t->out[p]));
     for (uint32_t c = 0; c < t->chains; c++) {
         json_array_append_new(chains, chain_summary_json(j, t, c));
-        if (job_counts(j, c)->nonfinite) json_array_append_new(nonfinite, json_integer(c));
+        if (t->counts[c].nonfinite) json_array_append_new(nonfinite, json_integer(c));
     }
     http_respond_json(t->http, 200,
                       json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "job", job_id(j), "state",
-                                job_state_name(j), "draws_per_chain", (json_int_t)t->rows,
-                                "warmup_draws", (json_int_t)t->first, "nonfinite", nonfinite,
-                                "parameters", params, "chains", chains));
+                                t->state, "draws_per_chain", (json_int_t)t->rows, "warmup_draws",
+                                (json_int_t)t->first, "nonfinite", nonfinite, "parameters", params,
+                                "chains", chains));
 }
 
 static void summary_free(summary_task *t) {
     free(t->out);
     free(t->diag);
     free(t->chain_rows);
+    free(t->counts);
+    free(t->accept);
     free(t);
 }
 
@@ -261,9 +268,14 @@ static int summary_setup(summary_task *t, job *j) {
     t->out = calloc(sh.d ? sh.d : 1, sizeof *t->out);
     t->diag = calloc(sh.chains, sizeof *t->diag);
     t->chain_rows = calloc(sh.chains, sizeof *t->chain_rows);
-    if (!t->out || !t->diag || !t->chain_rows) return -1;
+    t->counts = calloc(sh.chains, sizeof *t->counts);
+    t->accept = calloc(sh.chains, sizeof *t->accept);
+    if (!t->out || !t->diag || !t->chain_rows || !t->counts || !t->accept) return -1;
+    snprintf(t->state, sizeof t->state, "%s", job_state_name(j));
     t->rows = UINT64_MAX;
     for (uint32_t c = 0; c < sh.chains; c++) {
+        t->counts[c] = *job_counts(j, c);
+        t->accept[c] = job_chain_progress(j, c).accept_rate;
         t->chain_rows[c] = finite_rows(j, &sh, c);
         if (t->chain_rows[c] < t->rows) t->rows = t->chain_rows[c]; /* rectangular */
     }

@@ -345,12 +345,19 @@ static int equal_constant_time(const uint8_t *a, const uint8_t *b, size_t n) {
     return diff == 0;
 }
 
+/* Best effort and never waiting: last_used is advisory, and this write
+ * runs on the loop in front of the request's own work. While another
+ * process holds the registry's write lock it is skipped at once (busy
+ * timeout 0 for this one statement, not the registry's 5 s) and tried
+ * again by the token's next request. */
 static void touch_token(registry *reg, const char *id, int64_t now_ms) {
     sqlite3_stmt *st;
     if (prepare(reg, "UPDATE tokens SET last_used = ?2 WHERE id = ?1", &st)) return;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_busy_timeout(registry_sqlite(reg), 0);
     finish_write(reg, st, NULL);
+    sqlite3_busy_timeout(registry_sqlite(reg), REGISTRY_BUSY_TIMEOUT_MS);
 }
 
 int tokens_verify(registry *reg, const char *text, int64_t now_ms, user_record *user,
