@@ -48,6 +48,18 @@ async function waitIn(page, fn, arg, ms = 30000) {
   }
 }
 
+// Clicks the element sel names from inside the page, in one step: the live
+// lists redraw their rows, so a handle taken before the click may be gone
+// by then ("Node is detached"). Waits up to 10 s for it to exist.
+async function clickNow(page, sel) {
+  return waitIn(page, (s) => {
+    const e = document.querySelector(s);
+    if (!e) return null;
+    e.click();
+    return true;
+  }, sel, 10000);
+}
+
 async function signIn(page, token) {
   await page.goto(URL + "/", { waitUntil: "load" });
   await page.waitForSelector("#token", { timeout: 20000 });
@@ -263,17 +275,17 @@ async function main() {
     result("filtering by state 'running' hides the cancelled job", !!filtered);
     await page.select("#filter-state", "");
     await waitIn(page, (id) => document.querySelector(`#jobs tr[data-job="${id}"]`), jobId, 10000);
-    await page.click(`#jobs tr[data-job="${jobId}"] button.delete`);
+    await clickNow(page, `#jobs tr[data-job="${jobId}"] button.delete`);
     const gone = await waitIn(page, (id) => !document.querySelector(`#jobs tr[data-job="${id}"]`) || null, jobId);
     const after = await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN);
     result("Delete (confirmed) from the list removes the job (API: 404)", !!gone && after.status === 404, after.text);
 
     // --- cancel from the list ---
     const long = await api("POST", "/v1/jobs", env.ALICE_TOKEN, { name: "to-cancel", data: { synthetic: { n: 500, d: 2 } },
-      sampler: { type: "mala", step_size: 0.01 }, num_samples: 100000000 });
+      sampler: { type: "mala", step_size: 0.01 }, num_samples: 10000, thin: 10000 });
     const lid = long.json && long.json.id;
     const cancelButton = await waitIn(page, (id) => !!document.querySelector(`#jobs tr[data-job="${id}"] button.cancel`) || null, lid);
-    if (cancelButton) await page.click(`#jobs tr[data-job="${lid}"] button.cancel`);
+    if (cancelButton) await clickNow(page, `#jobs tr[data-job="${lid}"] button.cancel`);
     const listState = await waitIn(page, (id) => {
       const r = document.querySelector(`#jobs tr[data-job="${id}"]`);
       return r && r.dataset.state === "cancelled" ? "cancelled" : null;
@@ -298,7 +310,7 @@ async function main() {
     result("a CSV uploaded on the datasets page is listed with its rows, columns and size",
       ds && listedDs && ds.cells[3] === "3" && ds.cells[4] === "2" && String(listedDs.bytes) === ds.bytes, JSON.stringify(ds));
     if (ds) {
-      await page.click(`#datasets tr[data-dataset="${ds.id}"] button.delete`);
+      await clickNow(page, `#datasets tr[data-dataset="${ds.id}"] button.delete`);
       const dsGone = await waitIn(page, (id) => !document.querySelector(`#datasets tr[data-dataset="${id}"]`) || null, ds.id);
       result("Delete (confirmed) removes the dataset", !!dsGone &&
         (await api("GET", "/v1/datasets/" + ds.id, env.ALICE_TOKEN)).status === 404);
