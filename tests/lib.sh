@@ -130,6 +130,24 @@ wait_for() {
 }
 pid_gone() { ! kill -0 "$1" 2>/dev/null; } # pid_gone PID: the process has ended
 
+# hold_registry_lock SECONDS: another process takes registry.db's write
+# lock (BEGIN EXCLUSIVE) for SECONDS, in the background; returns once it
+# holds it (1 if it could not within 10 s). Sets locker (its pid).
+hold_registry_lock() {
+    rm -f "$work/lock.out"
+    "$PY" - "$work/data/registry.db" "$1" >"$work/lock.out" 2>&1 <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+PY
+    locker=$!
+    bg_pids="$bg_pids $locker"
+    wait_for 10 grep -q locked "$work/lock.out"
+}
+
 # refused_daemon DIR [serve options]: `mcmcd serve` on an ephemeral port
 # (a later --port wins) over data dir DIR, one that must not start: waits
 # up to 30 s (a hang guard) for it to exit. Sets refused_rc (its exit

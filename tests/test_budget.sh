@@ -44,7 +44,7 @@ PY
 }
 
 # about 19 MB: X and y (9.6 MB), the model's y and panels (9.6 MB); long
-LONG='{"data": {"synthetic": {"n": 200000, "d": 5}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 10000, "thin": 1000, "progress_every": 100}'
+LONG='{"data": {"synthetic": {"n": 200000, "d": 5}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 100000, "thin": 100, "progress_every": 100}'
 SHORT='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 200, "progress_every": 100}'
 
 # --- too large: refused before anything is allocated ----------------------

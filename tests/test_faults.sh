@@ -30,19 +30,7 @@ LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type
 # a request first, so that the token's last_used (written hourly) is not
 # what waits on the lock
 c -o /dev/null "$URL/v1/jobs"
-"$PY" - "$work/data/registry.db" 8 >"$work/lock.out" 2>&1 <<'PY' &
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-db.execute("ROLLBACK")
-PY
-locker=$!
-for _ in $(seq 100); do
-    grep -q locked "$work/lock.out" && break
-    sleep 0.1
-done
+hold_registry_lock 8
 check "another process holds the registry's write lock" "grep -q locked '$work/lock.out'"
 t0=$(date +%s.%N)
 st=$(c -o "$work/busy.json" -D "$work/busy.h" -w '%{http_code}' --json "$SMALL" "$URL/v1/jobs")

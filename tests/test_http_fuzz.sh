@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_http_fuzz.sh - random and mutated HTTP requests (tests/http_fuzz.py,
-# raw sockets) for MCMCD_FUZZ_SECONDS (40) from a fixed seed, printed
+# raw sockets) for MCMCD_FUZZ_SECONDS (25) from a fixed seed, printed
 # (MCMCD_FUZZ_SEED overrides it), by 6 clients at once against a daemon
 # with small limits (1 MB bodies, a 2 s idle timeout, jobs stopped after
 # 2 s). Every answer must be JSON or a documented exception, none a 500,
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 test_workdir http-fuzz
 
 SEED=${MCMCD_FUZZ_SEED:-20261206}
-SECONDS_=${MCMCD_FUZZ_SECONDS:-40}
+SECONDS_=${MCMCD_FUZZ_SECONDS:-25}
 echo "# seed $SEED, $SECONDS_ s (rerun with MCMCD_FUZZ_SEED=$SEED)"
 cat >"$work/mcmcd.conf" <<'CONF'
 idle_timeout_seconds = 2
@@ -59,14 +59,8 @@ check "every answer JSON or a documented exception, none a 500, none missing (${
 code=$(c -o /dev/null -w '%{http_code}' "$URL/healthz")
 check "the daemon is alive after it: GET /healthz answers 200 ($code)" "[ '$code' = 200 ]"
 
-kill -TERM "$daemon_pid"
-for _ in $(seq 300); do # up to 30 s: an ASan build checks for leaks as it exits
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-wait "$daemon_pid"
-rc=$?
-daemon_pid=''
+stop_daemon 30 # up to 30 s: an ASan build checks for leaks as it exits
+rc=$stop_rc
 check "SIGTERM stops it with status 0 ($rc)" "[ '$rc' = 0 ]"
 check "no sanitizer or crash report on its stderr" \
     "! grep -Eq 'AddressSanitizer|runtime error|LeakSanitizer' '$work/daemon.err'"

@@ -352,15 +352,8 @@ done
 round_checks "every job's draws once more, at the end" all
 
 # --- a clean stop ---------------------------------------------------------------
-kill -TERM "$daemon_pid"
-rc=''
-for _ in $(seq 300); do
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-wait "$daemon_pid"
-rc=$?
-daemon_pid=''
+stop_daemon 30 # up to 30 s: an ASan build checks for leaks as it exits
+rc=$stop_rc
 check "after $kills kills, SIGTERM stops the daemon with status 0 ($rc)" "[ '$rc' = 0 ]"
 ic=$(integrity 2>&1)
 check "registry.db's integrity check after the clean stop says ok ($ic)" "[ '$ic' = ok ]"

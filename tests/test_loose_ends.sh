@@ -65,17 +65,7 @@ check "and the log says so, with the job" "grep -q 'GET /v1/jobs/$S/draws: canno
 BOB=$("$MCMCD" token new bob --data-dir "$work/data" 2>/dev/null)
 check "a token for bob, never used" "[ -n '$BOB' ]"
 bob() { curl -q -s --max-time 20 -H "Authorization: Bearer $BOB" "$@"; } # -q: not the admin's curlrc
-"$PY" - "$work/data/registry.db" 8 >"$work/lock.out" 2>&1 <<'PY' &
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-db.execute("ROLLBACK")
-PY
-locker=$!
-bg_pids="$bg_pids $locker"
-wait_for 10 grep -q locked "$work/lock.out"
+hold_registry_lock 8
 check "another process holds the registry's write lock" "grep -q locked '$work/lock.out'"
 t0=$(date +%s%N)
 st=$(bob -o /dev/null -w '%{http_code}' "$URL/v1/jobs")

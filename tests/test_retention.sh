@@ -36,16 +36,6 @@ expires_after() {
     c "$URL/v1/jobs/$1" >"$work/exp.json"
     jget "$work/exp.json" '(lambda f, e: None if e is None else round((__import__("datetime").datetime.fromisoformat(e.replace("Z", "+00:00")) - __import__("datetime").datetime.fromisoformat(f.replace("Z", "+00:00"))).total_seconds() * 1000))(j["finished"], j["expires"])'
 }
-# until SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds
-until_ok() {
-    local n=$(($1 * 10))
-    shift
-    for _ in $(seq "$n"); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 gone() { [ "$(status "$1")" = 404 ]; }
 is_state() { [ "$(state "$1")" = "$2" ]; }
 has_payload() { compgen -G "$work/data/datasets/$1*" >/dev/null; }
@@ -88,13 +78,13 @@ check "a dataset D is uploaded" '[ -n "$D" ] && has_payload "$D"'
 L=$(submit '{"data": {"dataset": "d"}, "sampler": {"type": "mala", "step_size": 0.1},
              "num_samples": 4000000, "thin": 1000, "chains": 1, "progress_every": 100000}')
 Q=$(submit "$short")
-check "a long job L on D runs" 'until_ok 20 is_state "$L" running'
+check "a long job L on D runs" 'wait_for 20 is_state "$L" running'
 check "job Q waits in the queue behind it (one worker)" '[ "$(state "$Q")" = queued ]'
 c -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/datasets/$D" >"$work/del.status"
 check "D's reference is deleted while L uses it: 204" '[ "$(cat "$work/del.status")" = 204 ]'
 check "D's payload stays while L runs" 'has_payload "$D"'
 
-check "A is swept: 404 within 10 s" 'until_ok 10 gone "$A"'
+check "A is swept: 404 within 10 s" 'wait_for 10 gone "$A"'
 check "A's files are gone from the data dir" '[ ! -e "$work/data/jobs/$A" ]'
 check "the daemon logged the sweep" 'grep -q "mcmcd: sweep: deleted 1 expired job" "$work/daemon.err"'
 check "GET /v1/jobs no longer lists A" \
@@ -111,7 +101,7 @@ check "D's payload is still there" 'has_payload "$D"'
 # --- `mcmcd user set` while the daemon runs: the sweep reads it --------------
 "$MCMCD" user set keeper job_retention=1s --data-dir "$work/data" >/dev/null
 check "after 'user set keeper job_retention=1s', K is swept (no request by keeper)" \
-    'until_ok 10 gone "$K"'
+    'wait_for 10 gone "$K"'
 
 # --- `mcmcd user rm` while the daemon runs: the sweep collects the bytes ------
 "$MCMCD" user add leaver --data-dir "$work/data" >/dev/null
@@ -122,15 +112,15 @@ curl -q -s --max-time 20 -H "Authorization: Bearer $LEAVER" -H 'Content-Type: te
 E=$(jget "$work/e.json" 'j["id"]')
 check "user 'leaver' uploads a dataset E" '[ -n "$E" ] && has_payload "$E"'
 "$MCMCD" user rm leaver --data-dir "$work/data" >/dev/null
-check "after 'user rm leaver' the sweep removes E's payload" 'until_ok 10 no_payload "$E"'
+check "after 'user rm leaver' the sweep removes E's payload" 'wait_for 10 no_payload "$E"'
 
 # --- the dataset goes once the job that needed it ended ----------------------
 c -X POST "$URL/v1/jobs/$L/cancel" >/dev/null
 check "L is cancelled" '[ "$(wait_job "$L")" = cancelled ]'
 check "L's expires = finished + 3 s" '[ "$(expires_after "$L")" = $RETENTION_MS ]'
-check "D's payload is removed once L ended" 'until_ok 10 no_payload "$D"'
+check "D's payload is removed once L ended" 'wait_for 10 no_payload "$D"'
 check "Q runs to the end" '[ "$(wait_job "$Q")" = succeeded ]'
-check "L and Q are swept after their retention" 'until_ok 10 gone "$L" && until_ok 10 gone "$Q"'
+check "L and Q are swept after their retention" 'wait_for 10 gone "$L" && wait_for 10 gone "$Q"'
 check "no job is left" '[ "$(c "$URL/v1/jobs" | "$PY" -c "import json,sys; print(len(json.load(sys.stdin)[\"jobs\"]))")" = 0 ]'
 check "no job dir is left" '[ -z "$(ls "$work/data/jobs")" ]'
 
