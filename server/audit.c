@@ -19,18 +19,19 @@
 int audit_record(registry *reg, int64_t time_ms, const char *user, const char *action,
                  const char *object, int status, const char *detail, const char *remote) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(registry_sqlite(reg),
-                           "INSERT INTO audit (time, user, action, object, status, detail, remote)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return registry_sqlite_failed(reg);
+    int taken =
+        registry_take(reg,
+                      "INSERT INTO audit (time, user, action, object, status, detail, remote)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      &st);
+    if (taken != REGISTRY_OK) return taken;
     const char *text[] = {user, action, object, NULL, detail, remote};
     sqlite3_bind_int64(st, 1, time_ms);
     for (int i = 0; i < 6; i++)
         if (i != 3 && text[i]) sqlite3_bind_text(st, i + 2, text[i], -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 5, status);
     int rc = sqlite3_step(st) == SQLITE_DONE ? REGISTRY_OK : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return rc;
 }
 
@@ -94,12 +95,12 @@ static json_t *event_json(sqlite3_stmt *st) {
 static int audit_page(registry *reg, int64_t below, const char *user, const char *action, int limit,
                       json_t *arr, int64_t *last) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(registry_sqlite(reg),
-                           "SELECT seq, time, user, action, object, status, detail, remote"
-                           " FROM audit WHERE (?1 = 0 OR seq < ?1) AND (?2 IS NULL OR user = ?2)"
-                           " AND (?3 IS NULL OR action = ?3) ORDER BY seq DESC LIMIT ?4",
-                           -1, &st, NULL) != SQLITE_OK)
-        return registry_sqlite_failed(reg);
+    int taken = registry_take(reg,
+                              "SELECT seq, time, user, action, object, status, detail, remote"
+                              " FROM audit WHERE (?1 = 0 OR seq < ?1) AND (?2 IS NULL OR user = ?2)"
+                              " AND (?3 IS NULL OR action = ?3) ORDER BY seq DESC LIMIT ?4",
+                              &st);
+    if (taken != REGISTRY_OK) return taken;
     sqlite3_bind_int64(st, 1, below);
     if (user) sqlite3_bind_text(st, 2, user, -1, SQLITE_TRANSIENT);
     if (action) sqlite3_bind_text(st, 3, action, -1, SQLITE_TRANSIENT);
@@ -113,7 +114,7 @@ static int audit_page(registry *reg, int64_t below, const char *user, const char
     }
     int status = rc == SQLITE_ROW || rc == SQLITE_DONE ? REGISTRY_OK : registry_sqlite_failed(reg);
     if (rc == SQLITE_DONE) *last = 0; /* nothing beyond this page */
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return status;
 }
 

@@ -113,11 +113,12 @@ static char *column_dup(sqlite3_stmt *st, int col) {
 static int row_get(registry *reg, const idem_ticket *t, idem_row *row) {
     sqlite3_stmt *st;
     memset(row, 0, sizeof *row);
-    if (sqlite3_prepare_v2(registry_sqlite(reg),
-                           "SELECT body_hash, status, location, response, created FROM idempotency"
-                           " WHERE user_id = ?1 AND route = ?2 AND key = ?3",
-                           -1, &st, NULL) != SQLITE_OK)
-        return registry_sqlite_failed(reg);
+    int taken =
+        registry_take(reg,
+                      "SELECT body_hash, status, location, response, created FROM idempotency"
+                      " WHERE user_id = ?1 AND route = ?2 AND key = ?3",
+                      &st);
+    if (taken != REGISTRY_OK) return taken;
     sqlite3_bind_int64(st, 1, t->user);
     sqlite3_bind_text(st, 2, t->route, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, t->key, -1, SQLITE_STATIC);
@@ -133,7 +134,7 @@ static int row_get(registry *reg, const idem_ticket *t, idem_row *row) {
     } else if (rc != SQLITE_DONE) {
         status = registry_sqlite_failed(reg);
     }
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return status;
 }
 
@@ -145,12 +146,13 @@ static void row_clear(idem_row *row) {
 static int row_put(registry *reg, const idem_ticket *t, unsigned status, const char *location,
                    const char *response, int64_t now_ms) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(registry_sqlite(reg),
-                           "INSERT OR REPLACE INTO idempotency (user_id, route, key, body_hash,"
-                           " status, location, response, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                           " ?7, ?8)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return registry_sqlite_failed(reg);
+    int taken =
+        registry_take(reg,
+                      "INSERT OR REPLACE INTO idempotency (user_id, route, key, body_hash,"
+                      " status, location, response, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                      " ?7, ?8)",
+                      &st);
+    if (taken != REGISTRY_OK) return taken;
     sqlite3_bind_int64(st, 1, t->user);
     sqlite3_bind_text(st, 2, t->route, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, t->key, -1, SQLITE_STATIC);
@@ -163,19 +165,19 @@ static int row_put(registry *reg, const idem_ticket *t, unsigned status, const c
     sqlite3_bind_text(st, 7, response, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, now_ms);
     int rc = sqlite3_step(st) == SQLITE_DONE ? REGISTRY_OK : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return rc;
 }
 
 /* Deletes the rows made before cutoff_ms (of one key when t is set). */
 static int rows_delete_before(registry *reg, const idem_ticket *t, int64_t cutoff_ms) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(registry_sqlite(reg),
-                           t ? "DELETE FROM idempotency WHERE created < ?1 AND user_id = ?2"
-                               " AND route = ?3 AND key = ?4"
-                             : "DELETE FROM idempotency WHERE created < ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return registry_sqlite_failed(reg);
+    int taken = registry_take(reg,
+                              t ? "DELETE FROM idempotency WHERE created < ?1 AND user_id = ?2"
+                                  " AND route = ?3 AND key = ?4"
+                                : "DELETE FROM idempotency WHERE created < ?1",
+                              &st);
+    if (taken != REGISTRY_OK) return taken;
     sqlite3_bind_int64(st, 1, cutoff_ms);
     if (t) {
         sqlite3_bind_int64(st, 2, t->user);
@@ -184,7 +186,7 @@ static int rows_delete_before(registry *reg, const idem_ticket *t, int64_t cutof
     }
     int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(registry_sqlite(reg))
                                              : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return rc;
 }
 

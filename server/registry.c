@@ -21,6 +21,7 @@
 
 #include "errors.h"
 #include "registry_internal.h"
+#include "stmt_cache.h"
 
 _Static_assert((int)REGISTRY_ENOMEM == (int)MCMC_ENOMEM && (int)REGISTRY_EIO == (int)MCMC_EIO &&
                    (int)REGISTRY_EINVAL == (int)MCMC_EINVAL,
@@ -218,6 +219,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 struct registry {
     sqlite3 *db;
     sqlite3_stmt *stmt[STMT_COUNT];
+    stmt_cache *cache; /* the other modules' statements (registry_take) */
     char error[256];
     int failure;        /* the status of the last SQLite failure (sqlite_failed) */
     char *reserve_path; /* <dir>/registry.reserve */
@@ -268,6 +270,14 @@ int registry_fail(registry *reg, int status, const char *message) {
 
 int registry_sqlite_failed(registry *reg) {
     return sqlite_failed(reg);
+}
+
+int registry_take(registry *reg, const char *sql, sqlite3_stmt **st) {
+    return stmt_cache_take(reg->cache, sql, st) == SQLITE_OK ? REGISTRY_OK : sqlite_failed(reg);
+}
+
+void registry_give_back(registry *reg, sqlite3_stmt *st) {
+    stmt_cache_give_back(reg->cache, st);
 }
 
 const char *registry_last_error(const registry *reg) {
@@ -661,6 +671,8 @@ static registry *open_once(const char *dir, int *status) {
     if (*status == REGISTRY_OK) *status = configure(reg);
     if (*status == REGISTRY_OK) *status = migrate(reg);
     if (*status == REGISTRY_OK) *status = prepare_statements(reg);
+    if (*status == REGISTRY_OK && !(reg->cache = stmt_cache_new(reg->db)))
+        *status = fail(reg, REGISTRY_ENOMEM, "out of memory");
     return reg;
 }
 
@@ -702,6 +714,7 @@ void registry_close(registry *reg) {
     if (!reg) return;
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(reg->stmt[i]);
+    stmt_cache_free(reg->cache);
     sqlite3_close(reg->db);
     free(reg->reserve_path);
     free(reg);
@@ -1136,8 +1149,8 @@ static int collect_jobs(registry *reg, const registry_job_filter *f, int64_t cre
     char sql[2048];
     sqlite3_stmt *st;
     filter_sql(f, sql, sizeof sql);
-    if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) return sqlite_failed(reg);
-    int status = REGISTRY_OK, rc = SQLITE_DONE;
+    int status = registry_take(reg, sql, &st), rc = SQLITE_DONE;
+    if (status != REGISTRY_OK) return status;
     if (sqlite3_bind_int64(st, 1, created) || bind_text(st, 2, id) ||
         sqlite3_bind_int(st, 3, limit) || bind_filter(st, f))
         status = sqlite_failed(reg);
@@ -1146,7 +1159,7 @@ static int collect_jobs(registry *reg, const registry_job_filter *f, int64_t cre
         status = job ? job_from_row(reg, st, job) : fail(reg, REGISTRY_ENOMEM, "out of memory");
     }
     if (status == REGISTRY_OK && rc != SQLITE_DONE) status = sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return status;
 }
 

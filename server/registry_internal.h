@@ -17,5 +17,11 @@ int registry_fail(registry *reg, int status, const char *message);
 /* Saves sqlite's last message; returns REGISTRY_FULL, REGISTRY_BUSY or
  * REGISTRY_EIO (registry.h). */
 int registry_sqlite_failed(registry *reg);
+/* The prepared statement for sql, from the registry's cache of them
+ * (stmt_cache.h), in *st: REGISTRY_OK, or a status with its message kept
+ * for registry_last_error. Give it back after its last step. */
+int registry_take(registry *reg, const char *sql, sqlite3_stmt **st);
+/* Resets st and clears its bindings (NULL: nothing to do). */
+void registry_give_back(registry *reg, sqlite3_stmt *st);
 
 #endif

@@ -1,5 +1,6 @@
 /* users.c - users and API tokens in the registry's database (users.h).
- * Statements are prepared per call: these run once a request at most. */
+ * Statements come from the registry's cache (registry_take): verifying a
+ * token runs on every request. */
 #include "users.h"
 
 #include <ctype.h>
@@ -19,12 +20,10 @@
 /* --- statements ------------------------------------------------------------ */
 
 static int prepare(registry *reg, const char *sql, sqlite3_stmt **st) {
-    if (sqlite3_prepare_v2(registry_sqlite(reg), sql, -1, st, NULL) != SQLITE_OK)
-        return registry_sqlite_failed(reg);
-    return REGISTRY_OK;
+    return registry_take(reg, sql, st);
 }
 
-/* Steps a write and finalizes it; rows changed in *changed when not NULL. */
+/* Steps a write and gives it back; rows changed in *changed when not NULL. */
 static int finish_write(registry *reg, sqlite3_stmt *st, int *changed) {
     int rc = sqlite3_step(st);
     int status = rc == SQLITE_DONE ? REGISTRY_OK
@@ -32,7 +31,7 @@ static int finish_write(registry *reg, sqlite3_stmt *st, int *changed) {
                      ? registry_fail(reg, REGISTRY_EXISTS, "already exists")
                      : registry_sqlite_failed(reg);
     if (changed) *changed = sqlite3_changes(registry_sqlite(reg));
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return status;
 }
 
@@ -87,7 +86,7 @@ static int read_user(registry *reg, sqlite3_stmt *st, user_record *out, const ch
         status = registry_fail(reg, REGISTRY_NOT_FOUND, what);
     else
         status = registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return status;
 }
 
@@ -186,7 +185,7 @@ static int collect_rows(registry *reg, sqlite3_stmt *st, size_t size,
     int status = rc == SQLITE_DONE  ? REGISTRY_OK
                  : rc == SQLITE_ROW ? registry_fail(reg, REGISTRY_ENOMEM, "out of memory")
                                     : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     *out = rows;
     return status;
 }
@@ -333,7 +332,7 @@ int tokens_count(registry *reg, int64_t *count) {
     int rc = sqlite3_step(st);
     *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     status = rc == SQLITE_ROW ? REGISTRY_OK : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     return status;
 }
 
@@ -390,7 +389,7 @@ int tokens_verify(registry *reg, const char *text, int64_t now_ms, user_record *
         limits_from_json(user, (const char *)sqlite3_column_text(st, 7));
     }
     status = rc == SQLITE_ROW || rc == SQLITE_DONE ? REGISTRY_OK : registry_sqlite_failed(reg);
-    sqlite3_finalize(st);
+    registry_give_back(reg, st);
     if (status) return status;
     if (!found) return registry_fail(reg, REGISTRY_NOT_FOUND, "unknown or revoked token");
     if (now_ms - last_used >= LAST_USED_EVERY_MS) touch_token(reg, id, now_ms);
