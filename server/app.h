@@ -202,16 +202,29 @@ unsigned app_work_pending(const app *a);
 int jobs_restore(app *a, char *err, size_t errlen);
 /* The job by id: from memory, else (an ended job) read back from the
  * registry into the cache of ended jobs; NULL when there is none. An ended
- * job's pointer stays valid until the caller's next jobs_find, jobs_submit
+ * job's pointer stays valid until the caller's next jobs_find, jobs_submit_end
  * or jobs_each_live (each may evict it) or its return to the loop, and for
  * as long as a watcher is attached (job_watch): a watched job is never
  * evicted. A job that has not ended stays until it is deleted. */
 job *jobs_find(app *a, const char *id);
 /* The same for a row the caller has just read (a listing): no second read. */
 job *jobs_find_row(app *a, const registry_job *row);
-/* Records a parsed, shape-checked spec as a new queued job (durable on
- * return). Returns 0 or a registry status; *out is the job. */
-int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d, job **out);
+/* A parsed, shape-checked spec becomes a queued job in three steps, so
+ * that its files are made off the loop thread:
+ * - jobs_submit_begin (loop) makes the job from spec (which it takes) and
+ *   counts it in its owner's usage at once, so that quotas see it; 0, or
+ *   a registry status with registry_last_error's message;
+ * - jobs_submit_files (the thread pool) checks the room for its files and
+ *   makes them at their full size: 0, REGISTRY_FULL or REGISTRY_EIO, with
+ *   why; it touches nothing but the job's own files;
+ * - jobs_submit_end (loop) records the job (durable once the registry's
+ *   sync covers it) and queues it; on any failure, files_rc's included, it
+ *   undoes the first two steps, frees the job and returns the status, its
+ *   message kept for registry_last_error. */
+int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
+                      job **out);
+int jobs_submit_files(job *j, char *why, size_t cap);
+int jobs_submit_end(app *a, job *j, int files_rc, const char *why);
 /* Cancels a queued job now, or a running one at its chains' next block,
  * once the request is in the registry (so that a crash cannot undo it).
  * Returns 0, REGISTRY_BAD_TRANSITION when the job has already ended, or

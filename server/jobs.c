@@ -1121,69 +1121,82 @@ void jobs_stop_time_limit(app *a, job *j, uint64_t limit_s) {
 
 /* --- submit, cancel, delete ---------------------------------------------- */
 
-int jobs_submit(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
-                job **out) {
-    char id[JOB_ID_LEN + 1], why[400];
-    /* most jobs that cannot fit are refused here, before anything is made;
-     * the message goes where the registry's errors go (registry_last_error) */
-    uint64_t bytes = jobs_draw_bytes(&spec->chain, d);
-    if (storage_check_room(a->jobs_dir, bytes, "the job's draws and statistics files", why,
-                           sizeof why) != 0)
-        return registry_fail(a->reg, REGISTRY_FULL, why);
+int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
+                      job **out) {
+    char id[JOB_ID_LEN + 1];
     json_t *canon = job_spec_to_json(spec);
     char *text = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(canon);
     job *j = text && make_job_id(id) == 0 ? job_new(a, id, spec, 0) : NULL;
-    if (!j) {
+    if (!j || !(j->user = app_user_get(a, owner))) {
         free(text);
-        return REGISTRY_ENOMEM;
+        if (j) job_free(j);
+        return registry_fail(a->reg, REGISTRY_ENOMEM, "out of memory");
     }
     j->spec_json = text;
     j->d = d;
     j->owner = owner;
-    if (!(j->user = app_user_get(a, owner))) {
-        job_free(j);
-        return REGISTRY_ENOMEM;
-    }
     j->created_ms = app_now_ms();
     j->state = REGISTRY_JOB_QUEUED;
     if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
     job_size(j);
-    registry_job row = {.id = id,
-                        .spec = text,
-                        .dataset_id = (char *)dataset_id,
-                        .created_ms = j->created_ms,
-                        .chains = j->chains,
-                        .num_samples = (int64_t)j->samples,
-                        .d = (int64_t)d,
-                        .owner = owner,
-                        .name = j->spec.name};
-    char *tags = job_tags_text(j);
-    row.tags = tags;
-    /* files first: the registry row is the commit point */
-    int added = 0, rc = job_create_files(j, why, sizeof why);
-    if (rc == REGISTRY_OK) rc = (added = jobs_add(a, j) == 0) ? REGISTRY_OK : REGISTRY_ENOMEM;
-    if (rc == REGISTRY_OK) rc = tags ? registry_job_insert(a->reg, &row) : REGISTRY_ENOMEM;
-    free(tags);
-    if (rc != REGISTRY_OK) {
-        if (added) jobs_remove(a, j);
-        job_remove_files(j);
-        job_free(j);
-        if (rc == REGISTRY_ENOMEM) return registry_fail(a->reg, rc, "out of memory");
-        if (!added && rc == REGISTRY_FULL) /* the files' space could not be taken */
-            storage_full_message(a->jobs_dir, bytes, "the job's draws and statistics files", why,
-                                 sizeof why);
-        return added ? rc : registry_fail(a->reg, rc, why);
-    }
-    job_events_add_state(j->events, "queued", NULL, app_now());
-    usage_add(j);
-    queue_push(a, j);
-    schedule(a);
+    usage_add(j); /* counted now: a second submit checks its quota against this one */
     *out = j;
     return REGISTRY_OK;
 }
 
-/* Jobs queued or running: what max_queued_jobs bounds. */
+int jobs_submit_files(job *j, char *why, size_t cap) {
+    /* most jobs that cannot fit are refused here, before anything is made */
+    uint64_t bytes = job_draw_bytes(j);
+    const char *what = "the job's draws and statistics files";
+    if (storage_check_room(j->app->jobs_dir, bytes, what, why, cap) != 0) return REGISTRY_FULL;
+    int rc = job_create_files(j, why, cap);
+    if (rc == REGISTRY_FULL) /* the files' space could not be taken */
+        storage_full_message(j->app->jobs_dir, bytes, what, why, cap);
+    if (rc != REGISTRY_OK) job_remove_files(j);
+    return rc;
+}
+
+/* Undoes jobs_submit_begin (and the files) for a job not recorded. */
+static void submit_undo(app *a, job *j, int added) {
+    if (added) jobs_remove(a, j);
+    job_remove_files(j);
+    j->user->draw_bytes -= job_draw_bytes(j);
+    j->user->active_jobs--;
+    job_free(j);
+}
+
+int jobs_submit_end(app *a, job *j, int files_rc, const char *why) {
+    if (files_rc != REGISTRY_OK) {
+        submit_undo(a, j, 0);
+        return registry_fail(a->reg, files_rc, why);
+    }
+    registry_job row = {.id = j->id,
+                        .spec = j->spec_json,
+                        .dataset_id = j->dataset_id[0] ? j->dataset_id : NULL,
+                        .created_ms = j->created_ms,
+                        .chains = j->chains,
+                        .num_samples = (int64_t)j->samples,
+                        .d = (int64_t)j->d,
+                        .owner = j->owner,
+                        .name = j->spec.name};
+    char *tags = job_tags_text(j);
+    row.tags = tags;
+    /* the files came first: the registry row is the commit point */
+    int added = jobs_add(a, j) == 0;
+    int rc = !added || !tags ? registry_fail(a->reg, REGISTRY_ENOMEM, "out of memory")
+                             : registry_job_insert(a->reg, &row);
+    free(tags);
+    if (rc != REGISTRY_OK) {
+        submit_undo(a, j, added);
+        return rc;
+    }
+    job_events_add_state(j->events, "queued", NULL, app_now());
+    queue_push(a, j);
+    schedule(a);
+    return REGISTRY_OK;
+}
+
 size_t jobs_active(const app *a) {
     size_t n = 0;
     for (size_t i = 0; i < a->nusers; i++)
