@@ -639,10 +639,17 @@ static void job_ended(job *j, registry_job_state st, const char *error) {
 /* Records the job's end in the registry: its progress (with the seq of
  * the done event to come), then its state. REGISTRY_OK or the failure. */
 static int job_record_end(job *j, registry_job_state st, const char *error) {
-    persist_progress(j, 1); /* advisory: the state below is what counts */
+    char *progress = progress_json(j);
+    uint64_t seq = job_events_last_seq(j->events) + 1;
     int64_t now = app_now_ms();
-    int rc = registry_job_set_state(j->app->reg, j->id, st, error, now);
-    if (rc == REGISTRY_OK) j->finished_ms = now;
+    int rc = progress ? registry_job_end(j->app->reg, j->id, st, error, now, progress, (int64_t)seq)
+                      : registry_fail(j->app->reg, REGISTRY_ENOMEM, "out of memory");
+    free(progress);
+    if (rc != REGISTRY_OK) return rc;
+    j->finished_ms = now;
+    j->progress_unsaved = 0;
+    j->persisted_seq = seq;
+    j->last_persist_ms = now;
     return rc;
 }
 

@@ -197,7 +197,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
     [JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
     [JOB_SET_STATE] = "UPDATE jobs SET state = ?2, error = ?3, started = coalesce(?4, started),"
-                      " finished = coalesce(?5, finished), starts = starts + (?2 = 'running')"
+                      " finished = coalesce(?5, finished), starts = starts + (?2 = 'running'),"
+                      " progress = coalesce(?7, progress), seq = coalesce(?8, seq)"
                       " WHERE id = ?1 AND state = ?6",
     [JOB_SET_PROGRESS] = "UPDATE jobs SET progress = ?2, seq = ?3 WHERE id = ?1",
     [JOB_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state NOT IN " ACTIVE,
@@ -1011,8 +1012,10 @@ static int bad_transition(registry *reg, const char *id, registry_job_state from
                 state_names[from], state_names[to]);
 }
 
-int registry_job_set_state(registry *reg, const char *id, registry_job_state to, const char *error,
-                           int64_t now_ms) {
+/* The state change, with the job's progress when progress_json is not
+ * NULL: one statement, so one commit. */
+static int set_state(registry *reg, const char *id, registry_job_state to, const char *error,
+                     int64_t now_ms, const char *progress_json, int64_t seq) {
     registry_job_state from;
     if (!state_is_valid(to)) return fail(reg, REGISTRY_EINVAL, "invalid job state %d", (int)to);
     if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
@@ -1023,12 +1026,25 @@ int registry_job_set_state(registry *reg, const char *id, registry_job_state to,
     if (bind_text(st, 1, id) || bind_text(st, 2, state_names[to]) || bind_text(st, 3, error) ||
         bind_time_if(st, 4, to == REGISTRY_JOB_RUNNING, now_ms) ||
         bind_time_if(st, 5, registry_job_state_is_final(to), now_ms) ||
-        bind_text(st, 6, state_names[from]))
+        bind_text(st, 6, state_names[from]) || bind_text(st, 7, progress_json) ||
+        (progress_json ? sqlite3_bind_int64(st, 8, seq) : sqlite3_bind_null(st, 8)))
         return bind_failed(reg, st);
     if (step_write(reg, st) != SQLITE_DONE) return reg->failure;
     /* The guard on the old state failed: someone else changed it. */
     if (last_write_changed_nothing(reg)) return bad_transition(reg, id, from, to);
     return REGISTRY_OK;
+}
+
+int registry_job_set_state(registry *reg, const char *id, registry_job_state to, const char *error,
+                           int64_t now_ms) {
+    return set_state(reg, id, to, error, now_ms, NULL, 0);
+}
+
+int registry_job_end(registry *reg, const char *id, registry_job_state to, const char *error,
+                     int64_t now_ms, const char *progress_json, int64_t seq) {
+    if (!registry_job_state_is_final(to))
+        return fail(reg, REGISTRY_EINVAL, "%s is not a final state", state_names[to]);
+    return set_state(reg, id, to, error, now_ms, progress_json, seq);
 }
 
 int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,

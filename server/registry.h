@@ -166,8 +166,13 @@ void registry_job_clear(registry_job *job);
  * Going running adds one to the job's starts. */
 int registry_job_set_state(registry *reg, const char *id, registry_job_state to, const char *error,
                            int64_t now_ms);
+/* The job's progress (JSON text) and the seq its events restart after. */
 int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
                               int64_t seq);
+/* set_state to a final state and set_progress in one write (one commit):
+ * how a job's end is recorded. */
+int registry_job_end(registry *reg, const char *id, registry_job_state to, const char *error,
+                     int64_t now_ms, const char *progress_json, int64_t seq);
 /* REGISTRY_IN_USE while queued or running: cancel it first. */
 int registry_job_delete(registry *reg, const char *id);
 
