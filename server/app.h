@@ -307,6 +307,9 @@ void jobs_each_live(app *a, int (*fn)(job *j, void *ctx), void *ctx);
 void jobs_prune_live(app *a);
 
 /* job_log.c: an ended job's event log on disk (events.ndjson). */
+/* Makes the job's empty log file (any thread, with the job's files): 0
+ * or an errno. */
+int job_log_create(const job *j);
 /* Saves it whole: 0 or an MCMC_E* code (MCMC_EINVAL: the log is not done). */
 int job_log_save(const job *j);
 /* The saved log, else one made from the job's registry fields: its state

@@ -1,8 +1,14 @@
 /* job_log.c - a finished job's event log once the job leaves memory: saved
- * whole to events.ndjson in the job's dir (a temporary file, then a
- * rename) when jobs.c evicts the job or the daemon stops, and read back
- * when the job is next read, so that a client gets the same bytes from a
- * job in memory, from one read back, and after a restart.
+ * whole to events.ndjson in the job's dir when jobs.c evicts the job or the
+ * daemon stops, and read back when the job is next read, so that a client
+ * gets the same bytes from a job in memory, from one read back, and after a
+ * restart.
+ *
+ * The file is made empty with the job's other files, off the loop thread
+ * (job_log_create), so that the save, which runs on the loop, writes into
+ * a file that exists: no inode to allocate, no rename. A save cut short by
+ * a crash leaves a log that does not read back (a cut line, or no done
+ * event last), which counts as no saved log.
  *
  * A job that ended without its log saved (the daemon was killed first, or
  * the job ended before this file existed) gets a log made from its
@@ -34,20 +40,25 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
+int job_log_create(const job *j) {
+    char path[4600];
+    job_file_path(j, LOG_FILE, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return errno;
+    return close(fd) != 0 ? errno : 0;
+}
+
 int job_log_save(const job *j) {
     if (!j->events || !job_events_is_done(j->events)) return MCMC_EINVAL;
     event_buf text = {0};
     uint64_t last;
     if (job_events_format_after(j->events, 0, EVENT_FRAMING_NDJSON, 0, &text, &last) < 0)
         return MCMC_ENOMEM;
-    char tmp[4600], path[4600];
-    job_file_path(j, LOG_FILE ".tmp", tmp, sizeof tmp);
+    char path[4600];
     job_file_path(j, LOG_FILE, path, sizeof path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int ok = fd >= 0 && write_all(fd, text.data, text.len) == 0;
     if (fd >= 0 && close(fd) != 0) ok = 0;
-    if (ok && rename(tmp, path) != 0) ok = 0;
-    if (!ok) unlink(tmp);
     event_buf_free(&text);
     return ok ? MCMC_OK : MCMC_EIO;
 }

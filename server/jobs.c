@@ -377,8 +377,8 @@ static int create_body(const job *j, const char *path, size_t width) {
     return e;
 }
 
-/* The job's directory, its draws file and its statistics file at their
- * full size, their space taken now (storage_reserve), so that a job
+/* The job's directory, its (empty) event log, its draws file and its
+ * statistics file at their full size, their space taken now (storage_reserve), so that a job
  * accepted does not find the disk full as it runs, and readers can open
  * them from the start. REGISTRY_OK, REGISTRY_FULL or REGISTRY_EIO, with
  * why. */
@@ -395,6 +395,7 @@ static int job_create_files(const job *j, char *why, size_t cap) {
         job_stats_path(j, path, sizeof path);
         e = create_body(j, path, chain_stat_count(j->stats));
     }
+    if (!e) e = job_log_create(j); /* saved into at eviction, on the loop */
     if (!e) return REGISTRY_OK;
     if (storage_errno_is_full(e)) return REGISTRY_FULL; /* the caller says how full */
     snprintf(why, cap, "cannot create %.200s: %s", path, strerror(e));
@@ -1025,6 +1026,9 @@ static void job_begin(job *j) {
     j->adapt_loaded = 1;
     memory_take(j); /* held until its run state goes: job_release_run_state */
     j->started_ms = now;
+    /* its seq was saved with its row: the next save is due in a second (a
+     * short job's first report writes nothing; its end records its progress) */
+    j->last_persist_ms = now;
     j->state = REGISTRY_JOB_RUNNING;
     job_events_add_state(j->events, "running", NULL, app_now());
     job_notify(j);
