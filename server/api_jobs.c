@@ -414,11 +414,12 @@ static json_t *list_item_json(job *j) {
 
 static int list_one(void *ctx, const registry_job *row) {
     list_ctx *l = ctx;
-    job *j = jobs_find_row(l->a, row);
+    job *made, *j = jobs_view_row(l->a, row, &made);
     /* an ended job whose stored spec this build cannot read is shown as
      * failed, though the registry keeps the state it ended in */
     if (j && (!l->state || job_state(j) == *l->state))
         json_array_append_new(l->arr, list_item_json(j));
+    jobs_view_done(made);
     return 0;
 }
 

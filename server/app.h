@@ -207,8 +207,14 @@ int jobs_restore(app *a, char *err, size_t errlen);
  * as long as a watcher is attached (job_watch): a watched job is never
  * evicted. A job that has not ended stays until it is deleted. */
 job *jobs_find(app *a, const char *id);
-/* The same for a row the caller has just read (a listing): no second read. */
-job *jobs_find_row(app *a, const registry_job *row);
+/* For a listing of rows the caller has just read: the job in memory, left where it is in the cache, or an
+ * ended job made from its row for the caller alone (*made, to be freed
+ * with jobs_view_done once read), so that paging through history neither
+ * reads every job into the cache nor evicts the ones in use. NULL when
+ * the row is of a job not in memory that has not ended (being deleted),
+ * or on ENOMEM. */
+job *jobs_view_row(app *a, const registry_job *row, job **made);
+void jobs_view_done(job *made);
 /* A parsed, shape-checked spec becomes a queued job in three steps, so
  * that its files are made off the loop thread:
  * - jobs_submit_begin (loop) makes the job from spec (which it takes) and

@@ -234,9 +234,15 @@ job *jobs_find(app *a, const char *id) {
     return j;
 }
 
-job *jobs_find_row(app *a, const registry_job *row) {
-    job *j = find_in_memory(a, row->id);
-    return j || !a->jobs_by_id ? j : read_back(a, row);
+job *jobs_view_row(app *a, const registry_job *row, job **made) {
+    *made = NULL;
+    job *j = a->jobs_by_id ? job_table_get(a->jobs_by_id, row->id) : NULL;
+    if (j || !registry_job_state_is_final(row->state)) return j;
+    return *made = job_from_row(a, row);
+}
+
+void jobs_view_done(job *made) {
+    if (made) job_free(made);
 }
 
 /* A new or restored job that has not ended joins the live jobs. */
