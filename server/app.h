@@ -182,6 +182,8 @@ struct app {
     double last_rate_time;
     app_user **users; /* app_users.c */
     size_t nusers, cap_users;
+    uint64_t users_generation;     /* one more each time a user's name changes */
+    struct list_items *list_items; /* ended jobs' list items (api_jobs.c) */
 };
 
 /* app_work.c: a thread-pool item, counted from app_queue_work until its
@@ -207,12 +209,11 @@ int jobs_restore(app *a, char *err, size_t errlen);
  * as long as a watcher is attached (job_watch): a watched job is never
  * evicted. A job that has not ended stays until it is deleted. */
 job *jobs_find(app *a, const char *id);
-/* For a listing of rows the caller has just read: the job in memory, left where it is in the cache, or an
- * ended job made from its row for the caller alone (*made, to be freed
- * with jobs_view_done once read), so that paging through history neither
- * reads every job into the cache nor evicts the ones in use. NULL when
- * the row is of a job not in memory that has not ended (being deleted),
- * or on ENOMEM. */
+/* For a listing of rows the caller has just read: the job in memory, left where it is in the cache,
+ * or an ended job made from its row for the caller alone (*made, to be freed with jobs_view_done
+ * once read), so that paging through history neither reads every job into the cache nor evicts the
+ * ones in use. NULL when the row is of a job not in memory that has not ended (being deleted), or
+ * on ENOMEM. */
 job *jobs_view_row(app *a, const registry_job *row, job **made);
 void jobs_view_done(job *made);
 /* A parsed, shape-checked spec becomes a queued job in three steps, so

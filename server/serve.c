@@ -32,6 +32,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "list_items.h"
 #include "clock.h"
 #include "config.h"
 #include "durable.h"
@@ -382,6 +383,7 @@ int serve_main(int argc, char **argv) {
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     jobs_free_all(&a);
+    list_items_free(a.list_items);
     app_users_free(&a);
     registry_close(a.reg);
     pthread_mutex_destroy(&a.reports_lock);
