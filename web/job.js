@@ -1,11 +1,11 @@
 // job.js - one job's page: its status and actions, a live progress bar per
-// chain (from the event stream), trace plots that grow as draws arrive
+// chain (from the job's Server-Sent Events), trace plots that grow as draws arrive
 // (draws?follow=1 at the thin of draw_store.js, which doubles as a chain
 // grows, so each chain plots at most MAX_POINTS rows however long it is),
 // per-chain histograms and rank plots, the
 // summary table (refreshed while the job runs), the sampler's statistics
 // and download links.
-import { download, getJson, request, streamLines } from "./api.js";
+import { download, getJson, request, streamEvents, streamLines } from "./api.js";
 import { el, clear, errorBox } from "./dom.js";
 import { stepPlot, tracePlot } from "./plots.js";
 import { drawStore, MAX_POINTS } from "./draw_store.js";
@@ -57,6 +57,7 @@ export function showJob(main, id, ctx) {
     const head = jobHeader(header, job, ctx, () => state);
     const bars = progressBars(sections.progress, job);
     const statNames = sampler.stats.filter((n) => n !== "lp__");
+    const marksDivergent = statNames.includes("divergent__");
     const store = drawStore({
       chains: job.shape[0], d: job.shape[2], rows: job.shape[1], warmupRows: job.warmup_draws || 0, statNames,
       available: Math.max(0, ...(job.chains || []).map((c) => c.draws || 0)),
@@ -95,13 +96,14 @@ export function showJob(main, id, ctx) {
     const redraw = () => {
       dirty = false;
       const x = store.x();
-      const points = store.points();
-      traces.forEach((t, p) => t.update(x, store.theta[p].map((a) => a.slice(0, store.top)), store.divs, points, store.thin));
+      traces.forEach((t, p) =>
+        t.update(x, store.theta[p].map((a) => a.slice(0, store.top)), store.divs, store.received, store.thin));
       if (samplerView) samplerView.traces(x);
       traceNote.textContent = (store.thin > 1
         ? `One draw in ${store.thin} of each chain is plotted (at most ${MAX_POINTS} a chain: the step doubles ` +
-          "as the chains grow); divergent ones among them"
-        : "Every draw is plotted; divergent ones") + " are marked with red triangles.";
+          "as the chains grow)" + (marksDivergent ? "; divergent ones among them" : ".")
+        : "Every draw is plotted" + (marksDivergent ? "; divergent ones" : ".")) +
+        (marksDivergent ? " are marked with red triangles (the progress table counts every divergence)." : "");
     };
     const touch = () => {
       if (!dirty) (dirty = true), later(redraw, REDRAW_MS);
@@ -174,7 +176,7 @@ export function showJob(main, id, ctx) {
     const followEvents = async () => {
       while (!stopped) {
         try {
-          await streamLines(`/v1/jobs/${id}/events?after=${lastSeq}`, onEvent, ac.signal);
+          await streamEvents(`/v1/jobs/${id}/events?after=${lastSeq}`, onEvent, ac.signal);
         } catch (e) {
           if (e.status === 401 || e.status === 404) return fail(e);
           if (stopped) return;
@@ -320,7 +322,7 @@ function samplerSection(section, store, charts) {
     traces(x) {
       traced.forEach((n, i) => {
         const ys = store.stat[n].map((a) => a.slice(0, store.top));
-        plots[i].update(x, ys, [], store.points(), store.thin);
+        plots[i].update(x, ys, [], store.received, store.thin);
       });
     },
     energy(from) {

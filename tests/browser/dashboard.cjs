@@ -75,13 +75,6 @@ async function setField(page, id, value) {
   }, value);
 }
 
-// The chart's plotted point count and each chain's iterations.
-const liveState = () => ({
-  points: Number((document.querySelector("#traces .chart.trace") || { dataset: {} }).dataset.points || 0),
-  iters: [...document.querySelectorAll("#progress tr.chain")].map((r) => Number(r.dataset.iter || 0)),
-  state: (document.getElementById("job-state") || {}).textContent,
-});
-
 // Chromium with a page that records script errors and CSP violations in
 // problems and accepts every confirmation; null (and a failure) when it
 // cannot start.
@@ -120,6 +113,16 @@ async function main() {
     const csp = r.headers.get("content-security-policy") || "";
     result("GET / serves the page with a CSP that allows no inline script",
       r.status === 200 && /script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp) && r.headers.get("etag"), csp);
+
+    // --- a wrong token is refused and not kept ---
+    await page.goto(URL + "/", { waitUntil: "load" });
+    await page.waitForSelector("#token", { timeout: 20000 });
+    await page.type("#token", "mcmcd_not_a_token");
+    await page.click("#sign-in button[type=submit]");
+    const refused = await waitIn(page, () => (document.getElementById("sign-in-error") || {}).textContent || null, null, 10000);
+    const keptBad = await page.evaluate(() => sessionStorage.getItem("mcmcd.token"));
+    result(`a wrong token is refused on the sign-in form (${refused}) and not kept`,
+      !!refused && keptBad === null && (await page.$("#nav[hidden]")) !== null, String(keptBad));
 
     // --- alice signs in; bob's job is not hers to see ---
     const listed = await signIn(page, env.ALICE_TOKEN);
@@ -199,26 +202,44 @@ async function main() {
 
     // --- live: progress bars and traces grow while it runs ---
     const first = await waitIn(page, () => {
-      const s = (() => ({
-        points: Number((document.querySelector("#traces .chart.trace") || { dataset: {} }).dataset.points || 0),
+      const t = document.querySelector("#traces .chart.trace");
+      const s = {
+        points: Number((t || { dataset: {} }).dataset.points || 0), thin: Number((t || { dataset: {} }).dataset.thin || 0),
         iters: [...document.querySelectorAll("#progress tr.chain")].map((r) => Number(r.dataset.iter || 0)),
-      }))();
+      };
       return s.points > 0 && s.iters.length === 2 && s.iters.every((i) => i > 0) ? s : null;
     });
     result("both chains' progress bars and the trace plots have data", !!first, JSON.stringify(first));
-    // both grow within 30 s (a sanitizer build runs a few blocks a second)
-    const second = (await waitIn(page, (f) => {
+    // Both grow within 30 s (a sanitizer build runs a few blocks a second).
+    // The plotted points grow at one thin; when the thin doubles in between
+    // (the traces keep at most 2000 points a chain) they halve, so the
+    // wait goes on until they have grown at the thin they are at.
+    const samples = [];
+    const second = await waitIn(page, (f) => {
+      const t = document.querySelector("#traces .chart.trace");
       const s = {
-        points: Number(document.querySelector("#traces .chart.trace").dataset.points || 0),
+        points: Number(t.dataset.points || 0), thin: Number(t.dataset.thin || 0),
+        chainPoints: (t.dataset.chainPoints || "").split(",").map(Number),
         iters: [...document.querySelectorAll("#progress tr.chain")].map((r) => Number(r.dataset.iter || 0)),
         state: (document.getElementById("job-state") || {}).textContent,
       };
-      return s.points > f.points && s.iters.every((v, c) => v > f.iters[c]) ? s : null;
-    }, first || { points: 0, iters: [0, 0] })) || (await page.evaluate(liveState));
-    result(`while it runs the plotted points grow (${first && first.points} -> ${second.points})`,
-      first && second.points > first.points && second.state === "running", JSON.stringify(second));
-    result(`while it runs every chain's progress grows (${first && first.iters} -> ${second.iters})`,
-      first && second.iters.every((v, c) => v > first.iters[c]), JSON.stringify(second));
+      (window.__samples = window.__samples || []).push(s);
+      let from = window.__from || f;
+      if (s.thin !== from.thin) from = window.__from = Object.assign({}, from, { thin: s.thin, points: s.points });
+      return s.points > from.points && s.iters.every((v, c) => v > f.iters[c]) ? s : null;
+    }, first || { points: 0, thin: 0, iters: [0, 0] });
+    samples.push(...(await page.evaluate(() => window.__samples || [])));
+    const last = second || samples[samples.length - 1] || {};
+    result(`while it runs the plotted points grow at one thin (${first && first.points} -> ${last.points}, ` +
+      `thin ${first && first.thin} -> ${last.thin})`, !!second && second.state === "running", JSON.stringify(last));
+    result(`while it runs every chain's progress grows (${first && first.iters} -> ${last.iters})`,
+      !!second && second.iters.every((v, c) => v > first.iters[c]), JSON.stringify(last));
+    const pow2 = (t) => t >= 1 && (t & (t - 1)) === 0;
+    const badSample = samples.find((s, i) => !pow2(s.thin) || s.chainPoints.some((n) => n > 2000) ||
+      (i > 0 && s.thin < samples[i - 1].thin));
+    result(`while it runs the traces' thin is a power of two that only grows, at most 2000 points a chain ` +
+      `(${samples.length} looks, thin ${samples.length && samples[0].thin} -> ${last.thin})`,
+      samples.length > 0 && !badSample, JSON.stringify(badSample));
     const traces = await page.$$eval("#traces .chart.trace", (b) => b.map((x) => x.dataset.param));
     result("a trace plot per parameter (" + traces.join(", ") + ")", traces.length === 4 &&
       traces.every((t) => /^theta\.\d$/.test(t)));
@@ -242,6 +263,19 @@ async function main() {
     const apiState = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.state;
     result("Cancel (confirmed) stops the job: the page and the API say cancelled", state === "cancelled" && apiState === "cancelled",
       `page ${state}, api ${apiState}`);
+
+    // --- once every kept row is in: the thin that fits them, every row of it ---
+    const kept = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.chains.map((c) => c.draws);
+    let wantThin = 1;
+    while (Math.ceil(Math.max(...kept) / wantThin) > 2000) wantThin *= 2;
+    const wantPoints = kept.map((n) => Math.ceil(n / wantThin)).join(",");
+    const settled = await waitIn(page, (w) => {
+      const t = document.querySelector("#traces .chart.trace");
+      return t && Number(t.dataset.thin) === w.thin && t.dataset.chainPoints === w.points ? true : null;
+    }, { thin: wantThin, points: wantPoints });
+    const got = await page.$eval("#traces .chart.trace", (t) => `thin ${t.dataset.thin}, points ${t.dataset.chainPoints}`);
+    result(`the cancelled job's ${kept.join(" and ")} draws are plotted at thin ${wantThin}, the least power of two ` +
+      `that fits 2000 a chain: ${wantPoints} points`, !!settled, got);
 
     // --- the summary table is GET /summary's ---
     const table = await waitIn(page, () => {
@@ -425,6 +459,10 @@ async function throughProxy() {
       return t.length === 5 && p > 0 ? p : null;
     });
     result("through nginx: 5 trace plots with points", !!first);
+    const perChain = await page.$eval("#traces .chart.trace", (t) => [t.dataset.thin, t.dataset.chainPoints]);
+    const counts = (perChain[1] || "").split(",").map(Number);
+    result(`through nginx: 16 chains on the traces, at most 2000 points each (thin ${perChain[0]}: ${perChain[1]})`,
+      counts.length === 16 && counts.every((n) => n <= 2000));
     const grown = await waitIn(page, (f) => {
       const p = Number(document.querySelector("#traces .chart.trace").dataset.points || 0);
       return p > f ? p : null;
