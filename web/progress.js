@@ -19,7 +19,8 @@ export function progressBars(section, job) {
       r = {
         tr: el("tr", { class: "chain", dataset: { chain: p.chain } }),
         bar: el("progress", { max: 1, value: 0 }),
-        cells: Array.from({ length: 7 }, (_, i) => el("td", { class: i === 1 ? "phase" : "num" })),
+        // the first is the count beside the bar, in the bar's cell
+        cells: Array.from({ length: 7 }, (_, i) => el(i ? "td" : "span", { class: i === 1 ? "phase" : "num" })),
       };
       const swatch = el("span", { class: "swatch" });
       swatch.style.background = chainColor(p.chain); // CSSOM: allowed by the CSP
