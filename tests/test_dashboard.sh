@@ -35,7 +35,9 @@ need "Node" "command -v node >/dev/null" "./dev installs nodejs"
 need "puppeteer-core" "[ -f '$here/../tools/web/node_modules/puppeteer-core/package.json' ]" \
     "./dev build, or npm ci --prefix tools/web"
 
-daemon_or_exit --workers 2
+# 16 workers: the 16 chains of the job seen through nginx all run (and
+# stream) at once, sharing the CPUs with the browser
+daemon_or_exit --workers 16
 
 # --- the files, as any client gets them (no token) ---------------------------
 c -q -D "$work/index.hdr" -o "$work/index.html" "$URL/"

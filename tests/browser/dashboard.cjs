@@ -76,8 +76,8 @@ async function setField(page, id, value) {
 }
 
 // Chromium with a page that records script errors and CSP violations in
-// problems and accepts every confirmation; null (and a failure) when it
-// cannot start.
+// problems and accepts every confirmation, noting its text in dialogs;
+// null (and a failure) when it cannot start.
 async function launch(extraArgs = []) {
   const puppeteer = createRequire(path.join(root, "tools/web/package.json"))("puppeteer-core");
   let browser;
@@ -99,14 +99,20 @@ async function launch(extraArgs = []) {
     // expected answers: 401 before sign-in, 404 for bob's job, 422 for the bad form value
     if (m.type() === "error" && !/status of (401|404|422)/.test(m.text())) problems.push("console: " + m.text());
   });
-  page.on("dialog", (d) => d.accept());
-  return { browser, page, problems };
+  const dialogs = [];
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    d.accept();
+  });
+  return { browser, page, problems, dialogs };
 }
 
 async function main() {
   const b = await launch();
   if (!b) return;
-  const { browser, page, problems } = b;
+  const { browser, page, problems, dialogs } = b;
+  // whether the last action asked for a confirmation that matches re
+  const confirmed = (re) => dialogs.length > 0 && re.test(dialogs.splice(0).pop());
   try {
     // --- the page and its headers ---
     const r = await fetch(URL + "/");
@@ -248,6 +254,17 @@ async function main() {
       document.querySelectorAll("#ranks .chart[data-points]").length === 4 &&
       document.querySelector("#sampler-table tbody tr") ? true : null);
     result("histograms, rank plots and the sampler table fill in while it runs", !!derived);
+    const cols = await page.$$eval("#progress tr.chain", (rows) => rows.map((r) => [...r.children].map((c) => c.textContent.trim())));
+    result("each chain's row shows its phase, it/s, ETA, accept rate (none for NUTS), divergences and step size",
+      cols.length === 2 && cols.every((r) => r.length === 8 && /^(warmup|sampling)$/.test(r[2]) && Number(r[3]) > 0 &&
+        /\d (s|min)/.test(r[4]) && r[5] === "-" && /^\d+$/.test(r[6]) && Number(r[7]) > 0), JSON.stringify(cols));
+    // the summary is asked again while the job runs: it covers more draws
+    const drawsNow = await page.$eval("#summary-table", (t) => Number(t.dataset.draws || 0));
+    const drawsLater = await waitIn(page, (n) => {
+      const t = document.getElementById("summary-table");
+      return t && t.dataset.state === "running" && Number(t.dataset.draws) > n ? Number(t.dataset.draws) : null;
+    }, drawsNow);
+    result(`the summary table is refreshed while the job runs (${drawsNow} -> ${drawsLater} draws a chain)`, !!drawsLater);
     fs.mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: path.join(OUT, "job-running.png"), fullPage: true });
     await page.screenshot({ path: path.join(OUT, "job-running-top.png") });
@@ -255,14 +272,15 @@ async function main() {
       fs.statSync(path.join(OUT, "job-running.png")).size > 10000);
 
     // --- cancel ---
+    dialogs.length = 0;
     await page.click("#job-cancel");
     const state = await waitIn(page, () => {
       const s = document.getElementById("job-state");
       return s && s.textContent === "cancelled" ? s.textContent : null;
     });
     const apiState = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.state;
-    result("Cancel (confirmed) stops the job: the page and the API say cancelled", state === "cancelled" && apiState === "cancelled",
-      `page ${state}, api ${apiState}`);
+    result("Cancel (confirmed) stops the job: the page and the API say cancelled",
+      confirmed(/^Cancel this job\?/) && state === "cancelled" && apiState === "cancelled", `page ${state}, api ${apiState}`);
 
     // --- once every kept row is in: the thin that fits them, every row of it ---
     const kept = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.chains.map((c) => c.draws);
@@ -309,23 +327,26 @@ async function main() {
     result("filtering by state 'running' hides the cancelled job", !!filtered);
     await page.select("#filter-state", "");
     await waitIn(page, (id) => document.querySelector(`#jobs tr[data-job="${id}"]`), jobId, 10000);
+    dialogs.length = 0;
     await clickNow(page, `#jobs tr[data-job="${jobId}"] button.delete`);
     const gone = await waitIn(page, (id) => !document.querySelector(`#jobs tr[data-job="${id}"]`) || null, jobId);
     const after = await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN);
-    result("Delete (confirmed) from the list removes the job (API: 404)", !!gone && after.status === 404, after.text);
+    result("Delete (confirmed) from the list removes the job (API: 404)",
+      confirmed(/^Delete job dash-run and its draws\?/) && !!gone && after.status === 404, after.text);
 
     // --- cancel from the list ---
     const long = await api("POST", "/v1/jobs", env.ALICE_TOKEN, { name: "to-cancel", data: { synthetic: { n: 500, d: 2 } },
       sampler: { type: "mala", step_size: 0.01 }, num_samples: 10000, thin: 10000 });
     const lid = long.json && long.json.id;
     const cancelButton = await waitIn(page, (id) => !!document.querySelector(`#jobs tr[data-job="${id}"] button.cancel`) || null, lid);
+    dialogs.length = 0;
     if (cancelButton) await clickNow(page, `#jobs tr[data-job="${lid}"] button.cancel`);
     const listState = await waitIn(page, (id) => {
       const r = document.querySelector(`#jobs tr[data-job="${id}"]`);
       return r && r.dataset.state === "cancelled" ? "cancelled" : null;
     }, lid);
     result("Cancel (confirmed) from the list stops a job; its row turns cancelled",
-      listState === "cancelled" && (await api("GET", "/v1/jobs/" + lid, env.ALICE_TOKEN)).json.state === "cancelled");
+      confirmed(/^Cancel job to-cancel\?/) && listState === "cancelled" && (await api("GET", "/v1/jobs/" + lid, env.ALICE_TOKEN)).json.state === "cancelled");
 
     // --- datasets: upload a CSV through the page, see its size, delete it ---
     await page.evaluate(() => (location.hash = "#/datasets"));
@@ -344,9 +365,10 @@ async function main() {
     result("a CSV uploaded on the datasets page is listed with its rows, columns and size",
       ds && listedDs && ds.cells[3] === "3" && ds.cells[4] === "2" && String(listedDs.bytes) === ds.bytes, JSON.stringify(ds));
     if (ds) {
+      dialogs.length = 0;
       await clickNow(page, `#datasets tr[data-dataset="${ds.id}"] button.delete`);
       const dsGone = await waitIn(page, (id) => !document.querySelector(`#datasets tr[data-dataset="${id}"]`) || null, ds.id);
-      result("Delete (confirmed) removes the dataset", !!dsGone &&
+      result("Delete (confirmed) removes the dataset", confirmed(/^Delete dataset tiny-from-page\?/) && !!dsGone &&
         (await api("GET", "/v1/datasets/" + ds.id, env.ALICE_TOKEN)).status === 404);
     }
 
@@ -459,10 +481,14 @@ async function throughProxy() {
       return t.length === 5 && p > 0 ? p : null;
     });
     result("through nginx: 5 trace plots with points", !!first);
-    const perChain = await page.$eval("#traces .chart.trace", (t) => [t.dataset.thin, t.dataset.chainPoints]);
+    const perChain = await waitIn(page, () => {
+      const t = document.querySelector("#traces .chart.trace");
+      const n = (t.dataset.chainPoints || "").split(",").map(Number);
+      return n.length === 16 && n.every((k) => k > 0) ? [t.dataset.thin, t.dataset.chainPoints] : null;
+    }) || (await page.$eval("#traces .chart.trace", (t) => [t.dataset.thin, t.dataset.chainPoints]));
     const counts = (perChain[1] || "").split(",").map(Number);
-    result(`through nginx: 16 chains on the traces, at most 2000 points each (thin ${perChain[0]}: ${perChain[1]})`,
-      counts.length === 16 && counts.every((n) => n <= 2000));
+    result(`through nginx: all 16 chains stream onto the traces, at most 2000 points each (thin ${perChain[0]}: ${perChain[1]})`,
+      counts.length === 16 && counts.every((n) => n > 0 && n <= 2000), perChain[1]);
     const grown = await waitIn(page, (f) => {
       const p = Number(document.querySelector("#traces .chart.trace").dataset.points || 0);
       return p > f ? p : null;
