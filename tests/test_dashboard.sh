@@ -2,17 +2,20 @@
 # test_dashboard.sh - the web dashboard in a real browser: Debian's
 # Chromium, headless, driven by tests/browser/dashboard.cjs through
 # puppeteer-core (tools/web, installed by ./dev). A daemon with two plain
-# users: bob has a job, alice signs in on the page, does not see it, submits
-# a job through the form (a bad value first: the server's error shows next
-# to its field), watches the progress bars and trace plots grow while it
-# runs, cancels it, checks the summary table against GET /summary, deletes
-# it from the list, uploads and deletes a dataset; the admin then sees
+# users: bob has a job; a wrong token is refused; alice signs in on the
+# page, does not see bob's job, submits a job through the form (a bad value
+# first: the server's error shows next to its field), watches the progress
+# bars, the summary and the trace plots grow while it runs (the traces'
+# thin doubling as they pass 2000 points a chain), cancels it (its draws
+# then plotted at the least thin that fits), checks the summary table
+# against GET /summary, deletes it from the list (each action after a
+# confirmation), uploads and deletes a dataset; the admin then sees
 # bob's job, and on a NUTS job on Neal's funnel the divergent draws marked
-# and the downloads (.npy, CSV, spec) equal to the API's bytes. Then the
+# and the downloads (.npy, CSV, JSON, spec) equal to the API's bytes. Then the
 # page again through deploy/nginx.conf with TLS, on a job of 16 chains x 5
-# parameters. A screenshot of the job page mid-run is kept in
-# test_dashboard.out/ beside where ctest runs it. A missing Chromium, Node
-# or puppeteer-core fails the test with why.
+# parameters, every chain streaming at once. A screenshot of the job page
+# mid-run is kept in test_dashboard.out/ beside where ctest runs it. A
+# missing Chromium, Node or puppeteer-core fails the test with why.
 # Usage: test_dashboard.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_dashboard.sh PATH/TO/mcmcd}

@@ -103,7 +103,8 @@ export function showJob(main, id, ctx) {
         ? `One draw in ${store.thin} of each chain is plotted (at most ${MAX_POINTS} a chain: the step doubles ` +
           "as the chains grow)" + (marksDivergent ? "; divergent ones among them" : ".")
         : "Every draw is plotted" + (marksDivergent ? "; divergent ones" : ".")) +
-        (marksDivergent ? " are marked with red triangles (the progress table counts every divergence)." : "");
+        (marksDivergent ? " are marked with red triangles (the progress table counts every divergence, warmup's " +
+          "too; the sampler statistics those after warmup)." : "");
     };
     const touch = () => {
       if (!dirty) (dirty = true), later(redraw, REDRAW_MS);
