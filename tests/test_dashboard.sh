@@ -134,7 +134,7 @@ check "nginx with TLS serves the page ($P/: $code)" "[ '$code' = 200 ]"
 [ "$code" = 200 ] || { show <"$work/nginx.err"; show <"$ng/log/error.log" 2>/dev/null; }
 
 many='{"data": {"synthetic": {"n": 2000, "d": 5, "seed": 4}}, "name": "sixteen", "chains": 16,
- "sampler": {"type": "nuts"}, "num_samples": 200000, "num_warmup": 200, "progress_every": 500}'
+ "sampler": {"type": "nuts"}, "num_samples": 50000, "num_warmup": 200, "progress_every": 100}'
 c --json "$many" "$URL/v1/jobs" >"$work/many.json"
 JOB16=$(jget "$work/many.json" 'j["id"]')
 check "the admin has a job of 16 chains x 5 parameters ($JOB16)" "[ \${#JOB16} -eq 24 ]"

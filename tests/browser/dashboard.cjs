@@ -152,6 +152,9 @@ async function main() {
     const info = (await api("GET", "/v1/info", env.ALICE_TOKEN)).json;
     result("the form offers every sampler of /v1/info", JSON.stringify(samplers) === JSON.stringify(info.samplers.map((s) => s.name)),
       samplers.join(","));
+    const dtypes = await page.$$eval("#f-dtype option", (o) => o.map((x) => x.value).filter(Boolean));
+    result("the form offers every dtype of /v1/info", dtypes.length > 0 && JSON.stringify(dtypes) === JSON.stringify(info.dtypes),
+      dtypes.join(","));
     // a CSV uploaded from the form becomes the chosen dataset
     const formCsv = path.join(OUT, "form.csv");
     fs.mkdirSync(OUT, { recursive: true });
@@ -194,7 +197,7 @@ async function main() {
     await page.type("#f-tags", "browser, live");
     await page.type("#f-num_samples", "400000");
     await page.type("#f-num_warmup", "300");
-    await page.type("#f-key", "7");
+    await page.type("#f-key", "[0, 7]");
     await page.type("#f-progress_every", "500");
     await page.click("#submit");
     const jobId = await waitIn(page, () => (location.hash.match(/^#\/job\/([0-9a-f]{24})$/) || [])[1]);
@@ -204,6 +207,7 @@ async function main() {
     const spec = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.spec;
     result("the job has the form's values", spec.sampler.type === "nuts" && spec.chains === 2 &&
       spec.num_samples === 400000 && spec.num_warmup === 300 && spec.name === "dash-run" &&
+      JSON.stringify(spec.key) === "[0,7]" &&
       JSON.stringify(spec.tags) === '["browser","live"]', JSON.stringify(spec));
 
     // --- live: progress bars and traces grow while it runs ---
