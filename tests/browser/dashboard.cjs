@@ -5,8 +5,10 @@
 // counts the lines. Every wait is bounded; a browser that cannot start is
 // a failure with its reason.
 //
-// Environment: URL, ALICE_TOKEN (a plain user's), ADMIN_TOKEN, BOB_JOB (a
-// job of another plain user), OUT (where screenshots go), CHROMIUM.
+// Environment: URL (the daemon), ALICE_TOKEN (a plain user's), ADMIN_TOKEN,
+// BOB_JOB (a job of another plain user), FUNNEL (the admin's finished NUTS
+// job), OUT (where screenshots go), CHROMIUM; with MODE=proxy, PAGE_URL
+// (the page through nginx) and URL, ADMIN_TOKEN, OUT, CHROMIUM.
 "use strict";
 const path = require("path");
 const fs = require("fs");
@@ -454,15 +456,17 @@ async function waitForFile(file, ms = 20000) {
 }
 
 // Through nginx (deploy/nginx.conf with its TLS lines on, a self-signed
-// certificate) at PAGE_URL: sign in, open a running job of 16 chains and
-// 5 parameters (JOB16, the admin's), and see every chain and its plots
-// fill in through the proxy's unbuffered streams. How long the page's main
+// certificate) at PAGE_URL: sign in, submit (to URL, the daemon) a job of
+// 16 chains and 5 parameters, open its page, and see every chain and its
+// plots fill in through the proxy's unbuffered streams; the job is
+// cancelled at the end. How long the page's main
 // thread was busy meanwhile (long tasks) is printed, not judged: timings
 // belong to benchmarks.
 async function throughProxy() {
   const b = await launch(["--ignore-certificate-errors"]);
   if (!b) return;
   const { browser, page, problems } = b;
+  let job16 = null;
   try {
     const PAGE = env.PAGE_URL;
     await page.goto(PAGE + "/", { waitUntil: "load" });
@@ -471,12 +475,16 @@ async function throughProxy() {
     await page.click("#sign-in button[type=submit]");
     const listed = await waitIn(page, () => document.querySelector("#jobs tbody tr"));
     result("through nginx with TLS (" + PAGE + "): the admin signs in, the list shows", !!listed);
+    const many = await api("POST", "/v1/jobs", env.ADMIN_TOKEN, { data: { synthetic: { n: 2000, d: 5, seed: 4 } },
+      name: "sixteen", chains: 16, sampler: { type: "nuts" }, num_samples: 50000, num_warmup: 200, progress_every: 100 });
+    job16 = many.json && many.json.id;
+    result(`the admin submits a job of 16 chains x 5 parameters (${job16})`, many.status === 201 && !!job16, many.text);
     await page.evaluate(() => {
       window.__long = [];
       new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration)))
         .observe({ type: "longtask", buffered: false });
     });
-    await page.evaluate((id) => (location.hash = "#/job/" + id), env.JOB16);
+    await page.evaluate((id) => (location.hash = "#/job/" + id), job16);
     const rows = await waitIn(page, () => document.querySelectorAll("#progress tr.chain").length === 16 || null);
     result("through nginx: a progress bar for each of the 16 chains", !!rows);
     const first = await waitIn(page, () => {
@@ -504,6 +512,7 @@ async function throughProxy() {
     await page.screenshot({ path: path.join(OUT, "job16-nginx-tls.png") });
     result("no script error, CSP violation or failed request through the proxy", problems.length === 0, problems.join("\n"));
   } finally {
+    if (job16) await api("POST", `/v1/jobs/${job16}/cancel`, env.ADMIN_TOKEN).catch(() => {});
     await browser.close();
   }
 }
