@@ -277,7 +277,7 @@ function jobHeader(box, job, ctx, getState) {
     ["owner", job.owner], ["sampler", spec.sampler && spec.sampler.type],
     ["model", (spec.model && spec.model.type) || "logistic_regression"],
     ["chains", job.shape[0]], ["draws per chain", job.shape[1]], ["parameters", job.shape[2]],
-    ["warmup", spec.num_warmup], ["thin", spec.thin], ["tags", (job.tags || []).join(", ") || "-"],
+    ["warmup", spec.num_warmup], ["spec thin", spec.thin], ["tags", (job.tags || []).join(", ") || "-"],
     ["created", job.created],
   ];
   clear(box).append(
