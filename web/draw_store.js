@@ -17,7 +17,8 @@ export function thinFor(rows, maxPoints = MAX_POINTS) {
   return thin;
 }
 
-// chains, d: the job's shape; rows: rows per chain it will have;
+// chains: the job's chains; d: how many of each row's values are kept (the
+// first d); rows: rows per chain it will have;
 // warmupRows: how many of them are saved warmup; statNames: the per-draw
 // statistics kept (divergent__ is always read for the marks); available:
 // the most rows any chain has now (the first thin fits them).

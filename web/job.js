@@ -17,6 +17,10 @@ const REDRAW_MS = 250; // at most 4 redraws a second
 const DERIVED_MS = 1500; // histograms and ranks
 const SUMMARY_MS = 2000;
 const PLOTTED_STATS = ["stepsize__", "treedepth__"];
+// The first parameters get plots (the summary table lists them all): a
+// chart is a canvas and its data, and a model of 2000 coefficients would
+// otherwise ask for 6000 of them.
+const MAX_PLOTTED = 10;
 
 function active(state) {
   return state === "queued" || state === "running";
@@ -52,18 +56,22 @@ export function showJob(main, id, ctx) {
     if (stopped) return;
     const samplerType = job.spec && job.spec.sampler && job.spec.sampler.type;
     const sampler = (info.samplers || []).find((s) => s.name === samplerType) || { stats: [] };
-    const names = job.parameters || Array.from({ length: job.shape[2] }, (_, i) => "theta." + (i + 1));
+    const allNames = job.parameters || Array.from({ length: job.shape[2] }, (_, i) => "theta." + (i + 1));
+    const names = allNames.slice(0, MAX_PLOTTED);
     let state = job.state;
     const head = jobHeader(header, job, ctx, () => state);
     const bars = progressBars(sections.progress, job);
     const statNames = sampler.stats.filter((n) => n !== "lp__");
     const marksDivergent = statNames.includes("divergent__");
     const store = drawStore({
-      chains: job.shape[0], d: job.shape[2], rows: job.shape[1], warmupRows: job.warmup_draws || 0, statNames,
+      chains: job.shape[0], d: names.length, rows: job.shape[1], warmupRows: job.warmup_draws || 0, statNames,
       available: Math.max(0, ...(job.chains || []).map((c) => c.draws || 0)),
     });
     const traceNote = el("p", { class: "note", id: "trace-note" });
     sections.traces.append(traceNote);
+    if (allNames.length > names.length)
+      sections.traces.append(el("p", { class: "note", id: "plotted-note" },
+        `The plots show the first ${names.length} of the ${allNames.length} parameters; the summary table lists all.`));
     const traces = names.map((n, p) => {
       const box = el("div", { class: "chart trace", dataset: { param: n } });
       sections.traces.append(box);

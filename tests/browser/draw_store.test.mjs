@@ -140,3 +140,10 @@ test("rows off the grid, of other chains, past the end or malformed are dropped"
   assert.equal(s.points(), 1);
   assert.equal(s.resumeAt(), 0);
 });
+
+test("a store of d values keeps the first d of each row's theta", () => {
+  const s = drawStore({ chains: 1, d: 2, rows: 10 });
+  assert.equal(s.add({ chain: 0, draw: 0, theta: [1, 2, 3, 4] }), true);
+  assert.equal(s.theta.length, 2);
+  assert.deepEqual([s.theta[0][0][0], s.theta[1][0][0]], [1, 2]);
+});
