@@ -1,10 +1,10 @@
 // job.js - one job's page: its status and actions, a live progress bar per
-// chain (from the job's Server-Sent Events), trace plots that grow as draws arrive
-// (draws?follow=1 at the thin of draw_store.js, which doubles as a chain
-// grows, so each chain plots at most MAX_POINTS rows however long it is),
-// per-chain histograms and rank plots, the
-// summary table (refreshed while the job runs), the sampler's statistics
-// and download links.
+// chain (from the job's Server-Sent Events), trace plots that grow as draws
+// arrive (draws?follow=1 at the thin of draw_store.js, which doubles as a
+// chain grows, so each chain plots at most MAX_POINTS rows however long it
+// is), per-chain histograms and rank plots of the first MAX_PLOTTED
+// parameters, the summary table (refreshed while the job runs), the
+// sampler's statistics and download links.
 import { download, getJson, request, streamEvents, streamLines } from "./api.js";
 import { el, clear, errorBox } from "./dom.js";
 import { stepPlot, tracePlot } from "./plots.js";
