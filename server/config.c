@@ -91,6 +91,10 @@ static const cfg_key cfg_keys[] = {
      NULL},
     {"job_cache", CFG_INT, FIELD(job_cache), 1, 1000000, 0, 0, "256",
      "ended jobs kept in memory; the others are read back from the registry when asked for", NULL},
+    {"chain_nice", CFG_INT, FIELD(chain_nice), 0, 19, 0, 0, "10",
+     "nice value of a worker thread while it runs a chain (0: the daemon's own), so that "
+     "requests are answered ahead of running chains",
+     NULL},
 #define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
     {"user_" name,                                                                                 \
      CFG_LIMIT,                                                                                    \
@@ -345,6 +349,7 @@ void serve_config_defaults(serve_config *c) {
     c->max_body_bytes = 256ull << 20;
     c->max_queued_jobs = 10000;
     c->job_cache = 256;
+    c->chain_nice = 10;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;
     c->memory_budget = default_memory_budget();

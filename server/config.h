@@ -59,6 +59,10 @@ typedef struct serve_config {
     uint32_t job_cache;                 /* ended jobs kept in memory (the rest
                                            are read back from the registry on
                                            demand), 1..1000000; default 256 */
+    uint32_t chain_nice;                /* the nice value a worker thread takes
+                                           while it runs a chain, 0..19; default
+                                           10: chains are batch work, and the
+                                           loop thread answers ahead of them */
     user_limits limits;                 /* defaults of the per-user limits,
                                            keys user_<name> (user_limits.h) */
 } serve_config;

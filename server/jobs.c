@@ -15,11 +15,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -862,10 +864,30 @@ static int on_block(void *ctx, const chain_block *b) {
     return 0;
 }
 
+/* The pool thread runs its chain at the configured nice value (Linux sets
+ * it per thread), so that the loop thread and the pool's short work (a
+ * spec's parse, a summary) are scheduled ahead of chains on a busy
+ * machine, then goes back to the nice value it had. Going back needs
+ * RLIMIT_NICE (root has it; systemd: LimitNICE=); without it the thread
+ * keeps the higher value, which still leaves the loop thread ahead. */
+static int chain_nice_enter(const app *a) {
+    errno = 0;
+    int before = getpriority(PRIO_PROCESS, 0);
+    if (errno || a->cfg.chain_nice == 0) return INT_MIN;
+    if (before < (int)a->cfg.chain_nice) setpriority(PRIO_PROCESS, 0, (int)a->cfg.chain_nice);
+    return before;
+}
+
+static void chain_nice_leave(int before) {
+    if (before != INT_MIN) setpriority(PRIO_PROCESS, 0, before); /* may be refused: see above */
+}
+
 static void chain_work(uv_work_t *req) {
     chain_task *t = req->data;
     job *j = t->job;
+    int nice_before = chain_nice_enter(j->app);
     t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
+    chain_nice_leave(nice_before);
     if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
     /* the chain's rows on disk before the loop hears that it ended, so the
      * job's end, recorded after its last chain's, follows its draws; here
