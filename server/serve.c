@@ -383,6 +383,7 @@ int serve_main(int argc, char **argv) {
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     jobs_free_all(&a);
+    job_log_saves_free(&a);
     list_items_free(a.list_items);
     app_users_free(&a);
     registry_close(a.reg);
