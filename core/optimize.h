@@ -4,10 +4,10 @@
  * full-batch L-BFGS (two-loop recursion, backtracking line search with the
  * Armijo condition, curvature pairs kept only when s'y > 0), and minibatch
  * Adam (minibatches drawn with replacement, likelihood scaled by N/n, as
- * SGLD's; the learning rate decays and the returned point is the average of
- * the last half of the iterates, then polished by full-batch L-BFGS when
- * the data are small enough). OPTIMIZE_AUTO picks L-BFGS unless the data
- * have more than auto_rows rows.
+ * SGLD's; the learning rate decays as lr / sqrt(1 + t / 1000) and Adam's
+ * answer is the average of its last half of iterates), which L-BFGS then
+ * polishes for at most max_iter full-data iterations (few, from so close).
+ * OPTIMIZE_AUTO picks L-BFGS unless the data have more than auto_rows rows.
  *
  * The stochastic-gradient samplers' control variates centre on this mode
  * when a spec gives none; the "mode" job kind returns it on its own.
@@ -33,18 +33,18 @@ typedef enum optimize_method {
 typedef enum optimize_status {
     OPTIMIZE_CONVERGED = 0, /* the gradient's norm reached the tolerance */
     OPTIMIZE_STALLED,       /* no step improved log p any more (within rounding) */
-    OPTIMIZE_MAX_ITER,      /* max_iter reached first (Adam without polishing always) */
+    OPTIMIZE_MAX_ITER,      /* the iterations ran out first (Adam without polish: always) */
     OPTIMIZE_NONFINITE      /* log p or its gradient was not finite at the start */
 } optimize_status;
 
 typedef struct optimize_options {
     optimize_method method;
-    uint64_t max_iter;        /* iterations of the chosen method (default 1000; Adam 10000) */
+    uint64_t max_iter;        /* L-BFGS iterations (default 1000); after Adam, 0: no polish */
+    uint64_t adam_iter;       /* Adam iterations (default 10000) */
     double tolerance;         /* stop when ||grad log p||_2 <= tolerance (default 1e-6) */
     unsigned history;         /* L-BFGS: curvature pairs kept (default 10) */
     size_t batch_size;        /* Adam: rows per minibatch (0: 1% of N, at least 100) */
-    double learning_rate;     /* Adam: the initial step (default 1e-2), decaying as
-                                 lr / sqrt(1 + t / 1000) */
+    double learning_rate;     /* Adam: the initial step (default 1e-2) */
     double beta1, beta2, eps; /* Adam: 0.9, 0.999, 1e-8 */
     rng_key key;              /* Adam's minibatches */
     size_t auto_rows;         /* OPTIMIZE_AUTO: Adam above this many rows (default 1e6) */
@@ -56,8 +56,7 @@ typedef struct optimize_result {
     double lp;              /* log p at the mode (full data, constants dropped) */
     double grad_norm;       /* ||grad log p||_2 there (full data) */
     uint64_t iterations;    /* iterations run, Adam's and L-BFGS's together */
-    uint64_t grad_evals;    /* full-data gradient evaluations, plus minibatch ones scaled
-                               by batch / N (so comparable to a full pass) */
+    uint64_t grad_evals;    /* gradient evaluations, full-data and minibatch alike */
     optimize_method method; /* the method AUTO chose (the first one run) */
     optimize_status status;
 } optimize_result;
