@@ -366,16 +366,21 @@ typedef struct chain_run_args {
     atomic_int *cancel;
 } chain_run_args;
 
-static int chain_run_centred(const model *m, const chain_config *cfg, void *arg) {
-    const chain_run_args *a = arg;
+static int chain_run_one(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn,
+                         void *ctx, atomic_int *cancel) {
     chain_run_state r;
     int rc = chain_state_init(&r, m, cfg);
     if (rc != MCMC_OK) return rc;
-    rng_key kc = rng_fold_in(cfg->key, a->c);
-    chain_init_point(&r, kc, a->c);
-    rc = chain_loop(&r, kc, a->c, a->fn, a->ctx, a->cancel);
+    rng_key kc = rng_fold_in(cfg->key, c);
+    chain_init_point(&r, kc, c);
+    rc = chain_loop(&r, kc, c, fn, ctx, cancel);
     chain_state_free(&r);
     return rc;
+}
+
+static int chain_run_centred(const model *m, const chain_config *cfg, void *arg) {
+    const chain_run_args *a = arg;
+    return chain_run_one(m, cfg, a->c, a->fn, a->ctx, a->cancel);
 }
 
 int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn, void *ctx,
@@ -407,19 +412,8 @@ static void *chain_pool_worker(void *arg) {
     return NULL;
 }
 
-typedef struct chains_run_args {
-    unsigned threads;
-    chain_block_fn fn;
-    void *ctx;
-    atomic_int *cancel;
-} chains_run_args;
-
-static int chains_run_centred(const model *m, const chain_config *cfg, void *arg) {
-    const chains_run_args *a = arg;
-    unsigned threads = a->threads;
-    chain_block_fn fn = a->fn;
-    void *ctx = a->ctx;
-    atomic_int *cancel = a->cancel;
+static int chains_run_pool(const model *m, const chain_config *cfg, unsigned threads,
+                           chain_block_fn fn, void *ctx, atomic_int *cancel) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
@@ -438,6 +432,18 @@ static int chains_run_centred(const model *m, const chain_config *cfg, void *arg
         pthread_join(tids[i], NULL);
     free(tids);
     return atomic_load(&pool.status);
+}
+
+typedef struct chains_run_args {
+    unsigned threads;
+    chain_block_fn fn;
+    void *ctx;
+    atomic_int *cancel;
+} chains_run_args;
+
+static int chains_run_centred(const model *m, const chain_config *cfg, void *arg) {
+    const chains_run_args *a = arg;
+    return chains_run_pool(m, cfg, a->threads, a->fn, a->ctx, a->cancel);
 }
 
 /* The centre, when the chains need one, is found once for all of them. */
