@@ -318,9 +318,12 @@ static int chain_loop(chain_run_state *r, rng_key kc, uint32_t c, chain_block_fn
     return MCMC_OK;
 }
 
-/* Whether cfg's sampler needs a centre that the spec did not give. */
-static int chain_needs_centre(const chain_config *cfg) {
-    return (cfg->sampler->flags & SAMPLER_CENTRE) && !cfg->centre;
+/* Whether cfg's sampler needs a centre that the spec did not give: only
+ * with a minibatch (over all rows the estimate is the full gradient). */
+static int chain_needs_centre(const model *m, const chain_config *cfg) {
+    double batch = sampler_param(cfg->sampler, cfg->params, "batch_size", 0);
+    return (cfg->sampler->flags & SAMPLER_CENTRE) && !cfg->centre && batch > 0 &&
+           batch < (double)model_num_data(m);
 }
 
 /* The control variates' centre when the spec gives none: the mode, from
@@ -346,7 +349,7 @@ static int chain_find_centre(const model *m, const chain_config *cfg, double *ce
 typedef int (*chain_with_centre_fn)(const model *m, const chain_config *cfg, void *arg);
 static int with_centre(const model *m, const chain_config *cfg, atomic_int *cancel,
                        chain_with_centre_fn fn, void *arg) {
-    if (!chain_needs_centre(cfg)) return fn(m, cfg, arg);
+    if (!chain_needs_centre(m, cfg)) return fn(m, cfg, arg);
     double *centre = malloc(model_dim(m) * sizeof(double));
     if (!centre) return MCMC_ENOMEM;
     int rc = chain_find_centre(m, cfg, centre, cancel);
