@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ksd.h"
 #include "user_limits.h"
 #include "units.h"
 
@@ -91,6 +92,10 @@ static const cfg_key cfg_keys[] = {
      NULL},
     {"job_cache", CFG_INT, FIELD(job_cache), 1, 1000000, 0, 0, "256",
      "ended jobs kept in memory; the others are read back from the registry when asked for", NULL},
+    {"ksd_draws", CFG_INT, FIELD(ksd_draws), 2, KSD_MAX_DRAWS, 0, 0, "1000",
+     "draws a summary's kernel Stein discrepancy reads at most, evenly from every chain (its cost "
+     "is quadratic in them)",
+     NULL},
 #define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
     {"user_" name,                                                                                 \
      CFG_LIMIT,                                                                                    \
@@ -345,6 +350,7 @@ void serve_config_defaults(serve_config *c) {
     c->max_body_bytes = 256ull << 20;
     c->max_queued_jobs = 10000;
     c->job_cache = 256;
+    c->ksd_draws = KSD_DEFAULT_MAX_DRAWS;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;
     c->memory_budget = default_memory_budget();

@@ -59,6 +59,9 @@ typedef struct serve_config {
     uint32_t job_cache;                 /* ended jobs kept in memory (the rest
                                            are read back from the registry on
                                            demand), 1..1000000; default 256 */
+    uint32_t ksd_draws;                 /* draws a summary's kernel Stein
+                                           discrepancy reads at most (its cost
+                                           is quadratic), 2..4000; default 1000 */
     user_limits limits;                 /* defaults of the per-user limits,
                                            keys user_<name> (user_limits.h) */
 } serve_config;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# test_tune.sh - the job kinds through the job API: the summary's kernel
+# Stein discrepancy (value and subset size), a tuning job's table, best
+# setting and result route, a mode job's mode (when the build has the mode
+# finder), and bad kind specs refused with their field paths. On the
+# 600-row synthetic logistic posterior; seconds in all.
+# Usage: test_tune.sh PATH/TO/mcmcd
+set -u
+MCMCD=${1:?usage: test_tune.sh PATH/TO/mcmcd}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+test_workdir tune
+
+get() { c "$URL$1"; }
+post() { c -H 'Content-Type: application/json' -d "$1" "$URL/v1/jobs"; }
+submit() { post "$1" | jin 'j["id"]'; }
+DATA='"data": {"synthetic": {"n": 600, "d": 5, "seed": 0}}, "init": "true"'
+
+daemon_or_exit
+
+# --- the summary's KSD ------------------------------------------------------
+S=$(submit "{$DATA, \"sampler\": {\"type\": \"mala\", \"step_size\": 0.01}, \"num_samples\": 700, \"chains\": 2}")
+check "a sampling job succeeds" "[ \"\$(wait_job '$S')\" = succeeded ]"
+get "/v1/jobs/$S/summary" >"$work/summary.json"
+jget "$work/summary.json" 'j["ksd"]' | show
+# 2 chains x 700 draws, at most 1000 (ksd_draws' default): 500 from each
+check "the summary has a finite KSD from 1000 draws, 500 per chain" \
+    "[ \"\$(jget '$work/summary.json' 'j[\"ksd\"][\"draws\"], j[\"ksd\"][\"max_draws\"], j[\"ksd\"][\"value\"] > 0')\" = '1000 1000 True' ]"
+check "a sampling job has no result (409)" \
+    "[ \"\$(c -o /dev/null -w '%{http_code}' $URL/v1/jobs/$S/result)\" = 409 ]"
+check "and says it is of kind sample" "[ \"\$(get /v1/jobs/$S | jin 'j[\"kind\"]')\" = sample ]"
+
+# --- tuning -------------------------------------------------------------------
+T=$(submit "{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}, \"num_samples\": 3000, \"chains\": 2, \"key\": 7,
+             \"tune\": {\"step_sizes\": [1e-3, 1e-2, 100], \"batch_sizes\": [60, 600], \"ksd_draws\": 400}}")
+check "a tuning job succeeds" "[ \"\$(wait_job '$T')\" = succeeded ]"
+get "/v1/jobs/$T" >"$work/tune.json"
+jget "$work/tune.json" 'json.dumps(j["result"], indent=1)' | show
+check "its result has one row per setting, step sizes outer, batch sizes inner" \
+    "[ \"\$(jget '$work/tune.json' '[(r[\"step_size\"], r[\"batch_size\"]) for r in j[\"result\"][\"table\"]]')\" = \
+       '[(0.001, 60), (0.001, 600), (0.01, 60), (0.01, 600), (100.0, 60), (100.0, 600)]' ]"
+check "each setting's KSD reads 400 draws (200 per chain), or it diverged" \
+    "jget '$work/tune.json' 'all(r[\"ksd_draws\"] == 400 and r[\"ksd\"] > 0 or r[\"diverged\"] for r in j[\"result\"][\"table\"])' | grep -qx True"
+check "the best setting is the one with the smallest KSD" \
+    "jget '$work/tune.json' 'j[\"result\"][\"best\"] == min((r for r in j[\"result\"][\"table\"] if r[\"ksd\"] is not None), key=lambda r: r[\"ksd\"])' | grep -qx True"
+# h = 100: the prior alone, theta (1 - h / 10) a step, grows 9-fold a step
+check "a setting whose chains diverged says so, with a null KSD" \
+    "jget '$work/tune.json' '[(r[\"diverged\"], r[\"ksd\"]) for r in j[\"result\"][\"table\"][4:]]' | grep -qx '\[(True, None), (True, None)\]'"
+check "GET .../result returns the same result" \
+    "[ \"\$(get /v1/jobs/$T/result | jin 'j[\"table\"]')\" = \"\$(jget '$work/tune.json' 'j[\"result\"][\"table\"]')\" ]"
+check "the tuning job keeps no draws" "[ \"\$(jget '$work/tune.json' 'j[\"shape\"]')\" = '[2, 0, 5]' ]"
+check "its spec says its kind and grid" \
+    "jget '$work/tune.json' 'j[\"spec\"][\"kind\"] == \"tune\" and j[\"spec\"][\"tune\"][\"batch_sizes\"] == [60, 600]' | grep -qx True"
+
+# --- bad specs ------------------------------------------------------------------------
+paths() { post "$1" | jin '" ".join(sorted(d["path"] for d in j["error"]["details"]))'; }
+check "an unknown kind: kind" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"fit\", \"sampler\": {\"type\": \"ula\", \"step_size\": 0.1}}')\" = kind ]"
+check "a tuning job without its grid: tune" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}}')\" = tune ]"
+check "a bad step size and batch size: their paths" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}, \"tune\": {\"step_sizes\": [0.1, -1], \"batch_sizes\": [0, 10], \"ksd_draws\": 1}}')\" = \
+       'tune.batch_sizes[0] tune.ksd_draws tune.step_sizes[1]' ]"
+check "batch sizes for a sampler without one: tune.batch_sizes" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"ula\"}, \"tune\": {\"step_sizes\": [0.1], \"batch_sizes\": [10]}}')\" = tune.batch_sizes ]"
+check "a batch larger than the data: tune.batch_sizes[1]" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}, \"tune\": {\"step_sizes\": [0.1], \"batch_sizes\": [10, 601]}}')\" = 'tune.batch_sizes[1]' ]"
+check "a grid section on a sampling job: tune" \
+    "[ \"\$(paths '{$DATA, \"sampler\": {\"type\": \"ula\", \"step_size\": 0.1}, \"tune\": {\"step_sizes\": [0.1]}}')\" = tune ]"
+check "a bad mode method and unknown field: their paths" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"mode\", \"mode\": {\"method\": \"newton\", \"steps\": 3}}')\" = 'mode.method mode.steps' ]"
+check "the daemon is still up" "[ \"\$(c -o /dev/null -w '%{http_code}' $URL/healthz)\" = 200 ]"
+finish
