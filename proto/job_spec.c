@@ -765,7 +765,9 @@ static void parse_sampler_params(spec_parse *p, const json_t *smp, const sampler
         const param_def *pd = &def->params[i];
         char path[SPEC_PATH_MAX];
         const json_t *v = field(smp, "sampler", pd->name, path);
-        if (v)
+        if (v && pd->kind == P_VECTOR) /* the SG samplers' centre, the one array */
+            c->centre = read_vector(v, path, &p->spec->centre_len, p->errs);
+        else if (v)
             read_param(pd, v, path, &c->params[i], p->errs);
         else if (pd->flags & P_REQUIRED)
             spec_errors_add(p->errs, path, "required");
@@ -1273,6 +1275,10 @@ int job_spec_check_shape(const job_spec *spec, size_t n, size_t data_d, spec_err
             errs, "sampler.inv_metric", "expected %s %zu (the model's dimension), got %zu values",
             chain_metric_kind(c) == METRIC_DENSE ? "a square matrix of side" : "numbers:", d,
             spec->inv_metric_len);
+    if (c->centre && spec->centre_len != d)
+        spec_errors_add(errs, "sampler.centre",
+                        "expected %zu numbers (the model's dimension), got %zu", d,
+                        spec->centre_len);
     if (c->init == INIT_TRUE && spec->data != SPEC_DATA_SYNTHETIC)
         spec_errors_add(errs, "init", "\"true\" needs synthetic data");
     return error_total(errs) == before ? 0 : -1;
@@ -1286,8 +1292,10 @@ void job_spec_free(job_spec *spec) {
     }
     free((void *)spec->chain.init_values); /* owned by the spec, const for chains */
     free((void *)spec->chain.inv_metric);
+    free((void *)spec->chain.centre);
     spec->chain.init_values = NULL;
     spec->chain.inv_metric = NULL;
+    spec->chain.centre = NULL;
 }
 
 /* ---- Public: to JSON ----------------------------------------------------- */
@@ -1387,7 +1395,9 @@ static json_t *sampler_to_json(const job_spec *s) {
     json_t *o = json_object();
     int bad = put(o, "type", json_string(def->name));
     for (size_t i = 0; i < def->num_params; i++)
-        if (!isnan(c->params[i]))
+        if (def->params[i].kind == P_VECTOR && c->centre)
+            bad |= put(o, def->params[i].name, numbers_to_json(c->centre, s->centre_len));
+        else if (!isnan(c->params[i]))
             bad |= put(o, def->params[i].name, param_value_to_json(&def->params[i], c->params[i]));
     if (c->inv_metric) bad |= put(o, "inv_metric", inv_metric_to_json(s));
     return unless_bad(o, bad);

@@ -91,9 +91,10 @@ typedef struct job_spec {
     char dataset_id[SPEC_DATASET_ID_MAX]; /* SPEC_DATA_DATASET */
     synth_params synthetic;               /* SPEC_DATA_SYNTHETIC */
 
-    chain_config chain;    /* init_values and inv_metric, when set, are owned by the spec */
+    chain_config chain;    /* init_values, inv_metric and centre, when set, are owned by the spec */
     size_t init_dim;       /* length of each init vector (INIT_VALUES) */
     size_t inv_metric_len; /* values in chain.inv_metric: d (diag) or d * d (dense) */
+    size_t centre_len;     /* values in chain.centre (a sampler's P_VECTOR "centre") */
     int schema;            /* the version the spec was read as */
     /* labels, which change no draw: a name, tags, and the job's priority
      * among its owner's queued jobs (higher first) */

@@ -21,10 +21,7 @@
 #include "api_util.h"
 #include "errors.h"
 #include "ksd.h"
-#if __has_include("optimize.h")
 #include "optimize.h"
-#define HAVE_OPTIMIZE 1
-#endif
 
 /* One setting's chains, as their subset draws come in. */
 typedef struct tune_run {
@@ -61,9 +58,9 @@ static void setting_of(const tune_spec *t, size_t k, double *step, double *batch
 
 /* Runs one setting; its row of the table (NULL on ENOMEM), *ksd its KSD
  * (NaN when it diverged), or *rc MCMC_ECANCELLED. */
-static json_t *tune_setting(const job_spec *spec, const model *m, size_t k, atomic_int *cancel,
-                            double *ksd, int *rc) {
-    chain_config cfg = spec->chain;
+static json_t *tune_setting(const job_spec *spec, const chain_config *base, const model *m,
+                            size_t k, atomic_int *cancel, double *ksd, int *rc) {
+    chain_config cfg = *base;
     double step, batch;
     setting_of(&spec->tune, k, &step, &batch);
     int hi = sampler_param_index(cfg.sampler, "step_size"), bi;
@@ -99,15 +96,38 @@ static json_t *tune_setting(const job_spec *spec, const model *m, size_t k, atom
     return row;
 }
 
+/* A control-variate sampler's centre when the spec gives none: found once
+ * for the grid, as chain.c would for every chain (the mode from zeros, the
+ * optimiser's defaults, its key fold_in(key, 2^32 - 1)); NULL otherwise. */
+static double *grid_centre(const chain_config *cfg, const model *m, atomic_int *cancel, int *rc) {
+    if (!(cfg->sampler->flags & SAMPLER_CENTRE) || cfg->centre) return NULL;
+    double *centre = calloc(model_dim(m) + 1, sizeof(double));
+    optimize_options o;
+    optimize_options_default(&o);
+    o.key = rng_fold_in(cfg->key, UINT32_MAX);
+    o.row_threads = cfg->row_threads;
+    o.cancel = cancel;
+    optimize_result res;
+    *rc = centre ? optimize_mode(m, &o, centre, &res) : MCMC_ENOMEM;
+    if (*rc != MCMC_OK) {
+        free(centre);
+        return NULL;
+    }
+    return centre;
+}
+
 json_t *job_kind_tune(const job_spec *spec, const model *m, atomic_int *cancel) {
     const tune_spec *t = &spec->tune;
     size_t settings = t->num_step_sizes * (t->num_batch_sizes ? t->num_batch_sizes : 1);
     json_t *table = json_array(), *best = json_null();
     double best_ksd = INFINITY;
     int rc = MCMC_OK;
+    chain_config base = spec->chain;
+    double *centre = grid_centre(&base, m, cancel, &rc);
+    if (centre) base.centre = centre;
     for (size_t k = 0; table && k < settings && rc == MCMC_OK; k++) {
         double ksd;
-        json_t *row = tune_setting(spec, m, k, cancel, &ksd, &rc);
+        json_t *row = tune_setting(spec, &base, m, k, cancel, &ksd, &rc);
         if (!row || json_array_append_new(table, row) != 0) rc = MCMC_ENOMEM;
         if (row && ksd < best_ksd) {
             best_ksd = ksd;
@@ -115,6 +135,7 @@ json_t *job_kind_tune(const job_spec *spec, const model *m, atomic_int *cancel) 
             best = json_incref(row);
         }
     }
+    free(centre);
     if (rc != MCMC_OK || !table) {
         json_decref(table);
         json_decref(best);
@@ -126,7 +147,6 @@ json_t *job_kind_tune(const job_spec *spec, const model *m, atomic_int *cancel) 
                      table);
 }
 
-#ifdef HAVE_OPTIMIZE
 /* Chain 0's initial point, as chain.c sets it. */
 static void mode_start(const job_spec *spec, const model *m, double *theta) {
     const chain_config *c = &spec->chain;
@@ -177,7 +197,6 @@ static json_t *job_kind_mode(const job_spec *spec, const model *m, atomic_int *c
     free((void *)names);
     return out;
 }
-#endif
 
 int job_kind_run(const job_spec *spec, const model *m, atomic_int *cancel,
                  const char *result_path) {
@@ -186,10 +205,8 @@ int job_kind_run(const job_spec *spec, const model *m, atomic_int *cancel,
     if (spec->kind == JOB_KIND_TUNE) {
         result = job_kind_tune(spec, m, cancel);
         if (!result) rc = cancel && atomic_load(cancel) ? MCMC_ECANCELLED : MCMC_ENOMEM;
-#ifdef HAVE_OPTIMIZE
     } else if (spec->kind == JOB_KIND_MODE) {
         result = job_kind_mode(spec, m, cancel, &rc);
-#endif
     } else {
         return MCMC_EINVAL;
     }

@@ -15,7 +15,8 @@ test_workdir tune
 get() { c "$URL$1"; }
 post() { c -H 'Content-Type: application/json' -d "$1" "$URL/v1/jobs"; }
 submit() { post "$1" | jin 'j["id"]'; }
-DATA='"data": {"synthetic": {"n": 600, "d": 5, "seed": 0}}, "init": "true"'
+ROWS='"data": {"synthetic": {"n": 600, "d": 5, "seed": 0}}'
+DATA="$ROWS, \"init\": \"true\""
 
 daemon_or_exit
 
@@ -52,6 +53,31 @@ check "GET .../result returns the same result" \
 check "the tuning job keeps no draws" "[ \"\$(jget '$work/tune.json' 'j[\"shape\"]')\" = '[2, 0, 5]' ]"
 check "its spec says its kind and grid" \
     "jget '$work/tune.json' 'j[\"spec\"][\"kind\"] == \"tune\" and j[\"spec\"][\"tune\"][\"batch_sizes\"] == [60, 600]' | grep -qx True"
+
+# a control-variate sampler without a centre: the grid finds the mode once
+V=$(submit "{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld_cv\", \"batch_size\": 60}, \"num_samples\": 1000, \"tune\": {\"step_sizes\": [1e-3, 1e-2]}}")
+check "a tuning job of sgld_cv succeeds, every setting with a KSD" \
+    "[ \"\$(wait_job '$V')\" = succeeded ] && get /v1/jobs/$V/result | jin '[r[\"ksd\"] > 0 and r[\"batch_size\"] == 60 for r in j[\"table\"]]' | grep -qx '\[True, True\]'"
+
+# --- the mode ---------------------------------------------------------------------
+M=$(submit "{$DATA, \"kind\": \"mode\", \"mode\": {\"method\": \"lbfgs\"}}")
+check "a mode job succeeds" "[ \"\$(wait_job '$M')\" = succeeded ]"
+get "/v1/jobs/$M/result" >"$work/mode.json"
+show <"$work/mode.json"
+check "L-BFGS converges: the gradient's norm is under the default tolerance, 1e-6" \
+    "jget '$work/mode.json' 'j[\"status\"] == \"converged\" and j[\"grad_norm\"] <= 1e-6 and len(j[\"theta\"]) == 5 and j[\"method\"] == \"lbfgs\"' | grep -qx True"
+# the posterior is log-concave, so its mode is unique: Adam (then polished
+# by L-BFGS: 600 rows) from a prior draw must find the same point. With
+# |grad| <= 1e-6 and the Hessian's smallest eigenvalue ~ 1 / sd^2 >= 4
+# (sds <= 0.5 above), each finds it to ~1e-6 / 4: they agree to 1e-5
+A=$(submit "{$ROWS, \"init\": \"prior\", \"key\": 3, \"kind\": \"mode\", \"mode\": {\"method\": \"adam\"}}")
+check "a mode job with Adam from a prior draw succeeds" "[ \"\$(wait_job '$A')\" = succeeded ]"
+get "/v1/jobs/$A/result" >"$work/mode-adam.json"
+show <"$work/mode-adam.json"
+check "and finds the same mode (within 1e-5) and log density (within 1e-9)" \
+    "$PY -c 'import json,sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); sys.exit(not (all(abs(x - y) < 1e-5 for x, y in zip(a[\"theta\"], b[\"theta\"])) and abs(a[\"lp\"] - b[\"lp\"]) < 1e-9))' '$work/mode.json' '$work/mode-adam.json'"
+check "the mode job keeps no draws and names its parameters" \
+    "[ \"\$(jget '$work/mode.json' 'j[\"parameters\"][0]') \$(get /v1/jobs/$M | jin 'j[\"shape\"][1]')\" = 'theta.1 0' ]"
 
 # --- bad specs ------------------------------------------------------------------------
 paths() { post "$1" | jin '" ".join(sorted(d["path"] for d in j["error"]["details"]))'; }
