@@ -28,6 +28,11 @@ jget "$work/summary.json" 'j["ksd"]' | show
 # 2 chains x 700 draws, at most 1000 (ksd_draws' default): 500 from each
 check "the summary has a finite KSD from 1000 draws, 500 per chain" \
     "[ \"\$(jget '$work/summary.json' 'j[\"ksd\"][\"draws\"], j[\"ksd\"][\"max_draws\"], j[\"ksd\"][\"value\"] > 0')\" = '1000 1000 True' ]"
+get "/v1/jobs/$S/summary?ksd=0" >"$work/summary0.json"
+check "?ksd=0 leaves it out" \
+    "[ \"\$(jget '$work/summary0.json' 'j[\"ksd\"][\"computed\"], j[\"ksd\"][\"value\"], j[\"ksd\"][\"draws\"]')\" = 'False None 0' ]"
+check "?ksd=2 is a 400 naming the parameter" \
+    "[ \"\$(get /v1/jobs/$S/summary?ksd=2 | jin 'j[\"error\"][\"details\"][0][\"path\"]')\" = ksd ]"
 check "a sampling job has no result (409)" \
     "[ \"\$(c -o /dev/null -w '%{http_code}' $URL/v1/jobs/$S/result)\" = 409 ]"
 check "and says it is of kind sample" "[ \"\$(get /v1/jobs/$S | jin 'j[\"kind\"]')\" = sample ]"
