@@ -1153,9 +1153,16 @@ static json_t *sampler_root(const spec_parse *p, const json_t *root) {
     return copy ? copy : json_incref((json_t *)root);
 }
 
-/* A grid's batch sizes need a sampler that takes one. */
+/* A grid's batch sizes need a sampler that takes one, and its step sizes a
+ * sampler that does not adapt them away in a warmup. */
 static void check_tune_sampler(spec_parse *p) {
     const job_spec *s = p->spec;
+    if (s->kind == JOB_KIND_TUNE && s->chain.sampler &&
+        (s->chain.sampler->flags & SAMPLER_ADAPTS) && s->chain.num_warmup > 0)
+        spec_errors_add(p->errs, "num_warmup",
+                        "must be 0 for a tuning grid: \"%s\" would adapt the grid's step sizes "
+                        "away in its warmup",
+                        s->chain.sampler->name);
     if (s->kind == JOB_KIND_TUNE && s->tune.num_batch_sizes && s->chain.sampler &&
         sampler_param_index(s->chain.sampler, "batch_size") < 0)
         spec_errors_add(p->errs, "tune.batch_sizes", "sampler \"%s\" takes no batch_size",
@@ -1180,8 +1187,8 @@ static int parse_versioned(const json_t *root, int schema, job_spec *out, spec_e
     json_t *with_sampler = sampler_root(&p, root);
     parse_sampler(&p, with_sampler);
     json_decref(with_sampler);
-    check_tune_sampler(&p);
     parse_counts(&p, root);
+    check_tune_sampler(&p);
     parse_key(&p, root);
     parse_init(&p, root);
     parse_dtype(&p, root);

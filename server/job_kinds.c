@@ -198,18 +198,24 @@ static json_t *job_kind_mode(const job_spec *spec, const model *m, atomic_int *c
     return out;
 }
 
-int job_kind_run(const job_spec *spec, const model *m, atomic_int *cancel,
-                 const char *result_path) {
+json_t *job_kind_result(const job_spec *spec, const model *m, atomic_int *cancel, int *rc) {
     json_t *result = NULL;
-    int rc = MCMC_OK;
+    *rc = MCMC_OK;
     if (spec->kind == JOB_KIND_TUNE) {
         result = job_kind_tune(spec, m, cancel);
-        if (!result) rc = cancel && atomic_load(cancel) ? MCMC_ECANCELLED : MCMC_ENOMEM;
+        if (!result) *rc = cancel && atomic_load(cancel) ? MCMC_ECANCELLED : MCMC_ENOMEM;
     } else if (spec->kind == JOB_KIND_MODE) {
-        result = job_kind_mode(spec, m, cancel, &rc);
+        result = job_kind_mode(spec, m, cancel, rc);
     } else {
-        return MCMC_EINVAL;
+        *rc = MCMC_EINVAL;
     }
+    return result;
+}
+
+int job_kind_run(const job_spec *spec, const model *m, atomic_int *cancel,
+                 const char *result_path) {
+    int rc;
+    json_t *result = job_kind_result(spec, m, cancel, &rc);
     if (rc == MCMC_OK) {
         char tmp[4700];
         snprintf(tmp, sizeof tmp, "%s.tmp", result_path);

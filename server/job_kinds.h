@@ -21,6 +21,10 @@
  * MCMC_ECANCELLED, MCMC_ENOMEM or MCMC_EIO. */
 int job_kind_run(const job_spec *spec, const model *m, atomic_int *cancel, const char *result_path);
 
+/* The result of spec's kind on m (new reference), or NULL with *rc
+ * MCMC_ECANCELLED, MCMC_ENOMEM or MCMC_EINVAL (kind "sample"). */
+json_t *job_kind_result(const job_spec *spec, const model *m, atomic_int *cancel, int *rc);
+
 /* The result of a tuning job: every setting's KSD, the best one, and the
  * table (new reference; NULL on ENOMEM or when cancelled). For callers
  * that run a grid themselves (tests, benchmarks). */

@@ -84,6 +84,13 @@ check "and finds the same mode (within 1e-5) and log density (within 1e-9)" \
 check "the mode job keeps no draws and names its parameters" \
     "[ \"\$(jget '$work/mode.json' 'j[\"parameters\"][0]') \$(get /v1/jobs/$M | jin 'j[\"shape\"][1]')\" = 'theta.1 0' ]"
 
+# --- mcmcd run: the result to --out -------------------------------------------------
+echo "{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\", \"batch_size\": 60}, \"num_samples\": 500, \"tune\": {\"step_sizes\": [1e-3, 1e-2]}}" >"$work/tune-spec.json"
+"$MCMCD" run --quiet --spec "$work/tune-spec.json" --out "$work/run-tune.json" 2>"$work/run-tune.err"
+show <"$work/run-tune.err"
+check "mcmcd run writes a tuning spec's result to --out" \
+    "jget '$work/run-tune.json' 'len(j[\"table\"]) == 2 and j[\"best\"][\"ksd\"] > 0' | grep -qx True"
+
 # --- bad specs ------------------------------------------------------------------------
 paths() { post "$1" | jin '" ".join(sorted(d["path"] for d in j["error"]["details"]))'; }
 check "an unknown kind: kind" \
@@ -97,6 +104,8 @@ check "batch sizes for a sampler without one: tune.batch_sizes" \
     "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"ula\"}, \"tune\": {\"step_sizes\": [0.1], \"batch_sizes\": [10]}}')\" = tune.batch_sizes ]"
 check "a batch larger than the data: tune.batch_sizes[1]" \
     "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}, \"tune\": {\"step_sizes\": [0.1], \"batch_sizes\": [10, 601]}}')\" = 'tune.batch_sizes[1]' ]"
+check "a grid for a sampler that adapts, with a warmup: num_warmup" \
+    "[ \"\$(paths '{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"mala\"}, \"num_warmup\": 100, \"tune\": {\"step_sizes\": [0.1]}}')\" = num_warmup ]"
 check "a grid section on a sampling job: tune" \
     "[ \"\$(paths '{$DATA, \"sampler\": {\"type\": \"ula\", \"step_size\": 0.1}, \"tune\": {\"step_sizes\": [0.1]}}')\" = tune ]"
 check "a bad mode method and unknown field: their paths" \
