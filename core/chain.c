@@ -318,9 +318,12 @@ static int chain_loop(chain_run_state *r, rng_key kc, uint32_t c, chain_block_fn
     return MCMC_OK;
 }
 
-/* Whether cfg's sampler needs a centre that the spec did not give. */
-static int chain_needs_centre(const chain_config *cfg) {
-    return (cfg->sampler->flags & SAMPLER_CENTRE) && !cfg->centre;
+/* Whether cfg's sampler needs a centre that the spec did not give: only
+ * with a minibatch (over all rows the estimate is the full gradient). */
+static int chain_needs_centre(const model *m, const chain_config *cfg) {
+    double batch = sampler_param(cfg->sampler, cfg->params, "batch_size", 0);
+    return (cfg->sampler->flags & SAMPLER_CENTRE) && !cfg->centre && batch > 0 &&
+           batch < (double)model_num_data(m);
 }
 
 /* The control variates' centre when the spec gives none: the mode, from
@@ -346,7 +349,7 @@ static int chain_find_centre(const model *m, const chain_config *cfg, double *ce
 typedef int (*chain_with_centre_fn)(const model *m, const chain_config *cfg, void *arg);
 static int with_centre(const model *m, const chain_config *cfg, atomic_int *cancel,
                        chain_with_centre_fn fn, void *arg) {
-    if (!chain_needs_centre(cfg)) return fn(m, cfg, arg);
+    if (!chain_needs_centre(m, cfg)) return fn(m, cfg, arg);
     double *centre = malloc(model_dim(m) * sizeof(double));
     if (!centre) return MCMC_ENOMEM;
     int rc = chain_find_centre(m, cfg, centre, cancel);
@@ -366,16 +369,21 @@ typedef struct chain_run_args {
     atomic_int *cancel;
 } chain_run_args;
 
-static int chain_run_centred(const model *m, const chain_config *cfg, void *arg) {
-    const chain_run_args *a = arg;
+static int chain_run_one(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn,
+                         void *ctx, atomic_int *cancel) {
     chain_run_state r;
     int rc = chain_state_init(&r, m, cfg);
     if (rc != MCMC_OK) return rc;
-    rng_key kc = rng_fold_in(cfg->key, a->c);
-    chain_init_point(&r, kc, a->c);
-    rc = chain_loop(&r, kc, a->c, a->fn, a->ctx, a->cancel);
+    rng_key kc = rng_fold_in(cfg->key, c);
+    chain_init_point(&r, kc, c);
+    rc = chain_loop(&r, kc, c, fn, ctx, cancel);
     chain_state_free(&r);
     return rc;
+}
+
+static int chain_run_centred(const model *m, const chain_config *cfg, void *arg) {
+    const chain_run_args *a = arg;
+    return chain_run_one(m, cfg, a->c, a->fn, a->ctx, a->cancel);
 }
 
 int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn, void *ctx,
@@ -407,19 +415,8 @@ static void *chain_pool_worker(void *arg) {
     return NULL;
 }
 
-typedef struct chains_run_args {
-    unsigned threads;
-    chain_block_fn fn;
-    void *ctx;
-    atomic_int *cancel;
-} chains_run_args;
-
-static int chains_run_centred(const model *m, const chain_config *cfg, void *arg) {
-    const chains_run_args *a = arg;
-    unsigned threads = a->threads;
-    chain_block_fn fn = a->fn;
-    void *ctx = a->ctx;
-    atomic_int *cancel = a->cancel;
+static int chains_run_pool(const model *m, const chain_config *cfg, unsigned threads,
+                           chain_block_fn fn, void *ctx, atomic_int *cancel) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
@@ -438,6 +435,18 @@ static int chains_run_centred(const model *m, const chain_config *cfg, void *arg
         pthread_join(tids[i], NULL);
     free(tids);
     return atomic_load(&pool.status);
+}
+
+typedef struct chains_run_args {
+    unsigned threads;
+    chain_block_fn fn;
+    void *ctx;
+    atomic_int *cancel;
+} chains_run_args;
+
+static int chains_run_centred(const model *m, const chain_config *cfg, void *arg) {
+    const chains_run_args *a = arg;
+    return chains_run_pool(m, cfg, a->threads, a->fn, a->ctx, a->cancel);
 }
 
 /* The centre, when the chains need one, is found once for all of them. */

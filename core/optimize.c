@@ -27,7 +27,7 @@ void optimize_options_default(optimize_options *o) {
     memset(o, 0, sizeof *o);
     o->method = OPTIMIZE_AUTO;
     o->max_iter = 1000;
-    o->adam_iter = 10000;
+    o->adam_iter = 2000;
     o->tolerance = 1e-6;
     o->history = 10;
     o->learning_rate = 1e-2;
@@ -213,7 +213,7 @@ static void optimizer_free(optimizer *op) {
 }
 
 static size_t adam_batch(const optimize_options *o, size_t n) {
-    size_t b = o->batch_size ? o->batch_size : n / 100;
+    size_t b = o->batch_size ? o->batch_size : n / 1000;
     if (b < 100) b = 100;
     return b < n ? b : n;
 }

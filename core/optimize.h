@@ -40,10 +40,10 @@ typedef enum optimize_status {
 typedef struct optimize_options {
     optimize_method method;
     uint64_t max_iter;        /* L-BFGS iterations (default 1000); after Adam, 0: no polish */
-    uint64_t adam_iter;       /* Adam iterations (default 10000) */
+    uint64_t adam_iter;       /* Adam iterations (default 2000) */
     double tolerance;         /* stop when ||grad log p||_2 <= tolerance (default 1e-6) */
     unsigned history;         /* L-BFGS: curvature pairs kept (default 10) */
-    size_t batch_size;        /* Adam: rows per minibatch (0: 1% of N, at least 100) */
+    size_t batch_size;        /* Adam: rows per minibatch (0: N / 1000, at least 100) */
     double learning_rate;     /* Adam: the initial step (default 1e-2) */
     double beta1, beta2, eps; /* Adam: 0.9, 0.999, 1e-8 */
     rng_key key;              /* Adam's minibatches */

@@ -4,7 +4,8 @@
  * per iteration: the last B's gradient is the next iteration's first B's
  * (the first iteration estimates one more, from index slot 1).
  *
- * baoab (Leimkuhler and Matthews 2013; gamma required, tau 1, v starts at 0):
+ * baoab (Leimkuhler and Matthews 2013; gamma 1 (SGMCMCJax requires it), tau 1,
+ * v starts at 0):
  *   B  v += (h/2) g;   A  x += (h/2) v;
  *   O  v <- c1 v + tau c2 xi,  c1 = exp(-gamma h), c2 = sqrt(1 - c1^2);
  *   A  x += (h/2) v;   g = the estimate at x;   B  v += (h/2) g
@@ -33,11 +34,11 @@
 
 static const param_def baoab_params[] = {
     SG_COMMON_PARAMS,
-    {"gamma", P_REAL, NAN, 0, 1e300, P_MIN_OPEN | P_REQUIRED, NULL, "friction: c1 = exp(-gamma h)"},
+    {"gamma", P_REAL, 1, 0, 1e300, P_MIN_OPEN, NULL, "friction: c1 = exp(-gamma h)"},
     {"tau", P_REAL, 1, 0, 1e300, P_MIN_OPEN, NULL, "scale of the O step's noise"},
 };
 #define BADODAB_PARAMS                                                                             \
-    { "a", P_REAL, 0.01, -1e300, 1e300, 0, NULL, "the thermostat alpha's start" }
+    { "a", P_REAL, 0.01, 0, 1e300, 0, NULL, "the thermostat alpha's start" }
 static const param_def badodab_params[] = {SG_COMMON_PARAMS, BADODAB_PARAMS};
 static const param_def badodab_cv_params[] = {SG_COMMON_PARAMS, SG_CENTRE_PARAM, BADODAB_PARAMS};
 

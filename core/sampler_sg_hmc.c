@@ -4,12 +4,17 @@
  * h = h_t from the schedule and xi ~ N(0, I):
  *
  *   v <- sqrt(h) xi                                 (momentum resampled)
- *   L times:  g = the gradient estimate at x,
- *             x <- x + v,
+ *   L times:  x <- x + v,
+ *             g = the gradient estimate at the new x,
  *             v <- v + h g - alpha v + sqrt(2 (alpha - beta) h) xi
  *
- * (the v update uses the gradient at x before its move, as SGMCMCJax's code
- * does). Defaults: alpha 0.01, leapfrog_steps L 10 (SGMCMCJax requires L).
+ * The gradient is taken at the moved x, as the paper's eq. (15) and
+ * SGMCMCJax's docs write it. SGMCMCJax's code (at cb90097) uses the
+ * gradient from before the move: that is explicit Euler, whose energy grows
+ * by a factor 1 + h lambda per step on a curvature lambda, which friction
+ * alpha = 0.01 cannot hold once h lambda > 0.02 (at h lambda = 0.1 every
+ * chain diverged here); the paper's form is stable to h lambda < 4.
+ * Defaults: alpha 0.01, leapfrog_steps L 10 (SGMCMCJax requires L).
  *   sghmc       minibatch estimate
  *   sghmc_cv    control variates around the centre
  *   sghmc_svrg  SVRG, the centre refreshed every update_rate iterations
@@ -45,12 +50,12 @@ static void sghmc_step(sampler_state *s, rng_key ks, double *stats, sg_estimator
     for (size_t j = 0; j < d; j++)
         v[j] *= sqrt(h);
     for (uint32_t l = 0; l < L; l++) {
+        for (size_t j = 0; j < d; j++)
+            s->theta[j] += v[j];
         sg_gradient(g, s, ks, l, s->theta, s->grad);
         sg_noise(ks, (uint64_t)(l + 1) * d, xi, d);
-        for (size_t j = 0; j < d; j++) {
-            s->theta[j] += v[j];
+        for (size_t j = 0; j < d; j++)
             v[j] += h * s->grad[j] - alpha * v[j] + sd * xi[j];
-        }
     }
     g->t++;
     s->lp = NAN;
