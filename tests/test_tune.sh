@@ -38,7 +38,7 @@ check "a sampling job has no result (409)" \
 check "and says it is of kind sample" "[ \"\$(get /v1/jobs/$S | jin 'j[\"kind\"]')\" = sample ]"
 
 # --- tuning -------------------------------------------------------------------
-T=$(submit "{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}, \"num_samples\": 3000, \"chains\": 2, \"key\": 7,
+T=$(submit "{$DATA, \"kind\": \"tune\", \"sampler\": {\"type\": \"sgld\"}, \"num_samples\": 1500, \"chains\": 2, \"key\": 7,
              \"tune\": {\"step_sizes\": [1e-3, 1e-2, 100], \"batch_sizes\": [60, 600], \"ksd_draws\": 400}}")
 check "a tuning job succeeds" "[ \"\$(wait_job '$T')\" = succeeded ]"
 get "/v1/jobs/$T" >"$work/tune.json"
