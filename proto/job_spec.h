@@ -109,7 +109,7 @@ typedef struct job_spec {
 } job_spec;
 
 #define SPEC_PATH_MAX 96
-#define SPEC_MESSAGE_MAX 160
+#define SPEC_MESSAGE_MAX 256
 #define SPEC_ERRORS_MAX 32
 
 typedef struct spec_error {
