@@ -111,4 +111,12 @@ check "a grid section on a sampling job: tune" \
 check "a bad mode method and unknown field: their paths" \
     "[ \"\$(paths '{$DATA, \"kind\": \"mode\", \"mode\": {\"method\": \"newton\", \"steps\": 3}}')\" = 'mode.method mode.steps' ]"
 check "the daemon is still up" "[ \"\$(c -o /dev/null -w '%{http_code}' $URL/healthz)\" = 200 ]"
+
+# --- a restart reads the kinds' specs back, results kept -----------------------------
+stop_daemon
+daemon_or_exit
+check "after a restart the tuning job is still of kind tune, with its result" \
+    "[ \"\$(get /v1/jobs/$T | jin 'j[\"kind\"], j[\"state\"], j[\"result\"][\"table\"] == json.load(open(\"$work/tune.json\"))[\"result\"][\"table\"]')\" = 'tune succeeded True' ]"
+check "and the mode job's result is served" \
+    "[ \"\$(c -o /dev/null -w '%{http_code}' $URL/v1/jobs/$M/result)\" = 200 ]"
 finish
