@@ -123,6 +123,7 @@ static const route routes[] = {
     {"GET", "/v1/jobs/{id}/events", ACCESS_USER, api_job_events},
     {"GET", "/v1/jobs/{id}/draws", ACCESS_USER, api_job_draws},
     {"GET", "/v1/jobs/{id}/summary", ACCESS_USER, api_job_summary},
+    {"GET", "/v1/jobs/{id}/result", ACCESS_USER, api_job_result},
     {"GET", "/v1/datasets", ACCESS_USER, api_datasets_list},
     {"POST", "/v1/datasets", ACCESS_USER, api_datasets_post},
     {"GET", "/v1/datasets/{id}", ACCESS_USER, api_dataset_get},

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "budget.h"
 #include "idempotency.h"
+#include "job_kinds.h"
 #include "quota.h"
 #include "storage.h"
 #include "sweep.h"
@@ -40,7 +41,22 @@ static json_t *job_links(const job *j) {
         snprintf(url, sizeof url, "%s/%s", base, rel[i]);
         json_object_set_new(l, rel[i], json_string(url));
     }
+    if (job_spec_of(j)->kind != JOB_KIND_SAMPLE) {
+        char url[96];
+        snprintf(url, sizeof url, "%s/result", base);
+        json_object_set_new(l, "result", json_string(url));
+    }
     return l;
+}
+
+/* A kind that keeps no draws: its result once it succeeded (a few KB, read
+ * on the loop), else NULL. */
+static json_t *job_result_json(const job *j) {
+    if (job_spec_of(j)->kind == JOB_KIND_SAMPLE || job_state(j) != REGISTRY_JOB_SUCCEEDED)
+        return NULL;
+    char path[4600];
+    job_file_path(j, JOB_RESULT_FILE, path, sizeof path);
+    return json_load_file(path, 0, NULL);
 }
 
 /* What the chain's sampler reported: warmup or sampling (p's: a chain not
@@ -140,6 +156,11 @@ static json_t *job_json(job *j, int with_spec) {
         json_pack("[I, I, I]", (json_int_t)sh.chains, (json_int_t)sh.rows, (json_int_t)sh.d));
     json_object_set_new(o, "warmup_draws", json_integer((json_int_t)sh.warmup_rows));
     job_labels_json(j, o);
+    json_object_set_new(o, "kind", json_string(job_kind_name(job_spec_of(j)->kind)));
+    if (with_spec && job_spec_of(j)->kind != JOB_KIND_SAMPLE) {
+        json_t *result = job_result_json(j);
+        json_object_set_new(o, "result", result ? result : json_null());
+    }
     json_object_set_new(o, "parameters", param_names_json(j));
     json_object_set_new(o, "chains", chains);
     if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
@@ -617,6 +638,29 @@ void api_job_events(api_call *c) {
 void api_job_draws(api_call *c) {
     job *j = call_job(c);
     if (j) streams_draws(c->app, j, c->req);
+}
+
+void api_job_result(api_call *c) {
+    job *j = call_job(c);
+    if (!j) return;
+    if (job_spec_of(j)->kind == JOB_KIND_SAMPLE) {
+        http_respond_error(c->req, 409, "no_result",
+                           "a job of kind \"sample\" has no result: read its draws and summary",
+                           NULL);
+        return;
+    }
+    if (job_state(j) != REGISTRY_JOB_SUCCEEDED) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the job is %s; its result comes when it succeeds",
+                 job_state_name(j));
+        http_respond_error(c->req, 409, "not_ready", msg, NULL);
+        return;
+    }
+    json_t *result = job_result_json(j);
+    if (result)
+        http_respond_json(c->req, 200, result);
+    else
+        http_respond_error(c->req, 500, "internal", "cannot read the job's result", NULL);
 }
 
 void api_job_summary(api_call *c) {

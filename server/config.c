@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ksd.h"
 #include "user_limits.h"
 #include "units.h"
 
@@ -94,6 +95,10 @@ static const cfg_key cfg_keys[] = {
     {"chain_nice", CFG_INT, FIELD(chain_nice), 0, 19, 0, 0, "10",
      "nice value of a worker thread while it runs a chain (0: the daemon's own), so that "
      "requests are answered ahead of running chains",
+     NULL},
+    {"ksd_draws", CFG_INT, FIELD(ksd_draws), 2, KSD_MAX_DRAWS, 0, 0, "1000",
+     "draws a summary's kernel Stein discrepancy reads at most, evenly from every chain (its cost "
+     "is quadratic in them)",
      NULL},
 #define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
     {"user_" name,                                                                                 \
@@ -350,6 +355,7 @@ void serve_config_defaults(serve_config *c) {
     c->max_queued_jobs = 10000;
     c->job_cache = 256;
     c->chain_nice = 10;
+    c->ksd_draws = KSD_DEFAULT_MAX_DRAWS;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;
     c->memory_budget = default_memory_budget();

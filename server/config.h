@@ -63,6 +63,9 @@ typedef struct serve_config {
                                            while it runs a chain, 0..19; default
                                            10: chains are batch work, and the
                                            loop thread answers ahead of them */
+    uint32_t ksd_draws;                 /* draws a summary's kernel Stein
+                                           discrepancy reads at most (its cost
+                                           is quadratic), 2..4000; default 1000 */
     user_limits limits;                 /* defaults of the per-user limits,
                                            keys user_<name> (user_limits.h) */
 } serve_config;

@@ -31,6 +31,7 @@
 #include "budget.h"
 #include "dataset_store.h"
 #include "errors.h"
+#include "job_kinds.h"
 #include "job_table.h"
 #include "registry_internal.h"
 #include "storage.h"
@@ -303,8 +304,9 @@ static job *job_new_bare(app *a, const char *id, job_spec *spec) {
     j->spec = *spec; /* takes ownership of spec's arrays */
     memset(spec, 0, sizeof *spec);
     j->chains = j->spec.chain.chains;
-    j->samples = chain_kept_draws(&j->spec.chain);
-    j->warmup_rows = chain_kept_warmup(&j->spec.chain);
+    int keeps = j->spec.kind == JOB_KIND_SAMPLE; /* the other kinds keep no draws */
+    j->samples = keeps ? chain_kept_draws(&j->spec.chain) : 0;
+    j->warmup_rows = keeps ? chain_kept_warmup(&j->spec.chain) : 0;
     j->stats = chain_config_stats(&j->spec.chain);
     j->counts = calloc(j->chains, sizeof *j->counts);
     j->adapt = calloc(j->chains, sizeof *j->adapt);
@@ -884,10 +886,22 @@ static void chain_nice_leave(int before) {
     if (before != INT_MIN) setpriority(PRIO_PROCESS, 0, before); /* may be refused: see above */
 }
 
+/* A kind that keeps no draws runs whole on chain 0's worker (job_kinds.h). */
+static int kind_work(job *j, uint32_t chain) {
+    char path[4600];
+    job_file_path(j, JOB_RESULT_FILE, path, sizeof path);
+    return chain == 0 ? job_kind_run(&j->spec, j->model, &j->cancel, path) : MCMC_OK;
+}
+
 static void chain_work(uv_work_t *req) {
     chain_task *t = req->data;
     job *j = t->job;
     int nice_before = chain_nice_enter(j->app);
+    if (j->spec.kind != JOB_KIND_SAMPLE) {
+        t->rc = kind_work(j, t->chain);
+        chain_nice_leave(nice_before);
+        return;
+    }
     t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
     chain_nice_leave(nice_before);
     if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
