@@ -114,6 +114,7 @@ typedef struct options {
     const char *out_dir;
     const char *label;
     int no_json;
+    int nuts; /* --nuts: also gradient evaluations per second inside NUTS */
 } options;
 
 static void usage(FILE *f) {
@@ -136,7 +137,9 @@ static void usage(FILE *f) {
             "  --json FILE     write the results here\n"
             "  --out-dir DIR   else write DIR/post_tables-DATE-HOST.json (%s)\n"
             "  --label TEXT    a free-form label stored in the JSON\n"
-            "  --no-json       write no file\n",
+            "  --no-json       write no file\n"
+            "  --nuts          also time NUTS (N = 1e3, 1e4 at d = 5; d = 500): gradients per\n"
+            "                  second inside its trajectories against the same bounds\n",
             BENCH_RESULTS_DIR);
 }
 
@@ -231,6 +234,8 @@ static int parse_options(int argc, char **argv, options *o) {
             o->label = v;
         } else if (!strcmp(a, "--no-json")) {
             o->no_json = 1;
+        } else if (!strcmp(a, "--nuts")) {
+            o->nuts = 1;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -900,6 +905,8 @@ static int mkdir_p(const char *path) {
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+static void json_nuts(FILE *f);
+
 static int write_json(const options *o, const machine *mc, const result *res, int nres,
                       const char *started, double total_s, char *path, size_t pathlen) {
     if (o->json) {
@@ -1047,8 +1054,98 @@ static int write_json(const options *o, const machine *mc, const result *res, in
         }
         fprintf(f, "}%s\n", i + 1 < nres ? "," : "");
     }
-    fprintf(f, "  ]\n}\n");
+    fprintf(f, "  ]");
+    json_nuts(f);
+    fprintf(f, "\n}\n");
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* --- NUTS: gradients per second inside a trajectory ---------------------- */
+
+typedef struct nuts_result {
+    size_t n, d;
+    model_dtype dtype;
+    uint64_t iters, grad_evals;
+    double median_s, bound_s; /* per gradient: max(memory, arithmetic) */
+    const char *bound_kind;
+} nuts_result;
+static nuts_result nuts_res[8];
+static int nuts_count;
+
+/* NUTS from theta_true with a fixed step size (no warmup: the step only
+ * sets the tree depths; what is measured is the cost of a gradient, which
+ * like MALA's needs the log density too), iters iterations, median of
+ * o->runs runs. */
+static void run_nuts(const options *o, const machine *mc, const model *m, size_t n, size_t d,
+                     model_dtype dtype) {
+    if (nuts_count >= 8) return;
+    nuts_result *r = &nuts_res[nuts_count++];
+    int f32 = dtype == DTYPE_F32;
+    size_t elem = f32 ? sizeof(float) : sizeof(double);
+    unsigned thr = (unsigned)model_row_segments(m, n) < o->threads
+                       ? (unsigned)model_row_segments(m, n)
+                       : o->threads;
+    double best, mem = stream_cache_lookup(n * d * elem, elem, thr, &best);
+    double link = mc->t_softplus[f32] + mc->t_sigmoid[f32] - mc->t_exp[f32];
+    double arith =
+        (double)n * (4.0 * (double)d / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)thr;
+    *r = (nuts_result){.n = n,
+                       .d = d,
+                       .dtype = dtype,
+                       .iters = o->quick ? 50 : 500,
+                       .bound_s = mem > arith ? mem : arith,
+                       .bound_kind = mem > arith ? "memory" : "arith"};
+    chain_config cfg = {.sampler = sampler_find("nuts"),
+                        .num_samples = r->iters,
+                        .thin = 1,
+                        .chains = 1,
+                        .key = rng_key_from_seed(0),
+                        .init = INIT_TRUE,
+                        .progress_every = 100,
+                        .row_threads = o->threads};
+    sampler_defaults(cfg.sampler, cfg.params);
+    cfg.params[sampler_param_index(cfg.sampler, "step_size")] = 0.5 / sqrt((double)n);
+    double wall[MAX_RUNS];
+    for (int k = 0; k < o->runs; k++) {
+        counter c = {0};
+        double t0 = now();
+        int rc = chain_run(m, &cfg, 0, count_block, &c, NULL);
+        wall[k] = now() - t0;
+        r->grad_evals = rc == MCMC_OK ? c.grad_evals : 0;
+    }
+    r->median_s = median(wall, o->runs);
+}
+
+static void print_nuts(void) {
+    if (!nuts_count) return;
+    printf("# NUTS inside its trajectories (fixed step 0.5/sqrt(N), from theta_true):\n"
+           "#   %7s %4s %4s %9s %9s %9s %9s %-6s %6s\n",
+           "N", "d", "type", "grads", "grad/s", "us/grad", "bound_us", "kind", "ratio");
+    for (int i = 0; i < nuts_count; i++) {
+        const nuts_result *r = &nuts_res[i];
+        double per = r->median_s / (double)r->grad_evals;
+        printf("#   %7zu %4zu %4s %9llu %9.3g %9.3f %9.3f %-6s %6.2f\n", r->n, r->d,
+               r->dtype == DTYPE_F32 ? "f32" : "f64", (unsigned long long)r->grad_evals, 1.0 / per,
+               per * 1e6, r->bound_s * 1e6, r->bound_kind, per / r->bound_s);
+    }
+}
+
+static void json_nuts(FILE *f) {
+    fprintf(f, ",\n  \"nuts\": [");
+    for (int i = 0; i < nuts_count; i++) {
+        const nuts_result *r = &nuts_res[i];
+        fprintf(f, "%s\n    {\"n\": %zu, \"d\": %zu, \"dtype\": \"%s\", \"iterations\": %llu, ",
+                i ? "," : "", r->n, r->d, r->dtype == DTYPE_F32 ? "float32" : "float64",
+                (unsigned long long)r->iters);
+        fprintf(f, "\"grad_evals\": %llu, \"median_s\": ", (unsigned long long)r->grad_evals);
+        json_num(f, r->median_s);
+        fprintf(f, ", \"s_per_grad\": ");
+        json_num(f, r->median_s / (double)r->grad_evals);
+        fprintf(f, ", \"bound_s_per_grad\": ");
+        json_num(f, r->bound_s);
+        fprintf(f, ", \"bound_kind\": \"%s\"}", r->bound_kind);
+    }
+    fprintf(f, "\n  ]");
 }
 
 /* --- main --------------------------------------------------------------- */
@@ -1132,6 +1229,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_post_tables: out of memory building the model\n");
                 return 1;
             }
+            if (o.nuts && !strcmp(ROWS[i].sampler, "ula") &&
+                ((sp.d == 5 && sp.n <= 10000 && !strcmp(ROWS[i].table, "data")) || sp.d == 500)) {
+                fprintf(stderr, "  running nuts N=%zu d=%zu %s ...\n", sp.n, sp.d,
+                        dtypes[di] == DTYPE_F32 ? "f32" : "f64");
+                run_nuts(&o, &mc, m, sp.n, sp.d, dtypes[di]);
+            }
             for (int j = i; j < NROWS; j++) {
                 if (!row_selected(&o, &ROWS[j]) || ROWS[j].n != sp.n || ROWS[j].d != sp.d) continue;
                 result *r = &res[nres++];
@@ -1162,6 +1265,7 @@ int main(int argc, char **argv) {
                 }
 
     print_fixed_costs(res, nres);
+    print_nuts();
 
     read_loadavg(mc.load_after);
     double total = now() - t_start;
