@@ -114,7 +114,8 @@ typedef struct options {
     const char *out_dir;
     const char *label;
     int no_json;
-    int nuts; /* --nuts: also gradient evaluations per second inside NUTS */
+    int nuts;            /* --nuts: also gradient evaluations per second inside NUTS */
+    size_t max_n, max_d; /* --max-n, --max-d: leave out larger rows (0: none) */
 } options;
 
 static void usage(FILE *f) {
@@ -138,6 +139,7 @@ static void usage(FILE *f) {
             "  --out-dir DIR   else write DIR/post_tables-DATE-HOST.json (%s)\n"
             "  --label TEXT    a free-form label stored in the JSON\n"
             "  --no-json       write no file\n"
+            "  --max-n N, --max-d D  leave out rows with more rows or columns\n"
             "  --nuts          also time NUTS (N = 1e3, 1e4 at d = 5; d = 500): gradients per\n"
             "                  second inside its trajectories against the same bounds\n",
             BENCH_RESULTS_DIR);
@@ -236,6 +238,9 @@ static int parse_options(int argc, char **argv, options *o) {
             o->no_json = 1;
         } else if (!strcmp(a, "--nuts")) {
             o->nuts = 1;
+        } else if (!strcmp(a, "--max-n") || !strcmp(a, "--max-d")) {
+            NEEDV();
+            *(a[6] == 'n' ? &o->max_n : &o->max_d) = (size_t)strtoull(v, NULL, 10);
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -1153,6 +1158,7 @@ static void json_nuts(FILE *f) {
 static int row_selected(const options *o, const post_row *row) {
     if (o->only && strcmp(o->only, row->sampler)) return 0;
     if (o->table && strcmp(o->table, row->table)) return 0;
+    if ((o->max_n && row->n > o->max_n) || (o->max_d && row->d > o->max_d)) return 0;
     return 1;
 }
 
