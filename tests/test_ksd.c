@@ -24,23 +24,8 @@
 #include <string.h>
 
 #include "ksd.h"
+#include "test_random.h"
 #include "model.h"
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *s) {
-    return ((double)(splitmix64(s) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static double normal(uint64_t *s) {
-    double u = uniform(s), v = uniform(s);
-    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
 
 /* ---------------------------------------------- the reference double loop */
 
@@ -95,8 +80,8 @@ static void test_matches_double_loop(void **state) {
         const size_t n = 9;
         double x[9 * 4], s[9 * 4];
         for (size_t i = 0; i < n * d; i++) {
-            x[i] = 1.5 * normal(&seed);
-            s[i] = normal(&seed); /* any vector field: the formula is the same */
+            x[i] = 1.5 * std_normal(&seed);
+            s[i] = std_normal(&seed); /* any vector field: the formula is the same */
         }
         double want = ksd_reference(x, s, n, d), got = ksd_imq(x, s, n, d, 1);
         /* finite differences: truncation ~h^2 = 1e-8, rounding ~1e-16 / h^2 = 1e-8 */
@@ -110,7 +95,7 @@ static void test_same_bits_on_any_thread_count(void **state) {
     const size_t n = 301, d = 3;
     double *x = malloc(n * d * sizeof *x), *s = malloc(n * d * sizeof *s);
     for (size_t i = 0; i < n * d; i++)
-        x[i] = normal(&seed), s[i] = -x[i];
+        x[i] = std_normal(&seed), s[i] = -x[i];
     double one = ksd_imq(x, s, n, d, 1);
     assert_true(isfinite(one) && one > 0);
     for (unsigned t = 2; t <= 4; t++)
@@ -177,7 +162,7 @@ static void test_known_answer_gaussian_shift(void **state) {
     double *sx = malloc(n * d * sizeof *sx), *sy = malloc(n * d * sizeof *sy);
     uint64_t seed = 2023;
     for (size_t i = 0; i < n * d; i++) {
-        x[i] = normal(&seed);
+        x[i] = std_normal(&seed);
         y[i] = x[i] + mu[i % d]; /* the same noise, shifted */
     }
     assert_int_equal(ksd_scores(m, x, n, sx, 2), 0);
