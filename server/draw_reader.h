@@ -25,8 +25,15 @@
  * (or at the end when none follows), then the owner's epilogue.
  *
  * A selection picks one chain or all, and draws start, start + thin, ...
- * below stop. In the output the chain and draw of a row (CSV columns,
- * NDJSON fields) are the job's own indices, not positions in the selection.
+ * below stop, or (divergent) every draw in [start, stop) whose divergent__
+ * statistic is 1; and all parameters or some (params), whose names and
+ * values are then the only ones in the output (the .npy's last dimension
+ * and JSON's shape count them). A divergent selection keeps the draw
+ * numbers of the divergences it has found, 8 bytes each per chain; with
+ * more than one selected chain, chains differ in their rows, so only CSV,
+ * NDJSON (and CmdStan, of one chain) serve it: a snapshot gives each
+ * chain's divergences below m (see below), not the same count. In the output the chain and draw of
+ * a row (CSV columns, NDJSON fields) are the job's own indices, not positions in the selection.
  *
  * Snapshot (follow = 0, any format). The first set_available call fixes
  * the rows: with m the fewest draws available in any selected chain, each
@@ -129,6 +136,13 @@ typedef struct draw_output {
     int with_stats; /* CSV, JSON, NDJSON: the statistics too (needs stats_fd) */
     /* DRAW_CMDSTAN: comment blocks (cmdstan_text.h); NULL leaves one out */
     const char *prologue, *adaptation, *epilogue;
+    /* Only the draws of the selection whose divergent__ statistic is 1
+     * (its thin is then ignored); needs the body's statistics to have it. */
+    int divergent;
+    /* The parameter columns sent, strictly increasing indices below d
+     * (borrowed; the reader keeps a copy); NULL: all d. */
+    const uint32_t *params;
+    size_t nparams;
 } draw_output;
 
 /* A reader of body for the selection sel (NULL: everything). DRAW_CMDSTAN
