@@ -313,12 +313,13 @@ int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_s
     r->first_chain = sel->chain == DRAW_ALL_CHAINS ? 0 : sel->chain;
     r->nchains = sel->chain == DRAW_ALL_CHAINS ? body->chains : 1;
     r->draws.fd = r->stats.fd = r->scan.fd = -1;
-    if (allocate_buffers(r) != MCMC_OK || allocate_selection(r) != MCMC_OK) {
+    int rc = allocate_selection(r);
+    if (r->col_names) r->layout.names = r->col_names; /* the buffers are sized for these */
+    if (rc != MCMC_OK || allocate_buffers(r) != MCMC_OK) {
         draw_reader_free(r);
         return MCMC_ENOMEM;
     }
     unsigned nstats = stats_out(r);
-    if (r->col_names) r->layout.names = r->col_names;
     if (!body_file_usable(body->draws_fd) ||
         ((nstats || r->out.divergent) && !body_file_usable(body->stats_fd))) {
         int e = errno;
