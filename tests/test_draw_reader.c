@@ -1265,8 +1265,8 @@ static void test_request_divergent_params(void **state) {
         .chains = 2, .samples = 20, .warmup_rows = 10, .d = 12, .stats = DIV_MASK};
     draws_request q;
     char err[DRAW_SELECTION_ERROR_MAX];
-    const char *ok[] = {"divergent", "1",      "thin",       "5", "include_warmup",
-                        "0",         "params", "0-3,5,9-11", NULL};
+    const char *ok[] = {"divergent",  "1",      "thin", "5", "include_warmup", "0", "params",
+                        "0-3,5,9-11", "format", "csv",  NULL};
     assert_null(draws_request_parse(&q, pairs_get, ok, NULL, &shape, err, sizeof err));
     assert_true(q.out.divergent);
     assert_int_equal(q.sel.thin, 1);
@@ -1285,7 +1285,8 @@ static void test_request_divergent_params(void **state) {
                {"stats", "yes", "stats"},     {"thin", "x", "thin"},
                {"format", "npy", "divergent"}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
-        const char *pairs[] = {bad[k].key, bad[k].value, "divergent", k == 9 ? "2" : "1", NULL};
+        const char *pairs[] = {bad[k].key, bad[k].value, "divergent", k == 9 ? "2" : "1",
+                               "format",   "csv",        NULL};
         assert_non_null(draws_request_parse(&q, pairs_get, pairs, NULL, &shape, err, sizeof err));
         assert_string_equal(q.field, bad[k].field);
         assert_null(q.params);
