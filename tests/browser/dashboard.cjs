@@ -472,7 +472,7 @@ async function plottedColumnsOnly(page) {
   const d = job.shape[2];
   result(`a job of ${d} parameters gets ${plots} trace plots, and the page asks for those columns only ` +
     `(${asked.length} draws requests)`, d > 10 && plots === 10 && asked.length > 0 &&
-    asked.every((u) => new URL(u).searchParams.get("params") === "0-9"), asked.join("\n"));
+    asked.every((u) => new globalThis.URL(u).searchParams.get("params") === "0-9"), asked.join("\n"));
   const r = await fetch(asked[0], { headers: { Authorization: "Bearer " + env.ADMIN_TOKEN } });
   const rows = (await r.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => o.theta);
   result(`its stream's ${rows.length} rows hold 10 values each, not ${d}`,
