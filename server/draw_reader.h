@@ -25,15 +25,17 @@
  * (or at the end when none follows), then the owner's epilogue.
  *
  * A selection picks one chain or all, and draws start, start + thin, ...
- * below stop, or (divergent) every draw in [start, stop) whose divergent__
- * statistic is 1; and all parameters or some (params), whose names and
- * values are then the only ones in the output (the .npy's last dimension
- * and JSON's shape count them). A divergent selection keeps the draw
- * numbers of the divergences it has found, 8 bytes each per chain; with
- * more than one selected chain, chains differ in their rows, so only CSV,
- * NDJSON (and CmdStan, of one chain) serve it: a snapshot gives each
- * chain's divergences below m (see below), not the same count. In the output the chain and draw of
- * a row (CSV columns, NDJSON fields) are the job's own indices, not positions in the selection.
+ * below stop. In the output the chain and draw of a row (CSV columns,
+ * NDJSON fields) are the job's own indices, not positions in the selection.
+ *
+ * The output may narrow it (draw_output): to the divergent draws, every
+ * draw of [start, stop) whose divergent__ statistic is 1 (thin ignored),
+ * and to some parameters (params), whose names and values are then the
+ * only ones written (the .npy's last dimension and JSON's shape count
+ * them). A divergent reader keeps the draw numbers of the divergences it
+ * has found, 8 bytes each; with more than one selected chain the chains
+ * differ in rows, so only CSV and NDJSON serve it, and a snapshot gives
+ * each chain's divergences below m (see below), not one count.
  *
  * Snapshot (follow = 0, any format). The first set_available call fixes
  * the rows: with m the fewest draws available in any selected chain, each

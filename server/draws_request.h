@@ -1,7 +1,7 @@
 /* draws_request.h - what GET /v1/jobs/{id}/draws asks for: its query
  * (format, chain, start, stop, thin, follow, stats, include_warmup,
- * divergent, params) and its
- * Accept header, read and checked against the job's shape. A pure function
+ * divergent, params) and its Accept header, read and checked against the
+ * job's shape. A pure function
  * of its strings, so the fuzz harness and the unit tests call it as the
  * daemon does.
  */
@@ -28,9 +28,9 @@ typedef struct draws_job_shape {
 /* What a draws request asks for, checked. */
 typedef struct draws_request {
     draw_selection sel;
-    draw_output out; /* fmt, follow and with_stats; no comment blocks */
+    draw_output out; /* fmt, follow, with_stats, divergent, params; no comment blocks */
     int include_warmup;
-    uint32_t *params;  /* owned: sel.params, or NULL (release with draws_request_release) */
+    uint32_t *params;  /* owned: out.params, or NULL (release with draws_request_release) */
     const char *field; /* on a 400: the query parameter at fault (static), or NULL */
 } draws_request;
 
