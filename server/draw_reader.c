@@ -10,7 +10,10 @@
  * chunk holds. A snapshot is a follow stream whose per-chain limits are
  * fixed and whose visits are unbounded, so both share the row picker. JSON
  * with statistics walks the selection twice: the draws, then the
- * statistics.
+ * statistics. A divergent selection scans the statistics' divergent__
+ * column as rows become available and keeps the draw numbers it finds, so
+ * the row picker counts rows the same way; a column selection copies the
+ * chosen values out of each full row before it is rendered.
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -74,6 +77,18 @@ struct draw_reader {
 
     chunk draws, stats;
     double *theta, *stat_row;
+
+    /* A column selection: its indices, names and values (else NULL). */
+    uint32_t *cols;
+    const char **col_names;
+    char *col_name_text;
+    double *col_theta;
+
+    /* A divergent selection: per selected chain, the divergent draws found
+     * (div_len of them) and the draw below which it has looked. */
+    chunk scan; /* over the statistics body */
+    size_t div_column;
+    uint64_t **div, *div_len, *div_cap, *scanned;
 
     char *pending; /* rendered pieces go here */
     size_t pending_cap;
@@ -217,6 +232,51 @@ static int output_fits(const draw_body *b, const draw_selection *sel, const draw
     return o->fmt != DRAW_CMDSTAN || sel->chain != DRAW_ALL_CHAINS || b->chains == 1;
 }
 
+/* A column selection within d, strictly increasing; a divergent one over
+ * statistics that have divergent__, and of one chain where the format
+ * needs rectangular rows. */
+static int selection_fits(const draw_body *b, const draw_selection *sel, const draw_output *o) {
+    if (o->params && o->nparams == 0) return 0;
+    for (size_t i = 0; o->params && i < o->nparams; i++)
+        if (o->params[i] >= b->d || (i > 0 && o->params[i] <= o->params[i - 1])) return 0;
+    if (!o->divergent) return 1;
+    if (b->stats_fd < 0 || !(b->stats & STAT_BIT(STAT_DIVERGENT)) ||
+        !shape_fits(b->chains, b->rows, chain_stat_count(b->stats)))
+        return 0;
+    int one_chain = sel->chain != DRAW_ALL_CHAINS || b->chains == 1;
+    return one_chain || (o->fmt != DRAW_NPY && o->fmt != DRAW_JSON);
+}
+
+/* The column selection's copy, names and row; the divergent selection's
+ * lists and scan. */
+static int allocate_selection(draw_reader *r) {
+    const draw_output *o = &r->out;
+    if (o->params) {
+        size_t n = o->nparams;
+        r->cols = malloc(n * sizeof *r->cols);
+        r->col_names = malloc(n * sizeof *r->col_names);
+        r->col_theta = malloc(n * sizeof *r->col_theta);
+        r->col_name_text = r->body.names ? NULL : malloc(n * 24);
+        if (!r->cols || !r->col_names || !r->col_theta || (!r->body.names && !r->col_name_text))
+            return MCMC_ENOMEM;
+        memcpy(r->cols, o->params, n * sizeof *r->cols);
+        r->out.params = r->cols;
+        for (size_t i = 0; i < n; i++) {
+            char *name = r->col_name_text ? r->col_name_text + i * 24 : NULL;
+            if (name) snprintf(name, 24, "theta.%u", (unsigned)r->cols[i] + 1);
+            r->col_names[i] = name ? name : r->body.names[r->cols[i]];
+        }
+    }
+    if (!o->divergent) return MCMC_OK;
+    r->div = calloc(r->nchains, sizeof *r->div);
+    r->div_len = calloc(r->nchains, sizeof *r->div_len);
+    r->div_cap = calloc(r->nchains, sizeof *r->div_cap);
+    r->scanned = calloc(r->nchains, sizeof *r->scanned);
+    if (!r->div || !r->div_len || !r->div_cap || !r->scanned) return MCMC_ENOMEM;
+    r->div_column = chain_stat_count(r->body.stats & (STAT_BIT(STAT_DIVERGENT) - 1));
+    return chunk_init(&r->scan, r->body.stats_fd, chain_stat_count(r->body.stats) * sizeof(double));
+}
+
 /* Whether fd is a regular file: a directory put in a body's place would
  * otherwise read as no rows, after the answer's first line. errno says why
  * not. (A file cut short is read up to its end, then the read fails.) */
@@ -236,25 +296,32 @@ int draw_reader_open_body(draw_reader **out, const draw_body *body, const draw_s
     if (!sel) sel = &all;
     if (body->draws_fd < 0 || !shape_fits(body->chains, body->rows, body->d) ||
         body->warmup_rows > body->rows ||
-        draw_selection_check(sel, body->chains, body->rows, NULL, 0) || !output_fits(body, sel, o))
+        draw_selection_check(sel, body->chains, body->rows, NULL, 0) ||
+        !output_fits(body, sel, o) || !selection_fits(body, sel, o))
         return MCMC_EINVAL;
     draw_reader *r = calloc(1, sizeof *r);
     if (!r) return MCMC_ENOMEM;
     *r = (draw_reader){.body = *body, .sel = *sel, .out = *o};
     r->out.follow = !!o->follow;
-    r->layout = (draws_layout){.d = body->d,
+    r->out.divergent = !!o->divergent;
+    if (r->out.divergent) r->sel.thin = 1;
+    if (!o->params) r->out.nparams = 0;
+    r->layout = (draws_layout){.d = o->params ? o->nparams : body->d,
                                .names = body->names,
                                .stats = stats_out(r) ? body->stats : 0,
                                .warmup = o->fmt != DRAW_CMDSTAN && body->warmup_rows > 0};
     r->first_chain = sel->chain == DRAW_ALL_CHAINS ? 0 : sel->chain;
     r->nchains = sel->chain == DRAW_ALL_CHAINS ? body->chains : 1;
-    r->draws.fd = r->stats.fd = -1;
-    if (allocate_buffers(r) != MCMC_OK) {
+    r->draws.fd = r->stats.fd = r->scan.fd = -1;
+    int rc = allocate_selection(r);
+    if (r->col_names) r->layout.names = r->col_names; /* the buffers are sized for these */
+    if (rc != MCMC_OK || allocate_buffers(r) != MCMC_OK) {
         draw_reader_free(r);
         return MCMC_ENOMEM;
     }
     unsigned nstats = stats_out(r);
-    if (!body_file_usable(body->draws_fd) || (nstats && !body_file_usable(body->stats_fd))) {
+    if (!body_file_usable(body->draws_fd) ||
+        ((nstats || r->out.divergent) && !body_file_usable(body->stats_fd))) {
         int e = errno;
         draw_reader_free(r);
         errno = e;
@@ -283,6 +350,17 @@ void draw_reader_free(draw_reader *r) {
     free(r->theta);
     free(r->stat_row);
     free(r->pending);
+    free(r->cols);
+    free(r->col_names);
+    free(r->col_name_text);
+    free(r->col_theta);
+    free(r->scan.data);
+    for (uint32_t k = 0; r->div && k < r->nchains; k++)
+        free(r->div[k]);
+    free(r->div);
+    free(r->div_len);
+    free(r->div_cap);
+    free(r->scanned);
     free(r);
 }
 
@@ -298,23 +376,75 @@ static void fix_snapshot(draw_reader *r) {
     r->rows = rows;
 }
 
+static int fill_chunk(chunk *c, uint64_t thin, uint64_t off, uint64_t left);
+
+/* Appends draw i to selected chain k's divergences. */
+static int add_divergence(draw_reader *r, uint32_t k, uint64_t i) {
+    if (r->div_len[k] == r->div_cap[k]) {
+        uint64_t cap = r->div_cap[k] ? 2 * r->div_cap[k] : 16;
+        uint64_t *grown = realloc(r->div[k], cap * sizeof *grown);
+        if (!grown) return MCMC_ENOMEM;
+        r->div[k] = grown;
+        r->div_cap[k] = cap;
+    }
+    r->div[k][r->div_len[k]++] = i;
+    return MCMC_OK;
+}
+
+/* Looks at selected chain k's divergent__ from where it stopped up to
+ * draw `below`, within [start, stop). */
+static int scan_divergences(draw_reader *r, uint32_t k, uint64_t below) {
+    chunk *c = &r->scan;
+    uint64_t from = r->scanned[k] > r->sel.start ? r->scanned[k] : r->sel.start;
+    uint64_t end = below < r->sel.stop ? below : r->sel.stop;
+    for (uint64_t i = from; i < end; i++) {
+        uint64_t off = ((uint64_t)(r->first_chain + k) * r->body.rows + i) * c->row_bytes;
+        int cached = c->len && off >= c->off && off - c->off + c->row_bytes <= c->len;
+        if (!cached && fill_chunk(c, 1, off, end - i) != MCMC_OK) return MCMC_EIO;
+        double v;
+        memcpy(&v, c->data + (off - c->off) + r->div_column * sizeof(double), sizeof v);
+        if (v == 1.0 && add_divergence(r, k, i) != MCMC_OK) return MCMC_ENOMEM;
+    }
+    if (end > r->scanned[k]) r->scanned[k] = end;
+    return MCMC_OK;
+}
+
+/* A divergent selection's rows: the divergences below each chain's count
+ * (a snapshot: below the fewest any selected chain has). */
+static void set_divergent_limits(draw_reader *r, const uint64_t *avail_per_chain) {
+    uint64_t fewest = UINT64_MAX;
+    for (uint32_t k = 0; k < r->nchains; k++) {
+        uint64_t avail = avail_per_chain[r->first_chain + k];
+        if (avail < fewest) fewest = avail;
+    }
+    for (uint32_t k = 0; k < r->nchains && !r->failed; k++) {
+        uint64_t below = r->out.follow ? avail_per_chain[r->first_chain + k] : fewest;
+        if (below > r->body.rows) below = r->body.rows;
+        if (scan_divergences(r, k, below) != MCMC_OK) r->failed = 1;
+        r->limit[k] = r->div_len[k];
+    }
+    r->rows = r->limit[0];
+}
+
 void draw_reader_set_available(draw_reader *r, const uint64_t *avail_per_chain, int job_finished) {
     if (!r || !avail_per_chain || (r->known && !r->out.follow)) return;
-    for (uint32_t k = 0; k < r->nchains; k++) {
+    if (r->out.divergent) set_divergent_limits(r, avail_per_chain);
+    for (uint32_t k = 0; k < r->nchains && !r->out.divergent; k++) {
         uint64_t avail = avail_per_chain[r->first_chain + k];
         uint64_t rows = selected_below(&r->sel, avail < r->body.rows ? avail : r->body.rows);
         if (rows > r->limit[k]) r->limit[k] = rows;
     }
     if (job_finished) r->finished = 1;
-    if (!r->out.follow) fix_snapshot(r);
+    if (!r->out.follow && !r->out.divergent) fix_snapshot(r);
     r->known = 1;
 }
 
 uint64_t draw_reader_content_length(const draw_reader *r) {
     if (r->out.fmt != DRAW_NPY || !r->known) return UINT64_MAX;
     char header[NPY_HEADER_MAX];
-    uint64_t shape[3] = {r->nchains, r->rows, r->body.d};
-    return npy_header(header, sizeof header, shape, 3) + r->nchains * r->rows * r->draws.row_bytes;
+    uint64_t shape[3] = {r->nchains, r->rows, r->layout.d};
+    return npy_header(header, sizeof header, shape, 3) +
+           r->nchains * r->rows * r->layout.d * sizeof(double);
 }
 
 /* ---- rows from the bodies ---- */
@@ -339,6 +469,7 @@ static int fill_chunk(chunk *c, uint64_t thin, uint64_t off, uint64_t left) {
 
 /* The draw that goes next from selected chain k. */
 static uint64_t next_draw(const draw_reader *r, uint32_t k) {
+    if (r->out.divergent) return r->div[k][r->sent[k]];
     return r->sel.start + r->sent[k] * r->sel.thin;
 }
 
@@ -390,14 +521,19 @@ static void set_rendered(draw_reader *r, size_t len) {
 
 /* JSON's "warmup_draws": the selected rows below warmup_rows, of those sent. */
 static uint64_t warmup_rows_out(const draw_reader *r) {
-    uint64_t w = selected_below(&r->sel, r->body.warmup_rows);
+    uint64_t w = 0;
+    if (!r->out.divergent)
+        w = selected_below(&r->sel, r->body.warmup_rows);
+    else /* one chain: its divergences in draw order */
+        while (w < r->div_len[0] && r->div[0][w] < r->body.warmup_rows)
+            w++;
     return w < r->rows ? w : r->rows;
 }
 
 static size_t render_opening(draw_reader *r) {
     char *buf = r->pending;
     size_t cap = r->pending_cap;
-    uint64_t shape[3] = {r->nchains, r->rows, r->body.d};
+    uint64_t shape[3] = {r->nchains, r->rows, r->layout.d};
     switch (r->out.fmt) {
     case DRAW_NPY:
         return npy_header(buf, cap, shape, 3);
@@ -418,20 +554,24 @@ static size_t render_opening(draw_reader *r) {
 static int render_row(draw_reader *r, uint32_t k, size_t *len) {
     int json_stats = r->out.fmt == DRAW_JSON && r->pass == 1;
     if (!json_stats && load_row(r, &r->draws, k, r->theta) != MCMC_OK) return MCMC_EIO;
+    const double *theta = r->theta;
+    if (r->cols && !json_stats) {
+        for (size_t i = 0; i < r->out.nparams; i++)
+            r->col_theta[i] = r->theta[r->cols[i]];
+        theta = r->col_theta;
+    }
     if ((json_stats || (r->layout.stats && r->out.fmt != DRAW_JSON)) &&
         load_row(r, &r->stats, k, r->stat_row) != MCMC_OK)
         return MCMC_EIO;
     char *buf = r->pending;
     size_t cap = r->pending_cap;
-    draws_row row = {.chain = r->first_chain + k,
-                     .draw = next_draw(r, k),
-                     .stats = r->stat_row,
-                     .theta = r->theta};
+    draws_row row = {
+        .chain = r->first_chain + k, .draw = next_draw(r, k), .stats = r->stat_row, .theta = theta};
     row.warmup = row.draw < r->body.warmup_rows;
     switch (r->out.fmt) {
     case DRAW_NPY: /* the body is little-endian, as '<f8' is */
-        memcpy(buf, r->theta, r->draws.row_bytes);
-        *len = r->draws.row_bytes;
+        *len = r->layout.d * sizeof(double);
+        memcpy(buf, theta, *len);
         break;
     case DRAW_CSV:
         *len = draws_render_csv_row_of(buf, cap, &r->layout, &row);
@@ -448,7 +588,7 @@ static int render_row(draw_reader *r, uint32_t k, size_t *len) {
                          (r->sent[k] + 1 == r->rows ? DRAWS_JSON_LAST_ROW : 0);
         *len = json_stats
                    ? draws_render_json_row(buf, cap, r->stat_row, r->stats.row_bytes / 8, place)
-                   : draws_render_json_row(buf, cap, r->theta, r->body.d, place);
+                   : draws_render_json_row(buf, cap, theta, r->layout.d, place);
         break;
     }
     }

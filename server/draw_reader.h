@@ -28,6 +28,15 @@
  * below stop. In the output the chain and draw of a row (CSV columns,
  * NDJSON fields) are the job's own indices, not positions in the selection.
  *
+ * The output may narrow it (draw_output): to the divergent draws, every
+ * draw of [start, stop) whose divergent__ statistic is 1 (thin ignored),
+ * and to some parameters (params), whose names and values are then the
+ * only ones written (the .npy's last dimension and JSON's shape count
+ * them). A divergent reader keeps the draw numbers of the divergences it
+ * has found, 8 bytes each; with more than one selected chain the chains
+ * differ in rows, so only CSV and NDJSON serve it, and a snapshot gives
+ * each chain's divergences below m (see below), not one count.
+ *
  * Snapshot (follow = 0, any format). The first set_available call fixes
  * the rows: with m the fewest draws available in any selected chain, each
  * selected chain gives its selected draws below m, so the array is
@@ -129,6 +138,13 @@ typedef struct draw_output {
     int with_stats; /* CSV, JSON, NDJSON: the statistics too (needs stats_fd) */
     /* DRAW_CMDSTAN: comment blocks (cmdstan_text.h); NULL leaves one out */
     const char *prologue, *adaptation, *epilogue;
+    /* Only the draws of the selection whose divergent__ statistic is 1
+     * (its thin is then ignored); needs the body's statistics to have it. */
+    int divergent;
+    /* The parameter columns sent, strictly increasing indices below d
+     * (borrowed; the reader keeps a copy); NULL: all d. */
+    const uint32_t *params;
+    size_t nparams;
 } draw_output;
 
 /* A reader of body for the selection sel (NULL: everything). DRAW_CMDSTAN

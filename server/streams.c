@@ -257,11 +257,13 @@ static const char *request_query(void *req, const char *name) {
 static int draws_request_check(http_request *req, const job *j, draws_request *q) {
     char err[DRAW_SELECTION_ERROR_MAX];
     job_shape sh = job_shape_of(j);
-    draws_job_shape shape = {sh.chains, sh.rows, sh.warmup_rows, sh.stats};
+    draws_job_shape shape = {sh.chains, sh.rows, sh.warmup_rows, sh.stats, sh.d};
     const char *msg = draws_request_parse(q, request_query, req, http_request_header(req, "Accept"),
                                           &shape, err, sizeof err);
-    if (msg) http_respond_error(req, 400, "invalid_query", msg, NULL);
-    return msg ? -1 : 0;
+    if (!msg) return 0;
+    json_t *d = q->field ? json_pack("[{s:s, s:s}]", "path", q->field, "message", msg) : NULL;
+    http_respond_error(req, 400, "invalid_query", msg, d);
+    return -1;
 }
 
 /* CmdStan's comment blocks for the selected chain: the adaptation once
@@ -313,7 +315,9 @@ void streams_draws(app *a, job *j, http_request *req) {
     draw_stream *s = calloc(1, sizeof *s);
     if (s) s->fd = s->stats_fd = -1;
     errno = 0;
-    if (!s || draw_stream_open(s, j, &q) != 0) {
+    int opened = s && draw_stream_open(s, j, &q) == 0;
+    draws_request_release(&q); /* the reader keeps its own copy */
+    if (!opened) {
         /* the cause, as draw_reader or open(2) left it: EISDIR, ENOENT...
          * (the HTTP layer logs a 500's message with its path) */
         char msg[200];

@@ -84,15 +84,25 @@ c -q -H "Authorization: Bearer $BOB" --json "$bobs" "$URL/v1/jobs" >"$work/bob.j
 BOB_JOB=$(jget "$work/bob.json" 'j["id"]')
 check "bob has a job ($BOB_JOB)" "[ \${#BOB_JOB} -eq 24 ]"
 
+# 5200 rows a chain with the saved warmup: the traces plot one in 4, and
+# still mark every divergence (draws?divergent=1)
 funnel='{"model": {"type": "funnel", "dim": 4}, "name": "funnel", "chains": 2,
- "sampler": {"type": "nuts"}, "num_samples": 400, "num_warmup": 200, "key": 3}'
+ "sampler": {"type": "nuts"}, "num_samples": 5000, "num_warmup": 200, "save_warmup": true, "key": 3}'
 c --json "$funnel" "$URL/v1/jobs" >"$work/funnel.json"
 FUNNEL=$(jget "$work/funnel.json" 'j["id"]')
 check "the admin's NUTS job on Neal's funnel ends (${FUNNEL:-none})" \
     "[ \${#FUNNEL} -eq 24 ] && [ \"\$(wait_job '$FUNNEL')\" = succeeded ]"
 
+# more parameters than the page plots: it streams only the plotted columns
+wide='{"data": {"synthetic": {"n": 100, "d": 12, "seed": 5}}, "name": "wide",
+ "sampler": {"type": "mala", "step_size": 0.01}, "num_samples": 100, "num_warmup": 50}'
+c --json "$wide" "$URL/v1/jobs" >"$work/wide.json"
+WIDE=$(jget "$work/wide.json" 'j["id"]')
+check "the admin's job of 12 coefficients ends (${WIDE:-none})" \
+    "[ \${#WIDE} -eq 24 ] && [ \"\$(wait_job '$WIDE')\" = succeeded ]"
+
 rm -rf "$OUT" && mkdir -p "$OUT"
-URL=$URL ALICE_TOKEN=$ALICE ADMIN_TOKEN=$TOKEN BOB_JOB=$BOB_JOB FUNNEL=$FUNNEL OUT=$OUT CHROMIUM=$CHROMIUM \
+URL=$URL ALICE_TOKEN=$ALICE ADMIN_TOKEN=$TOKEN BOB_JOB=$BOB_JOB FUNNEL=$FUNNEL WIDE=$WIDE OUT=$OUT CHROMIUM=$CHROMIUM \
     timeout 300 node "$here/browser/dashboard.cjs" >"$work/browser.out" 2>&1
 rc=$?
 cat "$work/browser.out"

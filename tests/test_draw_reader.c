@@ -1028,6 +1028,275 @@ static void test_request_drop_warmup(void **state) {
     assert_int_equal(draws_format_from(NULL, "text/csv;profile=cmdstan"), DRAW_CMDSTAN);
 }
 
+/* --- divergent and column selections ----------------------------------- */
+
+/* A CSV number read back: the value, up to the sign of a zero. */
+static int csv_same(double got, double want) {
+    return same_double(got, want) || got == want;
+}
+
+#define DIV_MASK (STAT_BIT(STAT_LP) | STAT_BIT(STAT_DIVERGENT))
+
+/* Which draws the divergence job marks divergent: a pattern unlike thin's. */
+static int is_divergent(uint32_t c, uint64_t i) {
+    return (i * 7 + c * 3) % 11 == 0;
+}
+
+/* stats_job's files, with lp__ and divergent__ as statistics. */
+static void div_job_make(stats_job *sj, uint32_t chains, uint64_t rows, size_t d, uint64_t warmup) {
+    job_make(&sj->jb, chains, rows, d);
+    sj->warmup = warmup;
+    snprintf(sj->stats, sizeof sj->stats, "%s/stats", sj->jb.dir);
+    int fd = open(sj->stats, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    for (uint32_t c = 0; c < chains; c++)
+        for (uint64_t i = 0; i < rows; i++) {
+            double row[2] = {-(double)i, is_divergent(c, i) ? 1.0 : 0.0};
+            off_t off = (off_t)(((uint64_t)c * rows + i) * sizeof row);
+            assert_int_equal(pwrite(fd, row, sizeof row, off), (ssize_t)sizeof row);
+        }
+    assert_int_equal(close(fd), 0);
+    sj->stats_fd = open(sj->stats, O_RDONLY);
+    assert_true(sj->stats_fd >= 0);
+}
+
+/* A reader of the columns cols (n; NULL: all), only divergent draws when
+ * divergent is set. */
+static draw_reader *div_open(const stats_job *sj, const draw_selection *sel, draw_format fmt,
+                             int follow, int divergent, const uint32_t *cols, size_t n) {
+    draw_body body = stats_body(sj);
+    body.stats = DIV_MASK;
+    draw_output o = {
+        .fmt = fmt, .follow = follow, .divergent = divergent, .params = cols, .nparams = n};
+    draw_reader *r = NULL;
+    assert_int_equal(draw_reader_open_body(&r, &body, sel, &o), MCMC_OK);
+    return r;
+}
+
+/* CSV of a divergent selection over three chains: exactly the divergent
+ * draws in [start, stop), chain by chain, thin ignored, with the chosen
+ * columns' names and values. */
+static void test_divergent_csv(void **state) {
+    (void)state;
+    stats_job sj;
+    div_job_make(&sj, 3, 40, 4, 10);
+    const uint32_t cols[] = {1, 3};
+    draw_selection sel = {DRAW_ALL_CHAINS, 5, 35, 4};
+    draw_reader *r = div_open(&sj, &sel, DRAW_CSV, 0, 1, cols, 2);
+    set_all_available(r, &sj.jb);
+    output out = {0};
+    output_add(&out, "", 0);
+    assert_int_equal(drain(r, 7, &out), DRAW_READER_END);
+    draw_reader_free(r);
+    char *line = strtok(out.data, "\n");
+    assert_string_equal(line, "chain,draw,warmup,theta.2,theta.4");
+    size_t rows = 0;
+    for (uint32_t c = 0; c < 3; c++)
+        for (uint64_t i = 5; i < 35; i++) {
+            if (!is_divergent(c, i)) continue;
+            line = strtok(NULL, "\n");
+            assert_non_null(line);
+            unsigned got_c, warm;
+            unsigned long long got_i;
+            int at = 0;
+            assert_int_equal(sscanf(line, "%u,%llu,%u,%n", &got_c, &got_i, &warm, &at), 3);
+            assert_int_equal(got_c, c);
+            assert_int_equal(got_i, i);
+            assert_int_equal(warm, i < 10);
+            char *end;
+            assert_true(csv_same(strtod(line + at, &end), value_at(&sj.jb, c, i, 1)));
+            assert_true(csv_same(strtod(end + 1, NULL), value_at(&sj.jb, c, i, 3)));
+            rows++;
+        }
+    assert_null(strtok(NULL, "\n"));
+    assert_true(rows >= 6); /* the pattern gives each chain a few */
+    free(out.data);
+    stats_job_remove(&sj);
+}
+
+/* Follow: divergences go out as their rows become available, each once. */
+static void test_divergent_follow(void **state) {
+    (void)state;
+    stats_job sj;
+    div_job_make(&sj, 2, 40, 3, 0);
+    draw_selection sel = {DRAW_ALL_CHAINS, 0, 40, 1};
+    draw_reader *r = div_open(&sj, &sel, DRAW_NDJSON, 1, 1, NULL, 0);
+    output out = {0};
+    output_add(&out, "", 0);
+    uint64_t steps[][2] = {{0, 0}, {12, 3}, {12, 30}, {40, 40}};
+    for (int s = 0; s < 4; s++) {
+        draw_reader_set_available(r, steps[s], s == 3);
+        assert_int_equal(drain(r, 64, &out), s == 3 ? DRAW_READER_END : DRAW_READER_WAIT);
+        size_t want = 0, got = 0;
+        for (uint32_t c = 0; c < 2; c++)
+            for (uint64_t i = 0; i < steps[s][c]; i++)
+                want += (size_t)is_divergent(c, i);
+        for (char *p = out.data; (p = strchr(p, '\n')); p++)
+            got++;
+        assert_int_equal(got, want);
+    }
+    draw_reader_free(r);
+    for (char *line = strtok(out.data, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *row = json_loads(line, 0, NULL);
+        assert_non_null(row);
+        uint32_t c = (uint32_t)json_integer_value(json_object_get(row, "chain"));
+        uint64_t i = (uint64_t)json_integer_value(json_object_get(row, "draw"));
+        assert_true(is_divergent(c, i));
+        json_decref(row);
+    }
+    free(out.data);
+    stats_job_remove(&sj);
+}
+
+/* One chain's divergences as .npy and JSON: a rectangle of the chosen
+ * columns; JSON counts the warmup rows among them. */
+static void test_divergent_one_chain(void **state) {
+    (void)state;
+    stats_job sj;
+    div_job_make(&sj, 2, 50, 4, 20);
+    const uint32_t cols[] = {0, 2};
+    draw_selection sel = {1, 0, 50, 1};
+    uint64_t draws[50], n = 0, warm = 0;
+    for (uint64_t i = 0; i < 50; i++)
+        if (is_divergent(1, i)) draws[n++] = i, warm += i < 20;
+    draw_reader *r = div_open(&sj, &sel, DRAW_NPY, 0, 1, cols, 2);
+    set_all_available(r, &sj.jb);
+    output out = {0};
+    output_add(&out, "", 0);
+    assert_int_equal(drain(r, 5, &out), DRAW_READER_END);
+    assert_int_equal(draw_reader_content_length(r), out.len);
+    draw_reader_free(r);
+    size_t header = check_npy_shape(out.data, out.len, 1, n, 2);
+    for (uint64_t k = 0; k < n; k++)
+        for (size_t j = 0; j < 2; j++) {
+            double v;
+            memcpy(&v, out.data + header + (k * 2 + j) * 8, 8);
+            assert_true(same_double(v, value_at(&sj.jb, 1, draws[k], cols[j])));
+        }
+    free(out.data);
+    r = div_open(&sj, &sel, DRAW_JSON, 0, 1, cols, 2);
+    set_all_available(r, &sj.jb);
+    out = (output){0};
+    output_add(&out, "", 0);
+    assert_int_equal(drain(r, 3, &out), DRAW_READER_END);
+    draw_reader_free(r);
+    json_t *doc = json_loads(out.data, 0, NULL);
+    assert_non_null(doc);
+    json_t *shape = json_object_get(doc, "shape");
+    assert_int_equal(json_integer_value(json_array_get(shape, 1)), n);
+    assert_int_equal(json_integer_value(json_array_get(shape, 2)), 2);
+    assert_int_equal(json_integer_value(json_object_get(doc, "warmup_draws")), warm);
+    assert_int_equal(json_array_size(json_array_get(json_object_get(doc, "draws"), 0)), n);
+    json_decref(doc);
+    free(out.data);
+    stats_job_remove(&sj);
+}
+
+/* A column selection of a named job: the chosen names head the CSV, the
+ * buffers fit a long one chosen after short ones, and the rows hold the
+ * chosen values alone. */
+static void test_columns_named(void **state) {
+    (void)state;
+    job jb;
+    job_make(&jb, 2, 6, 3);
+    char long_name[600];
+    memset(long_name, 'z', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = 0;
+    const char *names[] = {"a", "b", long_name};
+    const uint32_t cols[] = {0, 2};
+    draw_body body = {
+        .draws_fd = jb.fd, .stats_fd = -1, .chains = 2, .rows = 6, .d = 3, .names = names};
+    draw_output o = {.fmt = DRAW_CSV, .params = cols, .nparams = 2};
+    draw_reader *r = NULL;
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &o), MCMC_OK);
+    set_all_available(r, &jb);
+    output out = {0};
+    output_add(&out, "", 0);
+    assert_int_equal(drain(r, 100, &out), DRAW_READER_END);
+    draw_reader_free(r);
+    char *line = strtok(out.data, "\n");
+    assert_int_equal(strncmp(line, "chain,draw,a,zzz", 16), 0);
+    assert_int_equal(strlen(line), strlen("chain,draw,a,") + strlen(long_name));
+    for (uint32_t c = 0; c < 2; c++)
+        for (uint64_t i = 0; i < 6; i++) {
+            line = strtok(NULL, "\n");
+            assert_non_null(line);
+            char *end;
+            assert_int_equal(strtoul(line, &end, 10), c);
+            assert_int_equal(strtoull(end + 1, &end, 10), i);
+            assert_true(csv_same(strtod(end + 1, &end), value_at(&jb, c, i, 0)));
+            assert_true(csv_same(strtod(end + 1, &end), value_at(&jb, c, i, 2)));
+            assert_int_equal(*end, 0);
+        }
+    assert_null(strtok(NULL, "\n"));
+    free(out.data);
+    job_remove(&jb);
+}
+
+/* What a reader refuses: columns out of range or out of order, a divergent
+ * selection without divergent__, or of several chains as npy or JSON. */
+static void test_selection_refused(void **state) {
+    (void)state;
+    stats_job sj;
+    div_job_make(&sj, 2, 10, 3, 0);
+    draw_body body = stats_body(&sj);
+    body.stats = DIV_MASK;
+    draw_reader *r = NULL;
+    const uint32_t high[] = {3}, order[] = {1, 1};
+    draw_output bad[] = {{.fmt = DRAW_CSV, .params = high, .nparams = 1},
+                         {.fmt = DRAW_CSV, .params = order, .nparams = 2},
+                         {.fmt = DRAW_CSV, .params = high, .nparams = 0},
+                         {.fmt = DRAW_NPY, .divergent = 1},
+                         {.fmt = DRAW_JSON, .divergent = 1}};
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(draw_reader_open_body(&r, &body, NULL, &bad[k]), MCMC_EINVAL);
+    draw_output csv = {.fmt = DRAW_CSV, .divergent = 1};
+    body.stats = STAT_BIT(STAT_LP) | STAT_BIT(STAT_ACCEPT); /* no divergent__ */
+    assert_int_equal(draw_reader_open_body(&r, &body, NULL, &csv), MCMC_EINVAL);
+    assert_null(r);
+    stats_job_remove(&sj);
+}
+
+/* The query's divergent and params: what they select, and the field a
+ * 400 names. */
+static void test_request_divergent_params(void **state) {
+    (void)state;
+    draws_job_shape shape = {
+        .chains = 2, .samples = 20, .warmup_rows = 10, .d = 12, .stats = DIV_MASK};
+    draws_request q;
+    char err[DRAW_SELECTION_ERROR_MAX];
+    const char *ok[] = {"divergent",  "1",      "thin", "5", "include_warmup", "0", "params",
+                        "0-3,5,9-11", "format", "csv",  NULL};
+    assert_null(draws_request_parse(&q, pairs_get, ok, NULL, &shape, err, sizeof err));
+    assert_true(q.out.divergent);
+    assert_int_equal(q.sel.thin, 1);
+    assert_int_equal(q.sel.start, 10);
+    const uint32_t want[] = {0, 1, 2, 3, 5, 9, 10, 11};
+    assert_int_equal(q.out.nparams, 8);
+    assert_memory_equal(q.out.params, want, sizeof want);
+    draws_request_release(&q);
+    static const struct {
+        const char *key, *value, *field;
+    } bad[] = {{"params", "", "params"},      {"params", "3-1", "params"},
+               {"params", "12", "params"},    {"params", "1,1", "params"},
+               {"params", "2,0-1", "params"}, {"params", "1,", "params"},
+               {"params", "-1", "params"},    {"params", "0-99999999999999999999", "params"},
+               {"params", "1 ", "params"},    {"divergent", "2", "divergent"},
+               {"stats", "yes", "stats"},     {"thin", "x", "thin"},
+               {"format", "npy", "divergent"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        const char *pairs[] = {bad[k].key, bad[k].value, "divergent", k == 9 ? "2" : "1",
+                               "format",   "csv",        NULL};
+        assert_non_null(draws_request_parse(&q, pairs_get, pairs, NULL, &shape, err, sizeof err));
+        assert_string_equal(q.field, bad[k].field);
+        assert_null(q.params);
+    }
+    shape.stats = STAT_BIT(STAT_LP);
+    const char *none[] = {"divergent", "1", "chain", "0", NULL};
+    assert_non_null(draws_request_parse(&q, pairs_get, none, NULL, &shape, err, sizeof err));
+    assert_string_equal(q.field, "divergent");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_as_draws_file),
@@ -1046,6 +1315,12 @@ int main(void) {
         cmocka_unit_test(test_stats_errors),
         cmocka_unit_test(test_layout_names),
         cmocka_unit_test(test_request_drop_warmup),
+        cmocka_unit_test(test_divergent_csv),
+        cmocka_unit_test(test_divergent_follow),
+        cmocka_unit_test(test_divergent_one_chain),
+        cmocka_unit_test(test_columns_named),
+        cmocka_unit_test(test_selection_refused),
+        cmocka_unit_test(test_request_divergent_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -721,6 +721,15 @@ def scenarios():
         query="?follow=1&format=json", code="invalid_query")
     req("draws, chain out of range", "GET", "/v1/jobs/{id}/draws", 400, ids=ids, query="?chain=2",
         code="invalid_query")
+    dp = req("draws, one column", "GET", "/v1/jobs/{id}/draws", 200, ids=ids,
+             query="?stop=5&params=1").json()
+    result("params=1 keeps one column: shape [2, 5, 1]", (dp or {}).get("shape") == [2, 5, 1], dp)
+    bad = req("draws, params past d", "GET", "/v1/jobs/{id}/draws", 400, ids=ids,
+              query="?params=0-2", code="invalid_query").json() or {}
+    result("a bad params names it in details",
+           ((bad.get("error") or {}).get("details") or [{}])[0].get("path") == "params", bad)
+    req("draws, divergent=1 of MALA (no divergent__)", "GET", "/v1/jobs/{id}/draws", 400, ids=ids,
+        query="?divergent=1&format=csv", code="invalid_query")
     req("summary", "GET", "/v1/jobs/{id}/summary", 200, ids=ids)
     req("cancel a finished job", "POST", "/v1/jobs/{id}/cancel", 409, ids=ids, code="conflict")
     req("status of a missing job", "GET", "/v1/jobs/{id}", 404, code="not_found")

@@ -6,7 +6,9 @@
 // maxPoints / 2 and maxPoints of them however long it grows (a 1e6-draw
 // chain stays at most 2000 points), and the point count grows from the
 // first block on. Rows off the grid (a stream still at the old thin) are
-// dropped; the caller restarts its stream at the new thin.
+// dropped; the caller restarts its stream at the new thin. Divergent
+// draws come apart (draws?divergent=1, every one whatever the thin) and
+// are kept by draw number, each with its values, so thinning drops none.
 
 export const MAX_POINTS = 2000;
 
@@ -20,7 +22,7 @@ export function thinFor(rows, maxPoints = MAX_POINTS) {
 // chains: the job's chains; d: how many of each row's values are kept (the
 // first d); rows: rows per chain it will have;
 // warmupRows: how many of them are saved warmup; statNames: the per-draw
-// statistics kept (divergent__ is always read for the marks); available:
+// statistics kept; available:
 // the most rows any chain has now (the first thin fits them).
 export function drawStore({ chains, d, rows, warmupRows = 0, statNames = [], available = 0, maxPoints = MAX_POINTS }) {
   const K = maxPoints;
@@ -30,7 +32,7 @@ export function drawStore({ chains, d, rows, warmupRows = 0, statNames = [], ava
     thin: thinFor(Math.min(rows, available), K),
     theta: Array.from({ length: d }, blank),
     stat: Object.fromEntries(statNames.map((n) => [n, blank()])),
-    divs: Array.from({ length: chains }, () => []), // grid indices of divergent rows, per chain
+    divergent: Array.from({ length: chains }, () => new Map()), // draw -> its values, per chain
     received: new Array(chains).fill(0), // grid rows held, per chain
     top: 0, // grid rows [0, top) hold something
   };
@@ -48,7 +50,6 @@ export function drawStore({ chains, d, rows, warmupRows = 0, statNames = [], ava
     };
     for (const p of s.theta) p.forEach(half);
     for (const n of statNames) s.stat[n].forEach(half);
-    s.divs = s.divs.map((ks) => ks.filter((k) => k % 2 === 0).map((k) => k / 2));
     s.received = s.theta[0].map((a) => a.reduce((n, v) => n + (v === null ? 0 : 1), 0));
     s.top = Math.ceil(s.top / 2);
     s.thin *= 2;
@@ -66,7 +67,6 @@ export function drawStore({ chains, d, rows, warmupRows = 0, statNames = [], ava
     if (s.theta[0][c][k] === null) s.received[c]++;
     for (let p = 0; p < d; p++) s.theta[p][c][k] = row.theta[p];
     for (const n of statNames) if (n in row) s.stat[n][c][k] = row[n];
-    if (row.divergent__ === 1 && !s.divs[c].includes(k)) s.divs[c].push(k);
     s.top = Math.max(s.top, k + 1);
     return true;
   };
@@ -83,6 +83,18 @@ export function drawStore({ chains, d, rows, warmupRows = 0, statNames = [], ava
     }
     return Math.min(rows, have * s.thin);
   };
+
+  // One NDJSON row of draws?divergent=1: kept once per draw. Returns
+  // whether it is new.
+  s.addDivergent = (row) => {
+    const c = row.chain, draw = row.draw;
+    if (!(c >= 0 && c < chains && Number.isInteger(draw) && draw >= 0 && draw < rows) ||
+      !Array.isArray(row.theta) || s.divergent[c].has(draw)) return false;
+    s.divergent[c].set(draw, row.theta.slice(0, d));
+    return true;
+  };
+  // Parameter p's divergences: per chain, [draw, value] pairs.
+  s.divergentOf = (p) => s.divergent.map((m) => Array.from(m, ([draw, theta]) => [draw, theta[p]]));
 
   s.points = () => s.received.reduce((a, b) => a + b, 0);
   return s;

@@ -2,7 +2,9 @@
 // chain (from the job's Server-Sent Events), trace plots that grow as draws
 // arrive (draws?follow=1 at the thin of draw_store.js, which doubles as a
 // chain grows, so each chain plots at most MAX_POINTS rows however long it
-// is), per-chain histograms and rank plots of the first MAX_PLOTTED
+// is; only the plotted columns, params=0-9), every divergent draw marked
+// (draws?follow=1&divergent=1, whatever the thin), per-chain histograms
+// and rank plots of the first MAX_PLOTTED
 // parameters, the summary table (refreshed while the job runs), the
 // sampler's statistics and download links.
 import { download, getJson, request, streamEvents, streamLines } from "./api.js";
@@ -105,14 +107,15 @@ export function showJob(main, id, ctx) {
       dirty = false;
       const x = store.x();
       traces.forEach((t, p) =>
-        t.update(x, store.theta[p].map((a) => a.slice(0, store.top)), store.divs, store.received, store.thin));
+        t.update(x, store.theta[p].map((a) => a.slice(0, store.top)), store.divergentOf(p), store.received,
+          store.thin));
       if (samplerView) samplerView.traces(x);
       traceNote.textContent = (store.thin > 1
         ? `One draw in ${store.thin} of each chain is plotted (at most ${MAX_POINTS} a chain: the step doubles ` +
-          "as the chains grow)" + (marksDivergent ? "; divergent ones among them" : ".")
-        : "Every draw is plotted" + (marksDivergent ? "; divergent ones" : ".")) +
-        (marksDivergent ? " are marked with red triangles (the progress table counts every divergence, warmup's " +
-          "too; the sampler statistics those after warmup)." : "");
+          "as the chains grow)." : "Every draw is plotted.") +
+        (marksDivergent ? " Every divergent draw is marked with a red triangle, plotted or not (the progress " +
+          "table counts every divergence, warmup's too even when the warmup is not saved; the sampler " +
+          "statistics those after warmup)." : "");
     };
     const touch = () => {
       if (!dirty) (dirty = true), later(redraw, REDRAW_MS);
@@ -197,6 +200,7 @@ export function showJob(main, id, ctx) {
     // One stream at the store's thin from the first row some chain lacks;
     // when the store's thin doubles, that stream is dropped and the next
     // one asks for half as many rows.
+    const cols = `&params=0-${names.length - 1}`; // only what is plotted
     const followDraws = async () => {
       const stats = statNames.length ? "&stats=1" : "";
       while (!stopped) {
@@ -206,7 +210,7 @@ export function showJob(main, id, ctx) {
         const onStop = () => mine.abort();
         ac.signal.addEventListener("abort", onStop);
         try {
-          await streamLines(`/v1/jobs/${id}/draws?follow=1&thin=${thin}&start=${start}${stats}`,
+          await streamLines(`/v1/jobs/${id}/draws?follow=1&thin=${thin}&start=${start}${stats}${cols}`,
             (row) => {
               if ("heartbeat" in row) return;
               if (store.add(row)) touch();
@@ -225,8 +229,26 @@ export function showJob(main, id, ctx) {
       redraw();
       derive();
     };
+    // Every divergence, from the first draw again after a break (the store
+    // keeps each once).
+    const followDivergences = async () => {
+      while (!stopped && marksDivergent) {
+        try {
+          await streamLines(`/v1/jobs/${id}/draws?follow=1&divergent=1${cols}`, (row) => {
+            if (!("heartbeat" in row) && store.addDivergent(row)) touch();
+          }, ac.signal);
+        } catch (e) {
+          if (e.status === 401 || e.status === 404) return fail(e);
+          if (stopped) return;
+        }
+        if (!active(state)) break;
+        await new Promise((r) => later(r, 1000));
+      }
+      redraw();
+    };
     followEvents();
     followDraws();
+    followDivergences();
     summaryLoop();
     later(deriveLoop, DERIVED_MS);
   })().catch(fail);

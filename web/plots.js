@@ -25,8 +25,9 @@ function chainSeries(n, extra) {
 
 // A trace plot in container for `chains` chains. update(x, ys, divs,
 // perChain, thin): x the draw indices, ys[c] the chain's values (null
-// where not yet there), divs[c] the indices into x of its divergent
-// draws, perChain[c] how many values ys[c] holds, thin the step of x.
+// where not yet there), divs[c] the chain's divergent draws as [draw,
+// value] pairs (on the grid of x or not), perChain[c] how many values
+// ys[c] holds, thin the step of x.
 export function tracePlot(container, title, chains) {
   let divs = [];
   const opts = {
@@ -41,10 +42,9 @@ export function tracePlot(container, title, chains) {
         ctx.save();
         ctx.fillStyle = "#d62728";
         for (let c = 0; c < divs.length; c++) {
-          for (const k of divs[c] || []) {
-            const y = u.data[c + 1][k];
-            if (y === null || y === undefined) continue;
-            const px = u.valToPos(u.data[0][k], "x", true), py = u.valToPos(y, "y", true);
+          for (const [draw, y] of divs[c] || []) {
+            if (y === null || y === undefined || !Number.isFinite(y)) continue;
+            const px = u.valToPos(draw, "x", true), py = u.valToPos(y, "y", true);
             ctx.beginPath();
             ctx.moveTo(px, py - 5);
             ctx.lineTo(px - 4, py + 3);

@@ -386,6 +386,7 @@ async function main() {
 
     // --- divergences marked, downloads: a finished funnel job of the admin's ---
     await divergencesAndDownloads(page);
+    await plottedColumnsOnly(page);
 
     result("no script error, CSP violation or failed request on any page", problems.length === 0, problems.join("\n"));
   } finally {
@@ -393,22 +394,27 @@ async function main() {
   }
 }
 
-// FUNNEL (the admin's, finished: NUTS on Neal's funnel, which diverges):
-// the trace plot marks exactly the divergent draws that GET draws?stats=1
-// reports, and the page's downloads are the API's bytes.
+// FUNNEL (the admin's, finished: NUTS on Neal's funnel, which diverges;
+// 5200 rows a chain with its saved warmup, so the traces are thinned): the
+// trace plot marks exactly the divergent draws, warmup's and thinned-out
+// ones too, that GET draws?stats=1 reports, and the page's downloads are
+// the API's bytes.
 async function divergencesAndDownloads(page) {
   const id = env.FUNNEL;
   const draws = (await api("GET", `/v1/jobs/${id}/draws?format=json&stats=1`, env.ADMIN_TOKEN)).json;
   const col = draws.stat_names.indexOf("divergent__");
   const want = draws.stats.reduce((a, chain) => a + chain.filter((row) => row[col] === 1).length, 0);
+  const warmup = draws.stats.reduce((a, chain) =>
+    a + chain.slice(0, draws.warmup_draws || 0).filter((row) => row[col] === 1).length, 0);
   await page.evaluate((j) => (location.hash = "#/job/" + j), id);
-  const marked = await waitIn(page, (n) => {
+  const shown = await waitIn(page, (n) => {
     const t = document.querySelector("#traces .chart.trace");
     const s = document.getElementById("summary-table");
-    return t && s && s.dataset.final === "1" && Number(t.dataset.points) === n ? t.dataset.divergent : null;
-  }, draws.shape[0] * draws.shape[1]);
-  result(`the funnel's trace plot marks its ${want} divergent draws (marked: ${marked})`,
-    want > 0 && Number(marked) === want);
+    return t && s && s.dataset.final === "1" && Number(t.dataset.divergent) === n ? [t.dataset.divergent, t.dataset.thin] : null;
+  }, want) || (await page.$eval("#traces .chart.trace", (t) => [t.dataset.divergent, t.dataset.thin]));
+  result(`the funnel's trace plot, at thin ${shown[1]}, marks all its ${want} divergent draws, ` +
+    `${warmup} of them in the saved warmup (marked: ${shown[0]})`,
+    want > 0 && warmup > 0 && Number(shown[1]) > 1 && Number(shown[0]) === want);
 
   const dir = path.join(OUT, "downloads");
   fs.mkdirSync(dir, { recursive: true });
@@ -444,6 +450,33 @@ async function divergencesAndDownloads(page) {
   const apiSpec = (await api("GET", "/v1/jobs/" + id, env.ADMIN_TOKEN)).json.spec;
   result("the spec JSON download is the job's spec",
     spec && JSON.stringify(JSON.parse(spec.toString())) === JSON.stringify(apiSpec));
+}
+
+// WIDE (the admin's, finished, more parameters than the page plots): the
+// page's draws requests ask for the plotted columns only, and what they
+// answer holds those columns alone.
+async function plottedColumnsOnly(page) {
+  const id = env.WIDE;
+  const job = (await api("GET", "/v1/jobs/" + id, env.ADMIN_TOKEN)).json;
+  const asked = [];
+  const onRequest = (r) => {
+    if (r.url().includes(`/v1/jobs/${id}/draws?`)) asked.push(r.url());
+  };
+  page.on("request", onRequest);
+  await page.evaluate((j) => (location.hash = "#/job/" + j), id);
+  const plots = await waitIn(page, () => { // the note: this page, not the last one
+    const t = document.querySelectorAll("#traces .chart.trace");
+    return document.getElementById("plotted-note") && Number(t[0].dataset.points) > 0 ? t.length : null;
+  });
+  page.off("request", onRequest);
+  const d = job.shape[2];
+  result(`a job of ${d} parameters gets ${plots} trace plots, and the page asks for those columns only ` +
+    `(${asked.length} draws requests)`, d > 10 && plots === 10 && asked.length > 0 &&
+    asked.every((u) => new globalThis.URL(u).searchParams.get("params") === "0-9"), asked.join("\n"));
+  const r = await fetch(asked[0], { headers: { Authorization: "Bearer " + env.ADMIN_TOKEN } });
+  const rows = (await r.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => o.theta);
+  result(`its stream's ${rows.length} rows hold 10 values each, not ${d}`,
+    rows.length > 0 && rows.every((o) => o.theta.length === 10));
 }
 
 // The file's bytes once it is whole (Chromium writes NAME.crdownload first).

@@ -115,17 +115,29 @@ test("chains that run apart: the stream resumes at the shortest, rows fill in", 
   assert.deepEqual(s.x().slice(0, 3), [0, s.thin, 2 * s.thin]);
 });
 
-test("rethinning keeps the statistics and the divergent marks on the kept rows", () => {
-  const s = drawStore({ chains: 1, d: 2, rows: 10000, warmupRows: 1001, statNames: ["divergent__", "treedepth__"] });
-  // draws 3, 6, 9, ... diverge; tree depth is draw % 7
-  follow(s, [4001], (c, draw) => ({ divergent__: draw % 3 === 0 ? 1 : 0, treedepth__: draw % 7 }));
+test("rethinning keeps the statistics on the kept rows", () => {
+  const s = drawStore({ chains: 1, d: 2, rows: 10000, warmupRows: 1001, statNames: ["treedepth__"] });
+  // tree depth is draw % 7
+  follow(s, [4001], (c, draw) => ({ treedepth__: draw % 7 }));
   assert.equal(s.thin, 4);
   assertGrid(s, [4001]);
   for (let k = 0; k < s.top; k++) assert.equal(s.stat.treedepth__[0][k], (k * 4) % 7);
-  const want = [];
-  for (let k = 0; k < s.top; k++) if ((k * 4) % 3 === 0) want.push(k);
-  assert.deepEqual([...s.divs[0]].sort((a, b) => a - b), want);
   assert.equal(s.warmupK(), Math.ceil(1001 / 4));
+});
+
+test("divergences are kept by draw, each once, off the grid and through rethins", () => {
+  const s = drawStore({ chains: 2, d: 2, rows: 10000, maxPoints: 4 });
+  const rowOf = (c, draw) => ({ chain: c, draw, theta: [draw + 0.5, -draw, 99] });
+  assert.equal(s.addDivergent(rowOf(1, 7)), true); // 7 is off every grid but thin 1
+  assert.equal(s.addDivergent(rowOf(0, 9999)), true);
+  assert.equal(s.addDivergent(rowOf(1, 7)), false); // a stream resumed from 0 sends it again
+  assert.equal(s.addDivergent(rowOf(2, 7)), false); // no chain 2
+  assert.equal(s.addDivergent(rowOf(0, 10000)), false); // past the end
+  assert.equal(s.addDivergent({ chain: 0, draw: 3 }), false); // no values
+  follow(s, [10000, 10000]); // thin grows to 4096
+  assert.ok(s.thin > 1000);
+  assert.deepEqual(s.divergentOf(0), [[[9999, 9999.5]], [[7, 7.5]]]);
+  assert.deepEqual(s.divergentOf(1), [[[9999, -9999]], [[7, -7]]]);
 });
 
 test("rows off the grid, of other chains, past the end or malformed are dropped", () => {

@@ -1,12 +1,13 @@
 /* fuzz_draws_query.c - libFuzzer harness of the draws query parser
  * (draws_request_parse: format, chain, start, stop, thin, follow, stats,
- * include_warmup and the Accept header). The input is lines of key=value,
+ * include_warmup, divergent, params and the Accept header). The input is lines of key=value,
  * the query's parameters (the first of a name counts, as in the daemon; a
  * line without '=' is a parameter without a value, which reads as absent);
- * the keys @chains, @samples, @warmup and @stats set the job's shape and
+ * the keys @chains, @samples, @warmup, @stats and @d set the job's shape and
  * "Accept" the header. A request that parses must select only what the
- * job has, keep the thinning grid, leave out the warmup when asked, and
- * ask only for combinations the daemon can serve. */
+ * job has, keep the thinning grid, leave out the warmup when asked, pick
+ * increasing columns below d, and ask only for combinations the daemon
+ * can serve; one that does not names the parameter at fault or none. */
 #include "draws_request.h"
 #include "fuzz_util.h"
 #include "sampler.h"
@@ -68,6 +69,18 @@ static void check(const draws_request *q, const params *p, const draws_job_shape
                "cmdstan of every chain");
     if (o->with_stats || o->fmt == DRAW_CMDSTAN)
         FUZZ_CHECK(chain_stat_count(job->stats) > 0, "statistics the job has not");
+    if (o->divergent) {
+        FUZZ_CHECK(job->stats & STAT_BIT(STAT_DIVERGENT), "divergences the job has not");
+        FUZZ_CHECK(s->thin == 1, "divergent with thin %llu", (unsigned long long)s->thin);
+        FUZZ_CHECK((o->fmt != DRAW_NPY && o->fmt != DRAW_JSON) || job->chains == 1 ||
+                       s->chain != DRAW_ALL_CHAINS,
+                   "divergent npy or json of several chains");
+    }
+    FUZZ_CHECK(!o->params == !get((void *)p, "params"), "params %p", (const void *)o->params);
+    FUZZ_CHECK(!o->params || (o->nparams >= 1 && o->nparams <= job->d), "%zu params", o->nparams);
+    for (size_t i = 0; o->params && i < o->nparams; i++)
+        FUZZ_CHECK(o->params[i] < job->d && (i == 0 || o->params[i] > o->params[i - 1]),
+                   "params[%zu] = %u", i, o->params[i]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -77,16 +90,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     draws_job_shape job = {.chains = (uint32_t)number(&p, "@chains", 4),
                            .samples = number(&p, "@samples", 1000),
                            .warmup_rows = number(&p, "@warmup", 0),
-                           .stats = (unsigned)number(&p, "@stats", 0)};
+                           .stats = (unsigned)number(&p, "@stats", 0),
+                           .d = (size_t)number(&p, "@d", 10)};
     if (job.chains == 0) job.chains = 1;
     if (job.warmup_rows > job.samples) job.warmup_rows = job.samples;
     draws_request q;
     char err[DRAW_SELECTION_ERROR_MAX];
     const char *msg = draws_request_parse(&q, get, &p, get(&p, "Accept"), &job, err, sizeof err);
-    if (msg)
+    if (msg) {
         FUZZ_CHECK(msg[0] && (msg != err || fuzz_message_ok(err, sizeof err)), "no message");
-    else
+        FUZZ_CHECK(!q.field || get(&p, q.field), "the field %s is not in the query", q.field);
+        FUZZ_CHECK(!q.params, "params kept after an error");
+    } else {
         check(&q, &p, &job);
+    }
+    draws_request_release(&q);
     free(text);
     return 0;
 }
