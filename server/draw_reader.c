@@ -409,21 +409,38 @@ static int scan_divergences(draw_reader *r, uint32_t k, uint64_t below) {
     return MCMC_OK;
 }
 
-/* A divergent selection's rows: the divergences below each chain's count
- * (a snapshot: below the fewest any selected chain has). */
-static void set_divergent_limits(draw_reader *r, const uint64_t *avail_per_chain) {
+/* Scans each selected chain's divergences below its count (a snapshot:
+ * below the fewest any selected chain has); 0, or -1 on a read error. */
+static int scan_available(draw_reader *r, const uint64_t *avail_per_chain) {
     uint64_t fewest = UINT64_MAX;
     for (uint32_t k = 0; k < r->nchains; k++) {
         uint64_t avail = avail_per_chain[r->first_chain + k];
         if (avail < fewest) fewest = avail;
     }
-    for (uint32_t k = 0; k < r->nchains && !r->failed; k++) {
+    for (uint32_t k = 0; k < r->nchains; k++) {
         uint64_t below = r->out.follow ? avail_per_chain[r->first_chain + k] : fewest;
         if (below > r->body.rows) below = r->body.rows;
-        if (scan_divergences(r, k, below) != MCMC_OK) r->failed = 1;
-        r->limit[k] = r->div_len[k];
+        if (scan_divergences(r, k, below) != MCMC_OK) return -1;
     }
+    return 0;
+}
+
+/* A divergent selection's rows: the divergences found below the counts. */
+static void set_divergent_limits(draw_reader *r, const uint64_t *avail_per_chain) {
+    if (!r->failed && scan_available(r, avail_per_chain) != 0) r->failed = 1;
+    for (uint32_t k = 0; k < r->nchains; k++)
+        r->limit[k] = r->div_len[k];
     r->rows = r->limit[0];
+}
+
+int draw_reader_scans(const draw_reader *r) {
+    return r && r->out.divergent;
+}
+
+void draw_reader_prescan(draw_reader *r, const uint64_t *avail_per_chain) {
+    if (draw_reader_scans(r) && avail_per_chain && !r->failed &&
+        scan_available(r, avail_per_chain) != 0)
+        r->failed = 1;
 }
 
 void draw_reader_set_available(draw_reader *r, const uint64_t *avail_per_chain, int job_finished) {

@@ -164,6 +164,15 @@ int draw_reader_open(draw_reader **out, int fd, uint32_t chains, uint64_t sample
  * Counts never go back: a smaller one than before is ignored. */
 void draw_reader_set_available(draw_reader *r, const uint64_t *avail_per_chain, int job_finished);
 
+/* Whether the reader selects divergent rows, which it finds by reading the
+ * statistics' divergent__ column: a whole file for a long finished job. */
+int draw_reader_scans(const draw_reader *r);
+/* Reads that column up to avail_per_chain ahead of set_available, which
+ * then reads only what lies beyond: for the thread pool, before the reader
+ * is handed to the loop (it touches nothing but the reader and its files).
+ * A failure is kept and answered by draw_reader_read. */
+void draw_reader_prescan(draw_reader *r, const uint64_t *avail_per_chain);
+
 /* Writes up to max bytes of output to buf and returns how many (> 0), or
  * DRAW_READER_WAIT (nothing to send yet: call again after set_available),
  * DRAW_READER_END (all sent) or DRAW_READER_ERROR (the body could not be

@@ -191,6 +191,7 @@ typedef struct draw_stream {
     int fd, stats_fd, linked;
     char *prologue, *adaptation, *epilogue; /* CmdStan's comment blocks */
     const char **names;                     /* the parameters' names (one block), or NULL */
+    int prescanning; /* the pool reads its divergences: the loop leaves the reader alone */
 } draw_stream;
 
 static void draw_stream_update(draw_stream *s) {
@@ -231,6 +232,7 @@ static ssize_t draw_stream_read(void *ctx, char *out, size_t max) {
 
 static void draw_stream_changed(job_watcher *w) {
     draw_stream *s = (draw_stream *)w;
+    if (s->prescanning) return; /* it takes the counts when it is done */
     draw_stream_update(s);
     http_stream_wake(w->stream);
 }
@@ -309,6 +311,66 @@ static int draw_stream_open(draw_stream *s, job *j, draws_request *q) {
     return draw_reader_open_body(&s->reader, &body, &q->sel, &q->out) == MCMC_OK ? 0 : -1;
 }
 
+/* The answer, once the reader is ready; the job is watched already. */
+static void draw_stream_start(app *a, draw_stream *s, http_request *req, int follow,
+                              draw_format fmt) {
+    job *j = s->b.job;
+    draw_stream_update(s);
+    uint64_t size = follow ? UINT64_MAX : draw_reader_content_length(s->reader);
+    s->b.w.stream = http_respond_stream(req, 200, draw_format_content_type(fmt), size,
+                                        draw_stream_read, draw_stream_free, s);
+    if (!s->b.w.stream) return; /* freed (draw_stream_free): unwatched */
+    if (follow) beat_link(&s->b, a, j, draw_stream_beat);
+}
+
+/* A divergent selection reads the divergent__ column of every row written
+ * so far, a whole statistics file for a long finished job: on the thread
+ * pool, before the answer starts. */
+typedef struct prescan_task {
+    app_work work;
+    app *a;
+    draw_stream *s;
+    http_request *req;
+    int follow;
+    draw_format fmt;
+    uint64_t avail[]; /* per chain of the job */
+} prescan_task;
+
+static void prescan_work(uv_work_t *w) {
+    prescan_task *t = w->data;
+    draw_reader_prescan(t->s->reader, t->avail);
+}
+
+static void prescan_after(uv_work_t *w, int status) {
+    prescan_task *t = w->data;
+    draw_stream *s = t->s;
+    s->prescanning = 0;
+    if (status != 0 || t->a->shutting_down) {
+        draw_stream_free(s);
+        http_respond_error(t->req, 503, "shutting_down", "the server is stopping", NULL);
+    } else {
+        draw_stream_start(t->a, s, t->req, t->follow, t->fmt);
+    }
+    free(t);
+}
+
+/* 0 when the scan went to the pool (the request waits for it). */
+static int prescan_queue(app *a, draw_stream *s, http_request *req, int follow, draw_format fmt) {
+    uint32_t chains = job_shape_of(s->b.job).chains;
+    prescan_task *t = calloc(1, sizeof *t + chains * sizeof(uint64_t));
+    if (!t) return -1;
+    *t = (prescan_task){.a = a, .s = s, .req = req, .follow = follow, .fmt = fmt};
+    for (uint32_t c = 0; c < chains; c++)
+        t->avail[c] = job_counts(s->b.job, c)->draws;
+    s->prescanning = 1;
+    if (app_queue_work(a, &t->work, t, prescan_work, prescan_after) != 0) {
+        s->prescanning = 0;
+        free(t);
+        return -1;
+    }
+    return 0;
+}
+
 void streams_draws(app *a, job *j, http_request *req) {
     draws_request q;
     if (draws_request_check(req, j, &q) != 0) return;
@@ -329,12 +391,9 @@ void streams_draws(app *a, job *j, http_request *req) {
     }
     s->b.job = j;
     s->b.w.on_change = draw_stream_changed;
-    draw_stream_update(s);
-    uint64_t size = q.out.follow ? UINT64_MAX : draw_reader_content_length(s->reader);
-    s->b.w.stream = http_respond_stream(req, 200, draw_format_content_type(q.out.fmt), size,
-                                        draw_stream_read, draw_stream_free, s);
-    if (!s->b.w.stream) return;
     job_watch(j, &s->b.w); /* also keeps a deleted job's memory until we end */
     s->linked = 1;
-    if (q.out.follow) beat_link(&s->b, a, j, draw_stream_beat);
+    if (draw_reader_scans(s->reader) && prescan_queue(a, s, req, q.out.follow, q.out.fmt) == 0)
+        return; /* answered by prescan_after */
+    draw_stream_start(a, s, req, q.out.follow, q.out.fmt);
 }

@@ -16,7 +16,8 @@
 #   still reports one;
 # - chains not started yet, with warmup to run, say warmup: true, and no
 #   progress event says sampling before the warmup is done;
-# - the items of GET /v1/jobs carry the sampler and the model.
+# - the items of GET /v1/jobs carry the sampler and the model;
+# - a divergent draws selection reads the statistics on the thread pool.
 # Usage: test_loose_ends.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_loose_ends.sh PATH/TO/mcmcd}
@@ -120,6 +121,22 @@ c "$URL/v1/jobs/$H" >"$work/hmc.json"
 c "$URL/v1/jobs/$H/summary" >"$work/hmc.summary"
 check "hmc: an accept rate in (0, 1] in its status and its summary" \
     "jget '$work/hmc.json' '0 < j[\"accept_rate\"] <= 1' | grep -qx True && jget '$work/hmc.summary' 'all(0 < k[\"accept_rate\"] <= 1 for k in j[\"chains\"])' | grep -qx True"
+
+# --- a divergent selection reads the statistics off the loop -------------------
+# draws?divergent=1 reads the divergent__ column of every row written: the
+# reads are the thread pool's (a whole file for a long job), never the loop's
+strace -f -qq -p "$daemon_pid" -P "$work/data/jobs/$H/stats.f64" -e trace=pread64 \
+    -o "$work/div.trace" 2>"$work/strace3.err" &
+tracer=$!
+bg_pids="$bg_pids $tracer"
+sleep 1 # attached
+st=$(c -o "$work/div.csv" -w '%{http_code}' "$URL/v1/jobs/$H/draws?divergent=1&format=csv")
+kill "$tracer" 2>/dev/null
+wait "$tracer" 2>/dev/null
+check "draws?divergent=1 of the hmc job: 200 with a CSV header" \
+    "[ '$st' = 200 ] && head -n 1 '$work/div.csv' | grep -q '^chain,draw'"
+check "its statistics were read (pread64 of stats.f64), never by the loop thread ($daemon_pid)" \
+    "grep -q 'pread64' '$work/div.trace' && ! grep -qE '^$daemon_pid +pread64' '$work/div.trace'"
 
 # --- chains not started yet are in warmup --------------------------------------
 W=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 5}}, "sampler": {"type": "mala", "step_size": 1e-4}, "num_warmup": 200, "num_samples": 1000000, "thin": 100, "chains": 3, "progress_every": 10}')
