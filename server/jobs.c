@@ -1191,7 +1191,6 @@ int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset
     j->spec_json = text;
     j->d = d;
     j->owner = owner;
-    j->created_ms = app_now_ms();
     j->state = REGISTRY_JOB_QUEUED;
     if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
     job_size(j);
@@ -1226,6 +1225,9 @@ int jobs_submit_end(app *a, job *j, int files_rc, const char *why) {
         submit_undo(a, j, 0);
         return registry_fail(a->reg, files_rc, why);
     }
+    /* created as it joins the queue: created orders the queue (first in,
+     * first out), and the files of submissions in flight end in any order */
+    j->created_ms = app_now_ms();
     registry_job row = {.id = j->id,
                         .spec = j->spec_json,
                         .dataset_id = j->dataset_id[0] ? j->dataset_id : NULL,
