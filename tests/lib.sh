@@ -174,11 +174,13 @@ crash_daemon() {
     daemon_pid=''
 }
 
-# Polls a job until it has ended (at most 60 s); prints its final state.
+# Polls a job until it has ended (at most 60 s); prints its final state,
+# or "gone" once it answers 404 (deleted, or swept after its retention).
 wait_job() {
-    local state=''
+    local state='' code
     for _ in $(seq 600); do
-        c "$URL/v1/jobs/$1" >"$work/status.json"
+        code=$(c -o "$work/status.json" -w '%{http_code}' "$URL/v1/jobs/$1")
+        [ "$code" = 404 ] && state=gone && break # deleted (or swept): no state will come
         state=$(jget "$work/status.json" 'j["state"]')
         case "$state" in succeeded | failed | cancelled) break ;; esac
         sleep 0.1
