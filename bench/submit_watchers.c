@@ -40,6 +40,14 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* This process's CPU time (every thread), seconds: the load it puts on
+ * the cores it shares with the daemon. */
+static double process_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void add(samples *s, double ms) {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 1024;
@@ -205,12 +213,12 @@ int main(int argc, char **argv) {
     int watching = w.open;
     samples per_client[64] = {0}, probes[ROUTES] = {0}, post = {0};
     pthread_create(&pt, NULL, prober, probes);
-    double t0 = now_s();
+    double t0 = now_s(), cpu0 = process_cpu_s();
     for (int i = 0; i < clients; i++)
         pthread_create(&st[i], NULL, submitter, &per_client[i]);
     for (int i = 0; i < clients; i++)
         pthread_join(st[i], NULL);
-    double wall = now_s() - t0;
+    double wall = now_s() - t0, client_cpu = process_cpu_s() - cpu0;
     atomic_store(&submitting_done, 1);
     pthread_join(pt, NULL);
     int still_watching = w.open;
@@ -220,9 +228,10 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < per_client[i].n; k++)
             add(&post, per_client[i].ms[k]);
     printf("{\"submissions\": %d, \"clients\": %d, \"watchers\": %d, \"watching_at_end\": %d, "
-           "\"accepted\": %d, \"refused\": %d, \"seconds\": %.3f, \"accepted_per_s\": %.1f, ",
+           "\"accepted\": %d, \"refused\": %d, \"seconds\": %.3f, \"accepted_per_s\": %.1f, "
+           "\"client_cpu_ms\": %.1f, ",
            submissions, clients, watching, still_watching, atomic_load(&accepted),
-           atomic_load(&refused), wall, atomic_load(&accepted) / wall);
+           atomic_load(&refused), wall, atomic_load(&accepted) / wall, 1000 * client_cpu);
     print_route(route_names[ROUTE_POST], &post, 0);
     for (int r = ROUTE_STATUS; r < ROUTES; r++)
         print_route(route_names[r], &probes[r], r == ROUTES - 1);

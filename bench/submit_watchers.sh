@@ -69,6 +69,9 @@ printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$w
 # files (taken whole at submit) stay small
 LONG='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
 
+# the daemon's CPU time, every thread, in clock ticks (utime + stime)
+daemon_ticks() { awk '{print $14 + $15}' "/proc/$daemon_pid/stat"; }
+
 # one_run MODE: a fresh daemon, the long job running, the benchmark; its
 # JSON line goes to $work/MODE.jsonl.
 one_run() {
@@ -87,16 +90,17 @@ one_run() {
     done
     # the loop thread's time on a CPU and waiting for one (ns), around the run
     local sched=/proc/$daemon_pid/task/$daemon_pid/schedstat before after
-    before=$(cut -d' ' -f1-2 "$sched")
+    before="$(cut -d' ' -f1-2 "$sched") $(daemon_ticks)"
     "$BENCH" "$URL" "$TOKEN" "$id" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" >"$work/run.json"
     local rc=$?
-    after=$(cut -d' ' -f1-2 "$sched")
-    "$PY" - "$work/run.json" $before $after >>"$work/$1.jsonl" <<'PY'
+    after="$(cut -d' ' -f1-2 "$sched") $(daemon_ticks)"
+    "$PY" - "$work/run.json" $before $after "$(getconf CLK_TCK)" >>"$work/$1.jsonl" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-cpu0, wait0, cpu1, wait1 = map(int, sys.argv[2:6])
+cpu0, wait0, ticks0, cpu1, wait1, ticks1, hz = map(int, sys.argv[2:9])
 r["loop_cpu_ms"] = round((cpu1 - cpu0) / 1e6, 1)
 r["loop_wait_ms"] = round((wait1 - wait0) / 1e6, 1)
+r["daemon_cpu_ms"] = round(1000 * (ticks1 - ticks0) / hz, 1)
 print(json.dumps(r))
 PY
     stop_daemon
@@ -126,9 +130,11 @@ print("the floor under any durable answer's latency;")
 print(f"medians over {runs} runs per mode, alternating (each run a fresh daemon);")
 print("latencies in ms, p99 over each run's requests, then the median of those over runs;")
 print("loop CPU and loop wait: the loop thread's time on a CPU and waiting in the run queue")
-print("for one during the run (/proc schedstat), per accepted POST, in microseconds.\n")
-print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open | loop CPU/POST | loop wait/POST |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("for one during the run (/proc schedstat), per accepted POST, in microseconds;")
+print("daemon CPU and client CPU: all the daemon's threads (chains included) and the")
+print("benchmark's own, which shares the cores, per accepted POST, in microseconds.\n")
+print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open | loop CPU/POST | loop wait/POST | daemon CPU/POST | client CPU/POST |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for m, label in modes.items():
     rs = data[m]
     p = lambda route, q: med([r[route][q] for r in rs])
@@ -136,7 +142,9 @@ for m, label in modes.items():
           f"{p('post', 'p99'):.2f} | {p('get_status', 'p99'):.2f} | {p('get_list', 'p99'):.2f} | "
           f"{p('events_first_byte', 'p99'):.2f} | {min(r['watching_at_end'] for r in rs)} | "
           f"{med([1000 * r['loop_cpu_ms'] / max(r['accepted'], 1) for r in rs]):.0f} | "
-          f"{med([1000 * r['loop_wait_ms'] / max(r['accepted'], 1) for r in rs]):.0f} |")
+          f"{med([1000 * r['loop_wait_ms'] / max(r['accepted'], 1) for r in rs]):.0f} | "
+          f"{med([1000 * r['daemon_cpu_ms'] / max(r['accepted'], 1) for r in rs]):.0f} | "
+          f"{med([1000 * r['client_cpu_ms'] / max(r['accepted'], 1) for r in rs]):.0f} |")
 d, r = data["durable"], data["reference"]
 ratio = med([x["post"]["p99"] for x in r]) / med([x["post"]["p99"] for x in d])
 print(f"\nPOST p99, reference over shipped: {ratio:.2f}x. Every run:\n")

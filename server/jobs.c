@@ -1192,6 +1192,7 @@ int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset
     j->d = d;
     j->owner = owner;
     j->state = REGISTRY_JOB_QUEUED;
+    j->names_loaded = 1; /* a new job's names come with its model: no names.json to read */
     if (dataset_id) snprintf(j->dataset_id, sizeof j->dataset_id, "%s", dataset_id);
     job_size(j);
     usage_add(j); /* counted now: a second submit checks its quota against this one */
