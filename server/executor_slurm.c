@@ -51,6 +51,7 @@ typedef struct slurm_job {
     int busy;       /* a command of it is running on the thread pool */
     int cancel_wanted, cancel_sent;
     unsigned query_failures;
+    uint64_t posted, read; /* blocks taken from posts, catch-ups from the shared files */
     struct slurm_job *next;
 } slurm_job;
 
@@ -477,9 +478,10 @@ static void catch_up(slurm_job *sj, uint32_t c) {
     const chain_counts *have = &j->counts[c];
     if (rec && wire_counts_parse(rec, j->d, &k, &ad, why, sizeof why) == 0 &&
         (k.iter > have->iter || k.draws > have->draws) && k.draws <= j->samples) {
-        if (copy_rows(sj, c, have->draws, k.draws) == 0)
+        if (copy_rows(sj, c, have->draws, k.draws) == 0) {
             take_progress(sj, c, &k, &ad);
-        else
+            sj->read++;
+        } else
             fprintf(stderr, "mcmcd: job %s: cannot copy chain %u's rows from %s\n", j->id, c,
                     sj->dir);
     }
@@ -493,7 +495,11 @@ static void chain_end(slurm_job *sj, uint32_t c, int rc, const char *why) {
     if (sj->ended[c]) return;
     catch_up(sj, c);
     sj->ended[c] = 1;
-    if (--sj->left == 0) j->exec_job = NULL; /* sj goes at the next poll */
+    if (--sj->left == 0) { /* sj goes at the next poll */
+        j->exec_job = NULL;
+        fprintf(stderr, "mcmcd: job %s: %llu blocks posted, %llu read from shared_dir\n", j->id,
+                (unsigned long long)sj->posted, (unsigned long long)sj->read);
+    }
     if (j->cancel_requested || j->time_limit_s) rc = MCMC_ECANCELLED, why = NULL;
     jobs_chain_ended(j, c, rc, 0, rc == MCMC_OK || rc == MCMC_ENONFINITE ? NULL : why);
 }
@@ -548,15 +554,11 @@ static void field(const char *line, const char *key, char *buf, size_t cap) {
         }
 }
 
-/* One task's line: a task that Slurm ended without the task's own end
- * ends its chain failed, with Slurm's state and reason. */
-static void query_line(slurm_job *sj, const char *line) {
-    char task[32], st[32], reason[128], *end;
-    field(line, "ArrayTaskId=", task, sizeof task);
-    field(line, "JobState=", st, sizeof st);
-    field(line, "Reason=", reason, sizeof reason);
-    unsigned long c = strtoul(task, &end, 10);
-    if (!task[0] || *end || c >= sj->j->chains || sj->ended[c] || !final_state(st)) return;
+/* Task c's state, as a line of scontrol gave it: a task that Slurm ended
+ * without the task's own end ends its chain failed, with Slurm's state and
+ * reason. */
+static void task_state(slurm_job *sj, unsigned long c, const char *st, const char *reason) {
+    if (c >= sj->j->chains || sj->ended[c] || !final_state(st)) return;
     int rc = end_file_rc(sj, (uint32_t)c);
     if (rc != 1 && rc != MCMC_ECANCELLED) {
         end_from_task(sj, (uint32_t)c, rc);
@@ -567,6 +569,29 @@ static void query_line(slurm_job *sj, const char *line) {
              "chain %lu: Slurm ended its task %s_%lu %s (reason: %s); the draws it wrote are kept",
              c, sj->array_id, c, st, reason[0] ? reason : "none given");
     chain_end(sj, (uint32_t)c, MCMC_EIO, why);
+}
+
+/* One line of scontrol show job -o: one task ("ArrayTaskId=3"), or the
+ * tasks not started yet ("ArrayTaskId=2-5,7%2"). */
+static void query_line(slurm_job *sj, const char *line) {
+    char tasks[256], st[32], reason[128], *p, *end;
+    field(line, "ArrayTaskId=", tasks, sizeof tasks);
+    field(line, "JobState=", st, sizeof st);
+    field(line, "Reason=", reason, sizeof reason);
+    tasks[strcspn(tasks, "%")] = 0; /* the throttle */
+    for (p = tasks; *p;) {
+        unsigned long lo = strtoul(p, &end, 10), hi = lo;
+        if (end == p) return;
+        if (*end == '-') {
+            p = end + 1;
+            hi = strtoul(p, &end, 10);
+            if (end == p) return;
+        }
+        for (unsigned long c = lo; c <= hi && c < sj->j->chains; c++)
+            task_state(sj, c, st, reason);
+        if (*end != ',') return;
+        p = end + 1;
+    }
 }
 
 static void cli_work(uv_work_t *req) {
@@ -708,8 +733,10 @@ static int take_block(slurm_job *sj, uint32_t c, const json_t *rec, char *why, s
             rc = job_write_rows(j, j->stats_fd, c, have, count - skip,
                                 stats + (size_t)skip * nstats, nstats);
     }
-    if (rc == 0 && first <= have && (k.iter > j->counts[c].iter || k.draws > have))
+    if (rc == 0 && first <= have && (k.iter > j->counts[c].iter || k.draws > have)) {
         take_progress(sj, c, &k, &ad);
+        sj->posted++;
+    }
     chain_adaptation_clear(&ad);
     free(rows), free(stats);
     if (rc != 0) snprintf(why, cap, "cannot write the rows: %s", strerror(errno));
