@@ -70,6 +70,7 @@ typedef struct serve_config {
     uint32_t slurm_max_time_limit;    /* what a spec may ask for (0: */
     uint32_t slurm_max_cpus_per_task; /*  no more than the default) */
     uint64_t slurm_max_mem;
+    char slurm_partitions[1024];   /* others a spec may name */
     char slurm_callback_url[1024]; /* the daemon as the nodes reach it */
     char slurm_mcmcd[4096];        /* the binary the tasks run */
     user_limits limits;            /* defaults of the per-user limits,

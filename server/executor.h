@@ -71,6 +71,11 @@ int job_write_rows(const job *j, int fd, uint32_t c, uint64_t first, uint32_t co
  * table routes it; the caller is the task, with the job's secret). */
 void executor_slurm_post_block(api_call *c);
 
+/* executor_slurm.c: what a spec's "slurm" object asks, against the
+ * admin's limits (slurm_max_*, slurm_partitions); nothing under another
+ * executor, where it changes nothing. */
+void executor_slurm_check_spec(const app *a, const job_spec *s, spec_errors *errs);
+
 /* executor_task.c: `mcmcd run --chain N --shared DIR`, one chain of a job
  * as a Slurm task runs it: its rows and progress into DIR, its blocks
  * posted to --post URL. Returns the exit status. */

@@ -319,9 +319,14 @@ static void callback_url(const app *a, const char *job_id, char *buf, size_t cap
              v6 ? "[" : "", bind, v6 ? "]" : "", (unsigned)http_server_port(a->http), job_id);
 }
 
-/* sbatch's arguments from the config. */
+/* sbatch's arguments from the config, and the spec's own within them. */
 static void submit_args(cli_call *k, const app *a, const slurm_job *sj) {
     const serve_config *c = &a->cfg;
+    const job_spec *s = &sj->j->spec;
+    const char *partition = s->slurm.partition[0] ? s->slurm.partition : c->slurm_partition;
+    uint32_t minutes = s->slurm.time_limit ? s->slurm.time_limit : c->slurm_time_limit;
+    uint32_t cpus = s->slurm.cpus_per_task ? s->slurm.cpus_per_task : c->slurm_cpus_per_task;
+    uint64_t kib = s->slurm.mem_mb ? s->slurm.mem_mb * 1024 : (c->slurm_mem + 1023) / 1024;
     char v[64];
     call_add(k, "%s", "sbatch");
     call_add(k, "%s", "--parsable");
@@ -329,14 +334,14 @@ static void submit_args(cli_call *k, const app *a, const slurm_job *sj) {
     call_add(k, "--array=%s", v);
     call_add(k, "--job-name=mcmcd-%s", sj->j->id);
     call_add(k, "--output=%s/slurm-%%a.out", sj->dir);
-    if (c->slurm_partition[0]) call_add(k, "--partition=%s", c->slurm_partition);
+    if (partition[0]) call_add(k, "--partition=%s", partition);
     if (c->slurm_account[0]) call_add(k, "--account=%s", c->slurm_account);
-    snprintf(v, sizeof v, "%u", c->slurm_time_limit);
-    if (c->slurm_time_limit) call_add(k, "--time=%s", v);
-    snprintf(v, sizeof v, "%u", c->slurm_cpus_per_task);
+    snprintf(v, sizeof v, "%u", minutes);
+    if (minutes) call_add(k, "--time=%s", v);
+    snprintf(v, sizeof v, "%u", cpus);
     call_add(k, "--cpus-per-task=%s", v);
-    snprintf(v, sizeof v, "%lluK", (unsigned long long)((c->slurm_mem + 1023) / 1024));
-    if (c->slurm_mem) call_add(k, "--mem=%s", v);
+    snprintf(v, sizeof v, "%lluK", (unsigned long long)kib);
+    if (kib) call_add(k, "--mem=%s", v);
     call_add(k, "%s/run.sh", sj->dir);
 }
 
@@ -778,6 +783,43 @@ void executor_slurm_post_block(api_call *call) {
     } else {
         http_respond_empty(call->req, 204);
     }
+}
+
+/* --- a spec's own resources --------------------------------------------------- */
+
+/* Whether name is in the comma-separated list. */
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+void executor_slurm_check_spec(const app *a, const job_spec *s, spec_errors *errs) {
+    const serve_config *c = &a->cfg;
+    if (a->exec != &executor_slurm) return;
+    uint64_t minutes = c->slurm_max_time_limit ? c->slurm_max_time_limit : c->slurm_time_limit;
+    uint64_t cpus =
+        c->slurm_max_cpus_per_task ? c->slurm_max_cpus_per_task : c->slurm_cpus_per_task;
+    uint64_t mem = c->slurm_max_mem ? c->slurm_max_mem : c->slurm_mem;
+    if (s->slurm.partition[0] && strcmp(s->slurm.partition, c->slurm_partition) &&
+        !listed(c->slurm_partitions, s->slurm.partition))
+        spec_errors_add(errs, "slurm.partition",
+                        "this server does not submit to partition '%s' (the config's "
+                        "slurm_partitions)",
+                        s->slurm.partition);
+    if (minutes && s->slurm.time_limit > minutes)
+        spec_errors_add(errs, "slurm.time_limit", "must be <= %llu minutes on this server",
+                        (unsigned long long)minutes);
+    if (s->slurm.cpus_per_task > cpus)
+        spec_errors_add(errs, "slurm.cpus_per_task", "must be <= %llu on this server",
+                        (unsigned long long)cpus);
+    if (mem && s->slurm.mem_mb * 1048576 > mem)
+        spec_errors_add(errs, "slurm.mem_mb", "must be <= %llu on this server",
+                        (unsigned long long)(mem / 1048576));
 }
 
 /* --- the executor --------------------------------------------------------------- */
