@@ -29,7 +29,20 @@ trap 'kill_bg; stop_daemon; stop_other_daemon; "$here/slurm/cluster.sh" stop "$c
 if ! line=$("$here/slurm/cluster.sh" start "$cluster" 2>"$work/cluster.err"); then
     show <"$work/cluster.err"
     bad "a single-node Slurm starts here (see above; tests/slurm/cluster.sh)"
-    finish
+    # --- 6. what Slurm refuses, and what the admin does not allow -----------------------
+
+code=$(c -o "$work/over.json" -w '%{http_code}' -X POST -H "$H" "$URL/v1/jobs" \
+    -d "${SPEC%\}}, \"slurm\": {\"time_limit\": 61, \"cpus_per_task\": 2}}")
+check "6. a spec asking past the admin's limits is refused: $code, naming slurm.time_limit and slurm.cpus_per_task" \
+    "[ '$code' = 422 ] && jget '$work/over.json' '[d[\"path\"] for d in j[\"error\"][\"details\"]]' | grep -q \"\\['slurm.time_limit', 'slurm.cpus_per_task'\\]\""
+J7=$(submit "${SPEC%\}}, \"slurm\": {\"partition\": \"nope\"}}")
+st=$(wait_job "$J7")
+c "$URL/v1/jobs/$J7" >"$work/j7.json"
+echo "# $(jget "$work/j7.json" 'j["error"]')"
+check "6. an sbatch that Slurm refuses fails the job ($st) with its message; the daemon runs on" \
+    "[ '$st' = failed ] && jget '$work/j7.json' 'j[\"error\"]' | grep -q '^slurm: sbatch failed (exit status 1): .*nope' && c '$URL/healthz' | grep -q ok"
+
+finish
     exit 1
 fi
 eval "$line" # SLURM_CONF
@@ -48,7 +61,7 @@ conf() { # conf FILE [extra lines]: a slurm executor config
         printf '%s\n' "$@"
     } >"$f"
 }
-conf "$work/slurm.conf"
+conf "$work/slurm.conf" "slurm_max_time_limit = 60" "slurm_partitions = nope"
 daemon_or_exit --config "$work/slurm.conf"
 
 H='Content-Type: application/json'
@@ -118,11 +131,11 @@ running_with_draws() { # running_with_draws JOB: every chain has a draw in
 
 # --- 2. a cancel reaches Slurm ---------------------------------------------------
 
-J2=$(submit "$LONG")
+J2=$(submit "${LONG%\}}, \"slurm\": {\"time_limit\": 7}}")
 wait_for 30 running_with_draws "$J2"
 A2=$(array_of "$J2")
-check "2. the long job runs in Slurm (array $A2: $(tasks_in "$A2" RUNNING) tasks RUNNING)" \
-    "[ -n '$A2' ] && [ \"\$(tasks_in '$A2' RUNNING)\" = 2 ]"
+check "2. the long job runs in Slurm (array $A2: $(tasks_in "$A2" RUNNING) tasks RUNNING), with the time limit its spec asked for" \
+    "[ -n '$A2' ] && [ \"\$(tasks_in '$A2' RUNNING)\" = 2 ] && [ \"\$(scontrol show job -o '$A2' | grep -c 'TimeLimit=00:07:00')\" = 2 ]"
 c -X POST "$URL/v1/jobs/$J2/cancel" >/dev/null
 st=$(wait_job "$J2")
 check "2. the cancel reaches Slurm: the job is $st and its tasks CANCELLED" \
@@ -180,5 +193,18 @@ s5=$(wait_job "$J5") s6=$(wait_job "$J6")
 chains=$(c "$URL/v1/users/me" | jin 'j["usage"]["running_chains"]')
 check "5. cancelled ($s5, $s6), queued tasks too; they count no more ($chains running chains)" \
     "[ '$s5' = cancelled ] && [ '$s6' = cancelled ] && [ '$chains' = 0 ]"
+
+# --- 6. what Slurm refuses, and what the admin does not allow -----------------------
+
+code=$(c -o "$work/over.json" -w '%{http_code}' -X POST -H "$H" "$URL/v1/jobs" \
+    -d "${SPEC%\}}, \"slurm\": {\"time_limit\": 61, \"cpus_per_task\": 2}}")
+check "6. a spec asking past the admin's limits is refused: $code, naming slurm.time_limit and slurm.cpus_per_task" \
+    "[ '$code' = 422 ] && jget '$work/over.json' '[d[\"path\"] for d in j[\"error\"][\"details\"]]' | grep -q \"\\['slurm.time_limit', 'slurm.cpus_per_task'\\]\""
+J7=$(submit "${SPEC%\}}, \"slurm\": {\"partition\": \"nope\"}}")
+st=$(wait_job "$J7")
+c "$URL/v1/jobs/$J7" >"$work/j7.json"
+echo "# $(jget "$work/j7.json" 'j["error"]')"
+check "6. an sbatch that Slurm refuses fails the job ($st) with its message; the daemon runs on" \
+    "[ '$st' = failed ] && jget '$work/j7.json' 'j[\"error\"]' | grep -q '^slurm: sbatch failed (exit status 1): .*nope' && c '$URL/healthz' | grep -q ok"
 
 finish
