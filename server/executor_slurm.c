@@ -202,8 +202,11 @@ static void remove_chain_files(const char *dir, uint32_t chains) {
 
 /* --- submitting, or re-attaching ------------------------------------------- */
 
-/* Whether Slurm still knows the array named in dir/array (a daemon before
- * this one submitted it): then the call takes it up. */
+static int end_file_rc(const slurm_job *sj, uint32_t c);
+
+/* Whether Slurm still knows the array named in dir/array, which a daemon
+ * before this one submitted (or every chain of it has written its end):
+ * then the call takes it up. */
 static int try_reattach(cli_call *k, const char *dir) {
     char *id = read_small(dir, "array", 31);
     if (!id) return 0;
@@ -211,6 +214,12 @@ static int try_reattach(cli_call *k, const char *dir) {
     char *argv[] = {"scontrol", "show", "job", "-o", id, NULL};
     int st = run_command(argv, k->out, sizeof k->out);
     int known = st == 0 && strstr(k->out, "JobId=") != NULL;
+    uint32_t ended = 0;
+    for (uint32_t c = 0; !known && c < k->sj->j->chains; c++) {
+        int rc = end_file_rc(k->sj, c);
+        ended += rc != 1 && rc != MCMC_ECANCELLED;
+    }
+    known |= ended == k->sj->j->chains; /* every chain's end is written: nothing to run */
     if (known) snprintf(k->error, sizeof k->error, "%s", id); /* the id, for the loop */
     free(id);
     return known;
@@ -499,6 +508,11 @@ static void chain_end(slurm_job *sj, uint32_t c, int rc, const char *why) {
     job *j = sj->j;
     if (sj->ended[c]) return;
     catch_up(sj, c);
+    /* its rows on disk before the job's end can be recorded after them (on
+     * the loop: a Slurm job's rows arrive a block at a time, so little is
+     * left to write back) */
+    if (fdatasync(j->draws_fd) != 0 || (j->stats_fd >= 0 && fdatasync(j->stats_fd) != 0))
+        fprintf(stderr, "mcmcd: job %s: syncing its draws: %s\n", j->id, strerror(errno));
     sj->ended[c] = 1;
     if (--sj->left == 0) { /* sj goes at the next poll */
         j->exec_job = NULL;
@@ -559,6 +573,22 @@ static void field(const char *line, const char *key, char *buf, size_t cap) {
         }
 }
 
+/* The last line task c printed (slurm-N.out), clipped; 0 when none. */
+static int task_said(const slurm_job *sj, uint32_t c, char *buf, size_t cap) {
+    char name[64];
+    snprintf(name, sizeof name, "slurm-%u.out", c);
+    char *text = read_small(sj->dir, name, 1 << 16), *end, *start;
+    if (!text) return 0;
+    end = text + strlen(text);
+    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+        *--end = 0;
+    start = strrchr(text, '\n');
+    start = start ? start + 1 : text;
+    utf8_clip(buf, cap, start);
+    free(text);
+    return buf[0] != 0;
+}
+
 /* Task c's state, as a line of scontrol gave it: a task that Slurm ended
  * without the task's own end ends its chain failed, with Slurm's state and
  * reason. */
@@ -569,10 +599,13 @@ static void task_state(slurm_job *sj, unsigned long c, const char *st, const cha
         end_from_task(sj, (uint32_t)c, rc);
         return;
     }
-    char why[400];
-    snprintf(why, sizeof why,
-             "chain %lu: Slurm ended its task %s_%lu %s (reason: %s); the draws it wrote are kept",
-             c, sj->array_id, c, st, reason[0] ? reason : "none given");
+    char why[600], said[200];
+    int n = snprintf(why, sizeof why,
+                     "chain %lu: Slurm ended its task %s_%lu %s (reason: %s); the draws it wrote "
+                     "are kept",
+                     c, sj->array_id, c, st, reason[0] ? reason : "none given");
+    if (n > 0 && (size_t)n < sizeof why && task_said(sj, (uint32_t)c, said, sizeof said))
+        snprintf(why + n, sizeof why - (size_t)n, "; its last words: %s", said);
     chain_end(sj, (uint32_t)c, MCMC_EIO, why);
 }
 
