@@ -109,7 +109,8 @@ static int run_command(char *const argv[], char *out, size_t cap) {
         dup2(fds[1], 1);
         dup2(fds[1], 2);
         execvp(argv[0], argv);
-        dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
+        static const char msg[] = "cannot run the command (is Slurm installed, on PATH?)\n";
+        if (write(2, msg, sizeof msg - 1) < 0) _exit(126); /* only async-signal-safe calls here */
         _exit(127);
     }
     close(fds[1]);

@@ -224,6 +224,7 @@ int executor_task_run(const job_spec *spec, const model *m, uint32_t chain, cons
     close(t.stats_fd);
     report_end(&t, rc);
     if (t.curl) curl_easy_cleanup(t.curl);
+    if (t.url) curl_global_cleanup();
     if (!quiet) fprintf(stderr, "mcmcd run: chain %u: %s\n", chain, mcmc_status_str(rc));
     return rc == MCMC_OK || rc == MCMC_ENONFINITE ? 0 : 1;
 }
