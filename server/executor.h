@@ -57,6 +57,9 @@ void jobs_chain_progress(job *j, uint32_t c, const chain_counts *k, chain_adapta
  * failed write of its draws, why (NULL: none) the reason it failed when
  * the code alone does not say (Slurm's). The job ends after its last. */
 void jobs_chain_ended(job *j, uint32_t c, int rc, int write_errno, const char *why);
+/* The job's chains run elsewhere: its model and dataset go, and the
+ * memory they held leaves the memory budget. */
+void jobs_model_done(job *j);
 /* Takes the job off the queue (all its chains have started). */
 void jobs_unqueue(job *j);
 /* Fills free room with the next chains (fair share). */

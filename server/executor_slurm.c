@@ -415,6 +415,7 @@ static void slurm_start(job *j) {
     j->chains_started = j->chains;
     jobs_unqueue(j);
     j->user->running_chains += j->chains; /* they count as running while in Slurm */
+    jobs_model_done(j); /* the nodes build their own: the daemon's memory is free for the next */
     char why[300] = "out of memory";
     slurm_job *sj = slurm_job_new(j);
     cli_call *k = NULL;

@@ -831,6 +831,14 @@ void jobs_chain_ended(job *j, uint32_t c, int rc, int write_errno, const char *w
     schedule(a);
 }
 
+void jobs_model_done(job *j) {
+    memory_give_back(j);
+    model_free(j->model);
+    dataset_free(j->ds);
+    j->model = NULL;
+    j->ds = NULL;
+}
+
 void jobs_unqueue(job *j) {
     queue_remove(j->app, j);
 }
