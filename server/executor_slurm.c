@@ -42,7 +42,8 @@
 #define SECRET_HEX 64
 
 typedef struct slurm_job {
-    job *j;
+    app *app;
+    job *j; /* valid while chains are left: an ended job may be evicted, even deleted */
     char dir[4400];
     char array_id[32]; /* "" until sbatch has answered (or the re-attach) */
     char secret[SECRET_HEX + 1];
@@ -270,7 +271,7 @@ static void submit_after(uv_work_t *req, int status) {
     cli_call *k = req->data;
     slurm_job *sj = k->sj;
     sj->busy = 0;
-    if (!sj->j->app->shutting_down) {
+    if (!sj->app->shutting_down && sj->left) {
         if (status == 0 && (k->reattached || k->status == 0)) {
             snprintf(sj->array_id, sizeof sj->array_id, "%.31s", k->error);
             fprintf(stderr, "mcmcd: job %s: Slurm job %s (%s)\n", sj->j->id, sj->array_id,
@@ -379,6 +380,7 @@ static slurm_job *slurm_job_new(job *j) {
         free(sj);
         return NULL;
     }
+    sj->app = a;
     sj->j = j;
     sj->left = j->chains;
     snprintf(sj->dir, sizeof sj->dir, "%s/%s", a->cfg.shared_dir, j->id);
@@ -669,7 +671,7 @@ static void cli_after(uv_work_t *req, int status) {
     cli_call *k = req->data;
     slurm_job *sj = k->sj;
     sj->busy = 0;
-    if (status == 0 && !sj->j->app->shutting_down && sj->left) {
+    if (status == 0 && !sj->app->shutting_down && sj->left) {
         if (k->kind == CLI_QUERY) {
             query_after(sj, k);
         } else if (k->kind == CLI_CANCEL && k->status != 0) {
@@ -691,7 +693,7 @@ static void run_cli(slurm_job *sj, cli_kind kind, const char *const *args) {
     for (int i = 0; args[i]; i++)
         call_add(k, "%s", args[i]);
     sj->busy = 1;
-    if (app_queue_work(sj->j->app, &k->work, k, cli_work, cli_after) != 0) {
+    if (app_queue_work(sj->app, &k->work, k, cli_work, cli_after) != 0) {
         sj->busy = 0;
         call_free(k);
     }
@@ -902,7 +904,7 @@ static void slurm_close(app *a) {
     while (s->jobs) {
         slurm_job *sj = s->jobs;
         s->jobs = sj->next;
-        if (sj->j) sj->j->exec_job = NULL;
+        if (sj->left) sj->j->exec_job = NULL; /* an ended job may be gone */
         free(sj->ended);
         free(sj);
     }
