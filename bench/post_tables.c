@@ -41,6 +41,13 @@
 #include "rng.h"
 #include "simd.h"
 
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#define BENCH_TICKS() __rdtsc()
+#else
+#define BENCH_TICKS() ((uint64_t)(now() * 1e9))
+#endif
+
 #ifndef BENCH_RESULTS_DIR
 #define BENCH_RESULTS_DIR "bench/results"
 #endif
@@ -107,6 +114,8 @@ typedef struct options {
     const char *out_dir;
     const char *label;
     int no_json;
+    int nuts;            /* --nuts: also gradient evaluations per second inside NUTS */
+    size_t max_n, max_d; /* --max-n, --max-d: leave out larger rows (0: none) */
 } options;
 
 static void usage(FILE *f) {
@@ -129,7 +138,10 @@ static void usage(FILE *f) {
             "  --json FILE     write the results here\n"
             "  --out-dir DIR   else write DIR/post_tables-DATE-HOST.json (%s)\n"
             "  --label TEXT    a free-form label stored in the JSON\n"
-            "  --no-json       write no file\n",
+            "  --no-json       write no file\n"
+            "  --max-n N, --max-d D  leave out rows with more rows or columns\n"
+            "  --nuts          also time NUTS (N = 1e3, 1e4 at d = 5; d = 500): gradients per\n"
+            "                  second inside its trajectories against the same bounds\n",
             BENCH_RESULTS_DIR);
 }
 
@@ -224,6 +236,11 @@ static int parse_options(int argc, char **argv, options *o) {
             o->label = v;
         } else if (!strcmp(a, "--no-json")) {
             o->no_json = 1;
+        } else if (!strcmp(a, "--nuts")) {
+            o->nuts = 1;
+        } else if (!strcmp(a, "--max-n") || !strcmp(a, "--max-d")) {
+            NEEDV();
+            *(a[6] == 'n' ? &o->max_n : &o->max_d) = (size_t)strtoull(v, NULL, 10);
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -474,6 +491,8 @@ static double vmath_seconds(simd_vmath_fn fn, int f32) {
     return minimum(s, SAMPLES);
 }
 
+static double random_rows_seconds(size_t n, size_t d, size_t elem, size_t batch);
+
 /* --- running chains ------------------------------------------------------- */
 
 typedef struct counter {
@@ -502,6 +521,12 @@ typedef struct result {
     const char *bound_kind;
     unsigned threads; /* threads that share one pass over X */
     int status;
+    /* N = 1e3, d = 5 rows of the data table: ns per iteration of each phase
+     * (fixed_costs); has_fixed 0 elsewhere. SGLD rows: gather_s is the
+     * random-row read of a minibatch, counted in the bound. */
+    int has_fixed;
+    double fixed_ns[6];
+    double gather_s;
 } result;
 
 static model_dtype dtypes[2] = {DTYPE_F64, DTYPE_F32};
@@ -593,6 +618,13 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
         (double)rows * (flops / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)r->threads;
     r->bound_s = r->stream_s > r->arith_s ? r->stream_s : r->arith_s;
     r->bound_kind = r->stream_s > r->arith_s ? "memory" : "arith";
+    if (!strcmp(row->sampler, "sgld")) {
+        /* The minibatch's rows come from anywhere in X: their random read,
+         * then the gradient's arithmetic on them. */
+        r->gather_s = random_rows_seconds(row->n, row->d, r->elem, row->batch);
+        r->bound_s = r->gather_s + r->arith_s;
+        r->bound_kind = "gather";
+    }
 
     chain_config cfg = {.sampler = sampler_find(row->sampler),
                         .num_samples = o->iters,
@@ -630,6 +662,172 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
     r->median_cpu_s = median(r->cpu, r->runs);
 }
 
+/* --- per-iteration fixed costs -------------------------------------------- */
+
+/* Nanoseconds per TSC tick, from 20 ms of both clocks. */
+static double ns_per_tick(void) {
+    static double r;
+    if (r > 0) return r;
+    double t0 = now();
+    uint64_t c0 = BENCH_TICKS();
+    while (now() - t0 < 0.02) {
+    }
+    r = (now() - t0) * 1e9 / (double)(BENCH_TICKS() - c0);
+    return r;
+}
+
+/* The median over 7 samples of ns per call of stmt, each sample `reps`
+ * calls timed by the TSC; t is the call's number, for keys. */
+#define PHASE_NS(out, reps, stmt)                                                                  \
+    do {                                                                                           \
+        double smp_[7];                                                                            \
+        for (int k_ = 0; k_ < 7; k_++) {                                                           \
+            uint64_t c0_ = BENCH_TICKS();                                                          \
+            for (uint32_t t = 0; t < (reps); t++) {                                                \
+                stmt;                                                                              \
+            }                                                                                      \
+            smp_[k_] = (double)(BENCH_TICKS() - c0_) * ns_per_tick() / (double)(reps);             \
+        }                                                                                          \
+        (out) = median(smp_, 7);                                                                   \
+    } while (0)
+
+enum { PH_KEY, PH_NOISE, PH_INDEX, PH_GATHER, PH_KERNEL, PH_MODEL, PH_COUNT };
+static const char *const phase_names[PH_COUNT] = {"key",    "noise",  "indices",
+                                                  "gather", "kernel", "model"};
+
+/* What an iteration of r's chain spends in each phase, each timed alone in
+ * a loop of the same calls the step makes: the iteration's key (fold_in),
+ * the noise, SGLD's indices and gather into panels, the kernel's pass over
+ * the rows, and the model layer around it (model_logp_grad less the gather
+ * and the kernel: theta to float, segments, reduction, prior). What the
+ * chain's time per iteration has beyond their sum is the sampler's update
+ * and the chain loop's bookkeeping (printed as "rest"). */
+static void fixed_costs(const model *m, const dataset *ds, result *r) {
+    const post_row *row = r->row;
+    const simd_ops *ops = simd_ops_get();
+    int f32 = r->dtype == DTYPE_F32, sgld = !strcmp(row->sampler, "sgld");
+    size_t n = ds->n, d = ds->d, rows = sgld ? row->batch : n,
+           np = (n + SIMD_PANEL - 1) / SIMD_PANEL;
+    static const simd_glm logistic = {.link = SIMD_LINK_LOGISTIC};
+    double *noise = malloc(d * sizeof *noise), *acc = calloc((d + 1) * SIMD_ACC, sizeof *acc);
+    double *theta = malloc(d * sizeof *theta), *grad = malloc(d * sizeof *grad);
+    uint32_t *idx = malloc(n * sizeof *idx), *all = malloc(n * sizeof *all);
+    size_t pe = np * SIMD_PANEL * d;
+    double *P64 = malloc(pe * sizeof *P64), *Y64 = malloc(np * SIMD_PANEL * sizeof *Y64);
+    float *P32 = malloc(pe * sizeof *P32), *Y32 = malloc(np * SIMD_PANEL * sizeof *Y32);
+    float *X32 = malloc(n * d * sizeof *X32), *y32 = malloc(n * sizeof *y32), th32[8];
+    model_work *w = model_work_create(m, sgld ? row->batch : 0);
+    if (!noise || !acc || !theta || !grad || !idx || !all || !P64 || !Y64 || !P32 || !Y32 || !X32 ||
+        !y32 || !w || d > 8)
+        goto out;
+    for (size_t i = 0; i < n * d; i++)
+        X32[i] = (float)ds->X[i];
+    for (size_t i = 0; i < n; i++)
+        y32[i] = (float)ds->y[i], all[i] = (uint32_t)i;
+    for (size_t j = 0; j < d; j++)
+        th32[j] = (float)(theta[j] = ds->theta_true[j]);
+    ops->index_fill(rng_key_from_seed(1), 0, (uint32_t)n, idx, rows);
+    /* The kernel's input: all rows (ULA, MALA) or a gathered minibatch. */
+    ops->gather_panels_f64(P64, Y64, ds->X, ds->y, sgld ? idx : all, rows, d, n);
+    ops->gather_panels_f32(P32, Y32, X32, y32, sgld ? idx : all, rows, d, n);
+    rng_key kstep = rng_key_from_seed(2), ks = kstep;
+    int logp = !strcmp(row->sampler, "mala");
+    uint32_t reps = sgld ? 20000 : 4000;
+    double *ph = r->fixed_ns;
+    PHASE_NS(ph[PH_KEY], reps, ks = rng_fold_in(kstep, t));
+    PHASE_NS(ph[PH_NOISE], reps, ops->normal_fill(ks, t, noise, d));
+    ph[PH_INDEX] = ph[PH_GATHER] = 0;
+    if (sgld) {
+        PHASE_NS(ph[PH_INDEX], reps, ops->index_fill(ks, t, (uint32_t)n, idx, rows));
+        if (f32)
+            PHASE_NS(ph[PH_GATHER], reps,
+                     ops->gather_panels_f32(P32, Y32, X32, y32, idx, rows, d, n));
+        else
+            PHASE_NS(ph[PH_GATHER], reps,
+                     ops->gather_panels_f64(P64, Y64, ds->X, ds->y, idx, rows, d, n));
+    }
+    if (f32)
+        PHASE_NS(ph[PH_KERNEL], reps,
+                 ops->glm_panels_f32(&logistic, P32, Y32, rows, d, th32, acc, logp));
+    else
+        PHASE_NS(ph[PH_KERNEL], reps,
+                 ops->glm_panels_f64(&logistic, P64, Y64, rows, d, theta, acc, logp));
+    double whole;
+    if (sgld)
+        PHASE_NS(whole, reps, model_logp_grad_batch(m, w, theta, idx, rows, grad, logp));
+    else
+        PHASE_NS(whole, reps, model_logp_grad(m, w, theta, grad, logp));
+    ph[PH_MODEL] = whole - ph[PH_KERNEL] - ph[PH_GATHER];
+    bench_sink += acc[0] + grad[0] + noise[0] + idx[0];
+    r->has_fixed = 1;
+out:
+    model_work_free(w);
+    free(noise), free(acc), free(theta), free(grad), free(idx), free(all);
+    free(P64), free(Y64), free(P32), free(Y32), free(X32), free(y32);
+}
+
+/* Rows idx[0..batch) of row-major X (d elements each) added into acc:
+ * the loads a gather makes, with d a constant for the post's d = 5. */
+#define ROWS_SUM(T, name)                                                                          \
+    BENCH_CLONES static void name(const T *X, const uint32_t *idx, size_t batch, size_t d,         \
+                                  double *acc) {                                                   \
+        T a[16] = {0}; /* two sets: even and odd rows */                                           \
+        if (d == 5) {                                                                              \
+            for (size_t r = 0; r < batch; r++) {                                                   \
+                const T *x = X + (size_t)idx[r] * 5;                                               \
+                for (size_t j = 0; j < 5; j++)                                                     \
+                    a[(r & 1) * 8 + j] += x[j];                                                    \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (size_t r = 0; r < batch; r++)                                                     \
+                a[r & 15] += (T)sum_any(X + (size_t)idx[r] * d, d, sizeof(T));                     \
+        }                                                                                          \
+        for (int j = 0; j < 16; j++)                                                               \
+            *acc += (double)a[j];                                                                  \
+    }
+ROWS_SUM(double, rows_sum_f64)
+ROWS_SUM(float, rows_sum_f32)
+
+/* SGLD's gather bound: seconds to read `batch` rows of d elements of an
+ * n x d row-major array at random (a fresh set of rows each time, as the
+ * chain draws them); median of 9 samples. */
+static double random_rows_seconds(size_t n, size_t d, size_t elem, size_t batch) {
+    enum { SETS = 64, SAMPLES = 9 };
+    void *X = malloc(n * d * elem);
+    uint32_t *idx = malloc(SETS * batch * sizeof *idx);
+    if (!X || !idx) {
+        free(X), free(idx);
+        return NAN;
+    }
+    memset(X, 0, n * d * elem);
+    uint64_t z = 88172645463325252ULL;
+    for (size_t i = 0; i < SETS * batch; i++) {
+        z ^= z << 13, z ^= z >> 7, z ^= z << 17;
+        idx[i] = (uint32_t)(z % n);
+    }
+    double s[SAMPLES], acc = 0;
+    long passes = 1;
+    for (int k = -1; k < SAMPLES; k++) {
+        double t0 = now();
+        for (long p = 0; p < passes; p++)
+            for (size_t b = 0; b < SETS; b++) {
+                if (elem == 4)
+                    rows_sum_f32(X, idx + b * batch, batch, d, &acc);
+                else
+                    rows_sum_f64(X, idx + b * batch, batch, d, &acc);
+            }
+        double t = now() - t0;
+        if (k < 0) { /* warm up, and size a sample to about 5 ms */
+            passes = t > 5e-3 ? 1 : (long)(5e-3 / (t > 1e-7 ? t : 1e-7)) + 1;
+            continue;
+        }
+        s[k] = t / (double)(passes * SETS);
+    }
+    bench_sink += acc;
+    free(X), free(idx);
+    return median(s, SAMPLES);
+}
+
 /* --- printing ----------------------------------------------------------- */
 
 static void print_header(void) {
@@ -653,6 +851,29 @@ static void print_row(const result *r) {
            per / r->stream_s, row->post_full2, row->post_full2 / ours_20k,
            r->status == MCMC_OK ? "" : "  FAILED");
     fflush(stdout);
+}
+
+/* Each phase of an iteration at N = 1e3, d = 5 (fixed_costs), and the
+ * rest: the sampler's update and the chain's bookkeeping. */
+static void print_fixed_costs(const result *res, int nres) {
+    int any = 0;
+    for (int k = 0; k < nres; k++) {
+        const result *r = &res[k];
+        if (!r->has_fixed) continue;
+        if (!any++)
+            printf("# per iteration at N = 1e3, d = 5, ns (each phase timed alone by the TSC; "
+                   "rest = us/it - their sum):\n#   %-4s %-3s %8s %7s %7s %7s %7s %7s %7s %7s\n",
+                   "smp", "dt", "total", "key", "noise", "indices", "gather", "kernel", "model",
+                   "rest");
+        double total = r->median_s / (double)r->iters * 1e9, sum = 0;
+        for (int p = 0; p < PH_COUNT; p++)
+            sum += r->fixed_ns[p];
+        printf("#   %-4s %-3s %8.1f", r->row->sampler, r->dtype == DTYPE_F32 ? "f32" : "f64",
+               total);
+        for (int p = 0; p < PH_COUNT; p++)
+            printf(" %7.1f", r->fixed_ns[p]);
+        printf(" %7.1f\n", total - sum);
+    }
 }
 
 /* --- JSON --------------------------------------------------------------- */
@@ -688,6 +909,8 @@ static int mkdir_p(const char *path) {
     }
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
+
+static void json_nuts(FILE *f);
 
 static int write_json(const options *o, const machine *mc, const result *res, int nres,
                       const char *started, double total_s, char *path, size_t pathlen) {
@@ -816,10 +1039,118 @@ static int write_json(const options *o, const machine *mc, const result *res, in
         json_num(f, row->post_full2);
         fprintf(f, ", \"speedup_vs_post_full_jax\": ");
         json_num(f, row->post_full2 / (per * 20000.0));
+        if (!strcmp(row->sampler, "sgld")) {
+            fprintf(f, ", \"gather_random_rows_s_per_iter\": ");
+            json_num(f, r->gather_s);
+        }
+        if (r->has_fixed) {
+            fprintf(f, ",\n      \"fixed_ns_per_iter\": {");
+            for (int p = 0; p < PH_COUNT; p++) {
+                fprintf(f, "\"%s\": ", phase_names[p]);
+                json_num(f, r->fixed_ns[p]);
+                fputs(", ", f);
+            }
+            double sum = 0;
+            for (int p = 0; p < PH_COUNT; p++)
+                sum += r->fixed_ns[p];
+            fprintf(f, "\"rest\": ");
+            json_num(f, per * 1e9 - sum);
+            fputs("}", f);
+        }
         fprintf(f, "}%s\n", i + 1 < nres ? "," : "");
     }
-    fprintf(f, "  ]\n}\n");
+    fprintf(f, "  ]");
+    json_nuts(f);
+    fprintf(f, "\n}\n");
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* --- NUTS: gradients per second inside a trajectory ---------------------- */
+
+typedef struct nuts_result {
+    size_t n, d;
+    model_dtype dtype;
+    uint64_t iters, grad_evals;
+    double median_s, bound_s; /* per gradient: max(memory, arithmetic) */
+    const char *bound_kind;
+} nuts_result;
+static nuts_result nuts_res[8];
+static int nuts_count;
+
+/* NUTS from theta_true with a fixed step size (no warmup: the step only
+ * sets the tree depths; what is measured is the cost of a gradient, which
+ * like MALA's needs the log density too), 500 iterations (50 at d = 500,
+ * whose trees run 9 deep), median of o->runs runs. */
+static void run_nuts(const options *o, const machine *mc, const model *m, size_t n, size_t d,
+                     model_dtype dtype) {
+    if (nuts_count >= 8) return;
+    nuts_result *r = &nuts_res[nuts_count++];
+    int f32 = dtype == DTYPE_F32;
+    size_t elem = f32 ? sizeof(float) : sizeof(double);
+    unsigned thr = (unsigned)model_row_segments(m, n) < o->threads
+                       ? (unsigned)model_row_segments(m, n)
+                       : o->threads;
+    double best, mem = stream_cache_lookup(n * d * elem, elem, thr, &best);
+    double link = mc->t_softplus[f32] + mc->t_sigmoid[f32] - mc->t_exp[f32];
+    double arith =
+        (double)n * (4.0 * (double)d / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)thr;
+    *r = (nuts_result){.n = n,
+                       .d = d,
+                       .dtype = dtype,
+                       .iters = (o->quick ? 50 : 500) / (d > 100 ? 10 : 1), /* deep trees */
+                       .bound_s = mem > arith ? mem : arith,
+                       .bound_kind = mem > arith ? "memory" : "arith"};
+    chain_config cfg = {.sampler = sampler_find("nuts"),
+                        .num_samples = r->iters,
+                        .thin = 1,
+                        .chains = 1,
+                        .key = rng_key_from_seed(0),
+                        .init = INIT_TRUE,
+                        .progress_every = 100,
+                        .row_threads = o->threads};
+    sampler_defaults(cfg.sampler, cfg.params);
+    cfg.params[sampler_param_index(cfg.sampler, "step_size")] = 0.5 / sqrt((double)n);
+    double wall[MAX_RUNS];
+    for (int k = 0; k < o->runs; k++) {
+        counter c = {0};
+        double t0 = now();
+        int rc = chain_run(m, &cfg, 0, count_block, &c, NULL);
+        wall[k] = now() - t0;
+        r->grad_evals = rc == MCMC_OK ? c.grad_evals : 0;
+    }
+    r->median_s = median(wall, o->runs);
+}
+
+static void print_nuts(void) {
+    if (!nuts_count) return;
+    printf("# NUTS inside its trajectories (fixed step 0.5/sqrt(N), from theta_true):\n"
+           "#   %7s %4s %4s %9s %9s %9s %9s %-6s %6s\n",
+           "N", "d", "type", "grads", "grad/s", "us/grad", "bound_us", "kind", "ratio");
+    for (int i = 0; i < nuts_count; i++) {
+        const nuts_result *r = &nuts_res[i];
+        double per = r->median_s / (double)r->grad_evals;
+        printf("#   %7zu %4zu %4s %9llu %9.3g %9.3f %9.3f %-6s %6.2f\n", r->n, r->d,
+               r->dtype == DTYPE_F32 ? "f32" : "f64", (unsigned long long)r->grad_evals, 1.0 / per,
+               per * 1e6, r->bound_s * 1e6, r->bound_kind, per / r->bound_s);
+    }
+}
+
+static void json_nuts(FILE *f) {
+    fprintf(f, ",\n  \"nuts\": [");
+    for (int i = 0; i < nuts_count; i++) {
+        const nuts_result *r = &nuts_res[i];
+        fprintf(f, "%s\n    {\"n\": %zu, \"d\": %zu, \"dtype\": \"%s\", \"iterations\": %llu, ",
+                i ? "," : "", r->n, r->d, r->dtype == DTYPE_F32 ? "float32" : "float64",
+                (unsigned long long)r->iters);
+        fprintf(f, "\"grad_evals\": %llu, \"median_s\": ", (unsigned long long)r->grad_evals);
+        json_num(f, r->median_s);
+        fprintf(f, ", \"s_per_grad\": ");
+        json_num(f, r->median_s / (double)r->grad_evals);
+        fprintf(f, ", \"bound_s_per_grad\": ");
+        json_num(f, r->bound_s);
+        fprintf(f, ", \"bound_kind\": \"%s\"}", r->bound_kind);
+    }
+    fprintf(f, "\n  ]");
 }
 
 /* --- main --------------------------------------------------------------- */
@@ -827,6 +1158,7 @@ static int write_json(const options *o, const machine *mc, const result *res, in
 static int row_selected(const options *o, const post_row *row) {
     if (o->only && strcmp(o->only, row->sampler)) return 0;
     if (o->table && strcmp(o->table, row->table)) return 0;
+    if ((o->max_n && row->n > o->max_n) || (o->max_d && row->d > o->max_d)) return 0;
     return 1;
 }
 
@@ -903,6 +1235,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_post_tables: out of memory building the model\n");
                 return 1;
             }
+            if (o.nuts && !strcmp(ROWS[i].sampler, "ula") &&
+                ((sp.d == 5 && sp.n <= 10000 && !strcmp(ROWS[i].table, "data")) || sp.d == 500)) {
+                fprintf(stderr, "  running nuts N=%zu d=%zu %s ...\n", sp.n, sp.d,
+                        dtypes[di] == DTYPE_F32 ? "f32" : "f64");
+                run_nuts(&o, &mc, m, sp.n, sp.d, dtypes[di]);
+            }
             for (int j = i; j < NROWS; j++) {
                 if (!row_selected(&o, &ROWS[j]) || ROWS[j].n != sp.n || ROWS[j].d != sp.d) continue;
                 result *r = &res[nres++];
@@ -911,6 +1249,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "  running %s %s N=%zu d=%zu %s ...\n", ROWS[j].sampler,
                         ROWS[j].table, sp.n, sp.d, dtypes[di] == DTYPE_F32 ? "f32" : "f64");
                 run_row(&o, &mc, m, r);
+                if (sp.n == 1000 && sp.d == 5 && !strcmp(ROWS[j].table, "data"))
+                    fixed_costs(m, ds, r);
             }
             model_free(m);
         }
@@ -929,6 +1269,9 @@ int main(int argc, char **argv) {
                     print_row(&res[k]);
                     status |= res[k].status != MCMC_OK;
                 }
+
+    print_fixed_costs(res, nres);
+    print_nuts();
 
     read_loadavg(mc.load_after);
     double total = now() - t_start;

@@ -85,8 +85,20 @@ one_run() {
         [ "$state" = running ] && break
         sleep 0.1
     done
-    "$BENCH" "$URL" "$TOKEN" "$id" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" >>"$work/$1.jsonl"
+    # the loop thread's time on a CPU and waiting for one (ns), around the run
+    local sched=/proc/$daemon_pid/task/$daemon_pid/schedstat before after
+    before=$(cut -d' ' -f1-2 "$sched")
+    "$BENCH" "$URL" "$TOKEN" "$id" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" >"$work/run.json"
     local rc=$?
+    after=$(cut -d' ' -f1-2 "$sched")
+    "$PY" - "$work/run.json" $before $after >>"$work/$1.jsonl" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+cpu0, wait0, cpu1, wait1 = map(int, sys.argv[2:6])
+r["loop_cpu_ms"] = round((cpu1 - cpu0) / 1e6, 1)
+r["loop_wait_ms"] = round((wait1 - wait0) / 1e6, 1)
+print(json.dumps(r))
+PY
     stop_daemon
     tail -n 1 "$work/$1.jsonl" | sed "s/^/# $1: /"
     return $rc
@@ -112,15 +124,19 @@ print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; b
 print(f"data dir on {fstype}; its fdatasync (4 KiB) p50/p90/p99: {' / '.join(floor.split())} ms,")
 print("the floor under any durable answer's latency;")
 print(f"medians over {runs} runs per mode, alternating (each run a fresh daemon);")
-print("latencies in ms, p99 over each run's requests, then the median of those over runs.\n")
-print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open |")
-print("|---|---|---|---|---|---|---|---|")
+print("latencies in ms, p99 over each run's requests, then the median of those over runs;")
+print("loop CPU and loop wait: the loop thread's time on a CPU and waiting in the run queue")
+print("for one during the run (/proc schedstat), per accepted POST, in microseconds.\n")
+print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open | loop CPU/POST | loop wait/POST |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for m, label in modes.items():
     rs = data[m]
     p = lambda route, q: med([r[route][q] for r in rs])
     print(f"| {label} | {med([r['accepted_per_s'] for r in rs]):.0f} | {p('post', 'p50'):.2f} | "
           f"{p('post', 'p99'):.2f} | {p('get_status', 'p99'):.2f} | {p('get_list', 'p99'):.2f} | "
-          f"{p('events_first_byte', 'p99'):.2f} | {min(r['watching_at_end'] for r in rs)} |")
+          f"{p('events_first_byte', 'p99'):.2f} | {min(r['watching_at_end'] for r in rs)} | "
+          f"{med([1000 * r['loop_cpu_ms'] / max(r['accepted'], 1) for r in rs]):.0f} | "
+          f"{med([1000 * r['loop_wait_ms'] / max(r['accepted'], 1) for r in rs]):.0f} |")
 d, r = data["durable"], data["reference"]
 ratio = med([x["post"]["p99"] for x in r]) / med([x["post"]["p99"] for x in d])
 print(f"\nPOST p99, reference over shipped: {ratio:.2f}x. Every run:\n")

@@ -13,6 +13,7 @@
 #include "adapt.h"
 #include "chain.h"
 #include "errors.h"
+#include "optimize.h"
 
 /* Draw buffers are capped so that huge d or progress_every stay bounded. */
 #define CHAIN_BUFFER_BYTES (4u << 20)
@@ -124,6 +125,7 @@ static int chain_state_init(chain_run_state *r, const model *m, const chain_conf
     sampler_state *s = &r->s;
     *s = (sampler_state){.def = def, .m = m, .d = d, .n = n, .params = cfg->params};
     s->batch = (def->flags & SAMPLER_MINIBATCH) && batch && batch < n ? batch : 0;
+    s->centre = cfg->centre;
     uint64_t per_block = (cfg->progress_every + cfg->thin - 1) / cfg->thin + 1;
     uint64_t cap = CHAIN_BUFFER_BYTES / ((d + r->nstats) * sizeof(double));
     r->buf_rows = (size_t)(per_block < cap ? per_block : (cap ? cap : 1));
@@ -316,8 +318,59 @@ static int chain_loop(chain_run_state *r, rng_key kc, uint32_t c, chain_block_fn
     return MCMC_OK;
 }
 
-int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn, void *ctx,
-              atomic_int *cancel) {
+/* Whether cfg's sampler needs a centre that the spec did not give: only
+ * with a minibatch (over all rows the estimate is the full gradient). */
+static int chain_needs_centre(const model *m, const chain_config *cfg) {
+    double batch = sampler_param(cfg->sampler, cfg->params, "batch_size", 0);
+    return (cfg->sampler->flags & SAMPLER_CENTRE) && !cfg->centre && batch > 0 &&
+           batch < (double)model_num_data(m);
+}
+
+/* The control variates' centre when the spec gives none: the mode, from
+ * zeros, with the optimiser's defaults (L-BFGS, or Adam for large N with its
+ * minibatches from fold_in(key, 2^32 - 1)). A pure function of (model,
+ * cfg), so every chain and executor finds the same bits. */
+static int chain_find_centre(const model *m, const chain_config *cfg, double *centre,
+                             atomic_int *cancel) {
+    optimize_options o;
+    optimize_options_default(&o);
+    o.key = rng_fold_in(cfg->key, UINT32_MAX);
+    o.row_threads = chain_row_threads(cfg);
+    o.cancel = cancel;
+    optimize_result res;
+    memset(centre, 0, model_dim(m) * sizeof(double));
+    int rc = optimize_mode(m, &o, centre, &res);
+    if (rc == MCMC_OK && res.status == OPTIMIZE_NONFINITE) rc = MCMC_ENONFINITE;
+    return rc;
+}
+
+/* Runs fn(m, cfg') where cfg' is cfg with the centre found, when it needs
+ * one and has none. */
+typedef int (*chain_with_centre_fn)(const model *m, const chain_config *cfg, void *arg);
+static int with_centre(const model *m, const chain_config *cfg, atomic_int *cancel,
+                       chain_with_centre_fn fn, void *arg) {
+    if (!chain_needs_centre(m, cfg)) return fn(m, cfg, arg);
+    double *centre = malloc(model_dim(m) * sizeof(double));
+    if (!centre) return MCMC_ENOMEM;
+    int rc = chain_find_centre(m, cfg, centre, cancel);
+    if (rc == MCMC_OK) {
+        chain_config local = *cfg;
+        local.centre = centre;
+        rc = fn(m, &local, arg);
+    }
+    free(centre);
+    return rc;
+}
+
+typedef struct chain_run_args {
+    uint32_t c;
+    chain_block_fn fn;
+    void *ctx;
+    atomic_int *cancel;
+} chain_run_args;
+
+static int chain_run_one(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn,
+                         void *ctx, atomic_int *cancel) {
     chain_run_state r;
     int rc = chain_state_init(&r, m, cfg);
     if (rc != MCMC_OK) return rc;
@@ -326,6 +379,17 @@ int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_f
     rc = chain_loop(&r, kc, c, fn, ctx, cancel);
     chain_state_free(&r);
     return rc;
+}
+
+static int chain_run_centred(const model *m, const chain_config *cfg, void *arg) {
+    const chain_run_args *a = arg;
+    return chain_run_one(m, cfg, a->c, a->fn, a->ctx, a->cancel);
+}
+
+int chain_run(const model *m, const chain_config *cfg, uint32_t c, chain_block_fn fn, void *ctx,
+              atomic_int *cancel) {
+    chain_run_args a = {.c = c, .fn = fn, .ctx = ctx, .cancel = cancel};
+    return with_centre(m, cfg, cancel, chain_run_centred, &a);
 }
 
 /* --- the pool -------------------------------------------------------- */
@@ -351,8 +415,8 @@ static void *chain_pool_worker(void *arg) {
     return NULL;
 }
 
-int chains_run(const model *m, const chain_config *cfg, unsigned threads, chain_block_fn fn,
-               void *ctx, atomic_int *cancel) {
+static int chains_run_pool(const model *m, const chain_config *cfg, unsigned threads,
+                           chain_block_fn fn, void *ctx, atomic_int *cancel) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
@@ -371,4 +435,23 @@ int chains_run(const model *m, const chain_config *cfg, unsigned threads, chain_
         pthread_join(tids[i], NULL);
     free(tids);
     return atomic_load(&pool.status);
+}
+
+typedef struct chains_run_args {
+    unsigned threads;
+    chain_block_fn fn;
+    void *ctx;
+    atomic_int *cancel;
+} chains_run_args;
+
+static int chains_run_centred(const model *m, const chain_config *cfg, void *arg) {
+    const chains_run_args *a = arg;
+    return chains_run_pool(m, cfg, a->threads, a->fn, a->ctx, a->cancel);
+}
+
+/* The centre, when the chains need one, is found once for all of them. */
+int chains_run(const model *m, const chain_config *cfg, unsigned threads, chain_block_fn fn,
+               void *ctx, atomic_int *cancel) {
+    chains_run_args a = {.threads = threads, .fn = fn, .ctx = ctx, .cancel = cancel};
+    return with_centre(m, cfg, cancel, chains_run_centred, &a);
 }

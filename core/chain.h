@@ -8,8 +8,11 @@
  * indices, (3 << 32) + k for NUTS's directions and (4 << 32) for the step
  * size jitter. The initial point "prior" draws from fold_in(kc, 1); Stan's
  * step-size heuristic before warmup and after each metric window uses
- * fold_in(fold_in(kc, 2), w) for window w. So a chain's draws depend on
- * (spec, data, c) only: not on the thread count, nor on who watches.
+ * fold_in(fold_in(kc, 2), w) for window w. The mode that centres the
+ * control variates of SG samplers (when the spec gives no centre) is found
+ * once per job, Adam's minibatches from fold_in(key, 2^32 - 1). So a
+ * chain's draws depend on (spec, data, c) only: not on the thread count,
+ * nor on who watches.
  *
  * The sampler is an entry of the sampler table (sampler.h); its parameters
  * travel as an array of doubles in the order of the entry's parameters.
@@ -46,6 +49,9 @@ typedef struct chain_config {
     /* Warm start (samplers with a metric): the inverse metric, d values for
      * "diag" or d x d for "dense"; NULL: the unit metric. */
     const double *inv_metric;
+    /* Samplers with SAMPLER_CENTRE: the control variates' centre, d values;
+     * NULL: the runner finds the mode first (optimize.h, from zeros). */
+    const double *centre;
     uint64_t num_samples; /* draws kept per chain, after thinning */
     uint64_t num_warmup;  /* iterations run first (adapting, when the sampler does) */
     uint64_t thin;        /* keep every thin-th iteration */

@@ -7,7 +7,25 @@
 #include "sampler.h"
 
 const sampler_def *const sampler_table[] = {
-    &sampler_nuts, &sampler_hmc, &sampler_mala, &sampler_rwm, &sampler_ula, &sampler_sgld, NULL,
+    &sampler_nuts,
+    &sampler_hmc,
+    &sampler_mala,
+    &sampler_rwm,
+    &sampler_ula,
+    &sampler_sgld,
+    /* the rest of the stochastic-gradient family (sampler_sg_*.c) */
+    &sampler_sgld_cv,
+    &sampler_sgld_svrg,
+    &sampler_psgld,
+    &sampler_sghmc,
+    &sampler_sghmc_cv,
+    &sampler_sghmc_svrg,
+    &sampler_sgnht,
+    &sampler_sgnht_cv,
+    &sampler_baoab,
+    &sampler_badodab,
+    &sampler_badodab_cv,
+    NULL,
 };
 
 const char *const sampler_metric_choices[] = {"unit", "diag", "dense", NULL};

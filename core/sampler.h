@@ -56,6 +56,8 @@ enum sampler_flags {
     SAMPLER_ACCEPTS = 8,     /* the step accepts or rejects one proposal and counts the
                                 accepts in s->accepted (NUTS does not: it draws from its
                                 trajectory; its accept_stat__ is a mean statistic) */
+    SAMPLER_CENTRE = 16,     /* control variates around s->centre: the runner sets it to the
+                                spec's "centre", or finds the mode first (optimize.h) */
 };
 
 typedef struct sampler_state sampler_state;
@@ -99,6 +101,7 @@ struct sampler_state {
     double *buf[4];       /* spare d-vectors */
     uint32_t *idx;        /* minibatch indices (SAMPLER_MINIBATCH), batch entries */
     size_t batch;         /* minibatch size; 0: full data */
+    const double *centre; /* SAMPLER_CENTRE: d values, the control variates' centre */
     void *priv;           /* scratch_size bytes */
     uint64_t grad_evals;  /* gradients evaluated so far; steps add theirs */
     uint64_t accepted;    /* accepted proposals so far (samplers with an accept step) */
@@ -197,5 +200,9 @@ void sampler_metropolis(sampler_state *s, rng_key ks, double log_alpha, double l
 /* The samplers, each defined in its own file. */
 extern const sampler_def sampler_ula, sampler_mala, sampler_sgld, sampler_rwm, sampler_hmc,
     sampler_nuts;
+/* The stochastic-gradient family (sampler_sg_*.c; sgld is one of them). */
+extern const sampler_def sampler_sgld_cv, sampler_sgld_svrg, sampler_psgld, sampler_sghmc,
+    sampler_sghmc_cv, sampler_sghmc_svrg, sampler_sgnht, sampler_sgnht_cv, sampler_baoab,
+    sampler_badodab, sampler_badodab_cv;
 
 #endif

@@ -1,8 +1,8 @@
-/* sampler_langevin.c - the unadjusted Langevin samplers of the post: ULA,
- * theta <- theta + h grad log p(theta) + sqrt(2h) xi over all rows, and
- * SGLD, the same step with the gradient estimated on a minibatch drawn with
- * replacement (likelihood scaled by N/n). No accept step, so no accept
- * statistic, and a fixed step size: they do not adapt. */
+/* sampler_langevin.c - the unadjusted Langevin sampler of the post: ULA,
+ * theta <- theta + h grad log p(theta) + sqrt(2h) xi over all rows. (SGLD,
+ * the same step on a minibatch, lives with its family in
+ * sampler_sg_langevin.c.) No accept step, so no accept statistic, and a
+ * fixed step size: it does not adapt. */
 #include <math.h>
 
 #include "chain.h"
@@ -12,13 +12,6 @@
 static const param_def ula_params[] = {
     {"step_size", P_REAL, NAN, 0, 1e300, P_MIN_OPEN | P_REQUIRED, NULL,
      "h in theta + h grad log p + sqrt(2h) xi"},
-};
-
-static const param_def sgld_params[] = {
-    {"step_size", P_REAL, NAN, 0, 1e300, P_MIN_OPEN | P_REQUIRED, NULL,
-     "h in theta + h grad + sqrt(2h) xi, grad estimated on a minibatch"},
-    {"batch_size", P_INT, 0, 0, 4294967295.0, 0, NULL,
-     "rows per minibatch, drawn with replacement (0: all rows)"},
 };
 
 /* The runner computes nothing at the start: the first step does. */
@@ -48,17 +41,6 @@ const sampler_def sampler_ula = {
     .params = ula_params,
     .num_params = sizeof ula_params / sizeof ula_params[0],
     .stats = STAT_BIT(STAT_STEPSIZE),
-    .init = langevin_init,
-    .step = langevin_step,
-};
-
-const sampler_def sampler_sgld = {
-    .name = "sgld",
-    .help = "stochastic-gradient Langevin dynamics: ULA with a minibatch gradient",
-    .params = sgld_params,
-    .num_params = sizeof sgld_params / sizeof sgld_params[0],
-    .stats = STAT_BIT(STAT_STEPSIZE),
-    .flags = SAMPLER_MINIBATCH,
     .init = langevin_init,
     .step = langevin_step,
 };

@@ -10,6 +10,8 @@
  */
 #include "job_spec.h"
 
+#include "../core/ksd.h"
+
 #include "../core/adapt.h"
 #include "tables.h"
 
@@ -38,9 +40,9 @@ static const char *const dtype_names[] = {"float64", "float32"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const top_fields[] = {
-    "model", "data", "sampler",  "num_samples",    "num_warmup",  "thin",        "chains",
-    "key",   "init", "dtype",    "progress_every", "row_threads", "save_warmup", "schema",
-    "name",  "tags", "priority", "slurm",          NULL};
+    "model",    "data",  "sampler",        "num_samples", "num_warmup",  "thin",   "chains", "key",
+    "init",     "dtype", "progress_every", "row_threads", "save_warmup", "schema", "name",   "tags",
+    "priority", "kind",  "tune",           "mode",        "slurm",       NULL};
 static const char *const slurm_fields[] = {"partition", "time_limit", "cpus_per_task", "mem_mb",
                                            NULL};
 static const char *const data_fields[] = {"dataset", "synthetic", NULL};
@@ -765,7 +767,9 @@ static void parse_sampler_params(spec_parse *p, const json_t *smp, const sampler
         const param_def *pd = &def->params[i];
         char path[SPEC_PATH_MAX];
         const json_t *v = field(smp, "sampler", pd->name, path);
-        if (v)
+        if (v && pd->kind == P_VECTOR) /* the SG samplers' centre, the one array */
+            c->centre = read_vector(v, path, &p->spec->centre_len, p->errs);
+        else if (v)
             read_param(pd, v, path, &c->params[i], p->errs);
         else if (pd->flags & P_REQUIRED)
             spec_errors_add(p->errs, path, "required");
@@ -1027,6 +1031,185 @@ static void check_init_true(spec_parse *p) {
         spec_errors_add(p->errs, "init", "\"true\" needs synthetic data");
 }
 
+/* ---- Kinds: what a job does with its spec (the one table of them) -------- */
+
+static const char *const tune_fields[] = {"step_sizes", "batch_sizes", "ksd_draws", NULL};
+static const char *const mode_fields[] = {"method", "max_iter", "tolerance", NULL};
+static const char *const mode_methods[] = {"auto", "lbfgs", "adam"}; /* optimize_method order */
+#define MODE_MAX_ITER 100000000ull
+
+/* Reads a grid's values: 1..TUNE_VALUES_MAX numbers > 0, whole numbers
+ * >= 1 when `whole`. */
+static void read_grid(spec_parse *p, const json_t *v, const char *path, int whole, double *dst,
+                      size_t *n) {
+    if (!json_is_array(v)) {
+        spec_errors_add(p->errs, path, "expected an array, got %s", json_type_name(v));
+        return;
+    }
+    if (json_array_size(v) == 0 || json_array_size(v) > TUNE_VALUES_MAX) {
+        spec_errors_add(p->errs, path, "expected 1 to %d values, got %zu", TUNE_VALUES_MAX,
+                        json_array_size(v));
+        return;
+    }
+    size_t ok = 0;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        char at[SPEC_PATH_MAX];
+        path_index(at, path, i);
+        uint64_t u;
+        if (whole ? read_uint(json_array_get(v, i), at, 1, UINT32_MAX, &u, p->errs) == 0
+                  : read_positive(json_array_get(v, i), at, &dst[i], p->errs) == 0) {
+            if (whole) dst[i] = (double)u;
+            ok++;
+        }
+    }
+    if (ok == json_array_size(v)) *n = ok;
+}
+
+static void parse_tune(spec_parse *p, const json_t *sec) {
+    tune_spec *t = &p->spec->tune;
+    t->ksd_draws = TUNE_DEFAULT_KSD_DRAWS;
+    if (!sec) {
+        spec_errors_add(p->errs, "tune", "required with kind \"tune\": {\"step_sizes\": [..]}");
+        return;
+    }
+    reject_unknown_fields(sec, "tune", tune_fields, p->errs);
+    const json_t *v = json_object_get(sec, "step_sizes");
+    if (v)
+        read_grid(p, v, "tune.step_sizes", 0, t->step_sizes, &t->num_step_sizes);
+    else
+        spec_errors_add(p->errs, "tune.step_sizes", "required");
+    if ((v = json_object_get(sec, "batch_sizes")))
+        read_grid(p, v, "tune.batch_sizes", 1, t->batch_sizes, &t->num_batch_sizes);
+    if ((v = json_object_get(sec, "ksd_draws")))
+        read_uint32(v, "tune.ksd_draws", 2, KSD_MAX_DRAWS, &t->ksd_draws, p->errs);
+    size_t settings = t->num_step_sizes * (t->num_batch_sizes ? t->num_batch_sizes : 1);
+    if (settings > TUNE_SETTINGS_MAX)
+        spec_errors_add(p->errs, "tune", "a grid of %zu settings; at most %d", settings,
+                        TUNE_SETTINGS_MAX);
+}
+
+static void parse_mode(spec_parse *p, const json_t *sec) {
+    mode_spec *m = &p->spec->mode;
+    if (!sec) return; /* every setting has a default */
+    if (expect_object(sec, "mode", p->errs) != 0) return;
+    reject_unknown_fields(sec, "mode", mode_fields, p->errs);
+    const json_t *v;
+    int i;
+    if ((v = json_object_get(sec, "method")) &&
+        (i = read_name(v, "mode.method", "method", mode_methods, COUNT(mode_methods), p->errs)) >=
+            0)
+        m->method = i;
+    if ((v = json_object_get(sec, "max_iter")))
+        read_uint(v, "mode.max_iter", 1, MODE_MAX_ITER, &m->max_iter, p->errs);
+    if ((v = json_object_get(sec, "tolerance")))
+        read_positive(v, "mode.tolerance", &m->tolerance, p->errs);
+}
+
+static json_t *grid_to_json(const double *x, size_t n, int whole) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, whole ? json_integer((json_int_t)x[i]) : json_real(x[i]));
+    return a;
+}
+
+static json_t *tune_to_json(const job_spec *s) {
+    const tune_spec *t = &s->tune;
+    json_t *o = json_object();
+    int bad =
+        json_object_set_new(o, "step_sizes", grid_to_json(t->step_sizes, t->num_step_sizes, 0));
+    if (t->num_batch_sizes)
+        bad |= json_object_set_new(o, "batch_sizes",
+                                   grid_to_json(t->batch_sizes, t->num_batch_sizes, 1));
+    bad |= json_object_set_new(o, "ksd_draws", json_integer(t->ksd_draws));
+    if (!bad) return o;
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *mode_to_json(const job_spec *s) {
+    const mode_spec *m = &s->mode;
+    json_t *o = json_pack("{s:s}", "method", mode_methods[m->method]);
+    if (o && m->max_iter) json_object_set_new(o, "max_iter", json_integer((json_int_t)m->max_iter));
+    if (o && m->tolerance > 0) json_object_set_new(o, "tolerance", json_real(m->tolerance));
+    return o;
+}
+
+typedef struct kind_def {
+    const char *name;
+    const char *section;                             /* its own top-level section, or NULL */
+    void (*parse)(spec_parse *p, const json_t *sec); /* sec: NULL when not given */
+    json_t *(*to_json)(const job_spec *s);
+    int sampler_optional; /* the kind runs no chains */
+} kind_def;
+
+/* Indexed by job_kind. */
+static const kind_def kind_table[] = {
+    {"sample", NULL, NULL, NULL, 0},
+    {"tune", "tune", parse_tune, tune_to_json, 0},
+    {"mode", "mode", parse_mode, mode_to_json, 1},
+};
+
+const char *job_kind_name(job_kind kind) {
+    return (size_t)kind < COUNT(kind_table) ? kind_table[kind].name : "unknown";
+}
+
+/* "kind" and the kinds' sections: a section goes only with its kind. */
+static void parse_kind(spec_parse *p, const json_t *root) {
+    const json_t *v = json_object_get(root, "kind");
+    if (v) {
+        const char *names[COUNT(kind_table)];
+        for (size_t i = 0; i < COUNT(kind_table); i++)
+            names[i] = kind_table[i].name;
+        int k = read_name(v, "kind", "kind", names, COUNT(kind_table), p->errs);
+        if (k < 0) return;
+        p->spec->kind = (job_kind)k;
+    }
+    const kind_def *kd = &kind_table[p->spec->kind];
+    for (size_t i = 0; i < COUNT(kind_table); i++) {
+        const char *sec = kind_table[i].section;
+        if (sec && &kind_table[i] != kd && json_object_get(root, sec))
+            spec_errors_add(p->errs, sec, "only with \"kind\": \"%s\"", kind_table[i].name);
+    }
+    if (kd->parse) kd->parse(p, kd->section ? json_object_get(root, kd->section) : NULL);
+}
+
+/* The root whose "sampler" parse_sampler reads (a new reference): a tuning
+ * job's sampler may leave out the step size (the grid gives it: the first
+ * one is filled in), and a kind that runs no chains may leave out the
+ * sampler (it reads as {"type": "rwm"}, all defaults). */
+static json_t *sampler_root(const spec_parse *p, const json_t *root) {
+    const json_t *smp = json_object_get(root, "sampler");
+    json_t *copy = NULL;
+    if (p->spec->kind == JOB_KIND_TUNE && json_is_object(smp) &&
+        !json_object_get(smp, "step_size")) {
+        copy = json_copy((json_t *)root);
+        json_t *s2 = json_copy((json_t *)smp);
+        double h = p->spec->tune.num_step_sizes ? p->spec->tune.step_sizes[0] : 1;
+        json_object_set_new(s2, "step_size", json_real(h));
+        json_object_set_new(copy, "sampler", s2);
+    } else if (kind_table[p->spec->kind].sampler_optional && !smp) {
+        copy = json_copy((json_t *)root);
+        json_object_set_new(copy, "sampler", json_pack("{s:s}", "type", "rwm"));
+    }
+    return copy ? copy : json_incref((json_t *)root);
+}
+
+/* A grid's batch sizes need a sampler that takes one, and its step sizes a
+ * sampler that does not adapt them away in a warmup. */
+static void check_tune_sampler(spec_parse *p) {
+    const job_spec *s = p->spec;
+    if (s->kind == JOB_KIND_TUNE && s->chain.sampler &&
+        (s->chain.sampler->flags & SAMPLER_ADAPTS) && s->chain.num_warmup > 0)
+        spec_errors_add(p->errs, "num_warmup",
+                        "must be 0 for a tuning grid: \"%s\" would adapt the grid's step sizes "
+                        "away in its warmup",
+                        s->chain.sampler->name);
+    if (s->kind == JOB_KIND_TUNE && s->tune.num_batch_sizes && s->chain.sampler &&
+        sampler_param_index(s->chain.sampler, "batch_size") < 0)
+        spec_errors_add(p->errs, "tune.batch_sizes", "sampler \"%s\" takes no batch_size",
+                        s->chain.sampler->name);
+}
+
 /* ---- Public: parsing ----------------------------------------------------- */
 
 static int parse_versioned(const json_t *root, int schema, job_spec *out, spec_errors *errs) {
@@ -1041,8 +1224,12 @@ static int parse_versioned(const json_t *root, int schema, job_spec *out, spec_e
     parse_schema(&p, root);
     parse_model(&p, root);
     parse_data(&p, root);
-    parse_sampler(&p, root);
+    parse_kind(&p, root);
+    json_t *with_sampler = sampler_root(&p, root);
+    parse_sampler(&p, with_sampler);
+    json_decref(with_sampler);
     parse_counts(&p, root);
+    check_tune_sampler(&p);
     parse_key(&p, root);
     parse_init(&p, root);
     parse_dtype(&p, root);
@@ -1125,12 +1312,22 @@ int job_spec_check_shape(const job_spec *spec, size_t n, size_t data_d, spec_err
     double batch = c->sampler ? sampler_param(c->sampler, c->params, "batch_size", 0) : 0;
     if (n > 0 && batch > (double)n)
         spec_errors_add(errs, "sampler.batch_size", "must be <= %zu, the number of rows", n);
+    for (size_t i = 0; spec->kind == JOB_KIND_TUNE && n > 0 && i < spec->tune.num_batch_sizes; i++)
+        if (spec->tune.batch_sizes[i] > (double)n) {
+            char at[SPEC_PATH_MAX];
+            path_index(at, "tune.batch_sizes", i);
+            spec_errors_add(errs, at, "must be <= %zu, the number of rows", n);
+        }
     size_t want = chain_metric_kind(c) == METRIC_DENSE ? d * d : d;
     if (c->inv_metric && spec->inv_metric_len != want)
         spec_errors_add(
             errs, "sampler.inv_metric", "expected %s %zu (the model's dimension), got %zu values",
             chain_metric_kind(c) == METRIC_DENSE ? "a square matrix of side" : "numbers:", d,
             spec->inv_metric_len);
+    if (c->centre && spec->centre_len != d)
+        spec_errors_add(errs, "sampler.centre",
+                        "expected %zu numbers (the model's dimension), got %zu", d,
+                        spec->centre_len);
     if (c->init == INIT_TRUE && spec->data != SPEC_DATA_SYNTHETIC)
         spec_errors_add(errs, "init", "\"true\" needs synthetic data");
     return error_total(errs) == before ? 0 : -1;
@@ -1144,8 +1341,10 @@ void job_spec_free(job_spec *spec) {
     }
     free((void *)spec->chain.init_values); /* owned by the spec, const for chains */
     free((void *)spec->chain.inv_metric);
+    free((void *)spec->chain.centre);
     spec->chain.init_values = NULL;
     spec->chain.inv_metric = NULL;
+    spec->chain.centre = NULL;
 }
 
 /* ---- Public: to JSON ----------------------------------------------------- */
@@ -1245,7 +1444,9 @@ static json_t *sampler_to_json(const job_spec *s) {
     json_t *o = json_object();
     int bad = put(o, "type", json_string(def->name));
     for (size_t i = 0; i < def->num_params; i++)
-        if (!isnan(c->params[i]))
+        if (def->params[i].kind == P_VECTOR && c->centre)
+            bad |= put(o, def->params[i].name, numbers_to_json(c->centre, s->centre_len));
+        else if (!isnan(c->params[i]))
             bad |= put(o, def->params[i].name, param_value_to_json(&def->params[i], c->params[i]));
     if (c->inv_metric) bad |= put(o, "inv_metric", inv_metric_to_json(s));
     return unless_bad(o, bad);
@@ -1302,6 +1503,11 @@ json_t *job_spec_to_json(const job_spec *spec) {
         if (spec->slurm.mem_mb)
             bad |= put(r, "mem_mb", json_integer((json_int_t)spec->slurm.mem_mb));
         bad |= put(o, "slurm", r);
+    }
+    if (spec->kind != JOB_KIND_SAMPLE) {
+        const kind_def *kd = &kind_table[spec->kind];
+        bad |= put(o, "kind", json_string(kd->name));
+        if (kd->to_json) bad |= put(o, kd->section, kd->to_json(spec));
     }
     return unless_bad(o, bad);
 }

@@ -13,7 +13,17 @@
  *    "dtype": "float64"|"float32", "progress_every": 1000,
  *    "row_threads": 1 (1..64: threads each chain splits its data rows over;
  *                      draws are the same whatever it is),
- *    "save_warmup": false, "schema": 2}
+ *    "save_warmup": false, "schema": 2,
+ *    "kind": "sample" | "tune" | "mode",
+ *    "tune": {"step_sizes": [..], "batch_sizes": [..], "ksd_draws": 500} (kind "tune"),
+ *    "mode": {"method": "auto"|"lbfgs"|"adam", "max_iter": 0, "tolerance": 0} (kind "mode")}
+ * Kinds: "sample" (the default) runs the chains and keeps their draws;
+ * "tune" runs the spec's chains (num_samples, num_warmup, thin, chains,
+ * key) once per setting of a grid of step sizes (and batch sizes, for a
+ * sampler that takes one) and ranks the settings by their draws' kernel
+ * Stein discrepancy (Coullon, South & Nemeth 2023); "mode" finds the mode
+ * of the model's log density from the spec's init (its sampler may be left
+ * out). The kinds are the table kind_table in job_spec.c.
  * Sampler parameters are read against core's sampler table (sampler.h),
  * and model parameters against its model table (model.h): their names,
  * kinds, defaults and bounds come from there alone. The model section is
@@ -47,6 +57,32 @@ typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHE
 #define SPEC_TAG_MAX 64 /* bytes; letters, digits and . _ - : = + / */
 #define SPEC_PRIORITY_MIN (-100)
 #define SPEC_PRIORITY_MAX 100
+
+typedef enum job_kind { JOB_KIND_SAMPLE = 0, JOB_KIND_TUNE, JOB_KIND_MODE } job_kind;
+#define TUNE_VALUES_MAX 32   /* step sizes, and batch sizes, in a grid */
+#define TUNE_SETTINGS_MAX 64 /* settings in a grid: step sizes x batch sizes */
+#define TUNE_DEFAULT_KSD_DRAWS 500
+
+/* A tuning grid: every step size with every batch size (none: the
+ * sampler's own batch_size). */
+typedef struct tune_spec {
+    double step_sizes[TUNE_VALUES_MAX];
+    size_t num_step_sizes;
+    double batch_sizes[TUNE_VALUES_MAX];
+    size_t num_batch_sizes;
+    uint32_t ksd_draws; /* draws per setting the KSD reads at most */
+} tune_spec;
+
+/* The mode finder's settings (core/optimize.h); 0: its default. */
+typedef struct mode_spec {
+    int method; /* optimize_method: 0 auto, 1 lbfgs, 2 adam */
+    uint64_t max_iter;
+    double tolerance;
+} mode_spec;
+
+/* "sample", "tune", "mode". */
+const char *job_kind_name(job_kind kind);
+
 typedef struct job_spec {
     const model_def *model; /* an entry of core's model table; logistic_regression by default */
     model_args model_args;  /* its parameters; array parameters point into model_arrays */
@@ -56,9 +92,10 @@ typedef struct job_spec {
     char dataset_id[SPEC_DATASET_ID_MAX]; /* SPEC_DATA_DATASET */
     synth_params synthetic;               /* SPEC_DATA_SYNTHETIC */
 
-    chain_config chain;    /* init_values and inv_metric, when set, are owned by the spec */
+    chain_config chain;    /* init_values, inv_metric and centre, when set, are owned by the spec */
     size_t init_dim;       /* length of each init vector (INIT_VALUES) */
     size_t inv_metric_len; /* values in chain.inv_metric: d (diag) or d * d (dense) */
+    size_t centre_len;     /* values in chain.centre (a sampler's P_VECTOR "centre") */
     int schema;            /* the version the spec was read as */
     /* labels, which change no draw: a name, tags, and the job's priority
      * among its owner's queued jobs (higher first) */
@@ -76,10 +113,13 @@ typedef struct job_spec {
         uint32_t cpus_per_task;
         uint64_t mem_mb;
     } slurm;
+    job_kind kind;
+    tune_spec tune; /* JOB_KIND_TUNE */
+    mode_spec mode; /* JOB_KIND_MODE */
 } job_spec;
 
 #define SPEC_PATH_MAX 96
-#define SPEC_MESSAGE_MAX 160
+#define SPEC_MESSAGE_MAX 256
 #define SPEC_ERRORS_MAX 32
 
 typedef struct spec_error {

@@ -126,6 +126,7 @@ static const route routes[] = {
     {"GET", "/v1/jobs/{id}/draws", ACCESS_USER, api_job_draws},
     {"GET", "/v1/jobs/{id}/summary", ACCESS_USER, api_job_summary},
     {"POST", "/v1/jobs/{id}/blocks", ACCESS_TASK, executor_slurm_post_block},
+    {"GET", "/v1/jobs/{id}/result", ACCESS_USER, api_job_result},
     {"GET", "/v1/datasets", ACCESS_USER, api_datasets_list},
     {"POST", "/v1/datasets", ACCESS_USER, api_datasets_post},
     {"GET", "/v1/datasets/{id}", ACCESS_USER, api_dataset_get},

@@ -10,9 +10,11 @@
 #include "api_util.h"
 #include "app.h"
 #include "executor.h"
+#include "list_items.h"
 #include "audit.h"
 #include "budget.h"
 #include "idempotency.h"
+#include "job_kinds.h"
 #include "quota.h"
 #include "storage.h"
 #include "sweep.h"
@@ -40,7 +42,22 @@ static json_t *job_links(const job *j) {
         snprintf(url, sizeof url, "%s/%s", base, rel[i]);
         json_object_set_new(l, rel[i], json_string(url));
     }
+    if (job_spec_of(j)->kind != JOB_KIND_SAMPLE) {
+        char url[96];
+        snprintf(url, sizeof url, "%s/result", base);
+        json_object_set_new(l, "result", json_string(url));
+    }
     return l;
+}
+
+/* A kind that keeps no draws: its result once it succeeded (a few KB, read
+ * on the loop), else NULL. */
+static json_t *job_result_json(const job *j) {
+    if (job_spec_of(j)->kind == JOB_KIND_SAMPLE || job_state(j) != REGISTRY_JOB_SUCCEEDED)
+        return NULL;
+    char path[4600];
+    job_file_path(j, JOB_RESULT_FILE, path, sizeof path);
+    return json_load_file(path, 0, NULL);
 }
 
 /* What the chain's sampler reported: warmup or sampling (p's: a chain not
@@ -140,6 +157,11 @@ static json_t *job_json(job *j, int with_spec) {
         json_pack("[I, I, I]", (json_int_t)sh.chains, (json_int_t)sh.rows, (json_int_t)sh.d));
     json_object_set_new(o, "warmup_draws", json_integer((json_int_t)sh.warmup_rows));
     job_labels_json(j, o);
+    json_object_set_new(o, "kind", json_string(job_kind_name(job_spec_of(j)->kind)));
+    if (with_spec && job_spec_of(j)->kind != JOB_KIND_SAMPLE) {
+        json_t *result = job_result_json(j);
+        json_object_set_new(o, "result", result ? result : json_null());
+    }
     json_object_set_new(o, "parameters", param_names_json(j));
     json_object_set_new(o, "chains", chains);
     if (with_spec) json_object_set_new(o, "adaptation", adaptation_json(j));
@@ -394,16 +416,48 @@ void api_jobs_post(api_call *c) {
 
 /* --- listing, status, cancel, delete ------------------------------------- */
 
+/* Ended jobs' list items kept as text (list_items.h): ~1 KB each. */
+#define LIST_ITEMS_KEPT 2048
+
+/* A page of the list, written as JSON text: items kept as text go in as
+ * they are. */
 typedef struct list_ctx {
     app *a;
-    json_t *arr;
+    char *text;
+    size_t len, cap;
+    size_t items;
+    int failed;                      /* out of memory */
     const registry_job_state *state; /* the filter, or NULL */
 } list_ctx;
+
+static void list_append(list_ctx *l, const char *s, size_t n) {
+    if (l->failed) return;
+    if (l->len + n + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap : 4096;
+        while (cap < l->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(l->text, cap);
+        if (!grown) {
+            l->failed = 1;
+            return;
+        }
+        l->text = grown;
+        l->cap = cap;
+    }
+    memcpy(l->text + l->len, s, n);
+    l->len += n;
+    l->text[l->len] = '\0';
+}
+
+static void list_add_item(list_ctx *l, const char *item) {
+    if (l->items++) list_append(l, ",", 1);
+    list_append(l, item, strlen(item));
+}
 
 /* A job in a list: its status, and what it samples with what, so a list
  * tells jobs apart without their specs (null: a spec this build cannot
  * read). */
-static json_t *list_item_json(job *j) {
+static char *list_item_text(job *j) {
     json_t *o = job_json(j, 0);
     const job_spec *spec = job_spec_of(j);
     const sampler_def *s = spec->chain.sampler;
@@ -411,17 +465,40 @@ static json_t *list_item_json(job *j) {
         json_object_set_new(o, "sampler", s ? json_string(s->name) : json_null());
         json_object_set_new(o, "model", spec->model ? json_string(spec->model->name) : json_null());
     }
-    return o;
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* The item of an ended job from the kept ones, else made (from memory, or
+ * from its row alone: jobs_view_row) and kept; a job that has not ended is
+ * made every time. */
+static void list_one_item(list_ctx *l, const registry_job *row) {
+    app *a = l->a;
+    int final = registry_job_state_is_final(row->state);
+    const char *kept =
+        final && a->list_items ? list_items_get(a->list_items, row->id, a->users_generation) : NULL;
+    if (kept) {
+        if (!l->state || row->state == *l->state) list_add_item(l, kept);
+        return;
+    }
+    job *made, *j = jobs_view_row(a, row, &made);
+    /* an ended job whose stored spec this build cannot read is shown as
+     * failed, though the registry keeps the state it ended in */
+    char *text = j && (!l->state || job_state(j) == *l->state) ? list_item_text(j) : NULL;
+    int keep = j && job_is_final(j) && job_state(j) == row->state;
+    jobs_view_done(made);
+    if (!text) return;
+    list_add_item(l, text);
+    if (keep && !a->list_items) a->list_items = list_items_new(LIST_ITEMS_KEPT);
+    if (keep && a->list_items)
+        list_items_put(a->list_items, row->id, a->users_generation, text);
+    else
+        free(text);
 }
 
 static int list_one(void *ctx, const registry_job *row) {
-    list_ctx *l = ctx;
-    job *made, *j = jobs_view_row(l->a, row, &made);
-    /* an ended job whose stored spec this build cannot read is shown as
-     * failed, though the registry keeps the state it ended in */
-    if (j && (!l->state || job_state(j) == *l->state))
-        json_array_append_new(l->arr, list_item_json(j));
-    jobs_view_done(made);
+    list_one_item(ctx, row);
     return 0;
 }
 
@@ -485,20 +562,32 @@ void api_jobs_list(api_call *c) {
     owner_filter(c, &f.owner);
     const char *token = http_request_query(req, "page_token");
     char next[REGISTRY_TOKEN_SIZE] = "";
-    list_ctx l = {a, json_array(), f.state};
+    list_ctx l = {.a = a, .state = f.state};
+    list_append(&l, "{\"jobs\":[", 9);
     int rc = registry_job_list(a->reg, &f, (int)page_size, token, list_one, &l, next);
     if (rc == REGISTRY_BAD_TOKEN) {
-        json_decref(l.arr);
+        free(l.text);
         http_respond_error(req, 400, "invalid_query", "page_token is not one this server made",
                            NULL);
         return;
     }
-    if (rc != REGISTRY_OK) {
-        json_decref(l.arr);
-        http_respond_error(req, 500, "internal", registry_last_error(a->reg), NULL);
+    if (rc != REGISTRY_OK || l.failed) {
+        free(l.text);
+        http_respond_error(req, 500, "internal",
+                           l.failed ? "out of memory" : registry_last_error(a->reg), NULL);
         return;
     }
-    http_respond_json(req, 200, json_pack("{s:o, s:s}", "jobs", l.arr, "next_page_token", next));
+    /* the token is base64url-like text: nothing in it needs escaping */
+    char tail[REGISTRY_TOKEN_SIZE + 40];
+    int n = snprintf(tail, sizeof tail, "],\"next_page_token\":\"%s\"}\n", next);
+    list_append(&l, tail, (size_t)n);
+    if (l.failed) {
+        free(l.text);
+        http_respond_error(req, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    http_respond(req, 200, "application/json", l.text, l.len); /* copies it */
+    free(l.text);
 }
 
 void api_job_cancel(api_call *c) {
@@ -551,6 +640,29 @@ void api_job_events(api_call *c) {
 void api_job_draws(api_call *c) {
     job *j = call_job(c);
     if (j) streams_draws(c->app, j, c->req);
+}
+
+void api_job_result(api_call *c) {
+    job *j = call_job(c);
+    if (!j) return;
+    if (job_spec_of(j)->kind == JOB_KIND_SAMPLE) {
+        http_respond_error(c->req, 409, "no_result",
+                           "a job of kind \"sample\" has no result: read its draws and summary",
+                           NULL);
+        return;
+    }
+    if (job_state(j) != REGISTRY_JOB_SUCCEEDED) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the job is %s; its result comes when it succeeds",
+                 job_state_name(j));
+        http_respond_error(c->req, 409, "not_ready", msg, NULL);
+        return;
+    }
+    json_t *result = job_result_json(j);
+    if (result)
+        http_respond_json(c->req, 200, result);
+    else
+        http_respond_error(c->req, 500, "internal", "cannot read the job's result", NULL);
 }
 
 void api_job_summary(api_call *c) {

@@ -53,6 +53,7 @@ void api_job_cancel(api_call *c);
 void api_job_events(api_call *c);
 void api_job_draws(api_call *c);
 void api_job_summary(api_call *c);
+void api_job_result(api_call *c); /* a tuning or mode job's result */
 
 /* api_datasets.c */
 void api_datasets_post(api_call *c);

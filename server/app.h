@@ -94,6 +94,7 @@ struct job {
      * are asked for (job_event_log: job_log_load) */
     job_events *events;
     int events_unsaved; /* it holds events that events.ndjson does not */
+    int log_file_made;  /* this process made its empty events.ndjson (job_log_create) */
     job_watcher *watchers;
     job_residence residence;
     job *res_prev, *res_next; /* in app->live or app->cached */
@@ -185,6 +186,9 @@ struct app {
     double last_rate_time;
     app_user **users; /* app_users.c */
     size_t nusers, cap_users;
+    uint64_t users_generation;     /* one more each time a user's name changes */
+    struct list_items *list_items; /* ended jobs' list items (api_jobs.c) */
+    struct job_table *log_saves;   /* event logs being written (job_log.c) */
 };
 
 /* app_work.c: a thread-pool item, counted from app_queue_work until its
@@ -210,12 +214,11 @@ int jobs_restore(app *a, char *err, size_t errlen);
  * as long as a watcher is attached (job_watch): a watched job is never
  * evicted. A job that has not ended stays until it is deleted. */
 job *jobs_find(app *a, const char *id);
-/* For a listing of rows the caller has just read: the job in memory, left where it is in the cache, or an
- * ended job made from its row for the caller alone (*made, to be freed
- * with jobs_view_done once read), so that paging through history neither
- * reads every job into the cache nor evicts the ones in use. NULL when
- * the row is of a job not in memory that has not ended (being deleted),
- * or on ENOMEM. */
+/* For a listing of rows the caller has just read: the job in memory, left where it is in the cache,
+ * or an ended job made from its row for the caller alone (*made, to be freed with jobs_view_done
+ * once read), so that paging through history neither reads every job into the cache nor evicts the
+ * ones in use. NULL when the row is of a job not in memory that has not ended (being deleted), or
+ * on ENOMEM. */
 job *jobs_view_row(app *a, const registry_job *row, job **made);
 void jobs_view_done(job *made);
 /* A parsed, shape-checked spec becomes a queued job in three steps, so
@@ -319,8 +322,15 @@ void jobs_prune_live(app *a);
 /* Makes the job's empty log file (any thread, with the job's files): 0
  * or an errno. */
 int job_log_create(const job *j);
-/* Saves it whole: 0 or an MCMC_E* code (MCMC_EINVAL: the log is not done). */
+/* Saves it whole now: 0 or an MCMC_E* code (MCMC_EINVAL: the log is not
+ * done). At a stop. */
 int job_log_save(const job *j);
+/* The same, written on the thread pool into the file job_log_create made
+ * (a job without log_file_made is saved now); job_log_load reads the text
+ * from memory until it is written. */
+int job_log_save_later(app *a, const job *j);
+/* At a stop, once the pool has run every save's after-callback. */
+void job_log_saves_free(app *a);
 /* The saved log, else one made from the job's registry fields: its state
  * and done events after its stored seq, at its finish time. NULL: ENOMEM. */
 job_events *job_log_load(const job *j);

@@ -16,6 +16,7 @@ static void user_apply_record(app *a, app_user *u, const user_record *r) {
 
 static void user_mark_removed(app *a, app_user *u) {
     snprintf(u->name, sizeof u->name, "#%lld", (long long)u->id);
+    a->users_generation++; /* list items that named the user are made again */
     u->admin = 0;
     u->removed = 1;
     user_effective_limits(NULL, &a->cfg.limits, &u->limits);

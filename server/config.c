@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ksd.h"
 #include "user_limits.h"
 #include "units.h"
 
@@ -125,6 +126,14 @@ static const cfg_key cfg_keys[] = {
      "where Slurm tasks post their blocks: the daemon's URL as the compute nodes reach it", NULL},
     {"slurm_mcmcd", CFG_PATH, FIELD(slurm_mcmcd), 0, 0, 0, 0, "this mcmcd's own path",
      "the mcmcd binary the tasks run on the compute nodes", NULL},
+    {"chain_nice", CFG_INT, FIELD(chain_nice), 0, 19, 0, 0, "10",
+     "nice value of a worker thread while it runs a chain (0: the daemon's own), so that "
+     "requests are answered ahead of running chains",
+     NULL},
+    {"ksd_draws", CFG_INT, FIELD(ksd_draws), 2, KSD_MAX_DRAWS, 0, 0, "1000",
+     "draws a summary's kernel Stein discrepancy reads at most, evenly from every chain (its cost "
+     "is quadratic in them)",
+     NULL},
 #define LIMIT_KEY(ID, name, unit, dflt, max, help)                                                 \
     {"user_" name,                                                                                 \
      CFG_LIMIT,                                                                                    \
@@ -379,6 +388,8 @@ void serve_config_defaults(serve_config *c) {
     c->max_body_bytes = 256ull << 20;
     c->max_queued_jobs = 10000;
     c->job_cache = 256;
+    c->chain_nice = 10;
+    c->ksd_draws = KSD_DEFAULT_MAX_DRAWS;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;
     c->memory_budget = default_memory_budget();

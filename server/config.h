@@ -73,6 +73,13 @@ typedef struct serve_config {
     char slurm_partitions[1024];   /* others a spec may name */
     char slurm_callback_url[1024]; /* the daemon as the nodes reach it */
     char slurm_mcmcd[4096];        /* the binary the tasks run */
+    uint32_t chain_nice;           /* the nice value a worker thread takes
+                                      while it runs a chain, 0..19; default
+                                      10: chains are batch work, and the
+                                      loop thread answers ahead of them */
+    uint32_t ksd_draws;            /* draws a summary's kernel Stein
+                                      discrepancy reads at most (its cost
+                                      is quadratic), 2..4000; default 1000 */
     user_limits limits;            /* defaults of the per-user limits,
                                       keys user_<name> (user_limits.h) */
 } serve_config;

@@ -23,6 +23,10 @@ static void print_range(const param_def *pd) {
         return;
     }
     if (pd->kind == P_BOOL) return;
+    if (pd->kind == P_VECTOR) {
+        fputs("d numbers", stdout);
+        return;
+    }
     printf("%s %g", pd->flags & P_MIN_OPEN ? ">" : ">=", pd->min);
     if (pd->max < 1e300 && pd->max < 4294967295.0) printf(", <= %g", pd->max);
 }

@@ -421,7 +421,11 @@ static void slurm_start(job *j) {
     char why[300] = "out of memory";
     slurm_job *sj = slurm_job_new(j);
     cli_call *k = NULL;
-    if (sj && (mkdir(sj->dir, 0700) != 0 && errno != EEXIST)) {
+    if (j->spec.kind != JOB_KIND_SAMPLE) {
+        snprintf(why, sizeof why,
+                 "slurm: the slurm executor runs sampling jobs only; this "
+                 "job's kind runs with executor local");
+    } else if (sj && (mkdir(sj->dir, 0700) != 0 && errno != EEXIST)) {
         snprintf(why, sizeof why, "slurm: cannot create %.200s: %s", sj->dir, strerror(errno));
     } else if (sj && job_secret(sj) != 0) {
         snprintf(why, sizeof why, "slurm: cannot write the job's secret in %.200s", sj->dir);

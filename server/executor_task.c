@@ -203,6 +203,10 @@ int executor_task_run(const job_spec *spec, const model *m, uint32_t chain, cons
                       const char *post_url, int quiet) {
     task_state t = {
         .spec = spec, .chain = chain, .dir = shared_dir, .url = post_url, .quiet = quiet};
+    if (spec->kind != JOB_KIND_SAMPLE) {
+        fprintf(stderr, "mcmcd run: --chain runs sampling jobs only\n");
+        return 2;
+    }
     if (chain >= spec->chain.chains) {
         fprintf(stderr, "mcmcd run: --chain %u: the spec has %u chains\n", chain,
                 spec->chain.chains);

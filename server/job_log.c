@@ -5,10 +5,14 @@
  * restart.
  *
  * The file is made empty with the job's other files, off the loop thread
- * (job_log_create), so that the save, which runs on the loop, writes into
- * a file that exists: no inode to allocate, no rename. A save cut short by
- * a crash leaves a log that does not read back (a cut line, or no done
- * event last), which counts as no saved log.
+ * (job_log_create). An eviction formats the log on the loop and writes it
+ * on the thread pool (job_log_save_later) into that file, never creating
+ * it (a job deleted meanwhile stays deleted); until the write is done, the
+ * text is kept here by job id and a read back takes it from memory, so the
+ * bytes are the same either way. At a stop, job_log_save writes on the
+ * caller's thread. A save cut short by a crash leaves a log that does not
+ * read back (a cut line, or no done event last), which counts as no saved
+ * log.
  *
  * A job that ended without its log saved (the daemon was killed first, or
  * the job ended before this file existed) gets a log made from its
@@ -25,6 +29,7 @@
 
 #include "app.h"
 #include "errors.h"
+#include "job_table.h"
 
 #define LOG_FILE "events.ndjson"
 #define LOG_FILE_MAX (64u << 20) /* far above what a log retains */
@@ -61,6 +66,66 @@ int job_log_save(const job *j) {
     if (fd >= 0 && close(fd) != 0) ok = 0;
     event_buf_free(&text);
     return ok ? MCMC_OK : MCMC_EIO;
+}
+
+/* A log formatted on the loop, being written on the pool. */
+typedef struct pending_save {
+    app_work work;
+    char id[JOB_ID_LEN + 1]; /* the key in a->log_saves */
+    char path[4600];
+    event_buf text;
+    int failed;
+} pending_save;
+
+static void save_work(uv_work_t *w) {
+    pending_save *p = w->data;
+    /* made with the job's files; gone when the job was deleted meanwhile */
+    int fd = open(p->path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) {
+        p->failed = errno;
+        return;
+    }
+    if (write_all(fd, p->text.data, p->text.len) != 0) p->failed = errno ? errno : EIO;
+    if (close(fd) != 0 && !p->failed) p->failed = errno;
+}
+
+static void save_after(uv_work_t *w, int status) {
+    pending_save *p = w->data;
+    app *a = p->work.app;
+    if (status != 0 || (p->failed && p->failed != ENOENT))
+        fprintf(stderr, "mcmcd: job %s: cannot save its events; a restart shows only its end\n",
+                p->id);
+    job_table_remove(a->log_saves, p->id);
+    event_buf_free(&p->text);
+    free(p);
+}
+
+int job_log_save_later(app *a, const job *j) {
+    if (!j->log_file_made) return job_log_save(j); /* restored: its file may not exist */
+    if (!j->events || !job_events_is_done(j->events)) return MCMC_EINVAL;
+    if (!a->log_saves && !(a->log_saves = job_table_new())) return MCMC_ENOMEM;
+    pending_save *p = calloc(1, sizeof *p);
+    uint64_t last;
+    if (!p || job_events_format_after(j->events, 0, EVENT_FRAMING_NDJSON, 0, &p->text, &last) < 0) {
+        free(p);
+        return MCMC_ENOMEM;
+    }
+    snprintf(p->id, sizeof p->id, "%s", j->id);
+    job_file_path(j, LOG_FILE, p->path, sizeof p->path);
+    job_table_remove(a->log_saves, p->id); /* an older one: its write still ends */
+    if (job_table_put(a->log_saves, p->id, p) != 0 ||
+        app_queue_work(a, &p->work, p, save_work, save_after) != 0) {
+        job_table_remove(a->log_saves, p->id);
+        event_buf_free(&p->text);
+        free(p);
+        return MCMC_ENOMEM;
+    }
+    return MCMC_OK;
+}
+
+void job_log_saves_free(app *a) {
+    job_table_free(a->log_saves); /* empty: the pool ran every save's after */
+    a->log_saves = NULL;
 }
 
 /* The saved log, or NULL when there is none that reads back. */
@@ -101,6 +166,9 @@ static job_events *made_from_row(const job *j) {
 
 job_events *job_log_load(const job *j) {
     /* a spec this build cannot read: shown failed, whatever the saved log says */
-    job_events *log = j->spec_unreadable ? NULL : read_saved(j);
+    if (j->spec_unreadable) return made_from_row(j);
+    const pending_save *p = j->app->log_saves ? job_table_get(j->app->log_saves, j->id) : NULL;
+    job_events *log =
+        p ? job_events_from_ndjson(j->id, j->chains, p->text.data, p->text.len) : read_saved(j);
     return log ? log : made_from_row(j);
 }

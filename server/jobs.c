@@ -15,11 +15,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +32,7 @@
 #include "dataset_store.h"
 #include "errors.h"
 #include "executor.h"
+#include "job_kinds.h"
 #include "job_table.h"
 #include "registry_internal.h"
 #include "storage.h"
@@ -156,9 +159,11 @@ static void residence_leave(app *a, job *j) {
 }
 
 /* Saves the job's events if they are not on disk yet, and frees it. */
-static void job_evict(app *a, job *j) {
-    if (j->events_unsaved && j->events && job_events_is_done(j->events) &&
-        job_log_save(j) != MCMC_OK)
+/* Frees an ended job, its log saved first: on the thread pool while the
+ * daemon runs (job_log_save_later), here at a stop (save_now). */
+static void job_evict(app *a, job *j, int save_now) {
+    int unsaved = j->events_unsaved && j->events && job_events_is_done(j->events);
+    if (unsaved && (save_now ? job_log_save(j) : job_log_save_later(a, j)) != MCMC_OK)
         fprintf(stderr, "mcmcd: job %s: cannot save its events; a restart shows only its end\n",
                 j->id);
     residence_leave(a, j);
@@ -173,7 +178,7 @@ static void cache_trim(app *a) {
     job *j = a->cached.tail;
     while (a->cached.count > a->cfg.job_cache && j && j != a->cached.head) {
         job *newer = j->res_prev;
-        if (!j->watchers) job_evict(a, j);
+        if (!j->watchers) job_evict(a, j, 0);
         j = newer;
     }
 }
@@ -300,8 +305,9 @@ static job *job_new_bare(app *a, const char *id, job_spec *spec) {
     j->spec = *spec; /* takes ownership of spec's arrays */
     memset(spec, 0, sizeof *spec);
     j->chains = j->spec.chain.chains;
-    j->samples = chain_kept_draws(&j->spec.chain);
-    j->warmup_rows = chain_kept_warmup(&j->spec.chain);
+    int keeps = j->spec.kind == JOB_KIND_SAMPLE; /* the other kinds keep no draws */
+    j->samples = keeps ? chain_kept_draws(&j->spec.chain) : 0;
+    j->warmup_rows = keeps ? chain_kept_warmup(&j->spec.chain) : 0;
     j->stats = chain_config_stats(&j->spec.chain);
     j->counts = calloc(j->chains, sizeof *j->counts);
     j->adapt = calloc(j->chains, sizeof *j->adapt);
@@ -327,9 +333,9 @@ static job *job_new(app *a, const char *id, job_spec *spec, uint64_t base_seq) {
 
 void jobs_free_all(app *a) {
     while (a->live.head) /* saves the logs of those that ended since the last prune */
-        job_evict(a, a->live.head);
+        job_evict(a, a->live.head, 1);
     while (a->cached.head)
-        job_evict(a, a->cached.head);
+        job_evict(a, a->cached.head, 1);
     job_table_free(a->jobs_by_id);
     a->jobs_by_id = NULL;
 }
@@ -402,7 +408,7 @@ static int job_create_files(const job *j, char *why, size_t cap) {
         job_stats_path(j, path, sizeof path);
         e = create_body(j, path, chain_stat_count(j->stats));
     }
-    if (!e) e = job_log_create(j); /* saved into at eviction, on the loop */
+    if (!e) e = job_log_create(j); /* written into at eviction, on the pool */
     if (!e) return REGISTRY_OK;
     if (storage_errno_is_full(e)) return REGISTRY_FULL; /* the caller says how full */
     snprintf(why, cap, "cannot create %.200s: %s", path, strerror(e));
@@ -1133,6 +1139,7 @@ int jobs_submit_end(app *a, job *j, int files_rc, const char *why) {
         submit_undo(a, j, added);
         return rc;
     }
+    j->log_file_made = 1; /* with its files: jobs_submit_files */
     job_events_add_state(j->events, "queued", NULL, app_now());
     queue_push(a, j);
     schedule(a);

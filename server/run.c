@@ -21,6 +21,7 @@
 #include "job_spec.h"
 #include "simd.h"
 #include "run.h"
+#include "job_kinds.h"
 
 typedef struct run_opts {
     const char *spec_path, *out_path, *data_path, *report_path;
@@ -95,7 +96,8 @@ static double wall_now(void) {
 static void usage(FILE *out) {
     fputs("usage: mcmcd run --spec JOB.json --out DRAWS.{npy,csv,json} [options]\n"
           "\n"
-          "Runs a job spec offline and writes draws of shape chains x samples x d.\n"
+          "Runs a job spec offline and writes draws of shape chains x samples x d\n"
+          "(a spec of kind tune or mode: its result, JSON, to --out x.json).\n"
           "\n"
           "  -s, --spec FILE     the job spec (JSON; see proto/openapi.yaml)\n"
           "  -o, --out FILE      where to write draws; the extension picks the format\n"
@@ -699,6 +701,26 @@ done:
     return status;
 }
 
+/* A kind that keeps no draws (tune, mode): its result, JSON, to --out. */
+static int run_kind(const job_spec *spec, const model *m, const run_opts *o) {
+    size_t len = strlen(o->out_path);
+    if (len < 5 || strcmp(o->out_path + len - 5, ".json") != 0) {
+        fprintf(stderr, "mcmcd run: a %s job's result is JSON: --out must end in .json\n",
+                job_kind_name(spec->kind));
+        return 2;
+    }
+    int rc;
+    json_t *result = job_kind_result(spec, m, NULL, &rc);
+    if (!result) {
+        fprintf(stderr, "mcmcd run: %s\n", mcmc_status_str(rc));
+        return 1;
+    }
+    int bad = json_dump_file(result, o->out_path, JSON_INDENT(1)) != 0;
+    if (bad) fprintf(stderr, "mcmcd run: cannot write %s\n", o->out_path);
+    json_decref(result);
+    return bad ? 1 : 0;
+}
+
 int run_main(int argc, char **argv) {
     run_opts o = {.chain = -1};
     int status = parse_opts(argc, argv, &o);
@@ -724,7 +746,8 @@ int run_main(int argc, char **argv) {
     if (o.chain >= 0)
         status = executor_task_run(&spec, m, (uint32_t)o.chain, o.shared_dir, o.post_url, o.quiet);
     else
-        status = run_chains(&spec, m, ds, &o);
+        status =
+            spec.kind == JOB_KIND_SAMPLE ? run_chains(&spec, m, ds, &o) : run_kind(&spec, m, &o);
 out:
     model_free(m);
     dataset_free(ds);

@@ -32,6 +32,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "list_items.h"
 #include "clock.h"
 #include "config.h"
 #include "durable.h"
@@ -386,6 +387,8 @@ int serve_main(int argc, char **argv) {
     uv_loop_close(a.loop);
     if (a.exec) a.exec->close(&a);
     jobs_free_all(&a);
+    job_log_saves_free(&a);
+    list_items_free(a.list_items);
     app_users_free(&a);
     registry_close(a.reg);
     pthread_mutex_destroy(&a.reports_lock);

@@ -10,7 +10,17 @@
  * summarized over the shortest finite prefix of any chain (draws_per_chain;
  * "nonfinite" lists the chains that were cut). Computed on the thread pool
  * from the draws and statistics files, a block of parameters at a time, so
- * memory stays bounded whatever d is. */
+ * memory stays bounded whatever d is.
+ *
+ * The kernel Stein discrepancy (core/ksd.h) is computed on the same pool
+ * thread: at most ksd_draws (config) of the summarized draws, the same
+ * number from every chain, evenly spaced, with their scores from the
+ * job's model rebuilt from its spec and data (the run's model is gone once
+ * the chains end). A job whose model cannot be rebuilt (its dataset was
+ * deleted) reports ksd.value null. It is computed for a job that has
+ * ended, and for a running one only when asked (?ksd=1): a dashboard polls
+ * a running job's summary every few seconds, and at N = 1e6 the scores
+ * alone are a second of four threads. ?ksd=0 leaves it out. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,10 +30,13 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "dataset_store.h"
 #include "diagnostics.h"
+#include "ksd.h"
 
 #define PASS_BYTES (256u << 20) /* draws held per pass over the file */
 #define STAT_ROWS 4096          /* statistics rows read at once */
+#define KSD_THREADS 4           /* at most, for the scores and the pair sum */
 
 /* One chain's sampler diagnostics over its finite post-warmup draws; NaN
  * for what its sampler does not report. */
@@ -52,6 +65,13 @@ typedef struct summary_task {
     chain_counts *counts; /* chains */
     double *accept;       /* chains: the accept rate, NaN without one */
     int failed;
+    /* the kernel Stein discrepancy: from the spec (its canonical text), the
+     * data and at most ksd_max draws */
+    char *spec_json;
+    char datasets_dir[4200], dataset_id[SPEC_DATASET_ID_MAX];
+    size_t ksd_max, ksd_draws;
+    int want_ksd;
+    double ksd;
 } summary_task;
 
 /* Reads parameters [p0, p0 + np) of every chain into buf[p][c][i]. */
@@ -166,10 +186,61 @@ static void diagnose_chains(summary_task *t) {
     free(energy);
 }
 
+/* The KSD's subset of the summarized draws into x (ksd_draws x d). */
+static int read_ksd_subset(const summary_task *t, size_t per_chain, double *x) {
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = t->d * sizeof(double), at = 0;
+    int bad = 0;
+    for (uint32_t c = 0; !bad && c < t->chains; c++)
+        for (size_t k = 0; !bad && k < per_chain; k++, at++) {
+            uint64_t row =
+                (uint64_t)c * t->samples + t->first + ksd_subset_row(t->rows, per_chain, k);
+            bad = pread(fd, x + at * t->d, n, (off_t)(row * n)) != (ssize_t)n;
+        }
+    close(fd);
+    return bad ? -1 : 0;
+}
+
+/* The job's model on its data, rebuilt; NULL when it cannot be. */
+static model *rebuild_model(const summary_task *t, job_spec *spec, dataset **ds) {
+    spec_errors errs;
+    char err[256];
+    if (!t->spec_json || job_spec_parse_text(t->spec_json, strlen(t->spec_json), spec, &errs) != 0)
+        return NULL;
+    int rc = spec->model->y == Y_NONE ? 0
+             : spec->data == SPEC_DATA_SYNTHETIC
+                 ? dataset_synthesize(&spec->synthetic, ds)
+                 : dataset_store_load(t->datasets_dir, t->dataset_id, ds, err, sizeof err);
+    return rc == 0 ? job_spec_build_model(spec, *ds, err, sizeof err) : NULL;
+}
+
+static void summarize_ksd(summary_task *t) {
+    size_t per_chain = ksd_subset_per_chain(t->chains, t->rows, t->ksd_max);
+    t->ksd_draws = per_chain * t->chains;
+    t->ksd = NAN;
+    if (!t->want_ksd) t->ksd_draws = 0;
+    if (t->ksd_draws == 0) return;
+    job_spec spec = {0};
+    dataset *ds = NULL;
+    model *m = rebuild_model(t, &spec, &ds);
+    double *x = m && model_dim(m) == t->d ? malloc(t->ksd_draws * t->d * sizeof(double)) : NULL;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cpus < 1 ? 1 : cpus > KSD_THREADS ? KSD_THREADS : (unsigned)cpus;
+    if (x && read_ksd_subset(t, per_chain, x) == 0 &&
+        ksd_of_draws(m, x, t->ksd_draws, threads, &t->ksd) != 0)
+        t->ksd = NAN;
+    free(x);
+    model_free(m);
+    dataset_free(ds);
+    job_spec_free(&spec);
+}
+
 static void summary_work(uv_work_t *req) {
     summary_task *t = req->data;
     summarize_parameters(t);
     if (!t->failed) diagnose_chains(t);
+    if (!t->failed) summarize_ksd(t);
 }
 
 /* Parameter j, named from the model (or theta.<j+1> before it was built). */
@@ -215,11 +286,14 @@ static void respond_summary(job *j, const summary_task *t) {
         json_array_append_new(chains, chain_summary_json(j, t, c));
         if (t->counts[c].nonfinite) json_array_append_new(nonfinite, json_integer(c));
     }
+    json_t *ksd = json_pack("{s:o, s:I, s:I, s:s, s:b}", "value", json_number_or_null(t->ksd),
+                            "draws", (json_int_t)t->ksd_draws, "max_draws", (json_int_t)t->ksd_max,
+                            "kernel", "imq(c=1, beta=-0.5)", "computed", t->want_ksd);
     http_respond_json(t->http, 200,
-                      json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "job", job_id(j), "state",
-                                t->state, "draws_per_chain", (json_int_t)t->rows, "warmup_draws",
-                                (json_int_t)t->first, "nonfinite", nonfinite, "parameters", params,
-                                "chains", chains));
+                      json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "job", job_id(j),
+                                "state", t->state, "draws_per_chain", (json_int_t)t->rows,
+                                "warmup_draws", (json_int_t)t->first, "nonfinite", nonfinite,
+                                "parameters", params, "chains", chains, "ksd", ksd));
 }
 
 static void summary_free(summary_task *t) {
@@ -228,6 +302,7 @@ static void summary_free(summary_task *t) {
     free(t->chain_rows);
     free(t->counts);
     free(t->accept);
+    free(t->spec_json);
     free(t);
 }
 
@@ -272,6 +347,8 @@ static int summary_setup(summary_task *t, job *j) {
     t->accept = calloc(sh.chains, sizeof *t->accept);
     if (!t->out || !t->diag || !t->chain_rows || !t->counts || !t->accept) return -1;
     snprintf(t->state, sizeof t->state, "%s", job_state_name(j));
+    t->spec_json = j->spec_json ? strdup(j->spec_json) : NULL;
+    snprintf(t->dataset_id, sizeof t->dataset_id, "%s", j->dataset_id);
     t->rows = UINT64_MAX;
     for (uint32_t c = 0; c < sh.chains; c++) {
         t->counts[c] = *job_counts(j, c);
@@ -283,6 +360,8 @@ static int summary_setup(summary_task *t, job *j) {
 }
 
 void api_summary(app *a, job *j, http_request *req) {
+    uint64_t want = job_is_final(j) ? 1 : 0;
+    if (query_u64(req, "ksd", 1, &want) != 0) return; /* answered 400 */
     summary_task *t = calloc(1, sizeof *t);
     if (!t || summary_setup(t, j) != 0) {
         if (t) summary_free(t);
@@ -291,6 +370,9 @@ void api_summary(app *a, job *j, http_request *req) {
     }
     t->app = a;
     t->http = req;
+    snprintf(t->datasets_dir, sizeof t->datasets_dir, "%s", a->datasets_dir);
+    t->ksd_max = a->cfg.ksd_draws;
+    t->want_ksd = want != 0;
     job_adaptation_load(j); /* on the loop, before the worker runs */
     app_queue_work(a, &t->work, t, summary_work, summary_after);
     http_request_defer(req);

@@ -73,8 +73,9 @@ static dataset *test_data(void) {
     return ds;
 }
 
-/* Every sampler of the table, step size 2e-3 (SGLD: batches of 30; NUTS and
- * HMC: trajectories of at most 7 and 4 steps). */
+/* Every sampler of the table, step size 2e-3 (SGLD and the other minibatch
+ * samplers: batches of 30; NUTS and HMC: trajectories of at most 7 and 4
+ * steps; SGHMC: 2 momentum steps). */
 static chain_config base_config(const char *sampler) {
     chain_config cfg = {.num_samples = 250,
                         .num_warmup = 50,
@@ -84,11 +85,13 @@ static chain_config base_config(const char *sampler) {
                         .init = INIT_PRIOR,
                         .progress_every = 64};
     test_use_sampler(&cfg, sampler, 2e-3);
-    if (!strcmp(sampler, "sgld")) test_set_param(&cfg, "batch_size", 30);
+    if (cfg.sampler->flags & SAMPLER_MINIBATCH) test_set_param(&cfg, "batch_size", 30);
     /* short trajectories: these tests are about bits, not mixing */
     if (sampler_param_index(cfg.sampler, "max_tree_depth") >= 0)
         test_set_param(&cfg, "max_tree_depth", 3);
     if (sampler_param_index(cfg.sampler, "num_steps") >= 0) test_set_param(&cfg, "num_steps", 4);
+    if (sampler_param_index(cfg.sampler, "leapfrog_steps") >= 0)
+        test_set_param(&cfg, "leapfrog_steps", 2);
     return cfg;
 }
 
@@ -132,7 +135,7 @@ static void test_row_threads_do_not_change_draws(void **state) {
             chain_config cfg = base_config((*s)->name);
             cfg.chains = 2, cfg.num_samples = 40, cfg.num_warmup = 10;
             test_set_param(&cfg, "step_size", 1e-4);
-            if (!strcmp((*s)->name, "sgld")) test_set_param(&cfg, "batch_size", (double)n / 2);
+            if ((*s)->flags & SAMPLER_MINIBATCH) test_set_param(&cfg, "batch_size", (double)n / 2);
             collector *a = collector_new(&cfg, d);
             assert_int_equal(chains_run(m, &cfg, 1, collect, a, NULL), MCMC_OK);
             for (uint32_t rt = 2; rt <= 3; rt++) {

@@ -154,16 +154,17 @@ def expand(names):
     for n in names:
         out |= expand(sets[n]) if n.startswith('@') else {n}
     return out
-allow, deny, families = set(), set(), set()
+# systemd.exec(5): after a first allow list, each later line adds its calls
+# to the set, or with ~ takes them out, in the order written
+allowed, families = set(), set()
 for line in open(rules):
     key, value = line.strip().split('=', 1)
     if key == 'RestrictAddressFamilies':
         families |= set(value.split())
     elif value.startswith('~'):
-        deny |= expand(value[1:].split())
+        allowed -= expand(value[1:].split())
     else:
-        allow |= expand(value.split())
-allowed = allow - deny
+        allowed |= expand(value.split())
 problems = set()
 call = re.compile(r'^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]')
 for line in open(trace):

@@ -23,27 +23,11 @@
 #include <string.h>
 
 #include "diagnostics.h"
+#include "test_random.h"
 #include "errors.h"
 #include "rng.h"
 
 /* ------------------------------------------------------------- helpers */
-
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform on the open interval (0, 1), then Box-Muller (one of the pair). */
-static double uniform(uint64_t *s) {
-    return ((double)(splitmix64(s) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static double std_normal(uint64_t *s) {
-    double u1 = uniform(s), u2 = uniform(s);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
 
 /* chains x n draws of stationary AR(1) y_t = rho y_{t-1} + sqrt(1-rho^2) e_t
  * (rho = 0: independent N(0,1)), chain c then scaled by scale[c] and shifted

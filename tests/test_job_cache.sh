@@ -60,7 +60,8 @@ done
 c "$URL/v1/jobs?page_size=10" >/dev/null
 sleep 1.3 # the wall-time tick prunes the live jobs every second
 c "$URL/metrics" >/dev/null
-check "once four newer jobs ended it was evicted, its log saved" "saved '$A'"
+# the log is written on the thread pool, just after the eviction
+check "once four newer jobs ended it was evicted, its log saved" "wait_for 10 saved '$A'"
 snapshot "$A" a2
 check "read back, its events, status and draws are the same bytes" "same a1 a2"
 c "$URL/v1/jobs?page_size=10" >"$work/list.json"
@@ -98,6 +99,31 @@ stop_daemon
 daemon_or_exit --config "$work/mcmcd.conf"
 snapshot "$F" f3
 check "that log is the same after eviction and after a restart" "same f1 f2 && same f1 f3"
+
+# A log still being written when the job is read back: strace holds the
+# pool's open of G's events.ndjson for 3 s; meanwhile G, evicted, reads
+# the same bytes (the text kept in memory), and the file fills in after.
+G=$(submit)
+check "one more job succeeds" "[ \"\$(wait_job '$G')\" = succeeded ]"
+snapshot "$G" g1
+strace -f -qq -p "$daemon_pid" -P "$work/data/jobs/$G/events.ndjson" -e trace=openat \
+    -e inject=openat:delay_exit=3000000 -o "$work/delay.trace" 2>"$work/strace.err" &
+tracer=$!
+sleep 0.5 # strace attached
+for _ in 1 2 3; do
+    id=$(submit)
+    [ "$(wait_job "$id")" = succeeded ] || bad "job $id succeeds"
+done
+sleep 1.3 # the prune: G is evicted, its log handed to the pool
+snapshot "$G" g2
+check "while its log is being written G is read back: the same bytes, from memory" \
+    "! saved '$G' && same g1 g2"
+check "then the log is on disk" "wait_for 10 saved '$G'"
+kill "$tracer" 2>/dev/null
+wait "$tracer" 2>/dev/null
+check "strace held the pool's open of that file" "grep -q 'events.ndjson' '$work/delay.trace'"
+snapshot "$G" g3
+check "read from the file, the same bytes again" "same g1 g3"
 
 check "an evicted job can be deleted" \
     "[ \"\$(c -o /dev/null -w '%{http_code}' -X DELETE '$URL/v1/jobs/$A')\" = 204 ] &&

@@ -1,8 +1,8 @@
 // api.js - the daemon's API as the dashboard calls it: the token (kept in
 // sessionStorage, sent as a bearer header, never put in a URL), JSON calls
-// whose errors keep the server's code and field paths, NDJSON streams read
-// through fetch (EventSource cannot send a header), and downloads that
-// carry the token.
+// whose errors keep the server's code and field paths, Server-Sent Events
+// and NDJSON streams read through fetch (EventSource cannot send a
+// header), and downloads that carry the token.
 
 const TOKEN_KEY = "mcmcd.token";
 
@@ -65,10 +65,10 @@ export async function sendJson(method, path, value) {
   return r.status === 204 ? null : r.json();
 }
 
-// Reads an NDJSON answer line by line, calling onLine(object) for each,
-// until it ends or signal aborts. Lines that are not JSON are skipped.
-export async function streamLines(path, onLine, signal) {
-  const r = await request("GET", path, { signal, accept: "application/x-ndjson" });
+// Reads an answer of type accept line by line, calling onLine(text) for
+// each (without its line end), until it ends or signal aborts.
+async function readLines(path, accept, onLine, signal) {
+  const r = await request("GET", path, { signal, accept });
   const reader = r.body.getReader();
   const decoder = new TextDecoder();
   let buf = "";
@@ -78,18 +78,45 @@ export async function streamLines(path, onLine, signal) {
     buf += decoder.decode(value, { stream: true });
     let nl;
     while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
+      const line = buf.slice(0, nl).replace(/\r$/, "");
       buf = buf.slice(nl + 1);
-      if (!line) continue;
-      let obj;
-      try {
-        obj = JSON.parse(line);
-      } catch (_) {
-        continue;
-      }
-      onLine(obj);
+      onLine(line);
     }
   }
+}
+
+function parsed(text) {
+  try {
+    return JSON.parse(text);
+  } catch (_) {
+    return undefined;
+  }
+}
+
+// Reads an NDJSON answer, calling onLine(object) for each line, until it
+// ends or signal aborts. Lines that are not JSON are skipped.
+export function streamLines(path, onLine, signal) {
+  return readLines(path, "application/x-ndjson", (line) => {
+    const obj = line.trim() ? parsed(line) : undefined;
+    if (obj !== undefined) onLine(obj);
+  }, signal);
+}
+
+// Reads a text/event-stream answer (a job's events as Server-Sent
+// Events), calling onEvent(object) with each event's JSON data, until it
+// ends or signal aborts. Comments (heartbeats), retry: and events whose
+// data is not JSON are skipped.
+export function streamEvents(path, onEvent, signal) {
+  let data = [];
+  return readLines(path, "text/event-stream", (line) => {
+    if (line === "") { // an event ends
+      const obj = data.length ? parsed(data.join("\n")) : undefined;
+      data = [];
+      if (obj !== undefined) onEvent(obj);
+    } else if (line.startsWith("data:")) {
+      data.push(line.slice(line[5] === " " ? 6 : 5));
+    }
+  }, signal);
 }
 
 // Downloads path (with the token) as a file named filename, through a

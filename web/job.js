@@ -1,51 +1,29 @@
 // job.js - one job's page: its status and actions, a live progress bar per
-// chain (from the event stream), trace plots that grow as draws arrive
-// (draws?follow=1, thinned by the server so that a chain of any length
-// sends at most MAX_ROWS rows), per-chain histograms and rank plots, the
-// summary table (refreshed while the job runs), the sampler's statistics
-// and download links.
-import { download, getJson, request, streamLines } from "./api.js";
+// chain (from the job's Server-Sent Events), trace plots that grow as draws
+// arrive (draws?follow=1 at the thin of draw_store.js, which doubles as a
+// chain grows, so each chain plots at most MAX_POINTS rows however long it
+// is), per-chain histograms and rank plots of the first MAX_PLOTTED
+// parameters, the summary table (refreshed while the job runs), the
+// sampler's statistics and download links.
+import { download, getJson, request, streamEvents, streamLines } from "./api.js";
 import { el, clear, errorBox } from "./dom.js";
 import { stepPlot, tracePlot } from "./plots.js";
+import { drawStore, MAX_POINTS } from "./draw_store.js";
 import { energyHistograms, histograms, rankHistograms } from "./stats.js";
 import { progressBars } from "./progress.js";
 import { summaryTable, samplerTable } from "./summary.js";
 
-const MAX_ROWS = 1000; // per chain, on the trace plots
 const REDRAW_MS = 250; // at most 4 redraws a second
 const DERIVED_MS = 1500; // histograms and ranks
 const SUMMARY_MS = 2000;
 const PLOTTED_STATS = ["stepsize__", "treedepth__"];
+// The first parameters get plots (the summary table lists them all): a
+// chart is a canvas and its data, and a model of 2000 coefficients would
+// otherwise ask for 6000 of them.
+const MAX_PLOTTED = 10;
 
 function active(state) {
   return state === "queued" || state === "running";
-}
-
-// The draws a page holds: every thinned row of every chain, by grid index.
-function drawStore(job, thin, statNames) {
-  const [chains, rows, d] = job.shape;
-  const K = Math.ceil(rows / thin);
-  const blank = () => Array.from({ length: chains }, () => new Array(K).fill(null));
-  const s = {
-    chains, d, K, thin,
-    x: Array.from({ length: K }, (_, k) => k * thin),
-    warmupK: Math.ceil((job.warmup_draws || 0) / thin), // grid rows from the saved warmup
-    theta: Array.from({ length: d }, blank),
-    stat: Object.fromEntries(statNames.map((n) => [n, blank()])),
-    divs: Array.from({ length: chains }, () => []),
-    received: new Array(chains).fill(0),
-    top: 0, // grid rows [0, top) hold something
-  };
-  s.add = (row) => {
-    const c = row.chain, k = Math.floor(row.draw / thin);
-    if (!(c >= 0 && c < chains && k >= 0 && k < K) || !Array.isArray(row.theta)) return;
-    if (s.theta[0][c][k] === null) s.received[c]++;
-    for (let p = 0; p < d; p++) s.theta[p][c][k] = row.theta[p];
-    for (const n of statNames) if (n in row) s.stat[n][c][k] = row[n];
-    if (row.divergent__ === 1) s.divs[c].push(k);
-    s.top = Math.max(s.top, k + 1);
-  };
-  return s;
 }
 
 export function showJob(main, id, ctx) {
@@ -78,17 +56,22 @@ export function showJob(main, id, ctx) {
     if (stopped) return;
     const samplerType = job.spec && job.spec.sampler && job.spec.sampler.type;
     const sampler = (info.samplers || []).find((s) => s.name === samplerType) || { stats: [] };
-    const names = job.parameters || Array.from({ length: job.shape[2] }, (_, i) => "theta." + (i + 1));
+    const allNames = job.parameters || Array.from({ length: job.shape[2] }, (_, i) => "theta." + (i + 1));
+    const names = allNames.slice(0, MAX_PLOTTED);
     let state = job.state;
     const head = jobHeader(header, job, ctx, () => state);
     const bars = progressBars(sections.progress, job);
-    const thin = Math.max(1, Math.ceil(job.shape[1] / MAX_ROWS));
     const statNames = sampler.stats.filter((n) => n !== "lp__");
-    const store = drawStore(job, thin, statNames);
-    sections.traces.append(el("p", { class: "note" }, thin > 1
-      ? `One draw in ${thin} of each chain is plotted (${store.K} of ${job.shape[1]}, thinned by the server); ` +
-        "divergent ones among them are marked with red triangles."
-      : "Every draw is plotted; divergent ones are marked with red triangles."));
+    const marksDivergent = statNames.includes("divergent__");
+    const store = drawStore({
+      chains: job.shape[0], d: names.length, rows: job.shape[1], warmupRows: job.warmup_draws || 0, statNames,
+      available: Math.max(0, ...(job.chains || []).map((c) => c.draws || 0)),
+    });
+    const traceNote = el("p", { class: "note", id: "trace-note" });
+    sections.traces.append(traceNote);
+    if (allNames.length > names.length)
+      sections.traces.append(el("p", { class: "note", id: "plotted-note" },
+        `The plots show the first ${names.length} of the ${allNames.length} parameters; the summary table lists all.`));
     const traces = names.map((n, p) => {
       const box = el("div", { class: "chart trace", dataset: { param: n } });
       sections.traces.append(box);
@@ -120,10 +103,16 @@ export function showJob(main, id, ctx) {
     let dirty = false;
     const redraw = () => {
       dirty = false;
-      const x = store.x.slice(0, store.top);
-      const points = store.received.reduce((a, b) => a + b, 0);
-      traces.forEach((t, p) => t.update(x, store.theta[p].map((a) => a.slice(0, store.top)), store.divs, points));
+      const x = store.x();
+      traces.forEach((t, p) =>
+        t.update(x, store.theta[p].map((a) => a.slice(0, store.top)), store.divs, store.received, store.thin));
       if (samplerView) samplerView.traces(x);
+      traceNote.textContent = (store.thin > 1
+        ? `One draw in ${store.thin} of each chain is plotted (at most ${MAX_POINTS} a chain: the step doubles ` +
+          "as the chains grow)" + (marksDivergent ? "; divergent ones among them" : ".")
+        : "Every draw is plotted" + (marksDivergent ? "; divergent ones" : ".")) +
+        (marksDivergent ? " are marked with red triangles (the progress table counts every divergence, warmup's " +
+          "too; the sampler statistics those after warmup)." : "");
     };
     const touch = () => {
       if (!dirty) (dirty = true), later(redraw, REDRAW_MS);
@@ -136,7 +125,7 @@ export function showJob(main, id, ctx) {
       deriving = true;
       do {
         again = false;
-        const from = store.warmupK;
+        const from = store.warmupK();
         for (let p = 0; p < names.length && !stopped; p++) {
           const h = histograms(store.theta[p], from, store.top);
           if (h) hists[p].update(h.edges, h.dens);
@@ -196,7 +185,7 @@ export function showJob(main, id, ctx) {
     const followEvents = async () => {
       while (!stopped) {
         try {
-          await streamLines(`/v1/jobs/${id}/events?after=${lastSeq}`, onEvent, ac.signal);
+          await streamEvents(`/v1/jobs/${id}/events?after=${lastSeq}`, onEvent, ac.signal);
         } catch (e) {
           if (e.status === 401 || e.status === 404) return fail(e);
           if (stopped) return;
@@ -205,23 +194,31 @@ export function showJob(main, id, ctx) {
         await new Promise((r) => later(r, 1000));
       }
     };
+    // One stream at the store's thin from the first row some chain lacks;
+    // when the store's thin doubles, that stream is dropped and the next
+    // one asks for half as many rows.
     const followDraws = async () => {
       const stats = statNames.length ? "&stats=1" : "";
       while (!stopped) {
-        const have = Math.min(...store.received);
-        if (have >= store.K) break; // every row is here
-        const start = have * thin;
+        const start = store.resumeAt(), thin = store.thin;
+        if (start >= store.rows) break; // every row is here
+        const mine = new AbortController();
+        const onStop = () => mine.abort();
+        ac.signal.addEventListener("abort", onStop);
         try {
           await streamLines(`/v1/jobs/${id}/draws?follow=1&thin=${thin}&start=${start}${stats}`,
             (row) => {
               if ("heartbeat" in row) return;
-              store.add(row);
-              touch();
-            }, ac.signal);
+              if (store.add(row)) touch();
+              if (store.thin !== thin) mine.abort();
+            }, mine.signal);
         } catch (e) {
           if (e.status === 401 || e.status === 404) return fail(e);
           if (stopped) return;
+        } finally {
+          ac.signal.removeEventListener("abort", onStop);
         }
+        if (store.thin !== thin) continue; // at once, at the new thin
         if (!active(state)) break;
         await new Promise((r) => later(r, 1000));
       }
@@ -288,7 +285,7 @@ function jobHeader(box, job, ctx, getState) {
     ["owner", job.owner], ["sampler", spec.sampler && spec.sampler.type],
     ["model", (spec.model && spec.model.type) || "logistic_regression"],
     ["chains", job.shape[0]], ["draws per chain", job.shape[1]], ["parameters", job.shape[2]],
-    ["warmup", spec.num_warmup], ["thin", spec.thin], ["tags", (job.tags || []).join(", ") || "-"],
+    ["warmup", spec.num_warmup], ["spec thin", spec.thin], ["tags", (job.tags || []).join(", ") || "-"],
     ["created", job.created],
   ];
   clear(box).append(
@@ -334,7 +331,7 @@ function samplerSection(section, store, charts) {
     traces(x) {
       traced.forEach((n, i) => {
         const ys = store.stat[n].map((a) => a.slice(0, store.top));
-        plots[i].update(x, ys, [], store.received.reduce((a, b) => a + b, 0));
+        plots[i].update(x, ys, [], store.received, store.thin);
       });
     },
     energy(from) {

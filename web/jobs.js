@@ -1,38 +1,12 @@
 // jobs.js - the job list: the caller's jobs (an admin's: everyone's),
-// newest first, polled every second while shown; filtered by state (the
-// API's ?state=) and by a part of the name; cancel and delete, each
-// after a confirmation.
+// newest first, polled every second while shown (each item of GET /v1/jobs
+// names its sampler and model); filtered by state (the API's ?state=) and
+// by a part of the name; cancel and delete, each after a confirmation.
 import { getJson, request } from "./api.js";
 import { el, clear, errorBox, percent } from "./dom.js";
 
 const STATES = ["", "queued", "running", "succeeded", "failed", "cancelled"];
 const POLL_MS = 1000;
-
-// The list's items carry no spec: each job's sampler and model come from
-// its own GET /v1/jobs/{id}, once (a spec never changes), 4 at a time.
-const specCache = new Map(); // id -> {sampler, model} or "pending"
-async function fillSpecs(jobs, onFilled) {
-  const todo = jobs.filter((j) => !specCache.has(j.id)).slice(0, 200);
-  for (const j of todo) specCache.set(j.id, "pending");
-  let next = 0;
-  async function worker() {
-    while (next < todo.length) {
-      const j = todo[next++];
-      try {
-        const full = await getJson("/v1/jobs/" + j.id);
-        const s = full.spec || {};
-        specCache.set(j.id, {
-          sampler: (s.sampler && s.sampler.type) || "-",
-          model: (s.model && s.model.type) || "logistic_regression",
-        });
-      } catch (_) {
-        specCache.delete(j.id);
-      }
-    }
-  }
-  await Promise.all([worker(), worker(), worker(), worker()]);
-  if (todo.length) onFilled();
-}
 
 async function fetchJobs(state) {
   const jobs = [];
@@ -57,15 +31,13 @@ function progressCell(job) {
 }
 
 function jobRow(job, actions) {
-  const spec = specCache.get(job.id);
-  const known = spec && spec !== "pending";
   const link = el("a", { href: "#/job/" + encodeURIComponent(job.id) }, job.name || job.id.slice(0, 12));
   const active = job.state === "queued" || job.state === "running";
   return el("tr", { dataset: { job: job.id, state: job.state } },
     el("td", {}, link),
     el("td", {}, el("span", { class: "state state-" + job.state }, job.state)),
-    el("td", { class: "sampler" }, known ? spec.sampler : "..."),
-    el("td", { class: "model" }, known ? spec.model : "..."),
+    el("td", { class: "sampler" }, job.sampler || "-"),
+    el("td", { class: "model" }, job.model || "-"),
     progressCell(job),
     el("td", {}, job.owner),
     el("td", {}, (job.tags || []).map((t) => el("span", { class: "tag" }, t))),
@@ -122,7 +94,6 @@ export function showJobs(main, ctx) {
       if (stopped) return;
       if (status.querySelector(".load-error")) clear(status);
       render();
-      fillSpecs(jobs, () => stopped || render());
     } catch (e) {
       if (e.status === 401) return ctx.onAuthLost();
       clear(status).append(el("div", { class: "load-error" }, errorBox(e)));

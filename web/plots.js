@@ -3,7 +3,9 @@
 // draws marked with red triangles), and stepped per-chain densities for
 // histograms, rank plots and the energy plot. Each chart keeps its data in
 // plain arrays and is redrawn by update(); the container's data-points says
-// how many points it plots (the browser test reads it).
+// how many points it plots, and a trace's data-chain-points how many of
+// each chain and data-thin the step between them (the browser test reads
+// them).
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
   "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d"];
@@ -21,9 +23,10 @@ function chainSeries(n, extra) {
     Object.assign({ label: "chain " + c, stroke: chainColor(c), width: 1, points: { show: false } }, extra || {}));
 }
 
-// A trace plot in container for `chains` chains. update(x, ys, divs):
-// x the draw indices, ys[c] the chain's values (null where not yet
-// there), divs[c] the indices into x of its divergent draws.
+// A trace plot in container for `chains` chains. update(x, ys, divs,
+// perChain, thin): x the draw indices, ys[c] the chain's values (null
+// where not yet there), divs[c] the indices into x of its divergent
+// draws, perChain[c] how many values ys[c] holds, thin the step of x.
 export function tracePlot(container, title, chains) {
   let divs = [];
   const opts = {
@@ -56,10 +59,12 @@ export function tracePlot(container, title, chains) {
   const u = new uPlot(opts, [[], ...Array.from({ length: chains }, () => [])], container);
   container.dataset.points = "0";
   return {
-    update(x, ys, divsNow, points) {
+    update(x, ys, divsNow, perChain, thin) {
       divs = divsNow;
       u.setData([x, ...ys]);
-      container.dataset.points = String(points);
+      container.dataset.points = String(perChain.reduce((a, b) => a + b, 0));
+      container.dataset.chainPoints = perChain.join(",");
+      container.dataset.thin = String(thin);
       container.dataset.divergent = String(divs.reduce((a, d) => a + d.length, 0));
     },
     resize() {

@@ -8,8 +8,8 @@ import { chainColor } from "./plots.js";
 export function progressBars(section, job) {
   const rows = new Map();
   const table = el("table", { class: "progress" },
-    el("thead", {}, el("tr", {}, ["chain", "progress", "phase", "it/s", "ETA", "accept", "divergent", "step size"]
-      .map((h) => el("th", {}, h)))));
+    el("thead", {}, el("tr", {}, ["chain", "progress", "phase"].map((h) => el("th", {}, h)),
+      ["it/s", "ETA", "accept", "divergent", "step size"].map((h) => el("th", { class: "num" }, h)))));
   const body = el("tbody", {});
   table.append(body);
   section.append(table);
@@ -19,7 +19,8 @@ export function progressBars(section, job) {
       r = {
         tr: el("tr", { class: "chain", dataset: { chain: p.chain } }),
         bar: el("progress", { max: 1, value: 0 }),
-        cells: Array.from({ length: 7 }, () => el("td", { class: "num" })),
+        // the first is the count beside the bar, in the bar's cell
+        cells: Array.from({ length: 7 }, (_, i) => el(i ? "td" : "span", { class: i === 1 ? "phase" : "num" })),
       };
       const swatch = el("span", { class: "swatch" });
       swatch.style.background = chainColor(p.chain); // CSSOM: allowed by the CSP

@@ -2,9 +2,10 @@
 // sampler from the server's tables, each with a field per parameter (so a
 // new sampler appears without editing the page), the data (one of the
 // caller's datasets, a CSV uploaded here, or synthetic rows), chains,
-// samples, warmup, thin and key. Empty fields are left out (the server's
-// defaults apply); the browser checks nothing itself, and each error the
-// server answers is shown next to the field its path names.
+// samples, warmup, thin, key and the draws' dtype (from /v1/info too).
+// Empty fields are left out (the server's defaults apply); the browser
+// checks nothing itself, and each error the server answers is shown next
+// to the field its path names.
 import { getJson, request, sendJson } from "./api.js";
 import { el, clear, errorBox, bytes } from "./dom.js";
 
@@ -139,8 +140,10 @@ function build(main, info, datasets, status) {
     num_samples: field("num_samples", "samples per chain", textInput("1000")),
     num_warmup: field("num_warmup", "warmup", textInput("0")),
     thin: field("thin", "thin", textInput("1")),
-    key: field("key", "key (seed)", textInput("0")),
+    key: field("key", "key (seed)", textInput("0"), "an integer, or a JAX-style pair [hi, lo]"),
     progress_every: field("progress_every", "progress every", textInput("1000"), "iterations per progress event and block of draws"),
+    dtype: field("dtype", "dtype", el("select", {}, el("option", { value: "" }, "default"),
+      (info.dtypes || []).map((t) => el("option", { value: t }, t))), "how the draws are stored"),
   };
   const general = el("ul", { class: "errors", id: "submit-errors" });
   const submit = el("button", { type: "submit", id: "submit" }, "Submit");
@@ -150,7 +153,7 @@ function build(main, info, datasets, status) {
     el("fieldset", {}, el("legend", {}, "Data"), field("data", "data", dataSel), synth,
       el("div", { class: "field" }, el("label", { for: "f-upload" }, "or upload"), upload, uploadName, uploadBtn, uploadMsg)),
     el("fieldset", {}, el("legend", {}, "Sampler"), field("sampler.type", "sampler", samplerSel), samplerBox),
-    el("fieldset", {}, el("legend", {}, "Run"), top.chains, top.num_samples, top.num_warmup, top.thin, top.key, top.progress_every),
+    el("fieldset", {}, el("legend", {}, "Run"), top.chains, top.num_samples, top.num_warmup, top.thin, top.key, top.progress_every, top.dtype),
     general, submit);
   main.append(form);
   paramFields(modelBox, "model", info.models[0]);
@@ -175,7 +178,9 @@ function build(main, info, datasets, status) {
       if (v !== undefined) spec[k] = v;
     }
     const key = text("key");
-    if (key) spec.key = /^\d+$/.test(key) && Number.isSafeInteger(Number(key)) ? Number(key) : key;
+    if (key) spec.key = /^\d+$/.test(key) && Number.isSafeInteger(Number(key)) ? Number(key) : parseValue("array", key);
+    const dtype = top.dtype.querySelector("select").value;
+    if (dtype) spec.dtype = dtype;
     submit.disabled = true;
     try {
       const job = await sendJson("POST", "/v1/jobs", spec);

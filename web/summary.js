@@ -10,16 +10,21 @@ const COLUMNS = [
   ["mcse_mean", "MCSE"], ["ess_bulk", "ESS bulk"], ["ess_tail", "ESS tail"], ["rhat", "R-hat"],
 ];
 
-function cell(v, warn, digits) {
+function cell(v, warn, text) {
   return el("td", { class: "num" + (warn ? " warn" : ""), dataset: { value: v === null ? "null" : String(v) } },
-    num(v, digits));
+    text === undefined ? num(v) : text);
+}
+
+// R-hat to 4 decimals, so that one just over 1.01 does not read as 1.01.
+function rhatText(v) {
+  return v === null || v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(4);
 }
 
 export function summaryTable(section, chains) {
   const info = el("p", { class: "note", id: "summary-info" });
   const body = el("tbody", {});
   const table = el("table", { class: "summary", id: "summary-table" },
-    el("thead", {}, el("tr", {}, el("th", {}, "parameter"), COLUMNS.map(([, h]) => el("th", {}, h)))), body);
+    el("thead", {}, el("tr", {}, el("th", {}, "parameter"), COLUMNS.map(([, h]) => el("th", { class: "num" }, h)))), body);
   section.append(info, table,
     el("p", { class: "note" }, `Highlighted: R-hat > 1.01, ESS < ${100 * chains} (100 per chain).`));
   const lowEss = 100 * chains;
@@ -34,7 +39,8 @@ export function summaryTable(section, chains) {
         el("th", {}, p.name),
         COLUMNS.map(([k]) => cell(p[k],
           (k === "rhat" && p[k] !== null && p[k] > 1.01) ||
-          ((k === "ess_bulk" || k === "ess_tail") && p[k] !== null && p[k] < lowEss))))));
+          ((k === "ess_bulk" || k === "ess_tail") && p[k] !== null && p[k] < lowEss),
+          k === "rhat" ? rhatText(p[k]) : undefined)))));
     },
     note(text) {
       info.textContent = text;
@@ -51,7 +57,7 @@ const SAMPLER_COLUMNS = [
 export function samplerTable(section) {
   const body = el("tbody", {});
   section.append(el("table", { class: "summary", id: "sampler-table" },
-    el("thead", {}, el("tr", {}, el("th", {}, "chain"), SAMPLER_COLUMNS.map(([, h]) => el("th", {}, h)))), body));
+    el("thead", {}, el("tr", {}, el("th", {}, "chain"), SAMPLER_COLUMNS.map(([, h]) => el("th", { class: "num" }, h)))), body));
   return {
     update(s) {
       clear(body).append(...(s.chains || []).map((c) => el("tr", { dataset: { chain: c.chain } },

@@ -5,8 +5,10 @@
 // counts the lines. Every wait is bounded; a browser that cannot start is
 // a failure with its reason.
 //
-// Environment: URL, ALICE_TOKEN (a plain user's), ADMIN_TOKEN, BOB_JOB (a
-// job of another plain user), OUT (where screenshots go), CHROMIUM.
+// Environment: URL (the daemon), ALICE_TOKEN (a plain user's), ADMIN_TOKEN,
+// BOB_JOB (a job of another plain user), FUNNEL (the admin's finished NUTS
+// job), OUT (where screenshots go), CHROMIUM; with MODE=proxy, PAGE_URL
+// (the page through nginx) and URL, ADMIN_TOKEN, OUT, CHROMIUM.
 "use strict";
 const path = require("path");
 const fs = require("fs");
@@ -75,16 +77,9 @@ async function setField(page, id, value) {
   }, value);
 }
 
-// The chart's plotted point count and each chain's iterations.
-const liveState = () => ({
-  points: Number((document.querySelector("#traces .chart.trace") || { dataset: {} }).dataset.points || 0),
-  iters: [...document.querySelectorAll("#progress tr.chain")].map((r) => Number(r.dataset.iter || 0)),
-  state: (document.getElementById("job-state") || {}).textContent,
-});
-
 // Chromium with a page that records script errors and CSP violations in
-// problems and accepts every confirmation; null (and a failure) when it
-// cannot start.
+// problems and accepts every confirmation, noting its text in dialogs;
+// null (and a failure) when it cannot start.
 async function launch(extraArgs = []) {
   const puppeteer = createRequire(path.join(root, "tools/web/package.json"))("puppeteer-core");
   let browser;
@@ -106,20 +101,36 @@ async function launch(extraArgs = []) {
     // expected answers: 401 before sign-in, 404 for bob's job, 422 for the bad form value
     if (m.type() === "error" && !/status of (401|404|422)/.test(m.text())) problems.push("console: " + m.text());
   });
-  page.on("dialog", (d) => d.accept());
-  return { browser, page, problems };
+  const dialogs = [];
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    d.accept();
+  });
+  return { browser, page, problems, dialogs };
 }
 
 async function main() {
   const b = await launch();
   if (!b) return;
-  const { browser, page, problems } = b;
+  const { browser, page, problems, dialogs } = b;
+  // whether the last action asked for a confirmation that matches re
+  const confirmed = (re) => dialogs.length > 0 && re.test(dialogs.splice(0).pop());
   try {
     // --- the page and its headers ---
     const r = await fetch(URL + "/");
     const csp = r.headers.get("content-security-policy") || "";
     result("GET / serves the page with a CSP that allows no inline script",
       r.status === 200 && /script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp) && r.headers.get("etag"), csp);
+
+    // --- a wrong token is refused and not kept ---
+    await page.goto(URL + "/", { waitUntil: "load" });
+    await page.waitForSelector("#token", { timeout: 20000 });
+    await page.type("#token", "mcmcd_not_a_token");
+    await page.click("#sign-in button[type=submit]");
+    const refused = await waitIn(page, () => (document.getElementById("sign-in-error") || {}).textContent || null, null, 10000);
+    const keptBad = await page.evaluate(() => sessionStorage.getItem("mcmcd.token"));
+    result(`a wrong token is refused on the sign-in form (${refused}) and not kept`,
+      !!refused && keptBad === null && (await page.$("#nav[hidden]")) !== null, String(keptBad));
 
     // --- alice signs in; bob's job is not hers to see ---
     const listed = await signIn(page, env.ALICE_TOKEN);
@@ -143,6 +154,9 @@ async function main() {
     const info = (await api("GET", "/v1/info", env.ALICE_TOKEN)).json;
     result("the form offers every sampler of /v1/info", JSON.stringify(samplers) === JSON.stringify(info.samplers.map((s) => s.name)),
       samplers.join(","));
+    const dtypes = await page.$$eval("#f-dtype option", (o) => o.map((x) => x.value).filter(Boolean));
+    result("the form offers every dtype of /v1/info", dtypes.length > 0 && JSON.stringify(dtypes) === JSON.stringify(info.dtypes),
+      dtypes.join(","));
     // a CSV uploaded from the form becomes the chosen dataset
     const formCsv = path.join(OUT, "form.csv");
     fs.mkdirSync(OUT, { recursive: true });
@@ -185,7 +199,7 @@ async function main() {
     await page.type("#f-tags", "browser, live");
     await page.type("#f-num_samples", "400000");
     await page.type("#f-num_warmup", "300");
-    await page.type("#f-key", "7");
+    await page.type("#f-key", "[0, 7]");
     await page.type("#f-progress_every", "500");
     await page.click("#submit");
     const jobId = await waitIn(page, () => (location.hash.match(/^#\/job\/([0-9a-f]{24})$/) || [])[1]);
@@ -195,30 +209,49 @@ async function main() {
     const spec = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.spec;
     result("the job has the form's values", spec.sampler.type === "nuts" && spec.chains === 2 &&
       spec.num_samples === 400000 && spec.num_warmup === 300 && spec.name === "dash-run" &&
+      JSON.stringify(spec.key) === "[0,7]" &&
       JSON.stringify(spec.tags) === '["browser","live"]', JSON.stringify(spec));
 
     // --- live: progress bars and traces grow while it runs ---
     const first = await waitIn(page, () => {
-      const s = (() => ({
-        points: Number((document.querySelector("#traces .chart.trace") || { dataset: {} }).dataset.points || 0),
+      const t = document.querySelector("#traces .chart.trace");
+      const s = {
+        points: Number((t || { dataset: {} }).dataset.points || 0), thin: Number((t || { dataset: {} }).dataset.thin || 0),
         iters: [...document.querySelectorAll("#progress tr.chain")].map((r) => Number(r.dataset.iter || 0)),
-      }))();
+      };
       return s.points > 0 && s.iters.length === 2 && s.iters.every((i) => i > 0) ? s : null;
     });
     result("both chains' progress bars and the trace plots have data", !!first, JSON.stringify(first));
-    // both grow within 30 s (a sanitizer build runs a few blocks a second)
-    const second = (await waitIn(page, (f) => {
+    // Both grow within 30 s (a sanitizer build runs a few blocks a second).
+    // The plotted points grow at one thin; when the thin doubles in between
+    // (the traces keep at most 2000 points a chain) they halve, so the
+    // wait goes on until they have grown at the thin they are at.
+    const samples = [];
+    const second = await waitIn(page, (f) => {
+      const t = document.querySelector("#traces .chart.trace");
       const s = {
-        points: Number(document.querySelector("#traces .chart.trace").dataset.points || 0),
+        points: Number(t.dataset.points || 0), thin: Number(t.dataset.thin || 0),
+        chainPoints: (t.dataset.chainPoints || "").split(",").map(Number),
         iters: [...document.querySelectorAll("#progress tr.chain")].map((r) => Number(r.dataset.iter || 0)),
         state: (document.getElementById("job-state") || {}).textContent,
       };
-      return s.points > f.points && s.iters.every((v, c) => v > f.iters[c]) ? s : null;
-    }, first || { points: 0, iters: [0, 0] })) || (await page.evaluate(liveState));
-    result(`while it runs the plotted points grow (${first && first.points} -> ${second.points})`,
-      first && second.points > first.points && second.state === "running", JSON.stringify(second));
-    result(`while it runs every chain's progress grows (${first && first.iters} -> ${second.iters})`,
-      first && second.iters.every((v, c) => v > first.iters[c]), JSON.stringify(second));
+      (window.__samples = window.__samples || []).push(s);
+      let from = window.__from || f;
+      if (s.thin !== from.thin) from = window.__from = Object.assign({}, from, { thin: s.thin, points: s.points });
+      return s.points > from.points && s.iters.every((v, c) => v > f.iters[c]) ? s : null;
+    }, first || { points: 0, thin: 0, iters: [0, 0] });
+    samples.push(...(await page.evaluate(() => window.__samples || [])));
+    const last = second || samples[samples.length - 1] || {};
+    result(`while it runs the plotted points grow at one thin (${first && first.points} -> ${last.points}, ` +
+      `thin ${first && first.thin} -> ${last.thin})`, !!second && second.state === "running", JSON.stringify(last));
+    result(`while it runs every chain's progress grows (${first && first.iters} -> ${last.iters})`,
+      !!second && second.iters.every((v, c) => v > first.iters[c]), JSON.stringify(last));
+    const pow2 = (t) => t >= 1 && (t & (t - 1)) === 0;
+    const badSample = samples.find((s, i) => !pow2(s.thin) || s.chainPoints.some((n) => n > 2000) ||
+      (i > 0 && s.thin < samples[i - 1].thin));
+    result(`while it runs the traces' thin is a power of two that only grows, at most 2000 points a chain ` +
+      `(${samples.length} looks, thin ${samples.length && samples[0].thin} -> ${last.thin})`,
+      samples.length > 0 && !badSample, JSON.stringify(badSample));
     const traces = await page.$$eval("#traces .chart.trace", (b) => b.map((x) => x.dataset.param));
     result("a trace plot per parameter (" + traces.join(", ") + ")", traces.length === 4 &&
       traces.every((t) => /^theta\.\d$/.test(t)));
@@ -227,6 +260,17 @@ async function main() {
       document.querySelectorAll("#ranks .chart[data-points]").length === 4 &&
       document.querySelector("#sampler-table tbody tr") ? true : null);
     result("histograms, rank plots and the sampler table fill in while it runs", !!derived);
+    const cols = await page.$$eval("#progress tr.chain", (rows) => rows.map((r) => [...r.children].map((c) => c.textContent.trim())));
+    result("each chain's row shows its phase, it/s, ETA, accept rate (none for NUTS), divergences and step size",
+      cols.length === 2 && cols.every((r) => r.length === 8 && /^(warmup|sampling)$/.test(r[2]) && Number(r[3]) > 0 &&
+        /\d (s|min)/.test(r[4]) && r[5] === "-" && /^\d+$/.test(r[6]) && Number(r[7]) > 0), JSON.stringify(cols));
+    // the summary is asked again while the job runs: it covers more draws
+    const drawsNow = await page.$eval("#summary-table", (t) => Number(t.dataset.draws || 0));
+    const drawsLater = await waitIn(page, (n) => {
+      const t = document.getElementById("summary-table");
+      return t && t.dataset.state === "running" && Number(t.dataset.draws) > n ? Number(t.dataset.draws) : null;
+    }, drawsNow);
+    result(`the summary table is refreshed while the job runs (${drawsNow} -> ${drawsLater} draws a chain)`, !!drawsLater);
     fs.mkdirSync(OUT, { recursive: true });
     await page.screenshot({ path: path.join(OUT, "job-running.png"), fullPage: true });
     await page.screenshot({ path: path.join(OUT, "job-running-top.png") });
@@ -234,14 +278,28 @@ async function main() {
       fs.statSync(path.join(OUT, "job-running.png")).size > 10000);
 
     // --- cancel ---
+    dialogs.length = 0;
     await page.click("#job-cancel");
     const state = await waitIn(page, () => {
       const s = document.getElementById("job-state");
       return s && s.textContent === "cancelled" ? s.textContent : null;
     });
     const apiState = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.state;
-    result("Cancel (confirmed) stops the job: the page and the API say cancelled", state === "cancelled" && apiState === "cancelled",
-      `page ${state}, api ${apiState}`);
+    result("Cancel (confirmed) stops the job: the page and the API say cancelled",
+      confirmed(/^Cancel this job\?/) && state === "cancelled" && apiState === "cancelled", `page ${state}, api ${apiState}`);
+
+    // --- once every kept row is in: the thin that fits them, every row of it ---
+    const kept = (await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN)).json.chains.map((c) => c.draws);
+    let wantThin = 1;
+    while (Math.ceil(Math.max(...kept) / wantThin) > 2000) wantThin *= 2;
+    const wantPoints = kept.map((n) => Math.ceil(n / wantThin)).join(",");
+    const settled = await waitIn(page, (w) => {
+      const t = document.querySelector("#traces .chart.trace");
+      return t && Number(t.dataset.thin) === w.thin && t.dataset.chainPoints === w.points ? true : null;
+    }, { thin: wantThin, points: wantPoints });
+    const got = await page.$eval("#traces .chart.trace", (t) => `thin ${t.dataset.thin}, points ${t.dataset.chainPoints}`);
+    result(`the cancelled job's ${kept.join(" and ")} draws are plotted at thin ${wantThin}, the least power of two ` +
+      `that fits 2000 a chain: ${wantPoints} points`, !!settled, got);
 
     // --- the summary table is GET /summary's ---
     const table = await waitIn(page, () => {
@@ -275,23 +333,26 @@ async function main() {
     result("filtering by state 'running' hides the cancelled job", !!filtered);
     await page.select("#filter-state", "");
     await waitIn(page, (id) => document.querySelector(`#jobs tr[data-job="${id}"]`), jobId, 10000);
+    dialogs.length = 0;
     await clickNow(page, `#jobs tr[data-job="${jobId}"] button.delete`);
     const gone = await waitIn(page, (id) => !document.querySelector(`#jobs tr[data-job="${id}"]`) || null, jobId);
     const after = await api("GET", "/v1/jobs/" + jobId, env.ALICE_TOKEN);
-    result("Delete (confirmed) from the list removes the job (API: 404)", !!gone && after.status === 404, after.text);
+    result("Delete (confirmed) from the list removes the job (API: 404)",
+      confirmed(/^Delete job dash-run and its draws\?/) && !!gone && after.status === 404, after.text);
 
     // --- cancel from the list ---
     const long = await api("POST", "/v1/jobs", env.ALICE_TOKEN, { name: "to-cancel", data: { synthetic: { n: 500, d: 2 } },
       sampler: { type: "mala", step_size: 0.01 }, num_samples: 10000, thin: 10000 });
     const lid = long.json && long.json.id;
     const cancelButton = await waitIn(page, (id) => !!document.querySelector(`#jobs tr[data-job="${id}"] button.cancel`) || null, lid);
+    dialogs.length = 0;
     if (cancelButton) await clickNow(page, `#jobs tr[data-job="${lid}"] button.cancel`);
     const listState = await waitIn(page, (id) => {
       const r = document.querySelector(`#jobs tr[data-job="${id}"]`);
       return r && r.dataset.state === "cancelled" ? "cancelled" : null;
     }, lid);
     result("Cancel (confirmed) from the list stops a job; its row turns cancelled",
-      listState === "cancelled" && (await api("GET", "/v1/jobs/" + lid, env.ALICE_TOKEN)).json.state === "cancelled");
+      confirmed(/^Cancel job to-cancel\?/) && listState === "cancelled" && (await api("GET", "/v1/jobs/" + lid, env.ALICE_TOKEN)).json.state === "cancelled");
 
     // --- datasets: upload a CSV through the page, see its size, delete it ---
     await page.evaluate(() => (location.hash = "#/datasets"));
@@ -310,9 +371,10 @@ async function main() {
     result("a CSV uploaded on the datasets page is listed with its rows, columns and size",
       ds && listedDs && ds.cells[3] === "3" && ds.cells[4] === "2" && String(listedDs.bytes) === ds.bytes, JSON.stringify(ds));
     if (ds) {
+      dialogs.length = 0;
       await clickNow(page, `#datasets tr[data-dataset="${ds.id}"] button.delete`);
       const dsGone = await waitIn(page, (id) => !document.querySelector(`#datasets tr[data-dataset="${id}"]`) || null, ds.id);
-      result("Delete (confirmed) removes the dataset", !!dsGone &&
+      result("Delete (confirmed) removes the dataset", confirmed(/^Delete dataset tiny-from-page\?/) && !!dsGone &&
         (await api("GET", "/v1/datasets/" + ds.id, env.ALICE_TOKEN)).status === 404);
     }
 
@@ -394,15 +456,17 @@ async function waitForFile(file, ms = 20000) {
 }
 
 // Through nginx (deploy/nginx.conf with its TLS lines on, a self-signed
-// certificate) at PAGE_URL: sign in, open a running job of 16 chains and
-// 5 parameters (JOB16, the admin's), and see every chain and its plots
-// fill in through the proxy's unbuffered streams. How long the page's main
+// certificate) at PAGE_URL: sign in, submit (to URL, the daemon) a job of
+// 16 chains and 5 parameters, open its page, and see every chain and its
+// plots fill in through the proxy's unbuffered streams; the job is
+// cancelled at the end. How long the page's main
 // thread was busy meanwhile (long tasks) is printed, not judged: timings
 // belong to benchmarks.
 async function throughProxy() {
   const b = await launch(["--ignore-certificate-errors"]);
   if (!b) return;
   const { browser, page, problems } = b;
+  let job16 = null;
   try {
     const PAGE = env.PAGE_URL;
     await page.goto(PAGE + "/", { waitUntil: "load" });
@@ -411,12 +475,16 @@ async function throughProxy() {
     await page.click("#sign-in button[type=submit]");
     const listed = await waitIn(page, () => document.querySelector("#jobs tbody tr"));
     result("through nginx with TLS (" + PAGE + "): the admin signs in, the list shows", !!listed);
+    const many = await api("POST", "/v1/jobs", env.ADMIN_TOKEN, { data: { synthetic: { n: 2000, d: 5, seed: 4 } },
+      name: "sixteen", chains: 16, sampler: { type: "nuts" }, num_samples: 50000, num_warmup: 200, progress_every: 100 });
+    job16 = many.json && many.json.id;
+    result(`the admin submits a job of 16 chains x 5 parameters (${job16})`, many.status === 201 && !!job16, many.text);
     await page.evaluate(() => {
       window.__long = [];
       new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration)))
         .observe({ type: "longtask", buffered: false });
     });
-    await page.evaluate((id) => (location.hash = "#/job/" + id), env.JOB16);
+    await page.evaluate((id) => (location.hash = "#/job/" + id), job16);
     const rows = await waitIn(page, () => document.querySelectorAll("#progress tr.chain").length === 16 || null);
     result("through nginx: a progress bar for each of the 16 chains", !!rows);
     const first = await waitIn(page, () => {
@@ -425,6 +493,14 @@ async function throughProxy() {
       return t.length === 5 && p > 0 ? p : null;
     });
     result("through nginx: 5 trace plots with points", !!first);
+    const perChain = await waitIn(page, () => {
+      const t = document.querySelector("#traces .chart.trace");
+      const n = (t.dataset.chainPoints || "").split(",").map(Number);
+      return n.length === 16 && n.every((k) => k > 0) ? [t.dataset.thin, t.dataset.chainPoints] : null;
+    }) || (await page.$eval("#traces .chart.trace", (t) => [t.dataset.thin, t.dataset.chainPoints]));
+    const counts = (perChain[1] || "").split(",").map(Number);
+    result(`through nginx: all 16 chains stream onto the traces, at most 2000 points each (thin ${perChain[0]}: ${perChain[1]})`,
+      counts.length === 16 && counts.every((n) => n > 0 && n <= 2000), perChain[1]);
     const grown = await waitIn(page, (f) => {
       const p = Number(document.querySelector("#traces .chart.trace").dataset.points || 0);
       return p > f ? p : null;
@@ -436,6 +512,7 @@ async function throughProxy() {
     await page.screenshot({ path: path.join(OUT, "job16-nginx-tls.png") });
     result("no script error, CSP violation or failed request through the proxy", problems.length === 0, problems.join("\n"));
   } finally {
+    if (job16) await api("POST", `/v1/jobs/${job16}/cancel`, env.ADMIN_TOKEN).catch(() => {});
     await browser.close();
   }
 }
