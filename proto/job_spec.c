@@ -40,9 +40,11 @@ static const char *const dtype_names[] = {"float64", "float32"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const top_fields[] = {
-    "model", "data", "sampler",  "num_samples",    "num_warmup",  "thin",        "chains",
-    "key",   "init", "dtype",    "progress_every", "row_threads", "save_warmup", "schema",
-    "name",  "tags", "priority", "kind",           "tune",        "mode",        NULL};
+    "model",    "data",  "sampler",        "num_samples", "num_warmup",  "thin",   "chains", "key",
+    "init",     "dtype", "progress_every", "row_threads", "save_warmup", "schema", "name",   "tags",
+    "priority", "kind",  "tune",           "mode",        "slurm",       NULL};
+static const char *const slurm_fields[] = {"partition", "time_limit", "cpus_per_task", "mem_mb",
+                                           NULL};
 static const char *const data_fields[] = {"dataset", "synthetic", NULL};
 static const char *const synthetic_fields[] = {"n", "d", "seed", "rho", "theta_variance", NULL};
 
@@ -864,6 +866,45 @@ static void parse_priority(spec_parse *p, const json_t *root) {
     p->spec->priority = (int)x;
 }
 
+/* slurm.NAME: an integer 1..max, or absent. */
+static uint64_t slurm_count(spec_parse *p, const json_t *o, const char *name, uint64_t max) {
+    const json_t *v = json_object_get(o, name);
+    if (!v) return 0;
+    json_int_t x = json_is_integer(v) ? json_integer_value(v) : 0;
+    if (x < 1 || (uint64_t)x > max) {
+        char path[40];
+        snprintf(path, sizeof path, "slurm.%s", name);
+        spec_errors_add(p->errs, path, "expected an integer from 1 to %llu",
+                        (unsigned long long)max);
+        return 0;
+    }
+    return (uint64_t)x;
+}
+
+static void parse_slurm(spec_parse *p, const json_t *root) {
+    const json_t *o = json_object_get(root, "slurm"), *part;
+    if (!o) return;
+    if (!json_is_object(o)) {
+        spec_errors_add(p->errs, "slurm", "expected an object, got %s", json_type_name(o));
+        return;
+    }
+    reject_unknown_fields(o, "slurm", slurm_fields, p->errs);
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+    if ((part = json_object_get(o, "partition"))) {
+        const char *t = json_is_string(part) ? json_string_value(part) : NULL;
+        size_t n = t ? json_string_length(part) : 0;
+        if (!t || n == 0 || n > SPEC_PARTITION_MAX || strspn(t, ok) != n)
+            spec_errors_add(p->errs, "slurm.partition",
+                            "a partition name is 1-%d letters, digits or . _ -",
+                            SPEC_PARTITION_MAX);
+        else
+            memcpy(p->spec->slurm.partition, t, n + 1);
+    }
+    p->spec->slurm.time_limit = (uint32_t)slurm_count(p, o, "time_limit", 1000000);
+    p->spec->slurm.cpus_per_task = (uint32_t)slurm_count(p, o, "cpus_per_task", 1024);
+    p->spec->slurm.mem_mb = slurm_count(p, o, "mem_mb", UINT64_C(1) << 30);
+}
+
 static void parse_save_warmup(spec_parse *p, const json_t *root) {
     const json_t *v = json_object_get(root, "save_warmup");
     if (!v) return;
@@ -1196,6 +1237,7 @@ static int parse_versioned(const json_t *root, int schema, job_spec *out, spec_e
     parse_name(&p, root);
     parse_tags(&p, root);
     parse_priority(&p, root);
+    parse_slurm(&p, root);
     check_init_true(&p);
     if (error_total(errs) == 0) return 0;
     job_spec_free(out);
@@ -1449,6 +1491,19 @@ json_t *job_spec_to_json(const job_spec *spec) {
         bad |= put(o, "tags", tags);
     }
     if (spec->priority) bad |= put(o, "priority", json_integer(spec->priority));
+    if (spec->slurm.partition[0] || spec->slurm.time_limit || spec->slurm.cpus_per_task ||
+        spec->slurm.mem_mb) {
+        json_t *r = json_object();
+        if (spec->slurm.partition[0])
+            bad |= put(r, "partition", json_string(spec->slurm.partition));
+        if (spec->slurm.time_limit)
+            bad |= put(r, "time_limit", json_integer(spec->slurm.time_limit));
+        if (spec->slurm.cpus_per_task)
+            bad |= put(r, "cpus_per_task", json_integer(spec->slurm.cpus_per_task));
+        if (spec->slurm.mem_mb)
+            bad |= put(r, "mem_mb", json_integer((json_int_t)spec->slurm.mem_mb));
+        bad |= put(o, "slurm", r);
+    }
     if (spec->kind != JOB_KIND_SAMPLE) {
         const kind_def *kd = &kind_table[spec->kind];
         bad |= put(o, "kind", json_string(kd->name));

@@ -52,6 +52,7 @@ typedef enum spec_data { SPEC_DATA_NONE = 0, SPEC_DATA_DATASET, SPEC_DATA_SYNTHE
  * not adapt during warmup. */
 #define SPEC_SCHEMA_VERSION 2
 #define SPEC_NAME_MAX 128 /* bytes */
+#define SPEC_PARTITION_MAX 63
 #define SPEC_TAGS_MAX 16
 #define SPEC_TAG_MAX 64 /* bytes; letters, digits and . _ - : = + / */
 #define SPEC_PRIORITY_MIN (-100)
@@ -103,6 +104,15 @@ typedef struct job_spec {
     size_t ntags;
     int priority; /* SPEC_PRIORITY_MIN..MAX, default 0 */
     model_dtype dtype;
+    /* "slurm": what each chain's task asks of Slurm under the slurm
+     * executor, over the config's defaults (0 and "": the default); the
+     * daemon checks them against its admin's limits; changes no draw */
+    struct {
+        char partition[SPEC_PARTITION_MAX + 1];
+        uint32_t time_limit; /* minutes */
+        uint32_t cpus_per_task;
+        uint64_t mem_mb;
+    } slurm;
     job_kind kind;
     tune_spec tune; /* JOB_KIND_TUNE */
     mode_spec mode; /* JOB_KIND_MODE */

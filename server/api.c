@@ -12,6 +12,7 @@
 #include "app.h"
 #include "audit.h"
 #include "clock.h"
+#include "executor.h"
 #include "simd.h"
 #include "tables.h"
 #include "utf8.h"
@@ -97,6 +98,7 @@ typedef enum route_access {
     ACCESS_USER,    /* any user's token of scope all */
     ACCESS_ADMIN,   /* an admin's token of scope all */
     ACCESS_METRICS, /* an admin's token, or any metrics-scope token */
+    ACCESS_TASK,    /* a Slurm task: the job's secret, checked by the handler */
 } route_access;
 
 typedef struct route {
@@ -123,6 +125,7 @@ static const route routes[] = {
     {"GET", "/v1/jobs/{id}/events", ACCESS_USER, api_job_events},
     {"GET", "/v1/jobs/{id}/draws", ACCESS_USER, api_job_draws},
     {"GET", "/v1/jobs/{id}/summary", ACCESS_USER, api_job_summary},
+    {"POST", "/v1/jobs/{id}/blocks", ACCESS_TASK, executor_slurm_post_block},
     {"GET", "/v1/jobs/{id}/result", ACCESS_USER, api_job_result},
     {"GET", "/v1/datasets", ACCESS_USER, api_datasets_list},
     {"POST", "/v1/datasets", ACCESS_USER, api_datasets_post},
@@ -134,7 +137,7 @@ static const route routes[] = {
 #define ID_MAX 256
 
 void api_print_routes(FILE *out) {
-    static const char *const access[] = {"public", "user", "admin", "metrics"};
+    static const char *const access[] = {"public", "user", "admin", "metrics", "task"};
     for (size_t i = 0; i < NROUTES; i++)
         fprintf(out, "%s %s %s\n", routes[i].method, routes[i].pattern, access[routes[i].access]);
 }
@@ -207,7 +210,7 @@ static int access_allowed(const route *r, const principal *p, http_request *req)
 /* Who is asking; 0, or -1 after answering 401, 403 or 500. */
 static int identify(app *a, const route *r, http_request *req, principal *who) {
     memset(who, 0, sizeof *who);
-    if (r->access == ACCESS_PUBLIC) return 0;
+    if (r->access == ACCESS_PUBLIC || r->access == ACCESS_TASK) return 0;
     auth_status st = auth_identify(a->reg, &a->cfg, http_request_header(req, "Authorization"),
                                    app_now_ms(), who);
     if (st == AUTH_ERROR) {

@@ -9,6 +9,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "executor.h"
 #include "list_items.h"
 #include "audit.h"
 #include "budget.h"
@@ -212,6 +213,7 @@ static int resolve_shape(api_call *c, job_spec *s, size_t *n, size_t *d, spec_er
 
 static void check_limits(const app *a, const job_spec *s, size_t d, spec_errors *errs) {
     const chain_config *c = &s->chain;
+    executor_slurm_check_spec(a, s, errs);
     if (c->chains > a->cfg.max_chains_per_job)
         spec_errors_add(errs, "chains", "must be <= %u on this server", a->cfg.max_chains_per_job);
     double values = (double)c->chains * (double)chain_kept_draws(c) * (double)d;

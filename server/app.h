@@ -121,6 +121,7 @@ struct job {
     uint64_t queue_order;   /* when it joined the queue: smaller is older */
     uint64_t mem_bytes;     /* memory it holds while running (budget.h) */
     int mem_held;           /* counted in app->mem_in_use now */
+    void *exec_job;         /* its executor's state while its chains run (slurm) */
 };
 
 /* A report from a worker thread, queued for the loop. */
@@ -135,6 +136,8 @@ typedef struct chain_report {
 struct app {
     uv_loop_t *loop;
     serve_config cfg;
+    const struct executor_ops *exec; /* where chains run (executor.h) */
+    void *exec_state;                /* the executor's own */
     registry *reg;
     struct durable *durable; /* serve.c starts it: the registry's syncs (NULL: on the loop) */
     http_server *http;

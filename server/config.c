@@ -92,6 +92,40 @@ static const cfg_key cfg_keys[] = {
      NULL},
     {"job_cache", CFG_INT, FIELD(job_cache), 1, 1000000, 0, 0, "256",
      "ended jobs kept in memory; the others are read back from the registry when asked for", NULL},
+    {"executor", CFG_CHOICE, FIELD(executor), 0, 0, 0, 0, "local",
+     "where chains run: local (the worker threads) or slurm (one Slurm job array per job; see "
+     "the README's \"Running on a cluster\")",
+     "local|slurm"},
+    {"shared_dir", CFG_PATH, FIELD(shared_dir), 0, 0, 0, 0, "none",
+     "executor slurm: a directory the daemon and the compute nodes share, at the same path; "
+     "each job's spec, dataset, rows and progress go there",
+     NULL},
+    {"slurm_partition", CFG_PATH, FIELD(slurm_partition), 0, 0, 0, 0, "Slurm's default",
+     "sbatch --partition", NULL},
+    {"slurm_account", CFG_PATH, FIELD(slurm_account), 0, 0, 0, 0, "none", "sbatch --account", NULL},
+    {"slurm_time_limit", CFG_INT, FIELD(slurm_time_limit), 0, 1000000, 0, 0, "0",
+     "sbatch --time, in minutes, of each chain's task (0: the partition's)", NULL},
+    {"slurm_cpus_per_task", CFG_INT, FIELD(slurm_cpus_per_task), 1, 1024, 0, 0, "1",
+     "sbatch --cpus-per-task", NULL},
+    {"slurm_mem", CFG_SIZE, FIELD(slurm_mem), 0, 1024 * 1024 * GIB, 0, 0, "0",
+     "sbatch --mem of each task (0: the partition's default)", NULL},
+    {"slurm_max_time_limit", CFG_INT, FIELD(slurm_max_time_limit), 0, 1000000, 0, 0, "0",
+     "the most minutes a job's spec may ask for in slurm.time_limit (0: no more than "
+     "slurm_time_limit)",
+     NULL},
+    {"slurm_max_cpus_per_task", CFG_INT, FIELD(slurm_max_cpus_per_task), 0, 1024, 0, 0, "0",
+     "the most a spec may ask for in slurm.cpus_per_task (0: no more than slurm_cpus_per_task)",
+     NULL},
+    {"slurm_max_mem", CFG_SIZE, FIELD(slurm_max_mem), 0, 1024 * 1024 * GIB, 0, 0, "0",
+     "the most a spec may ask for in slurm.mem (0: no more than slurm_mem)", NULL},
+    {"slurm_partitions", CFG_PATH, FIELD(slurm_partitions), 0, 0, 0, 0, "none",
+     "partitions a spec may name in slurm.partition, comma-separated, besides slurm_partition",
+     NULL},
+    {"slurm_callback_url", CFG_PATH, FIELD(slurm_callback_url), 0, 0, 0, 0,
+     "http://BIND:PORT (the host name for a wildcard bind)",
+     "where Slurm tasks post their blocks: the daemon's URL as the compute nodes reach it", NULL},
+    {"slurm_mcmcd", CFG_PATH, FIELD(slurm_mcmcd), 0, 0, 0, 0, "this mcmcd's own path",
+     "the mcmcd binary the tasks run on the compute nodes", NULL},
     {"chain_nice", CFG_INT, FIELD(chain_nice), 0, 19, 0, 0, "10",
      "nice value of a worker thread while it runs a chain (0: the daemon's own), so that "
      "requests are answered ahead of running chains",
@@ -365,6 +399,8 @@ void serve_config_defaults(serve_config *c) {
     c->sweep_seconds = 60;
     c->idle_timeout_seconds = 30;
     snprintf(c->hosts, sizeof c->hosts, DEFAULT_HOSTS);
+    snprintf(c->executor, sizeof c->executor, "local");
+    c->slurm_cpus_per_task = 1;
     for (int i = 0; i < LIMIT_COUNT; i++)
         c->limits.v[i] = limit_get((limit_id)i)->dflt;
 }

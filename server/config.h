@@ -59,15 +59,29 @@ typedef struct serve_config {
     uint32_t job_cache;                 /* ended jobs kept in memory (the rest
                                            are read back from the registry on
                                            demand), 1..1000000; default 256 */
-    uint32_t chain_nice;                /* the nice value a worker thread takes
-                                           while it runs a chain, 0..19; default
-                                           10: chains are batch work, and the
-                                           loop thread answers ahead of them */
-    uint32_t ksd_draws;                 /* draws a summary's kernel Stein
-                                           discrepancy reads at most (its cost
-                                           is quadratic), 2..4000; default 1000 */
-    user_limits limits;                 /* defaults of the per-user limits,
-                                           keys user_<name> (user_limits.h) */
+    /* where chains run (executor.h), and the slurm executor's settings
+     * ("" for a string left unset: Slurm's default; 0 likewise) */
+    char executor[8];      /* "local" (default) or "slurm" */
+    char shared_dir[4096]; /* shared with the compute nodes */
+    char slurm_partition[128], slurm_account[128];
+    uint32_t slurm_time_limit;        /* minutes per task */
+    uint32_t slurm_cpus_per_task;     /* default 1 */
+    uint64_t slurm_mem;               /* bytes per task */
+    uint32_t slurm_max_time_limit;    /* what a spec may ask for (0: */
+    uint32_t slurm_max_cpus_per_task; /*  no more than the default) */
+    uint64_t slurm_max_mem;
+    char slurm_partitions[1024];   /* others a spec may name */
+    char slurm_callback_url[1024]; /* the daemon as the nodes reach it */
+    char slurm_mcmcd[4096];        /* the binary the tasks run */
+    uint32_t chain_nice;           /* the nice value a worker thread takes
+                                      while it runs a chain, 0..19; default
+                                      10: chains are batch work, and the
+                                      loop thread answers ahead of them */
+    uint32_t ksd_draws;            /* draws a summary's kernel Stein
+                                      discrepancy reads at most (its cost
+                                      is quadratic), 2..4000; default 1000 */
+    user_limits limits;            /* defaults of the per-user limits,
+                                      keys user_<name> (user_limits.h) */
 } serve_config;
 
 /* Return values of the calls below. */

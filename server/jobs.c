@@ -31,6 +31,7 @@
 #include "budget.h"
 #include "dataset_store.h"
 #include "errors.h"
+#include "executor.h"
 #include "job_kinds.h"
 #include "job_table.h"
 #include "registry_internal.h"
@@ -747,7 +748,8 @@ static void job_chains_finished(job *j) {
         write_failed_message(j, msg, sizeof msg);
         job_finish(j, REGISTRY_JOB_FAILED, msg);
     } else if (j->chain_rc != MCMC_OK) {
-        job_finish(j, REGISTRY_JOB_FAILED, mcmc_status_str(j->chain_rc));
+        job_finish(j, REGISTRY_JOB_FAILED,
+                   j->prep_error[0] ? j->prep_error : mcmc_status_str(j->chain_rc));
     } else {
         job_finish(j, REGISTRY_JOB_SUCCEEDED, NULL);
     }
@@ -793,24 +795,12 @@ void jobs_drain_reports(app *a) {
     }
 }
 
-/* --- chains on the thread pool ------------------------------------------- */
+/* --- chains, wherever their executor runs them ---------------------------- */
 
-typedef struct chain_task {
-    app_work work;
-    job *job;
-    uint32_t chain;
-    int rc;
-    int adapt_reported; /* the chain's adaptation went to the loop */
-    int write_errno;    /* a write of the files failed so */
-    int nonfinite;      /* a block said where the chain went non-finite */
-    uint64_t nonfinite_at;
-} chain_task;
-
-/* Writes count rows of `width` values at their place in a body. */
-static int write_rows(const job *j, int fd, const chain_block *b, const double *rows,
-                      size_t width) {
-    size_t bytes = (size_t)b->count * width * sizeof(double);
-    off_t off = (off_t)(((uint64_t)b->chain * j->samples + b->first_draw) * width * sizeof(double));
+int job_write_rows(const job *j, int fd, uint32_t c, uint64_t first, uint32_t count,
+                   const double *rows, size_t width) {
+    size_t bytes = (size_t)count * width * sizeof(double);
+    off_t off = (off_t)(((uint64_t)c * j->samples + first) * width * sizeof(double));
     for (size_t done = 0; done < bytes;) {
         ssize_t w = pwrite(fd, (const char *)rows + done, bytes - done, off + (off_t)done);
         if (w < 0 && errno == EINTR) continue;
@@ -821,143 +811,46 @@ static int write_rows(const job *j, int fd, const chain_block *b, const double *
     return 0;
 }
 
-static chain_counts block_counts(const chain_task *t, const chain_block *b) {
-    return (chain_counts){.iter = b->iter,
-                          .accepted = b->accepted,
-                          .draws = b->first_draw + b->count,
-                          .grad_evals = b->grad_evals,
-                          .elapsed = b->elapsed,
-                          .divergent = b->divergent,
-                          .warmup_elapsed = b->warmup_elapsed,
-                          .step_size = b->step_size,
-                          .warmup = b->warmup,
-                          .nonfinite = t->nonfinite,
-                          .nonfinite_at = t->nonfinite ? t->nonfinite_at : UINT64_MAX};
+void jobs_chain_progress(job *j, uint32_t c, const chain_counts *k, chain_adaptation *adapt) {
+    chain_report r = {.job = j, .chain = c, .counts = *k};
+    if (adapt) r.adapt = *adapt, *adapt = (chain_adaptation){0};
+    report_apply(j->app, &r);
+    chain_adaptation_clear(&r.adapt);
 }
 
-/* Worker thread: the block's draws and statistics go to their place in
- * the files, and a report goes to the loop. Returns nonzero (stop) if a
- * write failed. */
-static int on_block(void *ctx, const chain_block *b) {
-    chain_task *t = ctx;
-    job *j = t->job;
-    if (write_rows(j, j->draws_fd, b, b->draws, b->d) != 0 ||
-        (b->nstats && j->stats_fd >= 0 &&
-         write_rows(j, j->stats_fd, b, b->stats, b->nstats) != 0)) {
-        t->write_errno = errno ? errno : EIO; /* the block is not reported: not kept */
-        return 1;
-    }
-    if (b->nonfinite_at != UINT64_MAX && !t->nonfinite) {
-        t->nonfinite = 1;
-        t->nonfinite_at = b->nonfinite_at;
-    }
-    chain_report *r = malloc(sizeof *r);
-    if (!r) return 0; /* progress is advisory; the draws are on disk */
-    *r = (chain_report){.job = j, .chain = b->chain, .counts = block_counts(t, b)};
-    if (b->adapted && !t->adapt_reported && chain_adaptation_from_block(&r->adapt, b) == MCMC_OK)
-        t->adapt_reported = 1;
+void jobs_chain_ended(job *j, uint32_t c, int rc, int write_errno, const char *why) {
     app *a = j->app;
-    pthread_mutex_lock(&a->reports_lock);
-    if (a->reports_tail)
-        a->reports_tail->next = r;
-    else
-        a->reports_head = r;
-    a->reports_tail = r;
-    pthread_mutex_unlock(&a->reports_lock);
-    uv_async_send(&a->reports_async);
-    return 0;
-}
-
-/* The pool thread runs its chain at the configured nice value (Linux sets
- * it per thread), so that the loop thread and the pool's short work (a
- * spec's parse, a summary) are scheduled ahead of chains on a busy
- * machine, then goes back to the nice value it had. Going back needs
- * RLIMIT_NICE (root has it; systemd: LimitNICE=); without it the thread
- * keeps the higher value, which still leaves the loop thread ahead. */
-static int chain_nice_enter(const app *a) {
-    errno = 0;
-    int before = getpriority(PRIO_PROCESS, 0);
-    if (errno || a->cfg.chain_nice == 0) return INT_MIN;
-    if (before < (int)a->cfg.chain_nice) setpriority(PRIO_PROCESS, 0, (int)a->cfg.chain_nice);
-    return before;
-}
-
-static void chain_nice_leave(int before) {
-    if (before != INT_MIN) setpriority(PRIO_PROCESS, 0, before); /* may be refused: see above */
-}
-
-/* A kind that keeps no draws runs whole on chain 0's worker (job_kinds.h). */
-static int kind_work(job *j, uint32_t chain) {
-    char path[4600];
-    job_file_path(j, JOB_RESULT_FILE, path, sizeof path);
-    return chain == 0 ? job_kind_run(&j->spec, j->model, &j->cancel, path) : MCMC_OK;
-}
-
-static void chain_work(uv_work_t *req) {
-    chain_task *t = req->data;
-    job *j = t->job;
-    int nice_before = chain_nice_enter(j->app);
-    if (j->spec.kind != JOB_KIND_SAMPLE) {
-        t->rc = kind_work(j, t->chain);
-        chain_nice_leave(nice_before);
-        return;
-    }
-    t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
-    chain_nice_leave(nice_before);
-    if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
-    /* the chain's rows on disk before the loop hears that it ended, so the
-     * job's end, recorded after its last chain's, follows its draws; here
-     * and not on the loop, which a sync of large files would stall */
-    if (fdatasync(j->draws_fd) != 0 || (j->stats_fd >= 0 && fdatasync(j->stats_fd) != 0)) {
-        if (t->rc == MCMC_OK) t->rc = MCMC_EIO;
-        if (!t->write_errno) t->write_errno = errno ? errno : EIO;
-    }
-}
-
-static void chain_after(uv_work_t *req, int status) {
-    chain_task *t = req->data;
-    job *j = t->job;
-    app *a = j->app;
-    a->busy_workers--;
     j->user->running_chains--;
-    jobs_drain_reports(a); /* this chain's last reports come before its end */
-    if (status != 0 && t->rc == MCMC_OK) t->rc = MCMC_ECANCELLED;
-    if (t->rc == MCMC_ENONFINITE) {
+    if (rc == MCMC_ENONFINITE) {
         /* its draws up to there are kept; the other chains run on, so the
          * job's draws do not depend on timing */
-        j->counts[t->chain].nonfinite = 1;
-        if (j->chain_rc == MCMC_OK) j->chain_rc = t->rc;
-    } else if (t->rc != MCMC_OK && t->rc != MCMC_ECANCELLED &&
+        j->counts[c].nonfinite = 1;
+        if (j->chain_rc == MCMC_OK) j->chain_rc = rc;
+    } else if (rc != MCMC_OK && rc != MCMC_ECANCELLED &&
                (j->chain_rc == MCMC_OK || j->chain_rc == MCMC_ENONFINITE)) {
-        j->chain_rc = t->rc;
-        j->write_errno = t->write_errno;
-        atomic_store(&j->cancel, 1); /* one chain failed: stop the others */
+        j->chain_rc = rc;
+        j->write_errno = write_errno;
+        if (why) snprintf(j->prep_error, sizeof j->prep_error, "%s", why);
+        if (!why) a->exec->stop(j); /* one chain failed: stop the others */
     }
-    free(t);
     if (++j->chains_done == j->chains) job_chains_finished(j);
     schedule(a);
 }
 
-static void chain_start(job *j, uint32_t c) {
-    app *a = j->app;
-    chain_task *t = calloc(1, sizeof *t);
-    if (!t) { /* count it as done and failed */
-        j->chain_rc = MCMC_ENOMEM;
-        if (++j->chains_done == j->chains) job_chains_finished(j);
-        return;
-    }
-    t->job = j;
-    t->chain = c;
-    a->busy_workers++;
-    j->user->running_chains++;
-    app_queue_work(a, &t->work, t, chain_work, chain_after);
+void jobs_model_done(job *j) {
+    memory_give_back(j);
+    model_free(j->model);
+    dataset_free(j->ds);
+    j->model = NULL;
+    j->ds = NULL;
 }
 
-/* Starts the job's next chain; a job whose chains have all started leaves
- * the queue. */
-static void chain_start_next(job *j) {
-    chain_start(j, j->chains_started++);
-    if (j->chains_started == j->chains) queue_remove(j->app, j);
+void jobs_unqueue(job *j) {
+    queue_remove(j->app, j);
+}
+
+void jobs_schedule(app *a) {
+    schedule(a);
 }
 
 /* --- preparing: dataset, model, draws file, on the thread pool ------------ */
@@ -1041,8 +934,8 @@ static void prepare_after(uv_work_t *req, int status) {
         } else {
             job_finish(j, REGISTRY_JOB_FAILED, j->prep_error);
         }
-    } else if (a->busy_workers < a->cfg.workers && user_may_run(j->user)) {
-        chain_start_next(j); /* the worker it was picked for */
+    } else if (a->exec->has_room(a) && user_may_run(j->user)) {
+        a->exec->start(j); /* the worker it was picked for */
     }
     schedule(a);
 }
@@ -1143,13 +1036,13 @@ static job *pick_next(app *a) {
  * memory_budget beside the jobs preparing or running (pick_next).
  * Each decision is O(users + queued jobs). */
 static void schedule(app *a) {
-    while (!a->shutting_down && !a->preparing && a->busy_workers < a->cfg.workers) {
+    while (!a->shutting_down && !a->preparing && a->exec->has_room(a)) {
         job *j = pick_next(a);
         if (!j) return;
         if (j->state == REGISTRY_JOB_QUEUED)
             job_begin(j);
         else
-            chain_start_next(j);
+            a->exec->start(j);
     }
 }
 
@@ -1169,7 +1062,7 @@ void jobs_stop_time_limit(app *a, job *j, uint64_t limit_s) {
         j->interrupted || j->end_pending || a->recovery_pending || a->shutting_down)
         return;
     j->time_limit_s = limit_s ? limit_s : 1;
-    atomic_store(&j->cancel, 1); /* chains stop at their next block */
+    a->exec->stop(j); /* chains stop soon */
     job_stop_unstarted(j);
     schedule(a);
 }
@@ -1282,7 +1175,7 @@ int jobs_cancel(app *a, job *j) {
         persist_progress(j, 0);
     }
     j->cancel_requested = 1;
-    atomic_store(&j->cancel, 1); /* chains stop at their next block */
+    a->exec->stop(j); /* chains stop soon */
     job_stop_unstarted(j);
     schedule(a);
     return 0;
@@ -1311,12 +1204,9 @@ void jobs_shutdown(app *a) {
     /* a clean stop: no running job's start counts towards a crash loop */
     if (registry_jobs_stopped_cleanly(a->reg) != REGISTRY_OK)
         fprintf(stderr, "mcmcd: cannot record the clean stop: %s\n", registry_last_error(a->reg));
-    for (job *j = a->live.head; j; j = j->res_next) {
-        if (j->state == REGISTRY_JOB_RUNNING) {
-            j->interrupted = 1;
-            atomic_store(&j->cancel, 1);
-        }
-    }
+    for (job *j = a->live.head; j; j = j->res_next)
+        if (j->state == REGISTRY_JOB_RUNNING) j->interrupted = 1;
+    a->exec->shutdown(a);
 }
 
 /* --- restore after a restart --------------------------------------------- */

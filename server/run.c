@@ -15,7 +15,9 @@
 #include "chain.h"
 #include "cmdstan_text.h"
 #include "draws_file.h"
+#include "dataset_store.h"
 #include "errors.h"
+#include "executor.h"
 #include "job_spec.h"
 #include "simd.h"
 #include "run.h"
@@ -23,6 +25,10 @@
 
 typedef struct run_opts {
     const char *spec_path, *out_path, *data_path, *report_path;
+    /* --chain N --shared DIR [--post URL]: one chain, as a Slurm task of the
+     * slurm executor runs it (executor_task.c) */
+    const char *shared_dir, *post_url;
+    long chain; /* -1: every chain */
     unsigned threads;
     int quiet;
     int cmdstan; /* --format cmdstan: one CmdStan CSV per chain */
@@ -111,17 +117,28 @@ static void usage(FILE *out) {
           "                      \"divergent\" (all), \"warmup_divergent\"}, ...],\n"
           "                      \"total_seconds\"}\n"
           "  -q, --quiet         no progress line\n"
+          "      --chain N --shared DIR [--post URL]\n"
+          "                      run chain N alone into DIR, posting its blocks to URL\n"
+          "                      (what the slurm executor's tasks run); a spec naming a\n"
+          "                      dataset reads DIR/ID.ds\n"
           "  -h, --help          this text\n",
           out);
 }
 
 static int parse_opts(int argc, char **argv, run_opts *o) {
-    static const struct option longs[] = {
-        {"spec", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
-        {"data", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'},      {"format", required_argument, 0, 'f'},
-        {"stats", no_argument, 0, 'S'},      {"report", required_argument, 0, 'r'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    static const struct option longs[] = {{"spec", required_argument, 0, 's'},
+                                          {"out", required_argument, 0, 'o'},
+                                          {"data", required_argument, 0, 'd'},
+                                          {"threads", required_argument, 0, 't'},
+                                          {"quiet", no_argument, 0, 'q'},
+                                          {"format", required_argument, 0, 'f'},
+                                          {"stats", no_argument, 0, 'S'},
+                                          {"report", required_argument, 0, 'r'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {"chain", required_argument, 0, 'C'},
+                                          {"shared", required_argument, 0, 'D'},
+                                          {"post", required_argument, 0, 'P'},
+                                          {0, 0, 0, 0}};
     int ch;
     char *end;
     while ((ch = getopt_long(argc, argv, "s:o:d:t:r:qf:Sh", longs, NULL)) != -1) {
@@ -135,6 +152,19 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
             break;
         case 'S':
             o->stats = 1;
+            break;
+        case 'C':
+            o->chain = strtol(optarg, &end, 10);
+            if (*end || !*optarg || o->chain < 0 || o->chain > 65535) {
+                fprintf(stderr, "mcmcd run: --chain must be 0..65535\n");
+                return 2;
+            }
+            break;
+        case 'D':
+            o->shared_dir = optarg;
+            break;
+        case 'P':
+            o->post_url = optarg;
             break;
         case 's':
             o->spec_path = optarg;
@@ -165,6 +195,17 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
             usage(stderr);
             return 2;
         }
+    }
+    if (o->chain >= 0 || o->shared_dir) {
+        if (!o->spec_path || o->chain < 0 || !o->shared_dir || o->out_path) {
+            fprintf(stderr, "mcmcd run: --chain takes --spec and --shared, and no --out\n");
+            return 2;
+        }
+        return 0;
+    }
+    if (o->post_url) {
+        fprintf(stderr, "mcmcd run: --post goes with --chain and --shared\n");
+        return 2;
     }
     if (!o->spec_path || !o->out_path) {
         fprintf(stderr, "mcmcd run: --spec and --out are required\n");
@@ -231,6 +272,12 @@ static int load_data(const job_spec *spec, const run_opts *o, dataset **ds) {
         int rc = dataset_synthesize(&spec->synthetic, ds);
         if (rc != MCMC_OK) fprintf(stderr, "mcmcd run: synthetic data: %s\n", mcmc_status_str(rc));
         return rc != MCMC_OK ? 1 : 0;
+    }
+    if (!o->data_path && o->shared_dir && spec->data == SPEC_DATA_DATASET) {
+        if (dataset_store_load(o->shared_dir, spec->dataset_id, ds, err, sizeof err) == MCMC_OK)
+            return 0;
+        fprintf(stderr, "mcmcd run: dataset %s in %s: %s\n", spec->dataset_id, o->shared_dir, err);
+        return 2;
     }
     if (!o->data_path) {
         fprintf(stderr, "mcmcd run: the spec names %s; give the rows with --data FILE.csv\n",
@@ -675,7 +722,7 @@ static int run_kind(const job_spec *spec, const model *m, const run_opts *o) {
 }
 
 int run_main(int argc, char **argv) {
-    run_opts o = {0};
+    run_opts o = {.chain = -1};
     int status = parse_opts(argc, argv, &o);
     if (status) return status;
     job_spec spec;
@@ -696,7 +743,11 @@ int run_main(int argc, char **argv) {
         status = 1;
         goto out;
     }
-    status = spec.kind == JOB_KIND_SAMPLE ? run_chains(&spec, m, ds, &o) : run_kind(&spec, m, &o);
+    if (o.chain >= 0)
+        status = executor_task_run(&spec, m, (uint32_t)o.chain, o.shared_dir, o.post_url, o.quiet);
+    else
+        status =
+            spec.kind == JOB_KIND_SAMPLE ? run_chains(&spec, m, ds, &o) : run_kind(&spec, m, &o);
 out:
     model_free(m);
     dataset_free(ds);

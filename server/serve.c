@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "config.h"
 #include "durable.h"
+#include "executor.h"
 #include "metrics.h"
 #include "quota.h"
 #include "serve.h"
@@ -237,6 +238,8 @@ static int app_open(app *a, char *err, size_t errlen) {
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     a->started_at = app_now();
     a->on_job_finished = metrics_job_finished;
+    if (!(a->exec = executor_find(a->cfg.executor)) || a->exec->open(a, err, errlen) != 0)
+        return -1;
     if (jobs_restore(a, err, errlen) != 0) return -1;
     sweep_timer_start(a);
     return app_durable_start(a, err, errlen);
@@ -382,6 +385,7 @@ int serve_main(int argc, char **argv) {
     if (a.durable) http_server_hold_writes(a.http, hold_write, a.durable);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
+    if (a.exec) a.exec->close(&a);
     jobs_free_all(&a);
     job_log_saves_free(&a);
     list_items_free(a.list_items);

@@ -44,6 +44,7 @@ POST   /v1/jobs/{id}/cancel       401 401 401 404 202 202 403
 GET    /v1/jobs/{id}/events       401 401 401 404 200 200 403
 GET    /v1/jobs/{id}/draws        401 401 401 404 200 200 403
 GET    /v1/jobs/{id}/summary      401 401 401 404 200 200 403
+POST   /v1/jobs/{id}/blocks       401 401 401 401 401 401 401
 GET    /v1/jobs/{id}/result       401 401 401 404 409 409 403
 GET    /v1/datasets               401 401 401 200 200 200 403
 POST   /v1/datasets               401 401 401 201 201 201 403

@@ -723,7 +723,11 @@ static void test_describe(void **state) {
              "max_chains_per_job=1024 max_draw_values_per_job=2147483648 "
              "memory_budget=8G heartbeat_seconds=5 max_streams=1024 auth=token tls_cert=\"\" "
              "tls_key=\"\" sweep_seconds=60 idle_timeout_seconds=30 "
-             "hosts=localhost,127.0.0.1,[::1] job_cache=256 chain_nice=10 ksd_draws=1000 user_running_chains=0 "
+             "hosts=localhost,127.0.0.1,[::1] job_cache=256 executor=local shared_dir=\"\" "
+             "slurm_partition=\"\" slurm_account=\"\" slurm_time_limit=0 slurm_cpus_per_task=1 "
+             "slurm_mem=0 slurm_max_time_limit=0 slurm_max_cpus_per_task=0 slurm_max_mem=0 "
+             "slurm_partitions=\"\" slurm_callback_url=\"\" slurm_mcmcd=\"\" chain_nice=10 "
+             "ksd_draws=1000 user_running_chains=0 "
              "user_queued_jobs=1000 user_stored_bytes=0 "
              "user_draw_values_per_job=0 user_job_seconds=0 "
              "user_job_retention=30d");

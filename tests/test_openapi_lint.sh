@@ -7,7 +7,8 @@
 # only, and the document's security is what the API does: a bearer scheme,
 # required everywhere but GET /healthz, GET /v1/info and the dashboard's
 # GET / and GET /ui/{id}, every protected operation documenting 401 with
-# WWW-Authenticate, and the admin routes 403.
+# WWW-Authenticate, and the admin routes 403; a Slurm task's POST
+# /v1/jobs/{id}/blocks takes its job's secret (jobSecret) instead.
 # A missing node or redocly fails, saying to run ./dev.
 # Usage: test_openapi_lint.sh [PATH/TO/mcmcd] (the daemon is not needed)
 set -u
@@ -97,6 +98,8 @@ import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 PUBLIC = {("get", "/healthz"), ("get", "/v1/info"), ("get", "/"), ("get", "/ui/{id}")}
 ADMIN = {("get", "/v1/users"), ("get", "/v1/audit"), ("get", "/metrics")}
+# a Slurm task's route: the job's secret (its own bearer scheme), no user
+TASK = {("post", "/v1/jobs/{id}/blocks")}
 comp = doc.get("components", {})
 
 
@@ -125,6 +128,11 @@ for path, item in doc["paths"].items():
                 "%s is public (security: [], no 401 or 403)" % name)
             continue
         r401 = deref(codes.get("401", {}))
+        if (m, path) in TASK:
+            say(op.get("security") == [{"jobSecret": []}] and "403" not in codes and
+                deref(r401.get("headers", {}).get("WWW-Authenticate", {})).get("required") is True,
+                "%s takes the job's secret (jobSecret): 401 with WWW-Authenticate, no 403" % name)
+            continue
         say("security" not in op and r401.get("headers", {}).get("WWW-Authenticate", {})
             and deref(r401["headers"]["WWW-Authenticate"]).get("required") is True,
             "%s needs a token: 401 with WWW-Authenticate" % name)

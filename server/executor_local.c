@@ -1,0 +1,190 @@
+/* executor_local.c - the local executor: each chain of a job runs on one
+ * worker of the daemon's thread pool (at most `workers` at once), writes
+ * its draws and statistics straight into the job's files (pwrite at their
+ * final offset) and queues a small report for the loop under reports_lock,
+ * once per block (with the chain's adaptation, once, when its warmup
+ * ends). Also the table of executors. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "executor.h"
+#include "job_kinds.h"
+
+static const executor_ops *const executor_table[] = {&executor_local, &executor_slurm};
+
+const executor_ops *executor_find(const char *name) {
+    for (size_t i = 0; i < sizeof executor_table / sizeof executor_table[0]; i++)
+        if (!strcmp(executor_table[i]->name, name)) return executor_table[i];
+    return NULL;
+}
+
+typedef struct chain_task {
+    app_work work;
+    job *job;
+    uint32_t chain;
+    int rc;
+    int adapt_reported; /* the chain's adaptation went to the loop */
+    int write_errno;    /* a write of the files failed so */
+    int nonfinite;      /* a block said where the chain went non-finite */
+    uint64_t nonfinite_at;
+} chain_task;
+
+static chain_counts block_counts(const chain_task *t, const chain_block *b) {
+    return (chain_counts){.iter = b->iter,
+                          .accepted = b->accepted,
+                          .draws = b->first_draw + b->count,
+                          .grad_evals = b->grad_evals,
+                          .elapsed = b->elapsed,
+                          .divergent = b->divergent,
+                          .warmup_elapsed = b->warmup_elapsed,
+                          .step_size = b->step_size,
+                          .warmup = b->warmup,
+                          .nonfinite = t->nonfinite,
+                          .nonfinite_at = t->nonfinite ? t->nonfinite_at : UINT64_MAX};
+}
+
+/* Worker thread: the block's draws and statistics go to their place in
+ * the files, and a report goes to the loop. Returns nonzero (stop) if a
+ * write failed. */
+static int on_block(void *ctx, const chain_block *b) {
+    chain_task *t = ctx;
+    job *j = t->job;
+    if (job_write_rows(j, j->draws_fd, b->chain, b->first_draw, b->count, b->draws, b->d) != 0 ||
+        (b->nstats && j->stats_fd >= 0 &&
+         job_write_rows(j, j->stats_fd, b->chain, b->first_draw, b->count, b->stats, b->nstats) !=
+             0)) {
+        t->write_errno = errno ? errno : EIO; /* the block is not reported: not kept */
+        return 1;
+    }
+    if (b->nonfinite_at != UINT64_MAX && !t->nonfinite) {
+        t->nonfinite = 1;
+        t->nonfinite_at = b->nonfinite_at;
+    }
+    chain_report *r = malloc(sizeof *r);
+    if (!r) return 0; /* progress is advisory; the draws are on disk */
+    *r = (chain_report){.job = j, .chain = b->chain, .counts = block_counts(t, b)};
+    if (b->adapted && !t->adapt_reported && chain_adaptation_from_block(&r->adapt, b) == MCMC_OK)
+        t->adapt_reported = 1;
+    app *a = j->app;
+    pthread_mutex_lock(&a->reports_lock);
+    if (a->reports_tail)
+        a->reports_tail->next = r;
+    else
+        a->reports_head = r;
+    a->reports_tail = r;
+    pthread_mutex_unlock(&a->reports_lock);
+    uv_async_send(&a->reports_async);
+    return 0;
+}
+
+/* The pool thread runs its chain at the configured nice value (Linux sets
+ * it per thread), so that the loop thread and the pool's short work (a
+ * spec's parse, a summary) are scheduled ahead of chains on a busy
+ * machine, then goes back to the nice value it had. Going back needs
+ * RLIMIT_NICE (root has it; systemd: LimitNICE=); without it the thread
+ * keeps the higher value, which still leaves the loop thread ahead. */
+static int chain_nice_enter(const app *a) {
+    errno = 0;
+    int before = getpriority(PRIO_PROCESS, 0);
+    if (errno || a->cfg.chain_nice == 0) return INT_MIN;
+    if (before < (int)a->cfg.chain_nice) setpriority(PRIO_PROCESS, 0, (int)a->cfg.chain_nice);
+    return before;
+}
+
+static void chain_nice_leave(int before) {
+    if (before != INT_MIN) setpriority(PRIO_PROCESS, 0, before); /* may be refused: see above */
+}
+
+/* A kind that keeps no draws runs whole on chain 0's worker (job_kinds.h). */
+static int kind_work(job *j, uint32_t chain) {
+    char path[4600];
+    job_file_path(j, JOB_RESULT_FILE, path, sizeof path);
+    return chain == 0 ? job_kind_run(&j->spec, j->model, &j->cancel, path) : MCMC_OK;
+}
+
+static void chain_work(uv_work_t *req) {
+    chain_task *t = req->data;
+    job *j = t->job;
+    int nice_before = chain_nice_enter(j->app);
+    if (j->spec.kind != JOB_KIND_SAMPLE) {
+        t->rc = kind_work(j, t->chain);
+        chain_nice_leave(nice_before);
+        return;
+    }
+    t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
+    chain_nice_leave(nice_before);
+    if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
+    /* the chain's rows on disk before the loop hears that it ended, so the
+     * job's end, recorded after its last chain's, follows its draws; here
+     * and not on the loop, which a sync of large files would stall */
+    if (fdatasync(j->draws_fd) != 0 || (j->stats_fd >= 0 && fdatasync(j->stats_fd) != 0)) {
+        if (t->rc == MCMC_OK) t->rc = MCMC_EIO;
+        if (!t->write_errno) t->write_errno = errno ? errno : EIO;
+    }
+}
+
+static void chain_after(uv_work_t *req, int status) {
+    chain_task *t = req->data;
+    job *j = t->job;
+    app *a = j->app;
+    a->busy_workers--;
+    jobs_drain_reports(a); /* this chain's last reports come before its end */
+    int rc = status != 0 && t->rc == MCMC_OK ? MCMC_ECANCELLED : t->rc;
+    uint32_t c = t->chain;
+    int write_errno = t->write_errno;
+    free(t);
+    jobs_chain_ended(j, c, rc, write_errno, NULL);
+}
+
+/* Starts the job's next chain on a worker; a job whose chains have all
+ * started leaves the queue. */
+static void local_start(job *j) {
+    app *a = j->app;
+    uint32_t c = j->chains_started++;
+    if (j->chains_started == j->chains) jobs_unqueue(j);
+    j->user->running_chains++;
+    chain_task *t = calloc(1, sizeof *t);
+    if (!t) { /* counts as ended, failed */
+        jobs_chain_ended(j, c, MCMC_ENOMEM, 0, NULL);
+        return;
+    }
+    t->job = j;
+    t->chain = c;
+    a->busy_workers++;
+    app_queue_work(a, &t->work, t, chain_work, chain_after);
+}
+
+static int local_open(app *a, char *err, size_t errlen) {
+    (void)a, (void)err, (void)errlen;
+    return 0;
+}
+
+static int local_has_room(const app *a) {
+    return a->busy_workers < a->cfg.workers;
+}
+
+static void local_stop(job *j) {
+    atomic_store(&j->cancel, 1); /* chains stop at their next block */
+}
+
+static void local_shutdown(app *a) {
+    for (job *j = a->live.head; j; j = j->res_next)
+        if (j->state == REGISTRY_JOB_RUNNING) atomic_store(&j->cancel, 1);
+}
+
+static void local_close(app *a) {
+    (void)a;
+}
+
+const executor_ops executor_local = {.name = "local",
+                                     .open = local_open,
+                                     .has_room = local_has_room,
+                                     .start = local_start,
+                                     .stop = local_stop,
+                                     .shutdown = local_shutdown,
+                                     .close = local_close};
