@@ -344,6 +344,9 @@ static void submit_args(cli_call *k, const app *a, const slurm_job *sj) {
     snprintf(v, sizeof v, "0-%u", sj->j->chains - 1);
     call_add(k, "--array=%s", v);
     call_add(k, "--job-name=mcmcd-%s", sj->j->id);
+    /* a preempted task ends (PREEMPTED) and its chain fails with that reason,
+     * rather than starting over and reporting its progress anew */
+    call_add(k, "%s", "--no-requeue");
     call_add(k, "--output=%s/slurm-%%a.out", sj->dir);
     if (partition[0]) call_add(k, "--partition=%s", partition);
     if (c->slurm_account[0]) call_add(k, "--account=%s", c->slurm_account);
