@@ -98,9 +98,9 @@ check "deleted: usage back to 0 (queued_jobs, running_chains, stored_bytes)" \
     "[ \"\$(jget '$work/me.json' 'sorted(j[\"usage\"].values())')\" = '[0, 0, 0]' ]"
 
 # --- running_chains: jobs wait in the queue, never refused ----------------------
-# each chain runs 61,000 iterations (a second or two), so that the
+# each chain runs 31,000 iterations (about half a second), so that the
 # polls below see the queue even on a loaded machine
-SHORT='{"data": {"synthetic": {"n": 10000, "d": 3, "seed": 2}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 2000, "thin": 30, "chains": 1, "progress_every": 60}'
+SHORT='{"data": {"synthetic": {"n": 10000, "d": 3, "seed": 2}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 2000, "thin": 15, "chains": 1, "progress_every": 30}'
 WAVES=${SHORT/'"chains": 1'/'"chains": 2'}
 submit "$SHORT" >/dev/null && J1=$(jget "$work/sub.json" 'j["id"]')
 submit "$SHORT" >/dev/null && J2=$(jget "$work/sub.json" 'j["id"]')
