@@ -48,6 +48,24 @@ const executor_ops *executor_find(const char *name);
 extern const executor_ops executor_local;
 extern const executor_ops executor_slurm;
 
+/* A chain's counters as of block b, the chain having gone non-finite at
+ * kept draw nonfinite_at when nonfinite: what a local worker reports to the
+ * loop and what a Slurm task posts. */
+static inline chain_counts executor_block_counts(const chain_block *b, int nonfinite,
+                                                 uint64_t nonfinite_at) {
+    return (chain_counts){.iter = b->iter,
+                          .accepted = b->accepted,
+                          .draws = b->first_draw + b->count,
+                          .grad_evals = b->grad_evals,
+                          .elapsed = b->elapsed,
+                          .divergent = b->divergent,
+                          .warmup_elapsed = b->warmup_elapsed,
+                          .step_size = b->step_size,
+                          .warmup = b->warmup,
+                          .nonfinite = nonfinite,
+                          .nonfinite_at = nonfinite ? nonfinite_at : UINT64_MAX};
+}
+
 /* --- what executors call in jobs.c (loop thread) -------------------------- */
 
 /* Chain c has reached k (the last block it reported); adapt, when known,

@@ -34,20 +34,6 @@ typedef struct chain_task {
     uint64_t nonfinite_at;
 } chain_task;
 
-static chain_counts block_counts(const chain_task *t, const chain_block *b) {
-    return (chain_counts){.iter = b->iter,
-                          .accepted = b->accepted,
-                          .draws = b->first_draw + b->count,
-                          .grad_evals = b->grad_evals,
-                          .elapsed = b->elapsed,
-                          .divergent = b->divergent,
-                          .warmup_elapsed = b->warmup_elapsed,
-                          .step_size = b->step_size,
-                          .warmup = b->warmup,
-                          .nonfinite = t->nonfinite,
-                          .nonfinite_at = t->nonfinite ? t->nonfinite_at : UINT64_MAX};
-}
-
 /* Worker thread: the block's draws and statistics go to their place in
  * the files, and a report goes to the loop. Returns nonzero (stop) if a
  * write failed. */
@@ -67,7 +53,9 @@ static int on_block(void *ctx, const chain_block *b) {
     }
     chain_report *r = malloc(sizeof *r);
     if (!r) return 0; /* progress is advisory; the draws are on disk */
-    *r = (chain_report){.job = j, .chain = b->chain, .counts = block_counts(t, b)};
+    *r = (chain_report){.job = j,
+                        .chain = b->chain,
+                        .counts = executor_block_counts(b, t->nonfinite, t->nonfinite_at)};
     if (b->adapted && !t->adapt_reported && chain_adaptation_from_block(&r->adapt, b) == MCMC_OK)
         t->adapt_reported = 1;
     app *a = j->app;

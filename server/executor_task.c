@@ -100,20 +100,6 @@ static int post(task_state *t, const char *body) {
     return -1;
 }
 
-static chain_counts counts_of(const task_state *t, const chain_block *b) {
-    return (chain_counts){.iter = b->iter,
-                          .accepted = b->accepted,
-                          .draws = b->first_draw + b->count,
-                          .grad_evals = b->grad_evals,
-                          .elapsed = b->elapsed,
-                          .divergent = b->divergent,
-                          .warmup_elapsed = b->warmup_elapsed,
-                          .step_size = b->step_size,
-                          .warmup = b->warmup,
-                          .nonfinite = t->nonfinite,
-                          .nonfinite_at = t->nonfinite ? t->nonfinite_at : UINT64_MAX};
-}
-
 static int write_rows(task_state *t, const chain_block *b) {
     size_t bytes = (size_t)b->count * b->d * sizeof(double);
     if (pwrite_all(t->draws_fd, b->draws, bytes, (off_t)(b->first_draw * b->d * sizeof(double))))
@@ -132,7 +118,7 @@ static int on_block(void *ctx, const chain_block *b) {
         fprintf(stderr, "mcmcd run: writing to %s: %s\n", t->dir, strerror(errno));
         return 1;
     }
-    chain_counts k = counts_of(t, b);
+    chain_counts k = executor_block_counts(b, t->nonfinite, t->nonfinite_at);
     chain_adaptation ad = {0};
     if (b->adapted && !t->adapt_sent && chain_adaptation_from_block(&ad, b) == MCMC_OK)
         t->adapt_sent = 1;
