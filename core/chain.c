@@ -326,12 +326,9 @@ static int chain_needs_centre(const model *m, const chain_config *cfg) {
            batch < (double)model_num_data(m);
 }
 
-/* The control variates' centre when the spec gives none: the mode, from
- * zeros, with the optimiser's defaults (L-BFGS, or Adam for large N with its
- * minibatches from fold_in(key, 2^32 - 1)). A pure function of (model,
- * cfg), so every chain and executor finds the same bits. */
-static int chain_find_centre(const model *m, const chain_config *cfg, double *centre,
-                             atomic_int *cancel) {
+/* L-BFGS, or Adam for large N with its minibatches from
+ * fold_in(key, 2^32 - 1) (chain.h). */
+int chain_find_centre(const model *m, const chain_config *cfg, double *centre, atomic_int *cancel) {
     optimize_options o;
     optimize_options_default(&o);
     o.key = rng_fold_in(cfg->key, UINT32_MAX);

@@ -112,6 +112,12 @@ unsigned chain_config_stats(const chain_config *cfg);
 /* The metric kind of cfg (METRIC_UNIT for samplers without one). */
 metric_kind chain_metric_kind(const chain_config *cfg);
 
+/* A control-variates centre (SAMPLER_CENTRE) the spec did not give: the mode, found from zeros with
+ * the optimiser's defaults, into centre (model_dim values). A pure function of (model, cfg), so
+ * every chain, executor and tuning grid finds the same bits. MCMC_OK, MCMC_ENONFINITE,
+ * MCMC_ECANCELLED or MCMC_ENOMEM. */
+int chain_find_centre(const model *m, const chain_config *cfg, double *centre, atomic_int *cancel);
+
 /* Runs chain c to the end; checks *cancel (may be NULL) between blocks.
  * Returns MCMC_OK, MCMC_ECANCELLED, MCMC_ENOMEM, MCMC_ENONFINITE (the chain
  * went non-finite: its draws up to there were handed over) or MCMC_EINVAL

@@ -97,18 +97,12 @@ static json_t *tune_setting(const job_spec *spec, const chain_config *base, cons
 }
 
 /* A control-variate sampler's centre when the spec gives none: found once
- * for the grid, as chain.c would for every chain (the mode from zeros, the
- * optimiser's defaults, its key fold_in(key, 2^32 - 1)); NULL otherwise. */
+ * for the grid (whatever batch sizes it tries), by the search each chain
+ * would make (chain_find_centre); NULL otherwise. */
 static double *grid_centre(const chain_config *cfg, const model *m, atomic_int *cancel, int *rc) {
     if (!(cfg->sampler->flags & SAMPLER_CENTRE) || cfg->centre) return NULL;
-    double *centre = calloc(model_dim(m) + 1, sizeof(double));
-    optimize_options o;
-    optimize_options_default(&o);
-    o.key = rng_fold_in(cfg->key, UINT32_MAX);
-    o.row_threads = cfg->row_threads;
-    o.cancel = cancel;
-    optimize_result res;
-    *rc = centre ? optimize_mode(m, &o, centre, &res) : MCMC_ENOMEM;
+    double *centre = malloc(model_dim(m) * sizeof(double));
+    *rc = centre ? chain_find_centre(m, cfg, centre, cancel) : MCMC_ENOMEM;
     if (*rc != MCMC_OK) {
         free(centre);
         return NULL;
