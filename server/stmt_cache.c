@@ -1,6 +1,8 @@
 /* stmt_cache.c - prepared statements kept by their SQL text (stmt_cache.h).
- * A small open-addressed table keyed by a hash of the text; when it is
- * full, the least recently taken statement that is not out is finalized.
+ * 64 slots searched in turn, each compared by a hash of its text before
+ * the text itself (a few dozen statements: a scan is cheaper than the
+ * prepare it saves); when all are used, the least recently taken statement
+ * that is not out is finalized.
  * Statements are prepared with SQLITE_PREPARE_PERSISTENT. */
 #include "stmt_cache.h"
 
