@@ -2,8 +2,8 @@
 # test_kill9.sh - kill -9 at random moments loses nothing. Twelve times the
 # daemon is killed with SIGKILL and started again on the same data dir, at
 # each of six moments twice: right after a 201, mid-chain (a MALA job at a
-# random fraction of its iterations), mid-download (the CSV of 1 M draws,
-# about 40 MB, far more than the socket buffers hold, read at 2 MB/s),
+# random fraction of its iterations), mid-download (the CSV of 600,000 draws,
+# about 62 MB, more than loopback's socket buffers hold, read at 2 MB/s),
 # mid-upload (a 3 MB CSV sent at 1 MB/s), in a burst of 16
 # concurrent submissions, and right after a cancel's 202. The moments come
 # from a fixed seed, printed (MCMCD_KILL9_SEED overrides it). While the
@@ -48,9 +48,12 @@ spec rwm '{"data": {"synthetic": {"n": 300, "d": 3, "seed": 6}}, "sampler": {"ty
 # iterations: long enough to be caught at a chosen point
 spec mid '{"data": {"synthetic": {"n": 2000, "d": 4, "seed": 7}}, "sampler": {"type": "mala", "step_size": 0.05},
  "chains": 2, "num_samples": 15000, "num_warmup": 500, "progress_every": 100, "key": 103}'
-# 4 chains x 50000 draws x 5 parameters: 8 MB as .npy, 40 MB as CSV
+# 4 chains x 150000 draws x 5 parameters: 24 MB as .npy, about 62 MB as
+# CSV: more than the socket buffers can take in at once (here tcp_rmem's
+# 32 MB and tcp_wmem's 4 MB at most), so the daemon is still sending when it
+# is killed (at 50000 draws, 20.5 MB, the whole CSV sometimes sat in them)
 spec big '{"data": {"synthetic": {"n": 50, "d": 5, "seed": 8}}, "sampler": {"type": "rwm", "step_size": 0.3},
- "chains": 4, "num_samples": 50000, "progress_every": 10000, "key": 104}'
+ "chains": 4, "num_samples": 150000, "progress_every": 10000, "key": 104}'
 # runs for minutes: only ever cancelled
 spec long '{"data": {"synthetic": {"n": 2000, "d": 3, "seed": 9}}, "sampler": {"type": "mala", "step_size": 0.01},
  "chains": 1, "num_samples": 5000000, "progress_every": 200, "key": 105}'
@@ -246,7 +249,7 @@ daemon_or_exit --workers 2
 # The job whose draws are downloaded, finished before the first kill.
 post_job big "$work/big.json" >/dev/null
 BIG=$(jget "$work/big.json" 'j["id"]')
-check "the job of 1 M draws ends succeeded ($BIG)" "[ -n '$BIG' ] && [ \"\$(wait_job '$BIG')\" = succeeded ]"
+check "the job of 600,000 draws ends succeeded ($BIG)" "[ -n '$BIG' ] && [ \"\$(wait_job '$BIG')\" = succeeded ]"
 
 # --- the moments --------------------------------------------------------------
 after_201() {
@@ -279,7 +282,7 @@ mid_download() {
     wait "$dl"
     rc=$?
     echo "$BIG" >>"$work/recheck"
-    check "the CSV download (about 40 MB at 2 MB/s) was cut short $ms ms in (curl $rc, $(stat -c %s "$work/dl.csv") bytes)" \
+    check "the CSV download (about 62 MB at 2 MB/s) was cut short $ms ms in (curl $rc, $(stat -c %s "$work/dl.csv") bytes)" \
         "[ $rc != 0 ]"
     round_checks "mid-download"
 }
