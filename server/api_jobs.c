@@ -238,10 +238,9 @@ uint64_t api_body_limit(void *ctx, const char *method, const char *path) {
     return !strcmp(method, "POST") && !strcmp(path, "/v1/jobs") ? JOB_SPEC_BODY_MAX : UINT64_MAX;
 }
 
-/* A submission while the thread pool parses its body, then while it
- * makes the new job's files. */
+/* A submission while the thread pool parses its body. */
 typedef struct submit_task {
-    app_work work, files;
+    app_work work;
     api_call call; /* who and route point into the task */
     principal who;
     idem_ticket idem;
@@ -252,9 +251,6 @@ typedef struct submit_task {
     int json_ok, bad;
     job_spec spec; /* parsed when json_ok and !bad */
     spec_errors errs;
-    job *job; /* from jobs_submit_begin, until jobs_submit_end */
-    int files_rc;
-    char why[400]; /* why the files could not be made */
 } submit_task;
 
 /* On the thread pool: the JSON and the spec, which for a large body take
@@ -275,23 +271,17 @@ static void submit_parse(uv_work_t *w) {
 #endif
 }
 
-/* On the thread pool: the new job's files (jobs_submit_files). */
-static void submit_files(uv_work_t *w) {
-    submit_task *t = w->data;
-    t->files_rc = jobs_submit_files(t->job, t->why, sizeof t->why);
-}
-
-/* Back on the loop: the job recorded, or the submission undone; answers. */
-static void submit_recorded(uv_work_t *w, int status) {
-    submit_task *t = w->data;
+/* The job made, checked for room and recorded; answers. */
+static void submit_begin(submit_task *t, size_t d) {
     api_call *c = &t->call;
     app *a = c->app;
-    if (status != 0 && t->files_rc == REGISTRY_OK) {
-        t->files_rc = REGISTRY_EIO;
-        snprintf(t->why, sizeof t->why, "the job's files were not made");
-    }
-    job *j = t->job;
-    int rc = jobs_submit_end(a, j, t->files_rc, t->why);
+    const char *ds = t->spec.data == SPEC_DATA_DATASET ? t->spec.dataset_id : NULL;
+    char ds_copy[SPEC_DATASET_ID_MAX] = "", why[400] = "";
+    if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
+    job *j;
+    int rc = jobs_submit_begin(a, c->who->user_id, &t->spec, ds ? ds_copy : NULL, d, &j);
+    if (rc == REGISTRY_OK) rc = jobs_submit_end(a, j, jobs_submit_room(j, why, sizeof why), why);
+    job_spec_free(&t->spec); /* empty once a job took it */
     if (rc == REGISTRY_OK) {
         audit_call(c, "job.submit", job_id(j), 201, NULL);
         char loc[64];
@@ -301,31 +291,10 @@ static void submit_recorded(uv_work_t *w, int status) {
         storage_respond(c->req, rc, registry_last_error(a->reg));
         idempotency_release(a, &t->idem);
     }
-    free(t);
 }
 
-/* The job made and its files queued to the thread pool; 1 when the task
- * went on to submit_recorded, 0 when this answered. */
-static int submit_begin(submit_task *t, size_t d) {
-    api_call *c = &t->call;
-    app *a = c->app;
-    const char *ds = t->spec.data == SPEC_DATA_DATASET ? t->spec.dataset_id : NULL;
-    char ds_copy[SPEC_DATASET_ID_MAX] = "";
-    if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
-    int rc = jobs_submit_begin(a, c->who->user_id, &t->spec, ds ? ds_copy : NULL, d, &t->job);
-    if (rc == REGISTRY_OK && app_queue_work(a, &t->files, t, submit_files, submit_recorded) == 0)
-        return 1;          /* the job owns the spec now */
-    if (rc == REGISTRY_OK) /* not queued: undone */
-        jobs_submit_end(a, t->job, REGISTRY_EIO, "cannot queue the job's files");
-    job_spec_free(&t->spec); /* empty once a job took it */
-    http_respond_error(c->req, 500, "internal", registry_last_error(a->reg), NULL);
-    idempotency_release(a, &t->idem);
-    return 0;
-}
-
-/* The checks that need the loop's state, then the job; 1 when the task
- * went on (submit_begin), 0 when this answered. */
-static int submit_job(submit_task *t) {
+/* The checks that need the loop's state, then the job; answers. */
+static void submit_job(submit_task *t) {
     api_call *c = &t->call;
     job_spec *spec = &t->spec;
     spec_errors *errs = &t->errs;
@@ -350,11 +319,11 @@ static int submit_job(submit_task *t) {
     } else if (quota_check_job(a, c->who->user_id, spec, d, &over)) {
         quota_respond(req, &over);
     } else {
-        return submit_begin(t, d);
+        submit_begin(t, d);
+        return;
     }
     job_spec_free(spec);
     idempotency_release(a, &t->idem);
-    return 0;
 }
 
 static void submit_after(uv_work_t *w, int status) {
@@ -379,8 +348,8 @@ static void submit_after(uv_work_t *w, int status) {
     } else if (t->bad) {
         idempotency_release(a, &t->idem);
         respond_spec_errors(req, &t->errs);
-    } else if (submit_job(t)) {
-        return; /* on to submit_files */
+    } else {
+        submit_job(t);
     }
     free(t);
 }

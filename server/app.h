@@ -95,6 +95,8 @@ struct job {
     job_events *events;
     int events_unsaved; /* it holds events that events.ndjson does not */
     int log_file_made;  /* this process made its empty events.ndjson (job_log_create) */
+    int files_made;     /* its dir, draws and statistics files exist (job_files_ensure) */
+    int files_unmade;   /* queued, its files' room counted in app->unmade_bytes */
     job_watcher *watchers;
     job_residence residence;
     job *res_prev, *res_next; /* in app->live or app->cached */
@@ -158,6 +160,7 @@ struct app {
     unsigned busy_workers; /* chains running */
     unsigned pending_work; /* app_work.c: thread-pool items in flight, chains included */
     uint64_t mem_in_use;   /* mem_bytes of the jobs preparing or running */
+    uint64_t unmade_bytes; /* the draws files of queued jobs, not made yet (jobs.c) */
     uv_async_t reports_async;
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
@@ -221,22 +224,26 @@ job *jobs_find(app *a, const char *id);
  * on ENOMEM. */
 job *jobs_view_row(app *a, const registry_job *row, job **made);
 void jobs_view_done(job *made);
-/* A parsed, shape-checked spec becomes a queued job in three steps, so
- * that its files are made off the loop thread:
- * - jobs_submit_begin (loop) makes the job from spec (which it takes) and
- *   counts it in its owner's usage at once, so that quotas see it; 0, or
- *   a registry status with registry_last_error's message;
- * - jobs_submit_files (the thread pool) checks the room for its files and
- *   makes them at their full size: 0, REGISTRY_FULL or REGISTRY_EIO, with
- *   why; it touches nothing but the job's own files;
- * - jobs_submit_end (loop) records the job (durable once the registry's
- *   sync covers it) and queues it; on any failure, files_rc's included, it
- *   undoes the first two steps, frees the job and returns the status, its
+/* A parsed, shape-checked spec becomes a queued job in three steps, on
+ * the loop thread:
+ * - jobs_submit_begin makes the job from spec (which it takes) and counts
+ *   it in its owner's usage at once, so that quotas see it; 0, or a
+ *   registry status with registry_last_error's message;
+ * - jobs_submit_room checks that the disk has room for its files beside
+ *   those promised to the jobs queued before it: 0, or REGISTRY_FULL with
+ *   why. A queued job has no files yet: they are made, their space taken,
+ *   when it starts (a disk full by then fails it with reason disk_full);
+ * - jobs_submit_end records the job (durable once the registry's sync
+ *   covers it) and queues it; on any failure, files_rc's included, it
+ *   undoes the first step, frees the job and returns the status, its
  *   message kept for registry_last_error. */
 int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
                       job **out);
-int jobs_submit_files(job *j, char *why, size_t cap);
+int jobs_submit_room(job *j, char *why, size_t cap);
 int jobs_submit_end(app *a, job *j, int files_rc, const char *why);
+/* Makes a queued job's files (sparse) if they are not there yet, for a
+ * reader that opens them before the job starts; 0 or an errno. */
+int job_files_ensure(job *j);
 /* Cancels a queued job now, or a running one at its chains' next block,
  * once the request is in the registry (so that a crash cannot undo it).
  * Returns 0, REGISTRY_BAD_TRANSITION when the job has already ended, or

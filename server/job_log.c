@@ -4,10 +4,12 @@
  * gets the same bytes from a job in memory, from one read back, and after a
  * restart.
  *
- * The file is made empty with the job's other files, off the loop thread
- * (job_log_create). An eviction formats the log on the loop and writes it
- * on the thread pool (job_log_save_later) into that file, never creating
- * it (a job deleted meanwhile stays deleted); until the write is done, the
+ * The file is made empty with the job's other files as it starts, off the
+ * loop thread (job_log_create). An eviction formats the log on the loop and
+ * writes it on the thread pool (job_log_save_later) into that file, never
+ * creating it (a job deleted meanwhile stays deleted); a job that never
+ * started (cancelled while queued) has no file and no dir, and its log is
+ * saved on the loop, its dir made first. Until the write is done, the
  * text is kept here by job id and a read back takes it from memory, so the
  * bytes are the same either way. At a stop, job_log_save writes on the
  * caller's thread. A save cut short by a crash leaves a log that does not
@@ -60,6 +62,8 @@ int job_log_save(const job *j) {
     if (job_events_format_after(j->events, 0, EVENT_FRAMING_NDJSON, 0, &text, &last) < 0)
         return MCMC_ENOMEM;
     char path[4600];
+    snprintf(path, sizeof path, "%s/%s", j->app->jobs_dir, j->id);
+    mkdir(path, 0700); /* a job that never started has none yet */
     job_file_path(j, LOG_FILE, path, sizeof path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int ok = fd >= 0 && write_all(fd, text.data, text.len) == 0;

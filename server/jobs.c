@@ -88,6 +88,7 @@ void job_watch(job *j, job_watcher *w) {
 }
 
 static void job_free(job *j);
+static void unmade_drop(job *j);
 
 void job_unwatch(job *j, job_watcher *w) {
     if (w->prev)
@@ -283,6 +284,7 @@ static void job_release_run_state(job *j) {
 
 static void job_free(job *j) {
     job_release_run_state(j);
+    unmade_drop(j);
     job_spec_free(&j->spec);
     job_events_free(j->events);
     for (uint32_t c = 0; j->adapt && c < j->chains; c++)
@@ -381,38 +383,48 @@ static void job_remove_files(const job *j) {
     rmdir(dir);
 }
 
-/* A body at its full size with its blocks taken now; 0 or an errno. */
-static int create_body(const job *j, const char *path, size_t width) {
-    int fd = open_body(j, path, width, O_TRUNC);
+/* A body at its full size (sparse), made if missing, never truncated (a
+ * rerun writes over its rows); with reserve, its blocks taken now
+ * (storage_reserve). 0 or an errno. */
+static int make_body(const job *j, const char *path, size_t width, int reserve) {
+    int fd = open_body(j, path, width, 0);
     if (fd < 0) return errno;
-    int e = storage_reserve(fd, (uint64_t)j->chains * j->samples * width * sizeof(double));
+    int e = reserve ? storage_reserve(fd, (uint64_t)j->chains * j->samples * width * sizeof(double))
+                    : 0;
     close(fd);
     return e;
 }
 
-/* The job's directory, its (empty) event log, its draws file and its
- * statistics file at their full size, their space taken now (storage_reserve), so that a job
- * accepted does not find the disk full as it runs, and readers can open
- * them from the start. REGISTRY_OK, REGISTRY_FULL or REGISTRY_EIO, with
- * why. */
-static int job_create_files(const job *j, char *why, size_t cap) {
-    char dir[4400], path[4500];
-    job_dir(j, dir, sizeof dir);
-    int e = mkdir(dir, 0700) != 0 && errno != EEXIST ? errno : 0;
-    snprintf(path, sizeof path, "%s", dir);
+/* The job's directory and its draws and statistics files at their full
+ * size, made when it starts (prepare_work, reserve set: their space taken
+ * and its empty event log made too) or, sparse, when a reader asks for a
+ * queued job's draws first (job_files_ensure). Until then a queued job
+ * has no files: a submission writes one registry row and makes no inode,
+ * and the room its draws will need is counted in a->unmade_bytes. 0 or an
+ * errno, with the path that failed in path. */
+static int job_files_make(const job *j, int reserve, char *path, size_t cap) {
+    job_dir(j, path, cap);
+    int e = mkdir(path, 0700) != 0 && errno != EEXIST ? errno : 0;
     if (!e) {
-        job_draws_path(j, path, sizeof path);
-        e = create_body(j, path, j->d);
+        job_draws_path(j, path, cap);
+        e = make_body(j, path, j->d, reserve);
     }
     if (!e) {
-        job_stats_path(j, path, sizeof path);
-        e = create_body(j, path, chain_stat_count(j->stats));
+        job_stats_path(j, path, cap);
+        e = make_body(j, path, chain_stat_count(j->stats), reserve);
     }
-    if (!e) e = job_log_create(j); /* written into at eviction, on the pool */
-    if (!e) return REGISTRY_OK;
-    if (storage_errno_is_full(e)) return REGISTRY_FULL; /* the caller says how full */
-    snprintf(why, cap, "cannot create %.200s: %s", path, strerror(e));
-    return REGISTRY_EIO;
+    if (!e && reserve) e = job_log_create(j); /* written into at eviction, on the pool */
+    return e;
+}
+
+int job_files_ensure(job *j) {
+    if (j->files_made) return 0;
+    char path[4500];
+    job_draws_path(j, path, sizeof path);
+    struct stat st;
+    int e = stat(path, &st) == 0 ? 0 : job_files_make(j, 0, path, sizeof path);
+    if (!e) j->files_made = 1;
+    return e;
 }
 
 /* A random id: 96 bits as 24 hex characters. */
@@ -469,6 +481,21 @@ uint64_t jobs_draw_bytes(const chain_config *c, size_t d) {
 static uint64_t job_draw_bytes(const job *j) {
     uint64_t width = (uint64_t)j->d + chain_stat_count(j->stats);
     return (uint64_t)j->chains * j->samples * width * sizeof(double);
+}
+
+/* The room a queued job's files will take, counted until they are made
+ * (or the job ends or goes without them). */
+static void unmade_add(job *j) {
+    if (j->files_unmade) return;
+    j->files_unmade = 1;
+    j->app->unmade_bytes += job_draw_bytes(j);
+}
+
+static void unmade_drop(job *j) {
+    if (!j->files_unmade) return;
+    j->files_unmade = 0;
+    uint64_t b = job_draw_bytes(j);
+    j->app->unmade_bytes -= b < j->app->unmade_bytes ? b : j->app->unmade_bytes;
 }
 
 /* A job joins its owner's usage: its files always, the active count while
@@ -676,6 +703,7 @@ static int job_record_end(job *j, registry_job_state st, const char *error) {
  * status. */
 static int job_finish(job *j, registry_job_state st, const char *error) {
     job_release_run_state(j);
+    unmade_drop(j); /* ended queued: its files are never made */
     int rc = job_record_end(j, st, error);
     if (rc == REGISTRY_OK) {
         job_ended(j, st, error);
@@ -882,6 +910,23 @@ static int prepare_model(job *j) {
     return j->model ? 0 : -1;
 }
 
+/* The job's files made now, their space taken: a disk too full for them
+ * fails the job with reason disk_full before its chains start. */
+static int prepare_files(job *j) {
+    char path[4500];
+    int e = job_files_make(j, 1, path, sizeof path);
+    if (!e) return 0;
+    if (storage_errno_is_full(e))
+        snprintf(j->prep_error, sizeof j->prep_error,
+                 DISK_FULL_PREFIX
+                 " no room for the job's draws and statistics files (%llu bytes): %s",
+                 (unsigned long long)job_draw_bytes(j), strerror(e));
+    else
+        snprintf(j->prep_error, sizeof j->prep_error, "cannot create %.200s: %s", path,
+                 strerror(e));
+    return -1;
+}
+
 static int prepare_draws_file(job *j) {
     char path[4500];
     job_draws_path(j, path, sizeof path);
@@ -903,7 +948,8 @@ static void prepare_work(uv_work_t *req) {
     prepare_task *t = req->data;
     job *j = t->job;
     j->prep_error[0] = 0;
-    if (prepare_model(j) == 0) prepare_draws_file(j);
+    if (prepare_files(j) == 0 && prepare_model(j) == 0) prepare_draws_file(j);
+    j->log_file_made = !j->prep_error[0]; /* prepare_files made it */
 }
 
 /* Whether the user may start one more chain now (running_chains). */
@@ -919,6 +965,8 @@ static void prepare_after(uv_work_t *req, int status) {
     free(t);
     a->preparing--;
     j->preparing = 0;
+    unmade_drop(j); /* made now, or the job fails */
+    if (!j->prep_error[0]) j->files_made = 1;
     if (status != 0 && !j->prep_error[0])
         snprintf(j->prep_error, sizeof j->prep_error, "cancelled");
     if (j->prep_error[0] || j->cancel_requested || j->time_limit_s || a->shutting_down) {
@@ -1093,22 +1141,23 @@ int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset
     return REGISTRY_OK;
 }
 
-int jobs_submit_files(job *j, char *why, size_t cap) {
-    /* most jobs that cannot fit are refused here, before anything is made */
-    uint64_t bytes = job_draw_bytes(j);
-    const char *what = "the job's draws and statistics files";
-    if (storage_check_room(j->app->jobs_dir, bytes, what, why, cap) != 0) return REGISTRY_FULL;
-    int rc = job_create_files(j, why, cap);
-    if (rc == REGISTRY_FULL) /* the files' space could not be taken */
-        storage_full_message(j->app->jobs_dir, bytes, what, why, cap);
-    if (rc != REGISTRY_OK) job_remove_files(j);
-    return rc;
+int jobs_submit_room(job *j, char *why, size_t cap) {
+    app *a = j->app;
+    uint64_t bytes = job_draw_bytes(j), free_bytes = storage_free_bytes(a->jobs_dir);
+    uint64_t want = bytes + a->unmade_bytes; /* the queued jobs' files come first */
+    if (want <= free_bytes && want >= bytes) return REGISTRY_OK;
+    storage_full_message(a->jobs_dir, bytes, "the job's draws and statistics files", why, cap);
+    if (a->unmade_bytes) {
+        size_t n = strlen(why);
+        snprintf(why + n, cap - n, ", of which %llu are promised to the jobs queued before it",
+                 (unsigned long long)(a->unmade_bytes < free_bytes ? a->unmade_bytes : free_bytes));
+    }
+    return REGISTRY_FULL;
 }
 
 /* Undoes jobs_submit_begin (and the files) for a job not recorded. */
 static void submit_undo(app *a, job *j, int added) {
     if (added) jobs_remove(a, j);
-    job_remove_files(j);
     j->user->draw_bytes -= job_draw_bytes(j);
     j->user->active_jobs--;
     job_free(j);
@@ -1142,7 +1191,7 @@ int jobs_submit_end(app *a, job *j, int files_rc, const char *why) {
         submit_undo(a, j, added);
         return rc;
     }
-    j->log_file_made = 1; /* with its files: jobs_submit_files */
+    unmade_add(j); /* its files are made when it starts */
     job_events_add_state(j->events, "queued", NULL, app_now());
     queue_push(a, j);
     schedule(a);
@@ -1306,6 +1355,7 @@ static int restore_one(void *ctx, const registry_job *row) {
         return REGISTRY_ENOMEM;
     }
     j->events_unsaved = 1;
+    if (j->state == REGISTRY_JOB_QUEUED) unmade_add(j); /* its files may not be made yet */
     job_events_add_state(j->events, job_state_name(j), j->error, app_now());
     if (job_is_final(j)) { /* an unreadable spec: it failed as it came back */
         uint64_t *draws = calloc(j->chains, sizeof *draws);

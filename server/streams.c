@@ -288,6 +288,11 @@ static int cmdstan_texts(draw_stream *s, job *j, const draws_request *q) {
 /* 0, or -1 with errno saying why (0 when only memory ran out). */
 static int draw_stream_open(draw_stream *s, job *j, draws_request *q) {
     char path[4500];
+    int e = job_files_ensure(j); /* a queued job's, made sparse: a follower reads them as it runs */
+    if (e) {
+        errno = e;
+        return -1;
+    }
     job_draws_path(j, path, sizeof path);
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (s->fd < 0) return -1; /* errno says why */

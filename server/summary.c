@@ -33,6 +33,7 @@
 #include "dataset_store.h"
 #include "diagnostics.h"
 #include "ksd.h"
+#include "storage.h"
 
 #define PASS_BYTES (256u << 20) /* draws held per pass over the file */
 #define STAT_ROWS 4096          /* statistics rows read at once */
@@ -362,6 +363,15 @@ static int summary_setup(summary_task *t, job *j) {
 void api_summary(app *a, job *j, http_request *req) {
     uint64_t want = job_is_final(j) ? 1 : 0;
     if (query_u64(req, "ksd", 1, &want) != 0) return; /* answered 400 */
+    int e = job_files_ensure(j);                      /* a queued job's, made sparse */
+    if (e) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "cannot make the job's files: %s", strerror(e));
+        http_respond_error(req, storage_errno_is_full(e) ? 507 : 500,
+                           storage_errno_is_full(e) ? "insufficient_storage" : "internal", msg,
+                           NULL);
+        return;
+    }
     summary_task *t = calloc(1, sizeof *t);
     if (!t || summary_setup(t, j) != 0) {
         if (t) summary_free(t);
