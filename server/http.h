@@ -58,7 +58,9 @@ int http_tls_check(const char *cert_pem, const char *key_pem, char *err, size_t 
  * sending is closed after idle_timeout seconds. */
 #define HTTP_MAX_QUERY_ARGS 100
 #define HTTP_MAX_URL 8192
-#define HTTP_CONNECTION_MEMORY (64 * 1024)
+/* 32 KiB, not more: libmicrohttpd maps a larger pool with mmap for each
+ * connection and unmaps it at close (a TLB shootdown across cores). */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Connections beyond the streams that may stay open: idle ones are closed
  * after idle_timeout seconds; past this many more, requests get 503. */
 #define HTTP_MAX_OTHER_CONNECTIONS 4096

@@ -20,14 +20,20 @@ static int over_limit(const app_user *u, limit_id id, uint64_t used, uint64_t mo
     return 1;
 }
 
+/* The stored-bytes limit: the user's datasets are summed in the registry
+ * only when the user has that limit (a read per submission otherwise). */
+static int over_stored_bytes(app *a, app_user *u, uint64_t more, quota_over *over) {
+    if (!u->limits.v[LIMIT_STORED_BYTES]) return 0;
+    return over_limit(u, LIMIT_STORED_BYTES, app_user_stored_bytes(a, u), more, over);
+}
+
 int quota_check_job(app *a, int64_t user, const job_spec *s, size_t d, quota_over *over) {
     app_user *u = app_user_get(a, user);
     if (!u) return 0; /* out of memory: the submit fails on its own */
     const chain_config *c = &s->chain;
     uint64_t values = (uint64_t)c->chains * chain_kept_draws(c) * d;
     return over_limit(u, LIMIT_DRAW_VALUES_PER_JOB, 0, values, over) ||
-           over_limit(u, LIMIT_STORED_BYTES, app_user_stored_bytes(a, u), jobs_draw_bytes(c, d),
-                      over) ||
+           over_stored_bytes(a, u, jobs_draw_bytes(c, d), over) ||
            over_limit(u, LIMIT_QUEUED_JOBS, u->active_jobs, 1, over);
 }
 
@@ -43,7 +49,7 @@ static int user_references(app *a, int64_t user, const char *id) {
 int quota_check_upload(app *a, int64_t user, const char *id, uint64_t bytes, quota_over *over) {
     app_user *u = app_user_get(a, user);
     if (!u || bytes == 0 || user_references(a, user, id)) return 0;
-    return over_limit(u, LIMIT_STORED_BYTES, app_user_stored_bytes(a, u), bytes, over);
+    return over_stored_bytes(a, u, bytes, over);
 }
 
 static void quota_message(const quota_over *o, char *buf, size_t cap) {
