@@ -7,7 +7,9 @@
  * the ring it stays in `latest`, and reading merges the three sources
  * (milestones, ring, latest-but-older-than-the-ring) by seq. Events are
  * stored as numbers and formatted on demand, so a quiet watcher costs
- * nothing and a slow one only ever re-reads what is still retained.
+ * nothing and a slow one only ever re-reads what is still retained. The
+ * JSON of the last few events formatted is kept (the memo), so that n
+ * watchers reading the same new event format it once, not n times.
  */
 #include <math.h>
 #include <stdio.h>
@@ -48,6 +50,15 @@ typedef struct saved_line {
     int type;        /* index into event_types */
 } saved_line;
 
+/* An event's JSON text as formatted, by seq (0: empty slot). */
+typedef struct memo_slot {
+    uint64_t seq;
+    char *json;
+    size_t len;
+} memo_slot;
+
+#define MEMO_SLOTS 8 /* by seq % MEMO_SLOTS: the newest events, as watchers read them */
+
 static const char *const event_types[] = {"state", "progress", "done"};
 enum { TYPE_STATE, TYPE_PROGRESS, TYPE_DONE, TYPE_COUNT };
 
@@ -73,6 +84,8 @@ struct job_events {
     char *saved;
     saved_line *lines;
     size_t line_count;
+
+    memo_slot memo[MEMO_SLOTS];
 };
 
 /* ---- progress records ---- */
@@ -128,6 +141,8 @@ void job_events_free(job_events *log) {
     free(log->saved);
     free(log->lines);
     free(log->job_id);
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        free(log->memo[i].json);
     free(log);
 }
 
@@ -359,17 +374,18 @@ static int buf_append_json(event_buf *b, const json_t *j) {
     return 0;
 }
 
-/* One event, framed: an NDJSON line, or SSE id/event/data lines and a
- * blank line. Compact JSON escapes every newline, so data is one line. */
+/* One event, framed around its JSON text: an NDJSON line, or SSE
+ * id/event/data lines and a blank line. Compact JSON escapes every
+ * newline, so data is one line. */
 static int buf_append_event(event_buf *b, event_framing framing, uint64_t seq, const char *type,
-                            const json_t *j) {
+                            const char *json, size_t len) {
     if (framing == EVENT_FRAMING_SSE) {
         char head[96];
         int n = snprintf(head, sizeof head, "id: %llu\nevent: %s\ndata: ", (unsigned long long)seq,
                          type);
         if (buf_append(b, head, (size_t)n) != 0) return -1;
     }
-    if (buf_append_json(b, j) != 0) return -1;
+    if (buf_append(b, json, len) != 0) return -1;
     return framing == EVENT_FRAMING_SSE ? buf_append(b, "\n\n", 2) : buf_append(b, "\n", 1);
 }
 
@@ -453,14 +469,33 @@ static int cursor_next(event_cursor *cur, const milestone **m, const progress_ev
     return 1;
 }
 
+/* The event's JSON text, from the memo or formatted into it. The memo is
+ * a cache: it changes no event, so a log read through a const pointer
+ * may fill it (the loop thread alone reads logs). NULL on ENOMEM. */
+static const memo_slot *event_json(const job_events *log, const milestone *m,
+                                   const progress_event *p) {
+    uint64_t seq = m ? m->seq : p->seq;
+    memo_slot *slot = (memo_slot *)&log->memo[seq % MEMO_SLOTS];
+    if (slot->seq == seq && slot->json) return slot;
+    json_t *j = m ? milestone_to_json(log, m) : progress_to_json(log, p);
+    event_buf text = {0};
+    int rc = j ? buf_append_json(&text, j) : -1;
+    json_decref(j);
+    if (rc != 0) {
+        free(text.data);
+        return NULL;
+    }
+    free(slot->json);
+    *slot = (memo_slot){.seq = seq, .json = text.data, .len = text.len};
+    return slot;
+}
+
 static int append_one(const job_events *log, const milestone *m, const progress_event *p,
                       event_framing framing, event_buf *buf) {
-    json_t *j = m ? milestone_to_json(log, m) : progress_to_json(log, p);
-    if (!j) return -1;
+    const memo_slot *e = event_json(log, m, p);
+    if (!e) return -1;
     const char *type = m ? (m->is_done ? "done" : "state") : "progress";
-    int rc = buf_append_event(buf, framing, m ? m->seq : p->seq, type, j);
-    json_decref(j);
-    return rc;
+    return buf_append_event(buf, framing, e->seq, type, e->json, e->len);
 }
 
 static ssize_t format_saved_after(const job_events *log, uint64_t after, event_framing framing,

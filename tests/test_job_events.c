@@ -308,6 +308,60 @@ static void test_sse_framing_parses(void **state) {
     job_events_free(log);
 }
 
+/* The memo of formatted events: reading the same events again (as the
+ * next watcher does), in the other framing, or from a later seq gives the
+ * bytes a fresh log gives, also once far more events than the memo holds
+ * have passed through it. */
+static void test_memo_gives_the_bytes_formatting_gives(void **state) {
+    (void)state;
+    job_events *log = job_events_new("job-m", 2, 0, 8);
+    job_events *fresh = NULL;
+    job_events_add_state(log, "running", NULL, T0);
+    for (uint64_t i = 1; i <= 40; i++)
+        add_progress(log, (uint32_t)(i % 2), i * 10);
+    event_buf first = {0}, again = {0}, sse = {0}, tail = {0}, ref = {0};
+    uint64_t after;
+    ssize_t n = format_all(log, 0, EVENT_FRAMING_NDJSON, &first, &after);
+    assert_int_equal(format_all(log, 0, EVENT_FRAMING_NDJSON, &again, &after), n);
+    assert_int_equal(first.len, again.len);
+    assert_memory_equal(first.data, again.data, first.len);
+    /* SSE's data lines are the NDJSON lines, in order */
+    format_all(log, 0, EVENT_FRAMING_SSE, &sse, &after);
+    size_t pos = 0, line = 0;
+    for (const char *d = sse.data;
+         (d = memmem(d, sse.len - (size_t)(d - sse.data), "data: ", 6));) {
+        d += 6;
+        const char *nl = memchr(d, '\n', sse.len - (size_t)(d - sse.data));
+        const char *want = first.data + pos;
+        const char *want_nl = memchr(want, '\n', first.len - pos);
+        assert_int_equal(nl - d, want_nl - want);
+        assert_memory_equal(d, want, (size_t)(nl - d));
+        pos = (size_t)(want_nl - first.data) + 1;
+        line++;
+        d = nl;
+    }
+    assert_int_equal(line, (size_t)n);
+    /* a later start: a suffix of the whole */
+    format_all(log, 30, EVENT_FRAMING_NDJSON, &tail, &after);
+    assert_true(tail.len > 0 && tail.len < first.len);
+    assert_memory_equal(first.data + first.len - tail.len, tail.data, tail.len);
+    /* a log built the same way, read once: the same bytes */
+    fresh = job_events_new("job-m", 2, 0, 8);
+    job_events_add_state(fresh, "running", NULL, T0);
+    for (uint64_t i = 1; i <= 40; i++)
+        add_progress(fresh, (uint32_t)(i % 2), i * 10);
+    format_all(fresh, 0, EVENT_FRAMING_NDJSON, &ref, &after);
+    assert_int_equal(ref.len, first.len);
+    assert_memory_equal(ref.data, first.data, ref.len);
+    event_buf_free(&first);
+    event_buf_free(&again);
+    event_buf_free(&sse);
+    event_buf_free(&tail);
+    event_buf_free(&ref);
+    job_events_free(log);
+    job_events_free(fresh);
+}
+
 static void test_sse_preamble(void **state) {
     (void)state;
     char buf[32];
@@ -740,6 +794,7 @@ int main(void) {
         cmocka_unit_test(test_format_appends_to_what_is_there),
         cmocka_unit_test(test_strings_are_escaped),
         cmocka_unit_test(test_sse_framing_parses),
+        cmocka_unit_test(test_memo_gives_the_bytes_formatting_gives),
         cmocka_unit_test(test_sse_preamble),
         cmocka_unit_test(test_resume_returns_exactly_the_events_after),
         cmocka_unit_test(test_batches_resume_where_they_stopped),
