@@ -672,8 +672,8 @@ static void stream_free(void *cls) {
 }
 
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
-                                 uint64_t size, http_stream_fn fn, http_stream_free_fn free_fn,
-                                 void *ctx) {
+                                 uint64_t size, size_t block, http_stream_fn fn,
+                                 http_stream_free_fn free_fn, void *ctx) {
     req->refused_free = free_fn, req->refused_ctx = ctx; /* until it is adopted */
     if (req->srv->max_streams && req->srv->streams >= req->srv->max_streams) {
         char msg[128];
@@ -688,8 +688,8 @@ http_stream *http_respond_stream(http_request *req, unsigned status, const char 
     if (st) {
         *st = (http_stream){
             .srv = req->srv, .conn = req->conn, .fn = fn, .free_fn = free_fn, .ctx = ctx};
-        r = MHD_create_response_from_callback(size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size,
-                                              64 * 1024, stream_read, st, stream_free);
+        r = MHD_create_response_from_callback(size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, block,
+                                              stream_read, st, stream_free);
     }
     if (!r) {
         free(st);

@@ -163,14 +163,20 @@ typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 /* Called once when the response is destroyed (sent, or client gone). */
 typedef void (*http_stream_free_fn)(void *ctx);
 
-/* size: the exact length, or UINT64_MAX for chunked. The stream handle
+/* Bytes fn may fill at once: libmicrohttpd zeroes a buffer of this size
+ * for every stream it makes, so a stream of small writes (events) asks
+ * for the small one, a download for the large. */
+#define HTTP_STREAM_BLOCK_SMALL (8 * 1024)
+#define HTTP_STREAM_BLOCK_LARGE (64 * 1024)
+
+/* size: the exact length, or UINT64_MAX for chunked; block: see above. The stream handle
  * stays valid until free_fn runs. NULL when refused: 503 unavailable (with
  * Retry-After) when max_streams are open, 500 when out of memory; the
  * answer is made, and free_fn(ctx) runs once the request is done, so ctx
  * is still valid as this returns. */
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
-                                 uint64_t size, http_stream_fn fn, http_stream_free_fn free_fn,
-                                 void *ctx);
+                                 uint64_t size, size_t block, http_stream_fn fn,
+                                 http_stream_free_fn free_fn, void *ctx);
 /* Resumes a stream waiting for data; harmless otherwise. Loop thread only. */
 void http_stream_wake(http_stream *st);
 

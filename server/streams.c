@@ -176,8 +176,9 @@ void streams_events(app *a, job *j, http_request *req) {
     s->framing = event_framing_from_accept(http_request_header(req, "Accept"));
     s->preamble_due = s->framing == EVENT_FRAMING_SSE;
     s->b.w.on_change = event_stream_changed;
-    s->b.w.stream = http_respond_stream(req, 200, event_framing_content_type(s->framing),
-                                        UINT64_MAX, event_stream_read, event_stream_free, s);
+    s->b.w.stream =
+        http_respond_stream(req, 200, event_framing_content_type(s->framing), UINT64_MAX,
+                            HTTP_STREAM_BLOCK_SMALL, event_stream_read, event_stream_free, s);
     if (!s->b.w.stream) return; /* freed by http_respond_stream */
     job_watch(j, &s->b.w);
     beat_link(&s->b, a, j, event_stream_beat);
@@ -322,8 +323,9 @@ static void draw_stream_start(app *a, draw_stream *s, http_request *req, int fol
     job *j = s->b.job;
     draw_stream_update(s);
     uint64_t size = follow ? UINT64_MAX : draw_reader_content_length(s->reader);
-    s->b.w.stream = http_respond_stream(req, 200, draw_format_content_type(fmt), size,
-                                        draw_stream_read, draw_stream_free, s);
+    s->b.w.stream =
+        http_respond_stream(req, 200, draw_format_content_type(fmt), size, HTTP_STREAM_BLOCK_LARGE,
+                            draw_stream_read, draw_stream_free, s);
     if (!s->b.w.stream) return; /* freed (draw_stream_free): unwatched */
     if (follow) beat_link(&s->b, a, j, draw_stream_beat);
 }
