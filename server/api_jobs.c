@@ -439,14 +439,25 @@ static char *list_item_text(job *j) {
     return text;
 }
 
-/* The item of an ended job from the kept ones, else made (from memory, or
- * from its row alone: jobs_view_row) and kept; a job that has not ended is
- * made every time. */
+/* Whether a job in this state keeps its list item as text, and under
+ * which key: an ended job's item never changes, nor does a queued one's
+ * until it starts (it is kept apart, under "ID:q", so that the started
+ * job's rows miss it). */
+static int list_item_key(const registry_job *row, char key[32]) {
+    if (registry_job_state_is_final(row->state)) return snprintf(key, 32, "%s", row->id) < 32;
+    if (row->state == REGISTRY_JOB_QUEUED) return snprintf(key, 32, "%s:q", row->id) < 32;
+    return 0;
+}
+
+/* The item of an ended or queued job from the kept ones, else made (from
+ * memory, or from its row alone: jobs_view_row) and kept; a running job's
+ * is made every time. */
 static void list_one_item(list_ctx *l, const registry_job *row) {
     app *a = l->a;
-    int final = registry_job_state_is_final(row->state);
+    char key[32];
+    int keyed = list_item_key(row, key);
     const char *kept =
-        final && a->list_items ? list_items_get(a->list_items, row->id, a->users_generation) : NULL;
+        keyed && a->list_items ? list_items_get(a->list_items, key, a->users_generation) : NULL;
     if (kept) {
         if (!l->state || row->state == *l->state) list_add_item(l, kept);
         return;
@@ -455,13 +466,13 @@ static void list_one_item(list_ctx *l, const registry_job *row) {
     /* an ended job whose stored spec this build cannot read is shown as
      * failed, though the registry keeps the state it ended in */
     char *text = j && (!l->state || job_state(j) == *l->state) ? list_item_text(j) : NULL;
-    int keep = j && job_is_final(j) && job_state(j) == row->state;
+    int keep = keyed && j && job_state(j) == row->state;
     jobs_view_done(made);
     if (!text) return;
     list_add_item(l, text);
     if (keep && !a->list_items) a->list_items = list_items_new(LIST_ITEMS_KEPT);
     if (keep && a->list_items)
-        list_items_put(a->list_items, row->id, a->users_generation, text);
+        list_items_put(a->list_items, key, a->users_generation, text);
     else
         free(text);
 }

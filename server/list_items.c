@@ -1,4 +1,4 @@
-/* list_items.c - ended jobs' list items as text, by id (list_items.h): a
+/* list_items.c - jobs' list items as text, by key (list_items.h): a
  * job_table index over a doubly linked list kept in order of use. */
 #include "list_items.h"
 

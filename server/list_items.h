@@ -1,6 +1,7 @@
-/* list_items.h - the list items of ended jobs, kept as JSON text by job id,
- * so that GET /v1/jobs answers a page of history without reading each
- * job's spec and files again. An ended job's item does not change, except
+/* list_items.h - the list items of ended (and queued) jobs, kept as JSON
+ * text by key (the job id; api_jobs.c keys a queued job's apart), so that
+ * GET /v1/jobs answers a page without making each item again. An ended
+ * job's item does not change, nor a queued one's until it starts, except
  * its owner's name when that user is removed: each item carries the users'
  * generation it was made in (app->users_generation) and is made again
  * after a change. Least recently used items go beyond the capacity. Loop

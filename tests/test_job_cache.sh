@@ -6,7 +6,9 @@
 # and that file, and again after a clean restart. A job that ended just
 # before a kill -9 (its log never saved) gets the same made-up log on
 # every read and every restart. Evicted jobs list, count in /metrics, and
-# delete as before. Usage: test_job_cache.sh PATH/TO/mcmcd
+# delete as before. Queued jobs (no files yet) list as queued until they
+# start, and one cancelled while queued keeps its log the same way.
+# Usage: test_job_cache.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_job_cache.sh PATH/TO/mcmcd}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,6 +76,36 @@ check "one more job succeeds" "[ \"\$(wait_job '$E')\" = succeeded ]"
 snapshot "$E" e1
 check "it is in memory, its log not on disk" "! saved '$E'"
 
+# Queued jobs have no files; their list items are kept as text until they
+# start. Q1 is cancelled while queued (it never made files): listed
+# queued, then cancelled; evicted, its log is saved all the same, its dir
+# made then. Q2 waits, then runs: listed queued, then succeeded.
+LONG='{"data": {"synthetic": {"n": 100000, "d": 5, "seed": 3}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 1000000}'
+L=$(c -X POST -H 'Content-Type: application/json' -d "$LONG" "$URL/v1/jobs" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+Q1=$(submit)
+Q2=$(submit)
+listed() { # ID: its state in the list
+    c "$URL/v1/jobs?page_size=100" | "$PY" -c "import json,sys; print([x['state'] for x in json.load(sys.stdin)['jobs'] if x['id'] == '$1'])"
+}
+check "behind a long job, two are listed queued, with no files made" \
+    "[ \"\$(listed '$Q1')\" = \"['queued']\" ] && [ \"\$(listed '$Q2')\" = \"['queued']\" ] &&
+     [ ! -e '$work/data/jobs/$Q1' ] && [ ! -e '$work/data/jobs/$Q2' ]"
+c -X POST "$URL/v1/jobs/$Q1/cancel" >/dev/null
+check "the first, cancelled while queued, is listed cancelled" \
+    "[ \"\$(wait_job '$Q1')\" = cancelled ] && [ \"\$(listed '$Q1')\" = \"['cancelled']\" ]"
+snapshot "$Q1" q1
+c -X POST "$URL/v1/jobs/$L/cancel" >/dev/null
+check "the long one cancelled, the second runs and is listed succeeded" \
+    "[ \"\$(wait_job '$Q2')\" = succeeded ] && [ \"\$(listed '$Q2')\" = \"['succeeded']\" ]"
+for _ in 1 2 3; do
+    id=$(submit)
+    [ "$(wait_job "$id")" = succeeded ] || bad "job $id succeeds"
+done
+sleep 1.3 # the prune evicts Q1
+check "evicted, the job cancelled while queued has its log saved" "wait_for 10 saved '$Q1'"
+snapshot "$Q1" q2
+check "and reads the same bytes" "same q1 q2"
+
 stop_daemon
 check "a clean stop saves the log of the jobs still in memory" "saved '$E'"
 daemon_or_exit --config "$work/mcmcd.conf"
@@ -81,6 +113,8 @@ snapshot "$A" a3
 snapshot "$E" e2
 check "after a restart the evicted job reads the same" "same a1 a3"
 check "after a restart the job that was in memory reads the same" "same e1 e2"
+snapshot "$Q1" q3
+check "after a restart the job cancelled while queued reads the same" "same q1 q3"
 
 # A job that ends right before a kill -9: its log was never saved.
 F=$(submit)
