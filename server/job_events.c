@@ -57,7 +57,10 @@ typedef struct memo_slot {
     size_t len;
 } memo_slot;
 
-#define MEMO_SLOTS 8 /* by seq % MEMO_SLOTS: the newest events, as watchers read them */
+/* By seq % MEMO_SLOTS, made at the first read: the events watchers read
+ * as they come, and the first of the log that each new one reads first
+ * (at most ~20 KB of text a job). */
+#define MEMO_SLOTS 64
 
 static const char *const event_types[] = {"state", "progress", "done"};
 enum { TYPE_STATE, TYPE_PROGRESS, TYPE_DONE, TYPE_COUNT };
@@ -85,7 +88,7 @@ struct job_events {
     saved_line *lines;
     size_t line_count;
 
-    memo_slot memo[MEMO_SLOTS];
+    memo_slot *memo; /* MEMO_SLOTS, or NULL until an event is read */
 };
 
 /* ---- progress records ---- */
@@ -141,8 +144,9 @@ void job_events_free(job_events *log) {
     free(log->saved);
     free(log->lines);
     free(log->job_id);
-    for (size_t i = 0; i < MEMO_SLOTS; i++)
+    for (size_t i = 0; log->memo && i < MEMO_SLOTS; i++)
         free(log->memo[i].json);
+    free(log->memo);
     free(log);
 }
 
@@ -475,7 +479,9 @@ static int cursor_next(event_cursor *cur, const milestone **m, const progress_ev
 static const memo_slot *event_json(const job_events *log, const milestone *m,
                                    const progress_event *p) {
     uint64_t seq = m ? m->seq : p->seq;
-    memo_slot *slot = (memo_slot *)&log->memo[seq % MEMO_SLOTS];
+    job_events *cache = (job_events *)log;
+    if (!cache->memo && !(cache->memo = calloc(MEMO_SLOTS, sizeof *cache->memo))) return NULL;
+    memo_slot *slot = &cache->memo[seq % MEMO_SLOTS];
     if (slot->seq == seq && slot->json) return slot;
     json_t *j = m ? milestone_to_json(log, m) : progress_to_json(log, p);
     event_buf text = {0};

@@ -106,6 +106,8 @@ typedef struct event_stream {
     event_buf buf;
     size_t off;
     int preamble_due;
+    size_t batch; /* events formatted at once: 8, doubling to 64 (a client
+                     that reads the first bytes and goes costs little) */
 } event_stream;
 
 static size_t event_stream_beat(const stream_beat *b, char *buf, size_t cap) {
@@ -137,7 +139,8 @@ static ssize_t event_stream_read(void *ctx, char *out, size_t max) {
     }
     const job_events *log = job_event_log(j);
     if (!log) return HTTP_STREAM_ERROR; /* out of memory reading it back */
-    if (job_events_format_after(log, s->after, s->framing, 64, &s->buf, &s->after) > 0)
+    s->batch = s->batch ? (s->batch < 64 ? 2 * s->batch : 64) : 8;
+    if (job_events_format_after(log, s->after, s->framing, s->batch, &s->buf, &s->after) > 0)
         return event_stream_flush(s, out, max);
     if (job_events_watcher_finished(log, s->after)) return HTTP_STREAM_END;
     n = beat_read(&s->b, out, max, 1);

@@ -308,16 +308,15 @@ static void test_sse_framing_parses(void **state) {
     job_events_free(log);
 }
 
-/* The memo of formatted events: reading the same events again (as the
- * next watcher does), in the other framing, or from a later seq gives the
- * bytes a fresh log gives, also once far more events than the memo holds
- * have passed through it. */
+/* The memo of formatted events (64 slots; 150 events wrap it twice):
+ * reading the same events again (as the next watcher does), in the other
+ * framing, or from a later seq gives the bytes a fresh log gives. */
 static void test_memo_gives_the_bytes_formatting_gives(void **state) {
     (void)state;
     job_events *log = job_events_new("job-m", 2, 0, 8);
     job_events *fresh = NULL;
     job_events_add_state(log, "running", NULL, T0);
-    for (uint64_t i = 1; i <= 40; i++)
+    for (uint64_t i = 1; i <= 150; i++)
         add_progress(log, (uint32_t)(i % 2), i * 10);
     event_buf first = {0}, again = {0}, sse = {0}, tail = {0}, ref = {0};
     uint64_t after;
@@ -348,7 +347,7 @@ static void test_memo_gives_the_bytes_formatting_gives(void **state) {
     /* a log built the same way, read once: the same bytes */
     fresh = job_events_new("job-m", 2, 0, 8);
     job_events_add_state(fresh, "running", NULL, T0);
-    for (uint64_t i = 1; i <= 40; i++)
+    for (uint64_t i = 1; i <= 150; i++)
         add_progress(fresh, (uint32_t)(i % 2), i * 10);
     format_all(fresh, 0, EVENT_FRAMING_NDJSON, &ref, &after);
     assert_int_equal(ref.len, first.len);
