@@ -566,8 +566,7 @@ void api_jobs_list(api_call *c) {
         http_respond_error(req, 500, "internal", "out of memory", NULL);
         return;
     }
-    http_respond(req, 200, "application/json", l.text, l.len); /* copies it */
-    free(l.text);
+    http_respond_taken(req, 200, "application/json", l.text, l.len);
 }
 
 void api_job_cancel(api_call *c) {

@@ -566,6 +566,14 @@ void http_respond(http_request *req, unsigned status, const char *content_type, 
     request_set_answer(req, status, r);
 }
 
+void http_respond_taken(http_request *req, unsigned status, const char *content_type, char *body,
+                        size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) free(body);
+    if (r && content_type) MHD_add_response_header(r, "Content-Type", content_type);
+    request_set_answer(req, status, r);
+}
+
 /* 16 hex digits to find a 500 in the log by. */
 static void error_id(char out[17]) {
     static uint64_t counter;
@@ -602,8 +610,7 @@ void http_respond_json(http_request *req, unsigned status, json_t *body) {
         text = line;
         n++;
     }
-    http_respond(req, status, "application/json", text, n);
-    free(text);
+    http_respond_taken(req, status, "application/json", text, n);
 }
 
 /* Logs a 500 with its cause under a new id, which goes into err. */

@@ -128,6 +128,10 @@ const char *http_request_label(const http_request *req);
 void http_request_add_header(http_request *req, const char *name, const char *value);
 void http_respond(http_request *req, unsigned status, const char *content_type, const char *body,
                   size_t len);
+/* The same with a body from malloc, taken: libmicrohttpd frees it after
+ * sending, so a large answer is not copied. */
+void http_respond_taken(http_request *req, unsigned status, const char *content_type, char *body,
+                        size_t len);
 void http_respond_json(http_request *req, unsigned status, json_t *body); /* steals body */
 /* {"error": {"code", "message", "details"?}}; details is stolen. A message
  * that is not valid UTF-8 is repaired (U+FFFD). A 500 also gets an "id"

@@ -22,6 +22,9 @@
  */
 #include <errno.h>
 #include <dirent.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,9 +357,23 @@ static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
     return 0;
 }
 
+/* The heap keeps up to 4 MiB free at its top instead of glibc's moving
+ * threshold (~2x the largest chunk it ever mapped): answers of tens of KB
+ * (lists, metrics) then reuse pages instead of growing the heap again and
+ * faulting each page in (9% of the loop in the submission benchmark).
+ * Chunks of 1 MiB and more are mapped and go back to the system when
+ * freed (large bodies, draws buffers). */
+static void heap_settings(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 4 << 20);
+#endif
+}
+
 int serve_main(int argc, char **argv) {
     static app a; /* the loop outlives every callback that points here */
     char err[1024];
+    heap_settings();
     serve_config_defaults(&a.cfg);
     int rc = serve_config_parse_args(&a.cfg, argc, argv, err, sizeof err);
     if (rc == SERVE_CONFIG_HELP) {
