@@ -542,7 +542,10 @@ void api_jobs_list(api_call *c) {
     owner_filter(c, &f.owner);
     const char *token = http_request_query(req, "page_token");
     char next[REGISTRY_TOKEN_SIZE] = "";
-    list_ctx l = {.a = a, .state = f.state};
+    /* about 1.2 KB an item: one allocation for a whole page, not a
+     * realloc (a copy of all so far) at every doubling */
+    list_ctx l = {.a = a, .state = f.state, .cap = (size_t)page_size * 1536 + 256};
+    if (!(l.text = malloc(l.cap))) l.cap = 0;
     list_append(&l, "{\"jobs\":[", 9);
     int rc = registry_job_list(a->reg, &f, (int)page_size, token, list_one, &l, next);
     if (rc == REGISTRY_BAD_TOKEN) {
