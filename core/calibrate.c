@@ -63,8 +63,8 @@ static void isa_features(char *buf, size_t cap) {
             char have[512];
             snprintf(have, sizeof have, " %s ", buf);
             if (strstr(have, padded)) continue;
-            len +=
-                (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s", len ? " " : "", w);
+            if (len >= cap) break;
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? " " : "", w);
         }
     }
     if (!buf[0]) snprintf(buf, cap, "none");
