@@ -1,12 +1,17 @@
 /* simd.h - the kernels that are compiled once per instruction set, and the
- * choice among them at run time.
+ * table of those paths.
  *
- * kernels.c is built three times (generic x86-64, AVX2+FMA, AVX-512) and each
- * build fills one simd_ops table. simd_ops_get() picks the widest table the
- * CPU supports, or the one named by the environment variable MCMCD_SIMD
- * ("generic", "avx2", "avx512"), so that tests can run every path.
+ * kernels.c is built four times (generic x86-64, AVX2+FMA, AVX-512 at
+ * 512-bit width, AVX-512 at 256-bit width) and each build fills one
+ * simd_ops table; simd.c lists them, in the order preferred when nothing
+ * was measured. Which path a process runs is chosen once, at start:
+ * calibrate.c measures the paths this CPU runs and caches the fastest per
+ * machine (simd_ops_use); the environment variable MCMCD_SIMD ("generic",
+ * "avx2", "avx512", "avx512_256") forces one, so that tests can run every
+ * path. Without either (unit tests, benchmarks) simd_ops_get() takes the
+ * first path of the table that the CPU runs.
  * Draws are bit-identical for a given path; different paths may differ in
- * the last bits (FMA contraction), never in distribution.
+ * the last bits (FMA contraction, vector width), never in distribution.
  */
 #ifndef MCMCD_SIMD_H
 #define MCMCD_SIMD_H
@@ -108,8 +113,24 @@ typedef struct simd_ops {
     void (*vmathf_apply)(simd_vmath_fn fn, const float *x, float *y, size_t n);
 } simd_ops;
 
+/* The process's path: MCMCD_SIMD when it names one the CPU runs, else the
+ * one given to simd_ops_use, else simd_ops_default(). */
 const simd_ops *simd_ops_get(void);
 /* The table for one path, or NULL when the CPU or the build lacks it. */
 const simd_ops *simd_ops_named(const char *name);
+/* The first path of the table that this CPU runs. */
+const simd_ops *simd_ops_default(void);
+/* Makes ops the process's path (unless MCMCD_SIMD forces one). Called once
+ * at start, before any chain runs: draws must not change paths midway. */
+void simd_ops_use(const simd_ops *ops);
+
+/* The paths of this build, i < simd_path_count(), in the table's order. */
+#define SIMD_PATHS_MAX 8
+size_t simd_path_count(void);
+const char *simd_path_name(size_t i);
+/* The CPU features path i needs, as text ("avx2 fma"; "" for none). */
+const char *simd_path_features(size_t i);
+/* Whether this CPU runs path i. */
+int simd_path_runs(size_t i);
 
 #endif

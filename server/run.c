@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "chain.h"
 #include "cmdstan_text.h"
 #include "draws_file.h"
@@ -115,7 +116,7 @@ static void usage(FILE *out) {
           "                      exact when progress_every divides num_warmup),\n"
           "                      \"grad_evals\", \"step_size\" (the adapted one),\n"
           "                      \"divergent\" (all), \"warmup_divergent\"}, ...],\n"
-          "                      \"total_seconds\"}\n"
+          "                      \"total_seconds\", \"simd\" (the kernel path)}\n"
           "  -q, --quiet         no progress line\n"
           "      --chain N --shared DIR [--post URL]\n"
           "                      run chain N alone into DIR, posting its blocks to URL\n"
@@ -650,7 +651,7 @@ static int write_report(const char *path, const run_progress *p, double seconds)
                 t->cpu - t->warmup_cpu, (unsigned long long)t->grad_evals, step,
                 (unsigned long long)t->divergent, (unsigned long long)t->warmup_divergent);
     }
-    fprintf(f, "\n], \"total_seconds\": %.9f}\n", seconds);
+    fprintf(f, "\n], \"total_seconds\": %.9f, \"simd\": \"%s\"}\n", seconds, simd_ops_get()->name);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -721,10 +722,22 @@ static int run_kind(const job_spec *spec, const model *m, const run_opts *o) {
     return bad ? 1 : 0;
 }
 
+/* The kernel path: measured once per machine and cached in the user's
+ * cache directory (calibrate.h), before anything draws a number. Said on
+ * stderr unless quiet; a cache that could not be used is said always. */
+static void choose_kernels(int quiet) {
+    char dir[4096], line[6000];
+    calibrate_result r;
+    calibrate_choose(calibrate_user_dir(dir, sizeof dir) == 0 ? dir : NULL, &r);
+    calibrate_describe(&r, line, sizeof line);
+    if (!quiet || r.note[0]) fprintf(stderr, "mcmcd run: %s\n", line);
+}
+
 int run_main(int argc, char **argv) {
     run_opts o = {.chain = -1};
     int status = parse_opts(argc, argv, &o);
     if (status) return status;
+    choose_kernels(o.quiet);
     job_spec spec;
     if ((status = load_spec(o.spec_path, &spec))) return status;
     dataset *ds = NULL;

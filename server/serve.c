@@ -35,6 +35,7 @@
 
 #include "api_util.h"
 #include "app.h"
+#include "calibrate.h"
 #include "list_items.h"
 #include "clock.h"
 #include "config.h"
@@ -222,8 +223,23 @@ static int app_dirs(app *a, char *err, size_t errlen) {
     return 0;
 }
 
+/* The kernel path, measured once per machine and cached in the data dir
+ * (calibrate.h), before a restored job can run a chain. It is exported as
+ * MCMCD_SIMD too: sbatch passes the daemon's environment to its tasks, so
+ * a Slurm task (`mcmcd run --chain`) runs the daemon's path, and a chain
+ * gives the same bits on either executor, wherever the node has it. */
+static void choose_kernels(const app *a) {
+    char line[6000];
+    calibrate_result r;
+    calibrate_choose(a->cfg.data_dir, &r);
+    calibrate_describe(&r, line, sizeof line);
+    fprintf(stderr, "mcmcd: %s\n", line);
+    setenv("MCMCD_SIMD", r.ops->name, 1);
+}
+
 static int app_open(app *a, char *err, size_t errlen) {
     if (app_dirs(a, err, errlen) != 0) return -1;
+    choose_kernels(a);
     sweep_leftovers(a);
     if (registry_open(a->cfg.data_dir, &a->reg, err, errlen) != REGISTRY_OK) return -1;
     tighten_modes(a);

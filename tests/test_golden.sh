@@ -44,7 +44,8 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 has() { case " $flags " in *" $1 "*) return 0 ;; esac; return 1; }
 paths=generic
 if has avx2 && has fma; then paths="$paths avx2"; fi
-if has avx512f && has avx512dq && has avx512vl && has avx512bw; then paths="$paths avx512"; fi
+# avx512_256: the AVX-512 build at 256-bit vector width, the same flags
+if has avx512f && has avx512dq && has avx512vl && has avx512bw; then paths="$paths avx512 avx512_256"; fi
 
 run_spec() { # run_spec PATH NAME DTYPE DATA SAMPLER COUNTS OUT
     local path=$1 name=$2 dtype=$3 data=$4 sampler=$5 counts=$6 out=$7 n w t c r
