@@ -89,9 +89,34 @@ enum { BITS_CHUNK = 256 };
 #define TF_NV 1
 #endif
 
+/* tf_blocks16 on nv = ceil(m / 16) <= TF_NV vectors, nv a constant in each
+ * case, for a remainder of m < 16 TF_NV counters: the lanes past m are
+ * computed and dropped, as one vector costs what one lane does. */
+static void tf_blocks16_upto(size_t m, rng_key key, uint64_t c, uint32_t *o0, uint32_t *o1) {
+    uint32_t hi = (uint32_t)(c >> 32), lo = (uint32_t)c;
+    switch ((m + 15) / 16) {
+#if TF_NV >= 4
+    case 4:
+        tf_blocks16(4, key.hi, key.lo, hi, lo, o0, o1);
+        return;
+    case 3:
+        tf_blocks16(3, key.hi, key.lo, hi, lo, o0, o1);
+        return;
+#endif
+#if TF_NV >= 2
+    case 2:
+        tf_blocks16(2, key.hi, key.lo, hi, lo, o0, o1);
+        return;
+#endif
+    default:
+        tf_blocks16(1, key.hi, key.lo, hi, lo, o0, o1);
+    }
+}
+
 /* bits[i] = rng_bits64(key, first + i) for i < m <= BITS_CHUNK: 16 TF_NV
- * counters at a time through tf_blocks16, the rest (and any block whose
- * low words would wrap past 2^32) in a loop the compiler vectorises. */
+ * counters at a time through tf_blocks16, then the remainder on as few
+ * vectors as hold it; any block whose low words would wrap past 2^32 in a
+ * loop the compiler vectorises. */
 static void bits64_chunk(rng_key key, uint64_t first, uint64_t *bits, size_t m) {
     enum { W = 16 * TF_NV };
     _Alignas(64) uint32_t o0[W], o1[W];
@@ -102,6 +127,12 @@ static void bits64_chunk(rng_key key, uint64_t first, uint64_t *bits, size_t m) 
         tf_blocks16(TF_NV, key.hi, key.lo, (uint32_t)(c >> 32), (uint32_t)c, o0, o1);
         for (size_t i = 0; i < W; i++)
             bits[b + i] = ((uint64_t)o0[i] << 32) | o1[i];
+    }
+    if (b < m && m - b < W && (uint32_t)(first + b) <= UINT32_MAX - (uint32_t)(m - b - 1)) {
+        tf_blocks16_upto(m - b, key, first + b, o0, o1);
+        for (size_t i = 0; i < m - b; i++)
+            bits[b + i] = ((uint64_t)o0[i] << 32) | o1[i];
+        return;
     }
 #pragma omp simd
     for (size_t i = b; i < m; i++) {
@@ -118,14 +149,37 @@ static inline double unit_from_bits(uint64_t bits) {
     return vm_from_bits((bits >> 12) | 0x3FF0000000000000ULL) - 1.0;
 }
 
+/* Doubles per remainder vector: a loop of exactly this many elements is
+ * one AVX-512 vector, two AVX2 and four SSE2 ones, with no scalar tail. */
+enum { TAIL_V = 8 };
+
+/* out[i] = the standard normal of bits[i], i < m: the multiple of TAIL_V
+ * first, then the rest padded to TAIL_V lanes (padding bits 0: a valid p)
+ * so that a short fill (a step's d = 5 normals) is one vector pass rather
+ * than a scalar loop. The same function of the bits on every lane. */
+static void normals_from_bits(uint64_t *bits, double *out, size_t m) {
+    size_t mv = m / TAIL_V * TAIL_V;
+#pragma omp simd
+    for (size_t i = 0; i < mv; i++) /* + 1/2^53: the open interval (0, 1) */
+        out[i] = acklam(unit_from_bits(bits[i]) + 0x1p-53);
+    if (mv == m) return;
+    _Alignas(64) double z[TAIL_V];
+    _Alignas(64) uint64_t b[TAIL_V] = {0};
+    for (size_t i = mv; i < m; i++)
+        b[i - mv] = bits[i];
+#pragma omp simd aligned(z, b : 64)
+    for (size_t i = 0; i < TAIL_V; i++)
+        z[i] = acklam(unit_from_bits(b[i]) + 0x1p-53);
+    for (size_t i = mv; i < m; i++)
+        out[i] = z[i - mv];
+}
+
 static void normal_fill(rng_key key, uint64_t first, double *out, size_t n) {
     uint64_t bits[BITS_CHUNK];
     for (size_t base = 0; base < n; base += BITS_CHUNK) {
         size_t m = n - base < BITS_CHUNK ? n - base : BITS_CHUNK;
         bits64_chunk(key, first + base, bits, m);
-#pragma omp simd
-        for (size_t i = 0; i < m; i++) /* + 1/2^53: the open interval (0, 1) */
-            out[base + i] = acklam(unit_from_bits(bits[i]) + 0x1p-53);
+        normals_from_bits(bits, out + base, m);
     }
 }
 

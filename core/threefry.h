@@ -57,7 +57,7 @@ static inline void tf_block(uint32_t k0, uint32_t k1, uint32_t x0, uint32_t x1, 
 }
 
 /* The same block function on 16 counters per vector, nv vectors at once
- * (nv a constant: 1 or 4), so that their rounds interleave and the core's
+ * (nv a constant, 1 to 4), so that their rounds interleave and the core's
  * vector units are kept busy rather than waiting on one vector's 60-step
  * chain of round latencies. Counter lane i of vector v is (hi, lo + 16v + i)
  * and must not wrap past 2^32; o0, o1 receive 16 nv words each. GCC's
