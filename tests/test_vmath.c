@@ -102,7 +102,9 @@ static void test_exp(void **state) {
         x[2 * i] = pow(10.0, -300.0 + 0.3 * (double)i), x[2 * i + 1] = -x[2 * i];
     double e0 = max_ulp(VMATH_EXP, expl, x, 2000);
     free(x);
-    int avx512 = strcmp(simd_ops_get()->name, "avx512") == 0;
+    /* the AVX-512 builds (avx512, avx512_256) take vmath.h's table-free
+     * exp, the others its 64-entry table: each has its own bound */
+    int avx512 = strncmp(simd_ops_get()->name, "avx512", 6) == 0;
     printf("# %s: exp max error %.3f ulp (dense), %.3f (interval edges, %zu), %.3f (near 0)\n",
            simd_ops_get()->name, e, eb, nb, e0);
     double bound = avx512 ? 0.9 : 0.6;
