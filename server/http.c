@@ -45,6 +45,8 @@ struct http_server {
     struct MHD_Daemon *daemon;
     uv_poll_t poll;
     uv_timer_t timer;
+    uv_idle_t waking;                /* resumes woken streams, a batch a turn */
+    http_stream *woken, *woken_tail; /* streams waiting for that, in order */
     http_handler_fn fn;
     void *app;
     http_done_fn done; /* NULL: nobody observes answers */
@@ -100,8 +102,9 @@ struct http_stream {
     http_stream_fn fn;
     http_stream_free_fn free_fn;
     void *ctx;
-    int suspended;
+    int suspended, woken; /* woken: in srv->woken, to be resumed */
     http_stream *next, *prev;
+    http_stream *woken_next, *woken_prev;
 };
 
 static void server_run(http_server *s);
@@ -651,6 +654,21 @@ void http_request_defer(http_request *req) {
 
 /* --- streams ------------------------------------------------------------- */
 
+/* Takes a stream out of the woken list (it is resumed, or gone). */
+static void woken_unlink(http_stream *st) {
+    http_server *s = st->srv;
+    if (st->woken_prev)
+        st->woken_prev->woken_next = st->woken_next;
+    else
+        s->woken = st->woken_next;
+    if (st->woken_next)
+        st->woken_next->woken_prev = st->woken_prev;
+    else
+        s->woken_tail = st->woken_prev;
+    st->woken_next = st->woken_prev = NULL;
+    st->woken = 0;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     http_stream *st = cls;
@@ -668,6 +686,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void stream_free(void *cls) {
     http_stream *st = cls;
+    if (st->woken) woken_unlink(st);
     if (st->prev)
         st->prev->next = st->next;
     else if (st->srv->stream_list == st)
@@ -715,11 +734,33 @@ http_stream *http_respond_stream(http_request *req, unsigned status, const char 
     return st;
 }
 
+/* One loop turn's share of the woken streams: resumed and run, so that an
+ * event for 200 watchers goes out over several turns, with the requests
+ * that arrive meanwhile answered between them, not behind all 200. */
+static void on_waking(uv_idle_t *h) {
+    http_server *s = h->data;
+    for (int n = 0; s->woken && n < HTTP_WAKE_BATCH; n++) {
+        http_stream *st = s->woken;
+        woken_unlink(st);
+        if (!st->suspended) continue;
+        st->suspended = 0;
+        MHD_resume_connection(st->conn);
+    }
+    if (!s->woken) uv_idle_stop(&s->waking);
+    server_run(s);
+}
+
 void http_stream_wake(http_stream *st) {
-    if (!st || !st->suspended) return;
-    st->suspended = 0;
-    MHD_resume_connection(st->conn);
-    server_kick(st->srv);
+    if (!st || !st->suspended || st->woken) return;
+    http_server *s = st->srv;
+    st->woken = 1;
+    st->woken_prev = s->woken_tail;
+    if (s->woken_tail)
+        s->woken_tail->woken_next = st;
+    else
+        s->woken = st;
+    s->woken_tail = st;
+    if (s->handles_open) uv_idle_start(&s->waking, on_waking);
 }
 
 /* --- the listening socket ------------------------------------------------- */
@@ -918,8 +959,9 @@ int http_server_start(uv_loop_t *loop, const http_options *opt, http_handler_fn 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     uv_poll_init(loop, &s->poll, info->epoll_fd);
     uv_timer_init(loop, &s->timer);
-    s->poll.data = s->timer.data = s;
-    s->handles_open = 2;
+    uv_idle_init(loop, &s->waking);
+    s->poll.data = s->timer.data = s->waking.data = s;
+    s->handles_open = 3;
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
     server_kick(s);
     *out = s;
@@ -946,6 +988,9 @@ void http_server_stop(http_server *s) {
     s->stopping = 1;
     while (s->deferred) /* answered by nobody now: say so */
         http_respond_error(s->deferred, 503, "shutting_down", "the server is stopping", NULL);
+    while (s->woken)
+        woken_unlink(s->woken);
+    uv_idle_stop(&s->waking);
     for (http_stream *st = s->stream_list; st; st = st->next)
         if (st->suspended) {
             st->suspended = 0;
@@ -964,4 +1009,5 @@ void http_server_stop(http_server *s) {
     s->daemon = NULL;
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->waking, on_handle_closed);
 }

@@ -181,7 +181,11 @@ typedef void (*http_stream_free_fn)(void *ctx);
 http_stream *http_respond_stream(http_request *req, unsigned status, const char *content_type,
                                  uint64_t size, size_t block, http_stream_fn fn,
                                  http_stream_free_fn free_fn, void *ctx);
-/* Resumes a stream waiting for data; harmless otherwise. Loop thread only. */
+/* Resumes a stream waiting for data, in a later loop turn: at most
+ * HTTP_WAKE_BATCH streams a turn, in the order woken, so that many
+ * watchers of one event do not hold up other requests; harmless for a
+ * stream that is not waiting. Loop thread only. */
+#define HTTP_WAKE_BATCH 32
 void http_stream_wake(http_stream *st);
 
 #endif
