@@ -29,7 +29,7 @@
 static void cpu_model(char *buf, size_t cap) {
 #if defined(__x86_64__) || defined(__i386__)
     unsigned r[13] = {0}, a, b, c, d;
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u)
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) /* int in clang */
         for (unsigned k = 0; k < 3; k++)
             __get_cpuid(0x80000002u + k, &r[4 * k], &r[4 * k + 1], &r[4 * k + 2], &r[4 * k + 3]);
     char *brand = (char *)r;

@@ -10,7 +10,9 @@ extern const simd_ops simd_ops_generic;
 #ifdef MCMCD_HAVE_X86_KERNELS
 extern const simd_ops simd_ops_avx2;
 extern const simd_ops simd_ops_avx512;
+#ifdef MCMCD_HAVE_AVX512_256
 extern const simd_ops simd_ops_avx512_256;
+#endif
 
 /* __builtin_cpu_supports takes string literals only: one function a set. */
 static int cpu_has_avx2(void) {
@@ -37,7 +39,9 @@ typedef struct simd_path {
 static const simd_path paths[] = {
 #ifdef MCMCD_HAVE_X86_KERNELS
     {&simd_ops_avx512, "avx512f avx512dq avx512vl avx512bw", cpu_has_avx512},
+#ifdef MCMCD_HAVE_AVX512_256
     {&simd_ops_avx512_256, "avx512f avx512dq avx512vl avx512bw", cpu_has_avx512},
+#endif
     {&simd_ops_avx2, "avx2 fma", cpu_has_avx2},
 #endif
     {&simd_ops_generic, "", cpu_has_any},
