@@ -1155,7 +1155,7 @@ int jobs_submit_room(job *j, char *why, size_t cap) {
     return REGISTRY_FULL;
 }
 
-/* Undoes jobs_submit_begin (and the files) for a job not recorded. */
+/* Undoes jobs_submit_begin for a job not recorded (it made no files). */
 static void submit_undo(app *a, job *j, int added) {
     if (added) jobs_remove(a, j);
     j->user->draw_bytes -= job_draw_bytes(j);
