@@ -147,6 +147,13 @@ PY
     bg_pids="$bg_pids $locker"
     wait_for 10 grep -q locked "$work/lock.out"
 }
+# release_registry_lock: ends hold_registry_lock's process now (its lock
+# goes with it) and reaps it.
+release_registry_lock() {
+    kill "$locker" 2>/dev/null
+    wait "$locker" 2>/dev/null
+    return 0
+}
 
 # refused_daemon DIR [serve options]: `mcmcd serve` on an ephemeral port
 # (a later --port wins) over data dir DIR, one that must not start: waits

@@ -39,7 +39,7 @@ secs=$("$PY" -c "print(round($t1 - $t0, 2))")
 check "a submit meanwhile: 503 unavailable with Retry-After, after ${secs}s (busy timeout 5 s)" \
     "[ '$st' = 503 ] && grep -qi '^retry-after: [0-9]' '$work/busy.h' && [ \"\$(jget '$work/busy.json' 'j[\"error\"][\"code\"]')\" = unavailable ] && $PY -c 'import sys; sys.exit(not $secs < 7.5)'"
 jget "$work/busy.json" 'j["error"]["message"]' | show
-wait "$locker"
+release_registry_lock
 check "the daemon is alive" "[ \"\$(c -o /dev/null -w '%{http_code}' '$URL/healthz')\" = 200 ]"
 S=$(submit "$SMALL")
 check "with the lock gone the submit is accepted and succeeds ($S)" \

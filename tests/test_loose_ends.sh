@@ -74,7 +74,7 @@ ms=$((($(date +%s%N) - t0) / 1000))
 ms=$((ms / 1000))
 check "bob's first request is answered 200 without the busy timeout: ${ms} ms (not 5000)" \
     "[ '$st' = 200 ] && [ $ms -lt 2500 ]"
-wait "$locker"
+release_registry_lock
 bob -o /dev/null "$URL/v1/jobs"
 used=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select max(t.last_used) from tokens t join users u on u.id = t.user_id where u.name = ?', ('bob',)).fetchone()[0] or 0)" "$work/data/registry.db")
 check "with the lock gone, a later request writes last_used ($used)" "[ '$used' -gt 0 ]"
@@ -148,11 +148,12 @@ c "$URL/v1/jobs/$W" >"$work/w.json"
 jget "$work/w.json" '[(k["iter"], k["warmup"]) for k in j["chains"]]' | show
 check "one worker: chain 0 samples, chains 1 and 2 have not started and say warmup: true" \
     "jget '$work/w.json' 'j[\"chains\"][0][\"warmup\"] is False and all(k[\"iter\"] == 0 and k[\"warmup\"] is True for k in j[\"chains\"][1:])' | grep -qx True"
+# cancelled first, so that its event stream ends (with "done") at once
+c -o /dev/null -X POST "$URL/v1/jobs/$W/cancel"
+wait_job "$W" >/dev/null
 c "$URL/v1/jobs/$W/events" >"$work/w.events"
 check "its progress events (those the log still holds) say warmup before iteration 200, sampling after" \
     "$PY -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; p=[x for x in e if x.get(\"type\")==\"progress\" and x[\"iter\"]!=200]; sys.exit(not (p and all((x[\"phase\"]==\"warmup\")==(x[\"iter\"]<200) for x in p)))' '$work/w.events'"
-c -o /dev/null -X POST "$URL/v1/jobs/$W/cancel"
-wait_job "$W" >/dev/null
 
 # --- the list says what each job samples --------------------------------------
 c "$URL/v1/jobs?page_size=100" >"$work/list.json"
