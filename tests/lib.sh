@@ -224,6 +224,43 @@ test_workdir() {
     trap 'exit 130' INT TERM
 }
 
+# in_mount_namespace "$@": runs the calling test script again in a mount
+# namespace of its own (unshare -m as root, -Urm otherwise), so that what
+# it mounts goes with it; returns at once in that copy. Call it before
+# test_workdir.
+in_mount_namespace() {
+    [ -n "${MCMCD_MOUNT_NS:-}" ] && return 0
+    export MCMCD_MOUNT_NS=1
+    [ "$(id -u)" = 0 ] && exec unshare -m --propagation private bash "$0" "$@"
+    exec unshare -Urm bash "$0" "$@"
+}
+
+# tmpfs_data_dir SIZE: a tmpfs of SIZE (16m) as $work/data, unmounted at
+# exit; fails the whole test, saying why, where it cannot be mounted.
+tmpfs_data_dir() {
+    mkdir -p "$work/data"
+    if ! mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$work/data" 2>"$work/mount.err"; then
+        bad "a $1 tmpfs mounts as the data dir: $(cat "$work/mount.err")"
+        finish
+        exit 1
+    fi
+    trap 'kill_bg; stop_daemon; stop_other_daemon; umount "$work/data" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+    ok "a $1 tmpfs is the data dir"
+}
+# free bytes on the data dir's file system
+data_dir_avail() { df -B1 --output=avail "$work/data" | tail -n 1 | tr -d ' '; }
+# fill_data_dir NAME: files $work/data/filler.NAME.* take what is free, in
+# pieces if the daemon writes meanwhile (a fallocate of all that was free
+# a moment ago then fails whole)
+fill_data_dir() {
+    local i=0 n
+    while n=$(data_dir_avail) && [ "$n" -ge 4096 ] && [ $i -lt 20 ]; do
+        fallocate -l "$n" "$work/data/filler.$1.$i" 2>/dev/null ||
+            fallocate -l $((n / 2)) "$work/data/filler.$1.$i" 2>/dev/null
+        i=$((i + 1))
+    done
+}
+
 # daemon_or_exit [serve options]: start_daemon, or fail the whole test now.
 daemon_or_exit() {
     if ! start_daemon "$@"; then

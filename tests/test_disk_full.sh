@@ -18,41 +18,16 @@
 # Usage: test_disk_full.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_disk_full.sh PATH/TO/mcmcd}
-if [ -z "${MCMCD_DISK_FULL_NS:-}" ]; then
-    export MCMCD_DISK_FULL_NS=1
-    if [ "$(id -u)" = 0 ]; then
-        exec unshare -m --propagation private bash "$0" "$@"
-    fi
-    exec unshare -Urm bash "$0" "$@"
-fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
+in_mount_namespace "$@"
 test_workdir disk-full
-trap 'stop_daemon; umount "$work/data" 2>/dev/null; rm -rf "$work"' EXIT
-
-mkdir -p "$work/data"
-if ! mount -t tmpfs -o size=16m,mode=0700 tmpfs "$work/data" 2>"$work/mount.err"; then
-    bad "a 16 MB tmpfs mounts as the data dir: $(cat "$work/mount.err")"
-    finish
-    exit 1
-fi
-ok "a 16 MB tmpfs is the data dir"
+tmpfs_data_dir 16m
 
 printf 'sweep_seconds = 1\n' >"$work/mcmcd.conf"
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 
-avail() { df -B1 --output=avail "$work/data" | tail -n 1 | tr -d ' '; }
-# fill NAME: takes what is free, in pieces if the daemon writes meanwhile (a
-# fallocate of all that was free a moment ago then fails whole)
-fill() {
-    local i=0 n
-    while n=$(avail) && [ "$n" -ge 4096 ] && [ $i -lt 20 ]; do
-        fallocate -l "$n" "$work/data/filler.$1.$i" 2>/dev/null ||
-            fallocate -l $((n / 2)) "$work/data/filler.$1.$i" 2>/dev/null
-        i=$((i + 1))
-    done
-}
 field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
@@ -96,8 +71,8 @@ check "a long job runs and has draws ($L: $d0)" "[ -n '$L' ] && [ '${d0:-0}' -gt
 # the space it took as it started is punched out 1000 rows ahead, then taken
 off=$(((d0 + 1000) * 40))
 fallocate -p -o "$off" -l $((4000000 - off)) "$work/data/jobs/$L/draws.f64"
-fill 1
-check "the disk is full" "[ \"\$(avail)\" -lt 4096 ]"
+fill_data_dir 1
+check "the disk is full" "[ \"\$(data_dir_avail)\" -lt 4096 ]"
 
 st=$(c -o "$work/small.json" -w '%{http_code}' --json "$SMALL" "$URL/v1/jobs")
 check "a new job on the full disk: 507" "[ '$st' = 507 ] && insufficient '$work/small.json'"
@@ -139,11 +114,11 @@ for _ in $(seq 300); do
     [ "$(draws_of "$R")" -gt 0 ] 2>/dev/null && break
     sleep 0.1
 done
-fill 2
+fill_data_dir 2
 kill -KILL "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 daemon_pid=''
-check "the disk is full, a job ($R) was running at kill -9" "[ \"\$(avail)\" -lt 4096 ]"
+check "the disk is full, a job ($R) was running at kill -9" "[ \"\$(data_dir_avail)\" -lt 4096 ]"
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 check "after the restart on the full disk: list, status and draws answer 200" \
     "[ \"\$(status_of '$URL/v1/jobs')\$(status_of '$URL/v1/jobs/$R')\$(status_of '$URL/v1/jobs/$S/draws')\" = 200200200 ]"
@@ -155,9 +130,9 @@ check "with room again it is cancelled (202), ends cancelled and is deleted (204
     "[ '$st' = 202 ] && [ \"\$(wait_job '$R')\" = cancelled ] && [ \"\$(status_of -X DELETE '$URL/v1/jobs/$R')\" = 204 ]"
 # a clean stop removes SQLite's -wal and -shm files: they are made again
 # at the next start, on a full disk too (the registry's reserve makes room)
-fill 3
+fill_data_dir 3
 stop_daemon
-check "the disk is full again, the daemon stopped cleanly" "[ \"\$(avail)\" -lt 4096 ]"
+check "the disk is full again, the daemon stopped cleanly" "[ \"\$(data_dir_avail)\" -lt 4096 ]"
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 check "after a clean stop, a start on the full disk serves reads: list and draws 200" \
     "[ \"\$(status_of '$URL/v1/jobs')\$(status_of '$URL/v1/jobs/$S/draws')\" = 200200 ]"
