@@ -19,6 +19,7 @@
 #include "job_events.h"
 #include "job_spec.h"
 #include "registry.h"
+#include "wakeup.h"
 
 #define JOB_ID_LEN 24 /* hex characters */
 
@@ -161,7 +162,7 @@ struct app {
     unsigned pending_work; /* app_work.c: thread-pool items in flight, chains included */
     uint64_t mem_in_use;   /* mem_bytes of the jobs preparing or running */
     uint64_t unmade_bytes; /* the draws files of queued jobs, not made yet (jobs.c) */
-    uv_async_t reports_async;
+    wakeup reports_wakeup; /* chains' threads: reports queued (wakeup.h) */
     pthread_mutex_t reports_lock;
     chain_report *reports_head, *reports_tail;
     uv_timer_t heartbeat;             /* streams.c: marks live streams due */

@@ -4,10 +4,10 @@
  * The loop counts commits (SQLite's WAL hook, which fires after each one)
  * and, when an answer needs them on disk, raises `asked` unless an earlier
  * ask already covers them. The sync thread takes the latest ask, fsyncs the
- * WAL, publishes it as `synced` and wakes the loop through a uv_async
- * handle. Asks that arrive during an fsync are served by the next one, so
- * there is never more than one fsync in flight and n waiting answers cost
- * one fsync, not n. */
+ * WAL, publishes it as `synced` and wakes the loop (wakeup.h: the loop
+ * never spins waiting for this thread to finish its send). Asks that arrive during an fsync are
+ * served by the next one, so there is never more than one fsync in flight and n waiting answers
+ * cost one fsync, not n. */
 #include "durable.h"
 
 #include <errno.h>
@@ -21,10 +21,11 @@
 #include <sqlite3.h>
 
 #include "registry_internal.h"
+#include "wakeup.h"
 
 struct durable {
     uv_loop_t *loop;
-    uv_async_t async; /* the sync thread's "synced" */
+    wakeup synced_wakeup; /* the sync thread's "synced" */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -82,7 +83,7 @@ static void *sync_thread(void *arg) {
             d->synced = target;
             d->counts.syncs++;
             pthread_mutex_unlock(&d->lock);
-            uv_async_send(&d->async);
+            wakeup_send(&d->synced_wakeup);
         }
         if (ckpt) {
             checkpoint(d);
@@ -106,8 +107,8 @@ static void report(durable *d) {
     d->fn(d->ctx, done, failed);
 }
 
-static void on_synced(uv_async_t *h) {
-    report(h->data);
+static void on_synced(void *ctx) {
+    report(ctx);
 }
 
 /* SQLite calls this on the loop after each commit of the loop's
@@ -200,6 +201,13 @@ static void free_durable(durable *d) {
     free(d);
 }
 
+static void on_closed(uv_handle_t *h) {
+    wakeup *w = h->data;
+    durable *d = w->ctx;
+    wakeup_release(w);
+    free_durable(d);
+}
+
 int durable_start(uv_loop_t *loop, registry *reg, const char *dir, durable_synced_fn fn, void *ctx,
                   durable **out, char *err, size_t errlen) {
     *out = NULL;
@@ -216,24 +224,22 @@ int durable_start(uv_loop_t *loop, registry *reg, const char *dir, durable_synce
         free_durable(d);
         return -1;
     }
-    int rc = pthread_create(&d->thread, NULL, sync_thread, d);
+    int rc = wakeup_start(loop, &d->synced_wakeup, on_synced, d);
     if (rc != 0) {
         free_durable(d);
+        return fail(err, errlen, "cannot make", "the sync thread's wakeup", uv_strerror(rc));
+    }
+    if ((rc = pthread_create(&d->thread, NULL, sync_thread, d)) != 0) {
+        uv_close((uv_handle_t *)&d->synced_wakeup.poll, on_closed); /* frees d */
         return fail(err, errlen, "cannot start", "the registry's sync thread", strerror(rc));
     }
     d->thread_running = 1;
-    uv_async_init(loop, &d->async, on_synced);
-    d->async.data = d;
     if (take_over(d, err, errlen) != 0) {
         durable_stop(d);
         return -1;
     }
     *out = d;
     return 0;
-}
-
-static void on_closed(uv_handle_t *h) {
-    free_durable(h->data);
 }
 
 void durable_stop(durable *d) {
@@ -252,5 +258,6 @@ void durable_stop(durable *d) {
     d->synced = d->asked;
     pthread_mutex_unlock(&d->lock);
     report(d);
-    if (!uv_is_closing((uv_handle_t *)&d->async)) uv_close((uv_handle_t *)&d->async, on_closed);
+    uv_handle_t *h = (uv_handle_t *)&d->synced_wakeup.poll;
+    if (!uv_is_closing(h)) uv_close(h, on_closed);
 }

@@ -66,7 +66,7 @@ static int on_block(void *ctx, const chain_block *b) {
         a->reports_head = r;
     a->reports_tail = r;
     pthread_mutex_unlock(&a->reports_lock);
-    uv_async_send(&a->reports_async);
+    wakeup_send(&a->reports_wakeup);
     return 0;
 }
 

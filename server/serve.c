@@ -120,8 +120,8 @@ static void raise_fd_limit(const serve_config *c) {
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static void on_reports(uv_async_t *h) {
-    jobs_drain_reports(h->data);
+static void on_reports(void *ctx) {
+    jobs_drain_reports(ctx);
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -245,8 +245,11 @@ static int app_open(app *a, char *err, size_t errlen) {
     tighten_modes(a);
     if (auth_first_start(a->reg, &a->cfg, app_now_ms(), err, errlen) != 0) return -1;
     pthread_mutex_init(&a->reports_lock, NULL);
-    uv_async_init(a->loop, &a->reports_async, on_reports);
-    a->reports_async.data = a;
+    int rc = wakeup_start(a->loop, &a->reports_wakeup, on_reports, a);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot make the chains' wakeup: %s", uv_strerror(rc));
+        return -1;
+    }
     streams_start(a);
     metrics_start(a);
     quota_timer_start(a);
@@ -424,6 +427,7 @@ int serve_main(int argc, char **argv) {
     list_items_free(a.list_items);
     app_users_free(&a);
     registry_close(a.reg);
+    wakeup_release(&a.reports_wakeup);
     pthread_mutex_destroy(&a.reports_lock);
     fprintf(stderr, "mcmcd: stopped\n");
     return 0;
