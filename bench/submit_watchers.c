@@ -8,7 +8,16 @@
  * percentiles in milliseconds. bench/submit_watchers.sh starts the daemons
  * and runs this several times against each.
  *
- * Usage: bench_submit_watchers URL TOKEN JOB_ID [submissions clients watchers] */
+ * With rate 0 (the default) the clients are a closed loop: each sends its
+ * next POST when the last is answered, so the run measures the most the
+ * daemon accepts a second, and by Little's law the mean latency is then
+ * clients / throughput whatever the daemon does. With rate R > 0 they are
+ * an open loop, as wrk2 is: submission k is due at start + k / R, a client
+ * takes the next one due and waits for its time, and its latency is
+ * counted from that time, not from when it was sent, so a stall that holds
+ * every client back is charged to every submission it delays.
+ *
+ * Usage: bench_submit_watchers URL TOKEN JOB_ID [submissions clients watchers rate] */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +42,7 @@ static const char *spec = "{\"data\": {\"synthetic\": {\"n\": 100, \"d\": 2, \"s
                           "\"num_samples\": 100}";
 static atomic_int next_submission, accepted, refused, submitting_done;
 static int submissions;
+static double rate, start_s; /* POSTs due a second (0: closed loop); when the first was due */
 
 static double now_s(void) {
     struct timespec ts;
@@ -80,14 +90,26 @@ static CURL *handle(struct curl_slist **headers) {
     return h;
 }
 
-/* One request; its milliseconds, or -1 when it failed or got status != want. */
-static double timed(CURL *h, long want) {
-    double t0 = now_s();
+static void sleep_until(double t) {
+    double left = t - now_s();
+    if (left <= 0) return;
+    struct timespec nap = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+    nanosleep(&nap, NULL);
+}
+
+/* One request, timed from due (now_s() if 0); its milliseconds, or -1 when
+ * it failed or got status != want. */
+static double timed_from(CURL *h, long want, double due) {
+    double t0 = due > 0 ? due : now_s();
     CURLcode rc = curl_easy_perform(h);
     double ms = (now_s() - t0) * 1e3;
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     return rc == CURLE_OK && status == want ? ms : -1;
+}
+
+static double timed(CURL *h, long want) {
+    return timed_from(h, want, 0);
 }
 
 static void *submitter(void *arg) {
@@ -98,8 +120,11 @@ static void *submitter(void *arg) {
     snprintf(target, sizeof target, "%s/v1/jobs", url);
     curl_easy_setopt(h, CURLOPT_URL, target);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, spec);
-    while (atomic_fetch_add(&next_submission, 1) < submissions) {
-        double ms = timed(h, 201);
+    int k;
+    while ((k = atomic_fetch_add(&next_submission, 1)) < submissions) {
+        double due = rate > 0 ? start_s + k / rate : 0;
+        sleep_until(due);
+        double ms = timed_from(h, 201, due);
         if (ms < 0) {
             atomic_fetch_add(&refused, 1);
             continue;
@@ -193,7 +218,8 @@ static void print_route(const char *name, samples *s, int last) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s URL TOKEN JOB_ID [submissions clients watchers]\n", argv[0]);
+        fprintf(stderr, "usage: %s URL TOKEN JOB_ID [submissions clients watchers rate]\n",
+                argv[0]);
         return 2;
     }
     url = argv[1];
@@ -202,7 +228,8 @@ int main(int argc, char **argv) {
     submissions = argc > 4 ? atoi(argv[4]) : 1000;
     int clients = argc > 5 ? atoi(argv[5]) : 8;
     watchers w = {.count = argc > 6 ? atoi(argv[6]) : 200};
-    if (submissions < 1 || clients < 1 || clients > 64 || w.count < 0) return 2;
+    rate = argc > 7 ? atof(argv[7]) : 0;
+    if (submissions < 1 || clients < 1 || clients > 64 || w.count < 0 || !(rate >= 0)) return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_t wt, pt, st[64];
     pthread_create(&wt, NULL, watch, &w);
@@ -214,6 +241,7 @@ int main(int argc, char **argv) {
     samples per_client[64] = {0}, probes[ROUTES] = {0}, post = {0};
     pthread_create(&pt, NULL, prober, probes);
     double t0 = now_s(), cpu0 = process_cpu_s();
+    start_s = t0 + 0.001;
     for (int i = 0; i < clients; i++)
         pthread_create(&st[i], NULL, submitter, &per_client[i]);
     for (int i = 0; i < clients; i++)
@@ -228,9 +256,9 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < per_client[i].n; k++)
             add(&post, per_client[i].ms[k]);
     printf("{\"submissions\": %d, \"clients\": %d, \"watchers\": %d, \"watching_at_end\": %d, "
-           "\"accepted\": %d, \"refused\": %d, \"seconds\": %.3f, \"accepted_per_s\": %.1f, "
-           "\"client_cpu_ms\": %.1f, ",
-           submissions, clients, watching, still_watching, atomic_load(&accepted),
+           "\"rate\": %g, \"accepted\": %d, \"refused\": %d, \"seconds\": %.3f, "
+           "\"accepted_per_s\": %.1f, \"client_cpu_ms\": %.1f, ",
+           submissions, clients, watching, still_watching, rate, atomic_load(&accepted),
            atomic_load(&refused), wall, atomic_load(&accepted) / wall, 1000 * client_cpu);
     print_route(route_names[ROUTE_POST], &post, 0);
     for (int r = ROUTE_STATUS; r < ROUTES; r++)

@@ -15,17 +15,25 @@
 # and prints it beside the results. --tmpdir /dev/shm puts the data dir on
 # tmpfs, where that floor is ~0: what is left is the daemon's own cost.
 #
+# Without --rate the clients send as fast as they are answered (a closed
+# loop): accepted/s is the daemon's capacity, and the latencies are those
+# of a saturated machine, whose mean is clients / throughput (Little's
+# law). --rate R sends the POSTs on a schedule, R a second over all
+# clients (an open loop, latencies counted from each one's due time):
+# the latency the daemon gives at that load (bench_submit_watchers.c).
+#
 # Usage: bench/submit_watchers.sh [--runs N] [--submissions N] [--clients N]
-#                                 [--watchers N] [--build DIR] [--tmpdir DIR]
+#                                 [--watchers N] [--rate R] [--build DIR] [--tmpdir DIR]
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 BUILD=$root/build
+RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 RATE=0 BUILD=$root/build
 while [ $# -gt 0 ]; do
     case "$1" in
     --runs) RUNS=$2 && shift 2 ;;
     --submissions) SUBMISSIONS=$2 && shift 2 ;;
     --clients) CLIENTS=$2 && shift 2 ;;
     --watchers) WATCHERS=$2 && shift 2 ;;
+    --rate) RATE=$2 && shift 2 ;;
     --build) BUILD=$2 && shift 2 ;;
     --tmpdir) export TMPDIR=$2 && shift 2 ;;
     *) echo "submit_watchers.sh: unknown option $1" >&2 && exit 2 ;;
@@ -63,7 +71,9 @@ floor=$(fsync_floor "$work")
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
-echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions, $CLIENTS clients, $WATCHERS watchers, $RUNS runs per mode"
+offered="as fast as answered"
+[ "$RATE" = 0 ] || offered="$RATE a second, on a schedule"
+echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions ($offered), $CLIENTS clients, $WATCHERS watchers, $RUNS runs per mode"
 printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$work/mcmcd.conf"
 # runs for the whole benchmark (1e8 iterations) but keeps 1e4 draws, so its
 # files (taken whole at submit) stay small
@@ -91,7 +101,7 @@ one_run() {
     # the loop thread's time on a CPU and waiting for one (ns), around the run
     local sched=/proc/$daemon_pid/task/$daemon_pid/schedstat before after
     before="$(cut -d' ' -f1-2 "$sched") $(daemon_ticks)"
-    "$BENCH" "$URL" "$TOKEN" "$id" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" >"$work/run.json"
+    "$BENCH" "$URL" "$TOKEN" "$id" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RATE" >"$work/run.json"
     local rc=$?
     after="$(cut -d' ' -f1-2 "$sched") $(daemon_ticks)"
     # the daemon's own clock: its request-duration histogram (/metrics)
@@ -127,15 +137,20 @@ done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root/bench/results"
-out="$root/bench/results/submit_watchers-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
+tag=""
+[ "$RATE" = 0 ] || tag="-rate$RATE"
+out="$root/bench/results/submit_watchers$tag-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
 "$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" \
-    "$(nproc)" "$load_before" "$load_after" "$floor" "$(df --output=fstype "$work" | tail -n 1)" >"$out" <<'PY'
+    "$(nproc)" "$load_before" "$load_after" "$floor" "$(df --output=fstype "$work" | tail -n 1)" "$RATE" >"$out" <<'PY'
 import json, statistics, sys
-work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype = sys.argv[1:]
+work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype, rate = sys.argv[1:]
 modes = {"durable": "sync thread (as shipped)", "reference": "fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
 data = {m: [json.loads(l) for l in open(f"{work}/{m}.jsonl")] for m in modes}
 med = lambda xs: statistics.median(xs) if xs else float("nan")
+offered = "as fast as they are answered (closed loop: capacity)" if float(rate) == 0 else \
+    f"on a schedule, {rate} a second (open loop: latencies from each POST's due time)"
 print(f"# submit_watchers: {subs} POST /v1/jobs from {clients} clients, {watchers} event watchers\n")
+print(f"POSTs sent {offered}.\n")
 print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; build: {build};")
 print(f"data dir on {fstype}; its fdatasync (4 KiB) p50/p90/p99: {' / '.join(floor.split())} ms,")
 print("the floor under any durable answer's latency;")
