@@ -7,9 +7,9 @@
  * descriptor when asked; one fsync covers every commit made before it began,
  * so the writes that come in while one runs share the next. The HTTP layer
  * holds each answer to a write until the sync that covers it has finished
- * (http_server_hold_writes). Checkpoints run on the sync thread too, on a
- * connection of its own, once the WAL holds DURABLE_CHECKPOINT_FRAMES:
- * the loop's connection never checkpoints.
+ * (http_server_hold_writes). Checkpoints run on a thread of their own, on
+ * a connection of their own, once the WAL holds DURABLE_CHECKPOINT_FRAMES:
+ * the loop's connection never checkpoints, and no sync waits behind one.
  *
  * The argument, against SQLite's documentation (pragma.html#pragma_
  * synchronous, wal.html): in WAL mode with synchronous=NORMAL the database
@@ -27,7 +27,7 @@
  * keep the frames of the old WAL from being replayed), once every
  * DURABLE_CHECKPOINT_FRAMES frames or so.
  *
- * Loop thread only, except the sync thread inside. */
+ * Loop thread only, except the sync and checkpoint threads inside. */
 #ifndef MCMCD_DURABLE_H
 #define MCMCD_DURABLE_H
 
@@ -49,7 +49,8 @@ typedef struct durable durable;
 typedef void (*durable_synced_fn)(void *ctx, uint64_t done, int failed);
 
 /* Takes over the syncing of reg, whose database is <dir>/registry.db: the
- * pragmas above on its connection, the sync thread, its handle on loop.
+ * pragmas above on its connection, the sync and checkpoint threads, their
+ * handle on loop.
  * 0, or -1 with err saying why (reg is then as it was). */
 int durable_start(uv_loop_t *loop, registry *reg, const char *dir, durable_synced_fn fn, void *ctx,
                   durable **out, char *err, size_t errlen);
