@@ -9,7 +9,7 @@
 # It found a use after free in libmicrohttpd reached through http.c
 # (MHD_get_daemon_info from inside a request callback) that killed the
 # plain build within about 130 requests; this test is its regression check.
-# Runs in the plain and the ASan + UBSan pass.
+# Runs in the plain pass (10 s: tests/CMakeLists.txt) and the ASan + UBSan pass.
 # Usage: test_http_fuzz.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_http_fuzz.sh PATH/TO/mcmcd}
