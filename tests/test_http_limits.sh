@@ -88,7 +88,7 @@ check "two Content-Lengths: 400 bad_request JSON" "json_error '$work/cl2' 400 ba
 raw "POST /v1/jobs HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\nContent-Type: application/json\\r\\nContent-Length: 5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n2\\r\\n{}\\r\\n0\\r\\n\\r\\n" >"$work/clte"
 check "Content-Length with Transfer-Encoding: 400 bad_request JSON" \
     "json_error '$work/clte' 400 bad_request"
-raw "GET /v1/jobs/\\xff\\xfe%ff HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\n\\r\\n" >"$work/path"
+raw "GET /v1/jobs/\\xff\\xfe%ff HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\nConnection: close\\r\\n\\r\\n" >"$work/path"
 check "non-UTF-8 bytes in a path: 404 JSON, the path repaired to U+FFFD" \
     "json_error '$work/path' 404 not_found && grep -q \$'\\xef\\xbf\\xbd' '$work/path'"
 raw "GET /v1/jobs?state=%e2%82 HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\n\\r\\n" >"$work/query"
@@ -98,7 +98,7 @@ raw "POST /v1/datasets?name=%ff%fe HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\nContent-T
 check "a dataset upload with a non-UTF-8 ?name=: 400 with path name, nothing stored" \
     "json_error '$work/name' 400 invalid_query && grep -q '\"path\":\"name\"' '$work/name' &&
      [ \"\$(c '$URL/v1/datasets' | '$PY' -c 'import json,sys; print(len(json.load(sys.stdin)[\"datasets\"]))')\" = 0 ]"
-raw "POST /v1/jobs HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\nContent-Type: text/\\xe2\\x82\\r\\nContent-Length: 2\\r\\n\\r\\n{}" >"$work/ctype"
+raw "POST /v1/jobs HTTP/1.1\\r\\n$HOST\\r\\n$AUTH\\r\\nContent-Type: text/\\xe2\\x82\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}" >"$work/ctype"
 check "a non-UTF-8 Content-Type: 415 JSON with valid UTF-8" \
     "json_error '$work/ctype' 415 unsupported_media_type"
 raw "BR\\xc3EW / HTTP/1.1\\r\\n$HOST\\r\\nConnection: close\\r\\n\\r\\n" >"$work/method"
