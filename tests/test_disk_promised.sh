@@ -35,7 +35,8 @@ SMALL='{"data": {"synthetic": {"n": 100, "d": 2}}, "sampler": {"type": "mala", "
 
 c -o "$work/long.json" --json "$LONG" "$URL/v1/jobs"
 L=$(jget "$work/long.json" 'j["id"]')
-wait_for 30 test "$(field "$L" 'j["state"]')" = running
+is_running() { [ "$(field "$1" 'j["state"]')" = running ]; }
+wait_for 30 is_running "$L"
 check "a long job holds the only worker ($L)" "[ \"\$(field '$L' 'j[\"state\"]')\" = running ]"
 
 # --- submits until one is refused on paper -----------------------------------
