@@ -302,6 +302,19 @@ static inline void KFN(lr_rows_grad)(const KT *X, const size_t *rows, size_t m, 
 #ifndef ROWS_FUSED_MAX_D
 #define ROWS_FUSED_MAX_D 4096
 #endif
+/* The end of a panel of rows: its partial gradient t (and ts, the
+ * intercept's) added into grad in double, and both zeroed. */
+static inline __attribute__((always_inline)) void KFN(rows_flush)(int icpt, KT *t, KT *ts, size_t d,
+                                                                  double *grad) {
+#pragma omp simd aligned(t : 64)
+    for (size_t j = 0; j < d; j++) {
+        grad[j] += (double)t[j];
+        t[j] = 0;
+    }
+    if (icpt) grad[d] += (double)*ts;
+    *ts = 0;
+}
+
 static inline __attribute__((always_inline)) double
 KFN(glm_rows_fused)(const int link, const int icpt, const simd_glm *g, const KT *X, size_t ld,
                     const KT *y, const uint32_t *idx, size_t n, size_t d, const KT *theta,
@@ -337,15 +350,7 @@ KFN(glm_rows_fused)(const int link, const int icpt, const simd_glm *g, const KT 
 #pragma omp simd aligned(t : 64)
         for (size_t j = 0; j < d; j++)
             t[j] += (s0 * x0[j] + s1 * x1[j]) + (s2 * x2[j] + s3 * x3[j]);
-        if ((b + 4) % SIMD_PANEL == 0 || b + 4 >= n) {
-#pragma omp simd aligned(t : 64)
-            for (size_t j = 0; j < d; j++) {
-                grad[j] += (double)t[j];
-                t[j] = 0;
-            }
-            if (icpt) grad[d] += (double)ts;
-            ts = 0;
-        }
+        if ((b + 4) % SIMD_PANEL == 0 || b + 4 >= n) KFN(rows_flush)(icpt, t, &ts, d, grad);
     }
     return ll;
 }
@@ -430,15 +435,7 @@ KFN(logistic_rows_fused8)(const int icpt, const simd_glm *g, const KT *X, size_t
             ts += (s[4] + s[5]) + (s[6] + s[7]);
         }
         KFN(rows8_update)(x, d, s, t);
-        if ((b + 8) % SIMD_PANEL == 0 || b + 8 >= n) {
-#pragma omp simd aligned(t : 64)
-            for (size_t j = 0; j < d; j++) {
-                grad[j] += (double)t[j];
-                t[j] = 0;
-            }
-            if (icpt) grad[d] += (double)ts;
-            ts = 0;
-        }
+        if ((b + 8) % SIMD_PANEL == 0 || b + 8 >= n) KFN(rows_flush)(icpt, t, &ts, d, grad);
     }
     return ll;
 }
