@@ -8,9 +8,10 @@
  * and, when an answer needs them on disk, raises `asked` unless an earlier
  * ask already covers them. The sync thread takes the latest ask, fsyncs the
  * WAL, publishes it as `synced` and wakes the loop (wakeup.h: the loop
- * never spins waiting for this thread to finish its send). Asks that arrive during an fsync are
- * served by the next one, so there is never more than one fsync in flight and n waiting answers
- * cost one fsync, not n. */
+ * never spins waiting for this thread to finish its send). Asks that
+ * arrive during an fsync are served by the next one, so there is never
+ * more than one fsync in flight and n waiting answers cost one fsync,
+ * not n. */
 #include "durable.h"
 
 #include <errno.h>
@@ -49,7 +50,7 @@ struct durable {
     int thread_running, ckpt_thread_running;
 };
 
-/* --- the sync thread ------------------------------------------------------- */
+/* --- the sync and checkpoint threads --------------------------------------- */
 
 static void checkpoint(durable *d) {
     int log_frames = 0, done_frames = 0;
