@@ -216,13 +216,17 @@ kill_bg() {
 
 # test_workdir NAME: a fresh $work (/tmp/mcmcd-NAME.XXXXXX), removed at exit
 # (kept with KEEP=1) after the background helpers and the daemons are
-# stopped. Call it right after sourcing this file.
+# stopped and the commands given to at_exit have run. Call it right after
+# sourcing this file.
 test_workdir() {
     work=$(mktemp -d "${TMPDIR:-/tmp}/mcmcd-$1.XXXXXX")
-    daemon_pid='' other_pid='' bg_pids=''
-    trap 'kill_bg; stop_daemon; stop_other_daemon; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+    daemon_pid='' other_pid='' bg_pids='' exit_commands=''
+    trap 'kill_bg; stop_daemon; stop_other_daemon; eval "$exit_commands"; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
     trap 'exit 130' INT TERM
 }
+# at_exit COMMAND: COMMAND runs at exit, once the daemons are stopped and
+# before $work is removed (a cluster to stop, a file system to unmount).
+at_exit() { exit_commands="$exit_commands $1;"; }
 
 # in_mount_namespace "$@": runs the calling test script again in a mount
 # namespace of its own (unshare -m as root, -Urm otherwise), so that what
@@ -244,7 +248,7 @@ tmpfs_data_dir() {
         finish
         exit 1
     fi
-    trap 'kill_bg; stop_daemon; stop_other_daemon; umount "$work/data" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+    at_exit 'umount "$work/data" 2>/dev/null'
     ok "a $1 tmpfs is the data dir"
 }
 # free bytes on the data dir's file system

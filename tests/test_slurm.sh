@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 test_workdir slurm
 cluster=$work/cluster
-trap 'kill_bg; stop_daemon; stop_other_daemon; "$here/slurm/cluster.sh" stop "$cluster" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+at_exit '"$here/slurm/cluster.sh" stop "$cluster" >/dev/null 2>&1'
 
 if ! line=$("$here/slurm/cluster.sh" start "$cluster" 2>"$work/cluster.err"); then
     show <"$work/cluster.err"
