@@ -3,7 +3,12 @@
  * threads share `submissions` POST /v1/jobs (keep-alive, one libcurl
  * handle each) while `watchers` event streams of a running job stay open
  * and one more thread times GET status, GET list and the first byte of a
- * new event stream, over and over, until the last POST is answered.
+ * new event stream, probe_rate rounds a second (default 100, 0: back to
+ * back), until the last POST is answered. At a fixed rate the probes
+ * measure the other routes under the submissions' load without adding an
+ * unbounded load of their own: back to back, they sent as many requests
+ * as the daemon could answer, which took more of the loop thread than the
+ * 1,000 POSTs did.
  * Prints one JSON object: accepted per second and each route's latency
  * percentiles in milliseconds. bench/submit_watchers.sh starts the daemons
  * and runs this several times against each.
@@ -17,7 +22,12 @@
  * counted from that time, not from when it was sent, so a stall that holds
  * every client back is charged to every submission it delays.
  *
- * Usage: bench_submit_watchers URL TOKEN JOB_ID [submissions clients watchers rate] */
+ * With MCMCD_BENCH_TIMELINE=FILE in the environment, each accepted POST's
+ * number, due time (seconds after the start) and latency go to FILE: when
+ * in the run the slow ones came.
+ *
+ * Usage: bench_submit_watchers URL TOKEN JOB_ID [submissions clients watchers rate
+ *                                                probe_rate] */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,7 +52,9 @@ static const char *spec = "{\"data\": {\"synthetic\": {\"n\": 100, \"d\": 2, \"s
                           "\"num_samples\": 100}";
 static atomic_int next_submission, accepted, refused, submitting_done;
 static int submissions;
-static double rate, start_s; /* POSTs due a second (0: closed loop); when the first was due */
+static FILE *timeline; /* MCMCD_BENCH_TIMELINE: each POST's number, due time (s) and ms */
+/* POSTs due a second (0: closed loop), probe rounds a second, when the first POST was due */
+static double rate, probe_rate = 100, start_s;
 
 static double now_s(void) {
     struct timespec ts;
@@ -131,6 +143,8 @@ static void *submitter(void *arg) {
         }
         atomic_fetch_add(&accepted, 1);
         add(s, ms);
+        if (timeline)
+            fprintf(timeline, "%d %.3f %.3f\n", k, (due > 0 ? due : now_s()) - start_s, ms);
     }
     curl_easy_cleanup(h);
     curl_slist_free_all(hdr);
@@ -146,7 +160,8 @@ static void *prober(void *arg) {
     snprintf(status_url, sizeof status_url, "%s/v1/jobs/%s", url, job_id);
     snprintf(list_url, sizeof list_url, "%s/v1/jobs?page_size=50", url);
     snprintf(events_url, sizeof events_url, "%s/v1/jobs/%s/events", url, job_id);
-    while (!atomic_load(&submitting_done)) {
+    for (long round = 0; !atomic_load(&submitting_done); round++) {
+        if (probe_rate > 0) sleep_until(start_s + (double)round / probe_rate);
         curl_easy_setopt(h, CURLOPT_URL, status_url);
         double ms = timed(h, 200);
         if (ms >= 0) add(&s[ROUTE_STATUS], ms);
@@ -170,9 +185,29 @@ static void *prober(void *arg) {
 /* The watchers: event streams held open by one multi handle. */
 typedef struct watchers {
     int count;
-    atomic_int open;
+    atomic_int open;    /* streams that have sent their first bytes: attached */
+    atomic_int running; /* streams still open */
     atomic_int stop;
 } watchers;
+
+typedef struct watcher {
+    watchers *all;
+    int attached;
+} watcher;
+
+/* A watcher counts as attached once its stream has sent something: the
+ * daemon has then set the stream up, replayed the events so far and holds
+ * it open. The timed run starts after every watcher is attached, so the
+ * setup of 200 streams is not timed as a stall of the first POSTs. */
+static size_t watched(char *p, size_t size, size_t n, void *ctx) {
+    (void)p;
+    watcher *me = ctx;
+    if (!me->attached) {
+        me->attached = 1;
+        atomic_fetch_add(&me->all->open, 1);
+    }
+    return size * n;
+}
 
 static void *watch(void *arg) {
     watchers *w = arg;
@@ -180,18 +215,22 @@ static void *watch(void *arg) {
     struct curl_slist *hdr = curl_slist_append(NULL, auth);
     char events_url[512];
     snprintf(events_url, sizeof events_url, "%s/v1/jobs/%s/events", url, job_id);
+    watcher *each = calloc((size_t)w->count + 1, sizeof *each);
+    if (!each) abort();
     for (int i = 0; i < w->count; i++) {
         CURL *e = curl_easy_init();
+        each[i].all = w;
         curl_easy_setopt(e, CURLOPT_URL, events_url);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, watched);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &each[i]);
         curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
         curl_multi_add_handle(m, e);
     }
     int running = 1;
     while (!atomic_load(&w->stop) && running) {
         curl_multi_perform(m, &running);
-        w->open = running;
+        w->running = running;
         curl_multi_poll(m, NULL, 0, 50, NULL);
     }
     curl_multi_cleanup(m); /* the easy handles leak at exit: the process ends */
@@ -218,7 +257,8 @@ static void print_route(const char *name, samples *s, int last) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s URL TOKEN JOB_ID [submissions clients watchers rate]\n",
+        fprintf(stderr,
+                "usage: %s URL TOKEN JOB_ID [submissions clients watchers rate probe_rate]\n",
                 argv[0]);
         return 2;
     }
@@ -229,19 +269,25 @@ int main(int argc, char **argv) {
     int clients = argc > 5 ? atoi(argv[5]) : 8;
     watchers w = {.count = argc > 6 ? atoi(argv[6]) : 200};
     rate = argc > 7 ? atof(argv[7]) : 0;
-    if (submissions < 1 || clients < 1 || clients > 64 || w.count < 0 || !(rate >= 0)) return 2;
+    if (argc > 8) probe_rate = atof(argv[8]);
+    if (submissions < 1 || clients < 1 || clients > 64 || w.count < 0 || !(rate >= 0) ||
+        !(probe_rate >= 0))
+        return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *timeline_path = getenv("MCMCD_BENCH_TIMELINE");
+    if (timeline_path && *timeline_path) timeline = fopen(timeline_path, "w");
     pthread_t wt, pt, st[64];
     pthread_create(&wt, NULL, watch, &w);
-    for (int i = 0; i < 100 && w.open < w.count; i++) { /* the watchers connect */
+    for (int i = 0; i < 100 && w.open < w.count; i++) { /* the watchers attach */
         struct timespec nap = {0, 50 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
     int watching = w.open;
     samples per_client[64] = {0}, probes[ROUTES] = {0}, post = {0};
-    pthread_create(&pt, NULL, prober, probes);
     double t0 = now_s(), cpu0 = process_cpu_s();
     start_s = t0 + 0.001;
+    if (timeline) fprintf(timeline, "# start %.6f s, CLOCK_MONOTONIC\n", start_s);
+    pthread_create(&pt, NULL, prober, probes);
     for (int i = 0; i < clients; i++)
         pthread_create(&st[i], NULL, submitter, &per_client[i]);
     for (int i = 0; i < clients; i++)
@@ -249,7 +295,7 @@ int main(int argc, char **argv) {
     double wall = now_s() - t0, client_cpu = process_cpu_s() - cpu0;
     atomic_store(&submitting_done, 1);
     pthread_join(pt, NULL);
-    int still_watching = w.open;
+    int still_watching = w.running < w.open ? w.running : w.open;
     atomic_store(&w.stop, 1);
     pthread_join(wt, NULL);
     for (int i = 0; i < clients; i++)
