@@ -249,10 +249,20 @@ static double pct(samples *s, double p) {
     return s->ms[i];
 }
 
-static void print_route(const char *name, samples *s, int last) {
+/* A route's percentiles; with every sample too when with_ms (the probes':
+ * ~100 a run at 100 rounds a second, too few for a p99 of their own, so
+ * submit_watchers.sh pools them over the runs). */
+static void print_route(const char *name, samples *s, int with_ms, int last) {
     qsort(s->ms, s->n, sizeof *s->ms, cmp);
-    printf("\"%s\": {\"n\": %zu, \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s", name, s->n,
-           pct(s, 0.5), pct(s, 0.99), pct(s, 1.0), last ? "" : ", ");
+    printf("\"%s\": {\"n\": %zu, \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f", name, s->n,
+           pct(s, 0.5), pct(s, 0.99), pct(s, 1.0));
+    if (with_ms) {
+        printf(", \"ms\": [");
+        for (size_t i = 0; i < s->n; i++)
+            printf("%s%.3f", i ? ", " : "", s->ms[i]);
+        printf("]");
+    }
+    printf("}%s", last ? "" : ", ");
 }
 
 int main(int argc, char **argv) {
@@ -306,9 +316,9 @@ int main(int argc, char **argv) {
            "\"accepted_per_s\": %.1f, \"client_cpu_ms\": %.1f, ",
            submissions, clients, watching, still_watching, rate, atomic_load(&accepted),
            atomic_load(&refused), wall, atomic_load(&accepted) / wall, 1000 * client_cpu);
-    print_route(route_names[ROUTE_POST], &post, 0);
+    print_route(route_names[ROUTE_POST], &post, 0, 0);
     for (int r = ROUTE_STATUS; r < ROUTES; r++)
-        print_route(route_names[r], &probes[r], r == ROUTES - 1);
+        print_route(route_names[r], &probes[r], 1, r == ROUTES - 1);
     printf("}\n");
     curl_global_cleanup();
     return atomic_load(&refused) ? 1 : 0;
