@@ -278,6 +278,18 @@ static void submit_parse(uv_work_t *w) {
 #endif
 }
 
+/* A submission's audit row, written in the job's own transaction. */
+typedef struct submit_audit {
+    const api_call *call;
+    const job *job;
+} submit_audit;
+
+static int audit_submission(registry *reg, void *ctx) {
+    (void)reg; /* the app's */
+    const submit_audit *au = ctx;
+    return audit_call(au->call, "job.submit", job_id(au->job), 201, NULL);
+}
+
 /* The job made, checked for room and recorded; answers. */
 static void submit_begin(submit_task *t, size_t d) {
     api_call *c = &t->call;
@@ -287,10 +299,13 @@ static void submit_begin(submit_task *t, size_t d) {
     if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
     job *j;
     int rc = jobs_submit_begin(a, c->who->user_id, &t->spec, ds ? ds_copy : NULL, d, &j);
-    if (rc == REGISTRY_OK) rc = jobs_submit_end(a, j, jobs_submit_room(j, why, sizeof why), why);
+    if (rc == REGISTRY_OK) {
+        submit_audit au = {.call = c, .job = j};
+        int room = jobs_submit_room(j, why, sizeof why);
+        rc = jobs_submit_end(a, j, room, why, audit_submission, &au);
+    }
     job_spec_free(&t->spec); /* empty once a job took it */
     if (rc == REGISTRY_OK) {
-        audit_call(c, "job.submit", job_id(j), 201, NULL);
         char loc[64];
         snprintf(loc, sizeof loc, "/v1/jobs/%s", job_id(j));
         idempotency_respond(a, &t->idem, c->req, 201, loc, job_json(j, 0));

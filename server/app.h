@@ -234,14 +234,16 @@ void jobs_view_done(job *made);
  *   those promised to the jobs queued before it: 0, or REGISTRY_FULL with
  *   why. A queued job has no files yet: they are made, their space taken,
  *   when it starts (a disk full by then fails it with reason disk_full);
- * - jobs_submit_end records the job (durable once the registry's sync
- *   covers it) and queues it; on any failure, files_rc's included, it
- *   undoes the first step, frees the job and returns the status, its
- *   message kept for registry_last_error. */
+ * - jobs_submit_end records the job, with also's writes (the audit row;
+ *   NULL for none) in the same transaction (durable once the registry's
+ *   sync covers it), and queues it; on any failure, files_rc's and also's
+ *   included, it undoes the first step, frees the job and returns the
+ *   status, its message kept for registry_last_error. */
 int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
                       job **out);
 int jobs_submit_room(job *j, char *why, size_t cap);
-int jobs_submit_end(app *a, job *j, int files_rc, const char *why);
+int jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,
+                    void *also_ctx);
 /* Makes a queued job's files (sparse) if they are not there yet, for a
  * reader that opens them before the job starts; 0 or an errno. */
 int job_files_ensure(job *j);

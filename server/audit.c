@@ -35,18 +35,18 @@ int audit_record(registry *reg, int64_t time_ms, const char *user, const char *a
     return rc;
 }
 
-void audit_request(app *a, http_request *req, const char *user, const char *action,
-                   const char *object, unsigned status, const char *detail) {
+int audit_request(app *a, http_request *req, const char *user, const char *action,
+                  const char *object, unsigned status, const char *detail) {
     char remote[64];
     int known = http_request_remote(req, remote, sizeof remote) == 0;
-    audit_record(a->reg, app_now_ms(), user, action, object, (int)status, detail,
-                 known ? remote : NULL);
+    return audit_record(a->reg, app_now_ms(), user, action, object, (int)status, detail,
+                        known ? remote : NULL);
 }
 
-void audit_call(const api_call *c, const char *action, const char *object, unsigned status,
-                const char *detail) {
-    audit_request(c->app, c->req, c->who->user_id ? c->who->name : NULL, action, object, status,
-                  detail);
+int audit_call(const api_call *c, const char *action, const char *object, unsigned status,
+               const char *detail) {
+    return audit_request(c->app, c->req, c->who->user_id ? c->who->name : NULL, action, object,
+                         status, detail);
 }
 
 void audit_cli_user(char *buf, size_t cap) {

@@ -24,12 +24,14 @@ int audit_record(registry *reg, int64_t time_ms, const char *user, const char *a
                  const char *object, int status, const char *detail, const char *remote);
 
 /* The same for a request: its time now and its client's address; user
- * NULL for nobody. Failures are not the request's: they are dropped. */
-void audit_request(app *a, http_request *req, const char *user, const char *action,
-                   const char *object, unsigned status, const char *detail);
+ * NULL for nobody. 0 or a registry status, which most callers drop: a
+ * failure is not the request's. A submission's row is written with the
+ * job's instead, all or nothing (jobs_submit_end). */
+int audit_request(app *a, http_request *req, const char *user, const char *action,
+                  const char *object, unsigned status, const char *detail);
 /* For a route handler: the caller is the user. */
-void audit_call(const api_call *c, const char *action, const char *object, unsigned status,
-                const char *detail);
+int audit_call(const api_call *c, const char *action, const char *object, unsigned status,
+               const char *detail);
 
 /* The CLI's user: "cli:" and the login name of the effective uid. */
 void audit_cli_user(char *buf, size_t cap);

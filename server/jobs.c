@@ -1163,7 +1163,21 @@ static void submit_undo(app *a, job *j, int added) {
     job_free(j);
 }
 
-int jobs_submit_end(app *a, job *j, int files_rc, const char *why) {
+/* The job's row, then the caller's writes, in one transaction. */
+typedef struct submit_writes {
+    const registry_job *row;
+    registry_writes_fn also;
+    void *also_ctx;
+} submit_writes;
+
+static int write_submission(registry *reg, void *ctx) {
+    const submit_writes *w = ctx;
+    int rc = registry_job_insert(reg, w->row);
+    return rc == REGISTRY_OK && w->also ? w->also(reg, w->also_ctx) : rc;
+}
+
+int jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,
+                    void *also_ctx) {
     if (files_rc != REGISTRY_OK) {
         submit_undo(a, j, 0);
         return registry_fail(a->reg, files_rc, why);
@@ -1184,8 +1198,9 @@ int jobs_submit_end(app *a, job *j, int files_rc, const char *why) {
     row.tags = tags;
     /* the files came first: the registry row is the commit point */
     int added = jobs_add(a, j) == 0;
+    submit_writes writes = {.row = &row, .also = also, .also_ctx = also_ctx};
     int rc = !added || !tags ? registry_fail(a->reg, REGISTRY_ENOMEM, "out of memory")
-                             : registry_job_insert(a->reg, &row);
+                             : registry_write_together(a->reg, write_submission, &writes);
     free(tags);
     if (rc != REGISTRY_OK) {
         submit_undo(a, j, added);

@@ -491,6 +491,28 @@ static int last_write_changed_nothing(registry *reg) {
     return sqlite3_changes(reg->db) == 0;
 }
 
+/* A statement of the cache's (BEGIN, COMMIT), stepped and reset. */
+static int step_cached(registry *reg, const char *sql) {
+    sqlite3_stmt *st;
+    int status = registry_take(reg, sql, &st);
+    if (status != REGISTRY_OK) return status;
+    status = sqlite3_step(st) == SQLITE_DONE ? REGISTRY_OK : sqlite_failed(reg);
+    registry_give_back(reg, st);
+    return status;
+}
+
+int registry_write_together(registry *reg, registry_writes_fn fn, void *ctx) {
+    for (int tries = 0;; tries++) {
+        int status = step_cached(reg, "BEGIN IMMEDIATE");
+        if (status == REGISTRY_OK) status = fn(reg, ctx);
+        if (status == REGISTRY_OK) status = step_cached(reg, "COMMIT");
+        if (status == REGISTRY_OK) return REGISTRY_OK;
+        /* SQLite may have rolled back already (a full disk, an I/O error) */
+        if (!sqlite3_get_autocommit(reg->db)) sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+        if (status != REGISTRY_FULL || tries > 0 || release_reserve(reg) != 0) return status;
+    }
+}
+
 /* A copy of a text column, NULL for SQL NULL. 0 or REGISTRY_ENOMEM. */
 static int copy_column(sqlite3_stmt *st, int col, char **out) {
     *out = NULL;

@@ -106,6 +106,14 @@ void registry_close(registry *reg); /* NULL is fine */
 #define REGISTRY_RESERVE_BYTES (1 << 20)
 int registry_keep_reserve(registry *reg);
 
+/* Runs fn's writes as one transaction: one commit, one set of WAL frames
+ * and locks, and all of them or none. fn returns 0 or a registry status;
+ * so does this, having rolled back unless 0. A transaction that finds the
+ * disk full is run once more after the reserve is released, as a single
+ * write is. */
+typedef int (*registry_writes_fn)(registry *reg, void *ctx);
+int registry_write_together(registry *reg, registry_writes_fn fn, void *ctx);
+
 /* What went wrong in the last call that failed. */
 const char *registry_last_error(const registry *reg);
 const char *registry_status_str(int status);

@@ -486,6 +486,36 @@ static void test_job_insert_get_update_delete(void **state) {
 }
 
 /* Every (from, to) pair of the five states. */
+/* registry_write_together: fn's writes are committed together, or, when
+ * fn fails after some of them, none is left and fn's status comes back. */
+typedef struct two_jobs {
+    const char *first, *second; /* second NULL: fail after the first */
+} two_jobs;
+
+static int insert_two(registry *reg, void *ctx) {
+    const two_jobs *t = ctx;
+    insert_job(reg, t->first, NULL, 1);
+    if (!t->second) return REGISTRY_EIO;
+    insert_job(reg, t->second, NULL, 2);
+    return REGISTRY_OK;
+}
+
+static void test_write_together(void **state) {
+    fixture *f = *state;
+    two_jobs both = {"j-a", "j-b"}, half = {"j-c", NULL};
+    assert_int_equal(registry_write_together(f->reg, insert_two, &both), REGISTRY_OK);
+    assert_int_equal(registry_write_together(f->reg, insert_two, &half), REGISTRY_EIO);
+    reopen(f); /* what is on disk */
+    registry_job out;
+    assert_int_equal(state_of(f->reg, "j-a"), REGISTRY_JOB_QUEUED);
+    assert_int_equal(state_of(f->reg, "j-b"), REGISTRY_JOB_QUEUED);
+    assert_int_equal(registry_job_get(f->reg, "j-c", &out), REGISTRY_NOT_FOUND);
+    /* the failed one left no transaction open: a write of its own commits */
+    insert_job(f->reg, "j-d", NULL, 3);
+    reopen(f);
+    assert_int_equal(state_of(f->reg, "j-d"), REGISTRY_JOB_QUEUED);
+}
+
 static void test_job_state_transitions(void **state) {
     registry *reg = ((fixture *)*state)->reg;
     static const int valid[REGISTRY_JOB_STATES][REGISTRY_JOB_STATES] = {
@@ -998,6 +1028,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_dataset_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_delete_while_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_insert_get_update_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_state_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_list_token_is_a_position, setup, teardown),
