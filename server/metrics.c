@@ -18,6 +18,7 @@
 
 #include "api_util.h"
 #include "clock.h"
+#include "durable.h"
 #include "simd.h"
 
 #ifndef MCMCD_VERSION
@@ -287,6 +288,28 @@ static void print_work(metrics_buf *m, app *a) {
         a->draws_per_s, a->grad_evals_per_s);
 }
 
+/* The registry's durability (durable.h): syncs of its WAL, the answers
+ * that asked for one (one sync covers every ask made before it began, so
+ * asks / syncs is the batching), and checkpoints. Not shown when the
+ * registry syncs on the loop (MCMCD_SYNC_ON_LOOP). */
+static void print_registry(metrics_buf *m, app *a) {
+    if (!a->durable) return;
+    durable_counts n = durable_counts_of(a->durable);
+    metrics_printf(m,
+                   "# HELP mcmcd_registry_syncs_total fdatasyncs of the registry's WAL by "
+                   "its sync thread.\n# TYPE mcmcd_registry_syncs_total counter\n"
+                   "mcmcd_registry_syncs_total %llu\n"
+                   "# HELP mcmcd_registry_sync_asks_total Answers to writes that waited for "
+                   "a sync; one sync serves every ask made before it began.\n"
+                   "# TYPE mcmcd_registry_sync_asks_total counter\n"
+                   "mcmcd_registry_sync_asks_total %llu\n"
+                   "# HELP mcmcd_registry_checkpoints_total Checkpoints of the registry's WAL "
+                   "into its database.\n# TYPE mcmcd_registry_checkpoints_total counter\n"
+                   "mcmcd_registry_checkpoints_total %llu\n",
+                   (unsigned long long)n.syncs, (unsigned long long)n.asks,
+                   (unsigned long long)n.checkpoints);
+}
+
 /* Whether the user gets series: every user of the registry, and a removed
  * one while its jobs still run or wait. */
 static int user_shown(const app_user *u) {
@@ -370,6 +393,7 @@ void api_metrics(api_call *c) {
     print_jobs(&m, c->app);
     print_work(&m, c->app);
     print_users(&m, c->app);
+    print_registry(&m, c->app);
     print_requests(&m);
     print_build_info(&m);
     http_respond(c->req, 200, "text/plain; version=0.0.4", m.text, m.len);

@@ -336,7 +336,7 @@ PY"
 echo "# \$ curl -s $URL/metrics | grep -v '^#'"
 c -D "$work/metrics.hdr" "$URL/metrics" >"$work/metrics"
 grep -v '^#' "$work/metrics" | show
-check "/metrics: Prometheus text, 1 succeeded, 1 cancelled, nothing queued, no open streams" \
+check "/metrics: Prometheus text, 1 succeeded, 1 cancelled, nothing queued, no open streams, registry syncs" \
     "grep -qi '^Content-Type: text/plain' '$work/metrics.hdr' && $PY - '$work/metrics' <<'PY'
 import re, sys
 m = {}
@@ -354,6 +354,9 @@ assert m['mcmcd_queue_length'] == 0 and m['mcmcd_open_streams'] == 0, m
 assert m['mcmcd_busy_workers'] == 0, m
 requests = sum(v for k, v in m.items() if k.startswith('mcmcd_http_requests_total{'))
 assert m['mcmcd_draws_total'] >= 4 * 2000 and requests > 10, m
+# every answer to a write waited for a sync, and one sync may serve several
+assert 1 <= m['mcmcd_registry_syncs_total'] <= m['mcmcd_registry_sync_asks_total'], m
+assert m['mcmcd_registry_checkpoints_total'] >= 0, m
 PY"
 
 # --- SIGTERM with a job running and a watcher attached: exit 0 ---------------------
