@@ -9,7 +9,8 @@
 # from a fixed seed, printed (MCMCD_KILL9_SEED overrides it). While the
 # daemon is dead, SQLite's integrity check of registry.db (read-only) must
 # say ok; after each restart:
-# - every job and dataset a client saw a 201 for is there;
+# - every job and dataset a client saw a 201 for is there, and each such
+#   job has its job.submit audit row;
 # - every job ends, and each one not cancelled ends succeeded with .npy
 #   draws byte-identical to `mcmcd run` of the same spec (same key), a run
 #   never interrupted;
@@ -190,6 +191,18 @@ missing = [j for j in jobs if get('/v1/jobs/' + j)[0] != 200]
 missing += [d for d in datasets if get('/v1/datasets/' + d)[0] != 200]
 say(not missing, 'every 201 seen is there (%d jobs, %d datasets)%s' % (
     len(jobs), len(datasets), ', missing: ' + ' '.join(missing) if missing else ''))
+# a job's row and its audit row are one transaction: no 201 without both
+audited, page, code = set(), '', 200
+while code == 200:
+    code, body = get('/v1/audit?action=job.submit&page_size=1000' + (page and '&page_token=' + page))
+    if code != 200: break
+    answer = json.loads(body)
+    audited |= {e['object'] for e in answer['events']}
+    page = answer['next_page_token']
+    if not page: break
+unaudited = [j for j in jobs if j not in audited]
+say(code == 200 and not unaudited, 'every job answered 201 has its job.submit audit row (%d)%s' % (
+    len(jobs), ', not: ' + ' '.join(unaudited) if unaudited else ''))
 state = {}
 now_cancelled = {j: json.loads(get('/v1/jobs/' + j)[1]).get('state') for j in cancelled}
 wrong = ['%s %s' % (j, s) for j, s in now_cancelled.items() if s != 'cancelled']
