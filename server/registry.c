@@ -1116,19 +1116,20 @@ static int recover_step(registry *reg, enum stmt_id id, const registry_recovery_
     return REGISTRY_OK;
 }
 
-/* One try of the recovery, in one transaction. */
-static int recover_once(registry *reg, const registry_recovery_args *args, registry_recovery *out) {
-    int status = exec(reg, "BEGIN IMMEDIATE");
+/* The recovery's three writes (registry_write_together makes them one
+ * transaction, tried again after the reserve is released on a full disk:
+ * a start on a full disk). */
+typedef struct recovery_writes {
+    const registry_recovery_args *args;
+    registry_recovery *out;
+} recovery_writes;
+
+static int write_recovery(registry *reg, void *ctx) {
+    const recovery_writes *w = ctx;
+    int status = recover_step(reg, JOB_RECOVER_CANCELLED, w->args, &w->out->cancelled);
     if (status == REGISTRY_OK)
-        status = recover_step(reg, JOB_RECOVER_CANCELLED, args, &out->cancelled);
-    if (status == REGISTRY_OK)
-        status = recover_step(reg, JOB_RECOVER_CRASHED, args, &out->crash_looped);
-    if (status == REGISTRY_OK) status = recover_step(reg, JOB_REQUEUE, args, &out->requeued);
-    if (status == REGISTRY_OK) status = exec(reg, "COMMIT");
-    if (status != REGISTRY_OK) {
-        sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
-        *out = (registry_recovery){0};
-    }
+        status = recover_step(reg, JOB_RECOVER_CRASHED, w->args, &w->out->crash_looped);
+    if (status == REGISTRY_OK) status = recover_step(reg, JOB_REQUEUE, w->args, &w->out->requeued);
     return status;
 }
 
@@ -1137,9 +1138,9 @@ int registry_jobs_recover(registry *reg, const registry_recovery_args *args,
     *out = (registry_recovery){0};
     if (args->crash_limit < 1 || !args->crash_error || args->seq_gap < 0)
         return fail(reg, REGISTRY_EINVAL, "bad recovery arguments");
-    int status = recover_once(reg, args, out);
-    /* a start on a full disk: the reserve makes room for it */
-    if (status == REGISTRY_FULL && release_reserve(reg) == 0) status = recover_once(reg, args, out);
+    recovery_writes writes = {.args = args, .out = out};
+    int status = registry_write_together(reg, write_recovery, &writes);
+    if (status != REGISTRY_OK) *out = (registry_recovery){0};
     return status;
 }
 
