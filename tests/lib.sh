@@ -20,6 +20,8 @@ c() { curl -s --max-time 20 "$@"; }
 jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 # the same of the JSON on stdin: ... | jin 'expr on j'
 jin() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)" 2>/dev/null; }
+# a field of a job's status: job_field ID 'expr on j' (GET /v1/jobs/ID)
+job_field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 
 # launch_daemon DIR OUT ERR [serve options]: `mcmcd serve` on an ephemeral
 # port over data dir DIR, stdout to OUT, stderr appended to ERR; sets

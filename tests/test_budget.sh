@@ -24,11 +24,10 @@ BUDGET=$((32 << 20))
 printf 'memory_budget = 32M\n' >"$work/mcmcd.conf"
 daemon_or_exit --workers 2 --config "$work/mcmcd.conf"
 
-field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 # submit SPEC: prints the new job's id (empty on failure)
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 # job $1's state is $2 and chain 0 has draws
-has_draws_in() { [ "$(field "$1" 'j["state"] == "'"$2"'" and j["chains"][0]["draws"] > 0')" = True ]; }
+has_draws_in() { [ "$(job_field "$1" 'j["state"] == "'"$2"'" and j["chains"][0]["draws"] > 0')" = True ]; }
 wait_running() { wait_for 60 has_draws_in "$1" "$2"; } # at most 60 s
 # too_large FILE PATH: a 413 body naming the size and the limit at PATH
 too_large() {
@@ -68,7 +67,7 @@ check "a 19 MB job starts ($A)" "[ -n '$A' ] && wait_running '$A' running"
 B=$(submit "$SHORT")
 sleep 1.5
 check "a second 19 MB job waits in the queue beside it, a worker free (budget 32M)" \
-    "[ \"\$(field '$B' 'j[\"state\"]')\" = queued ] && [ \"\$(field '$A' 'j[\"state\"]')\" = running ]"
+    "[ \"\$(job_field '$B' 'j[\"state\"]')\" = queued ] && [ \"\$(job_field '$A' 'j[\"state\"]')\" = running ]"
 st=$(c -o /dev/null -w '%{http_code}' -X POST "$URL/v1/jobs/$A/cancel")
 check "the first is cancelled (202) and ends cancelled" \
     "[ '$st' = 202 ] && [ \"\$(wait_job '$A')\" = cancelled ]"
@@ -82,11 +81,11 @@ crash_daemon # as at an OOM kill
 check "cancel answered 202, then kill -9" "[ '$st' = 202 ]"
 daemon_or_exit --workers 2 --config "$work/mcmcd.conf"
 check "after the restart the job is cancelled, with the draws it wrote" \
-    "[ \"\$(field '$C' 'j[\"state\"] + \" \" + str(j[\"chains\"][0][\"draws\"] > 0)')\" = 'cancelled True' ]"
+    "[ \"\$(job_field '$C' 'j[\"state\"] + \" \" + str(j[\"chains\"][0][\"draws\"] > 0)')\" = 'cancelled True' ]"
 check "its draws are served" \
     "[ \"\$(c -o /dev/null -w '%{http_code}' '$URL/v1/jobs/$C/draws?chain=0&stop=5')\" = 200 ]"
 sleep 1
-check "and it is not run again" "[ \"\$(field '$C' 'j[\"state\"]')\" = cancelled ]"
+check "and it is not run again" "[ \"\$(job_field '$C' 'j[\"state\"]')\" = cancelled ]"
 stop_daemon
 
 # --- a job that fails at start-up ends failed, across a restart ----------
@@ -96,17 +95,17 @@ DS=$(jget "$work/ds.json" 'j["id"]')
 L=$(submit "$LONG")
 check "a long job holds the only worker ($L)" "[ -n '$L' ] && wait_running '$L' running"
 F=$(submit '{"data": {"dataset": "'"$DS"'"}, "sampler": {"type": "mala", "step_size": 0.1}, "num_samples": 100}')
-check "a job on dataset $DS waits ($F)" "[ \"\$(field '$F' 'j[\"state\"]')\" = queued ]"
+check "a job on dataset $DS waits ($F)" "[ \"\$(job_field '$F' 'j[\"state\"]')\" = queued ]"
 rm -f "$work/data/datasets/$DS.ds"
 c -o /dev/null -X POST "$URL/v1/jobs/$L/cancel"
 check "its dataset file deleted, it fails as it starts" "[ \"\$(wait_job '$F')\" = failed ]"
 jget "$work/status.json" 'j["error"]' | show
-started=$(field "$F" 'j["started"]')
+started=$(job_field "$F" 'j["started"]')
 crash_daemon # as at an OOM kill
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 sleep 1
 check "after a restart it is still failed, not started again" \
-    "[ \"\$(field '$F' 'j[\"state\"] + \" \" + j[\"started\"]')\" = 'failed $started' ]"
+    "[ \"\$(job_field '$F' 'j[\"state\"] + \" \" + j[\"started\"]')\" = 'failed $started' ]"
 
 # --- a crash loop: 3 deaths in a row while the job runs -------------------
 K=$(submit "$LONG")
@@ -116,10 +115,10 @@ for i in 1 2 3; do
     daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 done
 check "after the third, the job is failed with reason crash_loop" \
-    "[ \"\$(field '$K' 'j[\"state\"] + \" \" + str(j[\"reason\"])')\" = 'failed crash_loop' ]"
+    "[ \"\$(job_field '$K' 'j[\"state\"] + \" \" + str(j[\"reason\"])')\" = 'failed crash_loop' ]"
 jget "$work/st.json" 'j["error"]' | show
 sleep 1
-check "and stays failed" "[ \"\$(field '$K' 'j[\"state\"]')\" = failed ]"
+check "and stays failed" "[ \"\$(job_field '$K' 'j[\"state\"]')\" = failed ]"
 check "the daemon said so at start" "grep -q 'failed (crash_loop)' '$work/daemon.err'"
 stop_daemon
 finish

@@ -28,7 +28,6 @@ tmpfs_data_dir 16m
 printf 'sweep_seconds = 1\n' >"$work/mcmcd.conf"
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 
-field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
 # insufficient FILE: a 507 body with both numbers in its message
@@ -40,7 +39,7 @@ assert e['code'] == 'insufficient_storage', e
 assert re.search(r': \d+ bytes needed, \d+ free', e['message']), e['message']
 PY
 }
-draws_of() { field "$1" 'j["chains"][0]["draws"]'; }
+draws_of() { job_field "$1" 'j["chains"][0]["draws"]'; }
 
 # about 22 MB of draws and statistics: more than the disk
 BIG='{"data": {"synthetic": {"n": 100, "d": 5}}, "sampler": {"type": "mala", "step_size": 0.01}, "chains": 2, "num_samples": 200000}'
@@ -81,12 +80,12 @@ check "an upload on the full disk: 507" "[ '$st' = 507 ] && insufficient '$work/
 
 state=''
 for _ in $(seq 1200); do
-    state=$(field "$L" 'j["state"]')
+    state=$(job_field "$L" 'j["state"]')
     [ "$state" = running ] || break
     sleep 0.1
 done
 check "the job ends failed, reason disk_full, its error starts disk_full:" \
-    "[ \"\$(field '$L' 'j[\"state\"] + \" \" + str(j[\"reason\"]) + \" \" + j[\"error\"][:10]')\" = 'failed disk_full disk_full:' ]"
+    "[ \"\$(job_field '$L' 'j[\"state\"] + \" \" + str(j[\"reason\"]) + \" \" + j[\"error\"][:10]')\" = 'failed disk_full disk_full:' ]"
 jget "$work/st.json" 'j["error"]' | show
 kept=$(draws_of "$L")
 check "it keeps the draws it wrote ($kept, at least the $d0 seen running)" \
@@ -122,7 +121,7 @@ check "the disk is full, a job ($R) was running at kill -9" "[ \"\$(data_dir_ava
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 check "after the restart on the full disk: list, status and draws answer 200" \
     "[ \"\$(status_of '$URL/v1/jobs')\$(status_of '$URL/v1/jobs/$R')\$(status_of '$URL/v1/jobs/$S/draws')\" = 200200200 ]"
-state=$(field "$R" 'j["state"]')
+state=$(job_field "$R" 'j["state"]')
 check "the interrupted job is shown as it is ($state)" "[ '$state' = running ] || [ '$state' = queued ]"
 rm -f "$work/data"/filler.*
 st=$(status_of -X POST "$URL/v1/jobs/$R/cancel")

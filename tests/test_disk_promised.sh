@@ -24,7 +24,6 @@ test_workdir disk-promised
 tmpfs_data_dir 16m
 daemon_or_exit --workers 1
 
-field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
 
 # holds the only worker: 4 MB of draws, minutes of sampling
@@ -35,9 +34,9 @@ SMALL='{"data": {"synthetic": {"n": 100, "d": 2}}, "sampler": {"type": "mala", "
 
 c -o "$work/long.json" --json "$LONG" "$URL/v1/jobs"
 L=$(jget "$work/long.json" 'j["id"]')
-is_running() { [ "$(field "$1" 'j["state"]')" = running ]; }
+is_running() { [ "$(job_field "$1" 'j["state"]')" = running ]; }
 wait_for 30 is_running "$L"
-check "a long job holds the only worker ($L)" "[ \"\$(field '$L' 'j[\"state\"]')\" = running ]"
+check "a long job holds the only worker ($L)" "is_running '$L'"
 
 # --- submits until one is refused on paper -----------------------------------
 queued='' st=''
@@ -72,10 +71,10 @@ check "the disk is filled from outside the daemon" "[ \"\$(data_dir_avail)\" -lt
 c -o /dev/null -X POST "$URL/v1/jobs/$L/cancel"
 check "the long job is cancelled" "[ \"\$(wait_job '$L')\" = cancelled ]"
 state=$(wait_job "$first")
-field "$first" 'j["error"]' | show
+job_field "$first" 'j["error"]' | show
 check "the first queued job ends failed, reason disk_full, its error starts disk_full:" \
-    "[ \"\$(field '$first' 'j[\"state\"] + \" \" + str(j[\"reason\"]) + \" \" + j[\"error\"][:10]')\" = 'failed disk_full disk_full:' ]"
-check "no chain of it ran: 0 draws" "[ \"\$(field '$first' 'sum(k[\"draws\"] for k in j[\"chains\"])')\" = 0 ]"
+    "[ \"\$(job_field '$first' 'j[\"state\"] + \" \" + str(j[\"reason\"]) + \" \" + j[\"error\"][:10]')\" = 'failed disk_full disk_full:' ]"
+check "no chain of it ran: 0 draws" "[ \"\$(job_field '$first' 'sum(k[\"draws\"] for k in j[\"chains\"])')\" = 0 ]"
 check "its status, draws and summary answer 200" \
     "[ \"\$(status_of '$URL/v1/jobs/$first')\$(status_of '$URL/v1/jobs/$first/draws')\$(status_of '$URL/v1/jobs/$first/summary')\" = 200200200 ]"
 check "it can be deleted: 204, then 404" \

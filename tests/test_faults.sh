@@ -21,7 +21,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 test_workdir faults
 
 daemon_or_exit --workers 1
-field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 SMALL='{"data": {"synthetic": {"n": 100, "d": 2}}, "sampler": {"type": "mala", "step_size": 0.1}, "num_samples": 200}'
 LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
@@ -66,7 +65,7 @@ PY
 locker=$!
 E=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 2}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 20000, "chains": 1, "progress_every": 100}')
 for _ in $(seq 200); do
-    [ "$(field "$E" 'j["chains"][0]["draws"]')" -gt 0 ] 2>/dev/null && break
+    [ "$(job_field "$E" 'j["chains"][0]["draws"]')" -gt 0 ] 2>/dev/null && break
     sleep 0.05
 done
 touch "$work/go"
@@ -85,7 +84,7 @@ L=$(submit "$LONG")
 F=$(submit '{"data": {"dataset": "'"$DS"'"}, "sampler": {"type": "mala", "step_size": 0.1}, "num_samples": 100}')
 sleep 0.5
 check "a job on dataset $DS waits behind a long one ($F)" \
-    "[ -n '$F' ] && [ \"\$(field '$F' 'j[\"state\"]')\" = queued ]"
+    "[ -n '$F' ] && [ \"\$(job_field '$F' 'j[\"state\"]')\" = queued ]"
 rm -f "$work/data/datasets/$DS.ds"
 st=$(c -o "$work/dsget.json" -w '%{http_code}' "$URL/v1/datasets/$DS")
 check "GET of the dataset whose file is gone: a JSON 500 naming it, with an id" \

@@ -33,7 +33,6 @@ if ! command -v strace >/dev/null; then
 fi
 
 daemon_or_exit --workers 1
-field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
 submit() { c -o "$work/sub.json" --json "$1" "$URL/v1/jobs" && jget "$work/sub.json" 'j["id"]'; }
 # long jobs thin: a job's files take their full size at submit (40 MB here)
 LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 1000000, "thin": 100, "chains": 1, "progress_every": 100}'
@@ -82,7 +81,7 @@ check "with the lock gone, a later request writes last_used ($used)" "[ '$used' 
 # --- a summary keeps the state its rows had -----------------------------------
 L=$(submit "$LONG")
 for _ in $(seq 200); do
-    [ "$(field "$L" 'j["chains"][0]["draws"]')" -gt 20 ] 2>/dev/null && break
+    [ "$(job_field "$L" 'j["chains"][0]["draws"]')" -gt 20 ] 2>/dev/null && break
     sleep 0.05
 done
 strace -f -qq -p "$daemon_pid" -P "$work/data/jobs/$L/draws.f64" -e trace=openat \
@@ -141,7 +140,7 @@ check "its statistics were read (pread64 of stats.f64), never by the loop thread
 # --- chains not started yet are in warmup --------------------------------------
 W=$(submit '{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 5}}, "sampler": {"type": "mala", "step_size": 1e-4}, "num_warmup": 200, "num_samples": 1000000, "thin": 100, "chains": 3, "progress_every": 10}')
 for _ in $(seq 200); do
-    [ "$(field "$W" 'j["chains"][0]["iter"]')" -gt 300 ] 2>/dev/null && break
+    [ "$(job_field "$W" 'j["chains"][0]["iter"]')" -gt 300 ] 2>/dev/null && break
     sleep 0.05
 done
 c "$URL/v1/jobs/$W" >"$work/w.json"
