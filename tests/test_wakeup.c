@@ -50,15 +50,29 @@ static void close_all(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* A loop with c's wakeup started on it. */
+static void start(uv_loop_t *loop, counts *c) {
+    assert_int_equal(uv_loop_init(loop), 0);
+    assert_int_equal(wakeup_start(loop, &c->w, on_wakeup, c), 0);
+    assert_true(c->w.fd >= 0);
+}
+
+/* Every handle closed, the wakeup released, the loop closed. */
+static void stop(uv_loop_t *loop, counts *c) {
+    uv_walk(loop, close_all, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    wakeup_release(&c->w);
+    assert_int_equal(c->w.fd, -1);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* Every send from four threads is seen by the loop: the last fn call
  * reads the final count, and the loop slept between batches. */
 static void test_sends_from_threads_reach_the_loop(void **state) {
     (void)state;
     uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
     counts c = {0};
-    assert_int_equal(wakeup_start(&loop, &c.w, on_wakeup, &c), 0);
-    assert_true(c.w.fd >= 0);
+    start(&loop, &c);
     uv_timer_init(&loop, &c.guard);
     uv_timer_start(&c.guard, on_guard, 10000, 0);
     pthread_t t[SENDERS];
@@ -70,12 +84,8 @@ static void test_sends_from_threads_reach_the_loop(void **state) {
     assert_int_equal(c.seen, SENDERS * SENDS);
     assert_true(c.woken >= 1 && c.woken <= SENDERS * SENDS);
     int fd = c.w.fd;
-    uv_walk(&loop, close_all, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    wakeup_release(&c.w);
-    assert_int_equal(c.w.fd, -1);
+    stop(&loop, &c);
     assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
-    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* A send made after fn ran wakes the loop again; sends while the loop is
@@ -83,9 +93,8 @@ static void test_sends_from_threads_reach_the_loop(void **state) {
 static void test_each_send_after_a_drain_wakes_again(void **state) {
     (void)state;
     uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
     counts c = {0};
-    assert_int_equal(wakeup_start(&loop, &c.w, on_wakeup, &c), 0);
+    start(&loop, &c);
     for (int round = 1; round <= 3; round++) {
         for (int i = 0; i < 1000; i++) /* the loop is not running: no one reads */
             wakeup_send(&c.w);
@@ -94,10 +103,7 @@ static void test_each_send_after_a_drain_wakes_again(void **state) {
     }
     uv_run(&loop, UV_RUN_NOWAIT); /* nothing sent: fn not called */
     assert_int_equal(c.woken, 3);
-    uv_walk(&loop, close_all, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    wakeup_release(&c.w);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    stop(&loop, &c);
 }
 
 int main(void) {
