@@ -13,6 +13,7 @@
 #include "list_items.h"
 #include "audit.h"
 #include "budget.h"
+#include "clock.h"
 #include "idempotency.h"
 #include "job_kinds.h"
 #include "quota.h"
@@ -278,19 +279,61 @@ static void submit_parse(uv_work_t *w) {
 #endif
 }
 
-/* A submission's audit row, written in the job's own transaction. */
-typedef struct submit_audit {
-    const api_call *call;
-    const job *job;
-} submit_audit;
+/* A submission waiting for its job's row: what its answer needs, and its
+ * audit row, written in the job's own transaction on the registry's sync
+ * thread (jobs_submit_end), so copied out of the request first. */
+typedef struct submit_reply {
+    app *app;
+    http_request *req;
+    idem_ticket idem;
+    int64_t time_ms;
+    int has_user, has_remote;
+    char user[sizeof((principal *)0)->name], remote[64], job_id[JOB_ID_LEN + 1];
+} submit_reply;
 
 static int audit_submission(registry *reg, void *ctx) {
-    (void)reg; /* the app's */
-    const submit_audit *au = ctx;
-    return audit_call(au->call, "job.submit", job_id(au->job), 201, NULL);
+    const submit_reply *r = ctx;
+    return audit_record(reg, r->time_ms, r->has_user ? r->user : NULL, "job.submit", r->job_id, 201,
+                        NULL, r->has_remote ? r->remote : NULL);
 }
 
-/* The job made, checked for room and recorded; answers. */
+static submit_reply *submit_reply_new(const submit_task *t, const job *j) {
+    submit_reply *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    const api_call *c = &t->call;
+    *r = (submit_reply){.app = c->app, .req = c->req, .idem = t->idem, .time_ms = app_now_ms()};
+    r->has_user = c->who->user_id != 0;
+    snprintf(r->user, sizeof r->user, "%s", c->who->name);
+    r->has_remote = http_request_remote(c->req, r->remote, sizeof r->remote) == 0;
+    snprintf(r->job_id, sizeof r->job_id, "%s", job_id(j));
+    return r;
+}
+
+/* The job's row is on disk (j), or the submission failed (NULL); answers. */
+static void on_submitted(void *ctx, job *j, int rc) {
+    submit_reply *r = ctx;
+    app *a = r->app;
+    if (j) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "/v1/jobs/%s", job_id(j));
+        idempotency_respond(a, &r->idem, r->req, 201, loc, job_json(j, 0));
+    } else {
+        storage_respond(r->req, rc, registry_last_error(a->reg));
+        idempotency_release(a, &r->idem);
+    }
+    free(r);
+}
+
+/* No memory for the reply: the job is undone (jobs_submit_end calls this
+ * before it returns). */
+static void on_submit_failed(void *ctx, job *j, int rc) {
+    (void)j;
+    submit_task *t = ctx;
+    storage_respond(t->call.req, rc, registry_last_error(t->call.app->reg));
+    idempotency_release(t->call.app, &t->idem);
+}
+
+/* The job made, checked for room and recorded; answered once recorded. */
 static void submit_begin(submit_task *t, size_t d) {
     api_call *c = &t->call;
     app *a = c->app;
@@ -299,20 +342,19 @@ static void submit_begin(submit_task *t, size_t d) {
     if (ds) snprintf(ds_copy, sizeof ds_copy, "%s", ds);
     job *j;
     int rc = jobs_submit_begin(a, c->who->user_id, &t->spec, ds ? ds_copy : NULL, d, &j);
-    if (rc == REGISTRY_OK) {
-        submit_audit au = {.call = c, .job = j};
-        int room = jobs_submit_room(j, why, sizeof why);
-        rc = jobs_submit_end(a, j, room, why, audit_submission, &au);
-    }
     job_spec_free(&t->spec); /* empty once a job took it */
-    if (rc == REGISTRY_OK) {
-        char loc[64];
-        snprintf(loc, sizeof loc, "/v1/jobs/%s", job_id(j));
-        idempotency_respond(a, &t->idem, c->req, 201, loc, job_json(j, 0));
-    } else {
+    if (rc != REGISTRY_OK) {
         storage_respond(c->req, rc, registry_last_error(a->reg));
         idempotency_release(a, &t->idem);
+        return;
     }
+    submit_reply *r = submit_reply_new(t, j);
+    if (!r) {
+        jobs_submit_end(a, j, REGISTRY_ENOMEM, "out of memory", NULL, NULL, on_submit_failed, t);
+        return;
+    }
+    int room = jobs_submit_room(j, why, sizeof why);
+    jobs_submit_end(a, j, room, why, audit_submission, r, on_submitted, r);
 }
 
 /* The checks that need the loop's state, then the job; answers. */

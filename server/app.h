@@ -235,15 +235,20 @@ void jobs_view_done(job *made);
  *   why. A queued job has no files yet: they are made, their space taken,
  *   when it starts (a disk full by then fails it with reason disk_full);
  * - jobs_submit_end records the job, with also's writes (the audit row;
- *   NULL for none) in the same transaction (durable once the registry's
- *   sync covers it), and queues it; on any failure, files_rc's and also's
- *   included, it undoes the first step, frees the job and returns the
- *   status, its message kept for registry_last_error. */
+ *   NULL for none) in the same transaction, and queues it. The registry's
+ *   sync thread makes the writes and syncs them (durable.h), so also runs
+ *   on that thread, on its connection, and must touch nothing but those
+ *   and also_ctx, which stays alive until done. done is called once, on
+ *   the loop: with the queued job and REGISTRY_OK once the row is on
+ *   disk; or, on any failure (files_rc's and also's included), with NULL
+ *   and the status, its message kept for registry_last_error, the first
+ *   step undone and the job freed. It may be called before this returns. */
+typedef void (*jobs_submitted_fn)(void *ctx, job *j, int status);
 int jobs_submit_begin(app *a, int64_t owner, job_spec *spec, const char *dataset_id, size_t d,
                       job **out);
 int jobs_submit_room(job *j, char *why, size_t cap);
-int jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,
-                    void *also_ctx);
+void jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,
+                     void *also_ctx, jobs_submitted_fn done, void *done_ctx);
 /* Makes a queued job's files (sparse) if they are not there yet, for a
  * reader that opens them before the job starts; 0 or an errno. */
 int job_files_ensure(job *j);

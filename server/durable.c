@@ -11,7 +11,11 @@
  * never spins waiting for this thread to finish its send). Asks that
  * arrive during an fsync are served by the next one, so there is never
  * more than one fsync in flight and n waiting answers cost one fsync,
- * not n. */
+ * not n. The sync thread also makes the writes queued for it (a
+ * submission's rows): each turn takes every write queued so far, makes
+ * them in one transaction on its own connection, then syncs, so those
+ * share one commit and one fsync, and hands them back to the loop with
+ * the sync's result. */
 #include "durable.h"
 
 #include <errno.h>
@@ -36,12 +40,15 @@ struct durable {
     pthread_cond_t ckpt_wake; /* the checkpoint thread's */
     sqlite3 *db;              /* the loop's (the registry's) connection */
     sqlite3 *ckpt_db;         /* the checkpoint thread's */
+    registry *writer;         /* the sync thread's connection, for queued writes */
     int wal_fd;               /* registry.db-wal, read-only: fsync needs no more */
     durable_synced_fn fn;
     void *ctx;
     /* under lock */
     uint64_t asked, synced;
-    int failed; /* the errno of the first fsync that failed */
+    durable_write *queued, *queued_tail;   /* for the sync thread's next batch */
+    durable_write *written, *written_tail; /* made and synced, for the loop's done */
+    int failed;                            /* the errno of the first fsync that failed */
     int checkpoint_due, stopping;
     durable_counts counts;
     /* the loop's alone */
@@ -60,26 +67,80 @@ static void checkpoint(durable *d) {
         fprintf(stderr, "mcmcd: registry checkpoint failed: %s\n", sqlite3_errmsg(d->ckpt_db));
 }
 
-/* Waits for an ask; 0 when stopping. */
-static int next_ask(durable *d, uint64_t *target) {
+/* Waits for an ask or a queued write and takes the queued writes; 0 when
+ * stopping with nothing left to write or sync. */
+static int next_work(durable *d, durable_write **batch, uint64_t *target) {
     pthread_mutex_lock(&d->lock);
-    while (!d->stopping && d->asked == d->synced)
+    while (!d->stopping && d->asked == d->synced && !d->queued)
         pthread_cond_wait(&d->wake, &d->lock);
+    *batch = d->queued;
+    d->queued = d->queued_tail = NULL;
     *target = d->asked;
-    int go = !d->stopping;
+    int go = *batch || d->asked != d->synced || !d->stopping;
     pthread_mutex_unlock(&d->lock);
     return go;
 }
 
+/* Every write of batch that has not failed on its own fails with status. */
+static void fail_batch(durable_write *batch, int status, const char *why) {
+    for (durable_write *w = batch; w; w = w->next) {
+        if (w->status != REGISTRY_OK) continue;
+        w->status = status;
+        snprintf(w->why, sizeof w->why, "%s", why);
+    }
+}
+
+/* The batch's writes in one transaction on the sync thread's connection. */
+static void write_batch(durable *d, durable_write *batch) {
+    registry *reg = d->writer;
+    int status = registry_batch_begin(reg);
+    for (durable_write *w = batch; w && status == REGISTRY_OK; w = w->next) {
+        int rc = registry_batch_write(reg, w->run, w->ctx);
+        if (rc == REGISTRY_OK) continue;
+        if (!registry_batch_open(reg)) { /* SQLite undid the batch: all of it fails */
+            status = rc;
+            break;
+        }
+        w->status = rc;
+        snprintf(w->why, sizeof w->why, "%s", registry_last_error(reg));
+    }
+    if (status == REGISTRY_OK) status = registry_batch_commit(reg);
+    if (status != REGISTRY_OK) fail_batch(batch, status, registry_last_error(reg));
+}
+
+/* A synced batch goes to the loop's list; a failed sync fails it. */
+static void batch_synced(durable *d, durable_write *batch) {
+    if (!batch) return;
+    size_t n = 0;
+    durable_write *last = batch;
+    for (durable_write *w = batch; w; w = w->next, n++)
+        last = w;
+    if (d->failed) {
+        char why[200];
+        snprintf(why, sizeof why, "the registry could not be synced: %s", strerror(d->failed));
+        fail_batch(batch, REGISTRY_EIO, why);
+    }
+    if (d->written_tail)
+        d->written_tail->next = batch;
+    else
+        d->written = batch;
+    d->written_tail = last;
+    d->counts.writes += n;
+    d->counts.batches++;
+}
+
 static void *sync_thread(void *arg) {
     durable *d = arg;
+    durable_write *batch;
     uint64_t target;
-    while (next_ask(d, &target)) {
+    while (next_work(d, &batch, &target)) {
+        if (batch) write_batch(d, batch);
         int e = fdatasync(d->wal_fd) == 0 ? 0 : errno;
         pthread_mutex_lock(&d->lock);
         if (e && !d->failed) d->failed = e;
         d->synced = target;
         d->counts.syncs++;
+        batch_synced(d, batch);
         pthread_mutex_unlock(&d->lock);
         wakeup_send(&d->synced_wakeup);
     }
@@ -114,14 +175,34 @@ static void report(durable *d) {
     pthread_mutex_lock(&d->lock);
     uint64_t done = d->synced;
     int failed = d->failed;
+    durable_write *w = d->written;
+    d->written = d->written_tail = NULL;
     pthread_mutex_unlock(&d->lock);
-    if (done == d->reported && !failed) return;
-    d->reported = done;
-    d->fn(d->ctx, done, failed);
+    if (done != d->reported || failed) {
+        d->reported = done;
+        d->fn(d->ctx, done, failed);
+    }
+    while (w) {
+        durable_write *next = w->next;
+        w->next = NULL;
+        w->done(w);
+        w = next;
+    }
 }
 
 static void on_synced(void *ctx) {
     report(ctx);
+}
+
+/* A WAL of frames frames: the checkpoint thread's turn once it is long. */
+static void checkpoint_if_due(durable *d, int frames) {
+    if (frames < DURABLE_CHECKPOINT_FRAMES) return;
+    pthread_mutex_lock(&d->lock);
+    if (!d->checkpoint_due) {
+        d->checkpoint_due = 1;
+        pthread_cond_signal(&d->ckpt_wake);
+    }
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* SQLite calls this on the loop after each commit of the loop's
@@ -130,15 +211,29 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int frames) {
     (void)db, (void)name;
     durable *d = arg;
     d->commits++;
-    if (frames >= DURABLE_CHECKPOINT_FRAMES) {
-        pthread_mutex_lock(&d->lock);
-        if (!d->checkpoint_due) {
-            d->checkpoint_due = 1;
-            pthread_cond_signal(&d->ckpt_wake);
-        }
-        pthread_mutex_unlock(&d->lock);
-    }
+    checkpoint_if_due(d, frames);
     return SQLITE_OK;
+}
+
+/* The same after each commit of the sync thread's connection, on it. */
+static int on_writer_commit(void *arg, sqlite3 *db, const char *name, int frames) {
+    (void)db, (void)name;
+    checkpoint_if_due(arg, frames);
+    return SQLITE_OK;
+}
+
+void durable_write_queue(durable *d, durable_write *w) {
+    w->status = REGISTRY_OK;
+    w->why[0] = '\0';
+    w->next = NULL;
+    pthread_mutex_lock(&d->lock);
+    if (d->queued_tail)
+        d->queued_tail->next = w;
+    else
+        d->queued = w;
+    d->queued_tail = w;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
 }
 
 uint64_t durable_ticket(durable *d) {
@@ -181,6 +276,18 @@ static int open_wal(durable *d, const char *dir, char *err, size_t errlen) {
     return e ? fail(err, errlen, "cannot sync", dir, strerror(e)) : 0;
 }
 
+/* The sync thread's connection: commits without a sync of their own (the
+ * thread syncs after each batch) and without checkpoints (its WAL hook
+ * asks the checkpoint thread instead, as the loop's does). */
+static int open_writer(durable *d, const char *dir, char *err, size_t errlen) {
+    if (registry_open_another(dir, &d->writer, err, errlen) != REGISTRY_OK) return -1;
+    sqlite3 *db = registry_sqlite(d->writer);
+    if (sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(err, errlen, "cannot set", "synchronous", sqlite3_errmsg(db));
+    sqlite3_wal_hook(db, on_writer_commit, d);
+    return 0;
+}
+
 static int open_checkpointer(durable *d, const char *dir, char *err, size_t errlen) {
     char path[4200];
     snprintf(path, sizeof path, "%s/registry.db", dir);
@@ -209,6 +316,7 @@ static void give_back(durable *d) {
 static void free_durable(durable *d) {
     if (d->wal_fd >= 0) close(d->wal_fd);
     sqlite3_close(d->ckpt_db);
+    registry_close(d->writer);
     pthread_cond_destroy(&d->wake);
     pthread_cond_destroy(&d->ckpt_wake);
     pthread_mutex_destroy(&d->lock);
@@ -235,7 +343,8 @@ int durable_start(uv_loop_t *loop, registry *reg, const char *dir, durable_synce
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     pthread_cond_init(&d->ckpt_wake, NULL);
-    if (open_wal(d, dir, err, errlen) != 0 || open_checkpointer(d, dir, err, errlen) != 0) {
+    if (open_wal(d, dir, err, errlen) != 0 || open_checkpointer(d, dir, err, errlen) != 0 ||
+        open_writer(d, dir, err, errlen) != 0) {
         free_durable(d);
         return -1;
     }

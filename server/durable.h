@@ -7,7 +7,10 @@
  * descriptor when asked; one fsync covers every commit made before it began,
  * so the writes that come in while one runs share the next. The HTTP layer
  * holds each answer to a write until the sync that covers it has finished
- * (http_server_hold_writes). Checkpoints run on a thread of their own, on
+ * (http_server_hold_writes). Writes queued with durable_write_queue (a
+ * submission's rows) are made by the sync thread itself, on a connection
+ * of its own, many in one transaction, before its next sync: the loop
+ * neither makes them nor waits for them. Checkpoints run on a thread of their own, on
  * a connection of their own, once the WAL holds DURABLE_CHECKPOINT_FRAMES:
  * the loop's connection never checkpoints, and no sync waits behind one.
  *
@@ -27,7 +30,8 @@
  * keep the frames of the old WAL from being replayed), once every
  * DURABLE_CHECKPOINT_FRAMES frames or so.
  *
- * Loop thread only, except the sync and checkpoint threads inside. */
+ * Loop thread only, except the sync and checkpoint threads inside (and the
+ * queued writes' run functions, which run on the sync thread). */
 #ifndef MCMCD_DURABLE_H
 #define MCMCD_DURABLE_H
 
@@ -60,6 +64,25 @@ int durable_start(uv_loop_t *loop, registry *reg, const char *dir, durable_synce
  * already covers them. */
 uint64_t durable_ticket(durable *d);
 
+/* A write made by the sync thread on a connection of its own, in one
+ * transaction with the others queued meanwhile and then synced, so that
+ * the loop neither writes nor waits for it: run(reg, ctx) on the sync
+ * thread, under a savepoint (registry_batch_write: its failure undoes it
+ * alone), touching nothing but reg and ctx; then done(w) on the loop, with
+ * status REGISTRY_OK once the batch is on disk, or the status it failed
+ * with and why. A failed sync fails every write of its batch (EIO). The
+ * caller owns w and keeps it, and ctx, alive until done. */
+typedef struct durable_write durable_write;
+struct durable_write {
+    registry_writes_fn run;
+    void (*done)(durable_write *w);
+    void *ctx;
+    int status;
+    char why[256];
+    durable_write *next; /* the queue's */
+};
+void durable_write_queue(durable *d, durable_write *w);
+
 /* Stops the sync thread, then syncs the WAL once more on the caller's
  * thread (at shutdown) and calls fn for every ticket handed out; closes the
  * handle and frees d once the loop has closed it (the loop must run again,
@@ -70,7 +93,7 @@ void durable_stop(durable *d);
 /* How many fsyncs the sync thread made, and how many asks it served: the
  * ratio is the batching (tests, metrics). */
 typedef struct durable_counts {
-    uint64_t syncs, asks, checkpoints;
+    uint64_t syncs, asks, checkpoints, writes, batches;
 } durable_counts;
 durable_counts durable_counts_of(durable *d);
 

@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "budget.h"
 #include "dataset_store.h"
+#include "durable.h"
 #include "errors.h"
 #include "executor.h"
 #include "job_kinds.h"
@@ -1163,54 +1164,107 @@ static void submit_undo(app *a, job *j, int added) {
     job_free(j);
 }
 
-/* The job's row, then the caller's writes, in one transaction. */
-typedef struct submit_writes {
-    const registry_job *row;
+/* A submission on its way into the registry: the job's row, then the
+ * caller's writes, in one transaction; made by the registry's sync thread
+ * (durable.h), or on the loop when there is none. */
+typedef struct submission {
+    durable_write w; /* first: done gets it back as a submission */
+    app *a;
+    job *j;
+    registry_job row; /* its strings are the job's, which stays until done */
+    char *tags;
     registry_writes_fn also;
     void *also_ctx;
-} submit_writes;
+    jobs_submitted_fn done;
+    void *done_ctx;
+} submission;
 
 static int write_submission(registry *reg, void *ctx) {
-    const submit_writes *w = ctx;
-    int rc = registry_job_insert(reg, w->row);
-    return rc == REGISTRY_OK && w->also ? w->also(reg, w->also_ctx) : rc;
+    const submission *s = ctx;
+    int rc = registry_job_insert(reg, &s->row);
+    return rc == REGISTRY_OK && s->also ? s->also(reg, s->also_ctx) : rc;
 }
 
-int jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,
-                    void *also_ctx) {
+/* Recorded, or not: the job joins the queue, or goes. */
+static void submission_end(submission *s, int rc, const char *why) {
+    app *a = s->a;
+    job *j = s->j;
+    if (rc == REGISTRY_OK) {
+        unmade_add(j); /* its files are made when it starts */
+        job_events_add_state(j->events, "queued", NULL, app_now());
+        queue_push(a, j);
+        schedule(a);
+    } else {
+        if (why) registry_fail(a->reg, rc, why);
+        submit_undo(a, j, 1);
+        j = NULL;
+    }
+    jobs_submitted_fn done = s->done;
+    void *ctx = s->done_ctx;
+    free(s->tags);
+    free(s);
+    done(ctx, j, rc);
+}
+
+/* The sync thread's answer. A full disk is tried once more, on the loop,
+ * once the reserve is released, as a write of the loop's own is. */
+static void on_submission_written(durable_write *w) {
+    submission *s = (submission *)w;
+    int rc = w->status;
+    if (rc == REGISTRY_FULL) {
+        registry_release_reserve(s->a->reg);
+        rc = registry_write_together(s->a->reg, write_submission, s);
+        submission_end(s, rc, NULL);
+        return;
+    }
+    submission_end(s, rc, rc == REGISTRY_OK ? NULL : w->why);
+}
+
+void jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,
+                     void *also_ctx, jobs_submitted_fn done, void *done_ctx) {
     if (files_rc != REGISTRY_OK) {
         submit_undo(a, j, 0);
-        return registry_fail(a->reg, files_rc, why);
+        done(done_ctx, NULL, registry_fail(a->reg, files_rc, why));
+        return;
     }
     /* created as it joins the queue: created orders the queue (first in,
      * first out), and the files of submissions in flight end in any order */
     j->created_ms = app_now_ms();
-    registry_job row = {.id = j->id,
-                        .spec = j->spec_json,
-                        .dataset_id = j->dataset_id[0] ? j->dataset_id : NULL,
-                        .created_ms = j->created_ms,
-                        .chains = j->chains,
-                        .num_samples = (int64_t)j->samples,
-                        .d = (int64_t)j->d,
-                        .owner = j->owner,
-                        .name = j->spec.name};
-    char *tags = job_tags_text(j);
-    row.tags = tags;
+    submission *s = calloc(1, sizeof *s);
+    char *tags = s ? job_tags_text(j) : NULL;
     /* the files came first: the registry row is the commit point */
-    int added = jobs_add(a, j) == 0;
-    submit_writes writes = {.row = &row, .also = also, .also_ctx = also_ctx};
-    int rc = !added || !tags ? registry_fail(a->reg, REGISTRY_ENOMEM, "out of memory")
-                             : registry_write_together(a->reg, write_submission, &writes);
-    free(tags);
-    if (rc != REGISTRY_OK) {
-        submit_undo(a, j, added);
-        return rc;
+    if (!tags || jobs_add(a, j) != 0) {
+        free(tags);
+        free(s);
+        submit_undo(a, j, 0);
+        done(done_ctx, NULL, registry_fail(a->reg, REGISTRY_ENOMEM, "out of memory"));
+        return;
     }
-    unmade_add(j); /* its files are made when it starts */
-    job_events_add_state(j->events, "queued", NULL, app_now());
-    queue_push(a, j);
-    schedule(a);
-    return REGISTRY_OK;
+    *s = (submission){.a = a,
+                      .j = j,
+                      .tags = tags,
+                      .also = also,
+                      .also_ctx = also_ctx,
+                      .done = done,
+                      .done_ctx = done_ctx};
+    s->row = (registry_job){.id = j->id,
+                            .spec = j->spec_json,
+                            .dataset_id = j->dataset_id[0] ? j->dataset_id : NULL,
+                            .created_ms = j->created_ms,
+                            .chains = j->chains,
+                            .num_samples = (int64_t)j->samples,
+                            .d = (int64_t)j->d,
+                            .owner = j->owner,
+                            .name = j->spec.name,
+                            .tags = tags};
+    if (a->durable) {
+        s->w.run = write_submission;
+        s->w.done = on_submission_written;
+        s->w.ctx = s;
+        durable_write_queue(a->durable, &s->w);
+        return;
+    }
+    submission_end(s, registry_write_together(a->reg, write_submission, s), NULL);
 }
 
 size_t jobs_active(const app *a) {

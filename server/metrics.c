@@ -305,9 +305,17 @@ static void print_registry(metrics_buf *m, app *a) {
                    "mcmcd_registry_sync_asks_total %llu\n"
                    "# HELP mcmcd_registry_checkpoints_total Checkpoints of the registry's WAL "
                    "into its database.\n# TYPE mcmcd_registry_checkpoints_total counter\n"
-                   "mcmcd_registry_checkpoints_total %llu\n",
+                   "mcmcd_registry_checkpoints_total %llu\n"
+                   "# HELP mcmcd_registry_batched_writes_total Writes (a submission's rows) "
+                   "made by the sync thread.\n# TYPE mcmcd_registry_batched_writes_total counter\n"
+                   "mcmcd_registry_batched_writes_total %llu\n"
+                   "# HELP mcmcd_registry_write_batches_total Transactions those writes were "
+                   "made in, each followed by one sync.\n"
+                   "# TYPE mcmcd_registry_write_batches_total counter\n"
+                   "mcmcd_registry_write_batches_total %llu\n",
                    (unsigned long long)n.syncs, (unsigned long long)n.asks,
-                   (unsigned long long)n.checkpoints);
+                   (unsigned long long)n.checkpoints, (unsigned long long)n.writes,
+                   (unsigned long long)n.batches);
 }
 
 /* Whether the user gets series: every user of the registry, and a removed

@@ -513,6 +513,34 @@ int registry_write_together(registry *reg, registry_writes_fn fn, void *ctx) {
     }
 }
 
+int registry_batch_begin(registry *reg) {
+    return step_cached(reg, "BEGIN IMMEDIATE");
+}
+
+int registry_batch_write(registry *reg, registry_writes_fn fn, void *ctx) {
+    int status = step_cached(reg, "SAVEPOINT one_write");
+    if (status == REGISTRY_OK) status = fn(reg, ctx);
+    if (status == REGISTRY_OK) return step_cached(reg, "RELEASE one_write");
+    char why[sizeof reg->error];
+    snprintf(why, sizeof why, "%s", reg->error); /* the undo must not overwrite it */
+    if (!sqlite3_get_autocommit(reg->db)) {
+        sqlite3_exec(reg->db, "ROLLBACK TO one_write", NULL, NULL, NULL);
+        sqlite3_exec(reg->db, "RELEASE one_write", NULL, NULL, NULL);
+    }
+    return registry_fail(reg, status, why);
+}
+
+int registry_batch_open(registry *reg) {
+    return !sqlite3_get_autocommit(reg->db);
+}
+
+int registry_batch_commit(registry *reg) {
+    int status = step_cached(reg, "COMMIT");
+    if (status != REGISTRY_OK && !sqlite3_get_autocommit(reg->db))
+        sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+    return status;
+}
+
 /* A copy of a text column, NULL for SQL NULL. 0 or REGISTRY_ENOMEM. */
 static int copy_column(sqlite3_stmt *st, int col, char **out) {
     *out = NULL;
@@ -731,6 +759,22 @@ int registry_open(const char *dir, registry **out, char *err, size_t errlen) {
     registry_keep_reserve(reg); /* without room now, the sweep tries again */
     *out = reg;
     return REGISTRY_OK;
+}
+
+int registry_open_another(const char *dir, registry **out, char *err, size_t errlen) {
+    int status;
+    registry *reg = open_once(dir, &status);
+    if (status != REGISTRY_OK) {
+        if (err && errlen) snprintf(err, errlen, "%s", reg ? reg->error : "out of memory");
+        registry_close(reg);
+        reg = NULL;
+    }
+    *out = reg;
+    return status;
+}
+
+int registry_release_reserve(registry *reg) {
+    return release_reserve(reg);
 }
 
 void registry_close(registry *reg) {

@@ -1,6 +1,7 @@
 /* registry.h - the daemon's durable record of datasets and jobs, kept in
  * SQLite at <dir>/registry.db. One connection, owned by the event-loop
- * thread: calls are synchronous and must not run concurrently. A call that
+ * thread: calls are synchronous and must not run concurrently. (A second
+ * handle, registry_open_another, lets one other thread write beside it.) A call that
  * changes anything has reached the disk when it returns (WAL journal,
  * synchronous=FULL), unless durable.h has taken the syncing over: the
  * daemon's answers to writes then wait for its sync thread instead.
@@ -97,6 +98,12 @@ typedef int (*registry_id_fn)(void *ctx, const char *id);
 int registry_open(const char *dir, registry **out, char *err, size_t errlen);
 void registry_close(registry *reg); /* NULL is fine */
 
+/* A second connection to a registry that registry_open has opened, for
+ * another thread (durable.h's writes): it keeps no reserve of its own, so
+ * a full disk is its caller's to handle (registry_release_reserve on the
+ * first). Same results as registry_open. */
+int registry_open_another(const char *dir, registry **out, char *err, size_t errlen);
+
 /* The space held for the registry's own writes: <dir>/registry.reserve,
  * REGISTRY_RESERVE_BYTES, made at open when there is room. A write that
  * finds the disk full releases it and is tried once more, so that a job's
@@ -105,6 +112,9 @@ void registry_close(registry *reg); /* NULL is fine */
  * 0 when it is there, else -1 (no room, or no fallocate). */
 #define REGISTRY_RESERVE_BYTES (1 << 20)
 int registry_keep_reserve(registry *reg);
+/* Gives the reserve up now, as a write that finds the disk full does: 0
+ * when it was there and is gone, -1 when it was not held. */
+int registry_release_reserve(registry *reg);
 
 /* Runs fn's writes as one transaction: one commit, one set of WAL frames
  * and locks, and all of them or none. fn returns 0 or a registry status;
@@ -113,6 +123,18 @@ int registry_keep_reserve(registry *reg);
  * write is. */
 typedef int (*registry_writes_fn)(registry *reg, void *ctx);
 int registry_write_together(registry *reg, registry_writes_fn fn, void *ctx);
+
+/* Many callers' writes in one transaction, each undone alone if it fails:
+ * begin, then one registry_batch_write per caller (fn under a savepoint:
+ * 0, or its status with the savepoint rolled back and the message kept),
+ * then commit (rolled back unless 0). After a write fails, batch_open
+ * says whether the transaction is still there: SQLite rolls the whole of
+ * it back on some errors (a full disk, an I/O error), undoing the writes
+ * before it too. */
+int registry_batch_begin(registry *reg);
+int registry_batch_write(registry *reg, registry_writes_fn fn, void *ctx);
+int registry_batch_open(registry *reg);
+int registry_batch_commit(registry *reg);
 
 /* What went wrong in the last call that failed. */
 const char *registry_last_error(const registry *reg);

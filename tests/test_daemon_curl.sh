@@ -355,7 +355,12 @@ assert m['mcmcd_busy_workers'] == 0, m
 requests = sum(v for k, v in m.items() if k.startswith('mcmcd_http_requests_total{'))
 assert m['mcmcd_draws_total'] >= 4 * 2000 and requests > 10, m
 # every answer to a write waited for a sync, and one sync may serve several
-assert 1 <= m['mcmcd_registry_syncs_total'] <= m['mcmcd_registry_sync_asks_total'], m
+# asks; the sync thread wrote both jobs' rows (in at most as many batches),
+# and syncs after each batch besides
+batches = m['mcmcd_registry_write_batches_total']
+assert 2 <= m['mcmcd_registry_batched_writes_total'], m
+assert 1 <= batches <= m['mcmcd_registry_batched_writes_total'], m
+assert 1 <= m['mcmcd_registry_syncs_total'] <= m['mcmcd_registry_sync_asks_total'] + batches, m
 assert m['mcmcd_registry_checkpoints_total'] >= 0, m
 PY"
 

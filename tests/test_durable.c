@@ -4,8 +4,11 @@
  * at most as many syncs; the loop's connection runs synchronous=NORMAL
  * without autocheckpoint while the thread owns the syncing, and FULL again
  * after durable_stop, which reports every ticket handed out; a WAL past
- * DURABLE_CHECKPOINT_FRAMES is checkpointed by the thread. Each test gets
- * a fresh directory and its own loop. */
+ * DURABLE_CHECKPOINT_FRAMES is checkpointed by the thread. Queued writes
+ * are made by the thread, those queued while it is busy in one batch (one
+ * transaction, one sync), each reported once, on the loop; one that fails
+ * is undone alone; durable_stop makes the ones still queued. Each test
+ * gets a fresh directory and its own loop. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +170,125 @@ static void stop_reports_every_ticket_and_gives_full_back(void **state) {
     assert_int_equal(pragma_int(f, "PRAGMA wal_autocheckpoint"), DURABLE_CHECKPOINT_FRAMES);
 }
 
+/* --- queued writes ------------------------------------------------------ */
+
+typedef struct test_write {
+    durable_write w; /* first: done gets it back */
+    int value, fail, gate, dones;
+} test_write;
+
+/* The gate holds the sync thread inside a write, so that the writes
+ * queued meanwhile make one batch. */
+static atomic_int gate_entered, gate_open;
+
+static int run_insert(registry *reg, void *ctx) {
+    test_write *t = ctx;
+    if (t->gate) {
+        atomic_store(&gate_entered, 1);
+        while (!atomic_load(&gate_open))
+            usleep(100);
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT INTO scratch VALUES (%d)", t->value);
+    if (sqlite3_exec(registry_sqlite(reg), sql, NULL, NULL, NULL) != SQLITE_OK)
+        return registry_sqlite_failed(reg);
+    return t->fail ? registry_fail(reg, REGISTRY_EINVAL, "refused on purpose") : REGISTRY_OK;
+}
+
+static void on_written(durable_write *w) {
+    ((test_write *)w)->dones++;
+}
+
+static void queue_write(fixture *f, test_write *t, int value) {
+    t->value = value;
+    t->w = (durable_write){.run = run_insert, .done = on_written, .ctx = t};
+    durable_write_queue(f->d, &t->w);
+}
+
+static void wait_written(fixture *f, test_write *t, int n) {
+    for (int i = 0; i < 10000; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        int left = 0;
+        for (int k = 0; k < n; k++)
+            left += t[k].dones == 0;
+        if (!left) break;
+        usleep(1000);
+    }
+    for (int k = 0; k < n; k++)
+        assert_int_equal(t[k].dones, 1); /* each reported once */
+}
+
+static int rows_with(fixture *f, int value) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM scratch WHERE x = %d", value);
+    return pragma_int(f, sql);
+}
+
+/* One write holds the thread; the 40 queued meanwhile are one batch. */
+static void writes_queued_together_share_a_batch_and_a_sync(void **state) {
+    fixture *f = *state;
+    test_write t[41];
+    memset(t, 0, sizeof t);
+    atomic_store(&gate_entered, 0), atomic_store(&gate_open, 0);
+    t[0].gate = 1;
+    queue_write(f, &t[0], 1000);
+    while (!atomic_load(&gate_entered))
+        usleep(100);
+    for (int k = 1; k < 41; k++)
+        queue_write(f, &t[k], k);
+    durable_counts before = durable_counts_of(f->d);
+    atomic_store(&gate_open, 1);
+    wait_written(f, t, 41);
+    durable_counts c = durable_counts_of(f->d);
+    for (int k = 0; k < 41; k++) {
+        assert_int_equal(t[k].w.status, REGISTRY_OK);
+        assert_int_equal(rows_with(f, k ? k : 1000), 1); /* the loop's connection sees it */
+    }
+    assert_int_equal(c.writes, 41);
+    assert_int_equal(c.batches, 2);
+    assert_int_equal(c.syncs - before.syncs, 2); /* the gate's batch, then the 40's */
+}
+
+/* In one batch: the second write fails; its row goes, the others' stay. */
+static void a_failed_write_is_undone_alone(void **state) {
+    fixture *f = *state;
+    test_write t[4];
+    memset(t, 0, sizeof t);
+    atomic_store(&gate_entered, 0), atomic_store(&gate_open, 0);
+    t[0].gate = 1;
+    queue_write(f, &t[0], 1000);
+    while (!atomic_load(&gate_entered))
+        usleep(100);
+    t[2].fail = 1;
+    for (int k = 1; k < 4; k++)
+        queue_write(f, &t[k], k);
+    atomic_store(&gate_open, 1);
+    wait_written(f, t, 4);
+    assert_int_equal(t[1].w.status, REGISTRY_OK);
+    assert_int_equal(t[2].w.status, REGISTRY_EINVAL);
+    assert_string_equal(t[2].w.why, "refused on purpose");
+    assert_int_equal(t[3].w.status, REGISTRY_OK);
+    assert_int_equal(rows_with(f, 1), 1);
+    assert_int_equal(rows_with(f, 2), 0);
+    assert_int_equal(rows_with(f, 3), 1);
+    assert_int_equal(durable_counts_of(f->d).batches, 2);
+}
+
+static void stop_makes_the_queued_writes(void **state) {
+    fixture *f = *state;
+    test_write t[3];
+    memset(t, 0, sizeof t);
+    for (int k = 0; k < 3; k++)
+        queue_write(f, &t[k], 7);
+    durable_stop(f->d); /* reports on this thread */
+    f->d = NULL;
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(t[k].dones, 1);
+        assert_int_equal(t[k].w.status, REGISTRY_OK);
+    }
+    assert_int_equal(rows_with(f, 7), 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_commit_gets_a_ticket_that_a_sync_covers, setup, teardown),
@@ -174,6 +297,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(a_long_wal_is_checkpointed_by_the_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_reports_every_ticket_and_gives_full_back, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(writes_queued_together_share_a_batch_and_a_sync, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_failed_write_is_undone_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_makes_the_queued_writes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
