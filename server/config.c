@@ -130,6 +130,11 @@ static const cfg_key cfg_keys[] = {
      "nice value of a worker thread while it runs a chain (0: the daemon's own), so that "
      "requests are answered ahead of running chains",
      NULL},
+    {"chain_sched", CFG_CHOICE, FIELD(chain_sched), 0, 0, 0, 0, "nice",
+     "how a running chain yields the CPU: nice (at chain_nice, sharing it with the machine's "
+     "other work) or idle (Linux's idle class: only the time nothing else wants, so the fastest "
+     "answers, but any busy process on the machine stops the chains until it is done)",
+     "nice|idle"},
     {"ksd_draws", CFG_INT, FIELD(ksd_draws), 2, KSD_MAX_DRAWS, 0, 0, "1000",
      "draws a summary's kernel Stein discrepancy reads at most, evenly from every chain (its cost "
      "is quadratic in them)",
@@ -389,6 +394,7 @@ void serve_config_defaults(serve_config *c) {
     c->max_queued_jobs = 10000;
     c->job_cache = 256;
     c->chain_nice = 10;
+    snprintf(c->chain_sched, sizeof c->chain_sched, "nice");
     c->ksd_draws = KSD_DEFAULT_MAX_DRAWS;
     c->max_chains_per_job = 1024;
     c->max_draw_values_per_job = 1ull << 31;

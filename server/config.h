@@ -77,6 +77,8 @@ typedef struct serve_config {
                                       while it runs a chain, 0..19; default
                                       10: chains are batch work, and the
                                       loop thread answers ahead of them */
+    char chain_sched[8];           /* "nice" (default: at chain_nice) or
+                                      "idle" (SCHED_IDLE; thread_sched.h) */
     uint32_t ksd_draws;            /* draws a summary's kernel Stein
                                       discrepancy reads at most (its cost
                                       is quadratic), 2..4000; default 1000 */

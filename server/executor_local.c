@@ -5,15 +5,14 @@
  * once per block (with the chain's adaptation, once, when its warmup
  * ends). Also the table of executors. */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "errors.h"
 #include "executor.h"
 #include "job_kinds.h"
+#include "thread_sched.h"
 
 static const executor_ops *const executor_table[] = {&executor_local, &executor_slurm};
 
@@ -70,22 +69,11 @@ static int on_block(void *ctx, const chain_block *b) {
     return 0;
 }
 
-/* The pool thread runs its chain at the configured nice value (Linux sets
- * it per thread), so that the loop thread and the pool's short work (a
- * spec's parse, a summary) are scheduled ahead of chains on a busy
- * machine, then goes back to the nice value it had. Going back needs
- * RLIMIT_NICE (root has it; systemd: LimitNICE=); without it the thread
- * keeps the higher value, which still leaves the loop thread ahead. */
-static int chain_nice_enter(const app *a) {
-    errno = 0;
-    int before = getpriority(PRIO_PROCESS, 0);
-    if (errno || a->cfg.chain_nice == 0) return INT_MIN;
-    if (before < (int)a->cfg.chain_nice) setpriority(PRIO_PROCESS, 0, (int)a->cfg.chain_nice);
-    return before;
-}
-
-static void chain_nice_leave(int before) {
-    if (before != INT_MIN) setpriority(PRIO_PROCESS, 0, before); /* may be refused: see above */
+/* The pool thread runs its chain with a lower claim on the CPU than the
+ * loop's (thread_sched.h: chain_nice, or the idle class with chain_sched =
+ * idle). */
+static void chain_sched_enter(const app *a, sched_saved *saved) {
+    sched_chain_enter(!strcmp(a->cfg.chain_sched, "idle"), (int)a->cfg.chain_nice, saved);
 }
 
 /* A kind that keeps no draws runs whole on chain 0's worker (job_kinds.h). */
@@ -98,14 +86,15 @@ static int kind_work(job *j, uint32_t chain) {
 static void chain_work(uv_work_t *req) {
     chain_task *t = req->data;
     job *j = t->job;
-    int nice_before = chain_nice_enter(j->app);
+    sched_saved saved;
+    chain_sched_enter(j->app, &saved);
     if (j->spec.kind != JOB_KIND_SAMPLE) {
         t->rc = kind_work(j, t->chain);
-        chain_nice_leave(nice_before);
+        sched_chain_leave(&saved);
         return;
     }
     t->rc = chain_run(j->model, &j->spec.chain, t->chain, on_block, t, &j->cancel);
-    chain_nice_leave(nice_before);
+    sched_chain_leave(&saved);
     if (t->write_errno) t->rc = MCMC_EIO; /* its block was not written: on_block stopped it */
     /* the chain's rows on disk before the loop hears that it ended, so the
      * job's end, recorded after its last chain's, follows its draws; here

@@ -3,7 +3,11 @@
 # chains: while a long job runs, the thread running its chain has nice
 # chain_nice (10 by default; 3 when configured), the loop thread (the
 # process's first) keeps the daemon's own 0, and with chain_nice = 0 the
-# chain's thread keeps 0 too. Read from /proc/PID/task/TID/stat (field 19).
+# chain's thread keeps 0 too. With chain_sched = idle the chain's thread,
+# and only it, is in Linux's idle class (SCHED_IDLE, 5) at nice 0, and
+# goes back to SCHED_OTHER once the chain is cancelled (the test runs as
+# root, or with RLIMIT_NICE: a thread without either stays idle, and this
+# check says so). Read from /proc/PID/task/TID/stat (fields 19 and 41).
 # Usage: test_chain_nice.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_chain_nice.sh PATH/TO/mcmcd}
@@ -14,12 +18,13 @@ test_workdir chain-nice
 
 LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 1000000, "thin": 1000, "chains": 1, "progress_every": 100}'
 
-# nice values of the daemon's threads now: "TID NICE" lines
+# nice values and scheduling policies of the daemon's threads now:
+# "TID NICE POLICY" lines
 thread_nices() {
     local t
     for t in /proc/"$daemon_pid"/task/*; do
         # the comm field may hold spaces: the fields after its ')' are fixed
-        sed -E 's/^([0-9]+) \(.*\) (.*)$/\1 \2/' "$t/stat" | awk '{print $1, $18}'
+        sed -E 's/^([0-9]+) \(.*\) (.*)$/\1 \2/' "$t/stat" | awk '{print $1, $18, $40}'
     done
 }
 running() { [ "$(c "$URL/v1/jobs/$1" | jin 'j["state"]')" = running ]; }
@@ -60,4 +65,21 @@ for setting in default 3 0; do
     fi
     stop_daemon
 done
+
+# chain_sched = idle: the chain's thread in the idle class, then back
+printf 'chain_sched = idle\n' >"$work/mcmcd.conf"
+daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
+if nices_while_running; then
+    idle=$(awk '$3 == 5' "$work/nices" | wc -l)
+    niced=$(awk '$2 != 0' "$work/nices" | wc -l)
+    check "chain_sched idle: one thread (the chain's) in SCHED_IDLE ($idle)" "[ '$idle' = 1 ]"
+    check "chain_sched idle: no thread niced ($niced)" "[ '$niced' = 0 ]"
+    sleep 0.5 # the cancel reaches the chain within one progress block
+    thread_nices >"$work/after"
+    check "chain_sched idle: after the chain, no thread is left in SCHED_IDLE" \
+        "[ \"\$(awk '\$3 == 5' '$work/after' | wc -l)\" = 0 ]"
+else
+    bad "chain_sched idle: the long job runs"
+fi
+stop_daemon
 finish

@@ -726,7 +726,7 @@ static void test_describe(void **state) {
              "hosts=localhost,127.0.0.1,[::1] job_cache=256 executor=local shared_dir=\"\" "
              "slurm_partition=\"\" slurm_account=\"\" slurm_time_limit=0 slurm_cpus_per_task=1 "
              "slurm_mem=0 slurm_max_time_limit=0 slurm_max_cpus_per_task=0 slurm_max_mem=0 "
-             "slurm_partitions=\"\" slurm_callback_url=\"\" slurm_mcmcd=\"\" chain_nice=10 "
+             "slurm_partitions=\"\" slurm_callback_url=\"\" slurm_mcmcd=\"\" chain_nice=10 chain_sched=nice "
              "ksd_draws=1000 user_running_chains=0 "
              "user_queued_jobs=1000 user_stored_bytes=0 "
              "user_draw_values_per_job=0 user_job_seconds=0 "

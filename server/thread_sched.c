@@ -1,0 +1,37 @@
+/* thread_sched.c - a chain's thread and Linux's scheduler (thread_sched.h):
+ * nice or the idle class while the chain runs, and back after. */
+#include "thread_sched.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <sys/resource.h>
+
+static void enter_idle(sched_saved *saved) {
+    int policy = sched_getscheduler(0);
+    struct sched_param none = {0};
+    if (policy >= 0 && policy != SCHED_IDLE && sched_setscheduler(0, SCHED_IDLE, &none) == 0)
+        saved->policy = policy;
+}
+
+static void enter_nice(int nice, sched_saved *saved) {
+    errno = 0;
+    int before = getpriority(PRIO_PROCESS, 0); /* this thread's, on Linux */
+    if (errno || nice == 0 || before >= nice) return;
+    if (setpriority(PRIO_PROCESS, 0, nice) == 0) saved->nice = before;
+}
+
+void sched_chain_enter(int idle, int nice, sched_saved *saved) {
+    saved->nice = INT_MIN;
+    saved->policy = -1;
+    if (idle)
+        enter_idle(saved);
+    else
+        enter_nice(nice, saved);
+}
+
+void sched_chain_leave(const sched_saved *saved) {
+    struct sched_param none = {0};
+    if (saved->policy >= 0) sched_setscheduler(0, saved->policy, &none);   /* may be refused */
+    if (saved->nice != INT_MIN) setpriority(PRIO_PROCESS, 0, saved->nice); /* likewise */
+}
