@@ -4,9 +4,10 @@
 # with GET status, GET list and a new event stream's first byte timed 100
 # times a second during the run (bench_submit_watchers, libcurl). Each run gets a fresh daemon and
 # data dir; the runs alternate between the daemon as it ships (registry
-# syncs on the sync thread, durable.h) and the reference, the same binary
-# with MCMCD_SYNC_ON_LOOP=1 (synchronous=FULL, every commit's fsync on the
-# loop thread, as before issue 11). Prints the CPU, every run, and the
+# syncs, and submissions' rows, on the sync thread, durable.h) and the
+# reference, the same binary with MCMCD_SYNC_ON_LOOP=1 (synchronous=FULL,
+# every write and its fsync on the loop thread, as before issue 11).
+# Prints the CPU, every run, and the
 # medians over runs; writes a table to bench/results/.
 #
 # A durable answer waits for at least one fdatasync of the registry's WAL,
@@ -22,11 +23,17 @@
 # clients (an open loop, latencies counted from each one's due time):
 # the latency the daemon gives at that load (bench_submit_watchers.c).
 #
+# --chain-sched idle runs the watched job's chain in Linux's idle class
+# (the daemon's chain_sched key) instead of at nice 10. --against DIR
+# makes the reference another build's daemon, as it ships (an A/B of two
+# commits: build the other one into DIR first).
+#
 # Usage: bench/submit_watchers.sh [--runs N] [--submissions N] [--clients N]
 #                                 [--watchers N] [--rate R] [--build DIR] [--tmpdir DIR]
+#                                 [--chain-sched nice|idle] [--against DIR]
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 RATE=0 BUILD=$root/build
+RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 RATE=0 BUILD=$root/build CHAIN_SCHED=nice AGAINST=
 while [ $# -gt 0 ]; do
     case "$1" in
     --runs) RUNS=$2 && shift 2 ;;
@@ -36,12 +43,14 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2 && shift 2 ;;
     --build) BUILD=$2 && shift 2 ;;
     --tmpdir) export TMPDIR=$2 && shift 2 ;;
+    --chain-sched) CHAIN_SCHED=$2 && shift 2 ;;
+    --against) AGAINST=$2 && shift 2 ;;
     *) echo "submit_watchers.sh: unknown option $1" >&2 && exit 2 ;;
     esac
 done
 MCMCD=$BUILD/server/mcmcd
 BENCH=$BUILD/bench/bench_submit_watchers
-for f in "$MCMCD" "$BENCH"; do
+for f in "$MCMCD" "$BENCH" ${AGAINST:+"$AGAINST/server/mcmcd"}; do
     [ -x "$f" ] || { echo "submit_watchers.sh: no $f; build first (cmake --build $BUILD)" >&2 && exit 2; }
 done
 # shellcheck source=tests/lib.sh
@@ -81,8 +90,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
 offered="as fast as answered"
 [ "$RATE" = 0 ] || offered="$RATE a second, on a schedule"
-echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions ($offered), $CLIENTS clients, $WATCHERS watchers, $RUNS runs per mode"
-printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$work/mcmcd.conf"
+echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions ($offered), $CLIENTS clients, $WATCHERS watchers, chain_sched $CHAIN_SCHED, $RUNS runs per mode"
+printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\nchain_sched = %s\n' \
+    "$CHAIN_SCHED" >"$work/mcmcd.conf"
 # runs for the whole benchmark (1e8 iterations) but keeps 1e4 draws, so its
 # files (taken whole at submit) stay small
 LONG='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
@@ -94,7 +104,9 @@ daemon_ticks() { awk '{print $14 + $15}' "/proc/$daemon_pid/stat"; }
 # JSON line goes to $work/MODE.jsonl.
 one_run() {
     rm -rf "$work/data"
-    if [ "$1" = reference ]; then
+    if [ "$1" = reference ] && [ -n "$AGAINST" ]; then
+        MCMCD=$AGAINST/server/mcmcd start_daemon --config "$work/mcmcd.conf" || return 1
+    elif [ "$1" = reference ]; then
         MCMCD_SYNC_ON_LOOP=1 start_daemon --config "$work/mcmcd.conf" || return 1
     else
         start_daemon --config "$work/mcmcd.conf" || return 1
@@ -152,18 +164,23 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root/bench/results"
 tag=""
 [ "$RATE" = 0 ] || tag="-rate$RATE"
+[ "$CHAIN_SCHED" = nice ] || tag="$tag-$CHAIN_SCHED"
+[ -z "$AGAINST" ] || tag="$tag-ab"
 out="$root/bench/results/submit_watchers$tag-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
 "$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" \
-    "$(nproc)" "$load_before" "$load_after" "$floor" "$(df --output=fstype "$work" | tail -n 1)" "$RATE" >"$out" <<'PY'
+    "$(nproc)" "$load_before" "$load_after" "$floor" "$(df --output=fstype "$work" | tail -n 1)" "$RATE" \
+    "$CHAIN_SCHED" "$AGAINST" >"$out" <<'PY'
 import json, statistics, sys
-work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype, rate = sys.argv[1:]
-modes = {"durable": "sync thread (as shipped)", "reference": "fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
+work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype, rate, chain_sched, against = sys.argv[1:]
+modes = {"durable": "sync thread (as shipped)", "reference": "writes and fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
+if against:
+    modes = {"durable": "this build", "reference": f"the build in {against}"}
 data = {m: [json.loads(l) for l in open(f"{work}/{m}.jsonl")] for m in modes}
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 offered = "as fast as they are answered (closed loop: capacity)" if float(rate) == 0 else \
     f"on a schedule, {rate} a second (open loop: latencies from each POST's due time)"
 print(f"# submit_watchers: {subs} POST /v1/jobs from {clients} clients, {watchers} event watchers\n")
-print(f"POSTs sent {offered}.\n")
+print(f"POSTs sent {offered}. The watched job's chain runs with chain_sched = {chain_sched}.\n")
 print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; build: {build};")
 f = floor.split()
 print(f"data dir on {fstype}; its fdatasync p50/p90/p99: {' / '.join(f[:3])} ms after a 4 KiB")

@@ -140,6 +140,7 @@ static void *sync_thread(void *arg) {
         if (e && !d->failed) d->failed = e;
         d->synced = target;
         d->counts.syncs++;
+        d->counts.writer_busy_waits = registry_busy_waits(d->writer);
         batch_synced(d, batch);
         pthread_mutex_unlock(&d->lock);
         wakeup_send(&d->synced_wakeup);

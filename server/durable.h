@@ -94,6 +94,7 @@ void durable_stop(durable *d);
  * ratio is the batching (tests, metrics). */
 typedef struct durable_counts {
     uint64_t syncs, asks, checkpoints, writes, batches;
+    uint64_t writer_busy_waits; /* the sync thread's naps for the loop's lock */
 } durable_counts;
 durable_counts durable_counts_of(durable *d);
 

@@ -312,10 +312,16 @@ static void print_registry(metrics_buf *m, app *a) {
                    "# HELP mcmcd_registry_write_batches_total Transactions those writes were "
                    "made in, each followed by one sync.\n"
                    "# TYPE mcmcd_registry_write_batches_total counter\n"
-                   "mcmcd_registry_write_batches_total %llu\n",
+                   "mcmcd_registry_write_batches_total %llu\n"
+                   "# HELP mcmcd_registry_busy_waits_total Naps of 20 us a connection took "
+                   "waiting for the other's write lock.\n"
+                   "# TYPE mcmcd_registry_busy_waits_total counter\n"
+                   "mcmcd_registry_busy_waits_total{connection=\"loop\"} %llu\n"
+                   "mcmcd_registry_busy_waits_total{connection=\"sync\"} %llu\n",
                    (unsigned long long)n.syncs, (unsigned long long)n.asks,
                    (unsigned long long)n.checkpoints, (unsigned long long)n.writes,
-                   (unsigned long long)n.batches);
+                   (unsigned long long)n.batches, (unsigned long long)registry_busy_waits(a->reg),
+                   (unsigned long long)n.writer_busy_waits);
 }
 
 /* Whether the user gets series: every user of the registry, and a removed

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -225,6 +226,8 @@ struct registry {
     int failure;        /* the status of the last SQLite failure (sqlite_failed) */
     char *reserve_path; /* <dir>/registry.reserve */
     int reserve_held;   /* the reserve file is there, at its full size */
+    uint64_t busy_since_ns; /* busy_wait: when this wait for a lock began */
+    uint64_t busy_waits;    /* busy_wait's naps, ever (registry_busy_waits) */
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -611,10 +614,36 @@ static int open_database(registry *reg, const char *dir) {
     return status;
 }
 
+static uint64_t monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* SQLite's busy handler: another connection holds the lock. The daemon's
+ * other writer, the sync thread (durable.h), holds it for a batch, a
+ * fraction of a millisecond, so this naps REGISTRY_BUSY_NAP_US at a time
+ * (SQLite's own handler sleeps 1 ms, then 2, 5, ...: milliseconds lost on
+ * the loop for every collision), up to REGISTRY_BUSY_TIMEOUT_MS in all. */
+static int busy_wait(void *arg, int tries) {
+    registry *reg = arg;
+    uint64_t now = monotonic_ns();
+    if (tries == 0) reg->busy_since_ns = now;
+    if (now - reg->busy_since_ns >= (uint64_t)REGISTRY_BUSY_TIMEOUT_MS * 1000000u) return 0;
+    struct timespec nap = {0, REGISTRY_BUSY_NAP_US * 1000};
+    nanosleep(&nap, NULL);
+    reg->busy_waits++;
+    return 1;
+}
+
+uint64_t registry_busy_waits(const registry *reg) {
+    return reg->busy_waits;
+}
+
 static int configure(registry *reg) {
     char mode[16], fk[16];
     sqlite3_extended_result_codes(reg->db, 1);
-    sqlite3_busy_timeout(reg->db, REGISTRY_BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(reg->db, busy_wait, reg);
     int status = query_text(reg, "PRAGMA journal_mode = WAL", mode, sizeof mode);
     if (status == REGISTRY_OK && strcmp(mode, "wal") != 0)
         return fail(reg, REGISTRY_EIO, "journal_mode is %s, want wal", mode);

@@ -104,6 +104,10 @@ void registry_close(registry *reg); /* NULL is fine */
  * first). Same results as registry_open. */
 int registry_open_another(const char *dir, registry **out, char *err, size_t errlen);
 
+/* How many times this connection has napped waiting for another's lock
+ * (20 us each; metrics). */
+uint64_t registry_busy_waits(const registry *reg);
+
 /* The space held for the registry's own writes: <dir>/registry.reserve,
  * REGISTRY_RESERVE_BYTES, made at open when there is room. A write that
  * finds the disk full releases it and is tried once more, so that a job's

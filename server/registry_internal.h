@@ -8,8 +8,10 @@
 
 #include "registry.h"
 
-/* How long a statement waits for another connection's write lock. */
+/* How long a statement waits for another connection's write lock, and
+ * how long it naps between looks. */
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
+#define REGISTRY_BUSY_NAP_US 20
 
 sqlite3 *registry_sqlite(registry *reg);
 /* Saves message for registry_last_error; returns status. */
