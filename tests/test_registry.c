@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +515,45 @@ static void test_write_together(void **state) {
     insert_job(f->reg, "j-d", NULL, 3);
     reopen(f);
     assert_int_equal(state_of(f->reg, "j-d"), REGISTRY_JOB_QUEUED);
+}
+
+/* A second connection (registry_open_another) holds the write lock for a
+ * while on another thread, as the sync thread's batches do. */
+typedef struct lock_holder {
+    registry *other;
+    int status;
+} lock_holder;
+
+static void *hold_then_commit(void *arg) {
+    lock_holder *h = arg;
+    usleep(50 * 1000);
+    h->status = registry_batch_commit(h->other);
+    return NULL;
+}
+
+/* A write that finds the other connection's lock waits for it in naps of
+ * our busy handler (not SQLite's sleeps) and then succeeds; batch writes
+ * commit together. */
+static void test_second_connection_and_busy_wait(void **state) {
+    fixture *f = *state;
+    char err[256];
+    lock_holder h = {NULL, -1};
+    assert_int_equal(registry_open_another(f->dir, &h.other, err, sizeof err), REGISTRY_OK);
+    two_jobs both = {"j-o1", "j-o2"};
+    assert_int_equal(registry_batch_begin(h.other), REGISTRY_OK);
+    assert_int_equal(registry_batch_write(h.other, insert_two, &both), REGISTRY_OK);
+    assert_true(registry_batch_open(h.other));
+    uint64_t naps = registry_busy_waits(f->reg);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_then_commit, &h), 0);
+    insert_job(f->reg, "j-mine", NULL, 1); /* waits for the commit */
+    pthread_join(t, NULL);
+    assert_int_equal(h.status, REGISTRY_OK);
+    assert_true(registry_busy_waits(f->reg) > naps);
+    assert_int_equal(state_of(f->reg, "j-o1"), REGISTRY_JOB_QUEUED);
+    assert_int_equal(state_of(f->reg, "j-o2"), REGISTRY_JOB_QUEUED);
+    assert_int_equal(state_of(f->reg, "j-mine"), REGISTRY_JOB_QUEUED);
+    registry_close(h.other);
 }
 
 static void test_job_state_transitions(void **state) {
@@ -1022,6 +1062,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_wal_and_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_connection_and_busy_wait, setup, teardown),
         cmocka_unit_test(test_names_and_strings),
         cmocka_unit_test_setup_teardown(test_dataset_put_get_list_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_duplicate_and_invalid, setup, teardown),
