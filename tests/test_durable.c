@@ -218,6 +218,20 @@ static void wait_written(fixture *f, test_write *t, int n) {
         assert_int_equal(t[k].dones, 1); /* each reported once */
 }
 
+/* Queues gate, a write that holds the sync thread until release_thread,
+ * and returns once the thread is inside it. */
+static void hold_thread(fixture *f, test_write *gate) {
+    atomic_store(&gate_entered, 0), atomic_store(&gate_open, 0);
+    gate->gate = 1;
+    queue_write(f, gate, 1000);
+    while (!atomic_load(&gate_entered))
+        usleep(100);
+}
+
+static void release_thread(void) {
+    atomic_store(&gate_open, 1);
+}
+
 static int rows_with(fixture *f, int value) {
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM scratch WHERE x = %d", value);
@@ -229,15 +243,11 @@ static void writes_queued_together_share_a_batch_and_a_sync(void **state) {
     fixture *f = *state;
     test_write t[41];
     memset(t, 0, sizeof t);
-    atomic_store(&gate_entered, 0), atomic_store(&gate_open, 0);
-    t[0].gate = 1;
-    queue_write(f, &t[0], 1000);
-    while (!atomic_load(&gate_entered))
-        usleep(100);
+    hold_thread(f, &t[0]);
     for (int k = 1; k < 41; k++)
         queue_write(f, &t[k], k);
     durable_counts before = durable_counts_of(f->d);
-    atomic_store(&gate_open, 1);
+    release_thread();
     wait_written(f, t, 41);
     durable_counts c = durable_counts_of(f->d);
     for (int k = 0; k < 41; k++) {
@@ -254,15 +264,11 @@ static void a_failed_write_is_undone_alone(void **state) {
     fixture *f = *state;
     test_write t[4];
     memset(t, 0, sizeof t);
-    atomic_store(&gate_entered, 0), atomic_store(&gate_open, 0);
-    t[0].gate = 1;
-    queue_write(f, &t[0], 1000);
-    while (!atomic_load(&gate_entered))
-        usleep(100);
+    hold_thread(f, &t[0]);
     t[2].fail = 1;
     for (int k = 1; k < 4; k++)
         queue_write(f, &t[k], k);
-    atomic_store(&gate_open, 1);
+    release_thread();
     wait_written(f, t, 4);
     assert_int_equal(t[1].w.status, REGISTRY_OK);
     assert_int_equal(t[2].w.status, REGISTRY_EINVAL);
