@@ -223,9 +223,9 @@ struct registry {
     sqlite3_stmt *stmt[STMT_COUNT];
     stmt_cache *cache; /* the other modules' statements (registry_take) */
     char error[256];
-    int failure;        /* the status of the last SQLite failure (sqlite_failed) */
-    char *reserve_path; /* <dir>/registry.reserve */
-    int reserve_held;   /* the reserve file is there, at its full size */
+    int failure;            /* the status of the last SQLite failure (sqlite_failed) */
+    char *reserve_path;     /* <dir>/registry.reserve */
+    int reserve_held;       /* the reserve file is there, at its full size */
     uint64_t busy_since_ns; /* busy_wait: when this wait for a lock began */
     uint64_t busy_waits;    /* busy_wait's naps, ever (registry_busy_waits) */
 };
