@@ -359,8 +359,14 @@ void job_adaptation_remove(const job *j);
 json_t *job_adaptation_json(job *j, uint32_t chain);
 
 /* job_names.c: the parameters' names, kept in names.json in the job dir. */
-/* From the model, on the thread that prepared it; 0 or an MCMC_E* code. */
-int job_names_capture(job *j, const model *m);
+/* From the model, on the pool thread that prepared it: the d names in
+ * one block, also written to names.json (advisory); NULL when the model's
+ * dimension is not the job's or on ENOMEM. It reads only j's dimension and
+ * dir: the loop may be reading j meanwhile, so the names reach the job on
+ * the loop, through job_names_adopt (which takes the block; NULL is
+ * fine). */
+const char **job_names_capture(const job *j, const model *m);
+void job_names_adopt(job *j, const char **names);
 /* The d names, or NULL when the job was never prepared (theta.1..d then). */
 const char *const *job_param_names(job *j);
 /* The same in one block the caller frees (for readers that may outlive

@@ -36,19 +36,27 @@ void job_names_free(job *j) {
     j->param_names = NULL;
 }
 
-static int names_save(const job *j) {
+static int names_save(const job *j, const char *const *names) {
     json_t *arr = json_array();
     for (size_t k = 0; arr && k < j->d; k++)
-        json_array_append_new(arr, json_string(j->param_names[k]));
+        json_array_append_new(arr, json_string(names[k]));
     int rc = job_file_save_json(j, NAMES_FILE, arr);
     json_decref(arr);
     return rc;
 }
 
-int job_names_capture(job *j, const model *m) {
-    if (j->param_names || model_dim(m) != j->d) return MCMC_OK;
-    if (!(j->param_names = model_param_names(m))) return MCMC_ENOMEM;
-    return names_save(j);
+const char **job_names_capture(const job *j, const model *m) {
+    if (model_dim(m) != j->d) return NULL;
+    const char **names = model_param_names(m);
+    if (names) names_save(j, names); /* without it a restart falls back to theta.k */
+    return names;
+}
+
+void job_names_adopt(job *j, const char **names) {
+    if (!names) return;
+    free(j->param_names);
+    j->param_names = names;
+    j->names_loaded = 1;
 }
 
 /* names.json into j->param_names, when it holds d strings. */

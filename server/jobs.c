@@ -887,9 +887,10 @@ void jobs_schedule(app *a) {
 typedef struct prepare_task {
     app_work work;
     job *job;
+    const char **names; /* the model's, for the loop to adopt (job_names_capture) */
 } prepare_task;
 
-static int prepare_model(job *j) {
+static int prepare_model(job *j, const char ***names) {
     const job_spec *s = &j->spec;
     int rc = s->model->y == Y_NONE ? MCMC_OK
              : s->data == SPEC_DATA_SYNTHETIC
@@ -907,7 +908,7 @@ static int prepare_model(job *j) {
         return -1;
     }
     j->model = job_spec_build_model(s, j->ds, j->prep_error, sizeof j->prep_error);
-    if (j->model) job_names_capture(j, j->model); /* advisory: theta.k without it */
+    if (j->model) *names = job_names_capture(j, j->model); /* advisory: theta.k without */
     return j->model ? 0 : -1;
 }
 
@@ -949,7 +950,7 @@ static void prepare_work(uv_work_t *req) {
     prepare_task *t = req->data;
     job *j = t->job;
     j->prep_error[0] = 0;
-    if (prepare_files(j) == 0 && prepare_model(j) == 0) prepare_draws_file(j);
+    if (prepare_files(j) == 0 && prepare_model(j, &t->names) == 0) prepare_draws_file(j);
     j->log_file_made = !j->prep_error[0]; /* prepare_files made it */
 }
 
@@ -963,6 +964,7 @@ static void prepare_after(uv_work_t *req, int status) {
     prepare_task *t = req->data;
     job *j = t->job;
     app *a = j->app;
+    job_names_adopt(j, t->names);
     free(t);
     a->preparing--;
     j->preparing = 0;
