@@ -313,8 +313,8 @@ static void print_registry(metrics_buf *m, app *a) {
                    "made in, each followed by one sync.\n"
                    "# TYPE mcmcd_registry_write_batches_total counter\n"
                    "mcmcd_registry_write_batches_total %llu\n"
-                   "# HELP mcmcd_registry_busy_waits_total Naps of 20 us a connection took "
-                   "waiting for the other's write lock.\n"
+                   "# HELP mcmcd_registry_busy_waits_total Naps (20 us, doubling to 2 ms) a "
+                   "connection took waiting for another's write lock.\n"
                    "# TYPE mcmcd_registry_busy_waits_total counter\n"
                    "mcmcd_registry_busy_waits_total{connection=\"loop\"} %llu\n"
                    "mcmcd_registry_busy_waits_total{connection=\"sync\"} %llu\n",

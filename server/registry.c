@@ -622,15 +622,19 @@ static uint64_t monotonic_ns(void) {
 
 /* SQLite's busy handler: another connection holds the lock. The daemon's
  * other writer, the sync thread (durable.h), holds it for a batch, a
- * fraction of a millisecond, so this naps REGISTRY_BUSY_NAP_US at a time
- * (SQLite's own handler sleeps 1 ms, then 2, 5, ...: milliseconds lost on
- * the loop for every collision), up to REGISTRY_BUSY_TIMEOUT_MS in all. */
+ * fraction of a millisecond, so this naps REGISTRY_BUSY_NAP_US first and
+ * doubles the nap each time up to REGISTRY_BUSY_NAP_MAX_US (SQLite's own
+ * handler sleeps 1 ms at once, then 2, 5...: milliseconds lost on the
+ * loop for every collision), so that a lock held long by another process
+ * costs a few hundred wakeups, until REGISTRY_BUSY_TIMEOUT_MS in all. */
 static int busy_wait(void *arg, int tries) {
     registry *reg = arg;
     uint64_t now = monotonic_ns();
     if (tries == 0) reg->busy_since_ns = now;
     if (now - reg->busy_since_ns >= (uint64_t)REGISTRY_BUSY_TIMEOUT_MS * 1000000u) return 0;
-    struct timespec nap = {0, REGISTRY_BUSY_NAP_US * 1000};
+    long us = tries < 16 ? (long)REGISTRY_BUSY_NAP_US << tries : REGISTRY_BUSY_NAP_MAX_US;
+    if (us > REGISTRY_BUSY_NAP_MAX_US) us = REGISTRY_BUSY_NAP_MAX_US;
+    struct timespec nap = {0, us * 1000};
     nanosleep(&nap, NULL);
     reg->busy_waits++;
     return 1;

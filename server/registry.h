@@ -105,7 +105,7 @@ void registry_close(registry *reg); /* NULL is fine */
 int registry_open_another(const char *dir, registry **out, char *err, size_t errlen);
 
 /* How many times this connection has napped waiting for another's lock
- * (20 us each; metrics). */
+ * (20 us to 2 ms each; metrics). */
 uint64_t registry_busy_waits(const registry *reg);
 
 /* The space held for the registry's own writes: <dir>/registry.reserve,

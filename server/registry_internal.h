@@ -9,9 +9,11 @@
 #include "registry.h"
 
 /* How long a statement waits for another connection's write lock, and
- * how long it naps between looks. */
+ * how long it naps between looks: 20 us first, doubled each time up to
+ * 2 ms. */
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_BUSY_NAP_US 20
+#define REGISTRY_BUSY_NAP_MAX_US 2000
 
 sqlite3 *registry_sqlite(registry *reg);
 /* Saves message for registry_last_error; returns status. */
