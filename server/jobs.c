@@ -1160,6 +1160,7 @@ int jobs_submit_room(job *j, char *why, size_t cap) {
 
 /* Undoes jobs_submit_begin for a job not recorded (it made no files). */
 static void submit_undo(app *a, job *j, int added) {
+    unmade_drop(j);
     if (added) jobs_remove(a, j);
     j->user->draw_bytes -= job_draw_bytes(j);
     j->user->active_jobs--;
@@ -1192,7 +1193,6 @@ static void submission_end(submission *s, int rc, const char *why) {
     app *a = s->a;
     job *j = s->j;
     if (rc == REGISTRY_OK) {
-        unmade_add(j); /* its files are made when it starts */
         job_events_add_state(j->events, "queued", NULL, app_now());
         queue_push(a, j);
         schedule(a);
@@ -1242,6 +1242,9 @@ void jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_wri
         done(done_ctx, NULL, registry_fail(a->reg, REGISTRY_ENOMEM, "out of memory"));
         return;
     }
+    /* its files are made when it starts; promised from now on, so that the
+     * room checks of the submissions in flight behind it count them */
+    unmade_add(j);
     *s = (submission){.a = a,
                       .j = j,
                       .tags = tags,
@@ -1284,6 +1287,7 @@ int jobs_cancel(app *a, job *j) {
         int rc = job_record_end(j, REGISTRY_JOB_CANCELLED, NULL);
         if (rc != REGISTRY_OK) return rc;
         queue_remove(a, j);
+        unmade_drop(j); /* its files are never made: the room promised goes back */
         job_ended(j, REGISTRY_JOB_CANCELLED, NULL);
         return 0;
     }

@@ -6,6 +6,9 @@
 #   free space on paper, the next one gets 507 insufficient_storage whose
 #   message says how much of the free space is promised, although the disk
 #   itself still has room for it;
+# - submissions sent all at once are promised the room one at a time: as
+#   many are accepted as were one after the other (a submission's row is
+#   written off the loop, and the ones in flight still count);
 # - a queued job whose turn comes on a disk that filled meanwhile (not by
 #   the daemon) ends failed with reason disk_full before its chains start;
 #   its draws and summary still answer, and it can be deleted;
@@ -63,6 +66,26 @@ assert 0 < need <= free < need + promised, (need, free, promised)
 PY"
 check "no queued job has made files yet: the disk has room for the refused one ($disk_free bytes free)" \
     "$PY -c 'import json,re,sys; m=json.load(open(sys.argv[1]))[\"error\"][\"message\"]; sys.exit(not int(re.search(r\": (\\d+) bytes needed\", m).group(1)) <= int(sys.argv[2]))' '$work/q.json' '$disk_free'"
+
+# --- the same submissions all at once ------------------------------------------
+# the queued ones cancelled (their promises go), then 12 at once: each one's
+# room is checked after the earlier ones' were promised, whether or not
+# their rows are on disk yet
+for q in $queued; do c -o /dev/null -X POST "$URL/v1/jobs/$q/cancel"; done
+pids=''
+for i in $(seq 12); do
+    c -o "$work/burst.$i.json" -w '%{http_code}' --json "$QUEUED" "$URL/v1/jobs" >"$work/burst.$i.code" &
+    pids="$pids $!"
+done
+wait $pids
+burst_ok=0
+for i in $(seq 12); do [ "$(cat "$work/burst.$i.code")" = 201 ] && burst_ok=$((burst_ok + 1)); done
+check "12 submissions at once: $burst_ok accepted, as many as one after the other ($n_queued)" \
+    "[ '$burst_ok' = '$n_queued' ]"
+queued=''
+for i in $(seq 12); do
+    [ "$(cat "$work/burst.$i.code")" = 201 ] && queued="$queued $(jget "$work/burst.$i.json" 'j["id"]')"
+done
 
 # --- the first queued job's turn comes on a full disk -----------------------
 first=$(echo $queued | cut -d' ' -f1)
