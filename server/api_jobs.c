@@ -13,7 +13,6 @@
 #include "list_items.h"
 #include "audit.h"
 #include "budget.h"
-#include "clock.h"
 #include "idempotency.h"
 #include "job_kinds.h"
 #include "quota.h"
@@ -286,25 +285,21 @@ typedef struct submit_reply {
     app *app;
     http_request *req;
     idem_ticket idem;
-    int64_t time_ms;
-    int has_user, has_remote;
-    char user[sizeof((principal *)0)->name], remote[64], job_id[JOB_ID_LEN + 1];
+    audit_origin origin;
+    char job_id[JOB_ID_LEN + 1];
 } submit_reply;
 
 static int audit_submission(registry *reg, void *ctx) {
     const submit_reply *r = ctx;
-    return audit_record(reg, r->time_ms, r->has_user ? r->user : NULL, "job.submit", r->job_id, 201,
-                        NULL, r->has_remote ? r->remote : NULL);
+    return audit_record_from(reg, &r->origin, "job.submit", r->job_id, 201, NULL);
 }
 
 static submit_reply *submit_reply_new(const submit_task *t, const job *j) {
     submit_reply *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     const api_call *c = &t->call;
-    *r = (submit_reply){.app = c->app, .req = c->req, .idem = t->idem, .time_ms = app_now_ms()};
-    r->has_user = c->who->user_id != 0;
-    snprintf(r->user, sizeof r->user, "%s", c->who->name);
-    r->has_remote = http_request_remote(c->req, r->remote, sizeof r->remote) == 0;
+    *r = (submit_reply){.app = c->app, .req = c->req, .idem = t->idem};
+    audit_origin_of_call(c, &r->origin);
     snprintf(r->job_id, sizeof r->job_id, "%s", job_id(j));
     return r;
 }

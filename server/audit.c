@@ -35,18 +35,34 @@ int audit_record(registry *reg, int64_t time_ms, const char *user, const char *a
     return rc;
 }
 
-int audit_request(app *a, http_request *req, const char *user, const char *action,
-                  const char *object, unsigned status, const char *detail) {
-    char remote[64];
-    int known = http_request_remote(req, remote, sizeof remote) == 0;
-    return audit_record(a->reg, app_now_ms(), user, action, object, (int)status, detail,
-                        known ? remote : NULL);
+void audit_origin_of(http_request *req, const char *user, audit_origin *o) {
+    o->time_ms = app_now_ms();
+    o->has_user = user != NULL;
+    snprintf(o->user, sizeof o->user, "%s", user ? user : "");
+    o->has_remote = http_request_remote(req, o->remote, sizeof o->remote) == 0;
 }
 
-int audit_call(const api_call *c, const char *action, const char *object, unsigned status,
-               const char *detail) {
-    return audit_request(c->app, c->req, c->who->user_id ? c->who->name : NULL, action, object,
-                         status, detail);
+void audit_origin_of_call(const api_call *c, audit_origin *o) {
+    audit_origin_of(c->req, c->who->user_id ? c->who->name : NULL, o);
+}
+
+int audit_record_from(registry *reg, const audit_origin *o, const char *action, const char *object,
+                      int status, const char *detail) {
+    return audit_record(reg, o->time_ms, o->has_user ? o->user : NULL, action, object, status,
+                        detail, o->has_remote ? o->remote : NULL);
+}
+
+void audit_request(app *a, http_request *req, const char *user, const char *action,
+                   const char *object, unsigned status, const char *detail) {
+    audit_origin o;
+    audit_origin_of(req, user, &o);
+    audit_record_from(a->reg, &o, action, object, (int)status, detail);
+}
+
+void audit_call(const api_call *c, const char *action, const char *object, unsigned status,
+                const char *detail) {
+    audit_request(c->app, c->req, c->who->user_id ? c->who->name : NULL, action, object, status,
+                  detail);
 }
 
 void audit_cli_user(char *buf, size_t cap) {

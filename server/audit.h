@@ -23,15 +23,30 @@
 int audit_record(registry *reg, int64_t time_ms, const char *user, const char *action,
                  const char *object, int status, const char *detail, const char *remote);
 
-/* The same for a request: its time now and its client's address; user
- * NULL for nobody. 0 or a registry status, which most callers drop: a
- * failure is not the request's. A submission's row is written with the
- * job's instead, all or nothing (jobs_submit_end). */
-int audit_request(app *a, http_request *req, const char *user, const char *action,
-                  const char *object, unsigned status, const char *detail);
+/* A request's time, user and client address, copied out of it, for an
+ * event written later or on another thread (a submission's, with its
+ * job's row: jobs_submit_end). */
+typedef struct audit_origin {
+    int64_t time_ms;
+    int has_user, has_remote;
+    char user[USER_NAME_MAX + 1], remote[64];
+} audit_origin;
+/* user NULL for nobody. */
+void audit_origin_of(http_request *req, const char *user, audit_origin *o);
 /* For a route handler: the caller is the user. */
-int audit_call(const api_call *c, const char *action, const char *object, unsigned status,
-               const char *detail);
+void audit_origin_of_call(const api_call *c, audit_origin *o);
+/* audit_record with o's time, user and address. */
+int audit_record_from(registry *reg, const audit_origin *o, const char *action, const char *object,
+                      int status, const char *detail);
+
+/* The same, written now for a request: its time now and its client's
+ * address; user NULL for nobody. Failures are not the request's: they are
+ * dropped. */
+void audit_request(app *a, http_request *req, const char *user, const char *action,
+                   const char *object, unsigned status, const char *detail);
+/* For a route handler: the caller is the user. */
+void audit_call(const api_call *c, const char *action, const char *object, unsigned status,
+                const char *detail);
 
 /* The CLI's user: "cli:" and the login name of the effective uid. */
 void audit_cli_user(char *buf, size_t cap);

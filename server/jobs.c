@@ -1208,18 +1208,16 @@ static void submission_end(submission *s, int rc, const char *why) {
     done(ctx, j, rc);
 }
 
-/* The sync thread's answer. A full disk is tried once more, on the loop,
- * once the reserve is released, as a write of the loop's own is. */
+/* The sync thread's answer. A full disk is tried again on the loop, whose
+ * registry_write_together releases the reserve and tries once more, as it
+ * does for the loop's own writes (the sync thread's connection has none). */
 static void on_submission_written(durable_write *w) {
     submission *s = (submission *)w;
-    int rc = w->status;
-    if (rc == REGISTRY_FULL) {
-        registry_release_reserve(s->a->reg);
-        rc = registry_write_together(s->a->reg, write_submission, s);
-        submission_end(s, rc, NULL);
+    if (w->status == REGISTRY_FULL) {
+        submission_end(s, registry_write_together(s->a->reg, write_submission, s), NULL);
         return;
     }
-    submission_end(s, rc, rc == REGISTRY_OK ? NULL : w->why);
+    submission_end(s, w->status, w->status == REGISTRY_OK ? NULL : w->why);
 }
 
 void jobs_submit_end(app *a, job *j, int files_rc, const char *why, registry_writes_fn also,

@@ -806,10 +806,6 @@ int registry_open_another(const char *dir, registry **out, char *err, size_t err
     return status;
 }
 
-int registry_release_reserve(registry *reg) {
-    return release_reserve(reg);
-}
-
 void registry_close(registry *reg) {
     if (!reg) return;
     for (int i = 0; i < STMT_COUNT; i++)

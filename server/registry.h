@@ -100,8 +100,9 @@ void registry_close(registry *reg); /* NULL is fine */
 
 /* A second connection to a registry that registry_open has opened, for
  * another thread (durable.h's writes): it keeps no reserve of its own, so
- * a full disk is its caller's to handle (registry_release_reserve on the
- * first). Same results as registry_open. */
+ * a write that finds the disk full fails there, and is the caller's to try
+ * again on the first (registry_write_together). Same results as
+ * registry_open. */
 int registry_open_another(const char *dir, registry **out, char *err, size_t errlen);
 
 /* How many times this connection has napped waiting for another's lock
@@ -116,9 +117,6 @@ uint64_t registry_busy_waits(const registry *reg);
  * 0 when it is there, else -1 (no room, or no fallocate). */
 #define REGISTRY_RESERVE_BYTES (1 << 20)
 int registry_keep_reserve(registry *reg);
-/* Gives the reserve up now, as a write that finds the disk full does: 0
- * when it was there and is gone, -1 when it was not held. */
-int registry_release_reserve(registry *reg);
 
 /* Runs fn's writes as one transaction: one commit, one set of WAL frames
  * and locks, and all of them or none. fn returns 0 or a registry status;
