@@ -27,6 +27,7 @@ typedef enum cfg_kind {
     CFG_HOST,   /* string: an IP literal or a host name */
     CFG_PATH,   /* string: non-empty */
     CFG_INT,    /* unsigned integer, stored by the field's size */
+    CFG_NICE,   /* a nice value, -20..19 (lo and hi hold it plus 20), stored as int32_t */
     CFG_SIZE,   /* unsigned integer with an optional k/M/G/T suffix */
     CFG_DOUBLE, /* finite double */
     CFG_CHOICE, /* string: one of the words in choices, '|' between them */
@@ -135,6 +136,11 @@ static const cfg_key cfg_keys[] = {
      "other work) or idle (Linux's idle class: only the time nothing else wants, so the fastest "
      "answers, but any busy process on the machine stops the chains until it is done)",
      "nice|idle"},
+    {"service_nice", CFG_NICE, FIELD(service_nice), 0, 39, 0, 0, "0",
+     "nice value of the daemon's own threads, which answer requests (0: as started); below 0 "
+     "they are scheduled ahead of the machine's other processes, which needs root, "
+     "CAP_SYS_NICE or a LimitNICE that allows it (else the daemon says so and keeps its own)",
+     NULL},
     {"ksd_draws", CFG_INT, FIELD(ksd_draws), 2, KSD_MAX_DRAWS, 0, 0, "1000",
      "draws a summary's kernel Stein discrepancy reads at most, evenly from every chain (its cost "
      "is quadratic in them)",
@@ -247,7 +253,9 @@ static int valid_hosts(const char *s) {
 
 static void format_range(const cfg_key *k, char *buf, size_t cap) {
     char lo[32], hi[32];
-    if (k->kind == CFG_DOUBLE) {
+    if (k->kind == CFG_NICE) {
+        snprintf(buf, cap, "%d..%d", (int)k->lo - 20, (int)k->hi - 20);
+    } else if (k->kind == CFG_DOUBLE) {
         snprintf(buf, cap, "%g..%g", k->dlo, k->dhi);
     } else if (k->kind == CFG_SIZE) {
         units_format_size(k->lo, lo, sizeof lo);
@@ -300,6 +308,17 @@ static int set_choice(serve_config *c, const cfg_key *k, const char *v, char *ms
     return fail(msg, cap, "must be one of %s (got '%.64s')", k->choices, v);
 }
 
+static int set_nice(serve_config *c, const cfg_key *k, const char *v, char *msg, size_t cap) {
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n + 20 < (long)k->lo || n + 20 > (long)k->hi)
+        return out_of_range(k, v, msg, cap);
+    int32_t x = (int32_t)n;
+    memcpy((char *)c + k->off, &x, sizeof x);
+    return 0;
+}
+
 /* Parses v as the value of key k into c; on failure says why in msg (without
  * the key's name) and leaves c alone. */
 static int set_value(serve_config *c, const cfg_key *k, const char *v, char *msg, size_t cap) {
@@ -314,6 +333,8 @@ static int set_value(serve_config *c, const cfg_key *k, const char *v, char *msg
         if (units_parse_count(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
         store_int(c, k, u);
         return 0;
+    case CFG_NICE:
+        return set_nice(c, k, v, msg, cap);
     case CFG_SIZE:
         if (units_parse_size(v, &u) || u < k->lo || u > k->hi) return out_of_range(k, v, msg, cap);
         store_int(c, k, u);
@@ -348,6 +369,12 @@ static void format_value(const serve_config *c, const cfg_key *k, char *buf, siz
     case CFG_INT:
         snprintf(buf, cap, "%llu", (unsigned long long)load_int(c, k));
         return;
+    case CFG_NICE: {
+        int32_t x;
+        memcpy(&x, p, sizeof x);
+        snprintf(buf, cap, "%d", (int)x);
+        return;
+    }
     case CFG_SIZE:
         units_format_size(load_int(c, k), buf, cap);
         return;

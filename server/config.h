@@ -77,6 +77,9 @@ typedef struct serve_config {
                                       while it runs a chain, 0..19; default
                                       10: chains are batch work, and the
                                       loop thread answers ahead of them */
+    int32_t service_nice;          /* the nice value of the daemon's own
+                                      threads, -20..19 (0: as started);
+                                      set once at start (thread_sched.h) */
     char chain_sched[8];           /* "nice" (default: at chain_nice) or
                                       "idle" (SCHED_IDLE; thread_sched.h) */
     uint32_t ksd_draws;            /* draws a summary's kernel Stein

@@ -45,6 +45,7 @@
 #include "quota.h"
 #include "serve.h"
 #include "sweep.h"
+#include "thread_sched.h"
 
 int serve_make_dirs(const char *path) {
     char buf[4200];
@@ -382,6 +383,20 @@ static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
  * faulting each page in (9% of the loop in the submission benchmark).
  * Chunks of 1 MiB and more are mapped and go back to the system when
  * freed (large bodies, draws buffers). */
+/* service_nice, before any other thread starts: the loop, the registry's
+ * threads and the pool inherit it, and a worker takes it back after each
+ * chain (thread_sched.h). A refusal leaves the start's value: the daemon
+ * works the same, only its answers queue behind busier processes. */
+static void set_service_nice(const serve_config *c) {
+    if (c->service_nice == 0) return;
+    int e = sched_service_set(c->service_nice);
+    if (e)
+        fprintf(stderr,
+                "mcmcd: service_nice %d refused (%s): the daemon keeps the nice value it "
+                "started with; below 0 needs root, CAP_SYS_NICE or LimitNICE\n",
+                (int)c->service_nice, strerror(e));
+}
+
 static void heap_settings(void) {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
@@ -409,6 +424,7 @@ int serve_main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     umask(077); /* registry, datasets, draws: the daemon's user's alone */
     raise_fd_limit(&a.cfg);
+    set_service_nice(&a.cfg);
     a.loop = uv_default_loop();
     listen_setup ls = {.fd = -1};
     if (listen_prepare(&a.cfg, &ls, err, sizeof err) != 0 || app_open(&a, err, sizeof err) != 0 ||

@@ -1,5 +1,7 @@
-/* thread_sched.c - a chain's thread and Linux's scheduler (thread_sched.h):
- * nice or the idle class while the chain runs, and back after. */
+/* thread_sched.c - the daemon's threads and Linux's scheduler
+ * (thread_sched.h): the service's own nice value, set once at start; a
+ * chain's thread at nice or in the idle class while the chain runs, and
+ * back after. */
 #include "thread_sched.h"
 
 #include <errno.h>
@@ -7,11 +9,18 @@
 #include <sched.h>
 #include <sys/resource.h>
 
-static void enter_idle(sched_saved *saved) {
+int sched_service_set(int nice) {
+    return setpriority(PRIO_PROCESS, 0, nice) == 0 ? 0 : errno; /* this thread's, on Linux */
+}
+
+/* 0 once the thread is in the idle class (or was already). */
+static int enter_idle(sched_saved *saved) {
     int policy = sched_getscheduler(0);
     struct sched_param none = {0};
-    if (policy >= 0 && policy != SCHED_IDLE && sched_setscheduler(0, SCHED_IDLE, &none) == 0)
-        saved->policy = policy;
+    if (policy == SCHED_IDLE) return 0;
+    if (policy < 0 || sched_setscheduler(0, SCHED_IDLE, &none) != 0) return -1;
+    saved->policy = policy;
+    return 0;
 }
 
 static void enter_nice(int nice, sched_saved *saved) {
@@ -24,10 +33,7 @@ static void enter_nice(int nice, sched_saved *saved) {
 void sched_chain_enter(int idle, int nice, sched_saved *saved) {
     saved->nice = INT_MIN;
     saved->policy = -1;
-    if (idle)
-        enter_idle(saved);
-    else
-        enter_nice(nice, saved);
+    if (!idle || enter_idle(saved) != 0) enter_nice(nice, saved); /* a seccomp filter may refuse */
 }
 
 void sched_chain_leave(const sched_saved *saved) {

@@ -7,7 +7,11 @@
 # and only it, is in Linux's idle class (SCHED_IDLE, 5) at nice 0, and
 # goes back to SCHED_OTHER once the chain is cancelled (the test runs as
 # root, or with RLIMIT_NICE: a thread without either stays idle, and this
-# check says so). Read from /proc/PID/task/TID/stat (fields 19 and 41).
+# check says so). With service_nice = -5 every thread of the daemon starts
+# at -5, the chain's thread runs at chain_nice (or idle) and takes -5 back
+# after its chain; without CAP_SYS_NICE (setpriv drops it) the daemon
+# says it was refused, and starts and serves at 0 all the same.
+# Read from /proc/PID/task/TID/stat (fields 19 and 41).
 # Usage: test_chain_nice.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_chain_nice.sh PATH/TO/mcmcd}
@@ -82,4 +86,40 @@ else
     bad "chain_sched idle: the long job runs"
 fi
 stop_daemon
+
+# service_nice = -5: every thread at -5 but the chain's, which takes -5
+# back after its chain, in either chain_sched
+for sched in nice idle; do
+    printf 'service_nice = -5\nchain_sched = %s\n' "$sched" >"$work/mcmcd.conf"
+    daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
+    if nices_while_running; then
+        loop=$(awk -v p="$daemon_pid" '$1 == p {print $2}' "$work/nices")
+        chain=$(awk '$2 == 10 || $3 == 5' "$work/nices" | wc -l)
+        rest=$(awk '$2 != -5 && $2 != 10 && $3 != 5' "$work/nices" | wc -l)
+        check "service_nice -5, $sched: the loop thread at -5 ($loop)" "[ '$loop' = -5 ]"
+        check "service_nice -5, $sched: one thread (the chain's) yields ($chain)" "[ '$chain' = 1 ]"
+        check "service_nice -5, $sched: every other thread at -5 ($rest)" "[ '$rest' = 0 ]"
+        sleep 0.5 # the cancel reaches the chain within one progress block
+        thread_nices >"$work/after"
+        check "service_nice -5, $sched: after the chain, every thread at -5 in SCHED_OTHER" \
+            "[ \"\$(awk '\$2 != -5 || \$3 != 0' '$work/after' | wc -l)\" = 0 ]"
+    else
+        bad "service_nice -5, $sched: the long job runs"
+    fi
+    stop_daemon
+done
+
+# without the right to it: refused, said, and the daemon serves at 0
+printf '#!/bin/sh\nexec setpriv --bounding-set=-sys_nice "%s" "$@"\n' "$MCMCD" >"$work/mcmcd-nocap"
+chmod +x "$work/mcmcd-nocap"
+real=$MCMCD
+MCMCD=$work/mcmcd-nocap
+printf 'service_nice = -5\n' >"$work/mcmcd.conf"
+daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
+check "service_nice refused: the daemon answers" "c -o /dev/null '$URL/healthz'"
+check "service_nice refused: the loop thread keeps 0" \
+    "[ \"\$(awk '{print \$19}' /proc/$daemon_pid/stat)\" = 0 ]"
+stop_daemon
+check "service_nice refused: the daemon said so" "grep -q 'service_nice -5 refused' '$work/daemon.err'"
+MCMCD=$real
 finish

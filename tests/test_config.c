@@ -363,6 +363,13 @@ static void test_file_errors_ranges(void **state) {
     expect_file_error(fx, "max_draw_values_per_job = 2G\n",
                       "1: max_draw_values_per_job: must be 1..1099511627776 (got '2G')");
     expect_file_error(fx, "max_streams = 0\n", "1: max_streams: must be 1..1048576 (got '0')");
+    static const char *bad_nices[] = {"-21", "20", "", "-", "1.5", "-5x", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_nices / sizeof bad_nices[0]; i++) {
+        char text[64], want[128];
+        snprintf(text, sizeof text, "service_nice = \"%s\"\n", bad_nices[i]);
+        snprintf(want, sizeof want, "1: service_nice: must be -20..19 (got '%s')", bad_nices[i]);
+        expect_file_error(fx, text, want);
+    }
     static const char *bad_heartbeats[] = {"0.05", "3600.5", "0",     "-1", "nan",
                                            "inf",  "5s",     "1e400", "",   "+2"};
     for (size_t i = 0; i < sizeof bad_heartbeats / sizeof bad_heartbeats[0]; i++) {
@@ -387,8 +394,19 @@ static void test_file_range_edges(void **state) {
     assert_true(c.heartbeat_seconds == 0.1);
     assert_int_equal(c.max_draw_values_per_job, 1ull << 40);
     assert_int_equal(c.max_streams, 1048576);
-    write_conf(fx, "port = 1\nworkers = 1\nheartbeat_seconds = 3600\n");
+    write_conf(fx, "port = 1\nworkers = 1\nheartbeat_seconds = 3600\nservice_nice = -20\n");
     assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_int_equal(c.service_nice, -20);
+    write_conf(fx, "service_nice = 19\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_int_equal(c.service_nice, 19);
+    char line[4096];
+    serve_config_describe(&c, line, sizeof line);
+    assert_non_null(strstr(line, " service_nice=19 "));
+    write_conf(fx, "port = 1\nworkers = 1\nheartbeat_seconds = 3600\nservice_nice = -10\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    serve_config_describe(&c, line, sizeof line);
+    assert_non_null(strstr(line, " service_nice=-10 "));
     assert_int_equal(c.port, 1);
     assert_int_equal(c.workers, 1);
     assert_true(c.heartbeat_seconds == 3600.0);
@@ -727,7 +745,7 @@ static void test_describe(void **state) {
              "slurm_partition=\"\" slurm_account=\"\" slurm_time_limit=0 slurm_cpus_per_task=1 "
              "slurm_mem=0 slurm_max_time_limit=0 slurm_max_cpus_per_task=0 slurm_max_mem=0 "
              "slurm_partitions=\"\" slurm_callback_url=\"\" slurm_mcmcd=\"\" chain_nice=10 "
-             "chain_sched=nice "
+             "chain_sched=nice service_nice=0 "
              "ksd_draws=1000 user_running_chains=0 "
              "user_queued_jobs=1000 user_stored_bytes=0 "
              "user_draw_values_per_job=0 user_job_seconds=0 "

@@ -10,7 +10,9 @@
 #   exposure at most 3.0, and `systemd-analyze verify` finds nothing wrong;
 # - the daemon runs as the unit runs it (the installed binary and config, as
 #   an unprivileged user with no capabilities and no new privileges, umask
-#   077) under strace, through a workload (threads: a job of two chains,
+#   077, with the unit's LimitNICE where the machine lets the test raise
+#   RLIMIT_NICE, so its threads take the config's service_nice; else it
+#   says that was refused) under strace, through a workload (threads: a job of two chains,
 #   followed draws and events, summary, metrics, SIGTERM), and does nothing
 #   the unit forbids: every system call is in its SystemCallFilter, no memory
 #   is both writable and executable (MemoryDenyWriteExecute), every socket
@@ -79,10 +81,18 @@ check "systemd-analyze verify finds nothing to say" "[ $rc -eq 0 ] && [ ! -s '$w
 state=$work/state # the state directory: the unit's StateDirectory= (0700)
 mkdir -m 700 "$state" "$work/trace"
 as_user=(setpriv --no-new-privs --inh-caps=-all)
+nice_limit=$(sed -n 's/^LimitNICE=//p' "$unit")
 if [ "$(id -u)" -eq 0 ]; then # the unit's User=: not root, and no capabilities
     chown nobody:nogroup "$state" "$work/trace"
     as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs
         --inh-caps=-all --bounding-set=-all)
+fi
+# and the unit's LimitNICE=, which lets it take the config's service_nice,
+# where this machine lets us raise RLIMIT_NICE (CAP_SYS_RESOURCE)
+limit_nice=no
+if prlimit "--nice=$nice_limit" true 2>/dev/null; then
+    as_user=(prlimit "--nice=$nice_limit" "${as_user[@]}")
+    limit_nice=yes
 fi
 sed -n 's/^ExecStart=//p' "$unit" | sed "s#\${STATE_DIRECTORY}#$state#" >"$work/exec"
 read -r -a exec_start <"$work/exec"
@@ -128,6 +138,16 @@ check "a job of two chains runs there: 600 draws followed, a summary" \
      [ \"\$(jget '$work/summary.json' 'j[\"state\"]')\" = succeeded ]"
 check "it wrote admin.token in its state directory, mode 0600" \
     "[ \"\$(stat -c %a '$state/admin.token' 2>/dev/null)\" = 600 ]"
+service_nice=$(sed -n 's/^service_nice *= *\([-0-9]*\).*/\1/p' "$conf")
+if [ "$limit_nice" = yes ]; then # with the unit's LimitNICE, as systemd gives it
+    check "with LimitNICE=$nice_limit its threads run at the config's service_nice ($service_nice)" \
+        "[ -n '$service_nice' ] && [ \"\$(awk '{print \$19}' /proc/$daemon_pid/stat)\" = '$service_nice' ] &&
+         ! grep -q 'service_nice.*refused' '$work/daemon.err'"
+else # no LimitNICE to give: it says so, keeps 0 and runs all the same
+    check "without LimitNICE it says service_nice was refused, and keeps nice 0" \
+        "grep -q 'service_nice.*refused' '$work/daemon.err' &&
+         [ \"\$(awk '{print \$19}' /proc/$daemon_pid/stat)\" = 0 ]"
+fi
 kill -TERM "$daemon_pid"
 wait "$tracer"
 rc=$?
