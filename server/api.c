@@ -211,8 +211,8 @@ static int access_allowed(const route *r, const principal *p, http_request *req)
 static int identify(app *a, const route *r, http_request *req, principal *who) {
     memset(who, 0, sizeof *who);
     if (r->access == ACCESS_PUBLIC || r->access == ACCESS_TASK) return 0;
-    auth_status st = auth_identify(a->reg, &a->cfg, http_request_header(req, "Authorization"),
-                                   app_now_ms(), who);
+    auth_status st = auth_identify(a->reg, a->tokens_kept, &a->cfg,
+                                   http_request_header(req, "Authorization"), app_now_ms(), who);
     if (st == AUTH_ERROR) {
         http_respond_error(req, 500, "internal", "the registry failed", NULL);
         return -1;

@@ -192,6 +192,7 @@ struct app {
     size_t nusers, cap_users;
     uint64_t users_generation;     /* one more each time a user's name changes */
     struct list_items *list_items; /* ended jobs' list items (api_jobs.c) */
+    token_cache *tokens_kept;      /* tokens verified lately (users.h); NULL: none */
     struct job_table *log_saves;   /* event logs being written (job_log.c) */
 };
 

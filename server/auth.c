@@ -30,8 +30,8 @@ static const char *bearer_token(const char *header) {
     return *t ? t : NULL;
 }
 
-auth_status auth_identify(registry *reg, const serve_config *cfg, const char *authorization,
-                          int64_t now_ms, principal *out) {
+auth_status auth_identify(registry *reg, token_cache *kept, const serve_config *cfg,
+                          const char *authorization, int64_t now_ms, principal *out) {
     user_record u;
     if (!strcmp(cfg->auth, "none")) {
         if (users_get_by_id(reg, USER_ADMIN_ID, &u) != REGISTRY_OK) return AUTH_ERROR;
@@ -46,7 +46,7 @@ auth_status auth_identify(registry *reg, const serve_config *cfg, const char *au
     memcpy(text, token, n);
     text[n] = 0;
     token_scope scope;
-    int rc = tokens_verify(reg, text, now_ms, &u, &scope);
+    int rc = tokens_verify_kept(reg, kept, text, now_ms, &u, &scope);
     if (rc == REGISTRY_NOT_FOUND) return AUTH_INVALID;
     if (rc != REGISTRY_OK) return AUTH_ERROR;
     auth_principal_of(&u, scope, cfg, out);

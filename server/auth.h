@@ -28,10 +28,11 @@ typedef enum auth_status {
 
 #define AUTH_TOKEN_FILE "admin.token" /* in data_dir */
 
-/* The principal behind an Authorization header value (NULL when absent).
+/* The principal behind an Authorization header value (NULL when absent),
+ * its token checked through kept (NULL: the registry every time).
  * With auth = none every request is the admin user. */
-auth_status auth_identify(registry *reg, const serve_config *cfg, const char *authorization,
-                          int64_t now_ms, principal *out);
+auth_status auth_identify(registry *reg, token_cache *kept, const serve_config *cfg,
+                          const char *authorization, int64_t now_ms, principal *out);
 /* The principal of a user record (for the built-in admin of auth = none). */
 void auth_principal_of(const user_record *u, token_scope scope, const serve_config *cfg,
                        principal *out);

@@ -22,6 +22,7 @@
 
 #include "errors.h"
 #include "registry_internal.h"
+#include "shared_counter.h"
 #include "stmt_cache.h"
 
 _Static_assert((int)REGISTRY_ENOMEM == (int)MCMC_ENOMEM && (int)REGISTRY_EIO == (int)MCMC_EIO &&
@@ -223,11 +224,12 @@ struct registry {
     sqlite3_stmt *stmt[STMT_COUNT];
     stmt_cache *cache; /* the other modules' statements (registry_take) */
     char error[256];
-    int failure;            /* the status of the last SQLite failure (sqlite_failed) */
-    char *reserve_path;     /* <dir>/registry.reserve */
-    int reserve_held;       /* the reserve file is there, at its full size */
-    uint64_t busy_since_ns; /* busy_wait: when this wait for a lock began */
-    uint64_t busy_waits;    /* busy_wait's naps, ever (registry_busy_waits) */
+    int failure;                  /* the status of the last SQLite failure (sqlite_failed) */
+    char *reserve_path;           /* <dir>/registry.reserve */
+    int reserve_held;             /* the reserve file is there, at its full size */
+    uint64_t busy_since_ns;       /* busy_wait: when this wait for a lock began */
+    uint64_t busy_waits;          /* busy_wait's naps, ever (registry_busy_waits) */
+    shared_counter *auth_changes; /* <dir>/registry.authgen; NULL: none */
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -644,6 +646,14 @@ uint64_t registry_busy_waits(const registry *reg) {
     return reg->busy_waits;
 }
 
+uint64_t registry_auth_changes(const registry *reg) {
+    return reg->auth_changes ? shared_counter_read(reg->auth_changes) : REGISTRY_AUTH_UNKNOWN;
+}
+
+void registry_auth_changed(registry *reg) {
+    if (reg->auth_changes) shared_counter_bump(reg->auth_changes);
+}
+
 static int configure(registry *reg) {
     char mode[16], fk[16];
     sqlite3_extended_result_codes(reg->db, 1);
@@ -743,6 +753,14 @@ static int reserve_path_set(registry *reg, const char *dir) {
     return REGISTRY_OK;
 }
 
+/* The counter of changes to users and tokens (registry_auth_changes);
+ * without it (a read-only or full disk) nobody keeps copies of them. */
+static void auth_changes_open(registry *reg, const char *dir) {
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/registry.authgen", dir) < (int)sizeof path)
+        reg->auth_changes = shared_counter_open(path);
+}
+
 /* Opens, configures, migrates and prepares: one try. */
 static registry *open_once(const char *dir, int *status) {
     registry *reg = calloc(1, sizeof *reg);
@@ -751,6 +769,7 @@ static registry *open_once(const char *dir, int *status) {
         return NULL;
     }
     *status = reserve_path_set(reg, dir);
+    if (*status == REGISTRY_OK) auth_changes_open(reg, dir);
     if (*status == REGISTRY_OK) *status = open_database(reg, dir);
     if (*status == REGISTRY_OK) *status = configure(reg);
     if (*status == REGISTRY_OK) *status = migrate(reg);
@@ -812,6 +831,7 @@ void registry_close(registry *reg) {
         sqlite3_finalize(reg->stmt[i]);
     stmt_cache_free(reg->cache);
     sqlite3_close(reg->db);
+    shared_counter_close(reg->auth_changes);
     free(reg->reserve_path);
     free(reg);
 }

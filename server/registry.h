@@ -109,6 +109,17 @@ int registry_open_another(const char *dir, registry **out, char *err, size_t err
  * (20 us to 2 ms each; metrics). */
 uint64_t registry_busy_waits(const registry *reg);
 
+/* Changes to users and tokens, by any process on this data dir: a count
+ * that registry_auth_changed adds one to, kept in <dir>/registry.authgen
+ * and read without a system call, so that a copy of a token's user
+ * (auth.h's cache) can be checked at every request against changes that
+ * `mcmcd token` and `mcmcd user` make from another process. The users
+ * module calls registry_auth_changed after each write it commits.
+ * REGISTRY_AUTH_UNKNOWN when the file could not be made: keep no copies. */
+#define REGISTRY_AUTH_UNKNOWN UINT64_MAX
+uint64_t registry_auth_changes(const registry *reg);
+void registry_auth_changed(registry *reg);
+
 /* The space held for the registry's own writes: <dir>/registry.reserve,
  * REGISTRY_RESERVE_BYTES, made at open when there is room. A write that
  * finds the disk full releases it and is tried once more, so that a job's

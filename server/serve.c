@@ -245,6 +245,7 @@ static int app_open(app *a, char *err, size_t errlen) {
     if (registry_open(a->cfg.data_dir, &a->reg, err, errlen) != REGISTRY_OK) return -1;
     tighten_modes(a);
     if (auth_first_start(a->reg, &a->cfg, app_now_ms(), err, errlen) != 0) return -1;
+    a->tokens_kept = token_cache_new(); /* NULL: every request reads the registry */
     pthread_mutex_init(&a->reports_lock, NULL);
     int rc = wakeup_start(a->loop, &a->reports_wakeup, on_reports, a);
     if (rc != 0) {
@@ -441,6 +442,7 @@ int serve_main(int argc, char **argv) {
     jobs_free_all(&a);
     job_log_saves_free(&a);
     list_items_free(a.list_items);
+    token_cache_free(a.tokens_kept);
     app_users_free(&a);
     registry_close(a.reg);
     wakeup_release(&a.reports_wakeup);

@@ -1,6 +1,9 @@
 /* users.c - users and API tokens in the registry's database (users.h).
  * Statements come from the registry's cache (registry_take): verifying a
- * token runs on every request. */
+ * token runs on every request, and the tokens verified lately are kept
+ * (token_cache) while no process changes users or tokens: every write
+ * here adds one to registry_auth_changes once it is committed, so no
+ * write here may run inside a transaction of the caller's. */
 #include "users.h"
 
 #include <ctype.h>
@@ -24,7 +27,7 @@ static int prepare(registry *reg, const char *sql, sqlite3_stmt **st) {
 }
 
 /* Steps a write and gives it back; rows changed in *changed when not NULL. */
-static int finish_write(registry *reg, sqlite3_stmt *st, int *changed) {
+static int step_write(registry *reg, sqlite3_stmt *st, int *changed) {
     int rc = sqlite3_step(st);
     int status = rc == SQLITE_DONE ? REGISTRY_OK
                  : (rc & 0xff) == SQLITE_CONSTRAINT
@@ -32,6 +35,14 @@ static int finish_write(registry *reg, sqlite3_stmt *st, int *changed) {
                      : registry_sqlite_failed(reg);
     if (changed) *changed = sqlite3_changes(registry_sqlite(reg));
     registry_give_back(reg, st);
+    return status;
+}
+
+/* step_write for a change to a user or a token: committed (autocommit),
+ * it drops every process's kept tokens (registry_auth_changed). */
+static int finish_write(registry *reg, sqlite3_stmt *st, int *changed) {
+    int status = step_write(reg, st, changed);
+    if (status == REGISTRY_OK) registry_auth_changed(reg);
     return status;
 }
 
@@ -344,43 +355,98 @@ static int equal_constant_time(const uint8_t *a, const uint8_t *b, size_t n) {
     return diff == 0;
 }
 
-/* Best effort and never waiting: last_used is advisory, and this write
- * runs on the loop in front of the request's own work. While another
+/* Best effort and never waiting (0, or -1 when skipped): last_used is
+ * advisory, and this write runs on the loop in front of the request's own
+ * work. While another
  * process holds the registry's write lock it is skipped at once (busy
  * timeout 0 for this one statement, not the registry's 5 s) and tried
  * again by the token's next request. */
-static void touch_token(registry *reg, const char *id, int64_t now_ms) {
+static int touch_token(registry *reg, const char *id, int64_t now_ms) {
     sqlite3_stmt *st;
-    if (prepare(reg, "UPDATE tokens SET last_used = ?2 WHERE id = ?1", &st)) return;
+    if (prepare(reg, "UPDATE tokens SET last_used = ?2 WHERE id = ?1", &st)) return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_busy_timeout(registry_sqlite(reg), 0);
-    finish_write(reg, st, NULL);
+    int status = step_write(reg, st, NULL); /* not a change a kept token depends on */
     sqlite3_busy_timeout(registry_sqlite(reg), REGISTRY_BUSY_TIMEOUT_MS);
+    return status == REGISTRY_OK ? 0 : -1;
 }
 
-int tokens_verify(registry *reg, const char *text, int64_t now_ms, user_record *user,
-                  token_scope *scope) {
-    char id[TOKEN_ID_LEN + 1];
-    const char *secret;
-    if (token_split(text, id, &secret) != 0 || !secret)
-        return registry_fail(reg, REGISTRY_NOT_FOUND, "malformed token");
+/* --- the tokens verified lately ------------------------------------------ */
+
+#define TOKEN_CACHE_SLOTS 256 /* direct-mapped by id: a lab has tens of tokens */
+
+typedef struct kept_token {
+    char id[TOKEN_ID_LEN + 1]; /* "": an empty slot */
     uint8_t hash[SHA256_DIGEST_LEN];
-    sha256(secret, TOKEN_SECRET_LEN, hash);
+    uint64_t changes; /* registry_auth_changes when it was read */
+    user_record user;
+    token_scope scope;
+    int64_t last_used_ms;
+} kept_token;
+
+struct token_cache {
+    kept_token slot[TOKEN_CACHE_SLOTS];
+};
+
+token_cache *token_cache_new(void) {
+    return calloc(1, sizeof(token_cache));
+}
+
+void token_cache_free(token_cache *c) {
+    free(c);
+}
+
+static kept_token *token_slot(token_cache *c, const char *id) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &c->slot[h % TOKEN_CACHE_SLOTS];
+}
+
+/* 1 with the kept token's user, scope and last use when id is kept with
+ * this hash and nothing changed since (changes), else 0. */
+static int token_cache_find(token_cache *c, const char *id, const uint8_t *hash, uint64_t changes,
+                            user_record *user, token_scope *scope, int64_t *last_used) {
+    const kept_token *k = token_slot(c, id);
+    if (changes == REGISTRY_AUTH_UNKNOWN || k->changes != changes || strcmp(k->id, id) ||
+        !equal_constant_time(k->hash, hash, SHA256_DIGEST_LEN))
+        return 0;
+    *user = k->user;
+    *scope = k->scope;
+    *last_used = k->last_used_ms;
+    return 1;
+}
+
+static void token_cache_put(token_cache *c, const char *id, const uint8_t *hash, uint64_t changes,
+                            const user_record *user, token_scope scope, int64_t last_used) {
+    if (changes == REGISTRY_AUTH_UNKNOWN) return;
+    kept_token *k = token_slot(c, id);
+    snprintf(k->id, sizeof k->id, "%s", id);
+    memcpy(k->hash, hash, SHA256_DIGEST_LEN);
+    k->changes = changes;
+    k->user = *user;
+    k->scope = scope;
+    k->last_used_ms = last_used;
+}
+
+/* A token id's row, if its hash is hash: 1 with user, scope and last_used,
+ * 0 when not, -1 (a status in *status) when the registry failed. */
+static int verify_in_registry(registry *reg, const char *id, const uint8_t *hash, user_record *user,
+                              token_scope *scope, int64_t *last_used, int *status) {
     sqlite3_stmt *st;
-    int status = prepare(reg,
-                         "SELECT t.hash, t.scope, t.last_used, u.id, u.name, u.admin, u.created,"
-                         " u.limits FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1",
-                         &st);
-    if (status) return status;
+    *status = prepare(reg,
+                      "SELECT t.hash, t.scope, t.last_used, u.id, u.name, u.admin, u.created,"
+                      " u.limits FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1",
+                      &st);
+    if (*status) return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st), found = 0;
-    int64_t last_used = 0;
     if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == SHA256_DIGEST_LEN &&
         equal_constant_time(sqlite3_column_blob(st, 0), hash, SHA256_DIGEST_LEN)) {
         found = 1;
         token_scope_parse((const char *)sqlite3_column_text(st, 1), scope);
-        last_used = sqlite3_column_int64(st, 2);
+        *last_used = sqlite3_column_int64(st, 2);
         memset(user, 0, sizeof *user);
         user->id = sqlite3_column_int64(st, 3);
         copy_text(user->name, sizeof user->name, st, 4);
@@ -388,10 +454,37 @@ int tokens_verify(registry *reg, const char *text, int64_t now_ms, user_record *
         user->created_ms = sqlite3_column_int64(st, 6);
         limits_from_json(user, (const char *)sqlite3_column_text(st, 7));
     }
-    status = rc == SQLITE_ROW || rc == SQLITE_DONE ? REGISTRY_OK : registry_sqlite_failed(reg);
+    *status = rc == SQLITE_ROW || rc == SQLITE_DONE ? REGISTRY_OK : registry_sqlite_failed(reg);
     registry_give_back(reg, st);
-    if (status) return status;
+    return *status ? -1 : found;
+}
+
+int tokens_verify_kept(registry *reg, token_cache *kept, const char *text, int64_t now_ms,
+                       user_record *user, token_scope *scope) {
+    char id[TOKEN_ID_LEN + 1];
+    const char *secret;
+    if (token_split(text, id, &secret) != 0 || !secret)
+        return registry_fail(reg, REGISTRY_NOT_FOUND, "malformed token");
+    uint8_t hash[SHA256_DIGEST_LEN];
+    sha256(secret, TOKEN_SECRET_LEN, hash);
+    /* read before the registry: a change after it makes the entry stale */
+    uint64_t changes = registry_auth_changes(reg);
+    int64_t last_used = 0;
+    if (kept && token_cache_find(kept, id, hash, changes, user, scope, &last_used) &&
+        now_ms - last_used < LAST_USED_EVERY_MS)
+        return REGISTRY_OK;
+    int status, found = verify_in_registry(reg, id, hash, user, scope, &last_used, &status);
+    if (found < 0) return status;
     if (!found) return registry_fail(reg, REGISTRY_NOT_FOUND, "unknown or revoked token");
-    if (now_ms - last_used >= LAST_USED_EVERY_MS) touch_token(reg, id, now_ms);
+    /* skipped (the lock was held): the kept entry keeps the old time, so
+     * the token's next request comes back here and tries again */
+    if (now_ms - last_used >= LAST_USED_EVERY_MS && touch_token(reg, id, now_ms) == 0)
+        last_used = now_ms;
+    if (kept) token_cache_put(kept, id, hash, changes, user, *scope, last_used);
     return REGISTRY_OK;
+}
+
+int tokens_verify(registry *reg, const char *text, int64_t now_ms, user_record *user,
+                  token_scope *scope) {
+    return tokens_verify_kept(reg, NULL, text, now_ms, user, scope);
 }

@@ -79,4 +79,16 @@ int tokens_count(registry *reg, int64_t *count);
 int tokens_verify(registry *reg, const char *text, int64_t now_ms, user_record *user,
                   token_scope *scope);
 
+/* The tokens verified lately, with their users: tokens_verify_kept answers
+ * from it, with no registry read, while no process has changed a user or
+ * a token since the entry was read (registry_auth_changes: so a token
+ * revoked by `mcmcd token revoke` fails at its very next request). One
+ * connection's (the loop's); token_cache_free(NULL) does nothing. */
+typedef struct token_cache token_cache;
+token_cache *token_cache_new(void);
+void token_cache_free(token_cache *c);
+/* tokens_verify through kept (NULL: none). */
+int tokens_verify_kept(registry *reg, token_cache *kept, const char *text, int64_t now_ms,
+                       user_record *user, token_scope *scope);
+
 #endif

@@ -72,6 +72,7 @@ static int teardown(void **state) {
     remove_file(f->dir, "registry.db-wal");
     remove_file(f->dir, "registry.db-shm");
     remove_file(f->dir, "registry.reserve");
+    remove_file(f->dir, "registry.authgen");
     assert_int_equal(rmdir(f->dir), 0);
     free(f);
     return 0;

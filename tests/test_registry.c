@@ -42,6 +42,7 @@ static void remove_dir(const char *dir) {
     unlink_if_there(dir, "registry.db-wal");
     unlink_if_there(dir, "registry.db-shm");
     unlink_if_there(dir, "registry.reserve");
+    unlink_if_there(dir, "registry.authgen");
     int rc = rmdir(dir);
     if (rc != 0) print_error("rmdir %s: %s\n", dir, strerror(errno));
     assert_int_equal(rc, 0);

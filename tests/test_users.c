@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "registry_internal.h"
 #include "users.h"
 
 typedef struct fixture {
@@ -156,6 +157,54 @@ static void test_remove_drops_tokens(void **state) {
     assert_int_equal(tokens_verify(f->reg, text, 10, &u, &scope), REGISTRY_NOT_FOUND);
 }
 
+/* Tokens kept between requests (token_cache): a kept token answers with
+ * no registry read, and a change made through another connection to the
+ * same data dir, as `mcmcd token revoke` or `mcmcd user set` makes from
+ * another process, is seen at the very next check: a revoked token, a
+ * removed user and new limits alike. */
+static void test_tokens_kept(void **state) {
+    fixture *f = *state;
+    char text[TOKEN_TEXT_LEN + 1], id[TOKEN_ID_LEN + 1], err[256];
+    user_record u;
+    token_scope scope;
+    registry *other; /* the command line's connection */
+    assert_int_equal(registry_open(f->dir, &other, err, sizeof err), REGISTRY_OK);
+    token_cache *kept = token_cache_new();
+    assert_non_null(kept);
+    assert_int_equal(users_add(f->reg, "gus", 0, 1, NULL), REGISTRY_OK);
+    assert_int_equal(tokens_new(f->reg, "gus", TOKEN_SCOPE_ALL, NULL, 5, text, id), REGISTRY_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 10, &u, &scope), REGISTRY_OK);
+    assert_string_equal(u.name, "gus");
+
+    /* kept: the row deleted behind the users module's back (no change
+     * counted) still verifies from the cache, and not without it */
+    assert_int_equal(sqlite3_exec(registry_sqlite(other), "DELETE FROM tokens", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 11, &u, &scope), REGISTRY_OK);
+    assert_int_equal(tokens_verify(f->reg, text, 11, &u, &scope), REGISTRY_NOT_FOUND);
+    /* a wrong secret under a kept id is refused */
+    char bad[TOKEN_TEXT_LEN + 1];
+    strcpy(bad, text);
+    flip_char(bad, TOKEN_TEXT_LEN - 1);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, bad, 11, &u, &scope), REGISTRY_NOT_FOUND);
+
+    /* a counted change through the other connection drops the kept entry */
+    assert_int_equal(tokens_new(other, "gus", TOKEN_SCOPE_ALL, NULL, 5, text, id), REGISTRY_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 12, &u, &scope), REGISTRY_OK);
+    assert_int_equal(users_set_limit(other, "gus", LIMIT_QUEUED_JOBS, 0, 3), REGISTRY_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 13, &u, &scope), REGISTRY_OK);
+    assert_true(u.limit_set >> LIMIT_QUEUED_JOBS & 1u);
+    assert_int_equal(u.limit[LIMIT_QUEUED_JOBS], 3);
+    assert_int_equal(tokens_revoke(other, id), REGISTRY_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 14, &u, &scope), REGISTRY_NOT_FOUND);
+    assert_int_equal(tokens_new(other, "gus", TOKEN_SCOPE_ALL, NULL, 5, text, id), REGISTRY_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 15, &u, &scope), REGISTRY_OK);
+    assert_int_equal(users_remove(other, "gus"), REGISTRY_OK);
+    assert_int_equal(tokens_verify_kept(f->reg, kept, text, 16, &u, &scope), REGISTRY_NOT_FOUND);
+    token_cache_free(kept);
+    registry_close(other);
+}
+
 /* The Authorization header: Bearer only, one token, nothing after it. */
 static void test_auth_identify(void **state) {
     fixture *f = *state;
@@ -164,20 +213,21 @@ static void test_auth_identify(void **state) {
     assert_int_equal(users_add(f->reg, "erin", 0, 1, NULL), REGISTRY_OK);
     assert_int_equal(users_set_limit(f->reg, "erin", LIMIT_QUEUED_JOBS, 0, 7), REGISTRY_OK);
     assert_int_equal(tokens_new(f->reg, "erin", TOKEN_SCOPE_ALL, NULL, 5, text, id), REGISTRY_OK);
-    assert_int_equal(auth_identify(f->reg, &f->cfg, NULL, 9, &p), AUTH_MISSING);
-    assert_int_equal(auth_identify(f->reg, &f->cfg, "Basic abc", 9, &p), AUTH_MISSING);
-    assert_int_equal(auth_identify(f->reg, &f->cfg, "Bearer", 9, &p), AUTH_MISSING);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, NULL, 9, &p), AUTH_MISSING);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, "Basic abc", 9, &p), AUTH_MISSING);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, "Bearer", 9, &p), AUTH_MISSING);
     snprintf(h, sizeof h, "bearer  %s", text);
-    assert_int_equal(auth_identify(f->reg, &f->cfg, h, 9, &p), AUTH_OK);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, h, 9, &p), AUTH_OK);
     assert_string_equal(p.name, "erin");
     assert_false(p.admin);
     assert_int_equal(p.limits.v[LIMIT_QUEUED_JOBS], 7);
     snprintf(h, sizeof h, "Bearer %s extra", text);
-    assert_int_equal(auth_identify(f->reg, &f->cfg, h, 9, &p), AUTH_INVALID);
-    assert_int_equal(auth_identify(f->reg, &f->cfg, "Bearer mcmcd_nope", 9, &p), AUTH_INVALID);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, h, 9, &p), AUTH_INVALID);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, "Bearer mcmcd_nope", 9, &p),
+                     AUTH_INVALID);
     /* auth = none: everyone is the admin */
     snprintf(f->cfg.auth, sizeof f->cfg.auth, "none");
-    assert_int_equal(auth_identify(f->reg, &f->cfg, NULL, 9, &p), AUTH_OK);
+    assert_int_equal(auth_identify(f->reg, NULL, &f->cfg, NULL, 9, &p), AUTH_OK);
     assert_true(p.admin);
     assert_int_equal(p.user_id, USER_ADMIN_ID);
 }
@@ -226,6 +276,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_drops_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_identify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_none_needs_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_start, setup, teardown),
