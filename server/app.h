@@ -112,6 +112,7 @@ struct job {
     int chain_rc;
     int write_errno;      /* of the first draws or statistics write that failed (on_block) */
     int progress_unsaved; /* the registry refused its last progress write */
+    int progress_queued;  /* a progress write is with the sync thread (jobs.c) */
     /* its end could not be recorded (the registry refused the write): it
      * stays running, as on disk, and jobs.c tries again every second */
     int end_pending;

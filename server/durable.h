@@ -8,10 +8,11 @@
  * so the writes that come in while one runs share the next. The HTTP layer
  * holds each answer to a write until the sync that covers it has finished
  * (http_server_hold_writes). Writes queued with durable_write_queue (a
- * submission's rows) are made by the sync thread itself, on a connection
- * of its own, many in one transaction, before its next sync: the loop
- * neither makes them nor waits for them. Checkpoints run on a thread of their own, on
- * a connection of their own, once the WAL holds DURABLE_CHECKPOINT_FRAMES:
+ * submission's rows, a running job's progress) are made by the sync
+ * thread itself, on a connection of its own, many in one transaction,
+ * before its next sync: the loop neither makes them nor waits for them.
+ * Checkpoints run on a thread of their own, on a connection of their own,
+ * once the WAL holds DURABLE_CHECKPOINT_FRAMES:
  * the loop's connection never checkpoints, and no sync waits behind one.
  *
  * The argument, against SQLite's documentation (pragma.html#pragma_

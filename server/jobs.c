@@ -640,6 +640,66 @@ static int persist_progress(job *j, uint64_t ahead) {
     return REGISTRY_OK;
 }
 
+/* A running job's periodic progress on its way into the registry, made by
+ * the registry's sync thread (durable.h) so that the loop writes nothing a
+ * second per running job: a write on the loop can wait milliseconds for
+ * the file system (ext4's journal), or sync a new WAL header, with every
+ * request behind it. One at a time per job; the job is found again by id
+ * when it is done, as it may have left memory meanwhile. */
+typedef struct progress_write {
+    durable_write w; /* first: done gets it back as a progress_write */
+    app *a;
+    char id[JOB_ID_LEN + 1];
+    char *text;
+    uint64_t seq;
+} progress_write;
+
+static int write_progress(registry *reg, void *ctx) {
+    const progress_write *p = ctx;
+    return registry_job_set_running_progress(reg, p->id, p->text, (int64_t)p->seq);
+}
+
+static void on_progress_written(durable_write *w) {
+    progress_write *p = (progress_write *)w;
+    job *j = p->a->jobs_by_id ? job_table_get(p->a->jobs_by_id, p->id) : NULL;
+    if (j) {
+        j->progress_queued = 0;
+        if (w->status == REGISTRY_OK) {
+            j->progress_unsaved = 0;
+            if (p->seq > j->persisted_seq) j->persisted_seq = p->seq;
+        } else if (w->status != REGISTRY_NOT_FOUND && !j->progress_unsaved) {
+            /* NOT_FOUND: it ended, or a newer progress was recorded, meanwhile */
+            fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id,
+                    w->why);
+            j->progress_unsaved = 1;
+        }
+    }
+    free(p->text);
+    free(p);
+}
+
+/* persist_progress for the save of a running job every second: through the
+ * sync thread where there is one, else (or out of memory) on the loop. */
+static void persist_progress_soon(job *j) {
+    app *a = j->app;
+    if (a->durable && j->progress_queued) return; /* the next report tries again */
+    progress_write *p = a->durable ? calloc(1, sizeof *p) : NULL;
+    char *text = p ? progress_json(j) : NULL;
+    if (!text) {
+        free(p);
+        persist_progress(j, 0);
+        return;
+    }
+    *p = (progress_write){.a = a, .text = text, .seq = job_events_last_seq(j->events)};
+    snprintf(p->id, sizeof p->id, "%s", j->id);
+    p->w.run = write_progress;
+    p->w.done = on_progress_written;
+    p->w.ctx = p;
+    j->progress_queued = 1;
+    j->last_persist_ms = app_now_ms();
+    durable_write_queue(a->durable, &p->w);
+}
+
 /* --- finishing ----------------------------------------------------------- */
 
 static void job_set_error(job *j, const char *msg) {
@@ -806,7 +866,7 @@ static void report_apply(app *a, chain_report *r) {
     job_events_add_progress(j->events, &p, app_now());
     if (app_now_ms() - j->last_persist_ms >= PERSIST_EVERY_MS ||
         job_events_last_seq(j->events) - j->persisted_seq >= SEQ_RESTART_GAP / 2)
-        persist_progress(j, 0);
+        persist_progress_soon(j);
     job_notify(j);
 }
 

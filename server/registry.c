@@ -158,6 +158,7 @@ enum stmt_id {
     JOB_STATE,
     JOB_SET_STATE,
     JOB_SET_PROGRESS,
+    JOB_SET_RUNNING_PROGRESS,
     JOB_DELETE,
     JOB_REQUEUE,
     JOB_RECOVER_CANCELLED,
@@ -203,6 +204,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
                       " progress = coalesce(?7, progress), seq = coalesce(?8, seq)"
                       " WHERE id = ?1 AND state = ?6",
     [JOB_SET_PROGRESS] = "UPDATE jobs SET progress = ?2, seq = ?3 WHERE id = ?1",
+    [JOB_SET_RUNNING_PROGRESS] = "UPDATE jobs SET progress = ?2, seq = ?3 WHERE id = ?1"
+                                 " AND state IN " ACTIVE " AND seq <= ?3",
     [JOB_DELETE] = "DELETE FROM jobs WHERE id = ?1 AND state NOT IN " ACTIVE,
     [JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', started = NULL, progress = NULL"
                     " WHERE state = 'running'",
@@ -1162,15 +1165,25 @@ int registry_job_end(registry *reg, const char *id, registry_job_state to, const
     return set_state(reg, id, to, error, now_ms, progress_json, seq);
 }
 
-int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
-                              int64_t seq) {
+static int set_progress(registry *reg, enum stmt_id stmt, const char *id, const char *progress_json,
+                        int64_t seq) {
     if (!id) return fail(reg, REGISTRY_EINVAL, "no id");
-    sqlite3_stmt *st = reg->stmt[JOB_SET_PROGRESS];
+    sqlite3_stmt *st = reg->stmt[stmt];
     if (bind_text(st, 1, id) || bind_text(st, 2, progress_json) || sqlite3_bind_int64(st, 3, seq))
         return bind_failed(reg, st);
     if (step_write_reserve(reg, st, 0) != SQLITE_DONE) return reg->failure;
     if (last_write_changed_nothing(reg)) return fail(reg, REGISTRY_NOT_FOUND, "no job %s", id);
     return REGISTRY_OK;
+}
+
+int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
+                              int64_t seq) {
+    return set_progress(reg, JOB_SET_PROGRESS, id, progress_json, seq);
+}
+
+int registry_job_set_running_progress(registry *reg, const char *id, const char *progress_json,
+                                      int64_t seq) {
+    return set_progress(reg, JOB_SET_RUNNING_PROGRESS, id, progress_json, seq);
 }
 
 /* Runs the write stmt, bound to the job id and guarded by its state in

@@ -212,6 +212,12 @@ int registry_job_set_state(registry *reg, const char *id, registry_job_state to,
 /* The job's progress (JSON text) and the seq its events restart after. */
 int registry_job_set_progress(registry *reg, const char *id, const char *progress_json,
                               int64_t seq);
+/* The same for a job still queued or running whose recorded seq is not
+ * past seq; else (ended, gone, or a newer progress recorded) nothing, and
+ * REGISTRY_NOT_FOUND: a progress written late, from another thread, never
+ * overwrites the one its end or a cancel recorded. */
+int registry_job_set_running_progress(registry *reg, const char *id, const char *progress_json,
+                                      int64_t seq);
 /* set_state to a final state and set_progress in one write (one commit):
  * how a job's end is recorded. */
 int registry_job_end(registry *reg, const char *id, registry_job_state to, const char *error,

@@ -470,10 +470,21 @@ static void test_job_insert_get_update_delete(void **state) {
     assert_int_equal(out.seq, 17);
     registry_job_clear(&out);
 
+    /* a running job's progress from the sync thread: never older than the
+     * recorded one, and never once the job has ended */
+    const char *newer = "[{\"iter\":2000,\"accepted\":900,\"draws\":2000}]";
+    assert_int_equal(registry_job_set_running_progress(reg, "j-1", "[]", 16), REGISTRY_NOT_FOUND);
+    assert_int_equal(registry_job_set_running_progress(reg, "j-1", newer, 17), REGISTRY_OK);
     assert_int_equal(registry_job_delete(reg, "j-1"), REGISTRY_IN_USE);
     set_state(reg, "j-1", REGISTRY_JOB_RUNNING, 10);
+    assert_int_equal(registry_job_set_running_progress(reg, "j-1", newer, 18), REGISTRY_OK);
     assert_int_equal(registry_job_delete(reg, "j-1"), REGISTRY_IN_USE);
     set_state(reg, "j-1", REGISTRY_JOB_SUCCEEDED, 20);
+    assert_int_equal(registry_job_set_running_progress(reg, "j-1", "[]", 30), REGISTRY_NOT_FOUND);
+    assert_int_equal(registry_job_get(reg, "j-1", &out), REGISTRY_OK);
+    assert_string_equal(out.progress, newer);
+    assert_int_equal(out.seq, 18);
+    registry_job_clear(&out);
     assert_int_equal(registry_job_delete(reg, "j-1"), REGISTRY_OK);
     assert_int_equal(registry_job_get(reg, "j-1", &out), REGISTRY_NOT_FOUND);
     assert_null(out.id);
