@@ -667,8 +667,9 @@ static void on_progress_written(durable_write *w) {
         if (w->status == REGISTRY_OK) {
             j->progress_unsaved = 0;
             if (p->seq > j->persisted_seq) j->persisted_seq = p->seq;
-        } else if (w->status != REGISTRY_NOT_FOUND && !j->progress_unsaved) {
-            /* NOT_FOUND: it ended, or a newer progress was recorded, meanwhile */
+        } else if (w->status != REGISTRY_NOT_FOUND && !job_is_final(j) && !j->progress_unsaved) {
+            /* NOT_FOUND: it ended, or a newer progress was recorded,
+             * meanwhile; once it has ended its end holds its progress */
             fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id,
                     w->why);
             j->progress_unsaved = 1;
