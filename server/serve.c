@@ -378,12 +378,6 @@ static int app_listen(app *a, listen_setup *ls, char *err, size_t errlen) {
     return 0;
 }
 
-/* The heap keeps up to 4 MiB free at its top instead of glibc's moving
- * threshold (~2x the largest chunk it ever mapped): answers of tens of KB
- * (lists, metrics) then reuse pages instead of growing the heap again and
- * faulting each page in (9% of the loop in the submission benchmark).
- * Chunks of 1 MiB and more are mapped and go back to the system when
- * freed (large bodies, draws buffers). */
 /* service_nice, before any other thread starts: the loop, the registry's
  * threads and the pool inherit it, and a worker takes it back after each
  * chain (thread_sched.h). A refusal leaves the start's value: the daemon
@@ -398,6 +392,12 @@ static void set_service_nice(const serve_config *c) {
                 (int)c->service_nice, strerror(e));
 }
 
+/* The heap keeps up to 4 MiB free at its top instead of glibc's moving
+ * threshold (~2x the largest chunk it ever mapped): answers of tens of KB
+ * (lists, metrics) then reuse pages instead of growing the heap again and
+ * faulting each page in (9% of the loop in the submission benchmark).
+ * Chunks of 1 MiB and more are mapped and go back to the system when
+ * freed (large bodies, draws buffers). */
 static void heap_settings(void) {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 1 << 20);

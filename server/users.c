@@ -357,10 +357,9 @@ static int equal_constant_time(const uint8_t *a, const uint8_t *b, size_t n) {
 
 /* Best effort and never waiting (0, or -1 when skipped): last_used is
  * advisory, and this write runs on the loop in front of the request's own
- * work. While another
- * process holds the registry's write lock it is skipped at once (busy
- * timeout 0 for this one statement, not the registry's 5 s) and tried
- * again by the token's next request. */
+ * work. While another process holds the registry's write lock it is
+ * skipped at once (busy timeout 0 for this one statement, not the
+ * registry's 5 s) and tried again by the token's next request. */
 static int touch_token(registry *reg, const char *id, int64_t now_ms) {
     sqlite3_stmt *st;
     if (prepare(reg, "UPDATE tokens SET last_used = ?2 WHERE id = ?1", &st)) return -1;
