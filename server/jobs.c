@@ -36,6 +36,7 @@
 #include "job_kinds.h"
 #include "job_table.h"
 #include "registry_internal.h"
+#include "sha256.h"
 #include "storage.h"
 #include "utf8.h"
 
@@ -433,21 +434,15 @@ int job_files_ensure(job *j) {
  * 252 bytes, under the 256 that getrandom never cuts short). The loop's
  * alone. */
 static int make_job_id(char out[JOB_ID_LEN + 1]) {
-    static const char hex[] = "0123456789abcdef";
     enum { ID_BYTES = JOB_ID_LEN / 2, POOL_IDS = 256 / ID_BYTES };
-    static unsigned char pool[ID_BYTES * POOL_IDS];
+    static uint8_t pool[ID_BYTES * POOL_IDS];
     static size_t used = sizeof pool;
     if (used == sizeof pool) {
         if (getrandom(pool, sizeof pool, 0) != (ssize_t)sizeof pool) return -1;
         used = 0;
     }
-    const unsigned char *raw = pool + used;
+    sha256_hex(pool + used, ID_BYTES, out); /* formats any bytes as hex */
     used += ID_BYTES;
-    for (size_t i = 0; i < ID_BYTES; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[JOB_ID_LEN] = '\0';
     return 0;
 }
 
@@ -629,6 +624,19 @@ static void progress_restore(job *j, const char *text) {
     json_decref(arr);
 }
 
+/* The outcome of a progress save up to seq: the seq the registry holds, or
+ * the failure, logged once per job until a save goes through. */
+static void progress_saved(job *j, int rc, const char *why, uint64_t seq) {
+    if (rc == REGISTRY_OK) {
+        j->progress_unsaved = 0;
+        if (seq > j->persisted_seq) j->persisted_seq = seq;
+        return;
+    }
+    if (!j->progress_unsaved)
+        fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id, why);
+    j->progress_unsaved = 1;
+}
+
 /* Saves the chains' counters and the seq of the last event sent (or of the
  * one about to be sent: ahead > 0), so numbering continues after a restart.
  * Advisory: when the registry refuses the write, persisted_seq stays as
@@ -640,18 +648,11 @@ static int persist_progress(job *j, uint64_t ahead) {
     int rc =
         text ? registry_job_set_progress(j->app->reg, j->id, text, (int64_t)seq) : REGISTRY_ENOMEM;
     free(text);
-    if (rc != REGISTRY_OK) {
-        if (!j->progress_unsaved)
-            fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id,
-                    rc == REGISTRY_ENOMEM ? "out of memory" : registry_last_error(j->app->reg));
-        j->progress_unsaved = 1;
-        j->last_persist_ms = app_now_ms(); /* not at every report: each may wait out a lock */
-        return rc;
-    }
-    j->progress_unsaved = 0;
-    j->persisted_seq = seq;
+    progress_saved(j, rc,
+                   rc == REGISTRY_ENOMEM ? "out of memory" : registry_last_error(j->app->reg), seq);
+    /* after a failure too: not at every report, as each may wait out a lock */
     j->last_persist_ms = app_now_ms();
-    return REGISTRY_OK;
+    return rc;
 }
 
 /* A running job's periodic progress on its way into the registry, made by
@@ -676,19 +677,11 @@ static int write_progress(registry *reg, void *ctx) {
 static void on_progress_written(durable_write *w) {
     progress_write *p = (progress_write *)w;
     job *j = p->a->jobs_by_id ? job_table_get(p->a->jobs_by_id, p->id) : NULL;
-    if (j) {
-        j->progress_queued = 0;
-        if (w->status == REGISTRY_OK) {
-            j->progress_unsaved = 0;
-            if (p->seq > j->persisted_seq) j->persisted_seq = p->seq;
-        } else if (w->status != REGISTRY_NOT_FOUND && !job_is_final(j) && !j->progress_unsaved) {
-            /* NOT_FOUND: it ended, or a newer progress was recorded,
-             * meanwhile; once it has ended its end holds its progress */
-            fprintf(stderr, "mcmcd: job %s: cannot save its progress (tried again): %s\n", j->id,
-                    w->why);
-            j->progress_unsaved = 1;
-        }
-    }
+    /* NOT_FOUND: it ended, or a newer progress was recorded, meanwhile;
+     * once it has ended its end holds its progress */
+    if (j) j->progress_queued = 0;
+    if (j && w->status != REGISTRY_NOT_FOUND && (w->status == REGISTRY_OK || !job_is_final(j)))
+        progress_saved(j, w->status, w->why, p->seq);
     free(p->text);
     free(p);
 }
