@@ -61,8 +61,9 @@ void audit_request(app *a, http_request *req, const char *user, const char *acti
 
 void audit_call(const api_call *c, const char *action, const char *object, unsigned status,
                 const char *detail) {
-    audit_request(c->app, c->req, c->who->user_id ? c->who->name : NULL, action, object, status,
-                  detail);
+    audit_origin o;
+    audit_origin_of_call(c, &o);
+    audit_record_from(c->app->reg, &o, action, object, (int)status, detail);
 }
 
 void audit_cli_user(char *buf, size_t cap) {
