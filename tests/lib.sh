@@ -22,6 +22,8 @@ jget() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "
 jin() { "$PY" -c "import json,sys; j=json.load(sys.stdin); print($1)" 2>/dev/null; }
 # a field of a job's status: job_field ID 'expr on j' (GET /v1/jobs/ID)
 job_field() { c "$URL/v1/jobs/$1" >"$work/st.json" && jget "$work/st.json" "$2"; }
+# job_in_state ID STATE: the job is in that state now (for wait_for)
+job_in_state() { [ "$(job_field "$1" 'j["state"]')" = "$2" ]; }
 
 # launch_daemon DIR OUT ERR [serve options]: `mcmcd serve` on an ephemeral
 # port over data dir DIR, stdout to OUT, stderr appended to ERR; sets

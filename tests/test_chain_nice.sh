@@ -31,12 +31,11 @@ thread_nices() {
         sed -E 's/^([0-9]+) \(.*\) (.*)$/\1 \2/' "$t/stat" | awk '{print $1, $18, $40}'
     done
 }
-running() { [ "$(c "$URL/v1/jobs/$1" | jin 'j["state"]')" = running ]; }
 # the nice values seen while a long job runs, then the job is cancelled
 nices_while_running() {
     local id
     id=$(c --json "$LONG" "$URL/v1/jobs" | jin 'j["id"]')
-    wait_for 20 running "$id" || return 1
+    wait_for 20 job_in_state "$id" running || return 1
     sleep 0.5 # past the chain's start
     thread_nices >"$work/nices"
     c -o /dev/null -X POST "$URL/v1/jobs/$id/cancel"

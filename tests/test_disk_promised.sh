@@ -37,9 +37,8 @@ SMALL='{"data": {"synthetic": {"n": 100, "d": 2}}, "sampler": {"type": "mala", "
 
 c -o "$work/long.json" --json "$LONG" "$URL/v1/jobs"
 L=$(jget "$work/long.json" 'j["id"]')
-is_running() { [ "$(job_field "$1" 'j["state"]')" = running ]; }
-wait_for 30 is_running "$L"
-check "a long job holds the only worker ($L)" "is_running '$L'"
+wait_for 30 job_in_state "$L" running
+check "a long job holds the only worker ($L)" "job_in_state '$L' running"
 
 # --- submits until one is refused on paper -----------------------------------
 queued='' st=''

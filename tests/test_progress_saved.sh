@@ -33,11 +33,10 @@ PY
 batched() {
     c "$URL/metrics" | awk '$1 == "mcmcd_registry_batched_writes_total" {print $2}'
 }
-running() { [ "$(c "$URL/v1/jobs/$1" | jin 'j["state"]')" = running ]; }
 
 daemon_or_exit --workers 1
 id=$(c --json "$LONG" "$URL/v1/jobs" | jin 'j["id"]')
-wait_for 20 running "$id" || bad "the long job runs"
+wait_for 20 job_in_state "$id" running || bad "the long job runs"
 sleep 2.2 # two saves at least
 read -r iter1 seq1 state1 < <(row "$id")
 writes1=$(batched)
@@ -52,8 +51,7 @@ check "by the sync thread's writes: $writes1, then $writes2" \
     "[ -n '$writes1' ] && [ '$writes2' -gt '$writes1' ]"
 
 c -o /dev/null -X POST "$URL/v1/jobs/$id/cancel"
-ended() { [ "$(c "$URL/v1/jobs/$id" | jin 'j["state"]')" = cancelled ]; }
-wait_for 20 ended || bad "the cancelled job ends"
+wait_for 20 job_in_state "$id" cancelled || bad "the cancelled job ends"
 read -r iter3 seq3 state3 < <(row "$id")
 sleep 2.5
 read -r iter4 seq4 state4 < <(row "$id")
