@@ -4,7 +4,7 @@
 # second each) and one more with priority 10; then bob submits one job.
 # Bob's job starts as soon as a worker frees: at most one of alice's jobs
 # starts between bob's submit and bob's start, and the first worker freed
-# after his submit goes to him (an order, not a time).
+# once his POST has returned goes to him (an order, not a time).
 # Within alice's jobs the priority-10 job, submitted last, starts before
 # her earlier priority-0 jobs still waiting.
 # Usage: test_fair_share.sh PATH/TO/mcmcd
@@ -34,6 +34,10 @@ for i in $(seq 1 20); do
 done
 as "$ALICE" -o /dev/null --json "$(job 21 10 a-urgent)" "$URL/v1/jobs"
 as "$BOB" -o "$work/bob.json" --json "$(job 22 0 b)" "$URL/v1/jobs"
+# Bob's job joins the queue when its row is written, after its created
+# time and before his POST returns: from this instant (same clock as the
+# daemon's) it is certainly waiting.
+b_queued=$(date +%s.%N)
 BJ=$(jget "$work/bob.json" 'j["id"]')
 check "alice queued 21 jobs, then bob submitted one ($BJ)" "[ -n '$BJ' ]"
 
@@ -53,7 +57,7 @@ for j in sorted(json.load(open(sys.argv[1]))['jobs'], key=lambda j: j['created']
           (j['started'] or '-')[11:], 'finished', (j['finished'] or '-')[11:])
 PY
 
-timeline() { "$PY" - "$work/all.json" "$1" <<'PY'
+timeline() { "$PY" - "$work/all.json" "$1" "$b_queued" <<'PY'
 import json, sys
 from datetime import datetime
 t = lambda s: datetime.fromisoformat(s.replace('Z', '+00:00')).timestamp() if s else None
@@ -71,8 +75,10 @@ elif what == 'between':  # at most one of alice's jobs started while bob waited
     assert len(n) <= 1, n
 elif what == 'first_finish':  # bob took the first worker freed after his submit
     # by order, not by seconds: none of alice's jobs started between the
-    # first of hers to end after his submit and his start
-    ends = sorted(t(j['finished']) for j in a if j['finished'] and t(j['finished']) >= b_sub)
+    # first of hers to end after his job was surely queued and his start
+    # (a worker freed while his row was being written may go to alice)
+    b_queued = float(sys.argv[3])
+    ends = sorted(t(j['finished']) for j in a if j['finished'] and t(j['finished']) >= b_queued)
     took = [j['name'] for j in a if j['started'] and ends and ends[0] <= t(j['started']) < b_start]
     assert ends and not took, (b_start, ends[:2], took)
 elif what == 'priority':  # the urgent job went before alice's earlier jobs still waiting
