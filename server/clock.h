@@ -1,5 +1,5 @@
-/* clock.h - the daemon's wall clock: unix time for the registry, events
- * and timestamps (clock.c). */
+/* clock.h - the daemon's clocks: unix time for the registry, events and
+ * timestamps, and a monotonic clock for durations (clock.c). */
 #ifndef MCMCD_CLOCK_H
 #define MCMCD_CLOCK_H
 
@@ -7,5 +7,6 @@
 
 double app_now(void); /* unix seconds */
 int64_t app_now_ms(void);
+double app_monotonic(void); /* seconds from an arbitrary start, never set back */
 
 #endif

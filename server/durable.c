@@ -28,6 +28,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "registry_internal.h"
 #include "wakeup.h"
 
@@ -57,7 +58,19 @@ struct durable {
     int thread_running, ckpt_thread_running;
 };
 
+const double durable_sync_bounds[DURABLE_SYNC_BOUNDS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                         0.005,  0.01,    0.025,  0.1};
+
 /* --- the sync and checkpoint threads --------------------------------------- */
+
+/* Under lock. */
+static void count_sync_time(durable_counts *c, double seconds) {
+    size_t i = 0;
+    while (i < DURABLE_SYNC_BOUNDS && seconds > durable_sync_bounds[i])
+        i++;
+    c->sync_time_n[i]++;
+    c->sync_seconds += seconds;
+}
 
 static void checkpoint(durable *d) {
     int log_frames = 0, done_frames = 0;
@@ -135,11 +148,14 @@ static void *sync_thread(void *arg) {
     uint64_t target;
     while (next_work(d, &batch, &target)) {
         if (batch) write_batch(d, batch);
+        double t0 = app_monotonic();
         int e = fdatasync(d->wal_fd) == 0 ? 0 : errno;
+        double took = app_monotonic() - t0;
         pthread_mutex_lock(&d->lock);
         if (e && !d->failed) d->failed = e;
         d->synced = target;
         d->counts.syncs++;
+        count_sync_time(&d->counts, took);
         d->counts.writer_busy_waits = registry_busy_waits(d->writer);
         batch_synced(d, batch);
         pthread_mutex_unlock(&d->lock);

@@ -91,11 +91,18 @@ void durable_write_queue(durable *d, durable_write *w);
  * synchronous=FULL. NULL is fine. */
 void durable_stop(durable *d);
 
+/* The sync-time histogram's upper bounds, in seconds (then +Inf). */
+#define DURABLE_SYNC_BOUNDS 9
+extern const double durable_sync_bounds[DURABLE_SYNC_BOUNDS];
+
 /* How many fsyncs the sync thread made, and how many asks it served: the
- * ratio is the batching (tests, metrics). */
+ * ratio is the batching (tests, metrics); and how long the fsyncs took,
+ * the disk's floor under every durable answer. */
 typedef struct durable_counts {
     uint64_t syncs, asks, checkpoints, writes, batches;
-    uint64_t writer_busy_waits; /* the sync thread's naps for the loop's lock */
+    uint64_t writer_busy_waits;                    /* the sync thread's naps for the loop's lock */
+    uint64_t sync_time_n[DURABLE_SYNC_BOUNDS + 1]; /* fsyncs per bucket, not cumulative */
+    double sync_seconds;                           /* all of them */
 } durable_counts;
 durable_counts durable_counts_of(durable *d);
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "executor.h"
 #include "executor_wire.h"
@@ -45,12 +46,6 @@ static atomic_int task_cancel;
 static void on_term(int sig) {
     (void)sig;
     atomic_store(&task_cancel, 1);
-}
-
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int pwrite_all(int fd, const void *buf, size_t n, off_t off) {
@@ -83,7 +78,7 @@ static size_t discard_body(char *p, size_t size, size_t n, void *ctx) {
 /* Posts body; 0 when the daemon took it (2xx). */
 static int post(task_state *t, const char *body) {
     if (!t->url || !t->curl) return -1;
-    if (mono_now() < t->post_paused_until) return -1;
+    if (app_monotonic() < t->post_paused_until) return -1;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     h = curl_slist_append(h, t->secret_header);
     curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, h);
@@ -96,7 +91,7 @@ static int post(task_state *t, const char *body) {
     if (!t->quiet && t->posts_failed++ == 0)
         fprintf(stderr, "mcmcd run: posting to %s failed (%s, HTTP %ld); the daemon reads %s\n",
                 t->url, curl_easy_strerror(rc), status, t->dir);
-    t->post_paused_until = mono_now() + POST_BACKOFF_S;
+    t->post_paused_until = app_monotonic() + POST_BACKOFF_S;
     return -1;
 }
 

@@ -165,9 +165,17 @@ static void metrics_escaped(metrics_buf *m, const char *value) {
 }
 
 /* name{key="value"}, or name{key="value",extra} with extra a label pair
- * already escaped. */
+ * already escaped; with no key, name or name{extra}. */
 static void metrics_series(metrics_buf *m, const char *name, const char *key, const char *value,
                            const char *extra) {
+    if (!key && !extra) {
+        metrics_printf(m, "%s", name);
+        return;
+    }
+    if (!key) { /* no label of its own */
+        metrics_printf(m, "%s{%s}", name, extra);
+        return;
+    }
     metrics_printf(m, "%s{%s=\"", name, key);
     metrics_escaped(m, value);
     metrics_printf(m, "\"%s%s}", extra ? "," : "", extra ? extra : "");
@@ -322,6 +330,14 @@ static void print_registry(metrics_buf *m, app *a) {
                    (unsigned long long)n.checkpoints, (unsigned long long)n.writes,
                    (unsigned long long)n.batches, (unsigned long long)registry_busy_waits(a->reg),
                    (unsigned long long)n.writer_busy_waits);
+    histogram h = {.count = n.syncs, .sum = n.sync_seconds};
+    for (size_t i = 0; i <= DURABLE_SYNC_BOUNDS; i++)
+        h.n[i] = n.sync_time_n[i];
+    metrics_family(m, "mcmcd_registry_sync_seconds", "histogram",
+                   "How long each fdatasync of the registry's WAL took: the disk's floor "
+                   "under a durable answer.");
+    histogram_print(m, "mcmcd_registry_sync_seconds", NULL, NULL, &h, durable_sync_bounds,
+                    DURABLE_SYNC_BOUNDS);
 }
 
 /* Whether the user gets series: every user of the registry, and a removed

@@ -14,6 +14,7 @@
 
 #include "calibrate.h"
 #include "chain.h"
+#include "clock.h"
 #include "cmdstan_text.h"
 #include "draws_file.h"
 #include "dataset_store.h"
@@ -86,12 +87,6 @@ static atomic_int run_cancel;
 static void on_signal(int sig) {
     (void)sig;
     atomic_store(&run_cancel, 1);
-}
-
-static double wall_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void usage(FILE *out) {
@@ -335,7 +330,8 @@ static void progress_print(run_progress *p, int final) {
         /* divergences so far, warmup's included, as the events report them */
         eps += p->step_size[c] / cfg->chains;
     }
-    double el = wall_now() - p->t0, rate = el > 0 ? (double)done / el : 0, acc = progress_accept(p);
+    double el = app_monotonic() - p->t0, rate = el > 0 ? (double)done / el : 0,
+           acc = progress_accept(p);
     char eta[32], extra[96] = "";
     format_eta(eta, sizeof eta, rate > 0 ? (double)(total - done) / rate : NAN);
     int n = snprintf(extra, sizeof extra, "  %s  step %.3g", warmup ? "warmup" : "sampling", eps);
@@ -439,7 +435,7 @@ static int on_block(void *ctx, const chain_block *b) {
     p->in_warmup[b->chain] = b->warmup;
     tally_block(&p->tally[b->chain], b, p->spec->chain.num_warmup);
     if (rc != MCMC_OK) p->write_failed = 1;
-    double now = wall_now();
+    double now = app_monotonic();
     if (!p->quiet && (now - p->last_print > (p->tty ? 0.1 : 1.0))) {
         p->last_print = now;
         progress_print(p, 0);
@@ -672,10 +668,10 @@ static int run_chains(const job_spec *spec, const model *m, const dataset *ds, c
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    p.t0 = p.last_print = wall_now();
+    p.t0 = p.last_print = app_monotonic();
     thread_cpu_at_chain_end = thread_cpu_now(); /* this thread runs chains too */
     rc = chains_run(m, &spec->chain, o->threads, on_block, &p, &run_cancel);
-    double seconds = wall_now() - p.t0;
+    double seconds = app_monotonic() - p.t0;
     if (!o->quiet) progress_print(&p, 1);
     int keep = (rc == MCMC_OK || rc == MCMC_ENONFINITE) && !p.write_failed;
     int frc = keep ? finish_output(&p, o) : MCMC_OK;

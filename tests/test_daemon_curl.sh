@@ -336,7 +336,7 @@ PY"
 echo "# \$ curl -s $URL/metrics | grep -v '^#'"
 c -D "$work/metrics.hdr" "$URL/metrics" >"$work/metrics"
 grep -v '^#' "$work/metrics" | show
-check "/metrics: Prometheus text, 1 succeeded, 1 cancelled, nothing queued, no open streams, registry syncs" \
+check "/metrics: Prometheus text, 1 succeeded, 1 cancelled, nothing queued, no open streams, registry syncs and their times" \
     "grep -qi '^Content-Type: text/plain' '$work/metrics.hdr' && $PY - '$work/metrics' <<'PY'
 import re, sys
 m = {}
@@ -362,6 +362,14 @@ assert 2 <= m['mcmcd_registry_batched_writes_total'], m
 assert 1 <= batches <= m['mcmcd_registry_batched_writes_total'], m
 assert 1 <= m['mcmcd_registry_syncs_total'] <= m['mcmcd_registry_sync_asks_total'] + batches, m
 assert m['mcmcd_registry_checkpoints_total'] >= 0, m
+# and each sync timed once: the histogram's count is the syncs, its buckets
+# are cumulative and end at +Inf, and its sum is a positive time
+le = sorted((float(k.split('le=\"')[1].split('\"')[0]), v)
+            for k, v in m.items() if k.startswith('mcmcd_registry_sync_seconds_bucket{'))
+assert len(le) == 10 and le[-1] == (float('inf'), m['mcmcd_registry_syncs_total']), le
+assert all(a[1] <= b[1] for a, b in zip(le, le[1:])), le
+assert m['mcmcd_registry_sync_seconds_count'] == m['mcmcd_registry_syncs_total'], m
+assert 0 < m['mcmcd_registry_sync_seconds_sum'] < 10 * m['mcmcd_registry_syncs_total'], m
 PY"
 
 # --- SIGTERM with a job running and a watcher attached: exit 0 ---------------------
