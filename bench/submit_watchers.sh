@@ -152,6 +152,16 @@ for line in open(sys.argv[9]):
 for route, key in (("/v1/jobs", "daemon_within_5ms_jobs"), ("/v1/jobs/{id}", "daemon_within_5ms_status")):
     total = buckets.get((route, "+Inf"), 0)
     r[key] = round(buckets.get((route, "0.005"), 0) / total, 4) if total else None
+# the sync thread's fdatasyncs of the WAL (none on the reference, which
+# syncs on the loop): how many, their mean, and how many took over 1 ms
+sync = {}
+for line in open(sys.argv[9]):
+    m = re.match(r'mcmcd_registry_sync_seconds_(bucket\{le="([^"]*)"\}|sum|count) (\S+)', line)
+    if m: sync[m.group(2) or m.group(1)] = float(m.group(3))
+if sync.get("count"):
+    r["syncs"] = int(sync["count"])
+    r["sync_mean_ms"] = round(1000 * sync["sum"] / sync["count"], 3)
+    r["syncs_over_1ms"] = int(sync["count"] - sync.get("0.001", 0))
 print(json.dumps(r))
 PY
     stop_daemon
@@ -207,9 +217,11 @@ print("GET status, GET list and events first byte: 100 probes a second, each rou
 print("over the samples of every run of the mode pooled (a run has ~100);")
 print("daemon <= 5 ms: the share of requests to /v1/jobs (the POSTs and the list) and to")
 print("/v1/jobs/ID the daemon answered within 5 ms of their arrival, by its own clock")
-print("(/metrics); the latencies before it are the client's, scheduling included.\n")
-print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open | loop CPU/POST | loop wait/POST | daemon CPU/POST | client CPU/POST | daemon <= 5 ms, /v1/jobs | daemon <= 5 ms, /v1/jobs/ID |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("(/metrics); the latencies before it are the client's, scheduling included;")
+print("syncs: the sync thread's fdatasyncs of the WAL in a run, their mean time and how")
+print("many took over 1 ms (/metrics, mcmcd_registry_sync_seconds; the reference has none).\n")
+print("| mode | accepted/s | POST p50 | POST p99 | GET status p99 | GET list p99 | events first byte p99 | watchers open | loop CPU/POST | loop wait/POST | daemon CPU/POST | client CPU/POST | daemon <= 5 ms, /v1/jobs | daemon <= 5 ms, /v1/jobs/ID | syncs | sync mean | syncs > 1 ms |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 def pooled_p99(rs, route):
     ms = sorted(x for r in rs for x in r[route].get("ms", []))
     return ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else float("nan")
@@ -225,7 +237,10 @@ for m, label in modes.items():
           f"{med([1000 * r['daemon_cpu_ms'] / max(r['accepted'], 1) for r in rs]):.0f} | "
           f"{med([1000 * r['client_cpu_ms'] / max(r['accepted'], 1) for r in rs]):.0f} | "
           f"{100 * med([r.get('daemon_within_5ms_jobs') or 0 for r in rs]):.1f}% | "
-          f"{100 * med([r.get('daemon_within_5ms_status') or 0 for r in rs]):.1f}% |")
+          f"{100 * med([r.get('daemon_within_5ms_status') or 0 for r in rs]):.1f}% | "
+          + " | ".join(f"{med(v):g}" if v else "-" for v in
+                       ([r[k] for r in rs if k in r] for k in ("syncs", "sync_mean_ms", "syncs_over_1ms")))
+          + " |")
 d, r = data["durable"], data["reference"]
 ratio = med([x["post"]["p99"] for x in r]) / med([x["post"]["p99"] for x in d])
 print(f"\nPOST p99, reference over shipped: {ratio:.2f}x. Every run:\n")
