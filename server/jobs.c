@@ -637,14 +637,14 @@ static void progress_saved(job *j, int rc, const char *why, uint64_t seq) {
     j->progress_unsaved = 1;
 }
 
-/* Saves the chains' counters and the seq of the last event sent (or of the
- * one about to be sent: ahead > 0), so numbering continues after a restart.
+/* Saves the chains' counters and the seq of the last event sent, so
+ * numbering continues after a restart.
  * Advisory: when the registry refuses the write, persisted_seq stays as
  * it was and the next persist (a second later) tries again; the error is
  * returned (and logged once per job until a write goes through). */
-static int persist_progress(job *j, uint64_t ahead) {
+static int persist_progress(job *j) {
     char *text = progress_json(j);
-    uint64_t seq = job_events_last_seq(j->events) + ahead;
+    uint64_t seq = job_events_last_seq(j->events);
     int rc =
         text ? registry_job_set_progress(j->app->reg, j->id, text, (int64_t)seq) : REGISTRY_ENOMEM;
     free(text);
@@ -695,7 +695,7 @@ static void persist_progress_soon(job *j) {
     char *text = p ? progress_json(j) : NULL;
     if (!text) {
         free(p);
-        persist_progress(j, 0);
+        persist_progress(j);
         return;
     }
     *p = (progress_write){.a = a, .text = text, .seq = job_events_last_seq(j->events)};
@@ -829,7 +829,7 @@ static void write_failed_message(const job *j, char *buf, size_t cap) {
 static void job_chains_finished(job *j) {
     if (j->interrupted) { /* shutdown: stays "running" on disk, rerun at restart */
         job_release_run_state(j);
-        persist_progress(j, 0);
+        persist_progress(j);
         return;
     }
     char msg[160];
@@ -1362,7 +1362,7 @@ int jobs_cancel(app *a, job *j) {
          * with the draws its progress counts */
         int rc = registry_job_request_cancel(a->reg, j->id);
         if (rc != REGISTRY_OK) return rc;
-        persist_progress(j, 0);
+        persist_progress(j);
     }
     j->cancel_requested = 1;
     a->exec->stop(j); /* chains stop soon */
