@@ -28,17 +28,19 @@
 # runs the daemon's own threads at nice N (its service_nice key; below 0
 # needs root or CAP_SYS_NICE, as deploy/mcmcd.service grants with
 # LimitNICE): the daemon ahead of the benchmark's client, which shares
-# its two cores here but would be on another machine. --against DIR
+# its two cores here but would be on another machine. --loop-rt N puts
+# the loop thread in SCHED_FIFO at priority N (loop_rt_priority; needs
+# root, CAP_SYS_NICE or RLIMIT_RTPRIO). --against DIR
 # makes the reference another build's daemon, as it ships (an A/B of two
 # commits: build the other one into DIR first).
 #
 # Usage: bench/submit_watchers.sh [--runs N] [--submissions N] [--clients N]
 #                                 [--watchers N] [--rate R] [--build DIR] [--tmpdir DIR]
 #                                 [--chain-sched nice|idle] [--service-nice N]
-#                                 [--against DIR]
+#                                 [--loop-rt N] [--against DIR]
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 RATE=0 BUILD=$root/build CHAIN_SCHED=nice SERVICE_NICE=0 AGAINST=
+RUNS=5 SUBMISSIONS=1000 CLIENTS=8 WATCHERS=200 RATE=0 BUILD=$root/build CHAIN_SCHED=nice SERVICE_NICE=0 LOOP_RT=0 AGAINST=
 while [ $# -gt 0 ]; do
     case "$1" in
     --runs) RUNS=$2 && shift 2 ;;
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
     --tmpdir) export TMPDIR=$2 && shift 2 ;;
     --chain-sched) CHAIN_SCHED=$2 && shift 2 ;;
     --service-nice) SERVICE_NICE=$2 && shift 2 ;;
+    --loop-rt) LOOP_RT=$2 && shift 2 ;;
     --against) AGAINST=$2 && shift 2 ;;
     *) echo "submit_watchers.sh: unknown option $1" >&2 && exit 2 ;;
     esac
@@ -96,12 +99,13 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt")
 offered="as fast as answered"
 [ "$RATE" = 0 ] || offered="$RATE a second, on a schedule"
-echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions ($offered), $CLIENTS clients, $WATCHERS watchers, chain_sched $CHAIN_SCHED, service_nice $SERVICE_NICE, $RUNS runs per mode"
+echo "# CPU: $cpu, $(nproc) cores; build: ${build_type:-?}; $SUBMISSIONS submissions ($offered), $CLIENTS clients, $WATCHERS watchers, chain_sched $CHAIN_SCHED, service_nice $SERVICE_NICE, loop_rt_priority $LOOP_RT, $RUNS runs per mode"
 printf 'workers = 1\nuser_queued_jobs = 100000\nmax_queued_jobs = 100000\n' >"$work/mcmcd.conf"
 # the default written only when asked for: a build from before the key
 # (--against) refuses a key it does not know
 [ "$CHAIN_SCHED" = nice ] || printf 'chain_sched = %s\n' "$CHAIN_SCHED" >>"$work/mcmcd.conf"
 [ "$SERVICE_NICE" = 0 ] || printf 'service_nice = %s\n' "$SERVICE_NICE" >>"$work/mcmcd.conf"
+[ "$LOOP_RT" = 0 ] || printf 'loop_rt_priority = %s\n' "$LOOP_RT" >>"$work/mcmcd.conf"
 # runs for the whole benchmark (1e8 iterations) but keeps 1e4 draws, so its
 # files (taken whole at submit) stay small
 LONG='{"data": {"synthetic": {"n": 200000, "d": 5, "seed": 1}}, "sampler": {"type": "mala", "step_size": 0.001}, "num_samples": 10000, "thin": 10000, "chains": 1, "progress_every": 100}'
@@ -185,13 +189,14 @@ tag=""
 [ "$RATE" = 0 ] || tag="-rate$RATE"
 [ "$CHAIN_SCHED" = nice ] || tag="$tag-$CHAIN_SCHED"
 [ "$SERVICE_NICE" = 0 ] || tag="$tag-nice$SERVICE_NICE"
+[ "$LOOP_RT" = 0 ] || tag="$tag-rt$LOOP_RT"
 [ -z "$AGAINST" ] || tag="$tag-ab"
 out="$root/bench/results/submit_watchers$tag-$(date -u +%Y%m%d-%H%M%S)-$(hostname -s).md"
 "$PY" - "$work" "$cpu" "${build_type:-?}" "$SUBMISSIONS" "$CLIENTS" "$WATCHERS" "$RUNS" \
     "$(nproc)" "$load_before" "$load_after" "$floor" "$(df --output=fstype "$work" | tail -n 1)" "$RATE" \
-    "$CHAIN_SCHED" "$SERVICE_NICE" "$AGAINST" >"$out" <<'PY'
+    "$CHAIN_SCHED" "$SERVICE_NICE" "$AGAINST" "$LOOP_RT" >"$out" <<'PY'
 import json, statistics, sys
-work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype, rate, chain_sched, service_nice, against = sys.argv[1:]
+work, cpu, build, subs, clients, watchers, runs, cores, load0, load1, floor, fstype, rate, chain_sched, service_nice, against, loop_rt = sys.argv[1:]
 modes = {"durable": "sync thread (as shipped)", "reference": "writes and fsync on the loop (MCMCD_SYNC_ON_LOOP=1)"}
 if against:
     modes = {"durable": "this build", "reference": f"the build in {against}"}
@@ -201,7 +206,8 @@ offered = "as fast as they are answered (closed loop: capacity)" if float(rate) 
     f"on a schedule, {rate} a second (open loop: latencies from each POST's due time)"
 print(f"# submit_watchers: {subs} POST /v1/jobs from {clients} clients, {watchers} event watchers\n")
 print(f"POSTs sent {offered}. The watched job's chain runs with chain_sched = {chain_sched};")
-print(f"the daemon's own threads run at service_nice = {service_nice}.\n")
+print(f"the daemon's own threads run at service_nice = {service_nice}, "
+      f"the loop thread at loop_rt_priority = {loop_rt} (0: not real-time).\n")
 print(f"CPU: {cpu}, {cores} cores; load average before {load0}, after {load1}; build: {build};")
 f = floor.split()
 print(f"data dir on {fstype}; its fdatasync p50/p90/p99: {' / '.join(f[:3])} ms after a 4 KiB")

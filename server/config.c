@@ -141,6 +141,12 @@ static const cfg_key cfg_keys[] = {
      "they are scheduled ahead of the machine's other processes, which needs root, "
      "CAP_SYS_NICE or a LimitNICE that allows it (else the daemon says so and keeps its own)",
      NULL},
+    {"loop_rt_priority", CFG_INT, FIELD(loop_rt_priority), 0, 99, 0, 0, "0",
+     "real-time (SCHED_FIFO) priority of the loop thread, which answers every request (0: not "
+     "real-time); it then runs the moment a request arrives, ahead of every thread that is not "
+     "real-time; threads and processes started later do not inherit it. Needs root, "
+     "CAP_SYS_NICE or a LimitRTPRIO that allows it (else the daemon says so and runs as without)",
+     NULL},
     {"ksd_draws", CFG_INT, FIELD(ksd_draws), 2, KSD_MAX_DRAWS, 0, 0, "1000",
      "draws a summary's kernel Stein discrepancy reads at most, evenly from every chain (its cost "
      "is quadratic in them)",

@@ -80,6 +80,10 @@ typedef struct serve_config {
     int32_t service_nice;          /* the nice value of the daemon's own
                                       threads, -20..19 (0: as started);
                                       set once at start (thread_sched.h) */
+    uint32_t loop_rt_priority;     /* SCHED_FIFO priority of the loop
+                                      thread, 0..99 (0: not real-time);
+                                      set once the pool has started
+                                      (thread_sched.h) */
     char chain_sched[8];           /* "nice" (default: at chain_nice) or
                                       "idle" (SCHED_IDLE; thread_sched.h) */
     uint32_t ksd_draws;            /* draws a summary's kernel Stein

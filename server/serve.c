@@ -392,6 +392,32 @@ static void set_service_nice(const serve_config *c) {
                 (int)c->service_nice, strerror(e));
 }
 
+static void no_work(uv_work_t *w) {
+    (void)w;
+}
+
+static void no_work_after(uv_work_t *w, int status) {
+    (void)w, (void)status;
+}
+
+/* loop_rt_priority, once the threads the loop relies on exist: libuv
+ * starts its pool at the first work queued, every thread of it before
+ * that call returns, so a no-op is queued first and the pool keeps
+ * service_nice. The threads and processes the loop starts later (row
+ * helpers come from the pool) begin outside the real-time class. A
+ * refusal changes nothing but the log. */
+static void set_loop_realtime(app *a) {
+    static uv_work_t start_pool;
+    if (a->cfg.loop_rt_priority == 0) return;
+    uv_queue_work(a->loop, &start_pool, no_work, no_work_after);
+    int e = sched_loop_realtime((int)a->cfg.loop_rt_priority);
+    if (e)
+        fprintf(stderr,
+                "mcmcd: loop_rt_priority %u refused (%s): the loop runs outside the real-time "
+                "class; it needs root, CAP_SYS_NICE or LimitRTPRIO (and no RestrictRealtime=)\n",
+                (unsigned)a->cfg.loop_rt_priority, strerror(e));
+}
+
 /* The heap keeps up to 4 MiB free at its top instead of glibc's moving
  * threshold (~2x the largest chunk it ever mapped): answers of tens of KB
  * (lists, metrics) then reuse pages instead of growing the heap again and
@@ -436,6 +462,7 @@ int serve_main(int argc, char **argv) {
     }
     http_server_on_done(a.http, metrics_http_done);
     if (a.durable) http_server_hold_writes(a.http, hold_write, a.durable);
+    set_loop_realtime(&a);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     if (a.exec) a.exec->close(&a);

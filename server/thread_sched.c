@@ -1,7 +1,7 @@
 /* thread_sched.c - the daemon's threads and Linux's scheduler
- * (thread_sched.h): the service's own nice value, set once at start; a
- * chain's thread at nice or in the idle class while the chain runs, and
- * back after. */
+ * (thread_sched.h): the service's own nice value, set once at start; the
+ * loop thread's real-time class, where asked; a chain's thread at nice or
+ * in the idle class while the chain runs, and back after. */
 #include "thread_sched.h"
 
 #include <errno.h>
@@ -11,6 +11,11 @@
 
 int sched_service_set(int nice) {
     return setpriority(PRIO_PROCESS, 0, nice) == 0 ? 0 : errno; /* this thread's, on Linux */
+}
+
+int sched_loop_realtime(int priority) {
+    struct sched_param p = {.sched_priority = priority};
+    return sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &p) == 0 ? 0 : errno;
 }
 
 /* 0 once the thread is in the idle class (or was already). */

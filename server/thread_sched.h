@@ -20,6 +20,13 @@
  * CAP_SYS_NICE or an RLIMIT_NICE that allows it). */
 int sched_service_set(int nice);
 
+/* Puts the calling thread in the real-time class SCHED_FIFO at priority
+ * (1..99), with SCHED_RESET_ON_FORK: the threads and processes it starts
+ * afterwards begin outside it (and at nice 0 where its nice was below).
+ * Returns 0, or the errno of the refusal (EPERM: without CAP_SYS_NICE or
+ * an RLIMIT_RTPRIO that allows it, or under systemd's RestrictRealtime=). */
+int sched_loop_realtime(int priority);
+
 /* What a chain's thread gave up, for sched_chain_leave. */
 typedef struct sched_saved {
     int nice;   /* INT_MIN: not changed */

@@ -11,7 +11,11 @@
 # at -5, the chain's thread runs at chain_nice (or idle) and takes -5 back
 # after its chain; without CAP_SYS_NICE (setpriv drops it) the daemon
 # says it was refused, and starts and serves at 0 all the same.
-# Read from /proc/PID/task/TID/stat (fields 19 and 41).
+# With loop_rt_priority = 5 the loop thread, and only it, is in SCHED_FIFO
+# at priority 5 with SCHED_RESET_ON_FORK, the others as without it, and
+# jobs run; without CAP_SYS_NICE and RLIMIT_RTPRIO it says it was refused
+# and serves outside the real-time class.
+# Read from /proc/PID/task/TID/stat (fields 19, 40 and 41).
 # Usage: test_chain_nice.sh PATH/TO/mcmcd
 set -u
 MCMCD=${1:?usage: test_chain_nice.sh PATH/TO/mcmcd}
@@ -23,12 +27,12 @@ test_workdir chain-nice
 LONG='{"data": {"synthetic": {"n": 20000, "d": 5, "seed": 1}}, "sampler": {"type": "ula", "step_size": 1e-4}, "num_samples": 1000000, "thin": 1000, "chains": 1, "progress_every": 100}'
 
 # nice values and scheduling policies of the daemon's threads now:
-# "TID NICE POLICY" lines
+# "TID NICE POLICY RT_PRIORITY" lines
 thread_nices() {
     local t
     for t in /proc/"$daemon_pid"/task/*; do
         # the comm field may hold spaces: the fields after its ')' are fixed
-        sed -E 's/^([0-9]+) \(.*\) (.*)$/\1 \2/' "$t/stat" | awk '{print $1, $18, $40}'
+        sed -E 's/^([0-9]+) \(.*\) (.*)$/\1 \2/' "$t/stat" | awk '{print $1, $18, $40, $39}'
     done
 }
 # the nice values seen while a long job runs, then the job is cancelled
@@ -108,17 +112,43 @@ for sched in nice idle; do
     stop_daemon
 done
 
+# loop_rt_priority = 5: the loop thread alone in SCHED_FIFO, the pool's
+# threads at service_nice, the chain's at chain_nice; a job runs through
+printf 'loop_rt_priority = 5\nservice_nice = -5\n' >"$work/mcmcd.conf"
+daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
+if nices_while_running; then
+    loop=$(awk -v p="$daemon_pid" '$1 == p {print $3, $4}' "$work/nices")
+    fifo=$(awk -v p="$daemon_pid" '$1 != p && $3 == 1' "$work/nices" | wc -l)
+    chain=$(awk '$2 == 10 && $3 == 0' "$work/nices" | wc -l)
+    rest=$(awk -v p="$daemon_pid" '$1 != p && $2 != -5 && $2 != 10' "$work/nices" | wc -l)
+    check "loop_rt_priority 5: the loop thread in SCHED_FIFO at 5 ($loop)" "[ '$loop' = '1 5' ]"
+    check "loop_rt_priority 5: with SCHED_RESET_ON_FORK" \
+        "chrt -p $daemon_pid | grep -q 'SCHED_FIFO|SCHED_RESET_ON_FORK'"
+    check "loop_rt_priority 5: no other thread real-time ($fifo)" "[ '$fifo' = 0 ]"
+    check "loop_rt_priority 5: the chain's thread at nice 10 ($chain), the rest at -5 ($rest)" \
+        "[ '$chain' = 1 ] && [ '$rest' = 0 ]"
+else
+    bad "loop_rt_priority 5: the long job runs"
+fi
+short=$(c --json '{"data": {"synthetic": {"n": 100, "d": 2, "seed": 2}}, "sampler": {"type": "mala", "step_size": 0.1}, "num_samples": 200, "chains": 2}' "$URL/v1/jobs" | jin 'j["id"]')
+check "loop_rt_priority 5: a job runs to succeeded" "wait_for 30 job_in_state '$short' succeeded"
+stop_daemon
+
 # without the right to it: refused, said, and the daemon serves at 0
-printf '#!/bin/sh\nexec setpriv --bounding-set=-sys_nice "%s" "$@"\n' "$MCMCD" >"$work/mcmcd-nocap"
+printf '#!/bin/sh\nexec prlimit --rtprio=0 setpriv --bounding-set=-sys_nice "%s" "$@"\n' "$MCMCD" >"$work/mcmcd-nocap"
 chmod +x "$work/mcmcd-nocap"
 real=$MCMCD
 MCMCD=$work/mcmcd-nocap
-printf 'service_nice = -5\n' >"$work/mcmcd.conf"
+printf 'service_nice = -5\nloop_rt_priority = 5\n' >"$work/mcmcd.conf"
 daemon_or_exit --workers 1 --config "$work/mcmcd.conf"
 check "service_nice refused: the daemon answers" "c -o /dev/null '$URL/healthz'"
 check "service_nice refused: the loop thread keeps 0" \
     "[ \"\$(awk '{print \$19}' /proc/$daemon_pid/stat)\" = 0 ]"
+check "loop_rt_priority refused: the loop thread in SCHED_OTHER" \
+    "[ \"\$(awk '{print \$41}' /proc/$daemon_pid/stat)\" = 0 ]"
 stop_daemon
 check "service_nice refused: the daemon said so" "grep -q 'service_nice -5 refused' '$work/daemon.err'"
+check "loop_rt_priority refused: the daemon said so" \
+    "grep -q 'loop_rt_priority 5 refused' '$work/daemon.err'"
 MCMCD=$real
 finish

@@ -363,6 +363,10 @@ static void test_file_errors_ranges(void **state) {
     expect_file_error(fx, "max_draw_values_per_job = 2G\n",
                       "1: max_draw_values_per_job: must be 1..1099511627776 (got '2G')");
     expect_file_error(fx, "max_streams = 0\n", "1: max_streams: must be 1..1048576 (got '0')");
+    expect_file_error(fx, "loop_rt_priority = 100\n",
+                      "1: loop_rt_priority: must be 0..99 (got '100')");
+    expect_file_error(fx, "loop_rt_priority = -1\n",
+                      "1: loop_rt_priority: must be 0..99 (got '-1')");
     static const char *bad_nices[] = {"-21", "20", "", "-", "1.5", "-5x", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad_nices / sizeof bad_nices[0]; i++) {
         char text[64], want[128];
@@ -403,6 +407,9 @@ static void test_file_range_edges(void **state) {
     char line[4096];
     serve_config_describe(&c, line, sizeof line);
     assert_non_null(strstr(line, " service_nice=19 "));
+    write_conf(fx, "loop_rt_priority = 99\n");
+    assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
+    assert_int_equal(c.loop_rt_priority, 99);
     write_conf(fx, "port = 1\nworkers = 1\nheartbeat_seconds = 3600\nservice_nice = -10\n");
     assert_int_equal(serve_config_load_file(&c, fx->path, err, sizeof err), SERVE_CONFIG_OK);
     serve_config_describe(&c, line, sizeof line);
@@ -745,7 +752,7 @@ static void test_describe(void **state) {
              "slurm_partition=\"\" slurm_account=\"\" slurm_time_limit=0 slurm_cpus_per_task=1 "
              "slurm_mem=0 slurm_max_time_limit=0 slurm_max_cpus_per_task=0 slurm_max_mem=0 "
              "slurm_partitions=\"\" slurm_callback_url=\"\" slurm_mcmcd=\"\" chain_nice=10 "
-             "chain_sched=nice service_nice=0 "
+             "chain_sched=nice service_nice=0 loop_rt_priority=0 "
              "ksd_draws=1000 user_running_chains=0 "
              "user_queued_jobs=1000 user_stored_bytes=0 "
              "user_draw_values_per_job=0 user_job_seconds=0 "
