@@ -330,6 +330,7 @@ static void print_registry(metrics_buf *m, app *a) {
                    (unsigned long long)n.checkpoints, (unsigned long long)n.writes,
                    (unsigned long long)n.batches, (unsigned long long)registry_busy_waits(a->reg),
                    (unsigned long long)n.writer_busy_waits);
+    _Static_assert(DURABLE_SYNC_BOUNDS <= BOUNDS_MAX, "the sync histogram fits a histogram");
     histogram h = {.count = n.syncs, .sum = n.sync_seconds};
     for (size_t i = 0; i <= DURABLE_SYNC_BOUNDS; i++)
         h.n[i] = n.sync_time_n[i];
