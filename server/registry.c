@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "registry_internal.h"
 #include "shared_counter.h"
@@ -230,7 +231,7 @@ struct registry {
     int failure;                  /* the status of the last SQLite failure (sqlite_failed) */
     char *reserve_path;           /* <dir>/registry.reserve */
     int reserve_held;             /* the reserve file is there, at its full size */
-    uint64_t busy_since_ns;       /* busy_wait: when this wait for a lock began */
+    double busy_since;            /* busy_wait: when this wait for a lock began (app_monotonic) */
     uint64_t busy_waits;          /* busy_wait's naps, ever (registry_busy_waits) */
     shared_counter *auth_changes; /* <dir>/registry.authgen; NULL: none */
 };
@@ -619,12 +620,6 @@ static int open_database(registry *reg, const char *dir) {
     return status;
 }
 
-static uint64_t monotonic_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* SQLite's busy handler: another connection holds the lock. The daemon's
  * other writer, the sync thread (durable.h), holds it for a batch, a
  * fraction of a millisecond, so this naps REGISTRY_BUSY_NAP_US first and
@@ -634,9 +629,9 @@ static uint64_t monotonic_ns(void) {
  * costs a few hundred wakeups, until REGISTRY_BUSY_TIMEOUT_MS in all. */
 static int busy_wait(void *arg, int tries) {
     registry *reg = arg;
-    uint64_t now = monotonic_ns();
-    if (tries == 0) reg->busy_since_ns = now;
-    if (now - reg->busy_since_ns >= (uint64_t)REGISTRY_BUSY_TIMEOUT_MS * 1000000u) return 0;
+    double now = app_monotonic();
+    if (tries == 0) reg->busy_since = now;
+    if (now - reg->busy_since >= REGISTRY_BUSY_TIMEOUT_MS / 1000.0) return 0;
     long us = tries < 16 ? (long)REGISTRY_BUSY_NAP_US << tries : REGISTRY_BUSY_NAP_MAX_US;
     if (us > REGISTRY_BUSY_NAP_MAX_US) us = REGISTRY_BUSY_NAP_MAX_US;
     struct timespec nap = {0, us * 1000};
