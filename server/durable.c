@@ -63,15 +63,6 @@ const double durable_sync_bounds[DURABLE_SYNC_BOUNDS] = {0.0001, 0.00025, 0.0005
 
 /* --- the sync and checkpoint threads --------------------------------------- */
 
-/* Under lock. */
-static void count_sync_time(durable_counts *c, double seconds) {
-    size_t i = 0;
-    while (i < DURABLE_SYNC_BOUNDS && seconds > durable_sync_bounds[i])
-        i++;
-    c->sync_time_n[i]++;
-    c->sync_seconds += seconds;
-}
-
 static void checkpoint(durable *d) {
     int log_frames = 0, done_frames = 0;
     int rc = sqlite3_wal_checkpoint_v2(d->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
@@ -155,7 +146,7 @@ static void *sync_thread(void *arg) {
         if (e && !d->failed) d->failed = e;
         d->synced = target;
         d->counts.syncs++;
-        count_sync_time(&d->counts, took);
+        histogram_observe(&d->counts.sync_time, durable_sync_bounds, DURABLE_SYNC_BOUNDS, took);
         d->counts.writer_busy_waits = registry_busy_waits(d->writer);
         batch_synced(d, batch);
         pthread_mutex_unlock(&d->lock);

@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "histogram.h"
 #include "registry.h"
 
 /* SQLite's own autocheckpoint default: about 4 MB of WAL at 4 KiB pages. */
@@ -93,6 +94,7 @@ void durable_stop(durable *d);
 
 /* The sync-time histogram's upper bounds, in seconds (then +Inf). */
 #define DURABLE_SYNC_BOUNDS 9
+_Static_assert(DURABLE_SYNC_BOUNDS <= HISTOGRAM_BOUNDS_MAX, "the sync times fit a histogram");
 extern const double durable_sync_bounds[DURABLE_SYNC_BOUNDS];
 
 /* How many fsyncs the sync thread made, and how many asks it served: the
@@ -100,9 +102,8 @@ extern const double durable_sync_bounds[DURABLE_SYNC_BOUNDS];
  * the disk's floor under every durable answer. */
 typedef struct durable_counts {
     uint64_t syncs, asks, checkpoints, writes, batches;
-    uint64_t writer_busy_waits;                    /* the sync thread's naps for the loop's lock */
-    uint64_t sync_time_n[DURABLE_SYNC_BOUNDS + 1]; /* fsyncs per bucket, not cumulative */
-    double sync_seconds;                           /* all of them */
+    uint64_t writer_busy_waits; /* the sync thread's naps for the loop's lock */
+    histogram sync_time;        /* seconds per fsync, in durable_sync_bounds */
 } durable_counts;
 durable_counts durable_counts_of(durable *d);
 

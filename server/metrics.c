@@ -19,6 +19,7 @@
 #include "api_util.h"
 #include "clock.h"
 #include "durable.h"
+#include "histogram.h"
 #include "simd.h"
 
 #ifndef MCMCD_VERSION
@@ -26,19 +27,12 @@
 #endif
 
 #define SERIES_MAX 4096 /* request series kept; later new ones are dropped */
-#define BOUNDS_MAX 16
 
 /* Upper bounds of the buckets, in seconds; +Inf follows. */
 static const double http_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                      0.25,  0.5,    1,     2.5,  5,     10};
 static const double job_bounds[] = {1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400};
 #define NB(b) (sizeof(b) / sizeof(b)[0])
-
-typedef struct histogram {
-    uint64_t n[BOUNDS_MAX + 1]; /* observations per bucket (not cumulative); last: +Inf */
-    uint64_t count;
-    double sum;
-} histogram;
 
 typedef struct request_series {
     const char *route, *method;
@@ -60,15 +54,6 @@ static struct {
 } counted;
 
 /* --- counting ---------------------------------------------------------------- */
-
-static void histogram_observe(histogram *h, const double *bounds, size_t nb, double v) {
-    size_t i = 0;
-    while (i < nb && v > bounds[i])
-        i++;
-    h->n[i]++;
-    h->count++;
-    h->sum += v;
-}
 
 /* Room for one more of n items of size bytes in *arr; 0 or -1. */
 static int grow(void **arr, size_t *cap, size_t n, size_t size) {
@@ -330,14 +315,10 @@ static void print_registry(metrics_buf *m, app *a) {
                    (unsigned long long)n.checkpoints, (unsigned long long)n.writes,
                    (unsigned long long)n.batches, (unsigned long long)registry_busy_waits(a->reg),
                    (unsigned long long)n.writer_busy_waits);
-    _Static_assert(DURABLE_SYNC_BOUNDS <= BOUNDS_MAX, "the sync histogram fits a histogram");
-    histogram h = {.count = n.syncs, .sum = n.sync_seconds};
-    for (size_t i = 0; i <= DURABLE_SYNC_BOUNDS; i++)
-        h.n[i] = n.sync_time_n[i];
     metrics_family(m, "mcmcd_registry_sync_seconds", "histogram",
                    "How long each fdatasync of the registry's WAL took: the disk's floor "
                    "under a durable answer.");
-    histogram_print(m, "mcmcd_registry_sync_seconds", NULL, NULL, &h, durable_sync_bounds,
+    histogram_print(m, "mcmcd_registry_sync_seconds", NULL, NULL, &n.sync_time, durable_sync_bounds,
                     DURABLE_SYNC_BOUNDS);
 }
 
