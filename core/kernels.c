@@ -50,6 +50,12 @@
 #undef KSOFTPLUS_T
 #undef KFABS
 #undef KETA_MAX
+#ifdef KERNEL_GROUPS
+#include "kernels_groups.h"
+#define KGROUPS_F32 glm_groups_f32
+#else
+#define KGROUPS_F32 NULL
+#endif
 
 /* Acklam's rational approximation of the normal quantile, both branches
  * evaluated and one selected, so that the loop vectorises. */
@@ -244,6 +250,7 @@ const simd_ops KTABLE(KERNEL_ISA) = {
     .glm_panels_f32 = glm_panels_f32,
     .glm_rows_f64 = glm_rows_f64,
     .glm_rows_f32 = glm_rows_f32,
+    .glm_groups_f32 = KGROUPS_F32,
     .lr_panels_f64 = lr_panels_f64,
     .lr_panels_f32 = lr_panels_f32,
     .lr_rows_f64 = lr_rows_f64,

@@ -130,6 +130,7 @@ void model_free(model *m) {
     if (m->owns_rows) free(m->rows);
     free(m->y);
     free(m->panels);
+    free(m->groups);
     free(m->mean);
     free(m->prec);
     free(m->chol);

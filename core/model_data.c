@@ -6,7 +6,10 @@
  * dataset's own array, or a float32 copy) for minibatch gathers, and packed
  * in panels of SIMD_PANEL rows stored column by column, so that the
  * full-data pass vectorises across rows whatever p is. For p above
- * PANEL_MAX_D the row-major kernel is as fast and no panel copy is made.
+ * PANEL_MAX_D the row-major kernel is as fast and no panel copy is made;
+ * float32 rows up to SIMD_GROUPS_MAX_LD columns get a third copy instead,
+ * in row groups (simd.h), for the full-data passes of the paths that have
+ * a kernel for them (kernels_groups.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +80,24 @@ static int copy_rows(model *m) {
     return 0;
 }
 
+/* The float32 rows in groups of SIMD_GROUP, when simd_groups_bytes says
+ * so (also footprint.c's count): 0 or -1. */
+static int copy_groups(model *m) {
+    const dataset *ds = m->ds;
+    size_t n = ds->n, d = ds->d, ld = m->ld, bytes = simd_groups_bytes(n, d);
+    if (m->dtype != DTYPE_F32 || bytes == 0) return 0;
+    void *g = NULL;
+    if (posix_memalign(&g, 64, bytes) != 0) return -1;
+    memset(g, 0, bytes);
+    m->groups = g;
+    for (size_t i = 0; i < n; i++) {
+        float *group = m->groups + i / SIMD_GROUP * SIMD_GROUP * ld + i % SIMD_GROUP * 16;
+        for (size_t j = 0; j < d; j++)
+            group[j / 16 * 16 * SIMD_GROUP + j % 16] = (float)ds->X[i * d + j];
+    }
+    return 0;
+}
+
 int model_data_build(model *m) {
     const dataset *ds = m->ds;
     size_t n = ds->n, d = ds->d, es = elem_size(m->dtype);
@@ -84,7 +105,7 @@ int model_data_build(model *m) {
     if (!m->y) return -1;
     for (size_t i = 0; i < n; i++)
         store(m->y, m->dtype, i, ds->y[i]);
-    if (copy_rows(m) != 0) return -1;
+    if (copy_rows(m) != 0 || copy_groups(m) != 0) return -1;
     if (d <= PANEL_MAX_D) {
         if (!(m->panels = malloc(round_up_panel(n) * d * es))) return -1;
         if (m->dtype == DTYPE_F64)
@@ -121,24 +142,26 @@ int model_data_work_init(model_work *w, const model *m, size_t max_batch, unsign
     size_t cols = p + 1; /* and the intercept's */
     /* cols x SIMD_ACC (panels) or cols (rows), the log-likelihood, to whole lines */
     w->acc_stride = (cols * (m->panels ? SIMD_ACC : 1) + 1 + 7) / 8 * 8;
+    void *theta32 = NULL; /* 64-byte aligned, for the group kernel's loads */
+    if (posix_memalign(&theta32, 64, m->ld * sizeof *w->theta32) != 0) return -1;
+    w->theta32 = memset(theta32, 0, m->ld * sizeof *w->theta32);
     int ok = (w->acc = calloc(MAX_SEGMENTS * w->acc_stride, sizeof *w->acc)) &&
-             (w->theta32 = malloc(p * sizeof *w->theta32)) &&
              (w->gdata = malloc(cols * sizeof *w->gdata));
     if (ok && m->panels && max_batch)
         ok = (w->batch = malloc(nb * p * es)) && (w->batch_y = calloc(nb, es));
     return ok && work_start_team(w, m, max_batch, row_threads) == 0 ? 0 : -1;
 }
 
-/* One pass over rows [0, n) of a panel-packed (panels) or row-major array,
- * rows idx[0..n) of it when idx is given. */
+/* One pass over rows [0, n) of a panel-packed (panels), grouped (groups) or
+ * row-major array, rows idx[0..n) of it when idx is given (row-major). */
 typedef struct data_pass {
     const model *m;
     model_work *w;
     const simd_glm *glm;
     const void *X, *y, *theta; /* theta: double, or float for float32 */
     const uint32_t *idx;
-    size_t n, segments, cols; /* cols: p, and the intercept's */
-    int panels, want_logp;
+    size_t n, segments, cols;      /* cols: p, and the intercept's */
+    int panels, groups, want_logp; /* groups: X is m->groups */
 } data_pass;
 
 /* Rows r0 .. r0 + rows of the pass into acc; returns their log-likelihood.
@@ -151,6 +174,9 @@ static double data_pass_rows(const data_pass *p, size_t r0, size_t rows, double 
     const char *X = p->X, *y = p->y;
     const uint32_t *idx = p->idx ? p->idx + r0 : NULL; /* set for row-major passes only */
     if (!idx) X += r0 * (p->panels ? d : ld) * es, y += r0 * es;
+    if (p->groups) /* float32 alone; a group's rows take ld floats each, as rows do */
+        return ops->glm_groups_f32(p->glm, (const void *)X, ld, (const void *)y, rows, d, p->theta,
+                                   acc, p->want_logp);
     if (p->panels)
         return m->dtype == DTYPE_F32 ? ops->glm_panels_f32(p->glm, (const void *)X, (const void *)y,
                                                            rows, d, p->theta, acc, p->want_logp)
@@ -203,13 +229,16 @@ double model_data_pass(const model *m, model_work *w, const simd_glm *glm, const
                        const uint32_t *idx, size_t n, double *g, int want_logp) {
     size_t d = m->glm.p;
     int f32 = m->dtype == DTYPE_F32;
+    int groups = f32 && !idx && m->groups && simd_ops_get()->glm_groups_f32;
     if (f32)
         for (size_t j = 0; j < d; j++)
             w->theta32[j] = (float)beta[j];
     data_pass p = {.m = m,
                    .w = w,
                    .glm = glm,
-                   .X = m->panels ? m->panels : m->rows,
+                   .X = m->panels ? m->panels
+                        : groups  ? (const void *)m->groups
+                                  : m->rows,
                    .y = m->y,
                    .theta = f32 ? (const void *)w->theta32 : (const void *)beta,
                    .idx = m->panels ? NULL : idx,
@@ -217,6 +246,7 @@ double model_data_pass(const model *m, model_work *w, const simd_glm *glm, const
                    .segments = segment_count(n, d),
                    .cols = d + (glm->intercept != 0),
                    .panels = m->panels != NULL,
+                   .groups = groups,
                    .want_logp = want_logp};
     if (m->panels && idx) {
         const simd_ops *ops = simd_ops_get();

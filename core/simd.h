@@ -28,6 +28,25 @@
 #define SIMD_PANEL_MAX_D 64
 /* Lanes of the gradient accumulator acc[j*SIMD_ACC + v] used by panels. */
 #define SIMD_ACC 8
+/* Row groups (glm_groups_f32, kernels_groups.h): float32 rows of more than
+ * SIMD_PANEL_MAX_D columns, padded to ld (a multiple of 16, at most
+ * SIMD_GROUPS_MAX_LD), in groups of SIMD_GROUP rows; group k holds rows
+ * [kG, kG+G) as 16-float chunks, row r's columns 16c..16c+15 at
+ * (k*ld*G + c*16*G + r*16), zero-padded. Made while the copy takes at most
+ * SIMD_GROUPS_MAX_BYTES (simd_groups_bytes). */
+#define SIMD_GROUP 4
+#define SIMD_GROUPS_MAX_LD 1024
+#define SIMD_GROUPS_MAX_BYTES ((uint64_t)64 << 20)
+
+/* The bytes of a float32 model's row groups for n rows of d columns, or 0
+ * when it has none (the sizes above; rows padded to whole panels). */
+static inline uint64_t simd_groups_bytes(uint64_t n, uint64_t d) {
+    if (d <= SIMD_PANEL_MAX_D || d > SIMD_GROUPS_MAX_LD) return 0;
+    uint64_t ld = (d + 15) / 16 * 16, row_bytes = ld * sizeof(float);
+    if (n > SIMD_GROUPS_MAX_BYTES / row_bytes) return 0; /* and no product overflows */
+    uint64_t rows = (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
+    return rows * row_bytes <= SIMD_GROUPS_MAX_BYTES ? rows * row_bytes : 0;
+}
 
 typedef enum simd_vmath_fn {
     VMATH_EXP = 0,
@@ -85,6 +104,11 @@ typedef struct simd_ops {
     double (*glm_rows_f32)(const simd_glm *g, const float *X, size_t ld, const float *y,
                            const uint32_t *idx, size_t n, size_t d, const float *theta,
                            double *grad, int want_logp);
+    /* The same over rows 0..n of row groups G (SIMD_GROUP above), G at a
+     * group's start and theta ld floats, zero past d; NULL on the paths
+     * that have none (all but avx512). */
+    double (*glm_groups_f32)(const simd_glm *g, const float *G, size_t ld, const float *y, size_t n,
+                             size_t d, const float *theta, double *grad, int want_logp);
     /* The logistic link without intercept, as above (for benchmarks). */
     double (*lr_panels_f64)(const double *Xp, const double *yp, size_t n, size_t d,
                             const double *theta, double *acc, int want_logp);

@@ -168,6 +168,14 @@ static void test_logp_direct(void **state) {
             check_logp(&cases[k], 333, 70, (model_dtype)dt);  /* fused row kernel */
             check_logp(&cases[k], 20011, 3, (model_dtype)dt); /* eight segments of panels */
         }
+    /* float32 row groups (avx512): groups cut short (3, 37 rows), a pass
+     * over two panels' flushes, the widest group (1024), one past it */
+    for (size_t k = 0; k < NCASES; k++) {
+        check_logp(&cases[k], 3, 70, DTYPE_F32);
+        check_logp(&cases[k], 37, 1000, DTYPE_F32);
+        check_logp(&cases[k], 70, 1024, DTYPE_F32);
+    }
+    check_logp(&cases[1], 33, 1025, DTYPE_F32);
     check_logp(&cases[1], 40, 4100, DTYPE_F64); /* the block row kernel, d > 4096 */
     check_logp(&cases[3], 40, 4100, DTYPE_F32);
     check_logp(&cases[5], 40, 4100, DTYPE_F64);
@@ -213,8 +221,10 @@ static void test_gradient_fd(void **state) {
     for (size_t k = 0; k < NCASES; k++)
         for (int dt = 0; dt < 2; dt++) {
             check_gradient(&cases[k], 300, 5, (model_dtype)dt);  /* panels */
-            check_gradient(&cases[k], 150, 70, (model_dtype)dt); /* rows */
+            check_gradient(&cases[k], 150, 70, (model_dtype)dt); /* rows, or groups */
         }
+    for (size_t k = 0; k < NCASES; k++) /* float32 groups cut short, over two flushes */
+        check_gradient(&cases[k], 67, 130, DTYPE_F32);
 }
 
 /* ---- minibatches ----------------------------------------------------------- */
