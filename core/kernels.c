@@ -28,6 +28,15 @@
 #define KFABS fabs
 #define KETA_MAX SIMD_POISSON_ETA_MAX_F64
 #include "kernels_lr.h"
+#ifdef KERNEL_GROUPS
+#define GT double
+#define GSFX f64
+#define GSUF pd
+#include "kernels_groups.h"
+#undef GT
+#undef GSFX
+#undef GSUF
+#endif
 #undef KT
 #undef KSFX
 #undef KEXP_NEG
@@ -43,6 +52,20 @@
 #define KFABS fabsf
 #define KETA_MAX SIMD_POISSON_ETA_MAX_F32
 #include "kernels_lr.h"
+#ifdef KERNEL_GROUPS
+#define GT float
+#define GSFX f32
+#define GSUF ps
+#include "kernels_groups.h"
+#undef GT
+#undef GSFX
+#undef GSUF
+#define KGROUPS_F32 glm_groups_f32
+#define KGROUPS_F64 glm_groups_f64
+#else
+#define KGROUPS_F32 NULL
+#define KGROUPS_F64 NULL
+#endif
 #undef KT
 #undef KSFX
 #undef KEXP_NEG
@@ -50,12 +73,6 @@
 #undef KSOFTPLUS_T
 #undef KFABS
 #undef KETA_MAX
-#ifdef KERNEL_GROUPS
-#include "kernels_groups.h"
-#define KGROUPS_F32 glm_groups_f32
-#else
-#define KGROUPS_F32 NULL
-#endif
 
 /* Acklam's rational approximation of the normal quantile, both branches
  * evaluated and one selected, so that the loop vectorises. */
@@ -250,6 +267,7 @@ const simd_ops KTABLE(KERNEL_ISA) = {
     .glm_panels_f32 = glm_panels_f32,
     .glm_rows_f64 = glm_rows_f64,
     .glm_rows_f32 = glm_rows_f32,
+    .glm_groups_f64 = KGROUPS_F64,
     .glm_groups_f32 = KGROUPS_F32,
     .lr_panels_f64 = lr_panels_f64,
     .lr_panels_f32 = lr_panels_f32,

@@ -1,95 +1,97 @@
-/* kernels_groups.h - the float32 row pass over row groups (simd.h's
- * glm_groups_f32), included by kernels.c in its 512-bit AVX-512 build
- * alone, after kernels_lr.h's float32 copy, whose row link it uses.
+/* kernels_groups.h - the row pass over row groups (simd.h's glm_groups_f32
+ * and _f64), a template included by kernels.c in its 512-bit AVX-512 build
+ * alone, once per element type after kernels_lr.h's copy for that type,
+ * whose row link it uses: define GT (float or double), GSFX (f32, f64) and
+ * GSUF (ps, pd), the suffix of the AVX-512 intrinsics for GT.
  *
  * In the row-major pass each group of rows is read from memory by its dot
  * products, then read again from L1 by the gradient's update; while the
  * update runs, nothing is loading the next rows, and the four or eight
  * rows' streams, each a row long, are short for the prefetcher. Here rows
  * are packed in groups of SIMD_GROUP, each group stored as 64-byte chunks
- * of its rows' columns in turn (chunk c: row 0's columns 16c..16c+15, then
- * row 1's, ...), so that a group is one sequential stream; and the update
+ * of its rows' columns in turn (chunk c: row 0's 64 bytes of columns from
+ * c, then row 1's, ...), so that a group is one sequential stream; and the update
  * of group g runs in the same loop as the dot products of group g + 1,
  * whose loads the update's arithmetic then hides. Both groups (2 x 4 rows
- * of at most SIMD_GROUPS_MAX_LD floats) stay in L1.
+ * of at most SIMD_GROUPS_MAX_ROW_BYTES) stay in L1.
  *
- * Each dot product sums in the 16 lanes of one vector, chunk after chunk,
- * and the lanes are added by _mm512_reduce_add_ps; t (the group's
- * gradient, in float) takes the four rows in one rounding step per chunk
+ * Each dot product sums in the lanes of one vector, chunk after chunk,
+ * and the lanes are added by _mm512_reduce_add_ps (or _pd); t (the group's
+ * gradient, in GT) takes the four rows in one rounding step per chunk
  * and is added into grad in double every SIMD_PANEL rows, as the row pass
  * does. The sums' order differs from the row pass's, so the draws differ
  * from it in the last bits; they are the same on every run of this path. */
 #include <immintrin.h>
 
-static inline __attribute__((always_inline)) void
-groups_update_f32(const float *cur, const __m512 *s, float *t, size_t c) {
-    const float *q = cur + c * SIMD_GROUP * 16;
-    __m512 u =
-        _mm512_fmadd_ps(s[0], _mm512_load_ps(q), _mm512_mul_ps(s[1], _mm512_load_ps(q + 16)));
-    __m512 v =
-        _mm512_fmadd_ps(s[2], _mm512_load_ps(q + 32), _mm512_mul_ps(s[3], _mm512_load_ps(q + 48)));
-    _mm512_store_ps(t + 16 * c, _mm512_add_ps(_mm512_load_ps(t + 16 * c), _mm512_add_ps(u, v)));
+#define GCAT2(a, b) a##_##b
+#define GCAT(a, b) GCAT2(a, b)
+#define GFN(name) GCAT(name, GSFX)
+#define GI(op) GCAT(GCAT(_mm512, op), GSUF) /* GI(load): _mm512_load_ps */
+#define GL (64 / (int)sizeof(GT))           /* lanes, and columns in a chunk */
+#define GV __typeof__(GI(setzero)())
+
+static inline __attribute__((always_inline)) void GFN(groups_update)(const GT *cur, const GV *s,
+                                                                     GT *t, size_t c) {
+    const GT *q = cur + c * SIMD_GROUP * GL;
+    GV u = GI(fmadd)(s[0], GI(load)(q), GI(mul)(s[1], GI(load)(q + GL)));
+    GV v = GI(fmadd)(s[2], GI(load)(q + 2 * GL), GI(mul)(s[3], GI(load)(q + 3 * GL)));
+    GI(store)(t + GL * c, GI(add)(GI(load)(t + GL * c), GI(add)(u, v)));
 }
 
 /* a[r] += the next group's row r times theta, chunk c. */
-static inline __attribute__((always_inline)) void
-groups_dots_f32(const float *next, const float *theta, __m512 *a, size_t c) {
-    const float *q = next + c * SIMD_GROUP * 16;
-    __m512 th = _mm512_load_ps(theta + 16 * c);
-    a[0] = _mm512_fmadd_ps(_mm512_load_ps(q), th, a[0]);
-    a[1] = _mm512_fmadd_ps(_mm512_load_ps(q + 16), th, a[1]);
-    a[2] = _mm512_fmadd_ps(_mm512_load_ps(q + 32), th, a[2]);
-    a[3] = _mm512_fmadd_ps(_mm512_load_ps(q + 48), th, a[3]);
+static inline __attribute__((always_inline)) void GFN(groups_dots)(const GT *next, const GT *theta,
+                                                                   GV *a, size_t c) {
+    const GT *q = next + c * SIMD_GROUP * GL;
+    GV th = GI(load)(theta + GL * c);
+    for (int r = 0; r < SIMD_GROUP; r++)
+        a[r] = GI(fmadd)(GI(load)(q + r * GL), th, a[r]);
 }
 
 static inline __attribute__((always_inline)) void
-groups_link_lanes_f32(const int link, const float *e, const float *y, float prec, size_t m,
-                      float *t, float *s, float *l, int want_logp) {
+GFN(groups_link_lanes)(const int link, const GT *e, const GT *y, GT prec, size_t m, GT *t, GT *s,
+                       GT *l, int want_logp) {
 #pragma omp simd aligned(e, t, s : 16)
     for (size_t r = 0; r < SIMD_GROUP; r++) {
-        t[r] = glm_t_f32(link, e[r]);
-        s[r] = r < m ? glm_s_f32(link, e[r], y[r], prec, t[r]) : 0.0f;
+        t[r] = GFN(glm_t)(link, e[r]);
+        s[r] = r < m ? GFN(glm_s)(link, e[r], y[r], prec, t[r]) : (GT)0;
     }
     if (want_logp) {
 #pragma omp simd aligned(e, t, l : 16)
         for (size_t r = 0; r < SIMD_GROUP; r++)
-            l[r] = glm_l_f32(link, e[r], y[r], prec, t[r]);
+            l[r] = GFN(glm_l)(link, e[r], y[r], prec, t[r]);
     }
 }
 
 /* The group's s (zero past row m), its log-likelihood when asked, and the
  * intercept's sum; a[] reset for the next group's dot products. */
-static inline __attribute__((always_inline)) double groups_link_f32(const simd_glm *g,
-                                                                    const float *y, size_t m,
-                                                                    __m512 *a, __m512 *s, float *ts,
-                                                                    int want_logp) {
-    const float offset = g->intercept ? (float)g->offset : 0.0f, prec = (float)g->prec;
-    _Alignas(16) float e[SIMD_GROUP], t[SIMD_GROUP], sr[SIMD_GROUP], l[SIMD_GROUP];
+static inline __attribute__((always_inline)) double
+GFN(groups_link)(const simd_glm *g, const GT *y, size_t m, GV *a, GV *s, GT *ts, int want_logp) {
+    const GT offset = g->intercept ? (GT)g->offset : (GT)0, prec = (GT)g->prec;
+    _Alignas(32) GT e[SIMD_GROUP], t[SIMD_GROUP], sr[SIMD_GROUP], l[SIMD_GROUP];
     double ll = 0;
     for (size_t r = 0; r < SIMD_GROUP; r++)
-        e[r] = _mm512_reduce_add_ps(a[r]) + offset;
+        e[r] = GI(reduce_add)(a[r]) + offset;
     switch (g->link) { /* the rows' link in the lanes of one vector */
     case SIMD_LINK_LOGISTIC:
-        groups_link_lanes_f32(SIMD_LINK_LOGISTIC, e, y, prec, m, t, sr, l, want_logp);
+        GFN(groups_link_lanes)(SIMD_LINK_LOGISTIC, e, y, prec, m, t, sr, l, want_logp);
         break;
     case SIMD_LINK_POISSON:
-        groups_link_lanes_f32(SIMD_LINK_POISSON, e, y, prec, m, t, sr, l, want_logp);
+        GFN(groups_link_lanes)(SIMD_LINK_POISSON, e, y, prec, m, t, sr, l, want_logp);
         break;
     default:
-        groups_link_lanes_f32(SIMD_LINK_LINEAR, e, y, prec, m, t, sr, l, want_logp);
+        GFN(groups_link_lanes)(SIMD_LINK_LINEAR, e, y, prec, m, t, sr, l, want_logp);
     }
     for (size_t r = 0; want_logp && r < m; r++)
         ll += (double)l[r];
     for (size_t r = 0; r < SIMD_GROUP; r++) {
-        s[r] = _mm512_set1_ps(sr[r]);
-        a[r] = _mm512_setzero_ps();
+        s[r] = GI(set1)(sr[r]);
+        a[r] = GI(setzero)();
     }
     *ts += (sr[0] + sr[1]) + (sr[2] + sr[3]);
     return ll;
 }
 
-static void groups_flush_f32(const simd_glm *g, float *t, float *ts, size_t d, size_t ld,
-                             double *grad) {
+static void GFN(groups_flush)(const simd_glm *g, GT *t, GT *ts, size_t d, size_t ld, double *grad) {
     for (size_t j = 0; j < d; j++)
         grad[j] += (double)t[j];
     for (size_t j = 0; j < ld; j++)
@@ -98,35 +100,42 @@ static void groups_flush_f32(const simd_glm *g, float *t, float *ts, size_t d, s
     *ts = 0;
 }
 
-/* Rows 0..n of G, which starts at a group; theta holds ld floats, zero
- * past d. */
-static double glm_groups_f32(const simd_glm *g, const float *G, size_t ld, const float *y, size_t n,
-                             size_t d, const float *theta, double *grad, int want_logp) {
+/* Rows 0..n of G, which starts at a group; theta holds ld elements, zero
+ * past d, 64-byte aligned. */
+static double GFN(glm_groups)(const simd_glm *g, const GT *G, size_t ld, const GT *y, size_t n,
+                              size_t d, const GT *theta, double *grad, int want_logp) {
     enum { R = SIMD_GROUP };
-    _Alignas(64) float t[SIMD_GROUPS_MAX_LD];
-    __m512 a[R], s[R];
-    size_t chunks = ld / 16;
-    float ts = 0;
+    _Alignas(64) GT t[SIMD_GROUPS_MAX_ROW_BYTES / sizeof(GT)];
+    GV a[R], s[R];
+    size_t chunks = ld / GL;
+    GT ts = 0;
     double ll = 0;
-    if (ld > SIMD_GROUPS_MAX_LD || ld % 16) return NAN;
+    if (ld * sizeof(GT) > SIMD_GROUPS_MAX_ROW_BYTES || ld % GL) return NAN;
     for (size_t j = 0; j < ld; j++)
         t[j] = 0;
     for (size_t r = 0; r < R; r++)
-        a[r] = _mm512_setzero_ps();
+        a[r] = GI(setzero)();
     for (size_t c = 0; c < chunks; c++)
-        groups_dots_f32(G, theta, a, c);
+        GFN(groups_dots)(G, theta, a, c);
     for (size_t b = 0; b < n; b += R) {
-        const float *cur = G + b * ld, *next = cur + R * ld;
-        ll += groups_link_f32(g, y + b, n - b < R ? n - b : R, a, s, &ts, want_logp);
+        const GT *cur = G + b * ld, *next = cur + R * ld;
+        ll += GFN(groups_link)(g, y + b, n - b < R ? n - b : R, a, s, &ts, want_logp);
         if (b + R < n)
             for (size_t c = 0; c < chunks; c++) {
-                groups_dots_f32(next, theta, a, c);
-                groups_update_f32(cur, s, t, c);
+                GFN(groups_dots)(next, theta, a, c);
+                GFN(groups_update)(cur, s, t, c);
             }
         else
             for (size_t c = 0; c < chunks; c++)
-                groups_update_f32(cur, s, t, c);
-        if ((b + R) % SIMD_PANEL == 0 || b + R >= n) groups_flush_f32(g, t, &ts, d, ld, grad);
+                GFN(groups_update)(cur, s, t, c);
+        if ((b + R) % SIMD_PANEL == 0 || b + R >= n) GFN(groups_flush)(g, t, &ts, d, ld, grad);
     }
     return ll;
 }
+
+#undef GV
+#undef GL
+#undef GI
+#undef GFN
+#undef GCAT
+#undef GCAT2

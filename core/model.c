@@ -177,7 +177,7 @@ void model_work_free(model_work *w) {
     if (!w) return;
     row_team_free(w->team);
     free(w->acc);
-    free(w->theta32);
+    free(w->theta_ld);
     free(w->gdata);
     free(w->batch);
     free(w->batch_y);

@@ -7,9 +7,9 @@
  * in panels of SIMD_PANEL rows stored column by column, so that the
  * full-data pass vectorises across rows whatever p is. For p above
  * PANEL_MAX_D the row-major kernel is as fast and no panel copy is made;
- * float32 rows up to SIMD_GROUPS_MAX_LD columns get a third copy instead,
- * in row groups (simd.h), for the full-data passes of the paths that have
- * a kernel for them (kernels_groups.h).
+ * rows of up to SIMD_GROUPS_MAX_ROW_BYTES get one in row groups instead
+ * (simd.h), for the full-data passes of the paths that have a kernel for
+ * them (kernels_groups.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -80,20 +80,20 @@ static int copy_rows(model *m) {
     return 0;
 }
 
-/* The float32 rows in groups of SIMD_GROUP, when simd_groups_bytes says
- * so (also footprint.c's count): 0 or -1. */
+/* The rows in groups of SIMD_GROUP, when simd_groups_bytes says so (also
+ * footprint.c's count): 0 or -1. */
 static int copy_groups(model *m) {
     const dataset *ds = m->ds;
-    size_t n = ds->n, d = ds->d, ld = m->ld, bytes = simd_groups_bytes(n, d);
-    if (m->dtype != DTYPE_F32 || bytes == 0) return 0;
-    void *g = NULL;
-    if (posix_memalign(&g, 64, bytes) != 0) return -1;
-    memset(g, 0, bytes);
-    m->groups = g;
+    size_t n = ds->n, d = ds->d, ld = m->ld, es = elem_size(m->dtype), per_line = 64 / es;
+    size_t bytes = simd_groups_bytes(n, d, es);
+    if (bytes == 0) return 0;
+    if (posix_memalign(&m->groups, 64, bytes) != 0) return -1;
+    memset(m->groups, 0, bytes);
     for (size_t i = 0; i < n; i++) {
-        float *group = m->groups + i / SIMD_GROUP * SIMD_GROUP * ld + i % SIMD_GROUP * 16;
+        size_t row = i / SIMD_GROUP * SIMD_GROUP * ld + i % SIMD_GROUP * per_line;
         for (size_t j = 0; j < d; j++)
-            group[j / 16 * 16 * SIMD_GROUP + j % 16] = (float)ds->X[i * d + j];
+            store(m->groups, m->dtype, row + j / per_line * per_line * SIMD_GROUP + j % per_line,
+                  ds->X[i * d + j]);
     }
     return 0;
 }
@@ -142,9 +142,8 @@ int model_data_work_init(model_work *w, const model *m, size_t max_batch, unsign
     size_t cols = p + 1; /* and the intercept's */
     /* cols x SIMD_ACC (panels) or cols (rows), the log-likelihood, to whole lines */
     w->acc_stride = (cols * (m->panels ? SIMD_ACC : 1) + 1 + 7) / 8 * 8;
-    void *theta32 = NULL; /* 64-byte aligned, for the group kernel's loads */
-    if (posix_memalign(&theta32, 64, m->ld * sizeof *w->theta32) != 0) return -1;
-    w->theta32 = memset(theta32, 0, m->ld * sizeof *w->theta32);
+    if (posix_memalign(&w->theta_ld, 64, m->ld * es) != 0) return -1;
+    memset(w->theta_ld, 0, m->ld * es);
     int ok = (w->acc = calloc(MAX_SEGMENTS * w->acc_stride, sizeof *w->acc)) &&
              (w->gdata = malloc(cols * sizeof *w->gdata));
     if (ok && m->panels && max_batch)
@@ -174,9 +173,12 @@ static double data_pass_rows(const data_pass *p, size_t r0, size_t rows, double 
     const char *X = p->X, *y = p->y;
     const uint32_t *idx = p->idx ? p->idx + r0 : NULL; /* set for row-major passes only */
     if (!idx) X += r0 * (p->panels ? d : ld) * es, y += r0 * es;
-    if (p->groups) /* float32 alone; a group's rows take ld floats each, as rows do */
-        return ops->glm_groups_f32(p->glm, (const void *)X, ld, (const void *)y, rows, d, p->theta,
-                                   acc, p->want_logp);
+    if (p->groups) /* a group's rows take ld elements each, as rows do */
+        return m->dtype == DTYPE_F32
+                   ? ops->glm_groups_f32(p->glm, (const void *)X, ld, (const void *)y, rows, d,
+                                         p->theta, acc, p->want_logp)
+                   : ops->glm_groups_f64(p->glm, (const void *)X, ld, (const void *)y, rows, d,
+                                         p->theta, acc, p->want_logp);
     if (p->panels)
         return m->dtype == DTYPE_F32 ? ops->glm_panels_f32(p->glm, (const void *)X, (const void *)y,
                                                            rows, d, p->theta, acc, p->want_logp)
@@ -229,18 +231,22 @@ double model_data_pass(const model *m, model_work *w, const simd_glm *glm, const
                        const uint32_t *idx, size_t n, double *g, int want_logp) {
     size_t d = m->glm.p;
     int f32 = m->dtype == DTYPE_F32;
-    int groups = f32 && !idx && m->groups && simd_ops_get()->glm_groups_f32;
+    const simd_ops *ops = simd_ops_get();
+    int groups =
+        !idx && m->groups && (f32 ? ops->glm_groups_f32 != NULL : ops->glm_groups_f64 != NULL);
     if (f32)
         for (size_t j = 0; j < d; j++)
-            w->theta32[j] = (float)beta[j];
+            ((float *)w->theta_ld)[j] = (float)beta[j];
+    else if (groups)
+        memcpy(w->theta_ld, beta, d * sizeof *beta);
     data_pass p = {.m = m,
                    .w = w,
                    .glm = glm,
                    .X = m->panels ? m->panels
-                        : groups  ? (const void *)m->groups
+                        : groups  ? m->groups
                                   : m->rows,
                    .y = m->y,
-                   .theta = f32 ? (const void *)w->theta32 : (const void *)beta,
+                   .theta = f32 || groups ? (const void *)w->theta_ld : (const void *)beta,
                    .idx = m->panels ? NULL : idx,
                    .n = n,
                    .segments = segment_count(n, d),
@@ -249,7 +255,6 @@ double model_data_pass(const model *m, model_work *w, const simd_glm *glm, const
                    .groups = groups,
                    .want_logp = want_logp};
     if (m->panels && idx) {
-        const simd_ops *ops = simd_ops_get();
         if (f32)
             ops->gather_panels_f32(w->batch, w->batch_y, m->rows, m->y, idx, n, d, m->n);
         else

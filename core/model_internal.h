@@ -40,9 +40,9 @@ struct model {
     void *rows; /* n rows of ld in dtype; ds->X itself when owns_rows is 0 */
     size_t ld;  /* row stride of rows: p, or p rounded up to 64 bytes */
     int owns_rows;
-    void *y;       /* n (padded to panels) in dtype */
-    void *panels;  /* packed panels in dtype, or NULL */
-    float *groups; /* float32 row groups (simd.h), or NULL */
+    void *y;      /* n (padded to panels) in dtype */
+    void *panels; /* packed panels in dtype, or NULL */
+    void *groups; /* row groups in dtype (simd.h), or NULL */
     /* gaussian */
     double *mean, *prec, *chol; /* chol: lower factor of the covariance */
 };
@@ -51,7 +51,8 @@ struct model_work {
     double *acc; /* MAX_SEGMENTS accumulators of acc_stride doubles */
     size_t acc_stride;
     row_team *team; /* NULL: the chain's own thread does every segment */
-    float *theta32; /* ld, zero past p, 64-byte aligned */
+    void *theta_ld; /* theta in the model's dtype: ld elements, zero past p,
+                       64-byte aligned, for float32 passes and row groups */
     double *gdata;  /* p + 1: the data term's gradient, intercept last */
     void *batch;    /* packed panels of a gathered minibatch */
     void *batch_y;  /* its y */

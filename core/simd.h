@@ -28,21 +28,23 @@
 #define SIMD_PANEL_MAX_D 64
 /* Lanes of the gradient accumulator acc[j*SIMD_ACC + v] used by panels. */
 #define SIMD_ACC 8
-/* Row groups (glm_groups_f32, kernels_groups.h): float32 rows of more than
- * SIMD_PANEL_MAX_D columns, padded to ld (a multiple of 16, at most
- * SIMD_GROUPS_MAX_LD), in groups of SIMD_GROUP rows; group k holds rows
- * [kG, kG+G) as 16-float chunks, row r's columns 16c..16c+15 at
- * (k*ld*G + c*16*G + r*16), zero-padded. Made while the copy takes at most
- * SIMD_GROUPS_MAX_BYTES (simd_groups_bytes). */
+/* Row groups (glm_groups_*, kernels_groups.h): rows of more than
+ * SIMD_PANEL_MAX_D columns, padded to ld (whole 64-byte lines, at most
+ * SIMD_GROUPS_MAX_ROW_BYTES), in groups of SIMD_GROUP rows; with L the
+ * elements in 64 bytes, group k holds rows [kG, kG+G) as chunks of L
+ * columns, row r's columns cL..cL+L-1 at (k*ld*G + c*L*G + r*L),
+ * zero-padded. Made while the copy takes at most SIMD_GROUPS_MAX_BYTES
+ * (simd_groups_bytes). */
 #define SIMD_GROUP 4
-#define SIMD_GROUPS_MAX_LD 1024
+#define SIMD_GROUPS_MAX_ROW_BYTES 4096
 #define SIMD_GROUPS_MAX_BYTES ((uint64_t)64 << 20)
 
-/* The bytes of a float32 model's row groups for n rows of d columns, or 0
- * when it has none (the sizes above; rows padded to whole panels). */
-static inline uint64_t simd_groups_bytes(uint64_t n, uint64_t d) {
-    if (d <= SIMD_PANEL_MAX_D || d > SIMD_GROUPS_MAX_LD) return 0;
-    uint64_t ld = (d + 15) / 16 * 16, row_bytes = ld * sizeof(float);
+/* The bytes of a model's row groups for n rows of d columns of elem_size
+ * bytes each, or 0 when it has none (the sizes above; rows padded to
+ * whole panels). */
+static inline uint64_t simd_groups_bytes(uint64_t n, uint64_t d, uint64_t elem_size) {
+    uint64_t per_line = 64 / elem_size, row_bytes = (d + per_line - 1) / per_line * 64;
+    if (d <= SIMD_PANEL_MAX_D || row_bytes > SIMD_GROUPS_MAX_ROW_BYTES) return 0;
     if (n > SIMD_GROUPS_MAX_BYTES / row_bytes) return 0; /* and no product overflows */
     uint64_t rows = (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
     return rows * row_bytes <= SIMD_GROUPS_MAX_BYTES ? rows * row_bytes : 0;
@@ -105,8 +107,10 @@ typedef struct simd_ops {
                            const uint32_t *idx, size_t n, size_t d, const float *theta,
                            double *grad, int want_logp);
     /* The same over rows 0..n of row groups G (SIMD_GROUP above), G at a
-     * group's start and theta ld floats, zero past d; NULL on the paths
-     * that have none (all but avx512). */
+     * group's start and theta ld elements, zero past d, 64-byte aligned;
+     * NULL on the paths that have none (all but avx512). */
+    double (*glm_groups_f64)(const simd_glm *g, const double *G, size_t ld, const double *y,
+                             size_t n, size_t d, const double *theta, double *grad, int want_logp);
     double (*glm_groups_f32)(const simd_glm *g, const float *G, size_t ld, const float *y, size_t n,
                              size_t d, const float *theta, double *grad, int want_logp);
     /* The logistic link without intercept, as above (for benchmarks). */

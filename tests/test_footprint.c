@@ -54,9 +54,23 @@ static void test_model_layouts(void **state) {
     /* float32: a row-major copy too, everything in 4 bytes */
     assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 1000, 5) ==
                 padded * 4 + 1000 * 5 * 4 + padded * 5 * 4 + 4096);
-    /* d > 64: no panels; rows padded to 64-byte lines (100 -> 104 doubles) */
+    /* d > 64: no panels; rows padded to 64-byte lines (100 -> 104 doubles),
+     * and the same padded rows again in row groups (simd.h), padded to
+     * whole panels of rows */
     assert_true(footprint_model(lr, &s.model_args, DTYPE_F64, 1000, 100) ==
-                padded * 8 + 1000 * 104 * 8 + 4096);
+                padded * 8 + 1000 * 104 * 8 + padded * 104 * 8 + 4096);
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 1000, 100) ==
+                padded * 4 + 1000 * 112 * 4 + padded * 112 * 4 + 4096);
+    /* rows over 4 KB (513 doubles, 1025 floats): no groups */
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F64, 1000, 513) ==
+                padded * 8 + 1000 * 520 * 8 + 4096);
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 1000, 1025) ==
+                padded * 4 + 1000 * 1040 * 4 + 4096);
+    /* nor past 64 MiB of groups: 16,384 rows of 4 KB fit, 16,385 do not */
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 16384, 1024) ==
+                16384 * 4 + 2 * 16384 * 1024 * 4 + 4096);
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 16385, 1024) ==
+                16416 * 4 + 16385 * 1024 * 4 + 4096);
     job_spec_free(&s);
 }
 

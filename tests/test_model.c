@@ -1,7 +1,7 @@
 /* test_model.c - the models' log densities and gradients: against a direct
  * two-pass long-double formula, against central finite differences, for
  * both dtypes and every data layout (panels for d <= 64, rows above, and
- * float32 row groups up to 1024 columns where the path has them), and
+ * row groups of rows up to 4 KB where the path has them), and
  * the minibatch estimate against its definition. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -190,7 +190,8 @@ static void test_gradient_direct(void **state) {
     (void)state;
     check_gradient_direct(70, 4100, DTYPE_F64, 1e-12); /* block row kernel, d > 4096 */
     check_gradient_direct(70, 4100, DTYPE_F32, 1e-4);
-    check_gradient_direct(1001, 130, DTYPE_F64, 1e-12); /* fused row kernel, ragged end */
+    check_gradient_direct(1001, 130, DTYPE_F64, 1e-12); /* avx512: row groups, ragged end */
+    check_gradient_direct(201, 512, DTYPE_F64, 1e-12);  /* the widest groups */
     check_gradient_direct(1001, 130, DTYPE_F32, 1e-4);  /* avx512: row groups */
     check_gradient_direct(201, 1024, DTYPE_F32, 1e-4);  /* the widest groups */
     check_gradient_direct(20011, 7, DTYPE_F64, 1e-12);  /* panels, eight segments */

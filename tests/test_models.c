@@ -168,14 +168,18 @@ static void test_logp_direct(void **state) {
             check_logp(&cases[k], 333, 70, (model_dtype)dt);  /* fused row kernel */
             check_logp(&cases[k], 20011, 3, (model_dtype)dt); /* eight segments of panels */
         }
-    /* float32 row groups (avx512): groups cut short (3, 37 rows), a pass
-     * over two panels' flushes, the widest group (1024), one past it */
-    for (size_t k = 0; k < NCASES; k++) {
-        check_logp(&cases[k], 3, 70, DTYPE_F32);
-        check_logp(&cases[k], 37, 1000, DTYPE_F32);
-        check_logp(&cases[k], 70, 1024, DTYPE_F32);
-    }
+    /* row groups (avx512): groups cut short (3, 37 rows), a pass over two
+     * panels' flushes, the widest groups (4 KB rows: 1024 floats, 512
+     * doubles), one column past them */
+    for (size_t k = 0; k < NCASES; k++)
+        for (int dt = 0; dt < 2; dt++) {
+            size_t widest = dt == DTYPE_F32 ? 1024 : 512;
+            check_logp(&cases[k], 3, 70, (model_dtype)dt);
+            check_logp(&cases[k], 37, widest - 24, (model_dtype)dt);
+            check_logp(&cases[k], 70, widest, (model_dtype)dt);
+        }
     check_logp(&cases[1], 33, 1025, DTYPE_F32);
+    check_logp(&cases[1], 33, 513, DTYPE_F64);
     check_logp(&cases[1], 40, 4100, DTYPE_F64); /* the block row kernel, d > 4096 */
     check_logp(&cases[3], 40, 4100, DTYPE_F32);
     check_logp(&cases[5], 40, 4100, DTYPE_F64);
@@ -223,8 +227,9 @@ static void test_gradient_fd(void **state) {
             check_gradient(&cases[k], 300, 5, (model_dtype)dt);  /* panels */
             check_gradient(&cases[k], 150, 70, (model_dtype)dt); /* rows, or groups */
         }
-    for (size_t k = 0; k < NCASES; k++) /* float32 groups cut short, over two flushes */
-        check_gradient(&cases[k], 67, 130, DTYPE_F32);
+    for (size_t k = 0; k < NCASES; k++) /* groups cut short, over two flushes */
+        for (int dt = 0; dt < 2; dt++)
+            check_gradient(&cases[k], 67, 130, (model_dtype)dt);
 }
 
 /* ---- minibatches ----------------------------------------------------------- */
