@@ -10,9 +10,9 @@
  * rows' streams, each a row long, are short for the prefetcher. Here rows
  * are packed in groups of SIMD_GROUP, each group stored as 64-byte chunks
  * of its rows' columns in turn (chunk c: row 0's 64 bytes of columns from
- * c, then row 1's, ...), so that a group is one sequential stream; and the update
- * of group g runs in the same loop as the dot products of group g + 1,
- * whose loads the update's arithmetic then hides. Both groups (2 x 4 rows
+ * c, then row 1's, ...), so that a group is one sequential stream; and the
+ * update of group g runs in the same loop as the dot products of group
+ * g + 1, whose loads the update's arithmetic then hides. Both groups (2 x 4 rows
  * of at most SIMD_GROUPS_MAX_ROW_BYTES) stay in L1.
  *
  * Each dot product sums in the lanes of one vector, chunk after chunk,
@@ -29,6 +29,8 @@
 #define GI(op) GCAT(GCAT(_mm512, op), GSUF) /* GI(load): _mm512_load_ps */
 #define GL (64 / (int)sizeof(GT))           /* lanes, and columns in a chunk */
 #define GV __typeof__(GI(setzero)())
+
+_Static_assert(SIMD_GROUP == 4, "groups_update and groups_link add four rows");
 
 static inline __attribute__((always_inline)) void GFN(groups_update)(const GT *cur, const GV *s,
                                                                      GT *t, size_t c) {
