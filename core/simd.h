@@ -34,10 +34,13 @@
  * elements in 64 bytes, group k holds rows [kG, kG+G) as chunks of L
  * columns, row r's columns cL..cL+L-1 at (k*ld*G + c*L*G + r*L),
  * zero-padded. Made while the copy takes at most SIMD_GROUPS_MAX_BYTES
- * (simd_groups_bytes). */
+ * (simd_groups_bytes): ULA chains at d = 500 with X of 2 to 16 MB ran
+ * 13-30% faster in groups than in rows, at 32 MB 2-7%, on this project's
+ * AMD VM (bench/README.md, "Row groups"); past that, where X streams from
+ * DRAM, nothing was measured to pay for a second copy. */
 #define SIMD_GROUP 4
 #define SIMD_GROUPS_MAX_ROW_BYTES 4096
-#define SIMD_GROUPS_MAX_BYTES ((uint64_t)64 << 20)
+#define SIMD_GROUPS_MAX_BYTES ((uint64_t)32 << 20)
 
 /* The bytes of a model's row groups for n rows of d columns of elem_size
  * bytes each, or 0 when it has none (the sizes above; rows padded to

@@ -66,11 +66,11 @@ static void test_model_layouts(void **state) {
                 padded * 8 + 1000 * 520 * 8 + 4096);
     assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 1000, 1025) ==
                 padded * 4 + 1000 * 1040 * 4 + 4096);
-    /* nor past 64 MiB of groups: 16,384 rows of 4 KB fit, 16,385 do not */
-    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 16384, 1024) ==
-                16384 * 4 + 2 * 16384 * 1024 * 4 + 4096);
-    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 16385, 1024) ==
-                16416 * 4 + 16385 * 1024 * 4 + 4096);
+    /* nor past 32 MiB of groups: 8,192 rows of 4 KB fit, 8,193 do not */
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 8192, 1024) ==
+                8192 * 4 + 2 * 8192 * 1024 * 4 + 4096);
+    assert_true(footprint_model(lr, &s.model_args, DTYPE_F32, 8193, 1024) ==
+                8224 * 4 + 8193 * 1024 * 4 + 4096);
     job_spec_free(&s);
 }
 
