@@ -81,12 +81,14 @@ static int copy_rows(model *m) {
 }
 
 /* The rows in groups of SIMD_GROUP, when simd_groups_bytes says so (also
- * footprint.c's count): 0 or -1. */
+ * footprint.c's count, which counts them even where the environment
+ * turns them off) and MCMCD_ROW_GROUPS is not "0": 0 or -1. */
 static int copy_groups(model *m) {
     const dataset *ds = m->ds;
     size_t n = ds->n, d = ds->d, ld = m->ld, es = elem_size(m->dtype), per_line = 64 / es;
     size_t bytes = simd_groups_bytes(n, d, es);
-    if (bytes == 0) return 0;
+    const char *off = getenv("MCMCD_ROW_GROUPS");
+    if (bytes == 0 || (off && !strcmp(off, "0"))) return 0;
     if (posix_memalign(&m->groups, 64, bytes) != 0) return -1;
     memset(m->groups, 0, bytes);
     for (size_t i = 0; i < n; i++) {

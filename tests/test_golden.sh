@@ -44,8 +44,13 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 has() { case " $flags " in *" $1 "*) return 0 ;; esac; return 1; }
 paths=generic
 if has avx2 && has fma; then paths="$paths avx2"; fi
-# avx512_256: the AVX-512 build at 256-bit vector width, the same flags
-if has avx512f && has avx512dq && has avx512vl && has avx512bw; then paths="$paths avx512 avx512_256"; fi
+# avx512_256: the AVX-512 build at 256-bit vector width, the same flags;
+# avx512_rows: the avx512 path with MCMCD_ROW_GROUPS=0, its full-data
+# passes over d > 64 in the row pass (simd.h), whose files are the avx512
+# ones from before the row groups
+if has avx512f && has avx512dq && has avx512vl && has avx512bw; then
+    paths="$paths avx512 avx512_256 avx512_rows"
+fi
 
 run_spec() { # run_spec PATH NAME DTYPE DATA SAMPLER COUNTS OUT
     local path=$1 name=$2 dtype=$3 data=$4 sampler=$5 counts=$6 out=$7 n w t c r
@@ -53,10 +58,12 @@ run_spec() { # run_spec PATH NAME DTYPE DATA SAMPLER COUNTS OUT
     printf '{"data": %s, "sampler": %s, "num_samples": %s, "num_warmup": %s, "thin": %s,
  "chains": %s, "row_threads": %s, "key": [7, 11], "init": "zeros", "dtype": "%s",
  "progress_every": 10}\n' "$data" "$sampler" "$n" "$w" "$t" "$c" "$r" "$dtype" >"$work/spec.json"
-    MCMCD_SIMD=$path "$MCMCD" run -t 1 --spec "$work/spec.json" --out "$out" \
-        >/dev/null 2>"$work/err" || { show <"$work/err"; return 1; }
+    local simd=${path%_rows} groups=1
+    [ "$simd" = "$path" ] || groups=0
+    MCMCD_SIMD=$simd MCMCD_ROW_GROUPS=$groups "$MCMCD" run -t 1 --spec "$work/spec.json" \
+        --out "$out" >/dev/null 2>"$work/err" || { show <"$work/err"; return 1; }
     # the path asked for is the path that ran (simd.c falls back silently)
-    grep -q ", $path kernels)" "$work/err" || { show <"$work/err"; return 1; }
+    grep -q ", $simd kernels)" "$work/err" || { show <"$work/err"; return 1; }
 }
 
 for path in $paths; do
