@@ -407,9 +407,9 @@ static void no_work_after(uv_work_t *w, int status) {
  * helpers come from the pool) begin outside the real-time class. A
  * refusal changes nothing but the log. */
 static void set_loop_realtime(app *a) {
-    static uv_work_t start_pool;
+    static app_work start_pool;
     if (a->cfg.loop_rt_priority == 0) return;
-    uv_queue_work(a->loop, &start_pool, no_work, no_work_after);
+    app_queue_work(a, &start_pool, NULL, no_work, no_work_after);
     int e = sched_loop_realtime((int)a->cfg.loop_rt_priority);
     if (e)
         fprintf(stderr,
