@@ -50,7 +50,7 @@ uint64_t footprint_dataset(uint64_t n, uint64_t d) {
  * or the row groups. */
 static uint64_t regression_bytes(model_dtype dtype, uint64_t n, uint64_t d) {
     uint64_t es = elem_size(dtype), padded = round_up(n, SIMD_PANEL);
-    uint64_t ld = d > SIMD_PANEL_MAX_D ? round_up(d, 64 / es) : d;
+    uint64_t ld = simd_rows_ld(d, es);
     uint64_t y = footprint_mul(padded, es);
     uint64_t rows = dtype == DTYPE_F64 && ld == d ? 0 : mul3(n, ld, es);
     uint64_t panels = d <= SIMD_PANEL_MAX_D ? mul3(padded, d, es) : 0;
@@ -86,7 +86,7 @@ static uint64_t work_bytes(const model_def *def, model_dtype dtype, uint64_t dim
     int panels = d <= SIMD_PANEL_MAX_D;
     uint64_t stride = round_up(footprint_add(footprint_mul(cols, panels ? SIMD_ACC : 1), 1), 8);
     uint64_t total = mul3(MAX_SEGMENTS, stride, F64);
-    uint64_t ld = d > SIMD_PANEL_MAX_D ? round_up(d, 64 / es) : d; /* theta_ld's length */
+    uint64_t ld = simd_rows_ld(d, es); /* theta_ld's length */
     total = footprint_add(total, footprint_add(ld * es, footprint_mul(cols, F64)));
     if (panels && batch) {
         uint64_t nb = round_up(batch, SIMD_PANEL);

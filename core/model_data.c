@@ -63,8 +63,8 @@ DEFINE_PACK(pack_f32_from_f64, float, double)
  * serves float64, and float32 gets a plain copy for minibatch gathers. */
 static int copy_rows(model *m) {
     const dataset *ds = m->ds;
-    size_t n = ds->n, d = ds->d, es = elem_size(m->dtype), per_line = 64 / es;
-    m->ld = d > PANEL_MAX_D ? (d + per_line - 1) / per_line * per_line : d;
+    size_t n = ds->n, d = ds->d, es = elem_size(m->dtype);
+    m->ld = simd_rows_ld(d, es);
     if (m->dtype == DTYPE_F64 && m->ld == d) {
         m->rows = ds->X;
         return 0;

@@ -42,11 +42,19 @@
 #define SIMD_GROUPS_MAX_ROW_BYTES 4096
 #define SIMD_GROUPS_MAX_BYTES ((uint64_t)32 << 20)
 
+/* The row stride, in elements of elem_size bytes, of a regression's
+ * row-major rows (and row groups) of d columns: d, or past
+ * SIMD_PANEL_MAX_D whole 64-byte lines. */
+static inline uint64_t simd_rows_ld(uint64_t d, uint64_t elem_size) {
+    uint64_t per_line = 64 / elem_size;
+    return d > SIMD_PANEL_MAX_D ? (d + per_line - 1) / per_line * per_line : d;
+}
+
 /* The bytes of a model's row groups for n rows of d columns of elem_size
  * bytes each, or 0 when it has none (the sizes above; rows padded to
  * whole panels). */
 static inline uint64_t simd_groups_bytes(uint64_t n, uint64_t d, uint64_t elem_size) {
-    uint64_t per_line = 64 / elem_size, row_bytes = (d + per_line - 1) / per_line * 64;
+    uint64_t row_bytes = simd_rows_ld(d, elem_size) * elem_size;
     if (d <= SIMD_PANEL_MAX_D || row_bytes > SIMD_GROUPS_MAX_ROW_BYTES) return 0;
     if (n > SIMD_GROUPS_MAX_BYTES / row_bytes) return 0; /* and no product overflows */
     uint64_t rows = (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
