@@ -247,16 +247,15 @@ static void vmathf_apply(simd_vmath_fn fn, const float *x, float *y, size_t n) {
     switch (fn) {
     case VMATH_EXP:
         VMATH_LOOP(float, vmf_exp_neg(v));
-    case VMATH_LOG:
-        VMATH_LOOP(float, vmf_log(v));
     case VMATH_LOG1P:
         VMATH_LOOP(float, vmf_log1p(v));
     case VMATH_SOFTPLUS:
         VMATH_LOOP(float, vmf_softplus_t(v, vmf_exp_neg(-fabsf(v))));
     case VMATH_SIGMOID:
         VMATH_LOOP(float, vmf_sigmoid_t(v, vmf_exp_neg(-fabsf(v))));
+    case VMATH_LOG: /* no float32 versions */
     case VMATH_NORMAL_QUANTILE:
-        VMATH_LOOP(float, v *NAN); /* no float32 version */
+        VMATH_LOOP(float, v *NAN);
     }
 }
 #undef VMATH_LOOP

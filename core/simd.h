@@ -63,7 +63,7 @@ static inline uint64_t simd_groups_bytes(uint64_t n, uint64_t d, uint64_t elem_s
 
 typedef enum simd_vmath_fn {
     VMATH_EXP = 0,
-    VMATH_LOG,
+    VMATH_LOG, /* double only */
     VMATH_LOG1P,
     VMATH_SOFTPLUS, /* log(1 + e^x) */
     VMATH_SIGMOID,  /* 1 / (1 + e^-x) */

@@ -208,7 +208,7 @@ static void fill_linspace_f(float *x, size_t n, double lo, double hi) {
 }
 
 /* The float32 link of float32 models over the ranges the kernels use (exp
- * on x <= 0; log1p on [0, 1]; |eta| up to 80): exp, log and log1p within 2
+ * on x <= 0; log1p on [0, 1]; |eta| up to 80): exp and log1p within 2
  * float ulps; sigmoid and softplus, which compose exp (<= 1.01 ulp here)
  * with one addition and one division or log1p (0.5 ulp each, and up to a
  * factor 2 between relative error and ulps across a binade), within 3. */
@@ -219,14 +219,12 @@ static void test_float_link(void **state) {
     double e = max_ulp_f(VMATH_EXP, expl, x, NPTS);
     fill_linspace_f(x, NPTS, 1e-30, 1.0);
     double l1 = max_ulp_f(VMATH_LOG1P, log1pl, x, NPTS);
-    fill_linspace_f(x, NPTS, 1e-3, 1e3);
-    double lg = max_ulp_f(VMATH_LOG, logl, x, NPTS);
     fill_linspace_f(x, NPTS, -80.0, 80.0);
     double sp = max_ulp_f(VMATH_SOFTPLUS, ref_softplus, x, NPTS);
     double sg = max_ulp_f(VMATH_SIGMOID, ref_sigmoid, x, NPTS);
-    printf("# %s float: exp %.2f, log %.2f, log1p %.2f, softplus %.2f, sigmoid %.2f ulp\n",
-           simd_ops_get()->name, e, lg, l1, sp, sg);
-    assert_true(e <= 2.0 && lg <= 2.0 && l1 <= 2.0);
+    printf("# %s float: exp %.2f, log1p %.2f, softplus %.2f, sigmoid %.2f ulp\n",
+           simd_ops_get()->name, e, l1, sp, sg);
+    assert_true(e <= 2.0 && l1 <= 2.0);
     assert_true(sp <= 3.0 && sg <= 3.0);
 }
 
