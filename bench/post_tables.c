@@ -696,8 +696,9 @@ static const char *const phase_names[PH_COUNT] = {"key",    "noise",  "indices",
                                                   "gather", "kernel", "model"};
 
 /* What an iteration of r's chain spends in each phase, each timed alone in
- * a loop of the same calls the step makes: the iteration's key (fold_in),
- * the noise, SGLD's indices and gather into panels, the kernel's pass over
+ * a loop of the same calls the step makes: the iteration's key and noise
+ * (for the d <= 8 this times, drawn SIMD_AHEAD steps at once: "key" is 0
+ * and "noise" counts both), SGLD's indices and gather into panels, the kernel's pass over
  * the rows, and the model layer around it (model_logp_grad less the gather
  * and the kernel: theta to float, segments, reduction, prior). What the
  * chain's time per iteration has beyond their sum is the sampler's update
@@ -734,8 +735,16 @@ static void fixed_costs(const model *m, const dataset *ds, result *r) {
     int logp = !strcmp(row->sampler, "mala");
     uint32_t reps = sgld ? 20000 : 4000;
     double *ph = r->fixed_ns;
-    PHASE_NS(ph[PH_KEY], reps, ks = rng_fold_in(kstep, t));
-    PHASE_NS(ph[PH_NOISE], reps, ops->normal_fill(ks, t, noise, d));
+    /* At d <= SIMD_AHEAD_MAX_D the chain draws keys and noise for
+     * SIMD_AHEAD steps at once (chain.c): both are counted as noise. */
+    rng_key keys[SIMD_AHEAD];
+    double ahead[SIMD_AHEAD * SIMD_AHEAD_MAX_D];
+    ph[PH_KEY] = 0;
+    PHASE_NS(ph[PH_NOISE], reps / SIMD_AHEAD,
+             ops->normal_fill_ahead(kstep, t * SIMD_AHEAD, 0, d, keys, ahead));
+    ph[PH_NOISE] /= SIMD_AHEAD;
+    ks = keys[0];
+    noise[0] = ahead[0];
     ph[PH_INDEX] = ph[PH_GATHER] = 0;
     if (sgld) {
         PHASE_NS(ph[PH_INDEX], reps, ops->index_fill(ks, t, (uint32_t)n, idx, rows));

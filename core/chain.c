@@ -14,6 +14,7 @@
 #include "chain.h"
 #include "errors.h"
 #include "optimize.h"
+#include "simd.h"
 
 /* Draw buffers are capped so that huge d or progress_every stay bounded. */
 #define CHAIN_BUFFER_BYTES (4u << 20)
@@ -30,6 +31,12 @@ typedef struct chain_run_state {
     size_t buf_rows;
     unsigned stat_mask, nstats;
     int adapting;
+    /* Steps ahead_t0 .. ahead_t0 + ahead_n - 1: their keys and, d at a time,
+     * their noise (d <= SIMD_AHEAD_MAX_D; see step_key). */
+    uint64_t ahead_t0;
+    size_t ahead_n;
+    rng_key ahead_keys[SIMD_AHEAD];
+    double ahead_noise[SIMD_AHEAD * SIMD_AHEAD_MAX_D];
 } chain_run_state;
 
 uint64_t chain_total_iterations(const chain_config *cfg) {
@@ -252,6 +259,22 @@ static int kept(const chain_config *cfg, uint64_t t) {
     return (t - cfg->num_warmup + 1) % cfg->thin == 0;
 }
 
+/* Step t's key, rng_fold_in(kstep, t). For a small d its noise is drawn
+ * with the next steps' in whole vectors (simd.h's normal_fill_ahead) and
+ * handed to the step as s->step_noise: the same bits, without a pass
+ * through the random-number kernels per step. */
+static rng_key step_key(chain_run_state *r, rng_key kstep, uint64_t t) {
+    sampler_state *s = &r->s;
+    if (s->d > SIMD_AHEAD_MAX_D) return rng_fold_in(kstep, (uint32_t)t);
+    if (t < r->ahead_t0 || t - r->ahead_t0 >= r->ahead_n) {
+        simd_ops_get()->normal_fill_ahead(kstep, (uint32_t)t, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0),
+                                          s->d, r->ahead_keys, r->ahead_noise);
+        r->ahead_t0 = t, r->ahead_n = SIMD_AHEAD;
+    }
+    s->step_noise = r->ahead_noise + (t - r->ahead_t0) * s->d;
+    return r->ahead_keys[t - r->ahead_t0];
+}
+
 /* One iteration: the step, adaptation in warmup, the divergence count. */
 static void chain_iterate(chain_run_state *r, rng_key kc, rng_key kstep, uint64_t t,
                           chain_block *blk, double *eps, uint32_t *window) {
@@ -259,7 +282,8 @@ static void chain_iterate(chain_run_state *r, rng_key kc, rng_key kstep, uint64_
     for (unsigned k = 0; k < STAT_COUNT; k++)
         r->step_stats[k] = NAN;
     s->step_size = *eps;
-    s->def->step(s, rng_fold_in(kstep, (uint32_t)t), r->step_stats);
+    s->def->step(s, step_key(r, kstep, t), r->step_stats);
+    s->step_noise = NULL; /* only for that step: probes draw their own */
     if (r->step_stats[STAT_DIVERGENT] == 1) blk->divergent++;
     if (r->adapting && t < r->cfg->num_warmup) {
         chain_adapt(r, kc, t, eps, window);

@@ -6,7 +6,6 @@
 
 #include "chain.h"
 #include "hamiltonian.h"
-#include "simd.h"
 
 ham_point ham_point_at(double *mem, size_t d) {
     return (ham_point){.theta = mem, .p = mem + d, .grad = mem + 2 * d, .v = mem + 3 * d};
@@ -42,7 +41,7 @@ double ham_energy(const sampler_state *s, const ham_point *z) {
 }
 
 void ham_draw_momentum(const sampler_state *s, rng_key ks, ham_point *z, double *normals) {
-    simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), normals, s->d);
+    sampler_step_normals(s, ks, normals);
     metric_momentum(s->metric, normals, z->p);
     metric_velocity(s->metric, z->p, z->v);
 }

@@ -206,6 +206,35 @@ static void normal_fill(rng_key key, uint64_t first, double *out, size_t n) {
     }
 }
 
+/* SIMD_AHEAD step keys in one Threefry vector (rng_fold_in's counter is
+ * (0, t): the lanes' low words wrap mod 2^32 as (uint32_t)t does), then
+ * every (step, j) lane's bits under its own key, in a loop the compiler
+ * vectorises, then the normals of all of them at once. */
+static void normal_fill_ahead(rng_key kstep, uint32_t t0, uint64_t first, size_t d, rng_key *keys,
+                              double *out) {
+    enum { A = SIMD_AHEAD, M = SIMD_AHEAD * SIMD_AHEAD_MAX_D };
+    _Static_assert(SIMD_AHEAD == 16, "one Threefry vector of step keys");
+    _Alignas(64) uint32_t k0[A], k1[A], lk0[M], lk1[M], chi[M], clo[M];
+    uint64_t bits[M];
+    size_t m = A * d;
+    tf_blocks16(1, kstep.hi, kstep.lo, 0, t0, k0, k1);
+    for (size_t k = 0; k < A; k++) {
+        keys[k] = (rng_key){.hi = k0[k], .lo = k1[k]};
+        for (size_t j = 0; j < d; j++) {
+            uint64_t c = first + j;
+            lk0[k * d + j] = k0[k], lk1[k * d + j] = k1[k];
+            chi[k * d + j] = (uint32_t)(c >> 32), clo[k * d + j] = (uint32_t)c;
+        }
+    }
+#pragma omp simd
+    for (size_t i = 0; i < m; i++) {
+        uint32_t b1, b2;
+        tf_block(lk0[i], lk1[i], chi[i], clo[i], &b1, &b2);
+        bits[i] = ((uint64_t)b1 << 32) | b2;
+    }
+    normals_from_bits(bits, out, m);
+}
+
 static void index_fill(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n) {
     uint64_t bits[BITS_CHUNK];
     double r = (double)range;
@@ -275,6 +304,7 @@ const simd_ops KTABLE(KERNEL_ISA) = {
     .gather_panels_f64 = gather_panels_f64,
     .gather_panels_f32 = gather_panels_f32,
     .normal_fill = normal_fill,
+    .normal_fill_ahead = normal_fill_ahead,
     .index_fill = index_fill,
     .vmath_apply = vmath_apply,
     .vmathf_apply = vmathf_apply,

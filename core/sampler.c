@@ -5,6 +5,7 @@
 
 #include "chain.h"
 #include "sampler.h"
+#include "simd.h"
 
 const sampler_def *const sampler_table[] = {
     &sampler_nuts,
@@ -65,6 +66,13 @@ double sampler_param(const sampler_def *def, const double *params, const char *n
                      double fallback) {
     int i = sampler_param_index(def, name);
     return i < 0 ? fallback : params[i];
+}
+
+void sampler_step_normals(const sampler_state *s, rng_key ks, double *out) {
+    if (s->step_noise)
+        memcpy(out, s->step_noise, s->d * sizeof *out);
+    else
+        simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), out, s->d);
 }
 
 double sampler_accept_probability(double log_ratio) {

@@ -103,8 +103,11 @@ struct sampler_state {
     size_t batch;         /* minibatch size; 0: full data */
     const double *centre; /* SAMPLER_CENTRE: d values, the control variates' centre */
     void *priv;           /* scratch_size bytes */
-    uint64_t grad_evals;  /* gradients evaluated so far; steps add theirs */
-    uint64_t accepted;    /* accepted proposals so far (samplers with an accept step) */
+    /* Set by the runner during a step, or NULL: that step's d normals,
+     * drawn ahead (see sampler_step_normals). */
+    const double *step_noise;
+    uint64_t grad_evals; /* gradients evaluated so far; steps add theirs */
+    uint64_t accepted;   /* accepted proposals so far (samplers with an accept step) */
 };
 
 /* The parameters every adaptive sampler shares, spliced into its list with
@@ -188,6 +191,11 @@ void sampler_defaults(const sampler_def *def, double *params);
  * such parameter. */
 double sampler_param(const sampler_def *def, const double *params, const char *name,
                      double fallback);
+
+/* out = the d standard normals of ks at CHAIN_COUNTER(CHAIN_STREAM_NOISE,
+ * 0), every step's noise or momentum: s->step_noise when the runner drew
+ * them ahead, for several steps at once (small d), else drawn now. */
+void sampler_step_normals(const sampler_state *s, rng_key ks, double *out);
 
 /* Helpers for Metropolis samplers. min(1, e^log_ratio), 0 for NaN. */
 double sampler_accept_probability(double log_ratio);

@@ -7,7 +7,6 @@
 
 #include "chain.h"
 #include "sampler.h"
-#include "simd.h"
 
 static const param_def ula_params[] = {
     {"step_size", P_REAL, NAN, 0, 1e300, P_MIN_OPEN | P_REQUIRED, NULL,
@@ -27,7 +26,7 @@ static void langevin_step(sampler_state *s, rng_key ks, double *stats) {
     } else {
         model_logp_grad(s->m, s->w, s->theta, s->grad, 0);
     }
-    simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), noise, s->d);
+    sampler_step_normals(s, ks, noise);
     for (size_t j = 0; j < s->d; j++)
         s->theta[j] += h * s->grad[j] + sd * noise[j];
     s->grad_evals++;

@@ -8,7 +8,6 @@
 
 #include "chain.h"
 #include "sampler.h"
-#include "simd.h"
 
 enum { MALA_STEP_SIZE = 0 };
 
@@ -26,7 +25,7 @@ static double mala_propose(sampler_state *s, rng_key ks, double *lp_prop) {
     size_t d = s->d;
     double h = s->step_size, sd = sqrt(2 * h), q_new = 0, q_cur;
     double *z = s->buf[0], *v = s->buf[1], *prop = s->buf[2], *prop_grad = s->buf[3];
-    simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), z, d);
+    sampler_step_normals(s, ks, z);
     for (size_t j = 0; j < d; j++)
         q_new += z[j] * z[j]; /* |prop - theta - h Minv g|^2_M / (2h) */
     metric_noise(s->metric, z, z);

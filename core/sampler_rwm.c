@@ -8,7 +8,6 @@
 
 #include "chain.h"
 #include "sampler.h"
-#include "simd.h"
 
 static const param_def rwm_params[] = {
     {"step_size", P_REAL, 1, 0, 1e300, P_MIN_OPEN, NULL,
@@ -21,7 +20,7 @@ static const param_def rwm_params[] = {
  * the log Metropolis ratio. */
 static double rwm_propose(sampler_state *s, rng_key ks, double *lp_prop) {
     double *z = s->buf[0], *prop = s->buf[2];
-    simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), z, s->d);
+    sampler_step_normals(s, ks, z);
     metric_noise(s->metric, z, z);
     for (size_t j = 0; j < s->d; j++)
         prop[j] = s->theta[j] + s->step_size * z[j];

@@ -69,7 +69,7 @@ static void drift(sampler_state *s, const double *v, double dt) {
 /* O: v <- c1 v + c2 xi. */
 static void ou(sampler_state *s, rng_key ks, double *v, double c1, double c2) {
     double *xi = s->buf[0];
-    sg_noise(ks, 0, xi, s->d);
+    sampler_step_normals(s, ks, xi);
     for (size_t j = 0; j < s->d; j++)
         v[j] = c1 * v[j] + c2 * xi[j];
 }

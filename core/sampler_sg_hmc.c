@@ -46,7 +46,7 @@ static void sghmc_step(sampler_state *s, rng_key ks, double *stats, sg_estimator
     uint32_t L = (uint32_t)s->params[first];
     double alpha = s->params[first + 1], h = sg_step_size(g), *v = g->vec[0], *xi = s->buf[0];
     double sd = sqrt(2 * alpha * h);
-    sg_noise(ks, 0, v, d);
+    sampler_step_normals(s, ks, v);
     for (size_t j = 0; j < d; j++)
         v[j] *= sqrt(h);
     for (uint32_t l = 0; l < L; l++) {

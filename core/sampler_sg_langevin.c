@@ -47,7 +47,7 @@ static void sgld_step(sampler_state *s, rng_key ks, double *stats, sg_estimator 
     sg_state *g = sg_state_get(s, est, 0);
     double h = sg_step_size(g), sd = sqrt(2 * h), *noise = s->buf[0];
     sg_gradient(g, s, ks, 0, s->theta, s->grad);
-    sg_noise(ks, 0, noise, s->d);
+    sampler_step_normals(s, ks, noise);
     for (size_t j = 0; j < s->d; j++)
         s->theta[j] += h * s->grad[j] + sd * noise[j];
     g->t++;
@@ -71,7 +71,7 @@ static void psgld_step(sampler_state *s, rng_key ks, double *stats) {
     double h = sg_step_size(g), *noise = s->buf[0], *v = g->vec[0];
     double alpha = s->params[SG_P_COMMON], eps = s->params[SG_P_COMMON + 1];
     sg_gradient(g, s, ks, 0, s->theta, s->grad);
-    sg_noise(ks, 0, noise, s->d);
+    sampler_step_normals(s, ks, noise);
     for (size_t j = 0; j < s->d; j++) {
         double gj = s->grad[j];
         v[j] = alpha * v[j] + (1 - alpha) * gj * gj;

@@ -47,7 +47,7 @@ static void sgnht_step(sampler_state *s, rng_key ks, double *stats, sg_estimator
         *alpha = a;
     }
     sg_gradient(g, s, ks, 0, s->theta, s->grad);
-    sg_noise(ks, 0, xi, d);
+    sampler_step_normals(s, ks, xi);
     double sd = sqrt(2 * a * h), vv = 0;
     for (size_t j = 0; j < d; j++) {
         v[j] += -*alpha * v[j] + h * s->grad[j] + sd * xi[j];

@@ -61,6 +61,11 @@ static inline uint64_t simd_groups_bytes(uint64_t n, uint64_t d, uint64_t elem_s
     return rows * row_bytes <= SIMD_GROUPS_MAX_BYTES ? rows * row_bytes : 0;
 }
 
+/* Steps whose keys and noise normal_fill_ahead draws at once, and the
+ * largest d it serves (SIMD_AHEAD x SIMD_AHEAD_MAX_D normals). */
+#define SIMD_AHEAD 16
+#define SIMD_AHEAD_MAX_D 16
+
 typedef enum simd_vmath_fn {
     VMATH_EXP = 0,
     VMATH_LOG, /* double only */
@@ -145,6 +150,12 @@ typedef struct simd_ops {
     void (*index_fill)(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n);
     /* out[i] = standard normal from rng_bits64(key, first + i), i < n. */
     void (*normal_fill)(rng_key key, uint64_t first, double *out, size_t n);
+    /* The same for SIMD_AHEAD steps at once (d <= SIMD_AHEAD_MAX_D):
+     * keys[k] = rng_fold_in(kstep, t0 + k) and out[k d + j] the normal_fill
+     * of keys[k] at first + j, j < d: a small d's noise for many steps in
+     * whole vectors, the same bits as one step at a time. */
+    void (*normal_fill_ahead)(rng_key kstep, uint32_t t0, uint64_t first, size_t d, rng_key *keys,
+                              double *out);
     /* y[i] = f(x[i]) for the functions of vmath.h, as this path compiles
      * them; for accuracy tests and benchmarks. */
     void (*vmath_apply)(simd_vmath_fn fn, const double *x, double *y, size_t n);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "rng.h"
+#include "simd.h"
 #include "test_util.h"
 
 static void test_threefry_kat(void **state) {
@@ -159,12 +160,36 @@ static void test_fills_match_scalar(void **state) {
         }
 }
 
+/* normal_fill_ahead is many steps' normal_fill at once: the same keys and
+ * the same bits, for every d it serves, where the steps' counters wrap
+ * past 2^32 and where first + j carries into the high word. */
+static void test_normals_ahead(void **state) {
+    (void)state;
+    static const uint32_t t0s[] = {0, 9, UINT32_MAX - 5};
+    static const uint64_t firsts[] = {0, 0xFFFFFFFFULL - 7};
+    const simd_ops *ops = simd_ops_get();
+    rng_key kstep = rng_key_from_seed(23), keys[SIMD_AHEAD];
+    double out[SIMD_AHEAD * SIMD_AHEAD_MAX_D], z[SIMD_AHEAD_MAX_D];
+    for (size_t a = 0; a < sizeof t0s / sizeof t0s[0]; a++)
+        for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++)
+            for (size_t d = 1; d <= SIMD_AHEAD_MAX_D; d++) {
+                ops->normal_fill_ahead(kstep, t0s[a], firsts[f], d, keys, out);
+                for (uint32_t k = 0; k < SIMD_AHEAD; k++) {
+                    rng_key want = rng_fold_in(kstep, t0s[a] + k);
+                    assert_true(keys[k].hi == want.hi && keys[k].lo == want.lo);
+                    ops->normal_fill(want, firsts[f], z, d);
+                    assert_memory_equal(out + k * d, z, d * sizeof *z);
+                }
+            }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threefry_kat),    cmocka_unit_test(test_jax_keys),
         cmocka_unit_test(test_jax_legacy_bits), cmocka_unit_test(test_jax_uniform),
         cmocka_unit_test(test_normal_moments),  cmocka_unit_test(test_normal_tails),
         cmocka_unit_test(test_index_fill),      cmocka_unit_test(test_fills_match_scalar),
+        cmocka_unit_test(test_normals_ahead),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);
