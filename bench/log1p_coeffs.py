@@ -16,14 +16,19 @@ decimal at 60 digits, then rounded to the target type. The script prints
 the rounded polynomial's largest relative error on a dense grid, in units
 of 2^-24 (float) or 2^-53 (double), and the C constants.
 
-Standard library only. Usage:
+Standard library only (and exp_coeffs.py's Horner and elimination). Usage:
   bench/log1p_coeffs.py            # both sets, as in core/vmath.h
   bench/log1p_coeffs.py --survey   # the error of each degree
 """
 import argparse
 import math
+import os
 import struct
+import sys
 from decimal import Decimal, getcontext
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exp_coeffs import horner, solve  # noqa: E402  (Decimal Horner and elimination)
 
 getcontext().prec = 60
 
@@ -41,30 +46,6 @@ def p_atanh(z):
         if term < Decimal(10) ** -55:
             return acc
         acc, zk, k = acc + term, zk * z, k + 1
-
-
-def horner(c, x):
-    acc = Decimal(0)
-    for ci in reversed(c):
-        acc = acc * x + ci
-    return acc
-
-
-def solve(a, b):
-    """Gaussian elimination with partial pivoting, in Decimal."""
-    n = len(b)
-    m = [row[:] + [b[i]] for i, row in enumerate(a)]
-    for col in range(n):
-        piv = max(range(col, n), key=lambda i: abs(m[i][col]))
-        m[col], m[piv] = m[piv], m[col]
-        for i in range(col + 1, n):
-            f = m[i][col] / m[col][col]
-            for j in range(col, n + 1):
-                m[i][j] -= f * m[col][j]
-    x = [Decimal(0)] * n
-    for i in reversed(range(n)):
-        x[i] = (m[i][n] - sum(m[i][j] * x[j] for j in range(i + 1, n))) / m[i][i]
-    return x
 
 
 def to_float(x):
