@@ -272,7 +272,8 @@ static rng_key step_key(chain_run_state *r, rng_key kstep, uint64_t t) {
         r->ahead_t0 = t, r->ahead_n = SIMD_AHEAD;
     }
     s->step_noise = r->ahead_noise + (t - r->ahead_t0) * s->d;
-    return r->ahead_keys[t - r->ahead_t0];
+    s->step_noise_key = r->ahead_keys[t - r->ahead_t0];
+    return s->step_noise_key;
 }
 
 /* One iteration: the step, adaptation in warmup, the divergence count. */

@@ -217,6 +217,13 @@ static void normal_fill_ahead(rng_key kstep, uint32_t t0, uint64_t first, size_t
     _Alignas(64) uint32_t k0[A], k1[A], lk0[M], lk1[M], chi[M], clo[M];
     uint64_t bits[M];
     size_t m = A * d;
+    if (d > SIMD_AHEAD_MAX_D) { /* more than the buffers hold: a step at a time */
+        for (uint32_t k = 0; k < A; k++) { /* rng_fold_in's block */
+            tf_block(kstep.hi, kstep.lo, 0, t0 + k, &keys[k].hi, &keys[k].lo);
+            normal_fill(keys[k], first, out + k * d, d);
+        }
+        return;
+    }
     tf_blocks16(1, kstep.hi, kstep.lo, 0, t0, k0, k1);
     for (size_t k = 0; k < A; k++) {
         keys[k] = (rng_key){.hi = k0[k], .lo = k1[k]};

@@ -69,7 +69,7 @@ double sampler_param(const sampler_def *def, const double *params, const char *n
 }
 
 void sampler_step_normals(const sampler_state *s, rng_key ks, double *out) {
-    if (s->step_noise)
+    if (s->step_noise && s->step_noise_key.hi == ks.hi && s->step_noise_key.lo == ks.lo)
         memcpy(out, s->step_noise, s->d * sizeof *out);
     else
         simd_ops_get()->normal_fill(ks, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), out, s->d);

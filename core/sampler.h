@@ -103,9 +103,10 @@ struct sampler_state {
     size_t batch;         /* minibatch size; 0: full data */
     const double *centre; /* SAMPLER_CENTRE: d values, the control variates' centre */
     void *priv;           /* scratch_size bytes */
-    /* Set by the runner during a step, or NULL: that step's d normals,
-     * drawn ahead (see sampler_step_normals). */
+    /* Set by the runner during a step, or NULL: the d normals of key
+     * step_noise_key, drawn ahead (see sampler_step_normals). */
     const double *step_noise;
+    rng_key step_noise_key;
     uint64_t grad_evals; /* gradients evaluated so far; steps add theirs */
     uint64_t accepted;   /* accepted proposals so far (samplers with an accept step) */
 };
@@ -194,7 +195,7 @@ double sampler_param(const sampler_def *def, const double *params, const char *n
 
 /* out = the d standard normals of ks at CHAIN_COUNTER(CHAIN_STREAM_NOISE,
  * 0), every step's noise or momentum: s->step_noise when the runner drew
- * them ahead, for several steps at once (small d), else drawn now. */
+ * them ahead for ks (several steps at once, small d), else drawn now. */
 void sampler_step_normals(const sampler_state *s, rng_key ks, double *out);
 
 /* Helpers for Metropolis samplers. min(1, e^log_ratio), 0 for NaN. */

@@ -150,16 +150,18 @@ typedef struct simd_ops {
     void (*index_fill)(rng_key key, uint64_t first, uint32_t range, uint32_t *out, size_t n);
     /* out[i] = standard normal from rng_bits64(key, first + i), i < n. */
     void (*normal_fill)(rng_key key, uint64_t first, double *out, size_t n);
-    /* The same for SIMD_AHEAD steps at once (d <= SIMD_AHEAD_MAX_D):
-     * keys[k] = rng_fold_in(kstep, t0 + k) and out[k d + j] the normal_fill
-     * of keys[k] at first + j, j < d: a small d's noise for many steps in
-     * whole vectors, the same bits as one step at a time. */
+    /* The same for SIMD_AHEAD steps at once: keys[k] = rng_fold_in(kstep,
+     * t0 + k) and out[k d + j] (SIMD_AHEAD d of them) the normal_fill of
+     * keys[k] at first + j, j < d: for d <= SIMD_AHEAD_MAX_D, a small d's
+     * noise for many steps in whole vectors, the same bits as one step at
+     * a time (larger d: one step at a time). */
     void (*normal_fill_ahead)(rng_key kstep, uint32_t t0, uint64_t first, size_t d, rng_key *keys,
                               double *out);
     /* y[i] = f(x[i]) for the functions of vmath.h, as this path compiles
      * them; for accuracy tests and benchmarks. */
     void (*vmath_apply)(simd_vmath_fn fn, const double *x, double *y, size_t n);
-    /* The float32 versions (exp for x <= 0 only; no normal quantile). */
+    /* The float32 versions (exp for x <= 0 and log1p for 0 <= x <= 1 only;
+     * no log or normal quantile: NaN). */
     void (*vmathf_apply)(simd_vmath_fn fn, const float *x, float *y, size_t n);
 } simd_ops;
 

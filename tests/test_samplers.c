@@ -18,6 +18,8 @@
 
 #include "chain.h"
 #include "errors.h"
+#include "sampler.h"
+#include "simd.h"
 #include "test_util.h"
 
 #define BATCHES 50
@@ -203,11 +205,31 @@ static void test_mala_matches_rwm_logistic(void **state) {
     run_free(mala), model_free(m), dataset_free(ds);
 }
 
+/* A step's normals come from the runner's block only for the key they
+ * were drawn for: any other key (a second draw inside a step, a probe)
+ * gets its own, as normal_fill gives them. */
+static void test_step_normals_follow_the_key(void **state) {
+    (void)state;
+    double ahead[3] = {1, 2, 3}, out[3], want[3];
+    rng_key mine = rng_key_from_seed(5), other = rng_key_from_seed(6);
+    sampler_state s = {.d = 3, .step_noise = ahead, .step_noise_key = mine};
+    sampler_step_normals(&s, mine, out);
+    assert_memory_equal(out, ahead, sizeof ahead);
+    sampler_step_normals(&s, other, out);
+    simd_ops_get()->normal_fill(other, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), want, 3);
+    assert_memory_equal(out, want, sizeof want);
+    s.step_noise = NULL;
+    sampler_step_normals(&s, mine, out);
+    simd_ops_get()->normal_fill(mine, CHAIN_COUNTER(CHAIN_STREAM_NOISE, 0), want, 3);
+    assert_memory_equal(out, want, sizeof want);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mala_gaussian),
         cmocka_unit_test(test_ula_bias_shrinks),
         cmocka_unit_test(test_mala_matches_rwm_logistic),
+        cmocka_unit_test(test_step_normals_follow_the_key),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);
