@@ -217,8 +217,9 @@ static void normal_fill_ahead(rng_key kstep, uint32_t t0, uint64_t first, size_t
     _Alignas(64) uint32_t k0[A], k1[A], lk0[M], lk1[M], chi[M], clo[M];
     uint64_t bits[M];
     size_t m = A * d;
-    if (d > SIMD_AHEAD_MAX_D) { /* more than the buffers hold: a step at a time */
-        for (uint32_t k = 0; k < A; k++) { /* rng_fold_in's block */
+    if (d > SIMD_AHEAD_MAX_D) {
+        /* more than the buffers hold: a step at a time (rng_fold_in's block) */
+        for (uint32_t k = 0; k < A; k++) {
             tf_block(kstep.hi, kstep.lo, 0, t0 + k, &keys[k].hi, &keys[k].lo);
             normal_fill(keys[k], first, out + k * d, d);
         }
