@@ -1,7 +1,7 @@
 /* kernels_groups.h - the row pass over row groups (simd.h's glm_groups_f32
  * and _f64), a template included by kernels.c in its 512-bit AVX-512 build
  * alone, once per element type after kernels_lr.h's copy for that type,
- * whose row link it uses: define GT (float or double), GSFX (f32, f64) and
+ * whose row link and flush it uses: define GT (float or double), GSFX (f32, f64) and
  * GSUF (ps, pd), the suffix of the AVX-512 intrinsics for GT.
  *
  * In the row-major pass each group of rows is read from memory by its dot
@@ -93,15 +93,6 @@ GFN(groups_link)(const simd_glm *g, const GT *y, size_t m, GV *a, GV *s, GT *ts,
     return ll;
 }
 
-static void GFN(groups_flush)(const simd_glm *g, GT *t, GT *ts, size_t d, size_t ld, double *grad) {
-    for (size_t j = 0; j < d; j++)
-        grad[j] += (double)t[j];
-    for (size_t j = 0; j < ld; j++)
-        t[j] = 0;
-    if (g->intercept) grad[d] += (double)*ts;
-    *ts = 0;
-}
-
 /* Rows 0..n of G, which starts at a group; theta holds ld elements, zero
  * past d, 64-byte aligned. */
 static double GFN(glm_groups)(const simd_glm *g, const GT *G, size_t ld, const GT *y, size_t n,
@@ -130,7 +121,8 @@ static double GFN(glm_groups)(const simd_glm *g, const GT *G, size_t ld, const G
         else
             for (size_t c = 0; c < chunks; c++)
                 GFN(groups_update)(cur, s, t, c);
-        if ((b + R) % SIMD_PANEL == 0 || b + R >= n) GFN(groups_flush)(g, t, &ts, d, ld, grad);
+        if ((b + R) % SIMD_PANEL == 0 || b + R >= n) /* kernels_lr.h's, as the row pass */
+            GFN(rows_flush)(g->intercept != 0, t, &ts, d, grad);
     }
     return ll;
 }
