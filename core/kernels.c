@@ -11,6 +11,9 @@
 #include "simd.h"
 #include "threefry.h"
 #include "vmath.h"
+#ifdef KERNEL_ZMM
+#include "kernels_transpose.h"
+#endif
 
 #ifndef KERNEL_ISA
 #define KERNEL_ISA generic
@@ -46,6 +49,10 @@
 #undef KETA_MAX
 #define KT float
 #define KSFX f32
+#ifdef KERNEL_ZMM
+#define KGATHER_PANEL gather_panel_zmm_f32
+#define KGATHER_PANEL_MAX_D 8
+#endif
 #define KEXP_NEG vmf_exp_neg /* exact to 0.1 ulp up to e^88 too: the Poisson mean needs e^60 */
 #define KSIGMOID_T vmf_sigmoid_t
 #define KSOFTPLUS_T vmf_softplus_t
@@ -73,6 +80,8 @@
 #undef KSOFTPLUS_T
 #undef KFABS
 #undef KETA_MAX
+#undef KGATHER_PANEL
+#undef KGATHER_PANEL_MAX_D
 
 /* Acklam's rational approximation of the normal quantile, both branches
  * evaluated and one selected, so that the loop vectorises. */

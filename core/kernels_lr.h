@@ -189,7 +189,9 @@ static double KFN(lr_panels)(const KT *Xp, const KT *yp, size_t n, size_t d, con
 /* Minibatch rows idx[0..n) of row-major X (nx rows of d <= SIMD_PANEL_MAX_D)
  * into panels at dst, their y into ydst, the last panel's padding
  * zeroed, with d a constant for small d. Rows of an X beyond L2 are all
- * prefetched first, so that their misses overlap. */
+ * prefetched first, so that their misses overlap. Where the includer
+ * defines KGATHER_PANEL (a panel from rows of at most KGATHER_PANEL_MAX_D
+ * columns, kernels_transpose.h), panels of such rows are made by it. */
 static inline __attribute__((always_inline)) void
 KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const KT *ysrc, const uint32_t *idx,
                         size_t n, size_t d, size_t nx) {
@@ -201,6 +203,12 @@ KFN(gather_panels_body)(KT *dst, KT *ydst, const KT *X, const KT *ysrc, const ui
         size_t m = n - b < P ? n - b : P;
         const uint32_t *ix = idx + b;
         KT *out = dst + b * d;
+#ifdef KGATHER_PANEL
+        if (d <= KGATHER_PANEL_MAX_D) {
+            KGATHER_PANEL(out, ydst + b, X, ysrc, ix, m, d);
+            continue;
+        }
+#endif
         for (size_t r = 0; r < m; r++) { /* row by row: gathers are slower here */
             const KT *row = X + (size_t)ix[r] * d;
             for (size_t j = 0; j < d; j++)

@@ -2,7 +2,8 @@
  * two-pass long-double formula, against central finite differences, for
  * both dtypes and every data layout (panels for d <= 64, rows above, and
  * row groups of rows up to 4 KB where the path has them), and
- * the minibatch estimate against its definition. */
+ * the minibatch estimate against its definition; the minibatch's gather
+ * into panels, on this run's SIMD path, against the layout's definition. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 
 #include "model.h"
 #include "rng.h"
+#include "simd.h"
 #include "test_util.h"
 
 /* log prior + sum of log-likelihoods over rows idx (or all), computed the
@@ -263,6 +265,57 @@ static void test_minibatch(void **state) {
     check_batch(80); /* row-major gather */
 }
 
+/* Panels of rows idx[0..n) of X as simd.h defines them, the padding zero. */
+#define EXPECT_PANELS(T, want, wanty, X, y, idx, n, d)                                             \
+    for (size_t r = 0; r < ((n) + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL; r++) {                \
+        size_t p = r / SIMD_PANEL, i = r % SIMD_PANEL;                                             \
+        for (size_t j = 0; j < (d); j++)                                                           \
+            (want)[(p * (d) + j) * SIMD_PANEL + i] = r < (n) ? (X)[idx[r] * (d) + j] : (T)0;       \
+        (wanty)[r] = r < (n) ? (y)[idx[r]] : (T)0;                                                 \
+    }
+
+/* The gather copies values, so each dtype's panels must equal the
+ * definition exactly, for every d up to 9 (past the transposes' 8) and
+ * counts that end a panel's first or second half, or fill it: the last
+ * row of X among the indices (a row read at the end of its buffer). */
+static void test_gather_panels(void **state) {
+    (void)state;
+    const simd_ops *ops = simd_ops_get();
+    static const size_t counts[] = {1, 4, 15, 16, 17, 31, 32, 33, 63, 100};
+    enum { NX = 97, MAXN = 100, MAXP = (MAXN + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL };
+    uint32_t idx[MAXN];
+    for (size_t d = 1; d <= 9; d++) {
+        double *X = malloc(NX * d * sizeof *X), *y = malloc(NX * sizeof *y);
+        float *Xf = malloc(NX * d * sizeof *Xf), *yf = malloc(NX * sizeof *yf);
+        double *got = malloc(MAXP * d * sizeof *got), *want = malloc(MAXP * d * sizeof *want);
+        float *gotf = malloc(MAXP * d * sizeof *gotf), *wantf = malloc(MAXP * d * sizeof *wantf);
+        double goty[MAXP], wanty[MAXP];
+        float gotyf[MAXP], wantyf[MAXP];
+        for (size_t i = 0; i < NX * d; i++)
+            Xf[i] = (float)(X[i] = 1.0 + (double)i / 8);
+        for (size_t i = 0; i < NX; i++)
+            yf[i] = (float)(y[i] = (double)(i % 3));
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            size_t n = counts[c];
+            rng_index_fill(rng_key_from_seed(40 + c), 0, NX, idx, n);
+            idx[n - 1] = NX - 1;
+            size_t np = (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
+            memset(got, 0x5A, np * d * sizeof *got), memset(gotf, 0x5A, np * d * sizeof *gotf);
+            memset(goty, 0x5A, sizeof goty), memset(gotyf, 0x5A, sizeof gotyf);
+            ops->gather_panels_f64(got, goty, X, y, idx, n, d, NX);
+            ops->gather_panels_f32(gotf, gotyf, Xf, yf, idx, n, d, NX);
+            EXPECT_PANELS(double, want, wanty, X, y, idx, n, d);
+            EXPECT_PANELS(float, wantf, wantyf, Xf, yf, idx, n, d);
+            assert_memory_equal(got, want, np * d * sizeof *got);
+            assert_memory_equal(goty, wanty, np * sizeof *goty);
+            assert_memory_equal(gotf, wantf, np * d * sizeof *gotf);
+            assert_memory_equal(gotyf, wantyf, np * sizeof *gotyf);
+        }
+        free(X), free(y), free(Xf), free(yf), free(got), free(want), free(gotf), free(wantf);
+    }
+}
+#undef EXPECT_PANELS
+
 static void test_gaussian(void **state) {
     (void)state;
     double mean[2] = {1, -2}, cov[4] = {2, 0.6, 0.6, 1}, theta[2] = {0.5, 0.5}, g[2];
@@ -282,13 +335,10 @@ static void test_gaussian(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logp_direct),
-        cmocka_unit_test(test_gradient_fd),
-        cmocka_unit_test(test_gradient_direct),
-        cmocka_unit_test(test_extreme_eta),
-        cmocka_unit_test(test_minibatch),
-        cmocka_unit_test(test_gaussian),
-        cmocka_unit_test(test_row_threads_same_bits),
+        cmocka_unit_test(test_logp_direct),     cmocka_unit_test(test_gradient_fd),
+        cmocka_unit_test(test_gradient_direct), cmocka_unit_test(test_extreme_eta),
+        cmocka_unit_test(test_minibatch),       cmocka_unit_test(test_gather_panels),
+        cmocka_unit_test(test_gaussian),        cmocka_unit_test(test_row_threads_same_bits),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,86 @@
+/* kernels_transpose.h - a minibatch's rows of float32 X into a panel
+ * (simd.h's layout) by transposes in registers: AVX-512 at 512 bits,
+ * included by kernels.c's 512-bit build alone (KERNEL_ZMM), for rows of at
+ * most eight columns (the post's d = 5 among them).
+ *
+ * Row by row, a panel of d = 5 costs 32 rows x 6 scalar loads and stores;
+ * here each 16 rows are 16 masked loads of 8 lanes, 8 inserts, a
+ * transpose of the 8 x 8 blocks in the two halves of 8 vectors (at most 24
+ * shuffles) and d stores, the padding rows zeroed by a lane mask. The
+ * panel holds the same values, so the draws keep every bit (test_model's
+ * test_gather_panels, test_golden). SGLD's 100 rows at N = 1e3, d = 5
+ * took 160-170 ns row by row on this project's AMD VM, 74-82 ns here
+ * (bench/README.md, "The minibatch's gather in registers"). */
+#include <immintrin.h>
+
+/* Rows ix[i] and ix[i + 8]: d columns each, in the two 256-bit halves. */
+static inline __attribute__((always_inline)) __m512 rows_pair_f32(const float *X, size_t d,
+                                                                  uint32_t i0, uint32_t i1) {
+    __mmask8 cols = (__mmask8)((1u << d) - 1);
+    __m256 lo = _mm256_maskz_loadu_ps(cols, X + (size_t)i0 * d);
+    __m256 hi = _mm256_maskz_loadu_ps(cols, X + (size_t)i1 * d);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+/* Column j of rows ix[0..16) to out[j * SIMD_PANEL + r], j < d, rows
+ * whose bit in keep is clear as zeros. */
+static inline __attribute__((always_inline)) void
+transpose_rows16_f32(float *out, const float *X, const uint32_t *ix, size_t d, __mmask16 keep) {
+    __m512 a[8], t[8], u[8], c[8];
+    for (int i = 0; i < 8; i++)
+        a[i] = rows_pair_f32(X, d, ix[i], ix[i + 8]);
+    /* within each 128-bit lane: t[2i], t[2i+1] interleave rows 2i, 2i+1 */
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]);
+    }
+    /* u[4h + k]: columns k and k + 4 of rows 4h..4h+3 (and of 8 more) */
+    for (int h = 0; h < 2; h++) {
+        const __m512 *th = t + 4 * h;
+        u[4 * h] = _mm512_shuffle_ps(th[0], th[2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * h + 1] = _mm512_shuffle_ps(th[0], th[2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * h + 2] = _mm512_shuffle_ps(th[1], th[3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * h + 3] = _mm512_shuffle_ps(th[1], th[3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    /* rows 0-3, 4-7, 8-11, 12-15 of one column, from the lanes of u[k], u[k + 4] */
+    const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    const __m512i high =
+        _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int k = 0; k < 4; k++) {
+        c[k] = _mm512_permutex2var_ps(u[k], low, u[k + 4]);
+        c[k + 4] = _mm512_permutex2var_ps(u[k], high, u[k + 4]);
+    }
+    for (size_t j = 0; j < d; j++)
+        _mm512_storeu_ps(out + j * SIMD_PANEL, _mm512_maskz_mov_ps(keep, c[j]));
+}
+
+/* The panel at out (and its y at yout) from rows ix[0..m), m <= SIMD_PANEL;
+ * past m, zeros. */
+static inline __attribute__((always_inline)) void
+gather_panel_zmm_f32(float *out, float *yout, const float *X, const float *ysrc, const uint32_t *ix,
+                     size_t m, size_t d) {
+    enum { P = SIMD_PANEL };
+    _Static_assert(SIMD_PANEL == 32, "two transposes of 16 rows a panel");
+    _Alignas(64) uint32_t padded[P];
+    uint32_t keep = m == P ? UINT32_MAX : (1u << m) - 1;
+    if (m < P) { /* the last panel: its missing rows read row ix[0] and are masked */
+        __m512i first = _mm512_set1_epi32((int)ix[0]);
+        _mm512_store_si512(padded, _mm512_mask_loadu_epi32(first, (__mmask16)keep, ix));
+        _mm512_store_si512(padded + 16,
+                           _mm512_mask_loadu_epi32(first, (__mmask16)(keep >> 16), ix + 16));
+        ix = padded;
+    }
+    transpose_rows16_f32(out, X, ix, d, (__mmask16)keep);
+    if (m > 16)
+        transpose_rows16_f32(out + 16, X, ix + 16, d, (__mmask16)(keep >> 16));
+    else
+        for (size_t j = 0; j < d; j++)
+            _mm512_storeu_ps(out + j * P + 16, _mm512_setzero_ps());
+    for (size_t r = 0; r < P; r++) /* the y of rows past m, zeroed after */
+        yout[r] = ysrc[ix[r]];
+    if (m < P)
+        for (int h = 0; h < 2; h++) {
+            __mmask16 rows = (__mmask16)(keep >> (16 * h));
+            _mm512_storeu_ps(yout + 16 * h, _mm512_maskz_loadu_ps(rows, yout + 16 * h));
+        }
+}
