@@ -25,6 +25,10 @@
 
 #define KT double
 #define KSFX f64
+#ifdef KERNEL_ZMM
+#define KGATHER_PANEL gather_panel_zmm_f64
+#define KGATHER_PANEL_MAX_D 8
+#endif
 #define KEXP_NEG vm_exp
 #define KSIGMOID_T vm_sigmoid_t
 #define KSOFTPLUS_T vm_softplus_t
@@ -47,6 +51,8 @@
 #undef KSOFTPLUS_T
 #undef KFABS
 #undef KETA_MAX
+#undef KGATHER_PANEL
+#undef KGATHER_PANEL_MAX_D
 #define KT float
 #define KSFX f32
 #ifdef KERNEL_ZMM

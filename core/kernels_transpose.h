@@ -1,16 +1,18 @@
-/* kernels_transpose.h - a minibatch's rows of float32 X into a panel
- * (simd.h's layout) by transposes in registers: AVX-512 at 512 bits,
- * included by kernels.c's 512-bit build alone (KERNEL_ZMM), for rows of at
- * most eight columns (the post's d = 5 among them).
+/* kernels_transpose.h - a minibatch's rows of X into a panel (simd.h's
+ * layout) by transposes in registers: AVX-512 at 512 bits, included by
+ * kernels.c's 512-bit build alone (KERNEL_ZMM), for rows of at most eight
+ * columns (the post's d = 5 among them), in both dtypes.
  *
- * Row by row, a panel of d = 5 costs 32 rows x 6 scalar loads and stores;
- * here each 16 rows are 16 masked loads of 8 lanes, 8 inserts, a
- * transpose of the 8 x 8 blocks in the two halves of 8 vectors (at most 24
- * shuffles) and d stores, the padding rows zeroed by a lane mask. The
- * panel holds the same values, so the draws keep every bit (test_model's
- * test_gather_panels, test_golden). SGLD's 100 rows at N = 1e3, d = 5
- * took 160-170 ns row by row on this project's AMD VM, 74-82 ns here
- * (bench/README.md, "The minibatch's gather in registers"). */
+ * Row by row, a panel of d = 5 costs 32 rows x 6 scalar loads and stores.
+ * Here, in float32, each 16 rows are 16 masked loads of 8 lanes, 8
+ * inserts, a transpose of the 8 x 8 blocks in the two halves of 8 vectors
+ * (at most 24 shuffles) and d stores; in float64 each 8 rows are 8 masked
+ * loads and an 8 x 8 transpose. The padding rows are zeroed by a lane
+ * mask. The panel holds the same values, so the draws keep every bit
+ * (test_model's test_gather_panels, test_golden). SGLD's 100 rows at
+ * N = 1e3, d = 5 took 160-170 ns row by row on this project's AMD VM,
+ * 74-82 ns here (float64: 232-241 ns, 125 ns; bench/README.md, "The
+ * minibatch's gather in registers"). */
 #include <immintrin.h>
 
 /* Rows ix[i] and ix[i + 8]: d columns each, in the two 256-bit halves. */
@@ -82,5 +84,65 @@ gather_panel_zmm_f32(float *out, float *yout, const float *X, const float *ysrc,
         for (int h = 0; h < 2; h++) {
             __mmask16 rows = (__mmask16)(keep >> (16 * h));
             _mm512_storeu_ps(yout + 16 * h, _mm512_maskz_loadu_ps(rows, yout + 16 * h));
+        }
+}
+
+/* Rows ix[0..8) of d <= 8 doubles: column j to out[j * SIMD_PANEL + r],
+ * j < d, rows whose bit in keep is clear as zeros. */
+static inline __attribute__((always_inline)) void
+transpose_rows8_f64(double *out, const double *X, const uint32_t *ix, size_t d, __mmask8 keep) {
+    __mmask8 cols = (__mmask8)((1u << d) - 1);
+    __m512d a[8], t[8], u[8], c[8];
+    for (int i = 0; i < 8; i++)
+        a[i] = _mm512_maskz_loadu_pd(cols, X + (size_t)ix[i] * d);
+    /* within each 128-bit lane: rows 2i and 2i + 1, even or odd columns */
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(a[2 * i], a[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(a[2 * i], a[2 * i + 1]);
+    }
+    /* u[4h + k]: columns k' and k' + 4 of rows 4h..4h+3, k' = 0, 2, 1, 3 */
+    for (int h = 0; h < 2; h++) {
+        const __m512d *th = t + 4 * h;
+        u[4 * h] = _mm512_shuffle_f64x2(th[0], th[2], 0x88);
+        u[4 * h + 1] = _mm512_shuffle_f64x2(th[0], th[2], 0xDD);
+        u[4 * h + 2] = _mm512_shuffle_f64x2(th[1], th[3], 0x88);
+        u[4 * h + 3] = _mm512_shuffle_f64x2(th[1], th[3], 0xDD);
+    }
+    static const int column_of[4] = {0, 2, 1, 3};
+    for (int k = 0; k < 4; k++) {
+        c[column_of[k]] = _mm512_shuffle_f64x2(u[k], u[k + 4], 0x88);
+        c[column_of[k] + 4] = _mm512_shuffle_f64x2(u[k], u[k + 4], 0xDD);
+    }
+    for (size_t j = 0; j < d; j++)
+        _mm512_storeu_pd(out + j * SIMD_PANEL, _mm512_maskz_mov_pd(keep, c[j]));
+}
+
+/* gather_panel_zmm_f32 for doubles: four transposes of 8 rows. */
+static inline __attribute__((always_inline)) void
+gather_panel_zmm_f64(double *out, double *yout, const double *X, const double *ysrc,
+                     const uint32_t *ix, size_t m, size_t d) {
+    enum { P = SIMD_PANEL };
+    _Alignas(64) uint32_t padded[P];
+    uint32_t keep = m == P ? UINT32_MAX : (1u << m) - 1;
+    if (m < P) { /* the last panel: its missing rows read row ix[0] and are masked */
+        __m512i first = _mm512_set1_epi32((int)ix[0]);
+        _mm512_store_si512(padded, _mm512_mask_loadu_epi32(first, (__mmask16)keep, ix));
+        _mm512_store_si512(padded + 16,
+                           _mm512_mask_loadu_epi32(first, (__mmask16)(keep >> 16), ix + 16));
+        ix = padded;
+    }
+    for (size_t q = 0; q < P / 8; q++) {
+        if (q * 8 < m)
+            transpose_rows8_f64(out + 8 * q, X, ix + 8 * q, d, (__mmask8)(keep >> (8 * q)));
+        else
+            for (size_t j = 0; j < d; j++)
+                _mm512_storeu_pd(out + j * P + 8 * q, _mm512_setzero_pd());
+    }
+    for (size_t r = 0; r < P; r++) /* the y of rows past m, zeroed after */
+        yout[r] = ysrc[ix[r]];
+    if (m < P)
+        for (size_t q = 0; q < P / 8; q++) {
+            __mmask8 rows = (__mmask8)(keep >> (8 * q));
+            _mm512_storeu_pd(yout + 8 * q, _mm512_maskz_loadu_pd(rows, yout + 8 * q));
         }
 }
