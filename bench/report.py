@@ -23,6 +23,7 @@ Targets checked:
       (and, given --jax, also against JAX measured on this machine);
   T3  >= 100x faster than the NumPy Python loop at N = 1e3, d = 5, with our
       best time (float64 or float32, either run).
+A second table checks issue 15's targets (see issue15_table).
 """
 
 import argparse
@@ -134,6 +135,137 @@ def where(k):
 def ns(m, f):
     v = m.get(f)
     return "%.2f" % (v * 1e9) if num(v) else "-"
+
+
+def miss_list(bad, fmt):
+    return "; ".join(fmt(x) for x in bad) if bad else "-"
+
+
+# --- issue 15's targets --------------------------------------------------------
+# Issue 15 restates the targets against the measured bounds of each row:
+#   1. ULA/MALA, one core, X beyond L2: within 1.5x of the memory bound (T1);
+#   2. ULA/MALA at d = 5, one core: within 1.5x of the arithmetic bound;
+#   3. SGLD, one core: within 2x of the gather + arithmetic bound;
+#   4. float32, both cores: >= 10x the post's full JAX where the bound allows
+#      it (bound * 20 000 <= JAX / 10), else within 1.3x of the bound;
+#   5. >= 100x bench/numpy_loop.py's loop at N = 1e3, d = 5 (T3).
+
+
+def r_arith(r):
+    """Our time / the arithmetic bound (arith_s_per_iter); None if unknown."""
+    if not ok(r):
+        return None
+    if num(r.get("arith_s_per_iter")) and r["arith_s_per_iter"] > 0:
+        return r["s_per_iter"] / r["arith_s_per_iter"]
+    v = r.get("ratio_to_arith_bound")
+    if num(v):
+        return v
+    return r_bound(r) if r.get("bound_kind") == "arith" else None
+
+
+def r_gather(r):
+    """Our time / bound_s_per_iter where that bound is SGLD's gather + arithmetic."""
+    return r_bound(r) if ok(r) and r.get("bound_kind") == "gather" else None
+
+
+def within(keys, ratio, limit):
+    """(checked [(k, ratio)], over the limit sorted worst first, keys without a ratio)."""
+    vals = [(k, ratio(k)) for k in keys]
+    got = [(k, v) for k, v in vals if v is not None]
+    bad = sorted([kv for kv in got if kv[1] > limit], key=lambda kv: -kv[1])
+    return got, bad, [k for k, v in vals if v is None]
+
+
+def within_line(p, name, keys, ratio, limit, extra=""):
+    """A table line: every row of keys within limit x of its bound."""
+    got, bad, unk = within(keys, ratio, limit)
+    if not got:
+        p(f"| {name} | not checkable: none of its {len(keys)} rows has this bound | - |")
+        return
+    worst = max(got, key=lambda kv: kv[1])
+    res = "not met" if bad else "met" if not unk else "met where checkable"
+    nc = f", {len(unk)} not checkable ({', '.join(where(k) for k in unk)})" if unk else ""
+    p(f"| {name} | {res}: {len(got) - len(bad)}/{len(keys)} rows{nc}; worst {worst[1]:.2f}x "
+      f"({where(worst[0])}){extra} | {miss_list(bad, lambda kv: f'{where(kv[0])}: {kv[1]:.2f}x of bound')} |")
+
+
+def post_check(r):
+    """Point 4 for one float32 row: (passes, speedup, bound allows 10x, ratio to bound)."""
+    jax, b = r.get("post_full_jax_2nd_s"), r.get("bound_s_per_iter")
+    if not num(jax) or not num(b) or b <= 0:
+        return None
+    sp, allows, rb = jax / t20k(r), b * ITERS_POST <= jax / 10, r["s_per_iter"] / b
+    return (sp >= 10 if allows else rb <= 1.3), sp, allows, rb
+
+
+def issue15_post(p, order, cands):
+    """Point 4: cands(k) lists (float32 row, tag) of each run; judged on the fastest."""
+    res = []
+    for k in order:
+        c = [(r, tag) for r, tag in cands(k) if ok(r)]
+        r, tag = min(c, key=lambda rt: rt[0]["s_per_iter"]) if c else (None, None)
+        pc = post_check(r) if r else None
+        if pc:
+            res.append((k, tag) + pc)
+    name = "4: float32, both cores: >= 10x the post's full JAX where the bound allows it, else within 1.3x of it"
+    if not res:
+        p(f"| {name} | not checked: no float32 rows with a bound | - |")
+        return
+    bad = sorted([x for x in res if not x[2]], key=lambda x: x[3])
+    nal = sum(1 for x in res if x[4])
+    miss = len(order) - len(res)
+    extra = f", {miss} without a float32 time or bound" if miss else ""
+    fmt = lambda x: (f"{where(x[0])}: speedup {x[3]:.1f}x ({x[1]}), bound allows 10x: "  # noqa: E731
+                     f"{'yes' if x[4] else 'no'}, {x[5]:.2f}x of bound")
+    p(f"| {name} | {'met' if not bad and not miss else 'not met'}: {len(res) - len(bad)}/{len(order)} rows"
+      f"{extra} (the bound allows 10x on {nal}) | {miss_list(bad, fmt)} |")
+
+
+def issue15_table(p, ctx):
+    """Issue 15's targets. ctx: order, one, threaded, one_core, big, tags (one-core, threaded), t3."""
+    order, one, thr, tags = ctx["order"], ctx["one"], ctx["threaded"], ctx["tags"]
+    p("")
+    p("Issue 15's targets (1-3 on the one-core run; 4 on the best of both runs, as T2):")
+    p("")
+    p("| target | result | rows that miss |")
+    p("|---|---|---|")
+    d5 = [k for k in order if k[0] in ("ula", "mala") and k[3] == 5]
+    sgld = [k for k in order if k[0] == "sgld"]
+    pts = (("1 {}: ULA/MALA, one core, X beyond L2: within 1.5x of the memory bound", ctx["big"], r_mem, 1.5),
+           ("2 {}: ULA/MALA at d = 5, one core: within 1.5x of the arithmetic bound", d5, r_arith, 1.5),
+           ("3 {}: SGLD, one core: within 2x of the gather + arithmetic bound", sgld, r_gather, 2.0))
+    for fmt, keys, ratio, limit in pts:
+        for dt in ("float64", "float32"):
+            name = fmt.format(dt)
+            if not ctx["one_core"]:
+                p(f"| {name} | not checked: no one-core run | - |")
+                continue
+            extra = issue15_thr_note(sgld, thr, tags[1]) if ratio is r_gather and dt == "float32" else ""
+            within_line(p, name, keys, lambda k: ratio(one(k, dt)), limit, extra)
+    issue15_post(p, order, lambda k: ((one(k, "float32"), tags[0]), (thr(k, "float32"), tags[1])))
+    issue15_numpy(p, ctx["t3"])
+
+
+def issue15_thr_note(keys, thr, tag):
+    """Point 3, for information: the threaded float32 run's ratios to its gather bound."""
+    got, bad, _ = within(keys, lambda k: r_gather(thr(k, "float32")), 2.0)
+    if not got:
+        return ""
+    worst = max(got, key=lambda kv: kv[1])
+    return (f"; threaded float32 ({tag}, not judged): {len(got) - len(bad)}/{len(got)} within 2x, "
+            f"worst {worst[1]:.2f}x ({where(worst[0])})")
+
+
+def issue15_numpy(p, t3):
+    """Point 5 (T3): >= 100x bench/numpy_loop.py's loop at N = 1e3, d = 5."""
+    name = "5: >= 100x bench/numpy_loop.py's loop at N = 1e3, d = 5 (as T3)"
+    if not t3:
+        p(f"| {name} | not checked: no matching NumPy rows | - |")
+        return
+    bad = [x for x in t3 if x[1] < 100]
+    got = ", ".join(f"{x[0][0]} {x[1]:.0f}x" for x in t3)
+    p(f"| {name} | {'met' if not bad else 'not met'}: {len(t3) - len(bad)}/{len(t3)} samplers ({got}) | "
+      f"{miss_list(bad, lambda x: f'{x[0][0]}: speedup {x[1]:.0f}x ({x[2]})')} |")
 
 
 def main():
@@ -296,9 +428,6 @@ def main():
     p("| target | result | rows that miss |")
     p("|---|---|---|")
 
-    def miss_list(bad, fmt):
-        return "; ".join(fmt(x) for x in bad) if bad else "-"
-
     big = [k for k in order if k[0] in ("ula", "mala") and ((k[3] == 5 and k[2] >= 100000) or k[3] >= 500)]
     for dt in ("float64", "float32"):
         name = f"T1 {dt}: ULA/MALA on one core within 1.5x of the memory bound, X beyond L2"
@@ -347,6 +476,9 @@ def main():
           f"{miss_list(bad, lambda x: f'{x[0][0]}: speedup {x[1]:.0f}x ({x[2]})')} |")
     else:
         p(f"| {name} | not checked: {'no numpy_loop JSON' if not npy else 'no matching rows'} | - |")
+
+    issue15_table(p, {"order": order, "one": one, "threaded": threaded, "one_core": one_core, "big": big,
+                      "tags": (otag, f"{nthr}t"), "t3": t3})
 
     text = "\n".join(out)
     print(text)
