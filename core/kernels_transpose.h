@@ -56,6 +56,23 @@ transpose_rows16_f32(float *out, const float *X, const uint32_t *ix, size_t d, _
         _mm512_storeu_ps(out + j * SIMD_PANEL, _mm512_maskz_mov_ps(keep, c[j]));
 }
 
+/* The rows of a panel of m <= SIMD_PANEL rows: a mask of the m, and, for
+ * the last panel (m < SIMD_PANEL), *ix pointed at padded, where the
+ * missing rows name row ix[0], to be read and masked. */
+static inline __attribute__((always_inline)) uint32_t panel_rows(const uint32_t **ix, size_t m,
+                                                                 uint32_t *padded) {
+    _Static_assert(SIMD_PANEL == 32, "a panel's rows in two vectors of indices");
+    uint32_t keep = m == SIMD_PANEL ? UINT32_MAX : (1u << m) - 1;
+    if (m < SIMD_PANEL) {
+        __m512i first = _mm512_set1_epi32((int)(*ix)[0]);
+        _mm512_store_si512(padded, _mm512_mask_loadu_epi32(first, (__mmask16)keep, *ix));
+        _mm512_store_si512(padded + 16,
+                           _mm512_mask_loadu_epi32(first, (__mmask16)(keep >> 16), *ix + 16));
+        *ix = padded;
+    }
+    return keep;
+}
+
 /* The panel at out (and its y at yout) from rows ix[0..m), m <= SIMD_PANEL;
  * past m, zeros. */
 static inline __attribute__((always_inline)) void
@@ -64,14 +81,7 @@ gather_panel_zmm_f32(float *out, float *yout, const float *X, const float *ysrc,
     enum { P = SIMD_PANEL };
     _Static_assert(SIMD_PANEL == 32, "two transposes of 16 rows a panel");
     _Alignas(64) uint32_t padded[P];
-    uint32_t keep = m == P ? UINT32_MAX : (1u << m) - 1;
-    if (m < P) { /* the last panel: its missing rows read row ix[0] and are masked */
-        __m512i first = _mm512_set1_epi32((int)ix[0]);
-        _mm512_store_si512(padded, _mm512_mask_loadu_epi32(first, (__mmask16)keep, ix));
-        _mm512_store_si512(padded + 16,
-                           _mm512_mask_loadu_epi32(first, (__mmask16)(keep >> 16), ix + 16));
-        ix = padded;
-    }
+    uint32_t keep = panel_rows(&ix, m, padded);
     transpose_rows16_f32(out, X, ix, d, (__mmask16)keep);
     if (m > 16)
         transpose_rows16_f32(out + 16, X, ix + 16, d, (__mmask16)(keep >> 16));
@@ -123,14 +133,7 @@ gather_panel_zmm_f64(double *out, double *yout, const double *X, const double *y
                      const uint32_t *ix, size_t m, size_t d) {
     enum { P = SIMD_PANEL };
     _Alignas(64) uint32_t padded[P];
-    uint32_t keep = m == P ? UINT32_MAX : (1u << m) - 1;
-    if (m < P) { /* the last panel: its missing rows read row ix[0] and are masked */
-        __m512i first = _mm512_set1_epi32((int)ix[0]);
-        _mm512_store_si512(padded, _mm512_mask_loadu_epi32(first, (__mmask16)keep, ix));
-        _mm512_store_si512(padded + 16,
-                           _mm512_mask_loadu_epi32(first, (__mmask16)(keep >> 16), ix + 16));
-        ix = padded;
-    }
+    uint32_t keep = panel_rows(&ix, m, padded);
     for (size_t q = 0; q < P / 8; q++) {
         if (q * 8 < m)
             transpose_rows8_f64(out + 8 * q, X, ix + 8 * q, d, (__mmask8)(keep >> (8 * q)));
