@@ -1,8 +1,11 @@
 /* kernels.c - the hot loops, compiled once per instruction set.
  *
- * CMake builds this file three times with KERNEL_ISA set to generic, avx2
- * or avx512 and the matching -m flags; each build defines one simd_ops table
- * named simd_ops_<isa>. Nothing here allocates or branches per row.
+ * CMake builds this file once per path with KERNEL_ISA set to generic,
+ * avx2, avx512 or avx512_256 and the matching -m flags; each build defines
+ * one simd_ops table named simd_ops_<isa>. The 512-bit avx512 build alone
+ * also has KERNEL_GROUPS (the row groups, kernels_groups.h) and KERNEL_ZMM
+ * (a minibatch's panels by transposes, kernels_transpose.h). Nothing here
+ * allocates or branches per row.
  */
 #include <math.h>
 #include <stddef.h>

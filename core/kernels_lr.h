@@ -2,7 +2,8 @@
  * kernels.c once per element type: define KT (double or float), KSFX, and
  * the link functions KEXP_NEG (e^x for x <= 0, and for x up to KETA_MAX),
  * KSIGMOID_T, KSOFTPLUS_T and KFABS of that type, and KETA_MAX (where the
- * Poisson mean turns linear, simd.h). Everything per row runs in KT
+ * Poisson mean turns linear, simd.h); optionally KGATHER_PANEL and
+ * KGATHER_PANEL_MAX_D (gather_panels_body below). Everything per row runs in KT
  * (float32 models: 16 lanes with AVX-512); sums over rows and the gradient
  * accumulate in double.
  *

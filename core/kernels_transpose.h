@@ -10,12 +10,19 @@
  * loads and an 8 x 8 transpose. The padding rows are zeroed by a lane
  * mask. The panel holds the same values, so the draws keep every bit
  * (test_model's test_gather_panels, test_golden). SGLD's 100 rows at
- * N = 1e3, d = 5 took 160-170 ns row by row on this project's AMD VM,
- * 74-82 ns here (float64: 232-241 ns, 125 ns; bench/README.md, "The
- * minibatch's gather in registers"). */
-#include <immintrin.h>
+ * N = 1e3, d = 5, the gather alone on this project's AMD VM: 160-163 ns
+ * row by row, 71-82 ns here (float64: 232-241 ns, 125 ns);
+ * bench/README.md, "The minibatch's gather in registers". */
+#ifndef MCMCD_KERNELS_TRANSPOSE_H
+#define MCMCD_KERNELS_TRANSPOSE_H
 
-/* Rows ix[i] and ix[i + 8]: d columns each, in the two 256-bit halves. */
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simd.h"
+
+/* Rows i0 and i1 of X: d columns each, in the two 256-bit halves. */
 static inline __attribute__((always_inline)) __m512 rows_pair_f32(const float *X, size_t d,
                                                                   uint32_t i0, uint32_t i1) {
     __mmask8 cols = (__mmask8)((1u << d) - 1);
@@ -57,8 +64,9 @@ transpose_rows16_f32(float *out, const float *X, const uint32_t *ix, size_t d, _
 }
 
 /* The rows of a panel of m <= SIMD_PANEL rows: a mask of the m, and, for
- * the last panel (m < SIMD_PANEL), *ix pointed at padded, where the
- * missing rows name row ix[0], to be read and masked. */
+ * the last panel (m < SIMD_PANEL), *ix pointed at padded (SIMD_PANEL
+ * entries, 64-byte aligned), where the missing rows name row ix[0], to be
+ * read and masked. */
 static inline __attribute__((always_inline)) uint32_t panel_rows(const uint32_t **ix, size_t m,
                                                                  uint32_t *padded) {
     _Static_assert(SIMD_PANEL == 32, "a panel's rows in two vectors of indices");
@@ -92,7 +100,7 @@ gather_panel_zmm_f32(float *out, float *yout, const float *X, const float *ysrc,
         yout[r] = ysrc[ix[r]];
     if (m < P)
         for (int h = 0; h < 2; h++) {
-            __mmask16 rows = (__mmask16)(keep >> (16 * h));
+            __mmask16 rows = (__mmask16)(keep >> (16 * h)); /* a masked store measured slower */
             _mm512_storeu_ps(yout + 16 * h, _mm512_maskz_loadu_ps(rows, yout + 16 * h));
         }
 }
@@ -127,7 +135,8 @@ transpose_rows8_f64(double *out, const double *X, const uint32_t *ix, size_t d, 
         _mm512_storeu_pd(out + j * SIMD_PANEL, _mm512_maskz_mov_pd(keep, c[j]));
 }
 
-/* gather_panel_zmm_f32 for doubles: four transposes of 8 rows. */
+/* gather_panel_zmm_f32 for doubles: up to four transposes of 8 rows, the
+ * blocks past m stored as zeros. */
 static inline __attribute__((always_inline)) void
 gather_panel_zmm_f64(double *out, double *yout, const double *X, const double *ysrc,
                      const uint32_t *ix, size_t m, size_t d) {
@@ -149,3 +158,5 @@ gather_panel_zmm_f64(double *out, double *yout, const double *X, const double *y
             _mm512_storeu_pd(yout + 8 * q, _mm512_maskz_loadu_pd(rows, yout + 8 * q));
         }
 }
+
+#endif

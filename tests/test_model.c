@@ -13,6 +13,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "rng.h"
@@ -270,48 +272,86 @@ static void test_minibatch(void **state) {
     for (size_t r = 0; r < ((n) + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL; r++) {                \
         size_t p = r / SIMD_PANEL, i = r % SIMD_PANEL;                                             \
         for (size_t j = 0; j < (d); j++)                                                           \
-            (want)[(p * (d) + j) * SIMD_PANEL + i] = r < (n) ? (X)[idx[r] * (d) + j] : (T)0;       \
-        (wanty)[r] = r < (n) ? (y)[idx[r]] : (T)0;                                                 \
+            (want)[(p * (d) + j) * SIMD_PANEL + i] = r < (n) ? (X)[(idx)[r] * (d) + j] : (T)0;     \
+        (wanty)[r] = r < (n) ? (y)[(idx)[r]] : (T)0;                                               \
     }
+
+/* bytes that end where an unreadable page begins, so that a read past
+ * their end faults rather than reading what malloc left there. */
+typedef struct {
+    char *map;
+    size_t len;
+} guarded;
+
+static void *guarded_alloc(guarded *g, size_t bytes) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), body = (bytes + page - 1) / page * page;
+    g->len = body + page;
+    g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(g->map != MAP_FAILED);
+    assert_int_equal(mprotect(g->map + body, page, PROT_NONE), 0);
+    return g->map + body - bytes;
+}
+
+enum { GATHER_NX = 97, GATHER_MAXN = 100, GATHER_MAXP = 128, GATHER_TAIL = 16 };
+
+typedef struct { /* the rows gathered, in both dtypes, each at the end of its buffer */
+    double *X, *y;
+    float *Xf, *yf;
+} gather_rows;
+
+/* The panels of idx[0..n) at width d, both dtypes, against the definition;
+ * past what a panel holds, the outputs must be untouched. */
+static void check_gather(const gather_rows *g, const uint32_t *idx, size_t n, size_t d) {
+    enum { MAXE = GATHER_MAXP * 9 + GATHER_TAIL };
+    const simd_ops *ops = simd_ops_get();
+    size_t np = (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
+    double got[MAXE], want[MAXE], goty[GATHER_MAXP + GATHER_TAIL], wanty[GATHER_MAXP + GATHER_TAIL];
+    float gotf[MAXE], wantf[MAXE], gotyf[GATHER_MAXP + GATHER_TAIL],
+        wantyf[GATHER_MAXP + GATHER_TAIL];
+    memset(got, 0x5A, sizeof got), memset(gotf, 0x5A, sizeof gotf);
+    memset(goty, 0x5A, sizeof goty), memset(gotyf, 0x5A, sizeof gotyf);
+    memcpy(want, got, sizeof got), memcpy(wantf, gotf, sizeof gotf);
+    memcpy(wanty, goty, sizeof goty), memcpy(wantyf, gotyf, sizeof gotyf);
+    ops->gather_panels_f64(got, goty, g->X, g->y, idx, n, d, GATHER_NX);
+    ops->gather_panels_f32(gotf, gotyf, g->Xf, g->yf, idx, n, d, GATHER_NX);
+    EXPECT_PANELS(double, want, wanty, g->X, g->y, idx, n, d);
+    EXPECT_PANELS(float, wantf, wantyf, g->Xf, g->yf, idx, n, d);
+    assert_memory_equal(got, want, (np * d + GATHER_TAIL) * sizeof *got);
+    assert_memory_equal(goty, wanty, (np + GATHER_TAIL) * sizeof *goty);
+    assert_memory_equal(gotf, wantf, (np * d + GATHER_TAIL) * sizeof *gotf);
+    assert_memory_equal(gotyf, wantyf, (np + GATHER_TAIL) * sizeof *gotyf);
+}
 
 /* The gather copies values, so each dtype's panels must equal the
  * definition exactly, for every d up to 9 (past the transposes' 8) and
- * counts that end a panel's first or second half, or fill it: the last
- * row of X among the indices (a row read at the end of its buffer). */
+ * counts that end a panel's first or second half, or fill it. X and y end
+ * at an unreadable page and the last row of X is among the indices;
+ * entries of idx past n name no row, and every y is distinct and nonzero,
+ * so that reading past any of them, or a y left unzeroed, shows. */
 static void test_gather_panels(void **state) {
     (void)state;
-    const simd_ops *ops = simd_ops_get();
     static const size_t counts[] = {1, 4, 15, 16, 17, 31, 32, 33, 63, 100};
-    enum { NX = 97, MAXN = 100, MAXP = (MAXN + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL };
-    uint32_t idx[MAXN];
+    uint32_t idx[GATHER_MAXN];
     for (size_t d = 1; d <= 9; d++) {
-        double *X = malloc(NX * d * sizeof *X), *y = malloc(NX * sizeof *y);
-        float *Xf = malloc(NX * d * sizeof *Xf), *yf = malloc(NX * sizeof *yf);
-        double *got = malloc(MAXP * d * sizeof *got), *want = malloc(MAXP * d * sizeof *want);
-        float *gotf = malloc(MAXP * d * sizeof *gotf), *wantf = malloc(MAXP * d * sizeof *wantf);
-        double goty[MAXP], wanty[MAXP];
-        float gotyf[MAXP], wantyf[MAXP];
-        for (size_t i = 0; i < NX * d; i++)
-            Xf[i] = (float)(X[i] = 1.0 + (double)i / 8);
-        for (size_t i = 0; i < NX; i++)
-            yf[i] = (float)(y[i] = (double)(i % 3));
+        guarded gx, gy, gxf, gyf;
+        gather_rows g = {.X = guarded_alloc(&gx, GATHER_NX * d * sizeof(double)),
+                         .y = guarded_alloc(&gy, GATHER_NX * sizeof(double)),
+                         .Xf = guarded_alloc(&gxf, GATHER_NX * d * sizeof(float)),
+                         .yf = guarded_alloc(&gyf, GATHER_NX * sizeof(float))};
+        for (size_t i = 0; i < GATHER_NX * d; i++)
+            g.Xf[i] = (float)(g.X[i] = 1.0 + (double)i / 8);
+        for (size_t i = 0; i < GATHER_NX; i++)
+            g.yf[i] = (float)(g.y[i] = 0.5 + (double)i);
         for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
             size_t n = counts[c];
-            rng_index_fill(rng_key_from_seed(40 + c), 0, NX, idx, n);
-            idx[n - 1] = NX - 1;
-            size_t np = (n + SIMD_PANEL - 1) / SIMD_PANEL * SIMD_PANEL;
-            memset(got, 0x5A, np * d * sizeof *got), memset(gotf, 0x5A, np * d * sizeof *gotf);
-            memset(goty, 0x5A, sizeof goty), memset(gotyf, 0x5A, sizeof gotyf);
-            ops->gather_panels_f64(got, goty, X, y, idx, n, d, NX);
-            ops->gather_panels_f32(gotf, gotyf, Xf, yf, idx, n, d, NX);
-            EXPECT_PANELS(double, want, wanty, X, y, idx, n, d);
-            EXPECT_PANELS(float, wantf, wantyf, Xf, yf, idx, n, d);
-            assert_memory_equal(got, want, np * d * sizeof *got);
-            assert_memory_equal(goty, wanty, np * sizeof *goty);
-            assert_memory_equal(gotf, wantf, np * d * sizeof *gotf);
-            assert_memory_equal(gotyf, wantyf, np * sizeof *gotyf);
+            for (size_t i = 0; i < GATHER_MAXN; i++)
+                idx[i] = UINT32_MAX;
+            rng_index_fill(rng_key_from_seed(40 + c), 0, GATHER_NX, idx, n);
+            idx[n - 1] = GATHER_NX - 1;
+            check_gather(&g, idx, n, d);
         }
-        free(X), free(y), free(Xf), free(yf), free(got), free(want), free(gotf), free(wantf);
+        munmap(gx.map, gx.len), munmap(gy.map, gy.len);
+        munmap(gxf.map, gxf.len), munmap(gyf.map, gyf.len);
     }
 }
 #undef EXPECT_PANELS
