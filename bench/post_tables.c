@@ -775,21 +775,30 @@ out:
 }
 
 /* Rows idx[0..batch) of row-major X (d elements each) added into acc:
- * the loads a gather makes, with d a constant for the post's d = 5; all
- * prefetched first where X is beyond L2 (prefetch set), as the chain's
- * gather does, so that their misses overlap. */
+ * the loads a gather makes; all prefetched first where X is beyond L2
+ * (prefetch set), as the chain's gather does, so that their misses
+ * overlap. Rows of at most 8 elements are one 8-lane vector load each
+ * (X is allocated with 8 elements to spare) into four sums in turn, so
+ * that many rows are in flight: the chain's transposes load 16 rows at a
+ * time, and a scalar sum here (the bound until 2026-12-07) ran slower
+ * than the chain it was to bound. */
 #define ROWS_SUM(T, name)                                                                          \
     BENCH_CLONES static void name(const T *X, const uint32_t *idx, size_t batch, size_t d,         \
                                   int prefetch, double *acc) {                                     \
-        T a[16] = {0}, w[64] = {0}; /* a: even and odd rows at d = 5; w: 64 lanes past it */       \
+        typedef T row8 __attribute__((vector_size(8 * sizeof(T))));                                \
+        row8 v[4] = {{0}};                                                                         \
+        T w[64] = {0}; /* w: 64 lanes, rows past 8 elements */                                     \
         for (size_t r = 0; prefetch && r < batch; r++)                                             \
             __builtin_prefetch(X + (size_t)idx[r] * d, 0, 2);                                      \
-        if (d == 5) {                                                                              \
+        if (d <= 8) {                                                                              \
             for (size_t r = 0; r < batch; r++) {                                                   \
-                const T *x = X + (size_t)idx[r] * 5;                                               \
-                for (size_t j = 0; j < 5; j++)                                                     \
-                    a[(r & 1) * 8 + j] += x[j];                                                    \
+                row8 x;                                                                            \
+                memcpy(&x, X + (size_t)idx[r] * d, sizeof x);                                      \
+                v[r & 3] += x;                                                                     \
             }                                                                                      \
+            for (int k = 0; k < 4; k++)                                                            \
+                for (size_t j = 0; j < d; j++)                                                     \
+                    w[j] += v[k][j];                                                               \
         } else { /* every row into the same 64 lanes, summed once at the end */                    \
             for (size_t r = 0; r < batch; r++) {                                                   \
                 const T *x = X + (size_t)idx[r] * d;                                               \
@@ -801,8 +810,6 @@ out:
                     w[j & 63] += x[j];                                                             \
             }                                                                                      \
         }                                                                                          \
-        for (int j = 0; j < 16; j++)                                                               \
-            *acc += (double)a[j];                                                                  \
         for (int j = 0; j < 64; j++)                                                               \
             *acc += (double)w[j];                                                                  \
     }
@@ -819,13 +826,13 @@ static double random_rows_seconds(size_t n, size_t d, size_t elem, size_t batch)
     enum { SAMPLES = 9 };
     const size_t SETS = n / batch > 64 ? n / batch : 64;
     const int prefetch = n * d * elem > ((size_t)512 << 10);
-    void *X = malloc(n * d * elem);
+    void *X = malloc((n * d + 8) * elem); /* 8 to spare: ROWS_SUM's row loads */
     uint32_t *idx = malloc(SETS * batch * sizeof *idx);
     if (!X || !idx) {
         free(X), free(idx);
         return NAN;
     }
-    memset(X, 0, n * d * elem);
+    memset(X, 0, (n * d + 8) * elem);
     uint64_t z = 88172645463325252ULL;
     for (size_t i = 0; i < SETS * batch; i++) {
         z ^= z << 13, z ^= z >> 7, z ^= z << 17;
