@@ -508,6 +508,9 @@ static int count_block(void *ctx, const chain_block *blk) {
     return 0;
 }
 
+/* The phases of an iteration that fixed_costs times (phase_names). */
+enum { PH_NOISE, PH_INDEX, PH_GATHER, PH_KERNEL, PH_MODEL, PH_COUNT };
+
 typedef struct result {
     const post_row *row;
     model_dtype dtype;
@@ -525,7 +528,7 @@ typedef struct result {
      * (fixed_costs); has_fixed 0 elsewhere. SGLD rows: gather_s is the
      * random-row read of a minibatch, counted in the bound. */
     int has_fixed;
-    double fixed_ns[6];
+    double fixed_ns[PH_COUNT];
     double gather_s;
 } result;
 
@@ -691,14 +694,12 @@ static double ns_per_tick(void) {
         (out) = median(smp_, 7);                                                                   \
     } while (0)
 
-enum { PH_KEY, PH_NOISE, PH_INDEX, PH_GATHER, PH_KERNEL, PH_MODEL, PH_COUNT };
-static const char *const phase_names[PH_COUNT] = {"key",    "noise",  "indices",
-                                                  "gather", "kernel", "model"};
+static const char *const phase_names[PH_COUNT] = {"noise", "indices", "gather", "kernel", "model"};
 
 /* What an iteration of r's chain spends in each phase, each timed alone in
  * a loop of the same calls the step makes: the iteration's key and noise
- * (for the d <= 8 this times, drawn SIMD_AHEAD steps at once: "key" is 0
- * and "noise" counts both), SGLD's indices and gather into panels, the
+ * (for the d <= 8 this times, drawn SIMD_AHEAD steps at once, so "noise"
+ * counts both), SGLD's indices and gather into panels, the
  * kernel's pass over the rows, and the model layer around it (model_logp_grad less the gather
  * and the kernel: theta to float, segments, reduction, prior). What the
  * chain's time per iteration has beyond their sum is the sampler's update
@@ -739,7 +740,6 @@ static void fixed_costs(const model *m, const dataset *ds, result *r) {
      * SIMD_AHEAD steps at once (chain.c): both are counted as noise. */
     rng_key keys[SIMD_AHEAD];
     double ahead[SIMD_AHEAD * SIMD_AHEAD_MAX_D];
-    ph[PH_KEY] = 0;
     PHASE_NS(ph[PH_NOISE], reps / SIMD_AHEAD,
              ops->normal_fill_ahead(kstep, t * SIMD_AHEAD, 0, d, keys, ahead));
     ph[PH_NOISE] /= SIMD_AHEAD;
@@ -893,11 +893,14 @@ static void print_fixed_costs(const result *res, int nres) {
     for (int k = 0; k < nres; k++) {
         const result *r = &res[k];
         if (!r->has_fixed) continue;
-        if (!any++)
+        if (!any++) {
             printf("# per iteration at N = 1e3, d = 5, ns (each phase timed alone by the TSC; "
-                   "rest = us/it - their sum):\n#   %-4s %-3s %8s %7s %7s %7s %7s %7s %7s %7s\n",
-                   "smp", "dt", "total", "key", "noise", "indices", "gather", "kernel", "model",
-                   "rest");
+                   "rest = us/it - their sum):\n#   %-4s %-3s %8s",
+                   "smp", "dt", "total");
+            for (int p = 0; p < PH_COUNT; p++)
+                printf(" %7s", phase_names[p]);
+            printf(" %7s\n", "rest");
+        }
         double total = r->median_s / (double)r->iters * 1e9, sum = 0;
         for (int p = 0; p < PH_COUNT; p++)
             sum += r->fixed_ns[p];
