@@ -91,24 +91,25 @@ def t20k(r):
     return r["s_per_iter"] * ITERS_POST
 
 
-def r_mem(r):
-    """Our time / the memory bound (stream_s_per_iter) of this row."""
+def ratio_to(r, bound, stored):
+    """Our time / r[bound] (seconds an iteration), else the ratio the bench
+    stored under `stored` (older files); None if the row has neither."""
     if not ok(r):
         return None
-    if num(r.get("stream_s_per_iter")) and r["stream_s_per_iter"] > 0:
-        return r["s_per_iter"] / r["stream_s_per_iter"]
-    v = r.get("ratio_to_memory_bound")
+    if num(r.get(bound)) and r[bound] > 0:
+        return r["s_per_iter"] / r[bound]
+    v = r.get(stored)
     return v if num(v) else None
+
+
+def r_mem(r):
+    """Our time / the memory bound (stream_s_per_iter) of this row."""
+    return ratio_to(r, "stream_s_per_iter", "ratio_to_memory_bound")
 
 
 def r_bound(r):
     """Our time / the larger of the memory and arithmetic bounds."""
-    if not ok(r):
-        return None
-    if num(r.get("bound_s_per_iter")) and r["bound_s_per_iter"] > 0:
-        return r["s_per_iter"] / r["bound_s_per_iter"]
-    v = r.get("ratio_to_bound")
-    return v if num(v) else None
+    return ratio_to(r, "bound_s_per_iter", "ratio_to_bound")
 
 
 def f3(x):
@@ -153,14 +154,10 @@ def miss_list(bad, fmt):
 
 def r_arith(r):
     """Our time / the arithmetic bound (arith_s_per_iter); None if unknown."""
-    if not ok(r):
-        return None
-    if num(r.get("arith_s_per_iter")) and r["arith_s_per_iter"] > 0:
-        return r["s_per_iter"] / r["arith_s_per_iter"]
-    v = r.get("ratio_to_arith_bound")
-    if num(v):
-        return v
-    return r_bound(r) if r.get("bound_kind") == "arith" else None
+    v = ratio_to(r, "arith_s_per_iter", "ratio_to_arith_bound")
+    if v is None and ok(r) and r.get("bound_kind") == "arith":
+        return r_bound(r)
+    return v
 
 
 def r_gather(r):
