@@ -37,6 +37,9 @@ thread_nices() {
     done
 }
 # the nice values seen while a long job runs, then the job is cancelled
+# and has ended: a running job turns cancelled only once its chains have
+# returned, and a chain's thread takes its old scheduling back before it
+# returns (executor_local.c), so what is read after this is after the chain
 nices_while_running() {
     local id
     id=$(c --json "$LONG" "$URL/v1/jobs" | jin 'j["id"]')
@@ -44,6 +47,7 @@ nices_while_running() {
     sleep 0.5 # past the chain's start
     thread_nices >"$work/nices"
     c -o /dev/null -X POST "$URL/v1/jobs/$id/cancel"
+    wait_for 20 job_in_state "$id" cancelled || bad "the cancelled job $id did not end cancelled"
 }
 
 for setting in default 3 0; do
@@ -82,7 +86,6 @@ if nices_while_running; then
     niced=$(awk '$2 != 0' "$work/nices" | wc -l)
     check "chain_sched idle: one thread (the chain's) in SCHED_IDLE ($idle)" "[ '$idle' = 1 ]"
     check "chain_sched idle: no thread niced ($niced)" "[ '$niced' = 0 ]"
-    sleep 0.5 # the cancel reaches the chain within one progress block
     thread_nices >"$work/after"
     check "chain_sched idle: after the chain, no thread is left in SCHED_IDLE" \
         "[ \"\$(awk '\$3 == 5' '$work/after' | wc -l)\" = 0 ]"
@@ -103,7 +106,6 @@ for sched in nice idle; do
         check "service_nice -5, $sched: the loop thread at -5 ($loop)" "[ '$loop' = -5 ]"
         check "service_nice -5, $sched: one thread (the chain's) yields ($chain)" "[ '$chain' = 1 ]"
         check "service_nice -5, $sched: every other thread at -5 ($rest)" "[ '$rest' = 0 ]"
-        sleep 0.5 # the cancel reaches the chain within one progress block
         thread_nices >"$work/after"
         check "service_nice -5, $sched: after the chain, every thread at -5 in SCHED_OTHER" \
             "[ \"\$(awk '\$2 != -5 || \$3 != 0' '$work/after' | wc -l)\" = 0 ]"
