@@ -61,6 +61,7 @@
 #ifdef KERNEL_ZMM
 #define KGATHER_PANEL gather_panel_zmm_f32
 #define KGATHER_PANEL_MAX_D 8
+#define KPANEL_PAIRS
 #endif
 #define KEXP_NEG vmf_exp_neg /* exact to 0.1 ulp up to e^88 too: the Poisson mean needs e^60 */
 #define KSIGMOID_T vmf_sigmoid_t
@@ -91,6 +92,7 @@
 #undef KETA_MAX
 #undef KGATHER_PANEL
 #undef KGATHER_PANEL_MAX_D
+#undef KPANEL_PAIRS
 
 /* Acklam's rational approximation of the normal quantile, both branches
  * evaluated and one selected, so that the loop vectorises. */

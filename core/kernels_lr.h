@@ -3,7 +3,8 @@
  * the link functions KEXP_NEG (e^x for x <= 0, and for x up to KETA_MAX),
  * KSIGMOID_T, KSOFTPLUS_T and KFABS of that type, and KETA_MAX (where the
  * Poisson mean turns linear, simd.h); optionally KGATHER_PANEL and
- * KGATHER_PANEL_MAX_D (gather_panels_body below). Everything per row runs in KT
+ * KGATHER_PANEL_MAX_D (gather_panels_body below), and KPANEL_PAIRS
+ * (glm_panels_turn). Everything per row runs in KT
  * (float32 models: 16 lanes with AVX-512); sums over rows and the gradient
  * accumulate in double.
  *
@@ -74,47 +75,96 @@ static inline __attribute__((always_inline)) void KFN(glm_link_lanes)(const int 
 #ifndef PANELS_PER_FLUSH
 #define PANELS_PER_FLUSH 8
 #endif
+/* What a pass's panels add into: the float sums of up to PANELS_PER_FLUSH
+ * panels (part: the gradient's, half a panel's rows per lane; llv: the
+ * log-likelihood's; sv: the intercept's), and what every panel reads. */
+typedef struct KFN(panel_sums) {
+    const KT *theta;
+    KT offset, prec;
+    KT *part, *llv, *sv;
+} KFN(panel_sums);
+
+/* np (1 or 2, a constant) consecutive panels at X, with their y, into *ps:
+ * eta, the link and the sums, added in the order one panel at a time adds
+ * them, so the same bits. Two panels side by side let the core overlap
+ * their chains of latency: float32 in 512-bit vectors gains 12-15% a
+ * gradient (bench/README.md); where the pair's vectors no longer fit the
+ * registers (float64, narrower vectors, the log-likelihood's) it loses,
+ * and those builds take one panel at a time. m: the valid rows of the
+ * last of them. */
+static inline __attribute__((always_inline)) void
+KFN(glm_panels_turn)(const int link, const int icpt, const size_t np, const KT *X, const KT *y,
+                     size_t m, size_t d, const KFN(panel_sums) * ps, int want_logp) {
+    enum { P = SIMD_PANEL, H = SIMD_PANEL / 2 };
+    _Alignas(64) KT eta[2 * P], sk[2 * P];
+    for (size_t r = 0; r < np * P; r++)
+        eta[r] = icpt ? ps->offset : (KT)0; /* exactly the zeros without one */
+    for (size_t j = 0; j < d; j++) {
+        const KT th = ps->theta[j];
+        for (size_t q = 0; q < np; q++) {
+            const KT *col = X + q * P * d + j * P;
+            KT *e = eta + q * P;
+#pragma omp simd aligned(e : 64)
+            for (size_t r = 0; r < P; r++)
+                e[r] += col[r] * th;
+        }
+    }
+    if (want_logp) /* one panel only (np == 1) */
+        KFN(glm_link_lanes)(link, ps->prec, eta, y, sk, ps->llv, m, 1);
+    else {
+#pragma omp simd aligned(eta, sk : 64)
+        for (size_t r = 0; r < np * P; r++)
+            sk[r] = KFN(glm_s)(link, eta[r], y[r], ps->prec, KFN(glm_t)(link, eta[r]));
+    }
+    for (size_t q = 0; icpt && q < np; q++) {
+        size_t mq = q == np - 1 ? m : P; /* only the last may be short */
+        const KT *s = sk + q * P;
+        KT *sv = ps->sv;
+#pragma omp simd aligned(sv, s : 64)
+        for (size_t r = 0; r < P; r++)
+            sv[r] += r < mq ? s[r] : (KT)0;
+    }
+    /* Padded rows have x = 0, so they add nothing to the gradient. */
+    for (size_t j = 0; j < d; j++) {
+        KT *t = ps->part + j * H;
+        for (size_t q = 0; q < np; q++) {
+            const KT *col = X + q * P * d + j * P, *s = sk + q * P;
+#pragma omp simd aligned(t, s : 64)
+            for (size_t v = 0; v < H; v++)
+                t[v] += s[v] * col[v] + s[v + H] * col[v + H];
+        }
+    }
+}
+
+/* Whether this build takes panels two at a time when it can (above): where
+ * the includer defines KPANEL_PAIRS. */
+#ifdef KPANEL_PAIRS
+enum { KFN(panel_pairs) = 1 };
+#else
+enum { KFN(panel_pairs) = 0 };
+#endif
+
 static inline __attribute__((always_inline)) double
 KFN(glm_panels_body)(const int link, const int icpt, const simd_glm *g, const KT *Xp, const KT *yp,
                      size_t n, size_t d, const KT *theta, double *acc, int want_logp) {
     enum { P = SIMD_PANEL, V = SIMD_ACC, H = SIMD_PANEL / 2 };
     size_t np = (n + P - 1) / P;
-    const KT offset = (KT)g->offset, prec = (KT)g->prec;
     double ll = 0.0;
     _Alignas(64) KT part[SIMD_PANEL_MAX_D * H], llv[P], sv[P];
+    const KFN(panel_sums) ps = {theta, (KT)g->offset, (KT)g->prec, part, llv, sv};
     for (size_t p0 = 0; p0 < np; p0 += PANELS_PER_FLUSH) {
-        size_t p1 = np - p0 < PANELS_PER_FLUSH ? np : p0 + PANELS_PER_FLUSH;
+        size_t p1 = np - p0 < PANELS_PER_FLUSH ? np : p0 + PANELS_PER_FLUSH, p = p0;
         for (size_t k = 0; k < d * H; k++)
             part[k] = 0;
         for (size_t r = 0; r < P; r++)
             llv[r] = sv[r] = 0;
-        for (size_t p = p0; p < p1; p++) {
-            const KT *X = Xp + p * P * d;
-            _Alignas(64) KT eta[P];
-            _Alignas(64) KT sk[P];
-            for (size_t r = 0; r < P; r++)
-                eta[r] = icpt ? offset : (KT)0; /* exactly the zeros without one */
-            for (size_t j = 0; j < d; j++) {
-                const KT *col = X + j * P, th = theta[j];
-#pragma omp simd aligned(eta : 64)
-                for (size_t r = 0; r < P; r++)
-                    eta[r] += col[r] * th;
-            }
+        for (; KFN(panel_pairs) && !want_logp && p + 1 < p1; p += 2) {
+            size_t m = n - (p + 1) * P < P ? n - (p + 1) * P : P;
+            KFN(glm_panels_turn)(link, icpt, 2, Xp + p * P * d, yp + p * P, m, d, &ps, 0);
+        }
+        for (; p < p1; p++) {
             size_t m = n - p * P < P ? n - p * P : P;
-            /* Padded rows have x = 0, so they add nothing to the gradient. */
-            KFN(glm_link_lanes)(link, prec, eta, yp + p * P, sk, llv, m, want_logp);
-            if (icpt) {
-#pragma omp simd aligned(sv, sk : 64)
-                for (size_t r = 0; r < P; r++)
-                    sv[r] += r < m ? sk[r] : (KT)0;
-            }
-            for (size_t j = 0; j < d; j++) {
-                const KT *col = X + j * P;
-                KT *t = part + j * H;
-#pragma omp simd aligned(t, sk : 64)
-                for (size_t v = 0; v < H; v++)
-                    t[v] += sk[v] * col[v] + sk[v + H] * col[v + H];
-            }
+            KFN(glm_panels_turn)(link, icpt, 1, Xp + p * P * d, yp + p * P, m, d, &ps, want_logp);
         }
         for (size_t j = 0; j < d; j++) {
             const KT *t = part + j * H;
@@ -149,13 +199,21 @@ KFN(glm_panels_link)(const int link, const int icpt, const simd_glm *g, const KT
 #undef KPANELS_D
 }
 
-/* One copy per link, with and without the intercept, each its own
- * function: GCC optimises a few bodies per function better than many. */
+/* One copy per link, with and without the intercept, and with and without
+ * the log-likelihood, each its own function: GCC optimises a few bodies
+ * per function better than many (the log-likelihood's copy ran 35% slower
+ * beside the pairs of the other in one function). */
 #define KPANELS_VARIANT(name, L, I)                                                                \
+    static __attribute__((noinline, aligned(64))) double KFN(name##_ll)(                           \
+        const simd_glm *g, const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,        \
+        double *acc) {                                                                             \
+        return KFN(glm_panels_link)(L, I, g, Xp, yp, n, d, theta, acc, 1);                         \
+    }                                                                                              \
     static __attribute__((noinline, aligned(64))) double KFN(name)(                                \
         const simd_glm *g, const KT *Xp, const KT *yp, size_t n, size_t d, const KT *theta,        \
         double *acc, int want_logp) {                                                              \
-        return KFN(glm_panels_link)(L, I, g, Xp, yp, n, d, theta, acc, want_logp);                 \
+        if (want_logp) return KFN(name##_ll)(g, Xp, yp, n, d, theta, acc);                         \
+        return KFN(glm_panels_link)(L, I, g, Xp, yp, n, d, theta, acc, 0);                         \
     }
 KPANELS_VARIANT(panels_logistic, SIMD_LINK_LOGISTIC, 0)
 KPANELS_VARIANT(panels_logistic_icpt, SIMD_LINK_LOGISTIC, 1)

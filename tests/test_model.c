@@ -3,7 +3,8 @@
  * both dtypes and every data layout (panels for d <= 64, rows above, and
  * row groups of rows up to 4 KB where the path has them), and
  * the minibatch estimate against its definition; the minibatch's gather
- * into panels, on this run's SIMD path, against the layout's definition. */
+ * into panels, on this run's SIMD path, against the layout's definition;
+ * the 512-bit path's panels in pairs against the 256-bit build's bits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -356,6 +357,62 @@ static void test_gather_panels(void **state) {
 }
 #undef EXPECT_PANELS
 
+/* One glm_panels call of each dtype on ops, into acc[0..PANELS_ACC) and
+ * the returned log-likelihood after it. */
+#define PANELS_ACC ((9 + 1) * SIMD_ACC)
+static void panels_call(const simd_ops *ops, const simd_glm *g, const double *X, const double *y,
+                        const float *Xf, const float *yf, size_t n, size_t d, int want_logp,
+                        double out[2][PANELS_ACC + 1]) {
+    double th[9];
+    float thf[9];
+    for (size_t j = 0; j < d; j++)
+        thf[j] = (float)(th[j] = 0.3 * (double)(j % 3) - 0.3 + 0.05 * (double)j);
+    memset(out, 0, 2 * sizeof *out);
+    out[0][PANELS_ACC] = ops->glm_panels_f64(g, X, y, n, d, th, out[0], want_logp);
+    out[1][PANELS_ACC] = ops->glm_panels_f32(g, Xf, yf, n, d, thf, out[1], want_logp);
+}
+
+/* The 512-bit path takes float32 panels two at a time (kernels_lr.h's
+ * glm_panels_turn), the 256-bit build of the same source one at a time: a
+ * reordering of independent work, so their sums must agree to the bit,
+ * for every link, with and without the intercept and the log-likelihood,
+ * odd and even panel counts and short last panels, d = 1 to 9. Whatever
+ * this run's path; skipped only where the CPU lacks AVX-512 or the build
+ * the 256-bit path (the sanitizer build). */
+static void test_panel_pairs_same_bits(void **state) {
+    (void)state;
+    const simd_ops *ops = simd_ops_named("avx512"), *ref = simd_ops_named("avx512_256");
+    if (!ops || !ref) skip();
+    static const size_t counts[] = {1, 31, 32, 33, 64, 65, 95, 100, 257, 300};
+    enum { NMAX = 320 };
+    double *X = calloc(NMAX * 9, sizeof *X), *y = calloc(NMAX, sizeof *y);
+    float *Xf = calloc(NMAX * 9, sizeof *Xf), *yf = calloc(NMAX, sizeof *yf);
+    assert_non_null(X), assert_non_null(y), assert_non_null(Xf), assert_non_null(yf);
+    static const simd_link links[] = {SIMD_LINK_LOGISTIC, SIMD_LINK_POISSON, SIMD_LINK_LINEAR};
+    for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+        for (size_t d = 1; d <= 9; d++) {
+            size_t n = counts[c];
+            for (size_t i = 0; i < n; i++) { /* in panel layout; padding stays 0 */
+                for (size_t j = 0; j < d; j++) {
+                    size_t at = i / SIMD_PANEL * SIMD_PANEL * d + j * SIMD_PANEL + i % SIMD_PANEL;
+                    Xf[at] = (float)(X[at] = (double)((i * 7919 + j * 104729) % 1000) / 500 - 1);
+                }
+                yf[i] = (float)(y[i] = (double)(i % 5));
+            }
+            for (size_t l = 0; l < 3; l++)
+                for (int icpt = 0; icpt < 2; icpt++)
+                    for (int lp = 0; lp < 2; lp++) {
+                        simd_glm g = {
+                            .link = links[l], .intercept = icpt, .offset = 0.25, .prec = 2};
+                        double got[2][PANELS_ACC + 1], want[2][PANELS_ACC + 1];
+                        panels_call(ops, &g, X, y, Xf, yf, n, d, lp, got);
+                        panels_call(ref, &g, X, y, Xf, yf, n, d, lp, want);
+                        assert_memory_equal(got, want, sizeof got);
+                    }
+        }
+    free(X), free(y), free(Xf), free(yf);
+}
+
 static void test_gaussian(void **state) {
     (void)state;
     double mean[2] = {1, -2}, cov[4] = {2, 0.6, 0.6, 1}, theta[2] = {0.5, 0.5}, g[2];
@@ -375,10 +432,15 @@ static void test_gaussian(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logp_direct),     cmocka_unit_test(test_gradient_fd),
-        cmocka_unit_test(test_gradient_direct), cmocka_unit_test(test_extreme_eta),
-        cmocka_unit_test(test_minibatch),       cmocka_unit_test(test_gather_panels),
-        cmocka_unit_test(test_gaussian),        cmocka_unit_test(test_row_threads_same_bits),
+        cmocka_unit_test(test_logp_direct),
+        cmocka_unit_test(test_gradient_fd),
+        cmocka_unit_test(test_gradient_direct),
+        cmocka_unit_test(test_extreme_eta),
+        cmocka_unit_test(test_minibatch),
+        cmocka_unit_test(test_gather_panels),
+        cmocka_unit_test(test_gaussian),
+        cmocka_unit_test(test_row_threads_same_bits),
+        cmocka_unit_test(test_panel_pairs_same_bits),
     };
     test_require_simd_path();
     return cmocka_run_group_tests(tests, NULL, NULL);
