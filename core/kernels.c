@@ -4,7 +4,8 @@
  * avx2, avx512 or avx512_256 and the matching -m flags; each build defines
  * one simd_ops table named simd_ops_<isa>. The 512-bit avx512 build alone
  * also has KERNEL_GROUPS (the row groups, kernels_groups.h) and KERNEL_ZMM
- * (a minibatch's panels by transposes, kernels_transpose.h). Nothing here
+ * (a minibatch's panels by transposes, kernels_transpose.h, and float32
+ * panels two at a time, KPANEL_PAIRS in kernels_lr.h). Nothing here
  * allocates or branches per row.
  */
 #include <math.h>

@@ -43,6 +43,16 @@ static inline __attribute__((always_inline)) KT KFN(glm_l)(const int link, KT e,
     return (KT)-0.5 * prec * r * r;
 }
 
+/* s[r] = dl/deta for rows r < lanes (a panel or block, or two panels). */
+static inline __attribute__((always_inline)) void
+KFN(glm_s_lanes)(const int link, KT prec, const KT *eta, const KT *y, KT *s, size_t lanes) {
+#pragma omp simd
+    for (size_t r = 0; r < lanes; r++) {
+        KT e = eta[r];
+        s[r] = KFN(glm_s)(link, e, y[r], prec, KFN(glm_t)(link, e));
+    }
+}
+
 /* s[r] for the SIMD_PANEL rows of a panel or block, and, when want_logp,
  * the log-likelihood of row r added into lane r of llv (rows past m add
  * nothing): callers reduce the lanes when they choose, not once per panel. */
@@ -59,13 +69,8 @@ static inline __attribute__((always_inline)) void KFN(glm_link_lanes)(const int 
             KT l = KFN(glm_l)(link, e, yr, prec, t);
             llv[r] += r < m ? l : (KT)0;
         }
-    } else {
-#pragma omp simd
-        for (size_t r = 0; r < SIMD_PANEL; r++) {
-            KT e = eta[r];
-            s[r] = KFN(glm_s)(link, e, y[r], prec, KFN(glm_t)(link, e));
-        }
-    }
+    } else
+        KFN(glm_s_lanes)(link, prec, eta, y, s, SIMD_PANEL);
 }
 
 /* Panels are summed in KT, half a panel's rows per lane, over up to
@@ -75,23 +80,24 @@ static inline __attribute__((always_inline)) void KFN(glm_link_lanes)(const int 
 #ifndef PANELS_PER_FLUSH
 #define PANELS_PER_FLUSH 8
 #endif
-/* What a pass's panels add into: the float sums of up to PANELS_PER_FLUSH
- * panels (part: the gradient's, half a panel's rows per lane; llv: the
- * log-likelihood's; sv: the intercept's), and what every panel reads. */
+/* What every panel of a pass reads (theta, offset, prec) and adds into:
+ * the KT sums of up to PANELS_PER_FLUSH panels (part: the gradient's, half
+ * a panel's rows per lane; llv: the log-likelihood's; sv: the
+ * intercept's). */
 typedef struct KFN(panel_sums) {
     const KT *theta;
     KT offset, prec;
     KT *part, *llv, *sv;
 } KFN(panel_sums);
 
-/* np (1 or 2, a constant) consecutive panels at X, with their y, into *ps:
- * eta, the link and the sums, added in the order one panel at a time adds
- * them, so the same bits. Two panels side by side let the core overlap
- * their chains of latency: float32 in 512-bit vectors gains 12-15% a
- * gradient (bench/README.md); where the pair's vectors no longer fit the
- * registers (float64, narrower vectors, the log-likelihood's) it loses,
- * and those builds take one panel at a time. m: the valid rows of the
- * last of them. */
+/* np (1 or 2, a constant; 1 when want_logp) consecutive panels at X, with
+ * their y, into *ps: eta, the link and the sums, added in the order one
+ * panel at a time adds them, so the same bits. Two panels side by side
+ * let the core overlap their chains of latency: the float32 kernel in
+ * 512-bit vectors takes 0.44 ns a row for 0.51-0.53 (bench/README.md, "Two
+ * panels at once"). Float64 pairs and pairs with the log-likelihood were
+ * slower (their vectors no longer fit the registers); the 256-bit paths
+ * were not tried with pairs. m: the valid rows of the last of them. */
 static inline __attribute__((always_inline)) void
 KFN(glm_panels_turn)(const int link, const int icpt, const size_t np, const KT *X, const KT *y,
                      size_t m, size_t d, const KFN(panel_sums) * ps, int want_logp) {
@@ -109,13 +115,12 @@ KFN(glm_panels_turn)(const int link, const int icpt, const size_t np, const KT *
                 e[r] += col[r] * th;
         }
     }
-    if (want_logp) /* one panel only (np == 1) */
+    if (want_logp && np != 1) /* llv has one panel's lanes: callers never ask */
+        __builtin_unreachable();
+    if (want_logp)
         KFN(glm_link_lanes)(link, ps->prec, eta, y, sk, ps->llv, m, 1);
-    else {
-#pragma omp simd aligned(eta, sk : 64)
-        for (size_t r = 0; r < np * P; r++)
-            sk[r] = KFN(glm_s)(link, eta[r], y[r], ps->prec, KFN(glm_t)(link, eta[r]));
-    }
+    else
+        KFN(glm_s_lanes)(link, ps->prec, eta, y, sk, np * P);
     for (size_t q = 0; icpt && q < np; q++) {
         size_t mq = q == np - 1 ? m : P; /* only the last may be short */
         const KT *s = sk + q * P;
