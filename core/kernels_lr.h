@@ -96,8 +96,9 @@ typedef struct KFN(panel_sums) {
  * let the core overlap their chains of latency: the float32 kernel in
  * 512-bit vectors takes 0.44 ns a row for 0.51-0.53 (bench/README.md, "Two
  * panels at once"). Float64 pairs and pairs with the log-likelihood were
- * slower (their vectors no longer fit the registers); the 256-bit paths
- * were not tried with pairs. m: the valid rows of the last of them. */
+ * slower (their vectors no longer fit the registers), and float32 pairs
+ * in 256-bit vectors no faster (avx512_256) or slower (AVX2). m: the
+ * valid rows of the last of them. */
 static inline __attribute__((always_inline)) void
 KFN(glm_panels_turn)(const int link, const int icpt, const size_t np, const KT *X, const KT *y,
                      size_t m, size_t d, const KFN(panel_sums) * ps, int want_logp) {
