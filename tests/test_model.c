@@ -355,7 +355,6 @@ static void test_gather_panels(void **state) {
         munmap(gxf.map, gxf.len), munmap(gyf.map, gyf.len);
     }
 }
-#undef EXPECT_PANELS
 
 /* One glm_panels call of each dtype on ops, into acc[0..PANELS_ACC) and
  * the returned log-likelihood after it. */
@@ -387,21 +386,21 @@ static void test_panel_pairs_same_bits(void **state) {
     if (!ops || !ref) skip();
     static const size_t counts[] = {1, 31, 32, 33, 64, 65, 95, 100, 257, 300};
     enum { NMAX = 320 };
-    double *X = calloc(NMAX * 9, sizeof *X), *y = calloc(NMAX, sizeof *y);
-    float *Xf = calloc(NMAX * 9, sizeof *Xf), *yf = calloc(NMAX, sizeof *yf);
-    assert_non_null(X), assert_non_null(y), assert_non_null(Xf), assert_non_null(yf);
+    static double rows[NMAX * 9], rowy[NMAX], X[NMAX * 9], y[NMAX];
+    static float rowsf[NMAX * 9], rowyf[NMAX], Xf[NMAX * 9], yf[NMAX];
+    static uint32_t every[NMAX];
+    for (size_t i = 0; i < NMAX; i++) {
+        every[i] = (uint32_t)i;
+        rowyf[i] = (float)(rowy[i] = (double)(i % 5));
+    }
     static const simd_link links[] = {SIMD_LINK_LOGISTIC, SIMD_LINK_POISSON, SIMD_LINK_LINEAR};
     for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
         for (size_t d = 1; d <= 9; d++) {
             size_t n = counts[c];
-            memset(X, 0, NMAX * 9 * sizeof *X), memset(Xf, 0, NMAX * 9 * sizeof *Xf);
-            for (size_t i = 0; i < n; i++) { /* in panel layout; the padding 0 */
-                for (size_t j = 0; j < d; j++) {
-                    size_t at = i / SIMD_PANEL * SIMD_PANEL * d + j * SIMD_PANEL + i % SIMD_PANEL;
-                    Xf[at] = (float)(X[at] = (double)((i * 7919 + j * 104729) % 1000) / 500 - 1);
-                }
-                yf[i] = (float)(y[i] = (double)(i % 5));
-            }
+            for (size_t i = 0; i < n * d; i++) /* row-major, then packed, the padding 0 */
+                rowsf[i] = (float)(rows[i] = (double)((i * 7919) % 1000) / 500 - 1);
+            EXPECT_PANELS(double, X, y, rows, rowy, every, n, d);
+            EXPECT_PANELS(float, Xf, yf, rowsf, rowyf, every, n, d);
             for (size_t l = 0; l < 3; l++)
                 for (int icpt = 0; icpt < 2; icpt++)
                     for (int lp = 0; lp < 2; lp++) {
@@ -413,8 +412,8 @@ static void test_panel_pairs_same_bits(void **state) {
                         assert_memory_equal(got, want, sizeof got);
                     }
         }
-    free(X), free(y), free(Xf), free(yf);
 }
+#undef EXPECT_PANELS
 
 static void test_gaussian(void **state) {
     (void)state;
