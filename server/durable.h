@@ -12,8 +12,10 @@
  * thread itself, on a connection of its own, many in one transaction,
  * before its next sync: the loop neither makes them nor waits for them.
  * Checkpoints run on a thread of their own, on a connection of their own,
- * once the WAL holds DURABLE_CHECKPOINT_FRAMES:
- * the loop's connection never checkpoints, and no sync waits behind one.
+ * once the WAL has grown by DURABLE_CHECKPOINT_FRAMES: the loop's
+ * connection never checkpoints, and no sync waits behind the copy. The
+ * sync thread copies the few frames committed meanwhile before its next
+ * write, which then starts the WAL over from its beginning (durable.c).
  *
  * The argument, against SQLite's documentation (pragma.html#pragma_
  * synchronous, wal.html): in WAL mode with synchronous=NORMAL the database
@@ -25,11 +27,11 @@
  * of that file the loop wrote before the call, and the mutex between the
  * loop's ask and the thread's read orders those write()s before the sync.
  * So once the sync that began after a commit returns, that commit survives
- * a power loss, as with synchronous=FULL. One fsync stays on the loop
- * thread: when the loop's connection starts the WAL over after a complete
- * checkpoint it syncs the new WAL header (SQLite does so in NORMAL mode to
- * keep the frames of the old WAL from being replayed), once every
- * DURABLE_CHECKPOINT_FRAMES frames or so.
+ * a power loss, as with synchronous=FULL. The connection that starts the
+ * WAL over syncs its new header (SQLite does so in NORMAL mode to keep
+ * the frames of the old WAL from being replayed): usually the sync
+ * thread's; the loop's when its own write comes first, once every
+ * DURABLE_CHECKPOINT_FRAMES frames at most.
  *
  * Loop thread only, except the sync and checkpoint threads inside (and the
  * queued writes' run functions, which run on the sync thread). */
@@ -102,6 +104,7 @@ extern const double durable_sync_bounds[DURABLE_SYNC_BOUNDS];
  * the disk's floor under every durable answer. */
 typedef struct durable_counts {
     uint64_t syncs, asks, checkpoints, writes, batches;
+    uint64_t wal_restarts;      /* the WAL started over from its beginning */
     uint64_t writer_busy_waits; /* the sync thread's naps for the loop's lock */
     histogram sync_time;        /* seconds per fsync, in durable_sync_bounds */
 } durable_counts;

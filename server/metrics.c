@@ -299,6 +299,10 @@ static void print_registry(metrics_buf *m, app *a) {
                    "# HELP mcmcd_registry_checkpoints_total Checkpoints of the registry's WAL "
                    "into its database.\n# TYPE mcmcd_registry_checkpoints_total counter\n"
                    "mcmcd_registry_checkpoints_total %llu\n"
+                   "# HELP mcmcd_registry_wal_restarts_total Times the registry's WAL started "
+                   "over from its beginning after a checkpoint.\n"
+                   "# TYPE mcmcd_registry_wal_restarts_total counter\n"
+                   "mcmcd_registry_wal_restarts_total %llu\n"
                    "# HELP mcmcd_registry_batched_writes_total Writes (a submission's rows) "
                    "made by the sync thread.\n# TYPE mcmcd_registry_batched_writes_total counter\n"
                    "mcmcd_registry_batched_writes_total %llu\n"
@@ -312,8 +316,9 @@ static void print_registry(metrics_buf *m, app *a) {
                    "mcmcd_registry_busy_waits_total{connection=\"loop\"} %llu\n"
                    "mcmcd_registry_busy_waits_total{connection=\"sync\"} %llu\n",
                    (unsigned long long)n.syncs, (unsigned long long)n.asks,
-                   (unsigned long long)n.checkpoints, (unsigned long long)n.writes,
-                   (unsigned long long)n.batches, (unsigned long long)registry_busy_waits(a->reg),
+                   (unsigned long long)n.checkpoints, (unsigned long long)n.wal_restarts,
+                   (unsigned long long)n.writes, (unsigned long long)n.batches,
+                   (unsigned long long)registry_busy_waits(a->reg),
                    (unsigned long long)n.writer_busy_waits);
     metrics_family(m, "mcmcd_registry_sync_seconds", "histogram",
                    "How long each fdatasync of the registry's WAL took: the disk's floor "

@@ -4,7 +4,8 @@
  * at most as many syncs; the loop's connection runs synchronous=NORMAL
  * without autocheckpoint while the thread owns the syncing, and FULL again
  * after durable_stop, which reports every ticket handed out; a WAL past
- * DURABLE_CHECKPOINT_FRAMES is checkpointed by the thread. Queued writes
+ * DURABLE_CHECKPOINT_FRAMES is checkpointed by the thread, and then starts
+ * over, once per that many frames. Queued writes
  * are made by the thread, those queued while it is busy in one batch (one
  * transaction, one sync), each reported once, on the loop; one that fails
  * is undone alone; durable_stop makes the ones still queued. Each test
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "durable.h"
@@ -158,6 +160,30 @@ static void a_long_wal_is_checkpointed_by_the_thread(void **state) {
     for (int i = 0; i < 5000 && durable_counts_of(f->d).checkpoints == 0; i++)
         usleep(1000);
     assert_true(durable_counts_of(f->d).checkpoints >= 1);
+}
+
+/* Commits of ~9 frames, each waited for as an answer would be: the WAL
+ * starts over after each checkpoint, so there is one checkpoint per
+ * DURABLE_CHECKPOINT_FRAMES frames (not one per commit while the WAL stays
+ * long) and the -wal file stops growing. */
+static void the_wal_starts_over_after_each_checkpoint(void **state) {
+    fixture *f = *state;
+    enum { ROUNDS = 4, FRAME = 4096 + 24 }; /* a frame: its header and a 4 KiB page */
+    for (int i = 0; i < ROUNDS * DURABLE_CHECKPOINT_FRAMES / 9; i++) {
+        commit(f, 8 * 4096);
+        wait_done(f, durable_ticket(f->d));
+    }
+    durable_counts c = durable_counts_of(f->d);
+    printf("# %d commits: %llu checkpoints, %llu restarts of the WAL\n",
+           ROUNDS * DURABLE_CHECKPOINT_FRAMES / 9, (unsigned long long)c.checkpoints,
+           (unsigned long long)c.wal_restarts);
+    assert_true(c.wal_restarts >= ROUNDS - 1);
+    assert_true(c.checkpoints <= c.wal_restarts + 1);
+    char path[128];
+    snprintf(path, sizeof path, "%s/registry.db-wal", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size <= 2 * DURABLE_CHECKPOINT_FRAMES * FRAME);
 }
 
 static void stop_reports_every_ticket_and_gives_full_back(void **state) {
@@ -302,6 +328,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(asks_without_a_commit_share_the_ticket, setup, teardown),
         cmocka_unit_test_setup_teardown(many_asks_cost_at_most_as_many_syncs, setup, teardown),
         cmocka_unit_test_setup_teardown(a_long_wal_is_checkpointed_by_the_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_wal_starts_over_after_each_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_reports_every_ticket_and_gives_full_back, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(writes_queued_together_share_a_batch_and_a_sync, setup,
