@@ -362,6 +362,8 @@ assert 2 <= m['mcmcd_registry_batched_writes_total'], m
 assert 1 <= batches <= m['mcmcd_registry_batched_writes_total'], m
 assert 1 <= m['mcmcd_registry_syncs_total'] <= m['mcmcd_registry_sync_asks_total'] + batches, m
 assert m['mcmcd_registry_checkpoints_total'] >= 0, m
+# the WAL starts over at most once a checkpoint (each needs one first)
+assert 0 <= m['mcmcd_registry_wal_restarts_total'] <= m['mcmcd_registry_checkpoints_total'], m
 # and each sync timed once: the histogram's count is the syncs, its buckets
 # are cumulative and end at +Inf, and its sum is a positive time
 le = sorted((float(k.split('le=\"')[1].split('\"')[0]), v)
