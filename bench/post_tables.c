@@ -12,8 +12,11 @@
  *    cache is read at that cache's speed); median of several passes;
  *  - arithmetic: per row 2d flops for the dot and 2d for the gradient axpy
  *    at the measured FMA peak of this core, plus the per-row cost of the
- *    link (sigmoid; MALA also the softplus) measured through
- *    simd_ops_get()->vmath_apply over an array in L1.
+ *    link's sigmoid measured through simd_ops_get()->vmath_apply over an
+ *    array in L1; MALA and NUTS, which also need the log-likelihood, 4
+ *    flops more a row (y eta - max(eta, 0), and one FMA into the product
+ *    of (1 + t) whose log the panel kernel takes once a lane: no softplus
+ *    a row, kernels_lr.h).
  *
  * The bound is the larger of the two; the ratio is our time / bound. It also
  * prints the post's full-JAX CPU time (second run) and our speedup over it,
@@ -51,6 +54,10 @@
 #ifndef BENCH_RESULTS_DIR
 #define BENCH_RESULTS_DIR "bench/results"
 #endif
+
+/* The log-likelihood's arithmetic a row beyond the gradient's, for MALA
+ * and NUTS (see the arithmetic bound above). */
+#define LOGLIK_FLOPS 4.0
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BENCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -613,10 +620,8 @@ static void run_row(const options *o, const machine *mc, const model *m, result 
     r->threads = thr < segs ? thr : (unsigned)segs;
     r->stream_s =
         stream_cache_lookup((size_t)r->x_bytes_per_grad, r->elem, r->threads, &r->stream_best_s);
-    double link = !strcmp(row->sampler, "mala")
-                      ? mc->t_softplus[f32] + mc->t_sigmoid[f32] - mc->t_exp[f32]
-                      : mc->t_sigmoid[f32];
-    double flops = 4.0 * (double)row->d;
+    double link = mc->t_sigmoid[f32];
+    double flops = 4.0 * (double)row->d + (!strcmp(row->sampler, "mala") ? LOGLIK_FLOPS : 0.0);
     r->arith_s =
         (double)rows * (flops / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)r->threads;
     r->bound_s = r->stream_s > r->arith_s ? r->stream_s : r->arith_s;
@@ -1127,9 +1132,10 @@ static void run_nuts(const options *o, const machine *mc, const model *m, size_t
                        ? (unsigned)model_row_segments(m, n)
                        : o->threads;
     double best, mem = stream_cache_lookup(n * d * elem, elem, thr, &best);
-    double link = mc->t_softplus[f32] + mc->t_sigmoid[f32] - mc->t_exp[f32];
-    double arith =
-        (double)n * (4.0 * (double)d / (f32 ? mc->peak_f32 : mc->peak_f64) + link) / (double)thr;
+    double link = mc->t_sigmoid[f32];
+    double arith = (double)n *
+                   ((4.0 * (double)d + LOGLIK_FLOPS) / (f32 ? mc->peak_f32 : mc->peak_f64) + link) /
+                   (double)thr;
     *r = (nuts_result){.n = n,
                        .d = d,
                        .dtype = dtype,

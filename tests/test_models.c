@@ -160,6 +160,23 @@ static void check_logp(const reg_case *c, size_t n, size_t p, model_dtype dt) {
     model_work_free(w), model_free(m), dataset_free(ds);
 }
 
+/* theta = 0: every logistic row's 1 + t is 2, the largest factor the
+ * panels' products of (1 + t) take (kernels_lr.h), so a pass of more
+ * panels than KPROD_PANELS overflows unless the products are logged in
+ * time. The answer is n log(1/2) exactly (tolerance as check_logp's). */
+static void check_logp_at_zero(size_t n, size_t p, model_dtype dt) {
+    dataset *ds = make_data(&cases[0], n, p, 11);
+    model *m = make_model(&cases[0], ds, dt);
+    model_work *w = model_work_create(m, 0);
+    size_t d = model_dim(m);
+    double *theta = calloc(d, sizeof *theta), *g = malloc(d * sizeof *g);
+    double lp = model_logp_grad(m, w, theta, g, 1), ref = -(double)n * log(2.0);
+    if (!(fabs(lp - ref) <= (dt == DTYPE_F32 ? 1e-5 : 1e-12) * fabs(ref)))
+        fail_msg("theta = 0, n %zu p %zu dt %d: %.17g vs %.17g", n, p, dt, lp, ref);
+    free(theta), free(g);
+    model_work_free(w), model_free(m), dataset_free(ds);
+}
+
 static void test_logp_direct(void **state) {
     (void)state;
     for (size_t k = 0; k < NCASES; k++)
@@ -168,6 +185,13 @@ static void test_logp_direct(void **state) {
             check_logp(&cases[k], 333, 70, (model_dtype)dt);  /* fused row kernel */
             check_logp(&cases[k], 20011, 3, (model_dtype)dt); /* eight segments of panels */
         }
+    /* segments of more panels than one lane's product of (1 + t) may hold
+     * (KPROD_PANELS: 120 in float32, 1000 in float64), in both dtypes */
+    check_logp(&cases[0], 40011, 2, DTYPE_F32);
+    check_logp(&cases[1], 40011, 2, DTYPE_F64);
+    check_logp(&cases[0], 300007, 1, DTYPE_F64);
+    check_logp_at_zero(40011, 2, DTYPE_F32);
+    check_logp_at_zero(300007, 1, DTYPE_F64);
     /* row groups (avx512): groups cut short (3, 37 rows), a pass over two
      * panels' flushes, the widest groups (4 KB rows: 1024 floats, 512
      * doubles), one column past them */
