@@ -24,12 +24,14 @@
  * checkpoint thread's passive checkpoint copies the bulk while commits go
  * on, so it ends with a few frames still to copy. The sync thread then
  * copies those at the start of its next turn, before its own write, which
- * then starts the WAL over. (Were the second step left to the
- * checkpoint thread, every commit after the first step would find the WAL
- * still long and ask for another: bursts of 10-20 checkpoints, each with
- * an fsync of the database, were measured at 1,000 submissions a second.)
- * The next checkpoint is due DURABLE_CHECKPOINT_FRAMES frames after the WAL
- * starts over, or after the last one if it did not. */
+ * then starts the WAL over; that turn's answers wait for the small copy
+ * and its two syncs (the WAL's and the database's). (Were the second step
+ * left to the checkpoint thread, every commit after the first step would
+ * find the WAL still long and ask for another: bursts of 10-20
+ * checkpoints, each with an fsync of the database, were measured at 1,000
+ * submissions a second.) The next checkpoint is due
+ * DURABLE_CHECKPOINT_FRAMES frames after the WAL starts over, or after
+ * the last one if it did not. */
 #include "durable.h"
 
 #include <errno.h>
@@ -66,6 +68,7 @@ struct durable {
     int failed;                            /* the errno of the first fsync that failed */
     int checkpoint_due, stopping;
     int finish_due;                      /* the sync thread's step of a checkpoint */
+    int checkpointed;                    /* a step has run since the WAL last started over */
     int frames_seen, next_checkpoint_at; /* the WAL hooks' frames: when one is due */
     durable_counts counts;
     /* the loop's alone */
@@ -80,23 +83,32 @@ const double durable_sync_bounds[DURABLE_SYNC_BOUNDS] = {0.0001, 0.00025, 0.0005
 /* --- the sync and checkpoint threads --------------------------------------- */
 
 /* A passive checkpoint on db: the frames in the WAL when it began that no
- * reader still needs, copied into the database, which is then synced. */
-static void checkpoint(sqlite3 *db) {
+ * reader still needs, copied into the database, which is then synced
+ * (SQLite syncs the WAL first). 1 when it copied every frame it saw. */
+static int checkpoint(sqlite3 *db) {
     int log_frames = 0, done_frames = 0;
     int rc =
         sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         fprintf(stderr, "mcmcd: registry checkpoint failed: %s\n", sqlite3_errmsg(db));
+    return rc == SQLITE_OK && done_frames == log_frames;
 }
 
 /* The sync thread's step of a checkpoint, before its next write: the
- * frames committed during the checkpoint thread's step. */
+ * frames committed during the checkpoint thread's step, a few, and the
+ * syncs of the WAL and the database that come with them, which the
+ * answers of this turn wait for. A step that meets the checkpoint
+ * thread's next one gets SQLITE_BUSY and is dropped: that one has it. */
 static void finish_checkpoint_if_due(durable *d) {
     pthread_mutex_lock(&d->lock);
     int due = d->finish_due;
     d->finish_due = 0;
     pthread_mutex_unlock(&d->lock);
-    if (due) checkpoint(registry_sqlite(d->writer));
+    if (!due) return;
+    checkpoint(registry_sqlite(d->writer));
+    pthread_mutex_lock(&d->lock);
+    d->checkpointed = 1;
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* Waits for an ask or a queued write and takes the queued writes; 0 when
@@ -198,9 +210,13 @@ static int next_checkpoint(durable *d) {
 static void *checkpoint_thread(void *arg) {
     durable *d = arg;
     while (next_checkpoint(d)) {
-        checkpoint(d->ckpt_db);
+        int whole = checkpoint(d->ckpt_db);
         pthread_mutex_lock(&d->lock);
-        d->finish_due = 1;
+        /* the sync thread's step only after a whole copy: were a reader
+         * holding frames back, it would copy most of the WAL on the
+         * answers' path; the next checkpoint comes instead */
+        d->finish_due = whole;
+        d->checkpointed = 1;
         d->counts.checkpoints++;
         pthread_mutex_unlock(&d->lock);
     }
@@ -233,15 +249,23 @@ static void on_synced(void *ctx) {
 }
 
 /* A WAL of frames frames after a commit: the checkpoint thread's turn once
- * it has grown by DURABLE_CHECKPOINT_FRAMES since it started over (fewer
- * frames than the last commit saw) or since the last checkpoint was due. */
+ * it has grown by DURABLE_CHECKPOINT_FRAMES since it started over or since
+ * the last checkpoint was due. It started over when a commit sees fewer
+ * frames than the last one and a checkpoint step has run since the last
+ * start: SQLite calls the hooks of two connections after their commits
+ * have let go of the lock, so one may report its frames after a later
+ * commit of the other's, and that alone is not a start. */
 static void checkpoint_if_due(durable *d, int frames) {
     pthread_mutex_lock(&d->lock);
-    if (frames < d->frames_seen) {
+    if (frames < d->frames_seen && d->checkpointed) {
         d->next_checkpoint_at = DURABLE_CHECKPOINT_FRAMES;
         d->counts.wal_restarts++;
+        d->checkpointed = 0;
+        d->finish_due = 0; /* started over already: nothing left to copy */
+        d->frames_seen = frames;
+    } else if (frames > d->frames_seen) {
+        d->frames_seen = frames;
     }
-    d->frames_seen = frames;
     if (frames >= d->next_checkpoint_at && !d->checkpoint_due) {
         d->checkpoint_due = 1;
         d->next_checkpoint_at = frames + DURABLE_CHECKPOINT_FRAMES;

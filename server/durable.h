@@ -13,9 +13,11 @@
  * before its next sync: the loop neither makes them nor waits for them.
  * Checkpoints run on a thread of their own, on a connection of their own,
  * once the WAL has grown by DURABLE_CHECKPOINT_FRAMES: the loop's
- * connection never checkpoints, and no sync waits behind the copy. The
- * sync thread copies the few frames committed meanwhile before its next
- * write, which then starts the WAL over from its beginning (durable.c).
+ * connection never checkpoints, and no answer waits behind the bulk of
+ * the copy. The sync thread copies the few frames committed meanwhile
+ * before its next write, which then starts the WAL over from its
+ * beginning; the answers of that turn wait for that small copy and its
+ * syncs, once every DURABLE_CHECKPOINT_FRAMES frames (durable.c).
  *
  * The argument, against SQLite's documentation (pragma.html#pragma_
  * synchronous, wal.html): in WAL mode with synchronous=NORMAL the database
