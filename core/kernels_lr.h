@@ -99,7 +99,11 @@ KFN(glm_link_lanes_prod)(const int link, KT prec, const KT *eta, const KT *y, KT
 }
 
 /* Panels whose factors (each at most 2) one product may hold: 2^120 of
- * float32's 2^128, 2^1000 of float64's 2^1024. */
+ * float32's 2^128, 2^1000 of float64's 2^1024. The body takes the logs
+ * before a flush of PANELS_PER_FLUSH panels could pass it. (A row whose t
+ * is below the product's last bit, 2^-24 or 2^-53 of it, adds nothing:
+ * at most that much of its log-likelihood, as when the old sum of l took
+ * it.) */
 #define KPROD_PANELS (sizeof(KT) == sizeof(float) ? 120 : 1000)
 
 /* ll minus the log of each lane's product, the lanes then set to 1. */
@@ -123,6 +127,7 @@ static inline __attribute__((always_inline)) double KFN(glm_take_logs)(double ll
 #ifndef PANELS_PER_FLUSH
 #define PANELS_PER_FLUSH 8
 #endif
+_Static_assert(PANELS_PER_FLUSH <= KPROD_PANELS, "a flush fits in the products");
 /* What every panel of a pass reads (theta, offset, prec) and adds into:
  * the KT sums of up to PANELS_PER_FLUSH panels (part: the gradient's, half
  * a panel's rows per lane; llv: the log-likelihood's; sv: the

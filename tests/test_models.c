@@ -187,9 +187,10 @@ static void test_logp_direct(void **state) {
         }
     /* segments of more panels than one lane's product of (1 + t) may hold
      * (KPROD_PANELS: 120 in float32, 1000 in float64), in both dtypes */
-    check_logp(&cases[0], 40011, 2, DTYPE_F32);
-    check_logp(&cases[1], 40011, 2, DTYPE_F64);
-    check_logp(&cases[0], 300007, 1, DTYPE_F64);
+    for (size_t k = 0; k < 2; k++) {                 /* logistic, without and with the intercept */
+        check_logp(&cases[k], 40011, 2, DTYPE_F32);  /* segments of 157 panels */
+        check_logp(&cases[k], 300007, 1, DTYPE_F64); /* segments of 1172 */
+    }
     check_logp_at_zero(40011, 2, DTYPE_F32);
     check_logp_at_zero(300007, 1, DTYPE_F64);
     /* row groups (avx512): groups cut short (3, 37 rows), a pass over two
