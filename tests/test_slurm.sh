@@ -144,7 +144,7 @@ check "3. the job keeps the draws its tasks wrote" \
 
 # --- 4. a restart while tasks run -------------------------------------------------
 
-MID='{"data": {"synthetic": {"n": 2000, "d": 5, "seed": 3}}, "sampler": {"type": "mala", "step_size": 0.002}, "num_samples": 300, "thin": 500, "chains": 2, "key": 3, "progress_every": 10000}'
+MID='{"data": {"synthetic": {"n": 2000, "d": 5, "seed": 3}}, "sampler": {"type": "mala", "step_size": 0.002}, "num_samples": 300, "thin": 2000, "chains": 2, "key": 3, "progress_every": 10000}'
 J4=$(submit "$MID")
 wait_for 30 running_with_draws "$J4"
 A4=$(array_of "$J4")
